@@ -1,0 +1,42 @@
+"The `llmops` command line: the same tree as the magics, clear errors, exit codes, light start-up."
+import subprocess, sys
+from conftest import HEAVY, run_cli
+from jupyter_llmops.commands import REGISTRY
+
+
+def test_help_lists_the_same_tree_as_the_magic():
+    r = run_cli("--help")
+    assert r.returncode == 0
+    for c in REGISTRY.values():
+        assert c.synopsis in r.stdout and c.summary in r.stdout
+    assert run_cli().stdout == r.stdout
+    assert "usage: llmops config" in run_cli("help", "config").stdout
+
+
+def test_status_and_config(project):
+    r = run_cli("status", cwd=project)
+    assert r.returncode == 0 and str(project / "settings.ini") in r.stdout and "[ok] local LLM" in r.stdout
+    r = run_cli("config", "set", "llm", "hf:./student", cwd=project)
+    assert r.returncode == 0 and "hf:./student" in r.stdout
+    assert "llm = hf:./student" in (project / "settings.ini").read_text()
+    r = run_cli("config", cwd=project, env={"LLMOPS_LLM": "local"})
+    assert "env LLMOPS_LLM" in r.stdout
+
+
+def test_errors_exit_non_zero_without_traceback(project):
+    for args, code, expect in [(["nope"], 2, "unknown command 'nope'"),
+                               (["config", "set", "costs", "cheap"], 2, "model=price"),
+                               (["status", "--x"], 2, "unrecognized arguments")]:
+        r = run_cli(*args, cwd=project)
+        assert r.returncode == code and expect in r.stderr and "Traceback" not in r.stderr, r
+    (project / "settings.ini").write_text("[llmops\nllm = local\n")
+    r = run_cli("status", cwd=project)
+    assert r.returncode == 2 and "cannot parse" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_help_imports_nothing_heavy():
+    code = ("import sys, io, contextlib\nfrom jupyter_llmops.cli import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['--help']); main(['config'])\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

