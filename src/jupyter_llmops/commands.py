@@ -12,7 +12,7 @@ from . import __version__
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['REGISTRY', 'Parser', 'HelpText', 'Context', 'Command', 'command', 'split_line', 'build_parser', 'dispatch',
+__all__ = ['REGISTRY', 'PANELS', 'Parser', 'HelpText', 'Context', 'Command', 'command', 'split_line', 'build_parser', 'dispatch',
            'help_tree']
 
 # %% ../../nbs/05_commands.ipynb #e3067cc8
@@ -41,7 +41,16 @@ class Context:
     frontend: str = "cli"  # cli | magic | server
     cell: str | None = None
     ns: dict | None = None
+    shell: object = None  # the IPython shell, when the front end is the magic
     _settings: object = None
+
+    def cell_runner(self):
+        "A function that runs the cell body in the user's namespace (with IPython's transforms under a shell)."
+        if self.shell is not None:
+            from jupyter_llmops.magics import run_cell_body
+            return lambda: run_cell_body(self.shell, self.cell)
+        ns = self.ns if self.ns is not None else {}
+        return lambda: exec(compile(self.cell, "<cell>", "exec"), ns)
 
     @property
     def prog(self) -> str: return "%llmops" if self.frontend == "magic" else "llmops"
@@ -93,17 +102,18 @@ def build_parser(name: str, ctx: Context):
 def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
              cell: str | None = None, # the cell body of `%%llmops`
              ns: dict | None = None, # the user's namespace
-             frontend: str = "cli") -> object:
+             frontend: str = "cli", # cli | magic | server
+             shell=None) -> object: # the IPython shell (magic front end)
     "Parse `argv` and run the command; return its typed result."
-    ctx = Context(frontend, cell, ns)
+    ctx = Context(frontend, cell, ns, shell)
     if not argv: return help_tree(ctx)
     name = argv[0]
     cmd = REGISTRY.get(name)
     if cmd is None: raise _unknown(name, ctx)
     if cell is not None and cmd.cell == "no":
         raise UsageError(f"{name} takes no cell body", hint=f"use the line magic: %llmops {name} ...")
-    if cell is None and cmd.cell == "required" and frontend == "magic":
-        raise UsageError(f"{name} needs a cell body", hint=f"put %%llmops {name} ... on the first line of a cell")
+    if cell is None and cmd.cell == "required":
+        raise UsageError(f"{name} needs a cell body", hint=f"put %%llmops {name} ... on the first line of a notebook cell")
     p, run = build_parser(name, ctx)
     try: args = p.parse_args(argv[1:])
     except _HelpShown as h: return HelpText(h.text)
@@ -153,4 +163,65 @@ def _demo(p):
     def run(a, ctx):
         from jupyter_llmops.demo import run_demo
         return run_demo(ctx.settings, question=a.question, max_tokens=a.max_tokens)
+    return run
+
+# %% ../../nbs/05_commands.ipynb #a83ee9b3
+@command("track", "track [--experiment E] [--run-name N]", "run the cell inside an MLflow run (scikit-learn autolog on)", cell="required")
+def _track(p):
+    p.add_argument("--experiment", "-e", help="MLflow experiment (default: the settings' experiment)")
+    p.add_argument("--run-name", "-n")
+    p.add_argument("--no-autolog", action="store_true", help="do not autolog scikit-learn fits")
+    def run(a, ctx):
+        from jupyter_llmops.tracking import track
+        return track(ctx.cell_runner(), ctx.cell, a.experiment, a.run_name, not a.no_autolog, ctx.settings)
+    return run
+
+@command("runs", "runs [--experiment E] [--metric M] [--top K]", "the runs of an experiment as a DataFrame, best first")
+def _runs(p):
+    p.add_argument("--experiment", "-e"); p.add_argument("--metric", "-m", help="sort by this metric")
+    p.add_argument("--top", "-k", type=int, default=20); p.add_argument("--asc", action="store_true", help="lowest first (losses)")
+    def run(a, ctx):
+        from jupyter_llmops.tracking import runs
+        return runs(a.experiment, a.metric, a.top, a.asc, ctx.settings)
+    return run
+
+@command("compare", "compare RUN RUN [RUN...]", "params and metrics of runs side by side, differences highlighted, a chart")
+def _compare(p):
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids, or run names in the experiment")
+    p.add_argument("--experiment", "-e")
+    def run(a, ctx):
+        from jupyter_llmops.tracking import compare
+        return compare(a.runs, a.experiment, ctx.settings)
+    return run
+
+@command("model", "model register RUN --name NAME [--alias A] | alias NAME VERSION ALIAS", "register a run's model; move an alias")
+def _model(p):
+    sub = p.add_subparsers(dest="action", metavar="{register,alias}", required=True)
+    r = sub.add_parser("register", help="register the model a run logged as a new version")
+    r.add_argument("run", metavar="RUN"); r.add_argument("--name", required=True); r.add_argument("--alias")
+    r.add_argument("--experiment", "-e", help="where to look up RUN given by name")
+    al = sub.add_parser("alias", help="point ALIAS at VERSION of registered model NAME")
+    al.add_argument("name"); al.add_argument("version"); al.add_argument("alias")
+    def run(a, ctx):
+        from jupyter_llmops import tracking
+        if a.action == "register": return tracking.register_model(a.run, a.name, a.alias, a.experiment, ctx.settings)
+        return tracking.set_alias(a.name, a.version, a.alias, ctx.settings)
+    return run
+
+# %% ../../nbs/05_commands.ipynb #e9c1cb08
+PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel"}
+
+@command("panel", "panel [NAME]", "an interactive panel: " + ", ".join(PANELS) + " (all in tabs without NAME)")
+def _panel(p):
+    p.add_argument("name", nargs="?", choices=list(PANELS))
+    def run(a, ctx):
+        import importlib
+        def make(n):
+            mod, fn = PANELS[n].split(":")
+            return getattr(importlib.import_module(mod), fn)(settings=ctx.settings)
+        if a.name: return make(a.name)
+        import ipywidgets as w
+        tabs = w.Tab(children=[make(n) for n in PANELS])
+        for i, n in enumerate(PANELS): tabs.set_title(i, n)
+        return tabs
     return run

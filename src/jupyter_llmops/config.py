@@ -13,7 +13,7 @@ from .errors import ConfigError, UsageError
 
 # %% auto #0
 __all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Key', 'parse_costs', 'user_settings_path', 'find_settings_file',
-           'Settings', 'load_settings', 'atomic_write', 'set_setting', 'ConfigView']
+           'redact', 'Settings', 'load_settings', 'atomic_write', 'set_setting', 'ConfigView']
 
 # %% ../../nbs/01_config.ipynb #9a6e70d3
 SECTION, FILENAME, ENV_PREFIX = "llmops", "settings.ini", "LLMOPS_"
@@ -80,6 +80,18 @@ def find_settings_file(start: str | Path | None = None, # folder to search from;
     return u if u.is_file() and _has_section(u) else None
 
 # %% ../../nbs/01_config.ipynb #c848cc70
+_URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.I)
+_SECRETS = [re.compile(p) for p in (
+    r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bAKIA[0-9A-Z]{16}\b")]
+_ASSIGNED = re.compile(r"""(?i)\b((?:api[_-]?key|token|secret|password|passwd)\w*['"]?\s*[:=]\s*['"]?)([^'"\s,)]+)""")
+
+def redact(text: str) -> str:
+    "Hide passwords in URIs and things that look like API keys or tokens."
+    text = _URI_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    for pat in _SECRETS: text = pat.sub("***", text)
+    return _ASSIGNED.sub(lambda m: m[1] + "***", text)
+
+# %% ../../nbs/01_config.ipynb #aabac480
 @dataclass
 class Settings:
     "The effective settings, with where each value came from."
@@ -96,13 +108,14 @@ class Settings:
     def raw(self, key: str) -> str:
         "The value of `key` as text, as `%llmops config` shows it."
         v = getattr(self, key)
+        if isinstance(v, str): return redact(v)
         return ", ".join(f"{m}={i:g}" + (f"/{o:g}" if o != i else "") for m, (i, o) in v.items()) if key == "costs" else str(v)
 
     def path(self, *parts) -> Path:
         "A path under the home folder (created on demand by the services that write there)."
         return self.home.joinpath(*parts)
 
-# %% ../../nbs/01_config.ipynb #6e3837c3
+# %% ../../nbs/01_config.ipynb #f96a8fc1
 def load_settings(start: str | Path | None = None, # folder to search for settings.ini from
                   environ: Mapping[str, str] | None = None) -> Settings:
     "Read defaults, then settings.ini, then `LLMOPS_*` variables; derive the home folder and the stores in it."
@@ -133,7 +146,7 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
                     llm=raw["llm"], embed_model=raw["embed_model"], experiment=raw["experiment"],
                     jobs_db=raw["jobs_db"] or f"sqlite:///{home / 'jobs.db'}", costs=costs, file=f, sources=src)
 
-# %% ../../nbs/01_config.ipynb #12b460f4
+# %% ../../nbs/01_config.ipynb #f9ef7992
 def atomic_write(path: str | Path, data: str | bytes):
     "Write `data` to `path` through a temporary file in the same folder and a rename: readers see old or new, never half."
     path = Path(path)
@@ -147,7 +160,7 @@ def atomic_write(path: str | Path, data: str | bytes):
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
 
-# %% ../../nbs/01_config.ipynb #12294f35
+# %% ../../nbs/01_config.ipynb #10a5de32
 def _set_line(text: str, key: str, value: str) -> str:
     "Set `key = value` in the [llmops] section of INI `text`, keeping every other line."
     out, in_sec, seen, done = [], False, False, False
@@ -183,7 +196,7 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
         warnings.warn(f"{key} was written to {f}, but {s.sources[key]} overrides it")
     return s
 
-# %% ../../nbs/01_config.ipynb #10a5de32
+# %% ../../nbs/01_config.ipynb #a769ae30
 @dataclass
 class ConfigView:
     "What `%llmops config` returns: each key's value and where it came from."

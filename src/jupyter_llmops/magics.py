@@ -4,11 +4,13 @@
 
 # %% ../../nbs/06_magics.ipynb #240c0bca
 from __future__ import annotations
+import ast
 from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.display import display
 from .commands import dispatch, split_line
 
 # %% auto #0
-__all__ = ['LLMOpsMagics', 'load_ipython_extension']
+__all__ = ['LLMOpsMagics', 'run_cell_body', 'load_ipython_extension']
 
 # %% ../../nbs/06_magics.ipynb #c917f3ff
 @magics_class
@@ -17,7 +19,18 @@ class LLMOpsMagics(Magics):
     @line_cell_magic
     def llmops(self, line: str, cell: str | None = None):
         "jupyter-llmops: `%llmops help` lists the commands."
-        return dispatch(split_line(line), cell=cell, ns=self.shell.user_ns, frontend="magic")
+        return dispatch(split_line(line), cell=cell, ns=self.shell.user_ns, frontend="magic", shell=self.shell)
+
+def run_cell_body(shell, cell: str):
+    "Run a cell body as IPython would (magics, `!` lines), in the user's namespace; display its last expression."
+    code = shell.transform_cell(cell)
+    fname = shell.compile.cache(code)  # so that tracebacks show the cell's lines
+    tree = shell.compile.ast_parse(code, filename=fname)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(shell.compile(tree, fname, "exec"), shell.user_ns)
+    if last is not None:
+        value = eval(shell.compile(ast.Expression(last.value), fname, "eval"), shell.user_ns)
+        if value is not None: display(value)
 
 def load_ipython_extension(ipython):
     "Register the magics with IPython."

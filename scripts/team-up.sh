@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Team mode: a PostgreSQL server and an MLflow tracking server backed by it, both on loopback.
+# usage: scripts/team-up.sh DIR [PG_PORT] [MLFLOW_PORT]   prints the tracking URI to use as tracking_uri.
+#        scripts/team-down.sh DIR                          stops both.
+# Installs Debian's postgresql when it is missing (as root). PYTHON names the interpreter that has mlflow.
+set -euo pipefail
+DIR=$(realpath -m "$1"); PG_PORT=${2:-55432}; MLFLOW_PORT=${3:-5055}; PYTHON=${PYTHON:-python3}
+pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+if [ -z "$(pgbin)" ]; then
+  [ "$(id -u)" = 0 ] || { echo "team-up: PostgreSQL is not installed: apt-get install postgresql" >&2; exit 1; }
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+fi
+PGBIN=$(pgbin)
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+mkdir -p "$DIR"
+[ "$(id -u)" = 0 ] && chown postgres "$DIR" && chmod 755 "$DIR"
+if [ ! -f "$DIR/pg/PG_VERSION" ]; then
+  as_pg "$PGBIN/initdb" -D "$DIR/pg" -U mlflow --auth=trust -E UTF8 >"$DIR/initdb.log" 2>&1
+fi
+as_pg "$PGBIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -w -t 60 \
+  -o "-p $PG_PORT -k $DIR -c listen_addresses=127.0.0.1" start >/dev/null
+as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U mlflow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='mlflow'" | grep -q 1 \
+  || as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U mlflow mlflow
+mkdir -p "$DIR/artifacts"
+setsid "$PYTHON" -m mlflow server --backend-store-uri "postgresql://mlflow@127.0.0.1:$PG_PORT/mlflow" \
+  --artifacts-destination "$DIR/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
+  >"$DIR/mlflow.log" 2>&1 < /dev/null &
+echo $! > "$DIR/mlflow.pid"
+for _ in $(seq 1 180); do
+  if "$PYTHON" -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:$MLFLOW_PORT/health', timeout=2).status != 200)" 2>/dev/null; then
+    echo "http://127.0.0.1:$MLFLOW_PORT"; exit 0
+  fi
+  kill -0 "$(cat "$DIR/mlflow.pid")" 2>/dev/null || { echo "team-up: mlflow server exited; see $DIR/mlflow.log" >&2; tail -20 "$DIR/mlflow.log" >&2; exit 1; }
+  sleep 1
+done
+echo "team-up: mlflow server did not answer in 180 s; see $DIR/mlflow.log" >&2; exit 1

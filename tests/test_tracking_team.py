@@ -1,0 +1,84 @@
+"Team mode: the same tracking flow against an MLflow server on PostgreSQL; unreachable servers fail fast."
+import os, socket, subprocess, sys, tempfile, threading, time
+from pathlib import Path
+import pytest
+from conftest import ROOT, run_cli
+from jupyter_llmops import tracking
+from jupyter_llmops.config import load_settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def team():
+    d = tempfile.mkdtemp(prefix="llmops-team-")
+    pg, port = free_port(), free_port()
+    env = {**os.environ, "PYTHON": sys.executable}
+    up = subprocess.run(["bash", str(ROOT / "scripts/team-up.sh"), d, str(pg), str(port)], env=env,
+                        capture_output=True, text=True, timeout=400)
+    try:
+        assert up.returncode == 0, up.stderr
+        yield up.stdout.strip(), pg
+    finally:
+        subprocess.run(["bash", str(ROOT / "scripts/team-down.sh"), d], timeout=120)
+
+
+def test_same_flow_against_a_tracking_server_on_postgresql(team, tmp_path):
+    uri, pg = team
+    s = load_settings(tmp_path, environ={**os.environ, "LLMOPS_TRACKING_URI": uri, "LLMOPS_HOME": str(tmp_path)})
+    from sklearn.datasets import load_wine
+    from sklearn.linear_model import LogisticRegression
+    X, y = load_wine(return_X_y=True)
+    views = [tracking.track(lambda c=c: LogisticRegression(C=c, max_iter=2000).fit(X, y), f"fit C={c}",
+                            experiment="team", run_name=f"lr-{c}", settings=s) for c in (0.1, 1.0)]
+    assert [v.status for v in views] == ["FINISHED", "FINISHED"]
+    df = tracking.runs("team", "training_accuracy_score", settings=s)
+    assert set(df.run_name) == {"lr-0.1", "lr-1.0"}
+    assert tracking.compare(["lr-0.1", "lr-1.0"], "team", s).params.loc["C", "differs"]
+    mv = tracking.register_model("lr-1.0", "wine-clf", "champion", "team", s)
+    assert (mv.version, mv.aliases) == (1, ["champion"])
+    import mlflow
+    mlflow.set_tracking_uri(uri)
+    assert (mlflow.pyfunc.load_model("models:/wine-clf@champion").predict(X[:5]) == y[:5]).all()
+    # the runs really are in PostgreSQL
+    psql = sorted(Path("/usr/lib/postgresql").glob("*/bin/psql"))[-1]
+    out = subprocess.run(["runuser", "-u", "postgres", "--", str(psql), "-h", "127.0.0.1", "-p", str(pg), "-U", "mlflow",
+                          "-d", "mlflow", "-tAc", "select name from runs order by name"] if os.getuid() == 0 else
+                         [str(psql), "-h", "127.0.0.1", "-p", str(pg), "-U", "mlflow", "-d", "mlflow", "-tAc",
+                          "select name from runs order by name"], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["lr-0.1", "lr-1.0"]
+
+
+def test_closed_port_fails_fast_with_a_clear_error(tmp_path):
+    uri = f"http://127.0.0.1:{free_port()}"
+    s = load_settings(tmp_path, environ={"LLMOPS_TRACKING_URI": uri, "LLMOPS_HOME": str(tmp_path)})
+    t = time.monotonic()
+    with pytest.raises(tracking.TrackingUnavailable, match="does not answer"):
+        tracking.runs("x", settings=s)
+    assert time.monotonic() - t < 10
+    r = run_cli("runs", cwd=tmp_path, env={"LLMOPS_TRACKING_URI": uri})
+    assert r.returncode == 1 and "TrackingUnavailable" in r.stderr and "Hint:" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_silent_server_times_out_within_bounds(tmp_path):
+    srv = socket.socket(); srv.bind(("127.0.0.1", 0)); srv.listen(8)  # accepts, never answers
+    uri = f"http://127.0.0.1:{srv.getsockname()[1]}"
+    s = load_settings(tmp_path, environ={"LLMOPS_TRACKING_URI": uri, "LLMOPS_HOME": str(tmp_path)})
+    t = time.monotonic()
+    try:
+        with pytest.raises(tracking.TrackingUnavailable, match="timed out"):
+            tracking.list_experiments(s)
+    finally:
+        srv.close()
+    assert time.monotonic() - t < 15
+
+
+def test_password_in_tracking_uri_is_never_shown(tmp_path):
+    uri = "postgresql://mlflow:hunter2@127.0.0.1:1/db"
+    r = run_cli("config", cwd=tmp_path, env={"LLMOPS_TRACKING_URI": uri})
+    assert "hunter2" not in r.stdout and "mlflow:***@" in r.stdout
+    r = run_cli("status", cwd=tmp_path, env={"LLMOPS_TRACKING_URI": uri})
+    assert "hunter2" not in r.stdout
