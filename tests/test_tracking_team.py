@@ -31,13 +31,15 @@ def test_same_flow_against_a_tracking_server_on_postgresql(team, tmp_path):
     s = load_settings(tmp_path, environ={**os.environ, "LLMOPS_TRACKING_URI": uri, "LLMOPS_HOME": str(tmp_path)})
     from sklearn.datasets import load_wine
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
     X, y = load_wine(return_X_y=True)
-    views = [tracking.track(lambda c=c: LogisticRegression(C=c, max_iter=2000).fit(X, y), f"fit C={c}",
+    views = [tracking.track(lambda c=c: make_pipeline(StandardScaler(), LogisticRegression(C=c)).fit(X, y), f"fit C={c}",
                             experiment="team", run_name=f"lr-{c}", settings=s) for c in (0.1, 1.0)]
     assert [v.status for v in views] == ["FINISHED", "FINISHED"]
     df = tracking.runs("team", "training_accuracy_score", settings=s)
     assert set(df.run_name) == {"lr-0.1", "lr-1.0"}
-    assert tracking.compare(["lr-0.1", "lr-1.0"], "team", s).params.loc["C", "differs"]
+    assert tracking.compare(["lr-0.1", "lr-1.0"], "team", s).params.loc["logisticregression__C", "differs"]
     mv = tracking.register_model("lr-1.0", "wine-clf", "champion", "team", s)
     assert (mv.version, mv.aliases) == (1, ["champion"])
     import mlflow
