@@ -97,6 +97,7 @@ def build_parser(name: str, ctx: Context):
     cmd = REGISTRY.get(name)
     if cmd is None: raise _unknown(name, ctx)
     p = Parser(prog=f"{ctx.prog} {name}", description=cmd.summary)
+    p.ctx = ctx  # a setup may shape its parser by the context (a cell body or not)
     return p, cmd.setup(p)
 
 def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
@@ -209,7 +210,56 @@ def _model(p):
     return run
 
 # %% ../../nbs/05_commands.ipynb #e9c1cb08
-PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel"}
+def _kv(pairs: list[str]) -> dict:
+    out = {}
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep or not k.isidentifier(): raise UsageError(f"bad variable {p!r}", hint='write name=value, e.g. question="How do I reset it?"')
+        out[k] = v
+    return out
+
+def _versions_arg(text: str) -> list[int]:
+    try: return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError: raise UsageError(f"bad --versions {text!r}", hint="a comma-separated list of numbers: --versions 1,2") from None
+
+@command("prompt", "prompt list|show REF|diff NAME V1 V2|alias NAME VERSION ALIAS|render NAME k=v...|eval NAME ...",
+         "prompt versions in MLflow's registry; %%llmops prompt NAME [-m MSG] [--alias A] registers the cell as a template",
+         cell="optional")
+def _prompt(p):
+    if p.ctx.cell is not None:
+        p.add_argument("name", metavar="NAME"); p.add_argument("-m", "--message", help="what changed")
+        p.add_argument("--alias", help="point this alias at the new (or identical) version")
+        def reg(a, ctx):
+            from jupyter_llmops.prompts import register
+            return register(a.name, ctx.cell, a.message, a.alias, ctx.settings)
+        return reg
+    sub = p.add_subparsers(dest="action", metavar="{list,show,diff,alias,render,eval}", required=True)
+    sub.add_parser("list", help="registered prompts with their aliases")
+    sh = sub.add_parser("show", help="a version (NAME, NAME/3, NAME@alias) and where it was used"); sh.add_argument("ref", metavar="REF")
+    d = sub.add_parser("diff", help="the difference between two versions"); d.add_argument("name"); d.add_argument("v1", type=int); d.add_argument("v2", type=int)
+    al = sub.add_parser("alias", help="point ALIAS at VERSION"); al.add_argument("name"); al.add_argument("version"); al.add_argument("alias")
+    r = sub.add_parser("render", help="the template filled with name=value pairs"); r.add_argument("ref", metavar="REF"); r.add_argument("values", nargs="*", metavar="k=v")
+    ev = sub.add_parser("eval", help="run cases through versions with the LLM; log to MLflow; winner per scorer")
+    ev.add_argument("name"); ev.add_argument("--versions", required=True, help="e.g. 1,2")
+    ev.add_argument("--data", required=True, help="JSONL: the template's variables and 'expected' per line")
+    ev.add_argument("--scorers", default="token_f1,contains,latency,cost", help="comma-separated: exact_match,contains,token_f1,latency,cost")
+    ev.add_argument("--promote", metavar="ALIAS", help="move ALIAS to the winner"); ev.add_argument("--llm", help="model spec (default: settings)")
+    ev.add_argument("--max-tokens", type=int, default=64)
+    def run(a, ctx):
+        from jupyter_llmops import prompts
+        s = ctx.settings
+        if a.action == "list": return prompts.list_prompts(s)
+        if a.action == "show": return prompts.show(a.ref, s)
+        if a.action == "diff": return prompts.diff(a.name, a.v1, a.v2, s)
+        if a.action == "alias": return prompts.set_alias(a.name, a.version, a.alias, s)
+        if a.action == "render": return prompts.render(a.ref, s, **_kv(a.values))
+        from jupyter_llmops.prompt_eval import evaluate
+        return evaluate(a.name, _versions_arg(a.versions), a.data, [x.strip() for x in a.scorers.split(",") if x.strip()],
+                        a.promote, a.llm, a.max_tokens, s)
+    return run
+
+# %% ../../nbs/05_commands.ipynb #5eb31c60
+PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel", "prompts": "jupyter_llmops.panels.prompts:prompts_panel"}
 
 @command("panel", "panel [NAME]", "an interactive panel: " + ", ".join(PANELS) + " (all in tabs without NAME)")
 def _panel(p):

@@ -4,9 +4,9 @@
 
 # %% ../../nbs/03_llm.ipynb #f3890167
 from __future__ import annotations
-import json, os, time, urllib.error, urllib.request
+import json, os, time, urllib.error, urllib.request, warnings
 from dataclasses import dataclass, field
-from .config import Settings, load_settings
+from .config import Settings, load_settings, redact
 from .errors import LLMOpsError, UsageError
 from .models import ModelSpec, load_causal_lm, parse_spec
 
@@ -30,6 +30,8 @@ class Completion:
     usage: Usage = field(default_factory=Usage)
     latency_s: float = 0.0
     cost: float = 0.0
+    prompt: tuple | None = None  # (name, version) of the registered prompt used
+    trace_id: str | None = None
 
     def __repr__(self): return self.text
 
@@ -40,6 +42,7 @@ def cost_of(model: str, usage: Usage, costs: dict) -> float:
 
 # %% ../../nbs/03_llm.ipynb #8115fe06
 def _messages(prompt, system: str | None):
+    if hasattr(prompt, "prompt_version"): prompt = prompt.text  # a rendered registry prompt
     if isinstance(prompt, str): msgs = [{"role": "user", "content": prompt}]
     else: msgs = [dict(m) for m in prompt]
     if not msgs or any(set(m) < {"role", "content"} for m in msgs):
@@ -72,19 +75,57 @@ def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout:
     return data["choices"][0]["message"]["content"], Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
 
 # %% ../../nbs/03_llm.ipynb #2f39de90
+def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns: int, end_ns: int,
+            prompt: tuple | None = None, error: Exception | None = None) -> str | None:
+    "Record one call as an MLflow trace; link its prompt version to the trace and the active run. Never raises."
+    try:
+        from jupyter_llmops.tracking import connect, ensure_experiment
+        mlflow = connect(settings)
+        eid = ensure_experiment(settings.experiment, settings)
+        tags = {"llmops.model": model}
+        if prompt:
+            tags.update({"llmops.prompt": f"{prompt[0]}/{prompt[1]}",
+                         "mlflow.linkedPrompts": json.dumps([{"name": prompt[0], "version": str(prompt[1])}])})
+        attrs = {"llmops.model": model}
+        if c is not None:
+            attrs.update({"llmops.usage.prompt_tokens": c.usage.prompt, "llmops.usage.completion_tokens": c.usage.completion,
+                          "llmops.latency_s": c.latency_s, "llmops.cost": c.cost})
+        safe = [{**m, "content": redact(str(m["content"]))} for m in msgs]
+        span = mlflow.start_span_no_context(f"llm {model}", span_type="LLM", inputs={"messages": safe}, attributes=attrs,
+                                            tags=tags, experiment_id=eid, start_time_ns=start_ns)
+        span.end(outputs=None if c is None else {"text": redact(c.text)}, status="ERROR" if error else "OK", end_time_ns=end_ns,
+                 attributes={"llmops.error": redact(f"{type(error).__name__}: {error}")} if error else None)
+        run = mlflow.active_run()
+        if prompt and run is not None:
+            from mlflow import MlflowClient
+            MlflowClient().link_prompt_version_to_run(run.info.run_id, f"prompts:/{prompt[0]}/{prompt[1]}")
+        return span.trace_id
+    except Exception as e:  # recording must never cost the caller the answer
+        warnings.warn(f"the LLM call was not recorded in MLflow: {type(e).__name__}: {e}")
+        return None
+
+# %% ../../nbs/03_llm.ipynb #db830985
 def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
              spec: str | None = None, # model spec; default the settings' `llm`
              max_tokens: int = 128, # most new tokens
              temperature: float = 0.0, # 0 = greedy
              system: str | None = None, # optional system message
-             settings: Settings | None = None) -> Completion:
+             settings: Settings | None = None,
+             record: bool = True) -> Completion: # record the call as an MLflow trace
     "Ask an LLM and return its text, token usage, latency and cost."
     settings = settings or load_settings()
     s = parse_spec(spec or settings.llm)
     if max_tokens < 1: raise UsageError("max_tokens must be at least 1")
     msgs = _messages(prompt, system)
+    pv = getattr(prompt, "prompt_version", None)
     if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
-    t0 = time.perf_counter()
-    if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature)
-    else: text, usage = _local(s, msgs, max_tokens, temperature, settings)
-    return Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs))
+    t0, ns0 = time.perf_counter(), time.time_ns()
+    try:
+        if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature)
+        else: text, usage = _local(s, msgs, max_tokens, temperature, settings)
+    except Exception as e:
+        if record: _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e)
+        raise
+    c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv)
+    if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv)
+    return c
