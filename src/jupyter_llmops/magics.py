@@ -5,7 +5,7 @@
 # %% ../../nbs/06_magics.ipynb #240c0bca
 from __future__ import annotations
 import ast
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.display import display
 from .commands import dispatch, split_line
 
@@ -16,6 +16,7 @@ __all__ = ['LLMOpsMagics', 'run_cell_body', 'load_ipython_extension']
 @magics_class
 class LLMOpsMagics(Magics):
     "The `%llmops` / `%%llmops` magics."
+    @no_var_expand  # the line reaches the command verbatim: {{variables}} of prompts stay as typed
     @line_cell_magic
     def llmops(self, line: str, cell: str | None = None):
         "jupyter-llmops: `%llmops help` lists the commands."

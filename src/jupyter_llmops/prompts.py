@@ -42,27 +42,28 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
 # %% ../../nbs/12_prompts.ipynb #30fd4417
 @dataclass(frozen=True)
 class Compiled:
-    "A prompt version ready to render."
+    "A prompt version ready to render: its variables, and a format string made only of validated names."
     name: str
     version: int
     template: str
-    parts: tuple  # literal, variable, literal, variable, ..., literal
+    variables: tuple  # in order of first use
+    need: frozenset
+    fmt: str  # literal braces doubled, each {{var}} turned into {var}: format_map never re-reads the values
 
     @classmethod
-    def of(cls, name, version, template): return cls(name, int(version), template, tuple(VAR.split(template)))
-
-    @property
-    def variables(self) -> list[str]: return list(dict.fromkeys(self.parts[1::2]))
+    def of(cls, name, version, template):
+        parts = VAR.split(template)
+        fmt = "".join(p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{" + p + "}" for i, p in enumerate(parts))
+        vs = tuple(dict.fromkeys(parts[1::2]))
+        return cls(name, int(version), template, vs, frozenset(vs), fmt)
 
     def render(self, values: dict) -> "Rendered":
-        need = set(self.parts[1::2])
-        missing, unknown = [v for v in self.variables if v not in values], sorted(set(values) - need)
-        if missing or unknown:
+        if values.keys() != self.need:
+            missing, unknown = [v for v in self.variables if v not in values], sorted(set(values) - self.need)
             msg = "; ".join(filter(None, [missing and f"missing variable(s) {', '.join(missing)}",
                                            unknown and f"unknown variable(s) {', '.join(unknown)}"]))
             raise UsageError(f"{self.name}/{self.version}: {msg}", hint=f"the template takes: {', '.join(self.variables) or '(no variables)'}")
-        p = self.parts
-        return Rendered("".join(p[i] if i % 2 == 0 else str(values[p[i]]) for i in range(len(p))), self.name, self.version, dict(values))
+        return Rendered(self.fmt.format_map(values), self.name, self.version, values)
 
 @dataclass
 class Rendered:
@@ -118,7 +119,9 @@ def invalidate(name: str | None = None):
 
 def render(ref: str, settings: Settings | None = None, ttl: float = DEFAULT_TTL, **values) -> Rendered:
     "Render prompt `ref` (NAME, NAME/3, NAME@alias) with `values`."
-    return get_compiled(ref, settings, ttl).render(values)
+    hit = _cache.get((settings.tracking_uri if settings else load_settings().tracking_uri, ref))
+    c = hit[1] if hit is not None and hit[0] > time.monotonic() else get_compiled(ref, settings, ttl)
+    return c.render(values)
 
 # %% ../../nbs/12_prompts.ipynb #273cf45a
 @contextlib.contextmanager

@@ -1,0 +1,131 @@
+"Prompt versioning on a real kernel, concurrent registration, lineage on a real local-model call, evaluation."
+import json, os, subprocess, sys
+import mlflow
+import pytest
+from kernel import Kernel
+from jupyter_llmops import prompts, tracking
+from jupyter_llmops.config import load_settings
+from jupyter_llmops.llm import complete
+
+T1 = "Answer the question.\nQuestion: {{question}}\nContext: {{context}}"
+T2 = "Answer shortly and cite sources.\nQuestion: {{question}}\nContext: {{context}}"
+
+
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory):
+    proj = tmp_path_factory.mktemp("prm")
+    (proj / "settings.ini").write_text("[llmops]\nexperiment = prompts-k\n")
+    k = Kernel(cwd=proj)
+    assert k.run("%load_ext jupyter_llmops").status == "ok"
+    yield k
+    k.close()
+
+
+def ok(r):
+    assert r.status == "ok", (r.ename, r.evalue, r.traceback)
+    return r
+
+
+def test_register_dedupe_alias_and_mlflow_loads_it_unchanged(kernel):
+    r = ok(kernel.run(f'%%llmops prompt support-k -m "first" --alias staging\n{T1}\n'))
+    assert "registered support-k version 1; @staging -> version 1" in r.text
+    r = ok(kernel.run(f'%%llmops prompt support-k -m "shorter, cite sources" --alias staging\n{T2}'))
+    assert "version 2" in r.text
+    r = ok(kernel.run(f"%%llmops prompt support-k\n\n{T1}\n\n"))
+    assert "identical to version 1, nothing registered" in r.text
+    mlflow.set_tracking_uri(load_settings().tracking_uri)
+    assert mlflow.genai.load_prompt("prompts:/support-k@staging").template == T2
+    assert mlflow.genai.load_prompt("prompts:/support-k/1").template == T1
+
+
+def test_list_show_diff_alias_render(kernel):
+    r = ok(kernel.run("df = %llmops prompt list\nprint(df[df.name == 'support-k'][['latest', 'aliases']].values.tolist())"))
+    assert r.stdout.strip() == "[[2, 'staging=2']]"
+    r = ok(kernel.run("%llmops prompt show support-k@staging"))
+    html = "".join(d.get("text/html", "") for d in r.data)
+    assert "cite sources" in html and "@staging" in html
+    r = ok(kernel.run("%llmops prompt diff support-k 1 2"))
+    assert any("diff_" in d.get("text/html", "") for d in r.data)
+    assert "+Answer shortly" in r.data[0]["text/plain"]
+    ok(kernel.run("%llmops prompt alias support-k 1 production"))
+    r = ok(kernel.run('r = %llmops prompt render support-k@production question="How?" context="{{x}} __import__(\'os\')"\nprint(r.version); print(r.text)'))
+    assert r.stdout.splitlines()[:3] == ["1", "Answer the question.", "Question: How?"]
+    assert "Context: {{x}} __import__('os')" in r.stdout
+
+
+@pytest.mark.parametrize("line, ename, expect", [
+    ('%llmops prompt render support-k@staging question="x"', "UsageError", "missing variable(s) context"),
+    ('%llmops prompt render support-k/1 question=x context=y extra=z', "UsageError", "unknown variable(s) extra"),
+    ("%llmops prompt show nope", "NotFoundError", "registered prompts:"),
+    ("%llmops prompt alias support-k 9 production", "NotFoundError", "no version 9"),
+    ("%llmops prompt alias support-k 1 latest", "UsageError", "bad alias"),
+    ("%%llmops prompt support-k\n   \n", "UsageError", "template is empty"),
+    ("%%llmops prompt support-k\nHi {{ not a var }}", "UsageError", "malformed variable"),
+])
+def test_bad_input(kernel, line, ename, expect):
+    r = kernel.run(line)
+    assert r.status == "error" and r.ename == ename and expect in r.evalue + "".join(r.traceback)
+    assert "Traceback" not in "".join(r.traceback)
+
+
+WORKER = """
+import sys
+from jupyter_llmops.prompts import register
+from jupyter_llmops.config import load_settings
+s = load_settings()
+for i in range(3):
+    register("conc", f"worker {sys.argv[1]} draft {i}: {{{{x}}}}", settings=s)
+register("conc", "the same text from everyone {{x}}", settings=s)
+"""
+
+
+def test_four_processes_register_at_once(tmp_path):
+    env = {**os.environ, "LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path)}
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(i)], cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    for p in procs:
+        assert p.wait(timeout=300) == 0, p.stderr.read()
+    s = load_settings(tmp_path, environ=env)
+    vs = prompts._versions("conc", s)
+    texts = sorted(v.template for v in vs)
+    assert sorted(int(v.version) for v in vs) == list(range(1, 14))  # 12 drafts + 1 shared text, numbers unique
+    assert texts.count("the same text from everyone {{x}}") == 1
+    assert all(f"worker {w} draft {i}: {{{{x}}}}" in texts for w in range(4) for i in range(3))
+
+
+def test_lineage_of_a_real_local_model_call(tmp_path):
+    env = {"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "lineage",
+           "LLMOPS_SETTINGS": "", "PATH": os.environ["PATH"]}
+    s = load_settings(tmp_path, environ=env)
+    prompts.register("capital", "What is the capital of {{country}}? One word.", settings=s)
+    prompts.register("capital", "Name the capital city of {{country}}.", settings=s)
+    out = {}
+    run = tracking.track(lambda: out.update(c=complete(prompts.render("capital/2", s, country="France"), "local",
+                                                       max_tokens=8, settings=s)), experiment="lineage",
+                         run_name="uses-capital-2", autolog=False, settings=s)
+    c = out["c"]
+    assert c.prompt == ("capital", 2) and c.trace_id and c.text
+    assert json.loads(mlflow.get_run(run.run_id).data.tags["mlflow.linkedPrompts"]) == [{"name": "capital", "version": "2"}]
+    view = prompts.show("capital/2", s)
+    assert list(view.runs.run_id) == [run.run_id] and view.traces == [c.trace_id]
+    trace = mlflow.get_trace(c.trace_id)
+    assert trace.info.tags["llmops.prompt"] == "capital/2"
+    assert "France" in json.dumps(trace.data.spans[0].inputs)
+    assert prompts.show("capital/1", s).traces == []
+
+
+def test_eval_through_the_magic_promotes_the_winner(kernel, tmp_path):
+    data = tmp_path / "cases.jsonl"
+    data.write_text("\n".join(json.dumps(c) for c in [{"country": "France", "expected": "Paris"},
+                                                      {"country": "Germany", "expected": "Berlin"}]))
+    ok(kernel.run("%%llmops prompt cap-k\nWhat is the capital of {{country}}?"))
+    ok(kernel.run("%%llmops prompt cap-k\nReply with the city only. Capital of {{country}}:"))
+    r = ok(kernel.run(f"res = %llmops prompt eval cap-k --versions 1,2 --data {data} --scorers contains,token_f1,latency "
+                      "--promote production --max-tokens 16\nprint(res.winner, res.promoted, sorted(res.summary.index))\nres"))
+    winner, promoted, *_ = r.stdout.split()
+    assert promoted == "production" and "[1, 2]" in r.stdout
+    assert any("data:image/png" in d.get("text/html", "") for d in r.data)
+    s = load_settings()
+    assert prompts.show("cap-k@production", s, with_usage=False).version == int(winner)
+    r = ok(kernel.run("p = %llmops panel prompts\np.model.prompt = 'cap-k'\nprint('contains' in p.model.evaluation)\np"))
+    assert r.stdout.strip() == "True"
