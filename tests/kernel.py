@@ -38,3 +38,13 @@ class Kernel:
     def close(self):
         self.kc.stop_channels()
         self.km.shutdown_kernel(now=True)
+
+
+def project_kernel(tmp_path_factory, name: str, settings: str):
+    "Start a kernel in a fresh project folder holding `settings` as its settings.ini, with the magics loaded."
+    proj = tmp_path_factory.mktemp(name)
+    (proj / "settings.ini").write_text(settings)
+    k = Kernel(cwd=proj)
+    r = k.run("%load_ext jupyter_llmops")
+    assert r.status == "ok", r
+    return k, proj

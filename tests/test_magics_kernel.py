@@ -1,16 +1,12 @@
 "The %llmops magics on a real IPython kernel (ipykernel over ZeroMQ), as a user's notebook runs them."
 import pytest
 from conftest import HEAVY
-from kernel import Kernel
+from kernel import project_kernel
 
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    proj = tmp_path_factory.mktemp("proj")
-    (proj / "settings.ini").write_text("[llmops]\n# keep this comment\nllm = local\n")
-    k = Kernel(cwd=proj)
-    r = k.run("%load_ext jupyter_llmops")
-    assert r.status == "ok", r
+    k, proj = project_kernel(tmp_path_factory, "proj", "[llmops]\n# keep this comment\nllm = local\n")
     yield k, proj
     k.close()
 

@@ -2,7 +2,7 @@
 import json, os, subprocess, sys
 import mlflow
 import pytest
-from kernel import Kernel
+from kernel import project_kernel
 from jupyter_llmops import prompts, tracking
 from jupyter_llmops.config import load_settings
 from jupyter_llmops.llm import complete
@@ -13,10 +13,7 @@ T2 = "Answer shortly and cite sources.\nQuestion: {{question}}\nContext: {{conte
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    proj = tmp_path_factory.mktemp("prm")
-    (proj / "settings.ini").write_text("[llmops]\nexperiment = prompts-k\n")
-    k = Kernel(cwd=proj)
-    assert k.run("%load_ext jupyter_llmops").status == "ok"
+    k, proj = project_kernel(tmp_path_factory, "prm", "[llmops]\nexperiment = prompts-k\n")
     yield k
     k.close()
 

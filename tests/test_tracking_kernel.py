@@ -1,7 +1,7 @@
 "%%llmops track, runs, compare, model register/alias and the tracking panel, on a real IPython kernel."
 import mlflow
 import pytest
-from kernel import Kernel
+from kernel import project_kernel
 from jupyter_llmops.config import load_settings
 
 FIT = """%%llmops track --experiment churn-k --run-name {name}
@@ -18,10 +18,7 @@ model.score(X, y)
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    proj = tmp_path_factory.mktemp("trk")
-    (proj / "settings.ini").write_text("[llmops]\nexperiment = churn-k\n")
-    k = Kernel(cwd=proj)
-    assert k.run("%load_ext jupyter_llmops").status == "ok"
+    k, proj = project_kernel(tmp_path_factory, "trk", "[llmops]\nexperiment = churn-k\n")
     yield k
     k.close()
 
