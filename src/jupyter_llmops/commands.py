@@ -259,7 +259,47 @@ def _prompt(p):
     return run
 
 # %% ../../nbs/05_commands.ipynb #5eb31c60
-PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel", "prompts": "jupyter_llmops.panels.prompts:prompts_panel"}
+@command("rag", "rag build NAME SOURCE... | query NAME Q | eval NAME --data F | list | drop NAME",
+         "retrieval indexes: llama-index chunking, FAISS + BM25, incremental builds, hybrid search, evaluation")
+def _rag(p):
+    sub = p.add_subparsers(dest="action", metavar="{build,query,eval,list,drop}", required=True)
+    b = sub.add_parser("build", help="build or update an index from files, folders and quoted globs")
+    b.add_argument("name"); b.add_argument("sources", nargs="+", metavar="SOURCE")
+    b.add_argument("--chunk-size", type=int, default=200, help="tokens of the embedding model (capped at what it reads)")
+    b.add_argument("--overlap", type=int, default=32); b.add_argument("--index", choices=["flat", "hnsw", "ivf"], default="flat")
+    q = sub.add_parser("query", help="the best chunks for a question"); q.add_argument("name"); q.add_argument("question")
+    q.add_argument("--k", type=int, default=5); q.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    e = sub.add_parser("eval", help="hit@k, MRR and nDCG@k on questions with known sources")
+    e.add_argument("name"); e.add_argument("--data", required=True, help='JSONL: {"question": ..., "expected_source": ...}')
+    e.add_argument("--k", type=int, default=5); e.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    sub.add_parser("list", help="the indexes")
+    dr = sub.add_parser("drop", help="delete an index"); dr.add_argument("name")
+    def run(a, ctx):
+        from jupyter_llmops import rag
+        s = ctx.settings
+        if a.action == "build": return rag.build(a.name, a.sources, a.chunk_size, a.overlap, a.index, s)
+        if a.action == "query": return rag.query(a.name, a.question, a.k, a.mode, s)
+        if a.action == "list": return rag.list_indexes(s)
+        if a.action == "drop": return rag.drop(a.name, s)
+        from jupyter_llmops.rag_eval import evaluate
+        return evaluate(a.name, a.data, a.k, a.mode, s)
+    return run
+
+@command("ask", "ask [--prompt NAME@ALIAS] [--rag INDEX] [--k K] [--max-tokens N]",
+         "ask the LLM: the cell is the question (or key: value lines for the prompt); cites retrieved sources", cell="optional")
+def _ask(p):
+    p.add_argument("question", nargs="*", help="the question (in a notebook: the cell body)")
+    p.add_argument("--prompt", help="a registered prompt: NAME, NAME/VERSION or NAME@ALIAS"); p.add_argument("--rag", metavar="INDEX")
+    p.add_argument("--k", type=int, default=4); p.add_argument("--max-tokens", type=int, default=128); p.add_argument("--llm", help="model spec")
+    def run(a, ctx):
+        from jupyter_llmops.ask import ask, parse_cell
+        question, values = parse_cell(ctx.cell if ctx.cell is not None else " ".join(a.question))
+        return ask(question, a.rag, a.prompt, values, a.k, a.max_tokens, a.llm, settings=ctx.settings)
+    return run
+
+# %% ../../nbs/05_commands.ipynb #0f82b3fb
+PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel", "prompts": "jupyter_llmops.panels.prompts:prompts_panel",
+          "rag": "jupyter_llmops.panels.rag:rag_panel"}
 
 @command("panel", "panel [NAME]", "an interactive panel: " + ", ".join(PANELS) + " (all in tabs without NAME)")
 def _panel(p):

@@ -76,7 +76,7 @@ def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout:
 
 # %% ../../nbs/03_llm.ipynb #2f39de90
 def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns: int, end_ns: int,
-            prompt: tuple | None = None, error: Exception | None = None) -> str | None:
+            prompt: tuple | None = None, error: Exception | None = None, extra: dict | None = None) -> str | None:
     "Record one call as an MLflow trace; link its prompt version to the trace and the active run. Never raises."
     try:
         from jupyter_llmops.tracking import connect, ensure_experiment
@@ -86,7 +86,7 @@ def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns
         if prompt:
             tags.update({"llmops.prompt": f"{prompt[0]}/{prompt[1]}",
                          "mlflow.linkedPrompts": json.dumps([{"name": prompt[0], "version": str(prompt[1])}])})
-        attrs = {"llmops.model": model}
+        attrs = {"llmops.model": model, **(extra or {})}
         if c is not None:
             attrs.update({"llmops.usage.prompt_tokens": c.usage.prompt, "llmops.usage.completion_tokens": c.usage.completion,
                           "llmops.latency_s": c.latency_s, "llmops.cost": c.cost})
@@ -111,7 +111,8 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
              temperature: float = 0.0, # 0 = greedy
              system: str | None = None, # optional system message
              settings: Settings | None = None,
-             record: bool = True) -> Completion: # record the call as an MLflow trace
+             record: bool = True, # record the call as an MLflow trace
+             trace_attrs: dict | None = None) -> Completion: # more attributes for the trace (e.g. retrieved sources)
     "Ask an LLM and return its text, token usage, latency and cost."
     settings = settings or load_settings()
     s = parse_spec(spec or settings.llm)
@@ -124,8 +125,8 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature)
         else: text, usage = _local(s, msgs, max_tokens, temperature, settings)
     except Exception as e:
-        if record: _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e)
+        if record: _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
         raise
     c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv)
-    if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv)
+    if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None, trace_attrs)
     return c

@@ -147,7 +147,7 @@ class Chunker:
                           f"the heading line); using {limit}")
         self.chunk_size = min(chunk_size, limit)
         self.overlap = min(overlap, self.chunk_size // 2)
-        self.count = lambda s: tokenizer(s, add_special_tokens=False)["input_ids"]
+        self.count = lambda s: tokenizer(s, add_special_tokens=False, verbose=False)["input_ids"]  # counting, not truncating
         self.splitter = SentenceSplitter(chunk_size=self.chunk_size, chunk_overlap=self.overlap, tokenizer=self.count)
 
     def _head(self, text: str) -> str:
