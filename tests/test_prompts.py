@@ -126,3 +126,24 @@ def test_eval_through_the_magic_promotes_the_winner(kernel, tmp_path):
     assert prompts.show("cap-k@production", s, with_usage=False).version == int(winner)
     r = ok(kernel.run("p = %llmops panel prompts\np.model.prompt = 'cap-k'\nprint('contains' in p.model.evaluation)\np"))
     assert r.stdout.strip() == "True"
+
+
+def test_eval_with_rag_context_and_groundedness(tmp_path):
+    "prompt eval --rag fills {{context}} from an index and scores groundedness, on the real local model."
+    from jupyter_llmops import rag
+    from jupyter_llmops.prompt_eval import evaluate
+    s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "ground"})
+    (tmp_path / "kb").mkdir()
+    (tmp_path / "kb" / "refunds.md").write_text("# Refunds\n\nRefunds are accepted within 30 days of purchase. Send the receipt to support.\n")
+    (tmp_path / "kb" / "hours.md").write_text("# Hours\n\nThe help desk is open from 9 to 17 on weekdays.\n")
+    rag.build("kb", [str(tmp_path / "kb")], settings=s, progress=False)
+    prompts.register("grounded", "Answer from the context only.\nContext:\n{{context}}\nQuestion: {{question}}", settings=s)
+    prompts.register("grounded", "Question: {{question}}\nAnswer in one sentence.", settings=s)
+    data = tmp_path / "q.jsonl"
+    data.write_text("\n".join(json.dumps({"question": q}) for q in ["How long do I have to ask for a refund?", "When is the help desk open?"]))
+    res = evaluate("grounded", [1, 2], data, ["groundedness", "latency"], max_tokens=40, settings=s, progress=False, rag="kb", k=2)
+    assert set(res.summary.columns) == {"groundedness", "latency"}
+    assert all(0.0 <= g <= 1.0 for g in res.summary["groundedness"])
+    assert mlflow.get_run(res.run_id).data.params["rag"] == "kb"
+    cases = res.cases[res.cases.version == 1]
+    assert len(cases) == 2 and all(cases.answer.str.len() > 0)

@@ -242,9 +242,11 @@ def _prompt(p):
     ev = sub.add_parser("eval", help="run cases through versions with the LLM; log to MLflow; winner per scorer")
     ev.add_argument("name"); ev.add_argument("--versions", required=True, help="e.g. 1,2")
     ev.add_argument("--data", required=True, help="JSONL: the template's variables and 'expected' per line")
-    ev.add_argument("--scorers", default="token_f1,contains,latency,cost", help="comma-separated: exact_match,contains,token_f1,latency,cost")
+    ev.add_argument("--scorers", default="token_f1,contains,latency,cost", help="comma-separated: exact_match,contains,token_f1,latency,cost,groundedness")
     ev.add_argument("--promote", metavar="ALIAS", help="move ALIAS to the winner"); ev.add_argument("--llm", help="model spec (default: settings)")
     ev.add_argument("--max-tokens", type=int, default=64)
+    ev.add_argument("--rag", metavar="INDEX", help="retrieve each case's context from INDEX (fills {{context}}; enables groundedness)")
+    ev.add_argument("--k", type=int, default=4, help="chunks retrieved per case with --rag")
     def run(a, ctx):
         from jupyter_llmops import prompts
         s = ctx.settings
@@ -255,7 +257,7 @@ def _prompt(p):
         if a.action == "render": return prompts.render(a.ref, s, **_kv(a.values))
         from jupyter_llmops.prompt_eval import evaluate
         return evaluate(a.name, _versions_arg(a.versions), a.data, [x.strip() for x in a.scorers.split(",") if x.strip()],
-                        a.promote, a.llm, a.max_tokens, s)
+                        a.promote, a.llm, a.max_tokens, s, rag=a.rag, k=a.k)
     return run
 
 # %% ../../nbs/05_commands.ipynb #5eb31c60

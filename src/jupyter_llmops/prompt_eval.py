@@ -15,8 +15,8 @@ from .errors import UsageError
 from . import prompts
 
 # %% auto #0
-__all__ = ['SCORERS', 'LOWER_IS_BETTER', 'NEEDS_EXPECTED', 'normalize', 'exact_match', 'contains', 'token_f1', 'read_cases',
-           'EvalResult', 'evaluate', 'last_evaluation']
+__all__ = ['SCORERS', 'NEEDS_RAG', 'LOWER_IS_BETTER', 'NEEDS_EXPECTED', 'normalize', 'exact_match', 'contains', 'token_f1',
+           'read_cases', 'EvalResult', 'evaluate', 'last_evaluation']
 
 # %% ../../nbs/13_prompt_eval.ipynb #98af4422
 def normalize(text: str) -> str:
@@ -38,9 +38,15 @@ def token_f1(answer: str, case: dict, **_) -> float:
     p, r = common / len(a), common / len(e)
     return 2 * p * r / (p + r)
 
+def _grounded(answer: str, case: dict, completion=None, context=None, settings=None) -> float:
+    from jupyter_llmops.evaluators import groundedness
+    return groundedness(answer, context or [], settings=settings)
+
 SCORERS: dict[str, Callable] = {"exact_match": exact_match, "contains": contains, "token_f1": token_f1,
-                                "latency": lambda answer, case, completion: completion.latency_s,
-                                "cost": lambda answer, case, completion: completion.cost}
+                                "latency": lambda answer, case, completion, **_: completion.latency_s,
+                                "cost": lambda answer, case, completion, **_: completion.cost,
+                                "groundedness": _grounded}
+NEEDS_RAG = {"groundedness"}
 LOWER_IS_BETTER = {"latency", "cost"}
 NEEDS_EXPECTED = {"exact_match", "token_f1"}
 
@@ -105,7 +111,7 @@ def _winners(summary, scorers):
 
 def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str] | None = None,
              promote: str | None = None, llm: str | None = None, max_tokens: int = 64,
-             settings: Settings | None = None, progress: bool = True) -> EvalResult:
+             settings: Settings | None = None, progress: bool = True, rag: str | None = None, k: int = 4) -> EvalResult:
     "Run every case of `data` through every version of prompt `name`; log the evaluation to MLflow."
     import pandas as pd
     from jupyter_llmops.llm import complete
@@ -115,10 +121,17 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     bad = [x for x in scorers if x not in SCORERS]
     if bad: raise UsageError(f"unknown scorer(s) {', '.join(bad)}", hint=f"scorers: {', '.join(SCORERS)}")
     if len(versions) < 1: raise UsageError("give at least one version: --versions 1,2")
+    if NEEDS_RAG & set(scorers) and not rag: raise UsageError("the groundedness scorer needs retrieved context", hint="add --rag INDEX")
     if promote: prompts.check_alias(promote)
     compiled = {v: prompts.get_compiled(f"{name}/{int(v)}", s) for v in versions}
-    needed = set().union(*(c.variables for c in compiled.values()))
+    needed = set().union(*(c.variables for c in compiled.values())) - ({"context"} if rag else set())
     cases = read_cases(data, needed, scorers)
+    contexts = {}
+    if rag:
+        from jupyter_llmops.rag import query
+        for i, case in enumerate(cases):
+            q = case.get("question") or " ".join(str(case[v]) for v in sorted(needed) if v in case)
+            contexts[i] = [h.text for h in query(rag, q, k, settings=s).hits]
     mlflow = connect(s)
     eid = ensure_experiment(s.experiment, s)
     rows = []
@@ -127,13 +140,14 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     with mlflow.start_run(experiment_id=eid, run_name=f"prompt-eval {name}", nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.prompt_eval": name, "llmops.versions": ",".join(map(str, versions))})
         mlflow.log_params({"prompt": name, "versions": ",".join(map(str, versions)), "llm": llm or s.llm,
-                           "max_tokens": max_tokens, "cases": len(cases), "data": str(data)})
+                           "max_tokens": max_tokens, "cases": len(cases), "data": str(data), "rag": rag or ""})
         for v, c in compiled.items():
             for i, case in enumerate(cases):
-                r = c.render({k: case[k] for k in c.variables})
-                out = complete(r, llm or s.llm, max_tokens=max_tokens, settings=s)
-                rows.append({"version": v, "case": i, "answer": out.text, **{k: str(case.get(k, "")) for k in ("expected",)},
-                             **{sc: SCORERS[sc](out.text, case, completion=out) for sc in scorers}})
+                ctx = contexts.get(i, [])
+                vals = {x: ("\n\n".join(f"[{j + 1}] {t}" for j, t in enumerate(ctx)) if x == "context" and rag else case[x]) for x in c.variables}
+                out = complete(c.render(vals), llm or s.llm, max_tokens=max_tokens, settings=s)
+                rows.append({"version": v, "case": i, "answer": out.text, "expected": str(case.get("expected", "")),
+                             **{sc: SCORERS[sc](out.text, case, completion=out, context=ctx, settings=s) for sc in scorers}})
                 bar.update()
         bar.close()
         df = pd.DataFrame(rows)
