@@ -300,6 +300,24 @@ def _ask(p):
     return run
 
 # %% ../../nbs/05_commands.ipynb #0f82b3fb
+def _frame(ref: str, ctx: Context):
+    "A DataFrame named in the notebook's namespace, or a CSV / Parquet file."
+    if ctx.ns is not None and ref in ctx.ns: return ctx.ns[ref]
+    if Path(ref).is_file():
+        import pandas as pd
+        return pd.read_parquet(ref) if ref.endswith(".parquet") else pd.read_csv(ref)
+    raise UsageError(f"{ref!r} is neither a DataFrame in the notebook nor a file", hint="name two DataFrames: %llmops drift ref_df cur_df")
+
+@command("drift", "drift REFERENCE CURRENT [--columns ...]", "data drift per column (KS, chi-square, Wasserstein, Jensen-Shannon, PSI), logged to MLflow")
+def _drift(p):
+    p.add_argument("reference"); p.add_argument("current")
+    p.add_argument("--columns", nargs="+", metavar="COLUMN"); p.add_argument("--test", default="auto", choices=["auto", "ks", "wasserstein", "chi2", "js", "psi"])
+    def run(a, ctx):
+        from jupyter_llmops.drift import drift
+        return drift(_frame(a.reference, ctx), _frame(a.current, ctx), a.columns, a.test, settings=ctx.settings)
+    return run
+
+# %% ../../nbs/05_commands.ipynb #cc420035
 PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel", "prompts": "jupyter_llmops.panels.prompts:prompts_panel",
           "rag": "jupyter_llmops.panels.rag:rag_panel"}
 

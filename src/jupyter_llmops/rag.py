@@ -181,8 +181,10 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
             embedded += len(todo); reused += len(keys) - len(todo)
             vec_parts.append(np.stack([have[k] for k in keys])); pending.clear()
         with open(tmp / "chunks.jsonl", "w") as out:
-            for n_done, (path, src) in enumerate(tqdm(files, desc=f"rag build {name}", unit="file", disable=not progress), 1):
+            bar = tqdm(files, desc=f"rag build {name}", unit="file", disable=not progress)
+            for n_done, (path, src) in enumerate(bar, 1):
                 if callback: callback(n_done, len(files))
+                bar.set_postfix(chunks=n_chunks, embedded=embedded, refresh=False)
                 st = path.stat()
                 prev = old.get("files", {}).get(src) if old else None
                 rows = None

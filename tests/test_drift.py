@@ -1,0 +1,85 @@
+"Drift statistics equal scipy's on the same data; verdicts match known shifted and unshifted cases."
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial.distance import jensenshannon
+from jupyter_llmops.drift import column_drift, drift, psi
+from jupyter_llmops.config import load_settings
+
+rng = np.random.default_rng(42)
+
+
+def num(n, mu=0.0, name="x"): return pd.Series(rng.normal(mu, 1.0, n), name=name)
+def cat(n, p, name="c"): return pd.Series(rng.choice(["a", "b", "c"], size=n, p=p), name=name)
+
+
+def test_ks_equals_scipy_and_verdicts():
+    a, b = num(800), num(800, 0.3)
+    r = column_drift(a, b)
+    ref = stats.ks_2samp(a, b)
+    assert r["test"] == "ks" and r["statistic"] == pytest.approx(ref.statistic) and r["p_value"] == pytest.approx(ref.pvalue)
+    assert r["drift"] and not column_drift(a, num(800))["drift"]
+
+
+def test_wasserstein_equals_scipy_and_verdicts():
+    a, b = num(5000), num(5000, 0.5)
+    r = column_drift(a, b)
+    assert r["test"] == "wasserstein" and r["p_value"] is None
+    assert r["statistic"] == pytest.approx(stats.wasserstein_distance(a, b) / np.std(a))
+    assert r["drift"] and not column_drift(a, num(5000))["drift"]
+
+
+def test_chi2_equals_scipy_and_verdicts():
+    a, b = cat(600, [0.5, 0.3, 0.2]), cat(600, [0.2, 0.3, 0.5])
+    r = column_drift(a, b)
+    counts_a, counts_b = a.value_counts().reindex(["a", "b", "c"]).to_numpy(float), b.value_counts().reindex(["a", "b", "c"]).to_numpy(float)
+    ref = stats.chisquare(counts_b, counts_a / counts_a.sum() * counts_b.sum())
+    assert r["test"] == "chi2" and r["statistic"] == pytest.approx(ref.statistic) and r["p_value"] == pytest.approx(ref.pvalue)
+    assert r["drift"] and not column_drift(a, cat(600, [0.5, 0.3, 0.2]))["drift"]
+
+
+def test_js_equals_scipy_and_verdicts():
+    a, b = cat(4000, [0.5, 0.3, 0.2]), cat(4000, [0.2, 0.3, 0.5])
+    r = column_drift(a, b)
+    pa, pb = (s.value_counts(normalize=True).reindex(["a", "b", "c"]).to_numpy() for s in (a, b))
+    assert r["test"] == "js" and r["statistic"] == pytest.approx(jensenshannon(pa, pb, base=2))
+    assert r["drift"] and not column_drift(a, cat(4000, [0.5, 0.3, 0.2]))["drift"]
+
+
+def test_psi_by_hand_and_verdicts():
+    a, b = num(3000), num(3000, 0.6)
+    edges = np.unique(np.quantile(a, np.linspace(0, 1, 11))); edges[0], edges[-1] = -np.inf, np.inf
+    ra, rb = np.histogram(a, edges)[0] / len(a), np.histogram(b, edges)[0] / len(b)
+    assert psi(a, b, False) == pytest.approx(np.sum((rb - ra) * np.log(rb / ra)))
+    assert column_drift(a, b, "psi")["drift"] and not column_drift(a, num(3000), "psi")["drift"]
+
+
+def test_report_share_mlflow_and_bad_input(tmp_path):
+    s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "drift-t"})
+    ref = pd.DataFrame({"x": num(500), "y": num(500), "c": cat(500, [0.5, 0.3, 0.2])})
+    cur = pd.DataFrame({"x": num(500, 1.0), "y": num(500), "c": cat(500, [0.5, 0.3, 0.2])})
+    rep = drift(ref, cur, settings=s)
+    assert rep.columns.set_index("column").drift.to_dict() == {"x": True, "y": False, "c": False}
+    assert rep.share_drifted == pytest.approx(1 / 3) and not rep.dataset_drift
+    import mlflow
+    assert mlflow.get_run(rep.run_id).data.metrics["share_drifted"] == pytest.approx(1 / 3)
+    assert "data:image/png" in rep._repr_html_()
+    from jupyter_llmops.errors import UsageError
+    with pytest.raises(UsageError, match="not in both"):
+        drift(ref, cur, ["x", "nope"], log=False)
+    with pytest.raises(UsageError, match="needs a numeric column"):
+        drift(ref, cur, ["c"], test="ks", log=False)
+
+
+def test_magic_on_dataframes_in_the_namespace(tmp_path_factory):
+    from kernel import project_kernel
+    k, _ = project_kernel(tmp_path_factory, "drk", "[llmops]\nexperiment = drift-k\n")
+    try:
+        r = k.run("from sklearn.datasets import load_wine\nw = load_wine(as_frame=True).frame\nref, cur = w.iloc[::2], w.iloc[1::2].copy()\n"
+                  "cur['alcohol'] += 1.5\nrep = %llmops drift ref cur --columns alcohol hue\nprint(rep.columns.drift.tolist(), rep.share_drifted)")
+        assert r.status == "ok" and r.stdout.split() == ["[True,", "False]", "0.5"], (r.evalue, r.stdout)
+        r = k.run("%llmops drift ref missing_df")
+        assert r.ename == "UsageError" and "neither a DataFrame" in r.evalue
+    finally:
+        k.close()
