@@ -73,3 +73,15 @@ def test_usage_error_can_be_caught_in_user_code(kernel):
     r = k.run("from jupyter_llmops.errors import UsageError\n"
               "try:\n    get_ipython().run_line_magic('llmops', 'nosuch')\nexcept UsageError as e:\n    print('caught', e.hint)")
     assert r.stdout.startswith("caught valid commands:")
+
+
+def test_llm_use_switches_the_backend(kernel):
+    k, proj = kernel
+    r = k.run("%llmops llm")
+    assert r.status == "ok" and "llm = local" in r.text
+    r = k.run("%llmops llm use openai:gpt-4o-mini@http://127.0.0.1:8000/v1")
+    assert r.status == "ok" and "openai:gpt-4o-mini@http://127.0.0.1:8000/v1" in r.text
+    assert "llm = openai:gpt-4o-mini@http://127.0.0.1:8000/v1" in (proj / "settings.ini").read_text()
+    r = k.run("%llmops llm use hf:./missing-model")
+    assert r.ename == "UsageError" and "no model at" in r.evalue
+    assert k.run("%llmops llm use local").status == "ok"

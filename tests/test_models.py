@@ -81,3 +81,44 @@ def test_openai_compatible_backend_plumbing(settings, monkeypatch):
 def test_openai_server_down_is_a_clear_error(settings):
     with pytest.raises(LLMOpsError, match="cannot reach"):
         complete("ping", "openai:m@http://127.0.0.1:9/v1", settings=settings)
+
+
+def test_local_streaming_pieces_add_up_to_the_answer(settings):
+    pieces = []
+    r = complete("Name three colours.", "local", max_tokens=20, settings=settings, on_token=pieces.append)
+    assert len(pieces) > 1 and "".join(pieces).strip() == r.text and r.usage.completion <= 20
+
+
+class _FakeOpenAIStream(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        assert body["stream"] is True
+        self.send_response(200); self.send_header("Content-Type", "text/event-stream"); self.end_headers()
+        for piece in ["Hel", "lo", " there"]:
+            self.wfile.write(f"data: {json.dumps({'choices': [{'delta': {'content': piece}}]})}\n\n".encode())
+        self.wfile.write(f"data: {json.dumps({'choices': [], 'usage': {'prompt_tokens': 7, 'completion_tokens': 3}})}\n\n".encode())
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def log_message(self, *a): pass
+
+
+def test_openai_streaming_plumbing(settings):
+    srv = HTTPServer(("127.0.0.1", 0), _FakeOpenAIStream)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    pieces = []
+    try:
+        r = complete("hi", f"openai:m@http://127.0.0.1:{srv.server_port}/v1", settings=settings, on_token=pieces.append)
+    finally:
+        srv.shutdown()
+    assert pieces == ["Hel", "lo", " there"] and r.text == "Hello there" and (r.usage.prompt, r.usage.completion) == (7, 3)
+
+
+def test_backend_error_is_recorded_and_raised(settings):
+    import mlflow
+    with pytest.raises(LLMOpsError, match="cannot reach"):
+        complete("ping", "openai:m@http://127.0.0.1:9/v1", settings=settings)
+    mlflow.flush_trace_async_logging()
+    exp = mlflow.get_experiment_by_name(settings.experiment)
+    traces = mlflow.search_traces(locations=[exp.experiment_id], return_type="list", max_results=5,
+                                  order_by=["timestamp_ms DESC"])
+    assert traces[0].info.state.value == "ERROR" and "cannot reach" in json.dumps(traces[0].data.spans[0].attributes)

@@ -198,8 +198,10 @@ def test_magics_build_query_ask_list_drop(kernel):
     assert any("<mark>" in d.get("text/html", "") for d in r.data)
     r = kernel.run("%%llmops ask --rag kb-k --k 2 --max-tokens 40\nWhen is the help desk open?")
     assert r.status == "ok", r.evalue
-    r = kernel.run("a = _\nprint(a.sources[0]['source'], a.usage.completion > 0, a.trace_id is not None, len(a.text) > 0)")
-    assert r.stdout.split()[1:] == ["True", "True", "True"] and r.stdout.split()[0].endswith("kb/faq.md")
+    streamed = r.stdout.strip()  # the answer arrived token by token in the cell's output
+    r = kernel.run("a = _\nprint(a.sources[0]['source'], a.usage.completion > 0, a.trace_id is not None, a.streamed)\nprint(a.text)")
+    assert r.stdout.split()[1:4] == ["True", "True", "True"] and r.stdout.split()[0].endswith("kb/faq.md")
+    assert streamed and streamed == r.stdout.split("\n", 1)[1].strip()
     assert kernel.run("%llmops rag list").status == "ok"
     r = kernel.run("%llmops rag query kb-k 'x' --mode fuzzy")
     assert r.ename == "UsageError" and "invalid choice" in r.evalue

@@ -27,14 +27,16 @@ class Answer:
     trace_id: str | None = None
     model: str = ""
     prompt: tuple | None = None
+    streamed: bool = False  # the text was already printed as it came: the view shows the rest
 
     def __repr__(self):
         src = "".join(f"\n  [{s['n']}] {s['source']}@{s['start']}" for s in self.sources)
-        return f"{self.text}\n({self.usage.total} tokens, {self.latency_s:.2f} s, ${self.cost:.6f}){src}"
+        return f"{'' if self.streamed else self.text + chr(10)}({self.usage.total} tokens, {self.latency_s:.2f} s, ${self.cost:.6f}){src}"
 
     def _repr_html_(self):
         src = "".join(f"<li>[{s['n']}] <code>{escape(s['source'])}</code>:{s['start']}</li>" for s in self.sources)
-        return (f"<div><div style='white-space:pre-wrap'>{escape(self.text)}</div><small>{escape(self.model)} · "
+        text = "" if self.streamed else f"<div style='white-space:pre-wrap'>{escape(self.text)}</div>"
+        return (f"<div>{text}<small>{escape(self.model)} · "
                 f"{self.usage.prompt}+{self.usage.completion} tokens · {self.latency_s:.2f} s · ${self.cost:.6f}"
                 + (f" · prompt {self.prompt[0]}/{self.prompt[1]}" if self.prompt else "") + "</small>"
                 + (f"<ol style='list-style:none;padding-left:0'>{src}</ol>" if src else "") + "</div>")
@@ -51,8 +53,8 @@ def parse_cell(cell: str) -> tuple[str, dict]:
 # %% ../../nbs/18_ask.ipynb #fe872338
 def ask(question: str, index: str | None = None, prompt: str | None = None, values: dict | None = None,
         k: int = 4, max_tokens: int = 128, llm: str | None = None, mode: str = "hybrid",
-        settings: Settings | None = None) -> Answer:
-    "Answer `question`, from the retrieved context of `index` and/or through the registered `prompt`."
+        settings: Settings | None = None, on_token=None) -> Answer:
+    "Answer `question`, from the retrieved context of `index` and/or through the registered `prompt`; stream with `on_token`."
     from jupyter_llmops.llm import complete
     s = settings or load_settings()
     values = dict(values or {})
@@ -76,5 +78,5 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
     elif index: msg = f"Context:\n{context}\n\nQuestion: {question}"
     else: msg = question
     out = complete(msg, llm, max_tokens=max_tokens, system=system, settings=s,
-                   trace_attrs={"llmops.sources": [x["source"] for x in sources]} if sources else None)
-    return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt)
+                   trace_attrs={"llmops.sources": [x["source"] for x in sources]} if sources else None, on_token=on_token)
+    return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None)

@@ -287,16 +287,37 @@ def _rag(p):
         return evaluate(a.name, a.data, a.k, a.mode, s)
     return run
 
+@command("llm", "llm [use SPEC]", "show the LLM in use, or switch it: local | hf:<folder or id> | openai:<model>[@<base_url>]")
+def _llm(p):
+    sub = p.add_subparsers(dest="action", metavar="{use}")
+    u = sub.add_parser("use", help="write llm = SPEC into settings.ini"); u.add_argument("spec", metavar="SPEC")
+    def run(a, ctx):
+        from jupyter_llmops.config import ConfigView, set_setting
+        from jupyter_llmops.models import parse_spec
+        if a.action == "use":
+            s = parse_spec(a.spec)
+            if s.kind == "hf" and s.name.startswith((".", "/", "~")) and not (Path(s.name).expanduser() / "config.json").is_file():
+                raise UsageError(f"no model at {s.name}", hint="hf: takes a folder saved with save_pretrained (config.json + weights)")
+            set_setting("llm", a.spec)
+        from jupyter_llmops.config import load_settings
+        st = load_settings()
+        return HelpText(f"llm = {st.llm}    [{st.sources['llm']}]")
+    return run
+
 @command("ask", "ask [--prompt NAME@ALIAS] [--rag INDEX] [--k K] [--max-tokens N]",
          "ask the LLM: the cell is the question (or key: value lines for the prompt); cites retrieved sources", cell="optional")
 def _ask(p):
     p.add_argument("question", nargs="*", help="the question (in a notebook: the cell body)")
     p.add_argument("--prompt", help="a registered prompt: NAME, NAME/VERSION or NAME@ALIAS"); p.add_argument("--rag", metavar="INDEX")
     p.add_argument("--k", type=int, default=4); p.add_argument("--max-tokens", type=int, default=128); p.add_argument("--llm", help="model spec")
+    p.add_argument("--no-stream", action="store_true", help="print the answer at the end instead of token by token")
     def run(a, ctx):
         from jupyter_llmops.ask import ask, parse_cell
         question, values = parse_cell(ctx.cell if ctx.cell is not None else " ".join(a.question))
-        return ask(question, a.rag, a.prompt, values, a.k, a.max_tokens, a.llm, settings=ctx.settings)
+        stream = None if a.no_stream else (lambda piece: print(piece, end="", flush=True))
+        ans = ask(question, a.rag, a.prompt, values, a.k, a.max_tokens, a.llm, settings=ctx.settings, on_token=stream)
+        if stream: print(flush=True)
+        return ans
     return run
 
 # %% ../../nbs/05_commands.ipynb #0f82b3fb

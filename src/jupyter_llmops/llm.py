@@ -49,24 +49,52 @@ def _messages(prompt, system: str | None):
         raise UsageError("messages must be a non-empty list of {'role': ..., 'content': ...}")
     return ([{"role": "system", "content": system}] if system else []) + msgs
 
-def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings: Settings):
-    import torch
+def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings: Settings, on_token=None):
+    import threading, torch
     model, tok = load_causal_lm(spec, settings.home)
     ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     kw = dict(max_new_tokens=max_tokens, pad_token_id=tok.pad_token_id or tok.eos_token_id)
     kw.update(do_sample=True, temperature=temperature) if temperature > 0 else kw.update(do_sample=False)
-    with torch.inference_mode():
-        out = model.generate(**ids, **kw)
+    if on_token is None:
+        with torch.inference_mode(): out = model.generate(**ids, **kw)
+    else:  # generate in a thread; hand each piece of text to on_token as it is decoded
+        from transformers import TextIteratorStreamer
+        streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+        box = {}
+        def gen():
+            try:
+                with torch.inference_mode(): box["out"] = model.generate(**ids, **kw, streamer=streamer)
+            except BaseException as e: box["err"] = e; streamer.end()
+        th = threading.Thread(target=gen, daemon=True); th.start()
+        for piece in streamer:
+            if piece: on_token(piece)
+        th.join()
+        if "err" in box: raise box["err"]
+        out = box["out"]
     new = out[0, ids["input_ids"].shape[1]:]
     return tok.decode(new, skip_special_tokens=True).strip(), Usage(int(ids["input_ids"].shape[1]), int(new.shape[0]))
 
-def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout: float = 120):
+def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout: float = 120, on_token=None):
     url = (spec.base_url or "https://api.openai.com/v1") + "/chat/completions"
     key = os.environ.get("OPENAI_API_KEY", "")
-    body = json.dumps(dict(model=spec.name, messages=msgs, max_tokens=max_tokens, temperature=temperature)).encode()
-    req = urllib.request.Request(url, body, {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})})
+    payload = dict(model=spec.name, messages=msgs, max_tokens=max_tokens, temperature=temperature)
+    if on_token: payload.update(stream=True, stream_options={"include_usage": True})
+    req = urllib.request.Request(url, json.dumps(payload).encode(),
+                                 {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r: data = json.load(r)
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            if on_token:  # server-sent events: data: {...} lines, then data: [DONE]
+                text, u = [], {}
+                for raw in r:
+                    line = raw.decode("utf-8").strip()
+                    if not line.startswith("data:") or line == "data: [DONE]": continue
+                    ev = json.loads(line[5:])
+                    u = ev.get("usage") or u
+                    for ch in ev.get("choices") or []:
+                        piece = (ch.get("delta") or {}).get("content")
+                        if piece: text.append(piece); on_token(piece)
+                return "".join(text), Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
+            data = json.load(r)
     except urllib.error.HTTPError as e:
         raise LLMOpsError(f"{spec.text}: the server answered HTTP {e.code}", hint="check the model name, the base URL and OPENAI_API_KEY") from None
     except (urllib.error.URLError, TimeoutError) as e:
@@ -112,7 +140,8 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
              system: str | None = None, # optional system message
              settings: Settings | None = None,
              record: bool = True, # record the call as an MLflow trace
-             trace_attrs: dict | None = None) -> Completion: # more attributes for the trace (e.g. retrieved sources)
+             trace_attrs: dict | None = None, # more attributes for the trace (e.g. retrieved sources)
+             on_token=None) -> Completion: # called with each piece of text as it is generated (streaming)
     "Ask an LLM and return its text, token usage, latency and cost."
     settings = settings or load_settings()
     s = parse_spec(spec or settings.llm)
@@ -122,8 +151,8 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
     if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
     t0, ns0 = time.perf_counter(), time.time_ns()
     try:
-        if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature)
-        else: text, usage = _local(s, msgs, max_tokens, temperature, settings)
+        if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token)
+        else: text, usage = _local(s, msgs, max_tokens, temperature, settings, on_token)
     except Exception as e:
         if record: _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
         raise
