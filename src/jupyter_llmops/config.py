@@ -13,7 +13,7 @@ from .errors import ConfigError, UsageError
 
 # %% auto #0
 __all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Key', 'parse_costs', 'user_settings_path', 'find_settings_file',
-           'redact', 'Settings', 'load_settings', 'atomic_write', 'set_setting', 'ConfigView']
+           'redact', 'Settings', 'load_settings', 'atomic_write', 'read_jsonl', 'set_setting', 'ConfigView']
 
 # %% ../../nbs/01_config.ipynb #9a6e70d3
 SECTION, FILENAME, ENV_PREFIX = "llmops", "settings.ini", "LLMOPS_"
@@ -161,6 +161,22 @@ def atomic_write(path: str | Path, data: str | bytes):
         Path(tmp).unlink(missing_ok=True); raise
 
 # %% ../../nbs/01_config.ipynb #10a5de32
+def read_jsonl(path: str | Path, hint: str = "one JSON object per line") -> list[tuple[int, dict]]:
+    "The (line number, object) pairs of a JSONL file; an error names the file and line of what is wrong."
+    import json
+    p = Path(path).expanduser()
+    if not p.is_file(): raise UsageError(f"no data file {p}", hint=hint)
+    out = []
+    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip(): continue
+        try: obj = json.loads(line)
+        except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})", hint=hint) from None
+        if not isinstance(obj, dict): raise UsageError(f"{p}:{i}: each line must be a JSON object", hint=hint)
+        out.append((i, obj))
+    if not out: raise UsageError(f"{p} holds no data", hint=hint)
+    return out
+
+# %% ../../nbs/01_config.ipynb #90253f32
 def _set_line(text: str, key: str, value: str) -> str:
     "Set `key = value` in the [llmops] section of INI `text`, keeping every other line."
     out, in_sec, seen, done = [], False, False, False
@@ -196,7 +212,7 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
         warnings.warn(f"{key} was written to {f}, but {s.sources[key]} overrides it")
     return s
 
-# %% ../../nbs/01_config.ipynb #a769ae30
+# %% ../../nbs/01_config.ipynb #a07d4db4
 @dataclass
 class ConfigView:
     "What `%llmops config` returns: each key's value and where it came from."

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Callable
-from .config import Settings, load_settings
+from .config import Settings, load_settings, read_jsonl
 from .errors import UsageError
 from . import prompts
 
@@ -53,21 +53,14 @@ NEEDS_EXPECTED = {"exact_match", "token_f1"}
 # %% ../../nbs/13_prompt_eval.ipynb #ecb0c41d
 def read_cases(path: str | Path, needed: set[str], scorers: list[str]) -> list[dict]:
     "Read JSONL cases; an error names the line and the missing field."
-    p = Path(path).expanduser()
-    if not p.is_file(): raise UsageError(f"no data file {p}", hint="--data takes a JSONL file, one case per line")
+    hint = f"each line needs the template's variables ({', '.join(sorted(needed))}) and 'expected'"
     cases = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip(): continue
-        try: case = json.loads(line)
-        except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})") from None
-        if not isinstance(case, dict): raise UsageError(f"{p}:{i}: each line must be a JSON object")
+    for i, case in read_jsonl(path, hint):
         miss = sorted(needed - set(case))
         if any(s in NEEDS_EXPECTED for s in scorers) or ("contains" in scorers and "must_contain" not in case):
             miss += [] if "expected" in case else ["expected"]
-        if miss: raise UsageError(f"{p}:{i}: missing field(s) {', '.join(miss)}",
-                                  hint=f"each line needs the template's variables ({', '.join(sorted(needed))}) and 'expected'")
+        if miss: raise UsageError(f"{Path(path).expanduser()}:{i}: missing field(s) {', '.join(miss)}", hint=hint)
         cases.append(case)
-    if not cases: raise UsageError(f"{p} holds no cases")
     return cases
 
 # %% ../../nbs/13_prompt_eval.ipynb #9e8a8e27

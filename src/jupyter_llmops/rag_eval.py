@@ -8,7 +8,7 @@ import json, math
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
-from .config import Settings, load_settings
+from .config import Settings, load_settings, read_jsonl
 from .errors import UsageError
 from . import rag
 
@@ -28,17 +28,12 @@ def _relevant(case: dict, chunk: dict) -> bool:
 
 def read_qa(path: str | Path) -> list[dict]:
     "Read the evaluation JSONL; an error names the line and the missing field."
-    p = Path(path).expanduser()
-    if not p.is_file(): raise UsageError(f"no data file {p}", hint='--data takes JSONL lines {"question": ..., "expected_source": ...}')
+    hint = '--data takes JSONL lines {"question": ..., "expected_source": ...}'
     out = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip(): continue
-        try: c = json.loads(line)
-        except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})") from None
-        miss = [f for f in ("question", "expected_source") if not isinstance(c, dict) or not c.get(f)]
-        if miss: raise UsageError(f"{p}:{i}: missing field(s) {', '.join(miss)}")
+    for i, c in read_jsonl(path, hint):
+        miss = [f for f in ("question", "expected_source") if not c.get(f)]
+        if miss: raise UsageError(f"{Path(path).expanduser()}:{i}: missing field(s) {', '.join(miss)}", hint=hint)
         out.append(c)
-    if not out: raise UsageError(f"{p} holds no questions")
     return out
 
 # %% ../../nbs/17_rag_eval.ipynb #b22c81bf
