@@ -117,7 +117,8 @@ def test_backend_error_is_recorded_and_raised(settings):
     import mlflow
     with pytest.raises(LLMOpsError, match="cannot reach"):
         complete("ping", "openai:m@http://127.0.0.1:9/v1", settings=settings)
-    mlflow.flush_trace_async_logging()
+    from jupyter_llmops.recorder import flush
+    assert flush()
     exp = mlflow.get_experiment_by_name(settings.experiment)
     traces = mlflow.search_traces(locations=[exp.experiment_id], return_type="list", max_results=5,
                                   order_by=["timestamp_ms DESC"])

@@ -105,31 +105,18 @@ def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout:
 # %% ../../nbs/03_llm.ipynb #2f39de90
 def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns: int, end_ns: int,
             prompt: tuple | None = None, error: Exception | None = None, extra: dict | None = None) -> str | None:
-    "Record one call as an MLflow trace; link its prompt version to the trace and the active run. Never raises."
+    "Queue the call for the recorder (a background thread writes it as an MLflow trace); return its trace id. Never raises."
     try:
-        from jupyter_llmops.tracking import connect, ensure_experiment
-        mlflow = connect(settings)
-        eid = ensure_experiment(settings.experiment, settings)
-        tags = {"llmops.model": model}
-        if prompt:
-            tags.update({"llmops.prompt": f"{prompt[0]}/{prompt[1]}",
-                         "mlflow.linkedPrompts": json.dumps([{"name": prompt[0], "version": str(prompt[1])}])})
-        attrs = {"llmops.model": model, **(extra or {})}
+        from jupyter_llmops.recorder import RECORDER
+        attrs = dict(extra or {})
         if c is not None:
             attrs.update({"llmops.usage.prompt_tokens": c.usage.prompt, "llmops.usage.completion_tokens": c.usage.completion,
                           "llmops.latency_s": c.latency_s, "llmops.cost": c.cost})
-        safe = [{**m, "content": redact(str(m["content"]))} for m in msgs]
-        span = mlflow.start_span_no_context(f"llm {model}", span_type="LLM", inputs={"messages": safe}, attributes=attrs,
-                                            tags=tags, experiment_id=eid, start_time_ns=start_ns)
-        span.end(outputs=None if c is None else {"text": redact(c.text)}, status="ERROR" if error else "OK", end_time_ns=end_ns,
-                 attributes={"llmops.error": redact(f"{type(error).__name__}: {error}")} if error else None)
-        run = mlflow.active_run()
-        if prompt and run is not None:
-            from mlflow import MlflowClient
-            MlflowClient().link_prompt_version_to_run(run.info.run_id, f"prompts:/{prompt[0]}/{prompt[1]}")
-        return span.trace_id
+        return RECORDER.submit(settings, dict(model=model, messages=msgs, text=None if c is None else c.text, start_ns=start_ns,
+                                              end_ns=end_ns, prompt=prompt, attrs=attrs,
+                                              error=f"{type(error).__name__}: {error}" if error else None))
     except Exception as e:  # recording must never cost the caller the answer
-        warnings.warn(f"the LLM call was not recorded in MLflow: {type(e).__name__}: {e}")
+        warnings.warn(f"the LLM call was not recorded: {type(e).__name__}: {e}")
         return None
 
 # %% ../../nbs/03_llm.ipynb #db830985

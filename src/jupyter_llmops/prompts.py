@@ -256,7 +256,8 @@ def usage(name: str, version: int, settings: Settings | None = None):
     import pandas as pd
     s = settings or load_settings()
     mlflow = _mlflow(s)
-    mlflow.flush_trace_async_logging()  # traces of this process's recent calls are exported in the background
+    from jupyter_llmops.recorder import flush
+    flush()  # this process's recent calls are written in the background
     pat = json.dumps({"name": name, "version": str(version)})[1:-1]
     runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.`mlflow.linkedPrompts` LIKE '%{pat}%'")
     cols = [c for c in ["run_id", "tags.mlflow.runName", "experiment_id", "status", "start_time"] if c in runs.columns]
