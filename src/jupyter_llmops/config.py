@@ -161,8 +161,9 @@ def atomic_write(path: str | Path, data: str | bytes):
         Path(tmp).unlink(missing_ok=True); raise
 
 # %% ../../nbs/01_config.ipynb #10a5de32
-def read_jsonl(path: str | Path, hint: str = "one JSON object per line") -> list[tuple[int, dict]]:
-    "The (line number, object) pairs of a JSONL file; an error names the file and line of what is wrong."
+def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
+               missing=None) -> list[dict]: # missing(obj) -> names of required fields obj lacks
+    "The objects of a JSONL file; an error names the file and line of what is wrong (bad JSON, a missing field)."
     import json
     p = Path(path).expanduser()
     if not p.is_file(): raise UsageError(f"no data file {p}", hint=hint)
@@ -172,7 +173,9 @@ def read_jsonl(path: str | Path, hint: str = "one JSON object per line") -> list
         try: obj = json.loads(line)
         except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})", hint=hint) from None
         if not isinstance(obj, dict): raise UsageError(f"{p}:{i}: each line must be a JSON object", hint=hint)
-        out.append((i, obj))
+        lack = missing(obj) if missing else []
+        if lack: raise UsageError(f"{p}:{i}: missing field(s) {', '.join(lack)}", hint=hint)
+        out.append(obj)
     if not out: raise UsageError(f"{p} holds no data", hint=hint)
     return out
 

@@ -53,15 +53,11 @@ NEEDS_EXPECTED = {"exact_match", "token_f1"}
 # %% ../../nbs/13_prompt_eval.ipynb #ecb0c41d
 def read_cases(path: str | Path, needed: set[str], scorers: list[str]) -> list[dict]:
     "Read JSONL cases; an error names the line and the missing field."
-    hint = f"each line needs the template's variables ({', '.join(sorted(needed))}) and 'expected'"
-    cases = []
-    for i, case in read_jsonl(path, hint):
+    def missing(case):
         miss = sorted(needed - set(case))
-        if any(s in NEEDS_EXPECTED for s in scorers) or ("contains" in scorers and "must_contain" not in case):
-            miss += [] if "expected" in case else ["expected"]
-        if miss: raise UsageError(f"{Path(path).expanduser()}:{i}: missing field(s) {', '.join(miss)}", hint=hint)
-        cases.append(case)
-    return cases
+        wants_expected = any(s in NEEDS_EXPECTED for s in scorers) or ("contains" in scorers and "must_contain" not in case)
+        return miss + (["expected"] if wants_expected and "expected" not in case else [])
+    return read_jsonl(path, f"each line needs the template's variables ({', '.join(sorted(needed))}) and 'expected'", missing)
 
 # %% ../../nbs/13_prompt_eval.ipynb #9e8a8e27
 @dataclass

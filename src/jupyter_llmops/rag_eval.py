@@ -28,13 +28,8 @@ def _relevant(case: dict, chunk: dict) -> bool:
 
 def read_qa(path: str | Path) -> list[dict]:
     "Read the evaluation JSONL; an error names the line and the missing field."
-    hint = '--data takes JSONL lines {"question": ..., "expected_source": ...}'
-    out = []
-    for i, c in read_jsonl(path, hint):
-        miss = [f for f in ("question", "expected_source") if not c.get(f)]
-        if miss: raise UsageError(f"{Path(path).expanduser()}:{i}: missing field(s) {', '.join(miss)}", hint=hint)
-        out.append(c)
-    return out
+    return read_jsonl(path, '--data takes JSONL lines {"question": ..., "expected_source": ...}',
+                      lambda c: [f for f in ("question", "expected_source") if not c.get(f)])
 
 # %% ../../nbs/17_rag_eval.ipynb #b22c81bf
 @dataclass
