@@ -208,3 +208,26 @@ def test_magics_build_query_ask_list_drop(kernel):
     r = kernel.run("p = %llmops panel rag\nprint(p.model.index)")
     assert r.stdout.strip() == "kb-k"
     assert kernel.run("%llmops rag drop kb-k").status == "ok"
+
+
+def test_rerank_with_a_cross_encoder_on_disk(corpus, tmp_path):
+    "Plumbing of --rerank: a real CrossEncoder class, built from the MiniLM folder (its scoring head is untrained)."
+    from sentence_transformers import CrossEncoder
+    from jupyter_llmops.errors import AssetMissingError
+    from jupyter_llmops.models import embed_model_path
+    d, s = corpus
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rag.build("hb", ["handbook"], settings=s, progress=False)
+        ce = CrossEncoder(str(embed_model_path()), num_labels=1, device="cpu")
+        ce.save(str(tmp_path / "reranker"))
+    q = "how do I reset my password"
+    plain = rag.query("hb", q, k=20, settings=s)
+    r = rag.query("hb", q, k=3, settings=s, rerank=f"hf:{tmp_path / 'reranker'}")
+    assert r.mode == "hybrid + rerank" and len(r.hits) == 3
+    want = ce.predict([(q, h.text) for h in plain.hits], show_progress_bar=False)
+    best = sorted(zip(want, [h.chunk_id for h in plain.hits]), key=lambda x: -x[0])[:3]
+    assert [h.chunk_id for h in r.hits] == [c for _, c in best]
+    assert [h.score for h in r.hits] == pytest.approx([float(w) for w, _ in best], rel=1e-4)
+    with pytest.raises(AssetMissingError, match="no reranker"):
+        rag.query("hb", q, settings=s, rerank=f"hf:{tmp_path / 'absent'}")

@@ -271,6 +271,7 @@ def _rag(p):
     b.add_argument("--overlap", type=int, default=32); b.add_argument("--index", choices=["flat", "hnsw", "ivf"], default="flat")
     q = sub.add_parser("query", help="the best chunks for a question"); q.add_argument("name"); q.add_argument("question")
     q.add_argument("--k", type=int, default=5); q.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    q.add_argument("--rerank", metavar="hf:FOLDER", help="re-order the candidates with a cross-encoder on disk")
     e = sub.add_parser("eval", help="hit@k, MRR and nDCG@k on questions with known sources")
     e.add_argument("name"); e.add_argument("--data", required=True, help='JSONL: {"question": ..., "expected_source": ...}')
     e.add_argument("--k", type=int, default=5); e.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
@@ -280,7 +281,7 @@ def _rag(p):
         from jupyter_llmops import rag
         s = ctx.settings
         if a.action == "build": return rag.build(a.name, a.sources, a.chunk_size, a.overlap, a.index, s)
-        if a.action == "query": return rag.query(a.name, a.question, a.k, a.mode, s)
+        if a.action == "query": return rag.query(a.name, a.question, a.k, a.mode, s, a.rerank)
         if a.action == "list": return rag.list_indexes(s)
         if a.action == "drop": return rag.drop(a.name, s)
         from jupyter_llmops.rag_eval import evaluate

@@ -343,7 +343,23 @@ def _lexical(idx: Index, question: str, n: int):
     res, sc = idx.bm25.retrieve(q, k=min(n, len(idx.chunks)), show_progress=False)
     return [(int(i), float(x)) for i, x in zip(res[0], sc[0]) if x > 0]
 
-def query(name: str, question: str, k: int = 5, mode: str = "hybrid", settings: Settings | None = None) -> QueryResult:
+_rerankers: dict = {}
+
+def _rerank(spec: str, question: str, idx: Index, ranked: list, k: int) -> list:
+    "Re-order candidates by a cross-encoder (`hf:<folder>`); its score becomes the hit's score."
+    from pathlib import Path as _P
+    folder = _P(spec[3:]).expanduser() if spec.startswith("hf:") else None
+    if folder is None or not (folder / "config.json").is_file():
+        from jupyter_llmops.errors import AssetMissingError
+        raise AssetMissingError(f"no reranker at {spec!r}", hint="--rerank takes hf:<folder> of a sentence-transformers CrossEncoder")
+    if str(folder) not in _rerankers:
+        from sentence_transformers import CrossEncoder
+        _rerankers[str(folder)] = CrossEncoder(str(folder), device="cpu")
+    scores = _rerankers[str(folder)].predict([(question, idx.chunks[i]["text"]) for i, _ in ranked], show_progress_bar=False)
+    return sorted(((i, float(sc)) for (i, _), sc in zip(ranked, scores)), key=lambda x: -x[1])[:k]
+
+def query(name: str, question: str, k: int = 5, mode: str = "hybrid", settings: Settings | None = None,
+          rerank: str | None = None) -> QueryResult: # rerank: hf:<folder> of a cross-encoder, applied to the fused candidates
     "The `k` best chunks of index `name` for `question`."
     s = settings or load_settings()
     if mode not in MODES: raise UsageError(f"bad mode {mode!r}", hint=f"one of {', '.join(MODES)}")
@@ -351,16 +367,18 @@ def query(name: str, question: str, k: int = 5, mode: str = "hybrid", settings: 
     if not question.strip(): raise UsageError("the question is empty")
     idx = load(name, s)
     n = max(4 * k, 20)
-    if mode == "dense": ranked = _dense(idx, question, n, s)[:k]
-    elif mode == "lexical": ranked = _lexical(idx, question, n)[:k]
+    keep = n if rerank else k  # a reranker sees the wider candidate list
+    if mode == "dense": ranked = _dense(idx, question, n, s)[:keep]
+    elif mode == "lexical": ranked = _lexical(idx, question, n)[:keep]
     else:
         fused = {}
         for lst in (_dense(idx, question, n, s), _lexical(idx, question, n)):
             for r, (i, _) in enumerate(lst): fused[i] = fused.get(i, 0.0) + 1.0 / (60 + r + 1)
-        ranked = sorted(fused.items(), key=lambda x: -x[1])[:k]
+        ranked = sorted(fused.items(), key=lambda x: -x[1])[:keep]
+    if rerank: ranked = _rerank(rerank, question, idx, ranked, k)
     hits = [Hit(c["text"], sc, c["source"], c["start"], c["title"], c["heading"], r + 1, i)
             for r, (i, sc) in enumerate(ranked) for c in [idx.chunks[i]]]
-    return QueryResult(name, question, mode, hits)
+    return QueryResult(name, question, mode + (" + rerank" if rerank else ""), hits)
 
 # %% ../../nbs/16_rag.ipynb #3cd327b1
 def list_indexes(settings: Settings | None = None):
