@@ -322,6 +322,16 @@ def _ask(p):
     return run
 
 # %% ../../nbs/05_commands.ipynb #0f82b3fb
+@command("monitor", "monitor [--since 24h] [--by model|prompt]", "recorded LLM calls: errors, latency, tokens, cost, scores, flags, alerts")
+def _monitor(p):
+    p.add_argument("--since", default="24h", help="30m, 24h, 7d"); p.add_argument("--by", choices=["model", "prompt"], default="model")
+    p.add_argument("--no-eval", action="store_true", help="skip the evaluators (faster on many calls)")
+    def run(a, ctx):
+        from jupyter_llmops.monitor import monitor
+        return monitor(a.since, a.by, ctx.settings, evaluate=not a.no_eval)
+    return run
+
+# %% ../../nbs/05_commands.ipynb #cc420035
 def _frame(ref: str, ctx: Context):
     "A DataFrame named in the notebook's namespace, or a CSV / Parquet file."
     if ctx.ns is not None and ref in ctx.ns: return ctx.ns[ref]
@@ -339,7 +349,7 @@ def _drift(p):
         return drift(_frame(a.reference, ctx), _frame(a.current, ctx), a.columns, a.test, settings=ctx.settings)
     return run
 
-# %% ../../nbs/05_commands.ipynb #cc420035
+# %% ../../nbs/05_commands.ipynb #b659bc92
 PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel", "prompts": "jupyter_llmops.panels.prompts:prompts_panel",
           "rag": "jupyter_llmops.panels.rag:rag_panel"}
 

@@ -34,6 +34,10 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("experiment", "llmops", "default MLflow experiment"),
     Key("jobs_db", "", "jobs database URL; default sqlite:///<home>/jobs.db"),
     Key("costs", "local=0", "USD per 1k tokens: model=price or model=input/output, comma separated", "costs"),
+    Key("alert_latency_p95", "", "monitor alert: latency p95 in seconds above this"),
+    Key("alert_error_rate", "", "monitor alert: error rate (0-1) above this"),
+    Key("alert_cost", "", "monitor alert: USD spent in the window above this"),
+    Key("alert_webhook", "", "monitor alerts are POSTed as JSON to this URL"),
 ]}
 
 # %% ../../nbs/01_config.ipynb #6854e87f
@@ -102,6 +106,10 @@ class Settings:
     experiment: str
     jobs_db: str
     costs: dict
+    alert_latency_p95: str = ""
+    alert_error_rate: str = ""
+    alert_cost: str = ""
+    alert_webhook: str = ""
     file: Path | None = None
     sources: dict = field(default_factory=dict)
 
@@ -144,7 +152,8 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
     except ConfigError as e: raise ConfigError(f"{src['costs']}: {e.message}", e.hint) from None
     return Settings(home=home, tracking_uri=raw["tracking_uri"] or f"sqlite:///{home / 'mlflow.db'}",
                     llm=raw["llm"], embed_model=raw["embed_model"], experiment=raw["experiment"],
-                    jobs_db=raw["jobs_db"] or f"sqlite:///{home / 'jobs.db'}", costs=costs, file=f, sources=src)
+                    jobs_db=raw["jobs_db"] or f"sqlite:///{home / 'jobs.db'}", costs=costs, file=f, sources=src,
+                    **{k: raw[k] for k in ("alert_latency_p95", "alert_error_rate", "alert_cost", "alert_webhook")})
 
 # %% ../../nbs/01_config.ipynb #f9ef7992
 def atomic_write(path: str | Path, data: str | bytes):
