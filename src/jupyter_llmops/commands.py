@@ -351,7 +351,7 @@ def _drift(p):
 
 # %% ../../nbs/05_commands.ipynb #b659bc92
 PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel", "prompts": "jupyter_llmops.panels.prompts:prompts_panel",
-          "rag": "jupyter_llmops.panels.rag:rag_panel"}
+          "rag": "jupyter_llmops.panels.rag:rag_panel", "monitor": "jupyter_llmops.panels.monitor:monitor_panel"}
 
 @command("panel", "panel [NAME]", "an interactive panel: " + ", ".join(PANELS) + " (all in tabs without NAME)")
 def _panel(p):

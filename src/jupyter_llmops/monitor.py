@@ -43,8 +43,9 @@ def recorded_calls(since: str = "24h", settings: Settings | None = None):
                          prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
                          cost=a.get("llmops.cost", 0.0), question=next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), ""),
                          answer=(sp.outputs or {}).get("text", "") if isinstance(sp.outputs, dict) else ""))
-    return pd.DataFrame(rows, columns=["time", "trace_id", "model", "prompt", "error", "latency_s", "prompt_tokens",
-                                       "completion_tokens", "cost", "question", "answer"])
+    df = pd.DataFrame(rows, columns=["time", "trace_id", "model", "prompt", "error", "latency_s", "prompt_tokens",
+                                     "completion_tokens", "cost", "question", "answer"])
+    return df.astype({"time": "datetime64[ms]", "error": bool, "latency_s": float, "prompt_tokens": int, "completion_tokens": int, "cost": float})
 
 # %% ../../nbs/23_monitor.ipynb #d8bd6243
 SCORES = ["relevance", "no_pii", "non_toxic"]
