@@ -340,12 +340,14 @@ def _frame(ref: str, ctx: Context):
         return pd.read_parquet(ref) if ref.endswith(".parquet") else pd.read_csv(ref)
     raise UsageError(f"{ref!r} is neither a DataFrame in the notebook nor a file", hint="name two DataFrames: %llmops drift ref_df cur_df")
 
-@command("drift", "drift REFERENCE CURRENT [--columns ...]", "data drift per column (KS, chi-square, Wasserstein, Jensen-Shannon, PSI), logged to MLflow")
+@command("drift", "drift REFERENCE CURRENT [--columns ...]", "data drift per column (KS, chi-square, Wasserstein, Jensen-Shannon, PSI), logged to MLflow; calls:24h windows compare LLM traffic")
 def _drift(p):
     p.add_argument("reference"); p.add_argument("current")
     p.add_argument("--columns", nargs="+", metavar="COLUMN"); p.add_argument("--test", default="auto", choices=["auto", "ks", "wasserstein", "chi2", "js", "psi"])
     def run(a, ctx):
-        from jupyter_llmops.drift import drift
+        from jupyter_llmops.drift import drift, traffic_drift
+        if a.reference.startswith("calls:") or a.current.startswith("calls:"):
+            return traffic_drift(a.reference, a.current, a.test, ctx.settings)
         return drift(_frame(a.reference, ctx), _frame(a.current, ctx), a.columns, a.test, settings=ctx.settings)
     return run
 

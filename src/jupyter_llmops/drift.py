@@ -4,6 +4,7 @@
 
 # %% ../../nbs/21_drift.ipynb #a4abab86
 from __future__ import annotations
+import re
 from dataclasses import dataclass
 from html import escape
 import numpy as np
@@ -11,7 +12,8 @@ from .config import Settings, load_settings
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'is_categorical', 'psi', 'column_drift', 'DriftReport', 'drift']
+__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'is_categorical', 'psi', 'column_drift', 'DriftReport', 'drift', 'calls_window',
+           'traffic_drift']
 
 # %% ../../nbs/21_drift.ipynb #9567d40a
 TESTS = ("auto", "ks", "wasserstein", "chi2", "js", "psi")
@@ -128,3 +130,31 @@ def drift(reference, current, columns: list[str] | None = None, test: str = "aut
             mlflow.log_table(rows, "drift/columns.json")
         rep.run_id = run.info.run_id
     return rep
+
+# %% ../../nbs/21_drift.ipynb #0fe5756d
+def calls_window(ref: str, settings: Settings | None = None):
+    "The recorded calls of a window `calls:A..B` (from A ago to B ago) or `calls:A` (the last A)."
+    import pandas as pd
+    from jupyter_llmops.monitor import recorded_calls, since_ms
+    m = re.fullmatch(r"calls:(\w+)(?:\.\.(\w+))?", ref)
+    if not m: raise UsageError(f"bad window {ref!r}", hint="calls:24h (the last 24 hours) or calls:48h..24h (from 48 to 24 hours ago)")
+    df = recorded_calls(m[1], settings)
+    if m[2]: df = df[df.time < pd.Timestamp(since_ms(m[2]), unit="ms")]
+    return df
+
+def traffic_drift(reference: str, current: str, test: str = "auto", settings: Settings | None = None) -> DriftReport:
+    "Drift between two windows of recorded LLM calls: token counts, latency, and the questions' embeddings."
+    import pandas as pd
+    s = settings or load_settings()
+    a, b = calls_window(reference, s), calls_window(current, s)
+    if len(a) < 2 or len(b) < 2: raise UsageError(f"too few recorded calls ({len(a)} and {len(b)}) to compare", hint="widen the windows")
+    cols = ["prompt_tokens", "completion_tokens", "latency_s"]
+    rep = drift(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True), cols, test, log=False)
+    from jupyter_llmops.rag import Embedder
+    emb = Embedder.get(s.embed_model)
+    ma, mb = emb.encode(list(a.question)).mean(0), emb.encode(list(b.question)).mean(0)
+    dist = float(1 - ma @ mb / (np.linalg.norm(ma) * np.linalg.norm(mb)))
+    row = dict(column="question embedding", test="cosine distance of means", statistic=dist, p_value=None, threshold=0.1, drift=dist >= 0.1)
+    rows = pd.concat([rep.columns, pd.DataFrame([row])], ignore_index=True)
+    share = float(rows.drift.mean())
+    return DriftReport(rows, share, share >= 0.5, len(a), len(b))
