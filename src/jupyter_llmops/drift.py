@@ -12,8 +12,8 @@ from .config import Settings, load_settings
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'is_categorical', 'psi', 'column_drift', 'DriftReport', 'drift', 'calls_window',
-           'traffic_drift']
+__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'is_categorical', 'psi', 'column_drift', 'DriftReport', 'drift', 'log_report',
+           'calls_window', 'traffic_drift']
 
 # %% ../../nbs/21_drift.ipynb #9567d40a
 TESTS = ("auto", "ks", "wasserstein", "chi2", "js", "psi")
@@ -118,18 +118,24 @@ def drift(reference, current, columns: list[str] | None = None, test: str = "aut
     rows = pd.DataFrame([column_drift(reference[c], current[c], test) for c in cols])
     share = float(rows.drift.mean())
     rep = DriftReport(rows, share, share >= 0.5, len(reference), len(current))
-    if log:
-        from jupyter_llmops.tracking import connect, ensure_experiment
-        s = settings or load_settings()
-        mlflow = connect(s)
-        with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name="drift",
-                              nested=mlflow.active_run() is not None) as run:
-            mlflow.set_tags({"llmops.kind": "drift"})
-            mlflow.log_params(dict(test=test, columns=",".join(map(str, cols))[:500], n_reference=len(reference), n_current=len(current)))
-            mlflow.log_metrics({"share_drifted": share, **{f"drift.{c}": float(d) for c, d in zip(rows.column, rows.drift)}})
-            mlflow.log_table(rows, "drift/columns.json")
-        rep.run_id = run.info.run_id
+    if log: rep.run_id = log_report(rep, test, settings)
     return rep
+
+def log_report(rep: DriftReport, test: str, settings: Settings | None = None, run_name: str = "drift") -> str:
+    "Log a drift report as an MLflow run (share, a metric per column, the table); return the run id."
+    import re as _re
+    from jupyter_llmops.tracking import connect, ensure_experiment
+    s = settings or load_settings()
+    mlflow = connect(s)
+    rows = rep.columns
+    with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=run_name,
+                          nested=mlflow.active_run() is not None) as run:
+        mlflow.set_tags({"llmops.kind": "drift"})
+        mlflow.log_params(dict(test=test, columns=",".join(map(str, rows.column))[:500], n_reference=rep.n_reference, n_current=rep.n_current))
+        mlflow.log_metrics({"share_drifted": rep.share_drifted,
+                            **{f"drift.{_re.sub(r'[^A-Za-z0-9_.-]', '_', str(c))}": float(d) for c, d in zip(rows.column, rows.drift)}})
+        mlflow.log_table(rows, "drift/columns.json")
+    return run.info.run_id
 
 # %% ../../nbs/21_drift.ipynb #0fe5756d
 def calls_window(ref: str, settings: Settings | None = None):
@@ -142,7 +148,7 @@ def calls_window(ref: str, settings: Settings | None = None):
     if m[2]: df = df[df.time < pd.Timestamp(since_ms(m[2]), unit="ms")]
     return df
 
-def traffic_drift(reference: str, current: str, test: str = "auto", settings: Settings | None = None) -> DriftReport:
+def traffic_drift(reference: str, current: str, test: str = "auto", settings: Settings | None = None, log: bool = True) -> DriftReport:
     "Drift between two windows of recorded LLM calls: token counts, latency, and the questions' embeddings."
     import pandas as pd
     s = settings or load_settings()
@@ -157,4 +163,6 @@ def traffic_drift(reference: str, current: str, test: str = "auto", settings: Se
     row = dict(column="question embedding", test="cosine distance of means", statistic=dist, p_value=None, threshold=0.1, drift=dist >= 0.1)
     rows = pd.concat([rep.columns, pd.DataFrame([row])], ignore_index=True)
     share = float(rows.drift.mean())
-    return DriftReport(rows, share, share >= 0.5, len(a), len(b))
+    out = DriftReport(rows, share, share >= 0.5, len(a), len(b))
+    if log: out.run_id = log_report(out, test, s, f"traffic-drift {reference} vs {current}")
+    return out
