@@ -119,9 +119,7 @@ def invalidate(name: str | None = None):
 
 def render(ref: str, settings: Settings | None = None, ttl: float = DEFAULT_TTL, **values) -> Rendered:
     "Render prompt `ref` (NAME, NAME/3, NAME@alias) with `values`."
-    hit = _cache.get((settings.tracking_uri if settings else load_settings().tracking_uri, ref))
-    c = hit[1] if hit is not None and hit[0] > time.monotonic() else get_compiled(ref, settings, ttl)
-    return c.render(values)
+    return get_compiled(ref, settings, ttl).render(values)
 
 # %% ../../nbs/12_prompts.ipynb #273cf45a
 @contextlib.contextmanager

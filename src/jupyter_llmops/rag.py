@@ -38,9 +38,14 @@ class Embedder:
         from sentence_transformers import SentenceTransformer
         self.spec, self.path = spec, embed_model_path(spec)
         self.model = SentenceTransformer(str(self.path), device="cpu")
-        self.id = LOCAL_EMBED["name"] if spec == "local" else f"hf:{self.path.name}"
+        self.id = self.id_for(spec)
         self.tokenizer, self.max_len = self.model.tokenizer, int(self.model.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())
+
+    @staticmethod
+    def id_for(spec: str) -> str:
+        "The model id recorded in manifests (checked without loading the model)."
+        return LOCAL_EMBED["name"] if spec == "local" else f"hf:{embed_model_path(spec).name}"
 
     @classmethod
     def get(cls, spec: str = "local") -> "Embedder":
@@ -291,10 +296,6 @@ def load(name: str, settings: Settings | None = None) -> Index:
     idx = Index(name, m, fi, chunks, bm)
     _loaded[key] = (stamp, idx)
     return idx
-
-def _id_for(spec: str) -> str:
-    return LOCAL_EMBED["name"] if spec == "local" else f"hf:{embed_model_path(spec).name}"
-Embedder.id_for = staticmethod(_id_for)
 
 # %% ../../nbs/16_rag.ipynb #6597b404
 @dataclass

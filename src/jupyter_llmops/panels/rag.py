@@ -54,7 +54,6 @@ class RagModel(PanelModel):
         with self.action("building"):
             import shlex
             if not self.build_name or not self.build_sources.strip(): raise ValueError("give a name and sources")
-            from tqdm.auto import tqdm
             res = rag.build(self.build_name, shlex.split(self.build_sources), self.chunk_size, self.overlap, self.index_type,
                             self.settings, progress=False, callback=lambda i, n: setattr(self, "progress", i / n))
             self.index = self.build_name

@@ -30,9 +30,9 @@ class TrackingModel(PanelModel):
         with self.action("loading experiments"):
             exps = tracking.list_experiments(self.settings)
             self.experiments = exps
-            if self.experiment not in exps:
-                self.experiment = self.settings.experiment if self.settings.experiment in exps else (exps[0] if exps else "")
-            self.load_runs()
+            want = self.experiment if self.experiment in exps else (self.settings.experiment if self.settings.experiment in exps else (exps[0] if exps else ""))
+            if want != self.experiment: self.experiment = want  # the observer loads its runs
+            else: self.load_runs()
         return self
 
     @observe("experiment", "metric")
