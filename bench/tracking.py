@@ -50,6 +50,10 @@ def main():
         print(f"{name:<22}{statistics.median(ts):>10.3f}{statistics.median(ts) / base:>8.3f}")
     r = statistics.median(times["%%llmops track"]) / base
     print(f"overhead ratio {r:.3f} (goal <= 1.10: {'met' if r <= 1.10 else 'NOT met'})")
+    import os, sys
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _report import row
+    row("tracking", f"`%%llmops track` vs hand-written `mlflow.start_run()` + `mlflow.sklearn.autolog()` around the same fit (median of {n})",
+        f"{r:.3f}x (goal <= 1.10)", f"python bench/tracking.py --runs {n}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,11 @@
 # Installs Debian's postgresql when it is missing (as root). PYTHON names the interpreter that has mlflow.
 set -euo pipefail
 DIR=$(realpath -m "$1"); PG_PORT=${2:-55432}; MLFLOW_PORT=${3:-5055}; PYTHON=${PYTHON:-python3}
+port_free() { "$PYTHON" -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); sys.exit(s.connect_ex(('127.0.0.1', $1)) == 0)"; }
+for p in "$PG_PORT" "$MLFLOW_PORT"; do
+  port_free "$p" || { echo "team-up: port $p is in use on 127.0.0.1 (another server, or a team already up)." >&2
+                      echo "  fix: pick free ports: scripts/team-up.sh $1 <PG_PORT> <MLFLOW_PORT>, or stop it: scripts/team-down.sh DIR" >&2; exit 2; }
+done
 pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 if [ -z "$(pgbin)" ]; then
   [ "$(id -u)" = 0 ] || { echo "team-up: PostgreSQL is not installed: apt-get install postgresql" >&2; exit 1; }

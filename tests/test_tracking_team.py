@@ -84,3 +84,48 @@ def test_password_in_tracking_uri_is_never_shown(tmp_path):
     assert "hunter2" not in r.stdout and "mlflow:***@" in r.stdout
     r = run_cli("status", cwd=tmp_path, env={"LLMOPS_TRACKING_URI": uri})
     assert "hunter2" not in r.stdout
+
+
+def test_recorded_calls_on_postgresql_bulk_rows_equal_log_spans(team, tmp_path):
+    "The recorder's bulk path on a postgresql:// store writes what log_spans writes (directly and via the HTTP server)."
+    import sqlalchemy as sa
+    from mlflow import MlflowClient
+    from mlflow.entities import Span
+    from mlflow.tracking._tracking_service.utils import _get_store
+    from jupyter_llmops.recorder import RECORDER, _bulk_write, _span_dict, flush
+    from test_recorder import CALLS, TIDS
+    uri, pg = team
+    db = f"postgresql://mlflow@127.0.0.1:{pg}/mlflow"
+    store, client = _get_store(db), MlflowClient(db)
+    eid = client.create_experiment("rec-pg", artifact_location=(tmp_path / "art").as_uri())
+    ids = ["tr-" + t.hex() for t in TIDS]
+    spans = [_span_dict(t, c) for t, c in zip(TIDS, CALLS)]
+
+    def seen():
+        "The traces' rows in every trace table, and what readers get."
+        out = {}
+        with store.engine.connect() as c:
+            for t, col in [("trace_info", "request_id"), ("trace_tags", "request_id"), ("trace_request_metadata", "request_id"),
+                           ("spans", "trace_id"), ("trace_metrics", "request_id"), ("span_metrics", "trace_id")]:
+                q = sa.text(f"SELECT * FROM {t} WHERE {col} IN :ids").bindparams(sa.bindparam("ids", expanding=True))
+                out[t] = sorted((dict(r._mapping) for r in c.execute(q, {"ids": ids})), key=repr)
+        out["get_trace"] = [client.get_trace(i).to_dict() for i in ids]
+        out["search_traces"] = [t.to_dict() for t in client.search_traces(locations=[eid])]
+        client.delete_traces(eid, trace_ids=ids)
+        assert client.search_traces(locations=[eid]) == []
+        return out
+
+    assert _bulk_write(store, db, eid, spans, {})
+    bulk = seen()
+    store.log_spans(eid, [Span.from_dict(d) for d in spans])
+    assert seen() == bulk and len(bulk["trace_info"]) == 5 and bulk["get_trace"][1]["info"]["state"] == "ERROR"
+    _get_store(uri).log_spans(eid, [Span.from_dict(d) for d in spans])  # the same spans through the server (OTLP)
+    via_http = seen()
+    assert via_http == bulk
+    # through the team's MLflow server (HTTP: the recorder keeps log_spans there)
+    s = load_settings(tmp_path, environ={**os.environ, "LLMOPS_TRACKING_URI": uri, "LLMOPS_HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "rec-pg"})
+    before = RECORDER.via_log_spans
+    tid = RECORDER.submit(s, CALLS[1])
+    assert flush() and RECORDER.via_log_spans == before + 1
+    tr = MlflowClient(uri).get_trace(tid)
+    assert tr.info.state.value == "ERROR" and tr.info.tags["llmops.model"] == CALLS[1]["model"]

@@ -157,13 +157,13 @@ def _status(p):
         return get_status(ctx.settings)
     return run
 
-@command("demo", "demo [--question Q]", "the end-to-end showcase on the embedded defaults")
+@command("demo", "demo [--question Q] [--distill-steps N]", "the end-to-end showcase pipeline notebook, run by the kit's runner on the embedded defaults")
 def _demo(p):
     p.add_argument("--question", default="In two sentences, what is MLOps?", help="what to ask the local LLM")
-    p.add_argument("--max-tokens", type=int, default=96)
+    p.add_argument("--max-tokens", type=int, default=96); p.add_argument("--distill-steps", type=int, default=6)
     def run(a, ctx):
         from jupyter_llmops.demo import run_demo
-        return run_demo(ctx.settings, question=a.question, max_tokens=a.max_tokens)
+        return run_demo(ctx.settings, question=a.question, max_tokens=a.max_tokens, distill_steps=a.distill_steps)
     return run
 
 # %% ../../nbs/05_commands.ipynb #a83ee9b3
@@ -288,7 +288,7 @@ def _rag(p):
         return evaluate(a.name, a.data, a.k, a.mode, s)
     return run
 
-@command("llm", "llm [use SPEC]", "show the LLM in use, or switch it: local | hf:<folder or id> | openai:<model>[@<base_url>]")
+@command("llm", "llm [use SPEC]", "show the LLM in use, or switch it: local | hf:<folder or id> | openai:<model>[@<base_url>] | route:NAME")
 def _llm(p):
     sub = p.add_subparsers(dest="action", metavar="{use}")
     u = sub.add_parser("use", help="write llm = SPEC into settings.ini"); u.add_argument("spec", metavar="SPEC")
@@ -299,6 +299,9 @@ def _llm(p):
             s = parse_spec(a.spec)
             if s.kind == "hf" and s.name.startswith((".", "/", "~")) and not (Path(s.name).expanduser() / "config.json").is_file():
                 raise UsageError(f"no model at {s.name}", hint="hf: takes a folder saved with save_pretrained (config.json + weights)")
+            if s.kind == "route":
+                from jupyter_llmops.routing import get_route
+                get_route(s.name, ctx.settings)  # a clear error for a route that does not exist
             set_setting("llm", a.spec)
         from jupyter_llmops.config import load_settings
         st = load_settings()
@@ -322,9 +325,9 @@ def _ask(p):
     return run
 
 # %% ../../nbs/05_commands.ipynb #0f82b3fb
-@command("monitor", "monitor [--since 24h] [--by model|prompt]", "recorded LLM calls: errors, latency, tokens, cost, scores, flags, alerts")
+@command("monitor", "monitor [--since 24h] [--by model|prompt|route]", "recorded LLM calls: errors, latency, tokens, cost, scores, flags, alerts")
 def _monitor(p):
-    p.add_argument("--since", default="24h", help="30m, 24h, 7d"); p.add_argument("--by", choices=["model", "prompt"], default="model")
+    p.add_argument("--since", default="24h", help="30m, 24h, 7d"); p.add_argument("--by", choices=["model", "prompt", "route"], default="model")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluators (faster on many calls)")
     def run(a, ctx):
         from jupyter_llmops.monitor import monitor
@@ -351,9 +354,169 @@ def _drift(p):
         return drift(_frame(a.reference, ctx), _frame(a.current, ctx), a.columns, a.test, settings=ctx.settings)
     return run
 
+# %% ../../nbs/05_commands.ipynb #d717b721
+@command("train", "train sft|reward|dpo|distill --data FILE [--model SPEC] [--teacher SPEC] [--student SPEC] [--steps N] [--lora]",
+         "fine-tune (SFT), train a reward model, DPO, or distil a teacher into a student with TRL; an MLflow run per training")
+def _train(p):
+    p.add_argument("recipe", choices=["sft", "reward", "dpo", "distill"])
+    p.add_argument("--data", required=True, help="JSONL file (formats below), or feedback:NAME for a feedback session's pairs")
+    p.add_argument("--model", default="local", help="model to train (sft, reward, dpo): local | hf:<folder> | models:/NAME/VERSION")
+    p.add_argument("--teacher", default="local", help="distill: the teacher"); p.add_argument("--student", default="auto", help="distill: auto (every other layer of the teacher) or a spec")
+    p.add_argument("--steps", type=int, default=50); p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into the saved model)")
+    p.add_argument("--batch", type=int); p.add_argument("--max-length", type=int, default=256); p.add_argument("--lr", type=float)
+    p.add_argument("--beta", type=float, default=0.5, help="distill: 0 forward KL, 0.5 JSD, 1 reverse KL"); p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--register", metavar="NAME", help="register the trained model in MLflow under NAME"); p.add_argument("--experiment")
+    p.add_argument("--threads", type=int, help="torch threads (CPU); default the usable cores")
+    from jupyter_llmops.train import FORMATS  # light: no torch
+    p.epilog = "data formats: " + "; ".join(f"{k}: {v}" for k, v in FORMATS.items())
+    def run(a, ctx):
+        from jupyter_llmops.train import run_recipe
+        return run_recipe(a.recipe, a.data, model=a.model, steps=a.steps, lora=a.lora, batch=a.batch, max_length=a.max_length, lr=a.lr,
+                          teacher=a.teacher, student=a.student, beta=a.beta, max_new_tokens=a.max_new_tokens, register_as=a.register,
+                          experiment=a.experiment, threads=a.threads, settings=ctx.settings)
+    return run
+
+
+# %% ../../nbs/05_commands.ipynb #8a3c0e51
+def _params_arg(p):
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("KEY", "VALUE"),
+                   help="a notebook parameter, typed as papermill types it (5 -> int, True -> bool, [1, 2] -> list)")
+
+@command("run", "run NOTEBOOK|PIPELINE.yaml [-p KEY VALUE]... [--executor local|dask] [--timeout S]",
+         "execute a notebook with papermill (output + HTML under <home>/runs/, an MLflow run), or a YAML pipeline of notebooks")
+def _run(p):
+    p.add_argument("notebook", metavar="NOTEBOOK", help="a notebook under the project root, a shipped pipeline (pipelines/rag_eval.ipynb), or a pipeline .yaml")
+    _params_arg(p)
+    p.add_argument("--timeout", type=float, help="seconds before the kernel is killed (status timed_out)")
+    p.add_argument("--executor", choices=["local", "dask"], default="local", help="dask: the cluster at the dask_scheduler setting")
+    p.add_argument("--name", help="names the output folder and the MLflow run")
+    p.add_argument("--parallel", type=int, help="pipelines: steps at once (default: the pipeline_parallel setting)")
+    def run(a, ctx):
+        from jupyter_llmops.pipelines.runner import parse_params, run_notebook
+        params = parse_params(a.param)
+        if a.notebook.endswith((".yaml", ".yml")):
+            from jupyter_llmops.pipelines.dag import run_pipeline
+            return run_pipeline(a.notebook, params, executor=a.executor, parallel=a.parallel, timeout=a.timeout, settings=ctx.settings)
+        return run_notebook(a.notebook, params, a.timeout, a.executor, ctx.settings, name=a.name)
+    return run
+
+@command("schedule", "schedule add NAME NOTEBOOK --cron EXPR [...] | list | pause|resume|remove|run|history NAME",
+         "cron schedules of notebooks in the jobs database, run by the scheduler daemon (`scheduler start`)")
+def _schedule(p):
+    sub = p.add_subparsers(dest="action", metavar="{add,list,pause,resume,remove,run,history}", required=True)
+    ad = sub.add_parser("add", help="schedule a notebook"); ad.add_argument("name"); ad.add_argument("notebook")
+    ad.add_argument("--cron", required=True, help='"min hour day month weekday" (a sixth field: seconds)')
+    ad.add_argument("--tz", default="UTC", help="IANA time zone of the cron expression, e.g. Europe/Paris")
+    _params_arg(ad)
+    ad.add_argument("--retries", type=int, default=0, help="extra attempts after a failure (exponential backoff)")
+    ad.add_argument("--timeout", type=float, help="seconds before the kernel is killed")
+    ad.add_argument("--executor", choices=["local", "dask"], default="local")
+    sub.add_parser("list", help="the schedules and their next run")
+    for act, h in [("pause", "stop claiming new ticks"), ("resume", "claim ticks again"), ("remove", "delete a schedule and its history"),
+                   ("run", "run now, in this process"), ("history", "the attempts: started, finished, status, attempt, output_path")]:
+        x = sub.add_parser(act, help=h); x.add_argument("name")
+        if act == "history": x.add_argument("--limit", type=int, default=50)
+    def run(a, ctx):
+        from jupyter_llmops.pipelines import scheduler as S
+        from jupyter_llmops.pipelines.runner import parse_params
+        s = ctx.settings
+        if a.action == "add":
+            return S.add_schedule(a.name, a.notebook, a.cron, a.tz, parse_params(a.param), a.retries, a.timeout, a.executor, s)
+        if a.action == "list": return S.list_schedules(s)
+        if a.action == "history": return S.history(a.name, a.limit, s)
+        return {"pause": S.pause, "resume": S.resume, "remove": S.remove, "run": S.run_now}[a.action](a.name, settings=s)
+    return run
+
+@command("scheduler", "scheduler start|stop|status", "the standalone scheduler daemon: keeps running when Jupyter is closed")
+def _scheduler(p):
+    sub = p.add_subparsers(dest="action", metavar="{start,stop,status}", required=True)
+    st = sub.add_parser("start", help="start the daemon (PID in <home>/scheduler.pid, log in <home>/logs/)")
+    st.add_argument("--poll", type=float, default=1.0, help="seconds between passes")
+    st.add_argument("--lease", type=float, default=30.0, help="seconds a running job's lease lasts without a heartbeat")
+    sub.add_parser("stop", help="stop it"); sub.add_parser("status", help="whether it runs, and its PID")
+    def run(a, ctx):
+        from jupyter_llmops.pipelines import scheduler as S
+        if a.action == "start": S.start(ctx.settings, a.poll, a.lease)
+        if a.action == "stop": return S.stop(ctx.settings)
+        return S.status(ctx.settings)
+    return run
+
+# %% ../../nbs/05_commands.ipynb #1f6eee44
+def _terminal_feedback(s) -> dict:
+    "Rank in a terminal: the prompt and both answers, then a, b, t, s or q."
+    while (it := s.next()) is not None:
+        n, total = s.progress
+        print(f"\n[{n + 1}/{total}] {it.prompt}\n--- A ---\n{it.answer_a}\n--- B ---\n{it.answer_b}")
+        k = input("better? a / b / t(ie) / s(kip) / q(uit): ").strip().lower()[:1]
+        if k == "q": break
+        if k in "abts" and k: s.judge(it.index, {"a": "A", "b": "B", "t": "tie", "s": "skip"}[k])
+    return s.summary()
+
+@command("feedback", "feedback NAME --prompts FILE [--models A,B | --versions P/1,P/2] [--log]",
+         "rank two answers per prompt (buttons or keys a/b/t/s); judgements saved at once as preference pairs for train reward/dpo")
+def _feedback(p):
+    p.add_argument("name"); p.add_argument("--prompts", help="JSONL: {\"prompt\": ...} per line (with --versions: the prompt's variables)")
+    p.add_argument("--models", help="two model specs, comma separated: local,hf:./student")
+    p.add_argument("--versions", help="two prompt versions answered by the settings' llm: qa/1,qa/2")
+    p.add_argument("--max-tokens", type=int, default=96); p.add_argument("--log", action="store_true", help="log the pairs so far to MLflow as a dataset")
+    def run(a, ctx):
+        from jupyter_llmops.feedback import FeedbackSession
+        split = lambda v: [x.strip() for x in v.split(",")] if v else None
+        s = FeedbackSession(a.name, a.prompts, split(a.models), split(a.versions), settings=ctx.settings, max_tokens=a.max_tokens)
+        if a.log: return HelpText(f"logged to MLflow run {s.log_dataset()}; pairs in {s.pairs_path}")
+        if ctx.frontend == "magic":
+            from jupyter_llmops.panels.feedback import feedback_panel
+            return feedback_panel(s)
+        if ctx.frontend == "cli": return HelpText(f"{_terminal_feedback(s)}; pairs in {s.pairs_path}")
+        return HelpText(f"{s.progress[0]} of {s.progress[1]} judged; pairs in {s.pairs_path}")
+    return run
+
+
+# %% ../../nbs/05_commands.ipynb #a11c0001
+@command("route", "route add NAME --models A,B [--policy rules|learned|cascade] | train NAME [--since 7d] | list | show NAME | remove NAME",
+         "named routes (use them as route:NAME): send each request to the cheapest model likely to answer it well")
+def _route(p):
+    sub = p.add_subparsers(dest="action", required=True, metavar="{add,train,list,show,remove}")
+    a = sub.add_parser("add", help="create or replace a route"); a.add_argument("name")
+    a.add_argument("--models", required=True, help="model specs, cheapest first, comma separated: hf:./student,local")
+    a.add_argument("--policy", choices=["rules", "learned", "cascade"], default="rules")
+    t = sub.add_parser("train", help="fit the learned router on recorded calls; log and register it in MLflow"); t.add_argument("name")
+    t.add_argument("--since", default="7d"); t.add_argument("--good", type=float, default=0.9, help="share of the capable model's score that counts as good")
+    sub.add_parser("list", help="every route")
+    for n in ("show", "remove"): sub.add_parser(n).add_argument("name")
+    def run(a, ctx):
+        from jupyter_llmops import routing
+        s = ctx.settings
+        if a.action == "add": return routing.add_route(a.name, a.models.split(","), a.policy, s)
+        if a.action == "train": return routing.train_route(a.name, a.since, s, good=a.good)
+        if a.action == "show": return routing.get_route(a.name, s)
+        if a.action == "remove": return HelpText(routing.remove_route(a.name, s))
+        rs = routing.list_routes(s)
+        return HelpText("\n".join(map(repr, rs)) or "no routes: %llmops route add NAME --models CHEAP,CAPABLE")
+    return run
+
+@command("cache", "cache stats | clear [--stale]", "the semantic cache (settings: cache = on): hit rate, savings, stale entries; clear it")
+def _cache(p):
+    sub = p.add_subparsers(dest="action", required=True, metavar="{stats,clear}")
+    sub.add_parser("stats", help="entries, lookups, hits, USD saved, stale entries")
+    c = sub.add_parser("clear", help="remove every entry (or only the stale ones)"); c.add_argument("--stale", action="store_true")
+    def run(a, ctx):
+        from jupyter_llmops.cache import cache_clear, cache_stats
+        return cache_clear(ctx.settings, a.stale) if a.action == "clear" else cache_stats(ctx.settings)
+    return run
+
+@command("budget", "budget", "cost budgets (budget_daily, budget_monthly): spent and left in this period")
+def _budget(p):
+    def run(a, ctx):
+        from jupyter_llmops.budget import budget_status
+        return budget_status(ctx.settings)
+    return run
+
 # %% ../../nbs/05_commands.ipynb #b659bc92
 PANELS = {"tracking": "jupyter_llmops.panels.tracking:tracking_panel", "prompts": "jupyter_llmops.panels.prompts:prompts_panel",
-          "rag": "jupyter_llmops.panels.rag:rag_panel", "monitor": "jupyter_llmops.panels.monitor:monitor_panel"}
+          "rag": "jupyter_llmops.panels.rag:rag_panel", "monitor": "jupyter_llmops.panels.monitor:monitor_panel",
+          "experiments": "jupyter_llmops.panels.experiments:experiments_panel",
+          "pipelines": "jupyter_llmops.panels.pipelines:pipelines_panel"}
 
 @command("panel", "panel [NAME]", "an interactive panel: " + ", ".join(PANELS) + " (all in tabs without NAME)")
 def _panel(p):

@@ -12,8 +12,9 @@ from typing import Mapping
 from .errors import ConfigError, UsageError
 
 # %% auto #0
-__all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Key', 'parse_costs', 'user_settings_path', 'find_settings_file',
-           'redact', 'Settings', 'load_settings', 'atomic_write', 'read_jsonl', 'set_setting', 'ConfigView']
+__all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'COST_KEYS', 'Key', 'parse_costs', 'user_settings_path',
+           'find_settings_file', 'redact', 'Settings', 'load_settings', 'atomic_write', 'read_jsonl', 'set_setting',
+           'ConfigView']
 
 # %% ../../nbs/01_config.ipynb #9a6e70d3
 SECTION, FILENAME, ENV_PREFIX = "llmops", "settings.ini", "LLMOPS_"
@@ -38,7 +39,24 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("alert_error_rate", "", "monitor alert: error rate (0-1) above this"),
     Key("alert_cost", "", "monitor alert: USD spent in the window above this"),
     Key("alert_webhook", "", "monitor alerts are POSTed as JSON to this URL"),
+    Key("pipeline_webhook", "", "pipeline failures and recoveries are POSTed as JSON to this URL"),
+    Key("pipeline_parallel", "2", "how many pipeline notebooks (kernels) run at once on the local executor"),
+    Key("pipeline_retry_backoff", "30", "seconds before a scheduled job's first retry; doubled at each further attempt"),
+    Key("dask_scheduler", "", "Dask distributed scheduler address for --executor dask, e.g. tcp://127.0.0.1:8786"),
+    Key("route_max_words", "30", "rules routes: a request of more words than this goes to the larger model"),
+    Key("route_keywords", "explain,why,compare,analyse,analyze,code,prove,derive,step by step", "rules routes: a request with one of these words (comma separated) goes to the larger model"),
+    Key("route_min_logprob", "-1.0", "cascade routes: escalate when the mean token log-probability is under this"),
+    Key("route_min_score", "", "cascade routes: also escalate when the answer's relevance score (0-1) is under this"),
+    Key("cache", "off", "semantic cache in front of every model call: on | off"),
+    Key("cache_threshold", "0.92", "semantic cache: cosine similarity of the question at or above which a stored answer is reused"),
+    Key("cache_temperature", "0", "semantic cache: highest sampling temperature it serves (answers above it vary on purpose)"),
+    Key("budget_daily", "", "USD per day: a number for the project, and/or PROMPT=number entries, comma separated"),
+    Key("budget_monthly", "", "USD per calendar month: a number for the project, and/or PROMPT=number entries"),
+    Key("budget_alert_share", "0.8", "share of a budget whose crossing raises the monitor's alerts (MLflow + alert_webhook)"),
+    Key("budget_hard", "off", "on: refuse calls once a budget is spent (BudgetExceeded)"),
 ]}
+# the cost keys (routing, semantic cache, budgets) read by routing.py, cache.py and budget.py
+COST_KEYS = ("route_max_words", "route_keywords", "route_min_logprob", "route_min_score", "cache", "cache_threshold", "cache_temperature", "budget_daily", "budget_monthly", "budget_alert_share", "budget_hard")
 
 # %% ../../nbs/01_config.ipynb #6854e87f
 def parse_costs(text: str) -> dict[str, tuple[float, float]]:
@@ -110,6 +128,21 @@ class Settings:
     alert_error_rate: str = ""
     alert_cost: str = ""
     alert_webhook: str = ""
+    pipeline_webhook: str = ""
+    pipeline_parallel: str = "2"
+    pipeline_retry_backoff: str = "30"
+    dask_scheduler: str = ""
+    route_max_words: str = "30"
+    route_keywords: str = "explain,why,compare,analyse,analyze,code,prove,derive,step by step"
+    route_min_logprob: str = "-1.0"
+    route_min_score: str = ""
+    cache: str = "off"
+    cache_threshold: str = "0.92"
+    cache_temperature: str = "0"
+    budget_daily: str = ""
+    budget_monthly: str = ""
+    budget_alert_share: str = "0.8"
+    budget_hard: str = "off"
     file: Path | None = None
     sources: dict = field(default_factory=dict)
 
@@ -153,7 +186,9 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
     return Settings(home=home, tracking_uri=raw["tracking_uri"] or f"sqlite:///{home / 'mlflow.db'}",
                     llm=raw["llm"], embed_model=raw["embed_model"], experiment=raw["experiment"],
                     jobs_db=raw["jobs_db"] or f"sqlite:///{home / 'jobs.db'}", costs=costs, file=f, sources=src,
-                    **{k: raw[k] for k in ("alert_latency_p95", "alert_error_rate", "alert_cost", "alert_webhook")})
+                    **{k: raw[k] for k in ("alert_latency_p95", "alert_error_rate", "alert_cost", "alert_webhook",
+                                            "pipeline_webhook", "pipeline_parallel", "pipeline_retry_backoff", "dask_scheduler",
+                                            *COST_KEYS)})
 
 # %% ../../nbs/01_config.ipynb #f9ef7992
 def atomic_write(path: str | Path, data: str | bytes):

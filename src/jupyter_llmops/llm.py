@@ -32,6 +32,8 @@ class Completion:
     cost: float = 0.0
     prompt: tuple | None = None  # (name, version) of the registered prompt used
     trace_id: str | None = None
+    logprob: float | None = None  # mean log-probability of the generated tokens (local models, not streamed)
+    cached: bool = False  # served by the semantic cache
 
     def __repr__(self): return self.text
 
@@ -55,8 +57,15 @@ def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings:
     ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     kw = dict(max_new_tokens=max_tokens, pad_token_id=tok.pad_token_id or tok.eos_token_id)
     kw.update(do_sample=True, temperature=temperature) if temperature > 0 else kw.update(do_sample=False)
-    if on_token is None:
-        with torch.inference_mode(): out = model.generate(**ids, **kw)
+    lp = None
+    if on_token is None:  # keep the scores: their mean log-probability is the cascade's confidence signal
+        with torch.inference_mode():
+            g = model.generate(**ids, **kw, output_scores=True, return_dict_in_generate=True)
+            out = g.sequences
+            if g.scores:
+                ts = model.compute_transition_scores(out, g.scores, normalize_logits=True)[0]
+                ts = ts[torch.isfinite(ts)]
+                lp = float(ts.mean()) if len(ts) else None
     else:  # generate in a thread; hand each piece of text to on_token as it is decoded
         from transformers import TextIteratorStreamer
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
@@ -72,7 +81,7 @@ def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings:
         if "err" in box: raise box["err"]
         out = box["out"]
     new = out[0, ids["input_ids"].shape[1]:]
-    return tok.decode(new, skip_special_tokens=True).strip(), Usage(int(ids["input_ids"].shape[1]), int(new.shape[0]))
+    return tok.decode(new, skip_special_tokens=True).strip(), Usage(int(ids["input_ids"].shape[1]), int(new.shape[0])), lp
 
 def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout: float = 120, on_token=None):
     url = (spec.base_url or "https://api.openai.com/v1") + "/chat/completions"
@@ -133,16 +142,36 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
     settings = settings or load_settings()
     s = parse_spec(spec or settings.llm)
     if max_tokens < 1: raise UsageError("max_tokens must be at least 1")
+    if s.kind == "route":  # a named route picks the model(s) and calls back here (routing.py)
+        from jupyter_llmops.routing import complete_routed
+        return complete_routed(s.name, prompt, max_tokens, temperature, system, settings, record, trace_attrs, on_token)
     msgs = _messages(prompt, system)
     pv = getattr(prompt, "prompt_version", None)
-    if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
     t0, ns0 = time.perf_counter(), time.time_ns()
+    cache = None
+    if settings.cache == "on":  # the semantic cache (cache.py): a near-identical earlier question costs nothing
+        from jupyter_llmops.cache import cache_for
+        cache = cache_for(settings, temperature)
+        hit = cache.lookup(s.text, msgs, max_tokens, pv, trace_attrs) if cache else None
+        if hit is not None:
+            c = Completion(hit.text, s.text, Usage(), time.perf_counter() - t0, 0.0, pv, logprob=hit.logprob, cached=True)
+            attrs = {**(trace_attrs or {}), "llmops.cached": True, "llmops.cache_saved": hit.cost, "llmops.cache_similarity": hit.similarity}
+            if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None, attrs)
+            if on_token: on_token(c.text)
+            return c
+    from jupyter_llmops.budget import check_budget, spend
+    check_budget(settings, pv)  # a hard budget refuses the call (BudgetExceeded)
+    if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
+    t0, ns0, lp = time.perf_counter(), time.time_ns(), None
     try:
         if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token)
-        else: text, usage = _local(s, msgs, max_tokens, temperature, settings, on_token)
+        else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
     except Exception as e:
         if record: _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
         raise
-    c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv)
-    if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None, trace_attrs)
+    c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv, logprob=lp)
+    if cache is not None: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, c)
+    if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None,
+                                    {**(trace_attrs or {}), **({"llmops.logprob": lp} if lp is not None else {})})
+    spend(settings, c.cost, pv)  # budgets: count the spend; crossing the alert share raises the monitor's alerts
     return c

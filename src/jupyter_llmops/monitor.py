@@ -42,10 +42,11 @@ def recorded_calls(since: str = "24h", settings: Settings | None = None):
                          latency_s=a.get("llmops.latency_s", (tr.info.execution_duration or 0) / 1000),
                          prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
                          cost=a.get("llmops.cost", 0.0), question=next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), ""),
-                         answer=(sp.outputs or {}).get("text", "") if isinstance(sp.outputs, dict) else ""))
+                         answer=(sp.outputs or {}).get("text", "") if isinstance(sp.outputs, dict) else "",
+                         route=a.get("llmops.route") or "", cached=bool(a.get("llmops.cached", False))))
     df = pd.DataFrame(rows, columns=["time", "trace_id", "model", "prompt", "error", "latency_s", "prompt_tokens",
-                                     "completion_tokens", "cost", "question", "answer"])
-    return df.astype({"time": "datetime64[ms]", "error": bool, "latency_s": float, "prompt_tokens": int, "completion_tokens": int, "cost": float})
+                                     "completion_tokens", "cost", "question", "answer", "route", "cached"])
+    return df.astype({"time": "datetime64[ms]", "error": bool, "latency_s": float, "prompt_tokens": int, "completion_tokens": int, "cost": float, "cached": bool})
 
 # %% ../../nbs/23_monitor.ipynb #d8bd6243
 SCORES = ["relevance", "no_pii", "non_toxic"]
@@ -110,12 +111,31 @@ def send_alerts(alerts: list[dict], s: Settings, since: str):
         try: urllib.request.urlopen(urllib.request.Request(s.alert_webhook, body, {"Content-Type": "application/json"}), timeout=5).close()
         except Exception as e: warnings.warn(f"the alert webhook {redact(s.alert_webhook)} failed: {e}")
 
+def _by_route(calls, summary, s: Settings, evaluate: bool):
+    "Per route: requests per model, cost against sending all to its most capable model, score against that model's."
+    import pandas as pd
+    from jupyter_llmops.llm import Usage, cost_of
+    summary = summary.drop(index="(none)", errors="ignore")
+    extra = {}
+    for route in summary.index:
+        rc = calls[calls.route == route]
+        try:
+            from jupyter_llmops.routing import get_route
+            top = get_route(route, s).models[-1]
+        except Exception: top = max(rc.model.unique(), key=lambda m: sum(s.costs.get(m, (0, 0))))
+        all_top = sum(cost_of(top, Usage(int(p), int(c)), s.costs) for p, c in zip(rc.prompt_tokens, rc.completion_tokens))
+        tc = calls[(calls.model == top) & ~calls.cached]
+        extra[route] = {"per_model": ", ".join(f"{m}: {n}" for m, n in rc.model.value_counts().items()), "top_model": top,
+                        "cost_all_top": all_top, "cost_share": (rc.cost.sum() / all_top) if all_top else float("nan"),
+                        **({"score": rc.relevance.mean(), "score_top": tc.relevance.mean()} if evaluate and "relevance" in calls else {})}
+    return summary.join(pd.DataFrame.from_dict(extra, orient="index")) if extra else summary
+
 def monitor(since: str = "24h", by: str = "model", settings: Settings | None = None, evaluate: bool = True,
             alert: bool = True) -> MonitorResult:
     "Summarise the recorded LLM calls of the window, per model or prompt; raise the configured alerts."
     import pandas as pd
     s = settings or load_settings()
-    if by not in ("model", "prompt"): raise UsageError(f"bad --by {by!r}", hint="model or prompt")
+    if by not in ("model", "prompt", "route"): raise UsageError(f"bad --by {by!r}", hint="model, prompt or route")
     calls = recorded_calls(since, s)
     if evaluate and len(calls):
         from jupyter_llmops.evaluators import evaluate_call
@@ -129,6 +149,7 @@ def monitor(since: str = "24h", by: str = "model", settings: Settings | None = N
                             "latency_p95": g.latency_s.quantile(0.95), "tokens": g.prompt_tokens.sum() + g.completion_tokens.sum(),
                             "cost": g.cost.sum(), **({k: g[k].mean() for k in SCORES} if evaluate and len(calls) else {}),
                             "flagged": g.flagged.sum()})
+    if by == "route": summary = _by_route(calls, summary, s, evaluate)
     alerts = _alerts(summary, s) if len(summary) else []
     if alerts and alert: send_alerts(alerts, s, since)
     return MonitorResult(summary, calls, alerts, by, since)

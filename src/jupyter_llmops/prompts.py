@@ -289,8 +289,8 @@ class PromptDiff:
 
     @property
     def unified(self) -> str:
-        return "".join(difflib.unified_diff(self.text_a.splitlines(True), self.text_b.splitlines(True),
-                                            f"{self.name}/{self.a}", f"{self.name}/{self.b}"))
+        return "\n".join(difflib.unified_diff(self.text_a.splitlines(), self.text_b.splitlines(),
+                                             f"{self.name}/{self.a}", f"{self.name}/{self.b}", lineterm=""))
 
     def __repr__(self): return self.unified or f"{self.name}/{self.a} and /{self.b} are identical"
 

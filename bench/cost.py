@@ -1,0 +1,100 @@
+"""Cost optimisation: routing policies and the semantic cache against sending everything to one model.
+
+On a fixed question set, in one run: cost, mean latency and mean evaluator score (relevance, MiniLM) of (a) every
+question to the larger model (`local`, SmolLM2-135M), (b) every question to the smaller (a layer-dropped student of it,
+every other layer, saved once; pass --student FOLDER for a distilled one), (c) each routing policy (rules, cascade,
+learned: trained on a separate question set answered by both models). Then the semantic cache: hit rate and latency
+on repeated and on paraphrased questions, against a generation.
+Goals: a policy keeps >= 95% of (a)'s score at <= 60% of its cost; a cache hit >= 50x faster than a generation.
+Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--student FOLDER]"""
+import argparse, atexit, dataclasses, os, shutil, statistics, tempfile, time, warnings
+from pathlib import Path
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+home = Path(tempfile.mkdtemp(prefix="llmops-bench-cost-"))
+atexit.register(shutil.rmtree, home, True)
+os.environ.update(LLMOPS_HOME=str(home), LLMOPS_EXPERIMENT="bench-cost")
+
+EASY = ["What is the capital of France?", "Name a primary color.", "What is 2 plus 2?", "Say hello in Spanish.",
+        "What animal says moo?", "Name a fruit that is yellow.", "What is the opposite of hot?", "How many days are in a week?",
+        "What color is grass?", "Name a planet."]
+HARD = ["Explain why the sky is blue.", "Explain how vaccines train the immune system.", "Compare renewable and fossil energy.",
+        "Explain why ice floats on water.", "Explain step by step how to bake bread.", "Why do seasons change on Earth?"]
+TRAIN = ["What is the capital of Spain?", "Name a musical instrument.", "What is 3 plus 5?", "What color is the sun?",
+         "Name a vegetable.", "Explain why leaves change color.", "Explain how a rainbow forms.", "Compare cats and dogs.",
+         "Why do birds migrate?", "Explain how a refrigerator works."]
+REPEAT = EASY[:8]
+PARA = ["What's the capital city of France?", "Tell me one primary colour.", "What does 2 plus 2 equal?", "How do you say hello in Spanish?",
+        "Which animal goes moo?", "Name one yellow fruit.", "What's the opposite of hot?", "How many days does a week have?"]
+
+
+def run(questions, spec, s, mt):
+    from jupyter_llmops.evaluators import relevance
+    from jupyter_llmops.llm import complete
+    out = [complete(q, spec, max_tokens=mt, settings=s) for q in questions]
+    return dict(cost=sum(c.cost for c in out), latency=statistics.mean(c.latency_s for c in out),
+                score=statistics.mean(relevance(q, c.text, s) for q, c in zip(questions, out)), out=out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--max-tokens", type=int, default=32); ap.add_argument("--student", help="a saved smaller model folder")
+    a = ap.parse_args()
+    mt = a.max_tokens
+    import torch
+    torch.set_num_threads(1)
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.models import load_causal_lm, local_llm_dir, parse_spec
+    from jupyter_llmops import routing
+    from jupyter_llmops.llm import complete
+    repo_copy = Path(__file__).resolve().parents[1] / ".llmops" / "models"
+    if (repo_copy / "SmolLM2-135M-Instruct" / "config.json").is_file(): (home / "models").symlink_to(repo_copy)  # skip the GGUF conversion
+    s = load_settings()
+    if a.student: student = Path(a.student)
+    else:
+        from jupyter_llmops.train import student_from
+        model, tok = load_causal_lm(parse_spec("local"), s.home)
+        student = home / "student"; student_from(model).save_pretrained(student); tok.save_pretrained(student)
+    small = f"hf:{student}"
+    s = dataclasses.replace(s, costs={"local": (0.002, 0.002), small: (0.001, 0.001)})
+    print(f"larger: local (SmolLM2-135M, $0.002/1k tokens); smaller: {small} ($0.001/1k); {len(EASY + HARD)} questions, max_tokens {mt}")
+    for spec in ("local", small): complete("Warm up.", spec, max_tokens=4, settings=s, record=False)
+    routing.add_route("learned", [small, "local"], "learned", s)
+    run(TRAIN, "local", s, mt); run(TRAIN, small, s, mt)  # recorded calls to learn from (not the test questions)
+    tr = routing.train_route("learned", "1h", s)
+    print(tr, flush=True)
+    rows = {}
+    rows["(a) all larger"] = run(EASY + HARD, "local", s, mt)
+    rows["(b) all smaller"] = run(EASY + HARD, small, s, mt)
+    routing.add_route("rules", [small, "local"], "rules", s)
+    rows["(c) rules"] = run(EASY + HARD, "route:rules", s, mt)
+    routing.add_route("cascade", [small, "local"], "cascade", s)
+    rows["(c) cascade"] = run(EASY + HARD, "route:cascade", s, mt)
+    rows["(c) learned"] = run(EASY + HARD, "route:learned", s, mt)
+    base = rows["(a) all larger"]
+    print(f"\n{'':18} {'cost $':>10} {'latency s':>10} {'score':>7} {'cost/(a)':>9} {'score/(a)':>10} {'to smaller':>10}")
+    met = []
+    for k, r in rows.items():
+        cr, sr = r["cost"] / base["cost"], r["score"] / base["score"]
+        n_small = sum(c.model == small for c in r["out"])
+        print(f"{k:18} {r['cost']:10.6f} {r['latency']:10.3f} {r['score']:7.3f} {cr:9.2f} {sr:10.2f} {n_small:>7}/{len(r['out'])}")
+        if k.startswith("(c)") and sr >= 0.95 and cr <= 0.60: met.append(k)
+    # the semantic cache
+    cs = dataclasses.replace(s, cache="on", cache_threshold="0.85")
+    gen = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
+    rep = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
+    par = [complete(q, "local", max_tokens=mt, settings=cs) for q in PARA]
+    g = statistics.median(c.latency_s for c in gen)
+    hits = [c for c in rep + par if c.cached]
+    h = statistics.median(c.latency_s for c in hits) if hits else float("nan")
+    print(f"\ncache: repeated {sum(c.cached for c in rep)}/{len(rep)} hits, paraphrased {sum(c.cached for c in par)}/{len(par)} hits "
+          f"(threshold 0.85); median generation {g * 1000:.1f} ms, median hit {h * 1000:.2f} ms: {g / h:.0f}x faster")
+    from jupyter_llmops.recorder import flush
+    flush()
+    print(f"\nGOAL policy >= 95% of (a)'s score at <= 60% of its cost: {'MET by ' + ', '.join(met) if met else 'NOT MET'}")
+    print(f"GOAL cache hit >= 50x faster than a generation: {'MET' if g / h >= 50 else 'NOT MET'} ({g / h:.0f}x)")
+
+
+if __name__ == "__main__":
+    main()

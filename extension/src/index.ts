@@ -1,0 +1,154 @@
+// jupyter-llmops in JupyterLab: the LLMOps sidebar, "Schedule notebook…" (toolbar, file browser, palette), prompt diffs.
+import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { Dialog, ICommandPalette, InputDialog, MainAreaWidget, Notification, showDialog, ToolbarButton } from '@jupyterlab/apputils';
+import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { LabIcon } from '@jupyterlab/ui-components';
+import { api, ApiError } from './api';
+import { LLMOpsSidebar, PromptDiffView, ScheduleForm } from './widgets';
+
+const ICON = new LabIcon({
+  name: 'jupyter-llmops:icon',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M3 3h8v8H3zm10 0h8v5h-8zM13 10h8v11h-8zM3 13h8v8H3z"/></g></svg>'
+});
+const CLOCK = new LabIcon({
+  name: 'jupyter-llmops:clock',
+  svgstr:
+    '<svg xmlns="http://www.w3.org/2000/svg" width="16" viewBox="0 0 24 24"><g class="jp-icon3" fill="#616161">' +
+    '<path d="M12 2a10 10 0 1 0 0 20 10 10 0 0 0 0-20zm0 18a8 8 0 1 1 0-16 8 8 0 0 1 0 16zm.5-13H11v6l5.2 3.2.8-1.3-4.5-2.7z"/></g></svg>'
+});
+
+export const CommandIDs = {
+  open: 'llmops:open-sidebar',
+  refresh: 'llmops:refresh',
+  schedule: 'llmops:schedule-notebook',
+  diff: 'llmops:prompt-diff',
+  startScheduler: 'llmops:start-scheduler'
+};
+
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: 'jupyter-llmops:plugin',
+  description: 'Runs, prompts, indexes, jobs and monitors of jupyter-llmops in JupyterLab; schedule notebooks; prompt diffs.',
+  autoStart: true,
+  optional: [ILabShell, ICommandPalette, INotebookTracker, IDefaultFileBrowser],
+  activate: (
+    app: JupyterFrontEnd,
+    labShell: ILabShell | null,
+    palette: ICommandPalette | null,
+    notebooks: INotebookTracker | null,
+    browser: IDefaultFileBrowser | null
+  ) => {
+    const { commands, shell } = app;
+    const openDiff = (name: string, latest: number) => {
+      const content = new PromptDiffView(name, latest);
+      const widget = new MainAreaWidget({ content });
+      widget.id = `jp-llmops-diff-${name}-${Date.now()}`;
+      widget.title.label = `Prompt diff: ${name}`;
+      widget.title.icon = ICON;
+      shell.add(widget, 'main');
+      shell.activateById(widget.id);
+    };
+    const sidebar = new LLMOpsSidebar({ openDiff });
+    sidebar.title.icon = ICON;
+    sidebar.title.caption = 'LLMOps: runs, prompts, indexes, jobs, monitor';
+    shell.add(sidebar, 'left', { rank: 850 });
+
+    commands.addCommand(CommandIDs.open, {
+      label: 'LLMOps: Show Sidebar',
+      execute: () => shell.activateById(sidebar.id)
+    });
+    commands.addCommand(CommandIDs.refresh, {
+      label: 'LLMOps: Refresh Sidebar',
+      execute: () => sidebar.refresh()
+    });
+    commands.addCommand(CommandIDs.startScheduler, {
+      label: 'LLMOps: Start Scheduler',
+      execute: async () => {
+        try {
+          const st = await api.startScheduler();
+          Notification.success(`scheduler running (PID ${st.pid})`, { autoClose: 4000 });
+        } catch (e) {
+          Notification.error(e instanceof ApiError ? e.text : String(e));
+        }
+        await sidebar.refresh();
+      }
+    });
+    commands.addCommand(CommandIDs.diff, {
+      label: 'LLMOps: Diff Prompt Versions…',
+      execute: async args => {
+        let name = args.name as string | undefined;
+        let latest = args.latest as number | undefined;
+        if (!name) {
+          const prompts = await api.prompts();
+          if (!prompts.length) return Notification.info('no prompts yet: %%llmops prompt NAME');
+          const pick = await InputDialog.getItem({ title: 'Diff versions of prompt', items: prompts.map(p => p.name) });
+          if (!pick.button.accept || !pick.value) return;
+          name = pick.value;
+          latest = prompts.find(p => p.name === name)?.latest ?? 1;
+        }
+        openDiff(name, latest ?? 1);
+      }
+    });
+    const currentPath = (fromBrowser = false): string | undefined => {
+      if (fromBrowser) {
+        const item = browser?.selectedItems().next();
+        return item && !item.done && item.value.type === 'notebook' ? item.value.path : undefined;
+      }
+      const w = shell.currentWidget;
+      if (notebooks && w && notebooks.has(w)) return (w as NotebookPanel).context.path;
+      const item = browser?.selectedItems().next();
+      if (item && !item.done && item.value.type === 'notebook') return item.value.path;
+      return notebooks?.currentWidget?.context.path;
+    };
+    commands.addCommand(CommandIDs.schedule, {
+      label: 'Schedule notebook…',
+      caption: 'Run this notebook on a cron schedule (jupyter-llmops)',
+      icon: args => (args.toolbar ? CLOCK : undefined),
+      execute: async args => {
+        const path = (args.path as string) || currentPath(!!args.fromBrowser);
+        if (!path) return Notification.warning('Open or select a notebook to schedule');
+        const form = new ScheduleForm(path);
+        const res = await showDialog({
+          title: 'Schedule notebook',
+          body: form,
+          buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Schedule' })],
+          focusNodeSelector: 'input'
+        });
+        if (!res.button.accept) return;
+        try {
+          const sch = await api.addSchedule(form.getValue());
+          Notification.success(`scheduled ${sch.name}: ${sch.cron} (${sch.tz}); next run ${sch.next_run || '—'}`, { autoClose: 5000 });
+        } catch (e) {
+          await showDialog({ title: 'Could not schedule the notebook', body: e instanceof ApiError ? e.text : String(e), buttons: [Dialog.okButton()] });
+        }
+        await sidebar.refresh();
+      }
+    });
+
+    app.contextMenu.addItem({
+      command: CommandIDs.schedule,
+      selector: '.jp-DirListing-item[data-file-type="notebook"]',
+      rank: 10,
+      args: { fromBrowser: true }
+    });
+    app.docRegistry.addWidgetExtension('Notebook', {
+      createNew: (panel: NotebookPanel) => {
+        const btn = new ToolbarButton({
+          icon: CLOCK,
+          tooltip: 'Schedule notebook…',
+          className: 'jp-llmops-schedule-button',
+          onClick: () => void commands.execute(CommandIDs.schedule, { path: panel.context.path })
+        });
+        panel.toolbar.insertItem(10, 'llmopsSchedule', btn);
+        return btn;
+      }
+    });
+    if (palette)
+      for (const command of Object.values(CommandIDs)) palette.addItem({ command, category: 'LLMOps' });
+    void labShell;
+  }
+};
+
+export default plugin;

@@ -1,0 +1,324 @@
+"""Pipelines: papermill runs (succeeded, failed, timed out), typed parameters, HTML, MLflow, refused paths; schedules;
+the scheduler daemon (survives its starter, SIGKILL recovery, retries); two schedulers on one database; webhooks;
+a DAG with glued values and parallel steps; the Dask executor."""
+import json, os, signal, socket, subprocess, sys, threading, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+import nbformat, pytest
+from conftest import run_cli
+from jupyter_llmops.commands import dispatch
+from jupyter_llmops.config import load_settings
+from jupyter_llmops.errors import ConflictError, NotFoundError, UsageError
+from jupyter_llmops.pipelines import scheduler as S
+from jupyter_llmops.pipelines.runner import RunResult, run_notebook
+from jupyter_llmops.pipelines.store import JobStore
+
+
+def mknb(path: Path, *cells: str, params: str = "k = 1"):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]})] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def proj(tmp_path, monkeypatch):
+    "A project (settings.ini, cwd) with its own jobs database; MLflow in the session home."
+    (tmp_path / "settings.ini").write_text("[llmops]\nexperiment = pipe-t\npipeline_retry_backoff = 0.5\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMOPS_JOBS_DB", f"sqlite:///{tmp_path}/jobs.db")
+    mknb(tmp_path / "ok.ipynb", "import jupyter_llmops as llmops\nllmops.glue('double', k * 2)\nllmops.glue('types', [type(v).__name__ for v in (k, flag, xs)])",
+         params="k = 1\nflag = False\nxs = []")
+    mknb(tmp_path / "bad.ipynb", "x = 1", "1 / 0", "never = True")
+    mknb(tmp_path / "slow.ipynb", "import os; open('slow.pid', 'w').write(str(os.getpid()))", "import time; time.sleep(120)")
+    return tmp_path
+
+
+def _mlflow_run(run_id):
+    from jupyter_llmops.tracking import connect
+    return connect(load_settings()).MlflowClient().get_run(run_id)
+
+
+def test_run_succeeded_typed_params_html_mlflow(proj, home):
+    r = dispatch(["run", "ok.ipynb", "-p", "k", "21", "-p", "flag", "True", "-p", "xs", "[1, 2]"])
+    assert isinstance(r, RunResult) and r.status == "succeeded" and r.error == ""
+    assert r.glue == {"double": 42, "types": ["int", "bool", "list"]}
+    out = Path(r.output_path)
+    assert out.is_file() and out.parent.parent == home / "runs" and out.parent.name.startswith("ok-")
+    assert Path(r.html_path).is_file() and "double" in Path(r.html_path).read_text()
+    nb = json.loads(out.read_text())
+    assert nb["metadata"]["llmops"]["status"] == "succeeded" and any("injected-parameters" in c["metadata"].get("tags", []) for c in nb["cells"])
+    run = _mlflow_run(r.run_id)
+    assert run.info.status == "FINISHED" and run.data.params["k"] == "21" and run.data.params["xs"] == "[1, 2]"
+    assert run.data.metrics["duration_s"] > 0 and run.data.metrics["glue.double"] == 42
+    from jupyter_llmops.tracking import connect
+    arts = {a.path for a in connect(load_settings()).MlflowClient().list_artifacts(r.run_id)}
+    assert arts == {"ok.ipynb", "ok.html"}
+
+
+def test_run_failed_cell_keeps_error(proj):
+    r = run_notebook("bad.ipynb")
+    assert r.status == "failed" and r.failed_cell == 2 and "cell 2" in r.error and "ZeroDivisionError" in r.error
+    nb = json.loads(Path(r.output_path).read_text())
+    errs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o["output_type"] == "error"]
+    assert errs and errs[0]["ename"] == "ZeroDivisionError"
+    assert _mlflow_run(r.run_id).info.status == "FAILED" and "failed" in repr(r)
+
+
+def test_timeout_kills_the_kernel(proj):
+    t = time.time()
+    r = run_notebook("slow.ipynb", timeout=4)
+    assert r.status == "timed_out" and "timed out after 4s" in r.error and "cell 2" in r.error
+    assert time.time() - t < 20
+    pid = int((proj / "slow.pid").read_text())
+    time.sleep(0.5)
+    with pytest.raises(ProcessLookupError): os.kill(pid, 0)
+    assert _mlflow_run(r.run_id).info.status == "FAILED" and Path(r.output_path).is_file()
+
+
+def test_paths_outside_the_project_are_refused(proj, tmp_path_factory):
+    other = mknb(tmp_path_factory.mktemp("elsewhere") / "x.ipynb", "print(1)")
+    for bad in ["../x.ipynb", str(other), "sub/../../x.ipynb"]:
+        with pytest.raises(UsageError, match="outside the project root"): run_notebook(bad)
+        with pytest.raises(UsageError, match="outside the project root"): dispatch(["schedule", "add", "n", bad, "--cron", "* * * * *"])
+    (proj / "link.ipynb").symlink_to(other)
+    with pytest.raises(UsageError, match="outside the project root"): run_notebook("link.ipynb")
+    r = run_cli("run", str(other), cwd=proj)
+    assert r.returncode != 0 and "outside the project root" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_schedule_commands(proj):
+    s = dispatch(["schedule", "add", "nightly-eval", "ok.ipynb", "--cron", "0 2 * * *", "--tz", "Europe/Paris",
+                  "-p", "k", "5", "--retries", "2", "--timeout", "900"])
+    assert (s.cron, s.tz, s.params, s.retries, s.timeout, s.paused) == ("0 2 * * *", "Europe/Paris", {"k": 5}, 2, 900.0, False)
+    assert s.notebook == str(proj / "ok.ipynb") and s.next_run is not None
+    with pytest.raises(ConflictError, match="exists"): dispatch(["schedule", "add", "nightly-eval", "ok.ipynb", "--cron", "0 2 * * *"])
+    with pytest.raises(UsageError, match="bad cron"): dispatch(["schedule", "add", "x", "ok.ipynb", "--cron", "every day"])
+    with pytest.raises(UsageError, match="time zone"): dispatch(["schedule", "add", "x", "ok.ipynb", "--cron", "0 2 * * *", "--tz", "Nowhere/X"])
+    ls = dispatch(["schedule", "list"])
+    assert [x.name for x in ls] == ["nightly-eval"] and "nightly-eval" in repr(ls)
+    assert dispatch(["schedule", "pause", "nightly-eval"]).paused and dispatch(["schedule", "list"]).schedules[0].next_run is None
+    assert not dispatch(["schedule", "resume", "nightly-eval"]).paused
+    r = dispatch(["schedule", "run", "nightly-eval"])
+    assert r.status == "succeeded" and r.glue["double"] == 10
+    h = dispatch(["schedule", "history", "nightly-eval"])
+    df = h.to_frame()
+    assert list(df.columns[:5]) == ["started", "finished", "status", "attempt", "output_path"]
+    assert (h[0].status, h[0].attempt, h[0].trigger, h[0].output_path) == ("succeeded", 1, "manual", r.output_path)
+    assert h[0].started <= h[0].finished
+    cli = run_cli("schedule", "history", "nightly-eval", cwd=proj)
+    assert cli.returncode == 0 and "succeeded" in cli.stdout
+    dispatch(["schedule", "remove", "nightly-eval"])
+    assert len(dispatch(["schedule", "list"])) == 0
+    with pytest.raises(NotFoundError): dispatch(["schedule", "history", "nightly-eval"])
+
+
+def _wait(cond, timeout, step=0.2):
+    t = time.time() + timeout
+    while time.time() < t:
+        v = cond()
+        if v: return v
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {cond}")
+
+
+def test_scheduler_daemon_survives_sigkill_recovers_and_retries(proj):
+    "Started by a CLI process that exits; killed with SIGKILL mid-run; restarted: the run is marked failed and retried."
+    s = load_settings()
+    marker = proj / "first-attempt"
+    mknb(proj / "flaky.ipynb", f"import os, time\nif not os.path.exists({str(marker)!r}):\n    open({str(marker)!r}, 'w').close()\n    time.sleep(60)")
+    r = run_cli("scheduler", "start", "--poll", "0.2", "--lease", "2", cwd=proj)
+    assert r.returncode == 0 and "scheduler running, PID" in r.stdout, r.stderr
+    pid = S.status(s).pid
+    assert pid and pid != os.getpid()
+    st = run_cli("scheduler", "status", cwd=proj)
+    assert f"PID {pid}" in st.stdout  # the starting CLI process has exited; the daemon runs on
+    try:
+        dispatch(["schedule", "add", "flaky", "flaky.ipynb", "--cron", "* * * * * *", "--retries", "1"])
+        _wait(marker.exists, 60)  # the daemon runs attempt 1 (it sleeps)
+        dispatch(["schedule", "pause", "flaky"])
+        os.kill(pid, signal.SIGKILL)
+        _wait(lambda: not S.status(s).running, 10)
+        h = S.history("flaky")
+        assert [(x.status, x.attempt) for x in h] == [("running", 1)]
+        assert "not running" in run_cli("scheduler", "status", cwd=proj).stdout
+        pid2 = S.start(s, poll=0.2, lease=2)
+        assert pid2 != pid
+        h = _wait(lambda: (h := S.history("flaky")) and h[0].status == "succeeded" and h, 90)
+        assert [(x.status, x.attempt) for x in h] == [("succeeded", 2), ("failed", 1)]
+        assert "lease" in h[1].error and h[0].tick == h[1].tick and Path(h[0].output_path).is_file()
+    finally:
+        st = S.stop(s)
+    assert not st.running and "not running" in repr(st)
+    assert "stopped" in Path(st.log).read_text()
+
+
+class Hook(BaseHTTPRequestHandler):
+    got = []
+
+    def do_POST(self):
+        Hook.got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204); self.end_headers()
+
+    def log_message(self, *a): pass
+
+
+def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch):
+    srv = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    monkeypatch.setenv("LLMOPS_PIPELINE_WEBHOOK", f"http://127.0.0.1:{srv.server_port}/hook")
+    monkeypatch.setenv("LLMOPS_PIPELINE_RETRY_BACKOFF", "0.4")
+    s, Hook.got[:] = load_settings(), []
+    starts = []
+    def runner(sch, row, settings):
+        starts.append((row.attempt, time.time()))
+        ok = row.attempt == 3
+        return RunResult(sch.notebook, "succeeded" if ok else "failed", f"/out/{row.attempt}.ipynb", error="" if ok else "boom")
+    sch = S.Scheduler(s, poll=0.05, runner=runner)
+    sch.store.add("flaky", str(proj / "ok.ipynb"), str(proj), "* * * * * *", retries=2)
+    stop = threading.Event()
+    threading.Thread(target=sch.serve, args=(stop,), daemon=True).start()
+    try:
+        _wait(lambda: any(x.attempt == 3 and x.status == "succeeded" for x in S.history("flaky")), 20, 0.05)
+        S.pause("flaky")
+        time.sleep(0.3)
+    finally:
+        stop.set(); srv.shutdown()
+    first_tick = [x for x in S.history("flaky") if x.tick == min(y.tick for y in S.history("flaky"))]
+    assert [(x.attempt, x.status) for x in sorted(first_tick, key=lambda x: x.attempt)] == [(1, "failed"), (2, "failed"), (3, "succeeded")]
+    t = {}
+    for a, ts in starts: t.setdefault(a, ts)  # the first tick's attempts (a later tick may have started meanwhile)
+    assert t[2] - t[1] >= 0.4 and t[3] - t[2] >= 0.8  # exponential backoff: 0.4 s, then 0.8 s
+    events = [(e["event"], e["attempt"], e.get("will_retry")) for e in Hook.got if e["schedule"] == "flaky"]
+    assert events[:3] == [("failure", 1, True), ("failure", 2, True), ("recovery", 3, None)]
+    assert Hook.got[0]["error"] == "boom" and Hook.got[0]["status"] == "failed"
+
+
+def test_two_schedulers_never_run_a_tick_twice(proj):
+    s, ran, lock = load_settings(), [], threading.Lock()
+    def runner(sch, row, settings):
+        with lock: ran.append((row.schedule, row.tick, row.attempt))
+        time.sleep(0.05)
+        return RunResult(sch.notebook, "succeeded", "")
+    JobStore(settings=s).add("busy", str(proj / "ok.ipynb"), str(proj), "* * * * * *")
+    JobStore(settings=s).add("busy2", str(proj / "ok.ipynb"), str(proj), "* * * * * */2")
+    scheds = [S.Scheduler(s, poll=0.01, runner=runner, max_parallel=4, store=JobStore(settings=s)) for _ in range(2)]  # own engines
+    stop = threading.Event()
+    for x in scheds: threading.Thread(target=x.serve, args=(stop,), daemon=True).start()
+    time.sleep(4.5); stop.set(); time.sleep(0.3)
+    assert len(ran) >= 5 and len(ran) == len(set(ran)), ran
+    hist = S.history("busy").rows + S.history("busy2").rows
+    assert len(hist) == len(ran) and {h.attempt for h in hist} == {1}
+    owners = {r.owner for r in [JobStore(settings=s).row(h.id) for h in hist]}
+    assert owners <= {x.owner for x in scheds}
+
+
+def test_pipeline_dag_glue_flows_downstream_and_independent_steps_run_in_parallel(proj):
+    mknb(proj / "prep.ipynb", "import jupyter_llmops as llmops\nllmops.glue('k', base + 6)", params="base = 0")
+    mknb(proj / "left.ipynb", "import time; time.sleep(2)\nimport jupyter_llmops as llmops\nllmops.glue('k2', k * 2)", params="k = 0")
+    mknb(proj / "right.ipynb", "import time; time.sleep(2)\nassert label == 'k is 7', label", params="label = ''")
+    (proj / "flow.yaml").write_text(
+        "name: flow\nparams: {base: 1}\nsteps:\n"
+        "  prep: {notebook: prep.ipynb, params: {base: '{{ params.base }}'}}\n"
+        "  left: {notebook: left.ipynb, needs: [prep], params: {k: '{{ steps.prep.glue.k }}'}}\n"
+        "  right: {notebook: right.ipynb, needs: [prep], params: {label: 'k is {{ steps.prep.glue.k }}'}}\n"
+        "  never: {notebook: bad.ipynb, needs: [left]}\n"
+        "  after: {notebook: ok.ipynb, needs: [never]}\n")
+    r = dispatch(["run", "flow.yaml", "--parallel", "2"])
+    assert r.steps["prep"].glue == {"k": 7} and r.steps["left"].glue == {"k2": 14} and r.steps["right"].ok
+    assert r.steps["never"].status == "failed" and r.steps["after"] is None and r.status == "failed"
+    (l0, l1), (r0, r1) = r.timings["left"], r.timings["right"]
+    assert max(l0, r0) < min(l1, r1), r.timings  # left and right overlapped
+    assert "skipped" in repr(r)
+    run = _mlflow_run(r.steps["left"].run_id)
+    assert run.data.tags["llmops.pipeline"] == "flow" and run.data.params["k"] == "7"
+
+
+def _free_port():
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0)); return so.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
+    pytest.importorskip("distributed")
+    bindir, port = Path(sys.executable).parent, _free_port()
+    addr = f"tcp://127.0.0.1:{port}"
+    log = open(proj / "dask.log", "wb")
+    sched = subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                             stdout=log, stderr=subprocess.STDOUT, cwd=proj)
+    worker = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                               "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
+    try:
+        mknb(proj / "where.ipynb", "import os, jupyter_llmops as llmops\nllmops.glue('parent', os.getppid())\nllmops.glue('double', k * 2)")
+        (proj / "settings.ini").write_text((proj / "settings.ini").read_text() + f"dask_scheduler = {addr}\n")
+        r = _wait(lambda: _try_dask(), 60, 1)
+        assert r.status == "succeeded" and r.glue["double"] == 6
+        assert r.glue["parent"] not in (os.getpid(),)  # the kernel's parent is the Dask worker, not this process
+        assert Path(r.html_path).is_file() and _mlflow_run(r.run_id).info.status == "FINISHED"
+    finally:
+        from jupyter_llmops.pipelines import runner
+        for c in runner._clients.values(): c.close()
+        runner._clients.clear()
+        for p in (worker, sched): p.terminate()
+        for p in (worker, sched): p.wait(20)
+
+
+def _try_dask():
+    try: return dispatch(["run", "where.ipynb", "-p", "k", "3", "--executor", "dask"])
+    except UsageError as e:
+        if "no Dask scheduler answers" in str(e): return None
+        raise
+
+
+SHIPPED = ["rag_eval", "prompt_eval", "drift_report", "distill_retrain"]
+
+
+def test_shipped_notebooks_have_parameters_and_are_in_the_wheel(tmp_path):
+    from jupyter_llmops.pipelines.runner import shipped_dir
+    for name in SHIPPED:
+        nb = nbformat.read(shipped_dir() / f"{name}.ipynb", as_version=4)
+        nbformat.validate(nb)
+        assert [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])], name
+    hatch = Path(sys.executable).parent / "hatchling"
+    if not hatch.exists(): pytest.skip("hatchling not installed")
+    r = subprocess.run([str(hatch), "build", "-t", "wheel", "-d", str(tmp_path)], cwd=Path(__file__).parents[1], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    import zipfile
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    assert {f"jupyter_llmops/pipelines/{n}.ipynb" for n in SHIPPED} <= set(names)
+
+
+def test_shipped_drift_report_fails_on_drift_and_glues_the_share(proj):
+    from sklearn.datasets import load_wine
+    wine = load_wine(as_frame=True).frame
+    ref, cur = wine.iloc[::2], wine.iloc[1::2].copy()
+    cur["alcohol"] += 1.5; cur["proline"] *= 1.6
+    ref.to_csv(proj / "ref.csv", index=False); cur.to_csv(proj / "cur.csv", index=False)
+    r = dispatch(["run", "pipelines/drift_report.ipynb", "-p", "reference", "ref.csv", "-p", "current", "cur.csv", "-p", "max_share", "0.05"])
+    assert r.status == "failed" and "AssertionError" in r.error and "max_share" in r.error
+    assert 0.05 < r.glue["share_drifted"] < 0.5 and {"alcohol", "proline"} <= set(r.glue["drifted_columns"])
+    assert r.glue["drift_run_id"] and Path(r.notebook).parent.name == "pipelines"
+
+
+def test_pipeline_commands_import_nothing_heavy(proj):
+    from conftest import HEAVY
+    code = ("import sys, io, contextlib\nfrom jupyter_llmops.cli import main\nimport jupyter_llmops\nassert callable(jupyter_llmops.glue)\n"
+            "with contextlib.redirect_stdout(io.StringIO()): main(['help', 'run']); main(['schedule', 'list']); main(['scheduler', 'status'])\n"
+            f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=proj).stdout
+    assert out.strip() == "[]"
+
+
+def test_run_magic_in_a_kernel_returns_the_typed_result(proj):
+    from kernel import Kernel
+    k = Kernel(cwd=proj)
+    try:
+        assert k.run("%load_ext jupyter_llmops").status == "ok"
+        r = k.run("r = %llmops run ok.ipynb -p k 4 -p flag True\nprint(r.status, r.glue['double'], r.run_id != '')")
+        assert r.status == "ok" and "succeeded 8 True" in r.stdout, r
+        bad = k.run("%llmops run ../outside.ipynb")
+        assert bad.ename == "UsageError" and "outside the project root" in bad.evalue
+    finally:
+        k.close()

@@ -1,0 +1,138 @@
+"The recorder's bulk write path writes exactly what MLflow's `log_spans` writes: same rows, same traces for every reader."
+import base64, json, time
+import pytest
+import sqlalchemy as sa
+from jupyter_llmops import prompts, recorder
+from jupyter_llmops.config import load_settings
+from jupyter_llmops.monitor import monitor, recorded_calls
+from jupyter_llmops.recorder import RECORDER, _bulk_write, _span_dict
+
+T0 = 1_790_000_000_000_000_000
+ASK = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Capital of Österreich? my key is sk-abcdefghijklmnopqrstu"}]
+CALLS = [  # what llm._record queues, and the attributes MLflow itself acts on (token usage, cost, session, user, trace name)
+    dict(model="local", messages=ASK, text="Wien — Vienna.", start_ns=T0, end_ns=T0 + 123_456_789, prompt=("cap", 1),
+         attrs={"llmops.usage.prompt_tokens": 12, "llmops.usage.completion_tokens": 4, "llmops.latency_s": 0.123, "llmops.cost": 0.0,
+                "llmops.sources": [{"source": "a.md", "score": 0.5}]}),
+    dict(model="openai:m@http://127.0.0.1:9/v1", messages=[{"role": "user", "content": "ping"}], text=None, start_ns=T0 + 10**9,
+         end_ns=T0 + 10**9 + 5_000_000, error="LLMOpsError: cannot reach http://127.0.0.1:9/v1 (Connection refused)", attrs={}),
+    dict(model="local", messages=[{"role": "user", "content": "long " * 600}], text="x" * 2000, start_ns=T0 + 2 * 10**9,
+         end_ns=T0 + 2 * 10**9 + 999_999, attrs={"note": "[1, 2]", "flag": True, "n": None}),
+    dict(model="hf:gpt2", messages=[{"role": "user", "content": "hi"}], text="hello", start_ns=T0 + 3 * 10**9, end_ns=T0 + 3 * 10**9 + 7,
+         attrs={"gen_ai.usage.input_tokens": 11, "gen_ai.usage.output_tokens": 5, "gen_ai.request.model": "gpt-4o-mini",
+                "session.id": "sess-1", "user.id": "alice", "mlflow.traceTag.mlflow.traceName": "named call",
+                "mlflow.traceTag.team": "blue"}),
+    dict(model="local", messages=[{"role": "user", "content": "usage"}], text="ok", start_ns=T0 + 4 * 10**9, end_ns=T0 + 4 * 10**9 + 10**6,
+         attrs={"mlflow.chat.tokenUsage": {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7},
+                "mlflow.llm.cost": {"input_cost": 0.25, "output_cost": 0.5, "total_cost": 0.75}}),
+]
+TIDS = [bytes([i]) * 16 for i in range(1, len(CALLS) + 1)]
+
+
+def store_at(path, artifacts):
+    "A fresh SQLite tracking store with experiment `rec` (artifacts at a fixed place, so both stores agree)."
+    from mlflow import MlflowClient
+    from mlflow.tracking._tracking_service.utils import _get_store
+    uri = f"sqlite:///{path}"
+    eid = MlflowClient(uri).create_experiment("rec", artifact_location=artifacts)
+    return uri, _get_store(uri), eid
+
+
+def rows(store):
+    "Every row of every table, sorted (experiment timestamps left out)."
+    eng = store.engine
+    out = {}
+    with eng.connect() as c:
+        for t in sa.inspect(eng).get_table_names():
+            got = [dict(r._mapping) for r in c.execute(sa.text(f"SELECT * FROM {t}"))]
+            if t == "experiments": got = [{k: v for k, v in r.items() if not k.endswith("_time")} for r in got]
+            out[t] = sorted(got, key=repr)
+    return out
+
+
+def test_bulk_rows_and_readers_equal_log_spans(tmp_path):
+    from mlflow import MlflowClient
+    from mlflow.entities import Span
+    spans = [_span_dict(t, c) for t, c in zip(TIDS, CALLS)]
+    art = (tmp_path / "art").as_uri()
+    ua, sa_, ea = store_at(tmp_path / "bulk.db", art)
+    ub, sb, eb = store_at(tmp_path / "log_spans.db", art)
+    assert _bulk_write(sa_, ua, ea, spans, {})
+    sb.log_spans(eb, [Span.from_dict(d) for d in spans])
+    ra, rb = rows(sa_), rows(sb)
+    assert ra == rb  # byte for byte: trace_info, trace_tags, trace_request_metadata, spans, and nothing else
+    assert {t: len(r) for t, r in ra.items() if r and t in ("trace_info", "spans", "trace_request_metadata")} == \
+        {"trace_info": 5, "spans": 5, "trace_request_metadata": 1}
+    ids = ["tr-" + t.hex() for t in TIDS]
+    ca, cb = MlflowClient(ua), MlflowClient(ub)
+    for tid in ids:  # get_trace: info, tags, metadata, previews, spans, attributes, status
+        a, b = ca.get_trace(tid), cb.get_trace(tid)
+        assert a.to_dict() == b.to_dict()
+        assert (a.info.tags, a.info.trace_metadata, a.info.state, a.info.request_preview, a.info.response_preview,
+                a.info.execution_duration, a.info.request_time, a.info.token_usage) == \
+               (b.info.tags, b.info.trace_metadata, b.info.state, b.info.request_preview, b.info.response_preview,
+                b.info.execution_duration, b.info.request_time, b.info.token_usage)
+        (x,), (y,) = a.data.spans, b.data.spans
+        assert (x.attributes, x.inputs, x.outputs, x.status, x.span_type, x.name, x.span_id) == \
+               (y.attributes, y.inputs, y.outputs, y.status, y.span_type, y.name, y.span_id)
+    sa_list, sb_list = ca.search_traces(locations=[ea]), cb.search_traces(locations=[eb])
+    assert [t.to_dict() for t in sa_list] == [t.to_dict() for t in sb_list] and len(sa_list) == 5
+    for flt in ("trace.status = 'ERROR'", "tag.`llmops.prompt` = 'cap/1'", "metadata.`mlflow.trace.user` = 'alice'",
+                "trace.name = 'named call'", "span.type = 'LLM'", "trace.text LIKE '%Österreich%'"):
+        assert [t.info.trace_id for t in ca.search_traces(locations=[ea], filter_string=flt)] == \
+               [t.info.trace_id for t in cb.search_traces(locations=[eb], filter_string=flt)], flt
+    ok, err, long_, gen, usage = (ca.get_trace(t) for t in ids)
+    assert (ok.info.state.value, err.info.state.value) == ("OK", "ERROR")
+    assert json.loads(ok.info.tags["mlflow.linkedPrompts"]) == [{"name": "cap", "version": "1"}] and ok.info.tags["llmops.prompt"] == "cap/1"
+    assert ok.info.request_preview.startswith("Capital of Österreich?") and "sk-abc" not in ok.info.request_preview
+    assert ok.info.response_preview == '{"text": "Wien — Vienna."}' and len(ca.search_traces(locations=[ea], filter_string="trace.text LIKE '%Österreich%'")) == 1
+    assert err.data.spans[0].status.description.startswith("LLMOpsError") and err.info.response_preview is None
+    assert len(long_.info.request_preview) == 1000 and long_.data.spans[0].attributes["note"] == [1, 2]  # MLflow's own unwrapping
+    assert gen.info.token_usage == {"input_tokens": 11, "output_tokens": 5, "total_tokens": 16} and gen.info.tags["team"] == "blue"
+    assert gen.info.tags["mlflow.traceName"] == "named call" and gen.info.trace_metadata["mlflow.trace.user"] == "alice"
+    assert gen.info.trace_metadata["mlflow.trace.session"] == "sess-1"
+    assert json.loads(usage.info.trace_metadata["mlflow.trace.cost"]) == {"input_cost": 0.25, "output_cost": 0.5, "total_cost": 0.75}
+    import mlflow  # the pandas view MLflow users start from
+    frames = []
+    for uri, eid in ((ua, ea), (ub, eb)):
+        mlflow.set_tracking_uri(uri)
+        frames.append(mlflow.search_traces(locations=[eid]).drop(columns=["trace"]).to_json())
+    assert frames[0] == frames[1]
+
+
+def test_a_failed_bulk_write_leaves_nothing_and_falls_back(tmp_path):
+    from mlflow.entities import Span
+    uri, store, eid = store_at(tmp_path / "m.db", (tmp_path / "art").as_uri())
+    spans = [_span_dict(t, c) for t, c in zip(TIDS[:2], CALLS[:2])]
+    assert _bulk_write(store, uri, eid, spans, {})
+    with pytest.warns(UserWarning, match="falls back to MLflow's log_spans"):  # same trace ids again: the insert fails...
+        assert not _bulk_write(store, uri, eid, spans[:1] + [_span_dict(TIDS[2], CALLS[2])], {})
+    assert len(rows(store)["trace_info"]) == 2  # ...and its transaction left nothing behind
+    store.log_spans(eid, [Span.from_dict(_span_dict(TIDS[2], CALLS[2]))])
+    assert len(rows(store)["trace_info"]) == 3
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+def test_recorder_monitor_and_lineage_through_either_path(tmp_path, bulk):
+    import mlflow
+    from jupyter_llmops.tracking import connect, ensure_experiment
+    env = {"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "rec-e2e"}
+    s = load_settings(tmp_path, environ=env)
+    prompts.register("cap", "Capital of {{country}}?", settings=s)
+    connect(s); mlflow.set_experiment(experiment_id=ensure_experiment(s.experiment, s))
+    now, before = time.time_ns(), RECORDER.via_log_spans
+    calls = [{**c, "start_ns": now + i * 10**6, "end_ns": now + i * 10**6 + (c["end_ns"] - c["start_ns"])} for i, c in enumerate(CALLS[:3])]
+    RECORDER.bulk = bulk
+    try:
+        with mlflow.start_run() as run:
+            ids = [RECORDER.submit(s, c) for c in calls]
+        assert recorder.flush()
+    finally:
+        RECORDER.bulk = True
+    assert (RECORDER.via_log_spans - before) == (0 if bulk else 3)
+    df = recorded_calls("1h", s)
+    assert sorted(df.trace_id) == sorted(ids) and df.error.tolist() == [False, True, False]
+    assert df.prompt_tokens.tolist() == [0, 0, 12] and df.question.iloc[-1].startswith("Capital of Österreich?")
+    m = monitor("1h", "prompt", s, evaluate=False, alert=False)
+    assert m.summary.calls.to_dict() == {"(none)": 2, "cap/1": 1} and m.summary.loc["(none)", "error_rate"] == 0.5
+    view = prompts.show("cap/1", s)
+    assert view.traces == [ids[0]] and view.runs.run_id.tolist() == [run.info.run_id]

@@ -1,0 +1,169 @@
+"Routes (rules, cascade, learned) on the real local model and a layer-dropped student; the semantic cache; budgets."
+import dataclasses, json, os, threading, time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+import pytest
+from conftest import HOME
+from jupyter_llmops.config import load_settings
+
+Q_EASY = ["What is the capital of France?", "Name a fruit.", "Say hello.", "What color is the sky?", "Count to three.", "Name a dog breed."]
+Q_HARD = ["Explain why the sea is salty.", "Explain how a rainbow forms.", "Compare cats and dogs as pets.", "Explain why leaves change color."]
+
+
+class Hook(BaseHTTPRequestHandler):
+    got = []
+
+    def do_POST(self):
+        Hook.got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204); self.end_headers()
+
+    def log_message(self, *a): pass
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    "A project with its own home (sharing the session's model copy), a saved layer-dropped student, prices for both."
+    from jupyter_llmops.models import load_causal_lm, parse_spec
+    from jupyter_llmops.train import student_from
+    d = tmp_path_factory.mktemp("routing")
+    (HOME / "models").mkdir(parents=True, exist_ok=True)
+    (d / "home").mkdir(); (d / "home" / "models").symlink_to(HOME / "models")
+    st = load_settings(d, {"LLMOPS_HOME": str(d / "home"), "HOME": str(d)})
+    model, tok = load_causal_lm(parse_spec("local"), st.home)
+    student = d / "student"
+    student_from(model).save_pretrained(student); tok.save_pretrained(student)
+    small = f"hf:{student}"
+    (d / "settings.ini").write_text(f"[llmops]\nhome = home\nexperiment = routing-t\ncosts = local=0.002, {small}=0.0005\n")
+    return d, small
+
+
+@pytest.fixture
+def st(env, monkeypatch):
+    d, _ = env
+    monkeypatch.chdir(d)
+    for k in [k for k in os.environ if k.startswith("LLMOPS_")]: monkeypatch.delenv(k)
+    return load_settings(d, {"HOME": str(d)})
+
+
+def _calls(st, route):
+    from jupyter_llmops.monitor import recorded_calls
+    c = recorded_calls("1h", st)
+    return c[c.route == route]
+
+
+def test_rules_route_sends_easy_to_small_and_hard_to_large(env, st):
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.llm import complete
+    from jupyter_llmops.monitor import monitor
+    _, small = env
+    r = dispatch(["route", "add", "r1", "--models", f"{small},local", "--policy", "rules"])
+    assert r.models == [small, "local"] and "r1" in repr(dispatch(["route", "list"]))
+    easy = complete(Q_EASY[0], "route:r1", max_tokens=8, settings=st)
+    hard = complete(Q_HARD[0], "route:r1", max_tokens=8, settings=st)
+    assert easy.model == small and hard.model == "local" and easy.cost < hard.cost
+    calls = _calls(st, "r1")
+    assert sorted(calls.model) == sorted([small, "local"])
+    m = monitor("1h", "route", st)
+    row = m.summary.loc["r1"]
+    assert row.calls == 2 and row.top_model == "local" and f"{small}: 1" in row.per_model
+    assert 0 < row.cost_share < 1 and row.cost_all_top > row.cost and {"score", "score_top"} <= set(m.summary.columns)
+    dispatch(["llm", "use", "route:r1"])  # a route wherever a model spec goes
+    assert complete(Q_EASY[2], max_tokens=4, settings=load_settings()).model == small
+    ans = dispatch(["ask", "--llm", "route:r1", "--no-stream", Q_HARD[1]], cell=None)
+    assert ans.model == "local"
+    with pytest.raises(Exception, match="no route 'nope'"):
+        dispatch(["llm", "use", "route:nope"])
+
+
+def test_cascade_escalates_on_low_logprob(env, st):
+    from jupyter_llmops.llm import complete
+    from jupyter_llmops.routing import add_route
+    _, small = env
+    add_route("c1", [small, "local"], "cascade", st)
+    kept = complete(Q_EASY[1], "route:c1", max_tokens=8, settings=dataclasses.replace(st, route_min_logprob="-100"))
+    assert kept.model == small and kept.logprob is not None and kept.logprob < 0
+    esc = complete(Q_EASY[1], "route:c1", max_tokens=8, settings=dataclasses.replace(st, route_min_logprob="-0.00001"))
+    assert esc.model == "local" and esc.cost > kept.cost  # paid for both attempts
+    calls = _calls(st, "c1")
+    assert len(calls) == 3 and (calls.model == small).sum() == 2
+
+
+def test_learned_router_trains_registers_and_routes(env, st):
+    from mlflow import MlflowClient
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.llm import complete
+    from jupyter_llmops.routing import get_route
+    _, small = env
+    dispatch(["route", "add", "l1", "--models", f"{small},local", "--policy", "learned"])
+    with pytest.raises(Exception, match="no trained router"):
+        complete("hi", "route:l1", max_tokens=4, settings=st)
+    for q in Q_EASY + Q_HARD:  # recorded calls of both models: the training data
+        for m in (small, "local"): complete(q, m, max_tokens=8, settings=st)
+    res = dispatch(["route", "train", "l1", "--since", "1h"])
+    assert res.rows == len(Q_EASY + Q_HARD) and res.model_uri == get_route("l1", st).model_uri
+    mv = MlflowClient(st.tracking_uri).get_model_version("route-l1", res.model_uri.rsplit("/", 1)[1])
+    run = MlflowClient(st.tracking_uri).get_run(mv.run_id)
+    assert run.data.params["features"].startswith("words,") and run.data.tags["llmops.kind"] == "router"
+    assert "train_accuracy" in run.data.metrics
+    out = complete(Q_EASY[2], "route:l1", max_tokens=8, settings=st)
+    assert out.model in (small, "local")
+    assert len(_calls(st, "l1")) == 1
+
+
+def test_cache_hits_misses_and_invalidation(env, st):
+    from jupyter_llmops import cache as cache_mod
+    from jupyter_llmops import prompts
+    from jupyter_llmops.cache import cache_clear, cache_stats
+    from jupyter_llmops.llm import complete
+    import mlflow  # noqa: F401  (imported up front: the recorder's first import races the caller, see the report)
+    _, small = env
+    s = dataclasses.replace(st, cache="on", cache_threshold="0.85")
+    cache_clear(s)
+    miss = complete("What is the capital of Italy?", small, max_tokens=12, settings=s)
+    hit = complete("What is the capital of Italy?", small, max_tokens=12, settings=s)
+    para = complete("What's the capital city of Italy?", small, max_tokens=12, settings=s)
+    assert not miss.cached and hit.cached and para.cached and hit.text == miss.text and hit.cost == 0
+    assert hit.latency_s * 20 < miss.latency_s
+    assert not complete("What is the capital of Italy?", small, max_tokens=13, settings=s).cached  # another max_tokens
+    assert not complete("Name a large ocean.", small, max_tokens=12, settings=s).cached             # another meaning
+    assert not complete("What is the capital of Italy?", small, max_tokens=12, temperature=0.7, settings=s).cached  # sampling
+    assert not complete("What is the capital of Italy?", "local", max_tokens=12, settings=s).cached  # another model
+    prompts.register("capq", "What is the capital of {{country}}?", settings=s)
+    assert not complete(prompts.render("capq/1", s, country="Italy"), small, max_tokens=12, settings=s).cached  # a prompt version
+    assert complete(prompts.render("capq/1", s, country="Italy"), small, max_tokens=12, settings=s).cached
+    prompts.register("capq", "Which city is the capital of {{country}}?", settings=s)
+    assert cache_stats(s).stale == 1  # the capq/1 entry: a newer version exists
+    st1 = cache_stats(s)
+    assert st1.hits == 3 and st1.lookups == 8 and st1.saved > 0  # the sampled call did not look
+    # the model's weights change: its entries are stale, and never served
+    cfg = Path(small[3:]) / "config.json"
+    os.utime(cfg, (time.time() + 5, time.time() + 5)); cache_mod._fps.clear()
+    assert cache_stats(s).stale >= 4
+    assert not complete("What is the capital of Italy?", small, max_tokens=12, settings=s).cached
+    assert cache_clear(s, stale_only=True).stale == 0
+    from jupyter_llmops.monitor import recorded_calls
+    calls = recorded_calls("1h", s)
+    assert calls.cached.sum() >= 3
+
+
+def test_budget_alert_then_hard_refusal(env, st):
+    from jupyter_llmops import prompts
+    from jupyter_llmops.budget import BudgetExceeded, budget_status
+    from jupyter_llmops.llm import complete
+    _, small = env
+    srv = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    s = dataclasses.replace(st, budget_daily="bq=0.0001", budget_alert_share="0.5", alert_webhook=f"http://127.0.0.1:{srv.server_port}/h")
+    prompts.register("bq", "Answer briefly: {{q}}", settings=s)
+    try:
+        for i in range(20):  # ~30 tokens at $0.002/1k: ~$0.00006 a call
+            complete(prompts.render("bq/1", s, q=f"what is {i} plus {i}?"), "local", max_tokens=8, settings=s)
+            if Hook.got: break
+        assert Hook.got and Hook.got[0]["alerts"][0]["group"] == "budget bq" and Hook.got[0]["alerts"][0]["metric"] == "budget_daily"
+        hard = dataclasses.replace(s, budget_hard="on")
+        with pytest.raises(BudgetExceeded, match="daily budget of \\$0.0001 for prompt bq is spent"):
+            for i in range(20): complete(prompts.render("bq/1", s, q=f"what is {i} times {i}?"), "local", max_tokens=8, settings=hard)
+        complete("not under the prompt's budget", small, max_tokens=4, settings=hard)  # the project has no budget
+        assert budget_status(hard).rows[0]["share"] >= 1
+    finally:
+        srv.shutdown()

@@ -1,0 +1,209 @@
+"The REST API (`/llmops/api/...`) on a real Jupyter server: every endpoint, errors mapped to HTTP codes, and security."
+import asyncio, json
+from pathlib import Path
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from traitlets.config import Config
+from jupyter_llmops import prompts, rag, tracking
+from jupyter_llmops.config import load_settings
+from jupyter_llmops.errors import LLMOpsError
+from jupyter_llmops.llm import complete
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+PW, KEY = "hunter2-secret-pw", "sk-testkey0123456789abcdef"
+NB = json.dumps({"cells": [{"cell_type": "code", "execution_count": None, "id": "c1", "metadata": {"tags": ["parameters"]},
+                            "outputs": [], "source": "x = 1"}],
+                 "metadata": {"kernelspec": {"name": "python3", "display_name": "python3", "language": "python"}},
+                 "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory):
+    "A server root with settings.ini (a secret in it), a run, two prompt versions, an index and a recorded call."
+    root, home = tmp_path_factory.mktemp("srvroot"), tmp_path_factory.mktemp("srvhome")
+    (root / "settings.ini").write_text(f"[llmops]\nexperiment = srv\nalert_webhook = https://bob:{PW}@hooks.invalid/x?token={PW}\n")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LLMOPS_HOME", str(home)); mp.setenv("OPENAI_API_KEY", KEY)
+    s = load_settings(root)
+    tracking.track(lambda: None, "x = 1", None, "srv-run", False, s)
+    prompts.register("greet", "Hello {{name}}", "first", settings=s)
+    prompts.register("greet", "Hello {{name}}!\nBye.", "second", alias="prod", settings=s)
+    (root / "docs").mkdir(); (root / "docs" / "a.md").write_text("# MLOps\n\nMLOps runs machine learning in production.\n")
+    rag.build("kb", [str(root / "docs")], settings=s, progress=False)
+    with pytest.raises(LLMOpsError):  # a failing call, recorded with a password in its model spec
+        complete("ping", f"openai:m@http://bob:{PW}@127.0.0.1:9/v1", settings=s)
+    (root / "nb.ipynb").write_text(NB); (root / "sub").mkdir(); (root / "sub" / "inner.ipynb").write_text(NB)
+    yield root
+    mp.undo()
+
+
+@pytest.fixture
+def jp_root_dir(srv): return srv
+
+
+@pytest.fixture
+def jp_server_config(): return Config({"ServerApp": {"jpserver_extensions": {"jupyter_llmops": True}}})
+
+
+class Api:
+    "Calls the API with the server's token; remembers every answer for the secret check."
+    seen: list = []
+
+    def __init__(self, fetch): self.fetch = fetch
+
+    async def __call__(self, method, *parts, body=None, params=None, raw=None):
+        if body is not None: raw = json.dumps(body)
+        r = await self.fetch("llmops", "api", *parts, method=method, params=params, raise_error=False,
+                             body=raw if raw is not None else ("{}" if method == "POST" else None), allow_nonstandard_methods=True)
+        text = r.body.decode()
+        Api.seen.append(text)
+        try: return r.code, json.loads(text)
+        except ValueError: return r.code, text  # the server's own 404 page for unknown routes
+
+
+@pytest.fixture
+def api(jp_fetch): return Api(jp_fetch)
+
+
+async def test_reads(api):
+    code, st = await api("GET", "status")
+    assert code == 200 and st["version"] and st["settings"]["experiment"] == "srv" and st["components"]["jupyterlab"]
+    code, runs = await api("GET", "runs")
+    assert code == 200 and "srv-run" in [r["run_name"] for r in runs] and runs[0]["status"] == "FINISHED"
+    assert (await api("GET", "runs", params={"experiment": "nope"}))[0] == 404
+    code, err = await api("GET", "runs", params={"top": "0"})
+    assert code == 400 and "top" in err["message"]
+    code, ps = await api("GET", "prompts")
+    assert code == 200 and ps[0]["name"] == "greet" and ps[0]["latest"] == 2 and ps[0]["aliases"] == "prod=2"
+    code, p = await api("GET", "prompts", "greet")
+    assert code == 200 and p["version"] == 2 and [v[0] for v in p["versions"]] == [2, 1] and p["aliases"] == ["prod"]
+    code, p1 = await api("GET", "prompts", "greet", params={"version": "1"})
+    assert code == 200 and p1["template"] == "Hello {{name}}"
+    code, err = await api("GET", "prompts", "nope")
+    assert code == 404 and err["error"] == "NotFoundError" and "greet" in err["hint"]
+    code, d = await api("GET", "prompts", "greet", "diff", params={"v1": "1", "v2": "2"})
+    assert code == 200 and d["lines"][2:] == ["@@ -1 +1,2 @@", "-Hello {{name}}", "+Hello {{name}}!", "+Bye."] and d["text_a"] == "Hello {{name}}"
+    assert (await api("GET", "prompts", "greet", "diff", params={"v1": "x", "v2": "2"}))[0] == 400
+    assert (await api("GET", "prompts", "greet", "diff"))[0] == 400
+    assert (await api("GET", "prompts", "greet", "diff", params={"v1": "1", "v2": "9"}))[0] == 404
+    assert (await api("GET", "prompts", "..%2Fx"))[0] in (400, 404)
+    code, ix = await api("GET", "indexes")
+    assert code == 200 and ix[0]["name"] == "kb" and ix[0]["chunks"] >= 1
+    code, m = await api("GET", "monitor", params={"since": "1h", "by": "model"})
+    assert code == 200 and m["calls"] == 1 and m["summary"][0]["error_rate"] == 1.0 and m["recent"][0]["error"] is True
+    assert "bob:***@" in m["summary"][0]["model"]
+    assert (await api("GET", "monitor", params={"since": "yesterday"}))[0] == 400
+    assert (await api("GET", "monitor", params={"by": "colour"}))[0] == 400
+    assert (await api("GET", "nothing-here"))[0] == 404
+
+
+async def test_writes_are_validated(api):
+    ok = {"name": "n1", "notebook": "nb.ipynb", "cron": "0 3 * * *"}
+    for body, code in [({**ok, "notebook": "../nb.ipynb"}, 403), ({**ok, "notebook": "sub/../../x/nb.ipynb"}, 403),
+                       ({**ok, "notebook": "/etc/passwd"}, 400), ({**ok, "notebook": str(api_root_abs := "/tmp/x.ipynb")}, 400),
+                       ({**ok, "notebook": "missing.ipynb"}, 404), ({**ok, "notebook": "settings.ini"}, 400),
+                       ({k: v for k, v in ok.items() if k != "cron"}, 400), ({**ok, "extra": 1}, 400), ({**ok, "retries": "2"}, 400),
+                       ({**ok, "retries": True}, 400), ({**ok, "retries": -1}, 400), ({**ok, "timeout": 0}, 400),
+                       ({**ok, "name": "../evil"}, 400), ({**ok, "name": "-x"}, 400), ({**ok, "params": {"a b": 1}}, 400),
+                       ({**ok, "params": {"a": [1]}}, 400), ({**ok, "params": "a=1"}, 400)]:
+        got, err = await api("POST", "schedules", body=body)
+        assert got == code, (body, got, err)
+        assert err["message"] and "Traceback" not in json.dumps(err)
+    for raw in ["not json", "[1, 2]", '"x"']:
+        got, err = await api("POST", "schedules", raw=raw)
+        assert got == 400, (raw, err)
+    assert (await api("POST", "scheduler", body={"action": "explode"}))[0] == 400
+    assert (await api("POST", "scheduler", body={"what": 1}))[0] == 400
+    assert (await api("POST", "schedules", "n1", "explode"))[0] == 404  # no such route
+    assert (await api("DELETE", "schedules", "..%2Fx"))[0] in (400, 404)
+
+
+async def test_schedules_lifecycle(api, srv):
+    "Create, list, conflict, pause, resume, run now (202, then its history), scheduler start/stop, delete."
+    body = {"name": "n1", "notebook": "sub/inner.ipynb", "cron": "0 3 * * *", "tz": "Europe/Paris", "params": {"x": 5, "who": "api"},
+            "retries": 1, "timeout": 120}
+    code, sch = await api("POST", "schedules", body=body)
+    assert code == 201, sch
+    assert sch["name"] == "n1" and sch["notebook"] == str(srv / "sub" / "inner.ipynb") and sch["tz"] == "Europe/Paris"
+    assert sch["params"] == {"x": 5, "who": "api"} and sch["retries"] == 1 and sch["next_run"]
+    code, err = await api("POST", "schedules", body=body)
+    assert code == 409 and "exists" in err["message"]
+    assert (await api("POST", "schedules", body={**body, "name": "n2", "cron": "every day"}))[0] == 400
+    assert (await api("POST", "schedules", body={**body, "name": "n2", "tz": "Mars/Olympus"}))[0] == 400
+    code, lst = await api("GET", "schedules")
+    assert code == 200 and [s["name"] for s in lst] == ["n1"] and lst[0]["last"] is None
+    assert (await api("POST", "schedules", "n1", "pause"))[1]["paused"] is True
+    assert (await api("GET", "schedules"))[1][0]["next_run"] == ""
+    assert (await api("POST", "schedules", "n1", "resume"))[1]["paused"] is False
+    code, r = await api("POST", "schedules", "n1", "run")
+    assert code == 202 and r == {"schedule": "n1", "started": True}
+    for _ in range(240):
+        code, hist = await api("GET", "schedules", "n1", "history")
+        if hist and hist[0]["status"] not in ("running", "queued"): break
+        await asyncio.sleep(0.5)
+    assert code == 200 and hist[0]["status"] == "succeeded", hist
+    assert hist[0]["attempt"] == 1 and hist[0]["trigger"] == "manual" and hist[0]["started"] and hist[0]["finished"]
+    assert Path(hist[0]["output_path"]).is_file()
+    assert (await api("GET", "schedules"))[1][0]["last"]["status"] == "succeeded"
+    for method, parts in [("POST", ("nope", "run")), ("POST", ("nope", "pause")), ("GET", ("nope", "history")), ("DELETE", ("nope",))]:
+        assert (await api(method, "schedules", *parts))[0] == 404, parts
+    code, st = await api("GET", "scheduler")
+    assert code == 200 and st["running"] is False
+    try:
+        code, st = await api("POST", "scheduler")
+        assert code == 200 and st["running"] is True and st["pid"]
+        assert (await api("POST", "scheduler"))[1]["pid"] == st["pid"]  # already running: the same daemon
+    finally:
+        code, st = await api("POST", "scheduler", body={"action": "stop"})
+    assert code == 200 and st["running"] is False
+    assert (await api("DELETE", "schedules", "n1"))[0] == 200
+    assert (await api("GET", "schedules"))[1] == []
+
+
+ENDPOINTS = [("GET", "status"), ("GET", "runs"), ("GET", "prompts"), ("GET", "prompts/greet"), ("GET", "prompts/greet/diff?v1=1&v2=2"),
+             ("GET", "indexes"), ("GET", "monitor"), ("GET", "schedules"), ("POST", "schedules"), ("DELETE", "schedules/n1"),
+             ("POST", "schedules/n1/pause"), ("POST", "schedules/n1/resume"), ("POST", "schedules/n1/run"),
+             ("GET", "schedules/n1/history"), ("GET", "scheduler"), ("POST", "scheduler")]
+
+
+async def test_no_token_or_wrong_token_is_403(http_server_client, jp_serverapp, jp_base_url, jp_http_port):
+    client = AsyncHTTPClient()
+    for headers in [{}, {"Authorization": "token wrong"}]:
+        for method, path in ENDPOINTS:
+            url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}llmops/api/{path}"
+            r = await client.fetch(HTTPRequest(url, method, headers=headers, body="{}" if method == "POST" else None,
+                                               allow_nonstandard_methods=True, follow_redirects=False), raise_error=False)
+            assert r.code == 403, (method, path, headers, r.code)
+            Api.seen.append(r.body.decode())
+
+
+async def test_xsrf_enforced_for_cookie_authenticated_writes(http_server_client, jp_serverapp, jp_base_url, jp_http_port):
+    "A browser session (login cookie, no token) may read, but writes need the _xsrf cookie echoed in X-XSRFToken."
+    client, base = AsyncHTTPClient(), f"http://127.0.0.1:{jp_http_port}{jp_base_url}"
+    token = jp_serverapp.identity_provider.token
+    r = await client.fetch(f"{base}login", raise_error=False, follow_redirects=False)
+    jar = {}
+    def keep(resp):
+        for c in resp.headers.get_list("Set-Cookie"): k, _, v = c.split(";")[0].partition("="); jar[k] = v
+    keep(r)
+    xsrf = jar["_xsrf"]
+    r = await client.fetch(f"{base}login", method="POST", body=f"password={token}&_xsrf={xsrf}",
+                           headers={"Cookie": f"_xsrf={xsrf}"}, raise_error=False, follow_redirects=False)
+    keep(r)
+    assert r.code == 302 and any(k.startswith("username-") for k in jar), (r.code, jar)
+    cookie = "; ".join(f"{k}={v}" for k, v in jar.items())
+    r = await client.fetch(f"{base}llmops/api/indexes", headers={"Cookie": cookie}, raise_error=False)
+    assert r.code == 200, r.code
+    body = json.dumps({"name": "x1", "notebook": "../nb.ipynb", "cron": "0 3 * * *"})
+    for headers in [{"Cookie": cookie}, {"Cookie": cookie, "X-XSRFToken": "forged"}]:
+        r = await client.fetch(f"{base}llmops/api/schedules", method="POST", body=body, headers=headers, raise_error=False)
+        assert r.code == 403 and b"xsrf" in r.body.lower(), (headers, r.code, r.body)
+    r = await client.fetch(f"{base}llmops/api/schedules", method="POST", body=body, headers={"Cookie": cookie, "X-XSRFToken": xsrf},
+                           raise_error=False)
+    assert r.code == 403 and b"outside the server root" in r.body  # past XSRF: refused by the path check
+
+
+def test_no_secret_in_any_response():
+    "Runs last in this file: every answer recorded above is free of the password and the API key."
+    assert len(Api.seen) > 40
+    for text in Api.seen: assert PW not in text and KEY not in text, text

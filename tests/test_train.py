@@ -1,0 +1,163 @@
+"Every TRL recipe for a few steps on the real local model: finite loss, an MLflow run, a model folder that loads and generates."
+import json, math
+from pathlib import Path
+import pytest
+from conftest import run_cli
+
+PREFS = [{"prompt": f"Greet user number {i}.", "chosen": f"Hello, user {i}! How can I help you today?", "rejected": "no"} for i in range(6)]
+CHATS = [{"prompt": f"What is {i} plus {i}?", "completion": f"{i} plus {i} is {2 * i}."} for i in range(6)]
+PROMPTS = [{"prompt": f"Name the capital of {c}.", "completion": f"The capital of {c} is {k}."}
+           for c, k in [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Spain", "Madrid"), ("Egypt", "Cairo")]]
+FAST = dict(batch=2, max_length=64, progress=False)
+
+
+def _jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def proj(tmp_path_factory):
+    d = tmp_path_factory.mktemp("train")
+    (d / "settings.ini").write_text("[llmops]\nexperiment = train-tests\n")
+    return d
+
+
+@pytest.fixture
+def st(proj, monkeypatch):
+    monkeypatch.chdir(proj)
+    from jupyter_llmops.config import load_settings
+    return load_settings()
+
+
+def _generates(path: str, st):
+    from jupyter_llmops.llm import complete
+    out = complete("Say hello.", spec=f"hf:{path}", max_tokens=8, settings=st, record=False)
+    assert out.usage.completion > 0
+    return out
+
+
+def test_bad_data_names_the_line_and_field(tmp_path, st):
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.train import load_data
+    f = _jsonl(tmp_path / "prefs.jsonl", [PREFS[0], {"prompt": "x", "chosen": "y"}])
+    with pytest.raises(UsageError, match=r"prefs.jsonl:2: missing field\(s\) rejected"): load_data("dpo", f)
+    f = _jsonl(tmp_path / "chats.jsonl", [{"prompt": "only a prompt"}])
+    with pytest.raises(UsageError, match=r"chats.jsonl:1: missing field\(s\) completion"): load_data("sft", f)
+    f.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
+    with pytest.raises(UsageError, match="assistant turn"): load_data("sft", f)
+    f.write_text('{"prompt": "a"}\nnot json\n')
+    with pytest.raises(UsageError, match=r"chats.jsonl:2: not JSON"): load_data("distill", f)
+    with pytest.raises(UsageError, match="unknown recipe"): load_data("ppo", f)
+    with pytest.raises(UsageError, match="no data file"): load_data("sft", tmp_path / "none.jsonl")
+
+
+def test_cli_bad_data_is_a_usage_error(tmp_path):
+    f = _jsonl(tmp_path / "p.jsonl", [{"prompt": "x"}])
+    r = run_cli("train", "reward", "--data", str(f), "--steps", "1", cwd=tmp_path)
+    assert r.returncode == 2 and "p.jsonl:1: missing field(s) chosen, rejected" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
+    import mlflow
+    from jupyter_llmops.llm import complete
+    from jupyter_llmops.train import sft
+    r = sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=2, lora=True, register_as="test-sft", settings=st, **FAST)
+    assert r.steps == 2 and math.isfinite(r.metrics["train_loss"]) and len(r.history) == 2
+    assert (Path(r.model_path) / "config.json").is_file() and not (Path(r.model_path) / "adapter_config.json").exists()
+    _generates(r.model_path, st)
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
+    assert run.info.status == "FINISHED" and run.data.params["bf16"] == "False" and run.data.params["device"] == "cpu"
+    assert run.data.tags["llmops.recipe"] == "sft" and run.inputs.dataset_inputs
+    hist = mlflow.MlflowClient(st.tracking_uri).get_metric_history(r.run_id, "loss")
+    assert [m.step for m in hist] == [1, 2]
+    assert {a.path for a in mlflow.MlflowClient(st.tracking_uri).list_artifacts(r.run_id)} >= {"model", "loss.png"}
+    assert r.registered == ("test-sft", 1)
+    out = complete("Say hello.", spec="models:/test-sft/1", max_tokens=8, settings=st, record=False)
+    assert out.text and out.model == "models:/test-sft/1"
+
+
+def test_reward_model_scores(tmp_path, st):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from jupyter_llmops.train import reward
+    r = reward(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=2, settings=st, **FAST)
+    assert math.isfinite(r.metrics["train_loss"])
+    m, tok = AutoModelForSequenceClassification.from_pretrained(r.model_path), AutoTokenizer.from_pretrained(r.model_path)
+    with torch.no_grad(): score = m(**tok("Hello, user 1!", return_tensors="pt")).logits
+    assert score.shape == (1, 1) and torch.isfinite(score).all()
+
+
+def test_dpo(tmp_path, st):
+    from jupyter_llmops.train import dpo
+    r = dpo(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=2, settings=st, **FAST)
+    assert math.isfinite(r.metrics["train_loss"]) and r.steps == 2
+    _generates(r.model_path, st)
+
+
+def test_distill_auto_student_and_comparison(tmp_path, st):
+    from transformers import AutoConfig
+    from jupyter_llmops.train import distill
+    r = distill(_jsonl(tmp_path / "prompts.jsonl", PROMPTS), steps=2, max_new_tokens=8, settings=st, **FAST)
+    assert math.isfinite(r.metrics["train_loss"])
+    assert AutoConfig.from_pretrained(r.model_path).num_hidden_layers == 15
+    c = r.comparison.set_index("model")
+    assert c.loc["student", "parameters"] < 0.7 * c.loc["teacher", "parameters"]
+    assert c.loc["student", "size_mb"] < c.loc["teacher", "size_mb"]
+    assert set(c["scored_against"]) == {"reference"} and 0 <= c.loc["student", "score"] <= 1
+    _generates(r.model_path, st)
+    assert "comparison" in r._repr_html_() or "<table" in r._repr_html_()
+
+
+def test_feedback_persists_resumes_and_feeds_dpo(tmp_path, st):
+    import mlflow
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.feedback import FeedbackSession
+    from jupyter_llmops.models import local_llm_dir
+    from jupyter_llmops.panels.feedback import FeedbackModel
+    from jupyter_llmops.train import dpo
+    prompts = _jsonl(tmp_path / "q.jsonl", [{"prompt": p} for p in ("Capital of France?", "Say hi politely.", "2+2?")])
+    models = ["local", f"hf:{local_llm_dir(st.home)}"]
+    s = FeedbackSession("fb", prompts, models=models, settings=st, max_tokens=12)
+    m = FeedbackModel(s).load()
+    assert m.index == 0 and m.answer_a and m.answer_b and m.progress == "0 of 3 judged"
+    m.choose("A")
+    # a "restart": a new session object from the folder alone resumes at the next prompt, answers not regenerated
+    s2 = FeedbackSession("fb", settings=st)
+    assert s2.progress == (1, 3) and s2.next().index == 1
+    m2 = FeedbackModel(s2).load(); m2.key("b"); m2.key("t")
+    assert m2.done and s2.progress == (3, 3)
+    pairs = [json.loads(l) for l in s2.pairs_path.read_text().splitlines()]
+    assert len(pairs) == 2 and all(p["chosen"] and p["rejected"] and p["chosen_by"] in models for p in pairs)
+    with pytest.raises(UsageError, match="already compares"):
+        FeedbackSession("fb", prompts, models=["local", "hf:/elsewhere"], settings=st)
+    assert not s2.needs_log()  # the panel logged the pairs when the last prompt was judged
+    rid = s2.log_dataset()
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(rid)
+    assert run.inputs.dataset_inputs and run.data.metrics["pairs"] == 2
+    r = dpo("feedback:fb", steps=1, settings=st, **FAST)
+    assert math.isfinite(r.metrics["train_loss"]) and r.steps == 1
+
+
+def test_experiments_panel_shows_runs_curves_and_comparison(st):
+    from jupyter_llmops.panels.experiments import ExperimentsModel, experiments_panel
+    m = ExperimentsModel(st).refresh()
+    assert m.status == "" and {"sft", "reward", "dpo", "distill"} <= set(m.frame["recipe"])
+    m.recipe = "distill"; m.refresh()
+    assert set(m.frame["recipe"]) == {"distill"}
+    m.show(m.frame["run_id"].iloc[0])
+    assert "<img" in m.curve_html and "teacher vs student" in m.comparison_html and "student" in m.comparison_html
+    assert experiments_panel(model=m).model is m
+
+
+def test_feedback_between_two_prompt_versions(tmp_path, st):
+    from jupyter_llmops import prompts
+    from jupyter_llmops.feedback import FeedbackSession
+    prompts.register("fb-capital", "What is the capital of {{country}}?", "plain", settings=st)
+    prompts.register("fb-capital", "Answer with one word. Capital of {{country}}?", "terse", settings=st)
+    f = _jsonl(tmp_path / "vars.jsonl", [{"country": "France"}, {"vars": {"country": "Peru"}}])
+    s = FeedbackSession("fb-versions", f, versions=["fb-capital/1", "fb-capital/2"], settings=st, max_tokens=8)
+    it = s.next()
+    assert it.prompt == "country: France" and {it.source_a, it.source_b} == {"fb-capital/1", "fb-capital/2"}
+    s.judge(it.index, "B")
+    assert s.summary()[it.source_b] == 1 and s.next().prompt == "country: Peru"
