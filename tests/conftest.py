@@ -34,3 +34,24 @@ def run_cli(*args, cwd=None, env=None):
     exe = Path(sys.executable).parent / "llmops"
     return subprocess.run([str(exe), *args], cwd=cwd, env={**os.environ, **(env or {})},
                           capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture
+def webhook():
+    "A webhook served on loopback: `.url`, and `.got`, the JSON bodies POSTed to it."
+    import json, threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from types import SimpleNamespace
+    got = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self):
+            got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204); self.end_headers()
+
+        def log_message(self, *a): pass
+
+    srv = HTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{srv.server_port}", got=got)
+    srv.shutdown()

@@ -1,6 +1,4 @@
 "The monitor over real recorded calls: summary by model and prompt, flags, and alerts sent to a webhook on loopback."
-import json, threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from conftest import run_cli
 from jupyter_llmops import prompts
@@ -10,21 +8,9 @@ from jupyter_llmops.llm import complete
 from jupyter_llmops.monitor import monitor
 
 
-class Hook(BaseHTTPRequestHandler):
-    got = []
-
-    def do_POST(self):
-        Hook.got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204); self.end_headers()
-
-    def log_message(self, *a): pass
-
-
-def test_summary_flags_and_webhook_alert(tmp_path):
-    srv = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+def test_summary_flags_and_webhook_alert(tmp_path, webhook):
     env = {"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "mon-t", "LLMOPS_ALERT_ERROR_RATE": "0.3",
-           "LLMOPS_ALERT_WEBHOOK": f"http://127.0.0.1:{srv.server_port}/hook?token=s3cret"}
+           "LLMOPS_ALERT_WEBHOOK": f"{webhook.url}/hook?token=s3cret"}
     s = load_settings(tmp_path, environ=env)
     prompts.register("cap", "What is the capital of {{country}}?", settings=s)
     for c in ("France", "Italy"):
@@ -32,16 +18,13 @@ def test_summary_flags_and_webhook_alert(tmp_path):
     complete("My e-mail is jane@example.org, write it back to me.", "local", max_tokens=24, settings=s)
     with pytest.raises(LLMOpsError):
         complete("ping", "openai:m@http://127.0.0.1:9/v1", settings=s)
-    try:
-        m = monitor("1h", "model", s)
-    finally:
-        srv.shutdown()
+    m = monitor("1h", "model", s)
     assert m.summary.calls.to_dict() == {"local": 3, "openai:m@http://127.0.0.1:9/v1": 1}
     assert m.summary.loc["openai:m@http://127.0.0.1:9/v1", "error_rate"] == 1.0 and m.summary.loc["local", "error_rate"] == 0.0
     assert m.summary.loc["local", "tokens"] > 0 and 0 < m.summary.loc["local", "latency_p50"] <= m.summary.loc["local", "latency_p95"]
     assert set(m.summary.columns) >= {"relevance", "no_pii", "non_toxic", "flagged", "cost"}
     assert m.alerts == [{"group": "openai:m@http://127.0.0.1:9/v1", "metric": "error_rate", "value": 1.0, "threshold": 0.3}]
-    assert Hook.got and Hook.got[-1]["alerts"] == m.alerts
+    assert webhook.got and webhook.got[-1]["alerts"] == m.alerts
     assert "data:image/png" in m._repr_html_()
     by_prompt = monitor("1h", "prompt", s, evaluate=False, alert=False)
     assert by_prompt.summary.calls.to_dict() == {"(none)": 2, "cap/1": 2}

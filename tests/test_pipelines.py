@@ -2,7 +2,6 @@
 the scheduler daemon (survives its starter, SIGKILL recovery, retries); two schedulers on one database; webhooks;
 a DAG with glued values and parallel steps; the Dask executor."""
 import json, os, signal, socket, subprocess, sys, threading, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 import nbformat, pytest
 from conftest import run_cli
@@ -154,22 +153,10 @@ def test_scheduler_daemon_survives_sigkill_recovers_and_retries(proj):
     assert "stopped" in Path(st.log).read_text()
 
 
-class Hook(BaseHTTPRequestHandler):
-    got = []
-
-    def do_POST(self):
-        Hook.got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204); self.end_headers()
-
-    def log_message(self, *a): pass
-
-
-def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch):
-    srv = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    monkeypatch.setenv("LLMOPS_PIPELINE_WEBHOOK", f"http://127.0.0.1:{srv.server_port}/hook")
+def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch, webhook):
+    monkeypatch.setenv("LLMOPS_PIPELINE_WEBHOOK", f"{webhook.url}/hook")
     monkeypatch.setenv("LLMOPS_PIPELINE_RETRY_BACKOFF", "0.4")
-    s, Hook.got[:] = load_settings(), []
+    s = load_settings()
     starts = []
     def runner(sch, row, settings):
         starts.append((row.attempt, time.time()))
@@ -184,15 +171,15 @@ def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch):
         S.pause("flaky")
         time.sleep(0.3)
     finally:
-        stop.set(); srv.shutdown()
+        stop.set()
     first_tick = [x for x in S.history("flaky") if x.tick == min(y.tick for y in S.history("flaky"))]
     assert [(x.attempt, x.status) for x in sorted(first_tick, key=lambda x: x.attempt)] == [(1, "failed"), (2, "failed"), (3, "succeeded")]
     t = {}
     for a, ts in starts: t.setdefault(a, ts)  # the first tick's attempts (a later tick may have started meanwhile)
     assert t[2] - t[1] >= 0.4 and t[3] - t[2] >= 0.8  # exponential backoff: 0.4 s, then 0.8 s
-    events = [(e["event"], e["attempt"], e.get("will_retry")) for e in Hook.got if e["schedule"] == "flaky"]
+    events = [(e["event"], e["attempt"], e.get("will_retry")) for e in webhook.got if e["schedule"] == "flaky"]
     assert events[:3] == [("failure", 1, True), ("failure", 2, True), ("recovery", 3, None)]
-    assert Hook.got[0]["error"] == "boom" and Hook.got[0]["status"] == "failed"
+    assert webhook.got[0]["error"] == "boom" and webhook.got[0]["status"] == "failed"
 
 
 def test_two_schedulers_never_run_a_tick_twice(proj):

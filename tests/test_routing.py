@@ -1,6 +1,5 @@
 "Routes (rules, cascade, learned) on the real local model and a layer-dropped student; the semantic cache; budgets."
-import dataclasses, json, os, threading, time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+import dataclasses, os, time
 from pathlib import Path
 import pytest
 from conftest import HOME
@@ -8,16 +7,6 @@ from jupyter_llmops.config import load_settings
 
 Q_EASY = ["What is the capital of France?", "Name a fruit.", "Say hello.", "What color is the sky?", "Count to three.", "Name a dog breed."]
 Q_HARD = ["Explain why the sea is salty.", "Explain how a rainbow forms.", "Compare cats and dogs as pets.", "Explain why leaves change color."]
-
-
-class Hook(BaseHTTPRequestHandler):
-    got = []
-
-    def do_POST(self):
-        Hook.got.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-        self.send_response(204); self.end_headers()
-
-    def log_message(self, *a): pass
 
 
 @pytest.fixture(scope="module")
@@ -146,24 +135,19 @@ def test_cache_hits_misses_and_invalidation(env, st):
     assert calls.cached.sum() >= 3
 
 
-def test_budget_alert_then_hard_refusal(env, st):
+def test_budget_alert_then_hard_refusal(env, st, webhook):
     from jupyter_llmops import prompts
     from jupyter_llmops.budget import BudgetExceeded, budget_status
     from jupyter_llmops.llm import complete
     _, small = env
-    srv = HTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    s = dataclasses.replace(st, budget_daily="bq=0.0001", budget_alert_share="0.5", alert_webhook=f"http://127.0.0.1:{srv.server_port}/h")
+    s = dataclasses.replace(st, budget_daily="bq=0.0001", budget_alert_share="0.5", alert_webhook=f"{webhook.url}/h")
     prompts.register("bq", "Answer briefly: {{q}}", settings=s)
-    try:
-        for i in range(20):  # ~30 tokens at $0.002/1k: ~$0.00006 a call
-            complete(prompts.render("bq/1", s, q=f"what is {i} plus {i}?"), "local", max_tokens=8, settings=s)
-            if Hook.got: break
-        assert Hook.got and Hook.got[0]["alerts"][0]["group"] == "budget bq" and Hook.got[0]["alerts"][0]["metric"] == "budget_daily"
-        hard = dataclasses.replace(s, budget_hard="on")
-        with pytest.raises(BudgetExceeded, match="daily budget of \\$0.0001 for prompt bq is spent"):
-            for i in range(20): complete(prompts.render("bq/1", s, q=f"what is {i} times {i}?"), "local", max_tokens=8, settings=hard)
-        complete("not under the prompt's budget", small, max_tokens=4, settings=hard)  # the project has no budget
-        assert budget_status(hard).rows[0]["share"] >= 1
-    finally:
-        srv.shutdown()
+    for i in range(20):  # ~30 tokens at $0.002/1k: ~$0.00006 a call
+        complete(prompts.render("bq/1", s, q=f"what is {i} plus {i}?"), "local", max_tokens=8, settings=s)
+        if webhook.got: break
+    assert webhook.got and webhook.got[0]["alerts"][0]["group"] == "budget bq" and webhook.got[0]["alerts"][0]["metric"] == "budget_daily"
+    hard = dataclasses.replace(s, budget_hard="on")
+    with pytest.raises(BudgetExceeded, match="daily budget of \\$0.0001 for prompt bq is spent"):
+        for i in range(20): complete(prompts.render("bq/1", s, q=f"what is {i} times {i}?"), "local", max_tokens=8, settings=hard)
+    complete("not under the prompt's budget", small, max_tokens=4, settings=hard)  # the project has no budget
+    assert budget_status(hard).rows[0]["share"] >= 1
