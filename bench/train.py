@@ -91,4 +91,4 @@ print("vs default: how many times faster the kit is than TRL's defaults (goal >=
       "vs tuned: the kit's time over hand-tuned TRL (goal <= 1.05)")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _report import row
 row("training (CPU)", f"each recipe vs TRL with its default config / vs TRL hand-tuned for CPU, median s/step, batch {a.batch}, length {a.max_length}",
-    "; ".join(rows) + " (goals >= 3x / <= 1.05)", "python bench/train.py")
+    "; ".join(rows) + " (goals >= 3x / <= 1.05)", "python bench/train.py" + ("" if a.recipes == ap.get_default("recipes") else f" --recipes {a.recipes}"))
