@@ -156,14 +156,14 @@ def _callback(total: int, log_metric, progress: bool):
     return _Cb()
 
 def loss_chart(history: list, title: str = "training loss") -> bytes:
-    "A PNG of the loss curve."
-    import io, matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(5, 2.6))
+    "A PNG of the loss curve (a bare matplotlib Figure: the notebook's plotting backend is left alone)."
+    import io
+    from matplotlib.figure import Figure
+    fig = Figure(figsize=(5, 2.6))
+    ax = fig.add_subplot()
     if history: ax.plot(*zip(*history), marker=".")
     ax.set_xlabel("step"); ax.set_ylabel("loss"); ax.set_title(title); ax.grid(alpha=.3)
-    buf = io.BytesIO(); fig.tight_layout(); fig.savefig(buf, format="png", dpi=90); plt.close(fig)
+    buf = io.BytesIO(); fig.tight_layout(); fig.savefig(buf, format="png", dpi=90)
     return buf.getvalue()
 
 # %% ../../nbs/25_train.ipynb #ac5a7bff
@@ -284,7 +284,8 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
     "Train with one TRL recipe on the right hardware defaults; everything logged to one MLflow run."
     st = settings or load_settings()
     if steps < 1: raise UsageError("--steps must be at least 1")
-    rows = load_data(recipe, data, st)
+    src = data_path(data, st)
+    rows = load_data(recipe, src, st)
     hw = hardware(threads)
     batch = batch or min(hw.batch, len(rows))
     from jupyter_llmops.tracking import connect, ensure_experiment
@@ -298,7 +299,6 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
     tmp = tempfile.mkdtemp(prefix="llmops-train-")
     with torch_threads(hw.threads), mlflow.start_run(experiment_id=eid, run_name=f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": recipe, "llmops.base_model": spec})
-        src = data_path(data, st)
         params = dict(recipe=recipe, model=spec, steps=steps, lora=lora, batch=batch, max_length=max_length, lr=lr,
                       device=hw.device, threads=hw.threads, bf16=hw.bf16, gradient_checkpointing=False,
                       data=str(data), rows=len(rows), data_sha1=hashlib.sha1(src.read_bytes()).hexdigest()[:12])
