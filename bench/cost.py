@@ -1,12 +1,16 @@
 """Cost optimisation: routing policies and the semantic cache against sending everything to one model.
 
 On a fixed question set, in one run: cost, mean latency and mean evaluator score (relevance, MiniLM) of (a) every
-question to the larger model (`local`, SmolLM2-135M), (b) every question to the smaller (a layer-dropped student of it,
-every other layer, saved once; pass --student FOLDER for a distilled one), (c) each routing policy (rules, cascade,
-learned: trained on a separate question set answered by both models). Then the semantic cache: hit rate and latency
-on repeated and on paraphrased questions, against a generation.
+question to the larger model (`local`, SmolLM2-135M), (b) every question to the smaller, (c) each routing policy
+(rules, cascade, learned: trained on a separate question set answered by both models). Then the semantic cache: hit
+rate and latency on repeated and on paraphrased questions, against a generation.
+
+The smaller model is a student of the larger one, every other layer kept (81M parameters), distilled first with the
+kit's own recipe (`train distill`, off-policy on the teacher's answers) on `_distill_prompts.py`: everyday
+questions of the same kinds as the test set, none of them a test question. --distill-steps 0 skips the
+distillation (an untrained layer-dropped student); --student FOLDER takes a saved one.
 Goals: a policy keeps >= 95% of (a)'s score at <= 60% of its cost; a cache hit >= 50x faster than a generation.
-Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--student FOLDER]"""
+Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--distill-steps 300] [--student FOLDER] [--save-student FOLDER]"""
 import argparse, atexit, dataclasses, os, shutil, statistics, tempfile, time, warnings
 from pathlib import Path
 
@@ -40,6 +44,8 @@ def run(questions, spec, s, mt):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-tokens", type=int, default=32); ap.add_argument("--student", help="a saved smaller model folder")
+    ap.add_argument("--distill-steps", type=int, default=300, help="distillation steps of the student (0: none)")
+    ap.add_argument("--save-student", help="keep the distilled student in this folder")
     a = ap.parse_args()
     mt = a.max_tokens
     import torch
@@ -52,6 +58,18 @@ def main():
     if (repo_copy / "SmolLM2-135M-Instruct" / "config.json").is_file(): (home / "models").symlink_to(repo_copy)  # skip the GGUF conversion
     s = load_settings()
     if a.student: student = Path(a.student)
+    elif a.distill_steps:
+        import json, sys
+        sys.path.insert(0, str(Path(__file__).parent)); from _distill_prompts import prompts
+        from jupyter_llmops.train import distill
+        data = home / "distill.jsonl"; data.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts()))
+        t0 = time.perf_counter()
+        r = distill(data, steps=a.distill_steps, batch=8, max_new_tokens=mt, max_length=128, lr=2e-4, beta=0.0, settings=s)
+        print(f"student: {a.distill_steps} distillation steps on {len(prompts())} prompts in {time.perf_counter() - t0:.0f} s "
+              f"(teacher pass {r.metrics['teacher_pass_s']:.0f} s); loss {r.history[0][1]:.3f} -> {r.history[-1][1]:.3f}")
+        print(r.comparison.drop(columns=["example"]).to_string(index=False), flush=True)
+        student = Path(r.model_path)
+        if a.save_student: shutil.copytree(student, a.save_student, dirs_exist_ok=True)
     else:
         from jupyter_llmops.train import student_from
         model, tok = load_causal_lm(parse_spec("local"), s.home)
@@ -94,6 +112,16 @@ def main():
     flush()
     print(f"\nGOAL policy >= 95% of (a)'s score at <= 60% of its cost: {'MET by ' + ', '.join(met) if met else 'NOT MET'}")
     print(f"GOAL cache hit >= 50x faster than a generation: {'MET' if g / h >= 50 else 'NOT MET'} ({g / h:.0f}x)")
+    import sys
+    sys.path.insert(0, str(Path(__file__).parent)); from _report import row
+    shares = "; ".join(f"{k[4:]} {r['score'] / base['score']:.0%} at {r['cost'] / base['cost']:.0%}"
+                       for k, r in rows.items() if k != "(a) all larger")
+    student_desc = "a given student" if a.student else (f"a student distilled {a.distill_steps} steps" if a.distill_steps else "an undistilled layer-dropped student")
+    row("cost", f"routes over {student_desc} and the local LLM vs all to the local LLM ({len(EASY + HARD)} questions: score share at cost share); "
+        "a semantic-cache hit vs a generation",
+        f"{shares} (goal >= 95% at <= 60%: {'met by ' + ', '.join(m[4:] for m in met) if met else 'not met'}); "
+        f"cache {g * 1000:,.0f} ms vs {h * 1000:.1f} ms: {g / h:.0f}x (goal >= 50x)",
+        "python bench/cost.py" + ("" if a.distill_steps == ap.get_default("distill_steps") or a.student else f" --distill-steps {a.distill_steps}"))
 
 
 if __name__ == "__main__":

@@ -90,9 +90,12 @@ def test_reward_model_scores(tmp_path, st):
 
 def test_dpo(tmp_path, st):
     from jupyter_llmops.train import dpo
+    import mlflow
     r = dpo(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=2, settings=st, **FAST)
     assert math.isfinite(r.metrics["train_loss"]) and r.steps == 2
     _generates(r.model_path, st)
+    # on a CPU the reference log-probs are computed once, before training
+    assert mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id).data.params["precompute_ref_log_probs"] == "True"
 
 
 def test_distill_auto_student_and_comparison(tmp_path, st):
@@ -107,6 +110,47 @@ def test_distill_auto_student_and_comparison(tmp_path, st):
     assert set(c["scored_against"]) == {"reference"} and 0 <= c.loc["student", "score"] <= 1
     _generates(r.model_path, st)
     assert "comparison" in r._repr_html_() or "<table" in r._repr_html_()
+    import mlflow
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)  # on a CPU: off-policy, on the teacher's answers
+    assert run.data.params["on_policy"] == "False" and run.data.metrics["teacher_answers"] == 4
+
+
+def test_distill_on_policy_is_trls_trainer(tmp_path, st):
+    import mlflow
+    from jupyter_llmops.train import distill
+    r = distill(_jsonl(tmp_path / "prompts.jsonl", PROMPTS), steps=1, max_new_tokens=4, on_policy=True, settings=st, **FAST)
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
+    assert math.isfinite(r.metrics["train_loss"]) and run.data.params["on_policy"] == "True" and "teacher_answers" not in run.data.metrics
+
+
+def test_teacher_answers_and_kept_hidden_states_give_trls_loss(st):
+    "The off-policy trainer's cached teacher states give the loss TRL computes with a teacher forward pass."
+    import tempfile, torch, trl
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from jupyter_llmops.train import model_folder, student_from, teacher_answer_trainer
+    base = str(model_folder("local", st))
+    tok = AutoTokenizer.from_pretrained(base, padding_side="left")
+    teacher = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32).eval()
+    prompts = [[{"role": "user", "content": r["prompt"]}] for r in PROMPTS[:3]]
+    args = trl.DistillationConfig(output_dir=tempfile.mkdtemp(), use_cpu=True, bf16=False, gradient_checkpointing=False,
+                                  report_to="none", max_completion_length=6, per_device_train_batch_size=3)
+    t = teacher_answer_trainer()(model=student_from(teacher), teacher_model=teacher, processing_class=tok, args=args,
+                                 train_dataset=Dataset.from_list([{"prompt": p} for p in prompts]))
+    assert t.prepare_teacher(prompts) == 3 and t.prepare_teacher(prompts) == 0  # once per prompt
+    ids, _, _ = t._tokenize_prompts(prompts)
+    answer = t._generate_single_turn(ids, None, {})
+    with torch.inference_mode():  # the answers are the teacher's greedy ones
+        ref = teacher.generate(input_ids=torch.tensor([ids[0]]), max_new_tokens=6, do_sample=False)[0, len(ids[0]):].tolist()
+    assert answer[0] == ref[:len(answer[0])] and getattr(t, "on_policy_batches", 0) == 0
+    t.model.train()
+    batch = t._generate_and_score_completions([{"prompt": p} for p in prompts])
+    student = t.accelerator.unwrap_model(t.model)
+    with torch.no_grad():
+        kept = t._compute_loss(student, batch, None)[0]
+        hidden, t._hidden = t._hidden, {}  # without the kept states the teacher runs, as in TRL
+        fresh = t._compute_loss(student, batch, None)[0]
+    assert torch.allclose(kept, fresh, rtol=1e-4, atol=1e-5), (kept, fresh)
 
 
 def test_feedback_persists_resumes_and_feeds_dpo(tmp_path, st):

@@ -933,5 +933,8 @@ d = { 'settings': { 'branch': 'main',
                                       'jupyter_llmops.train.sft': ('train.html#sft', 'jupyter_llmops/train.py'),
                                       'jupyter_llmops.train.split_heldout': ('train.html#split_heldout', 'jupyter_llmops/train.py'),
                                       'jupyter_llmops.train.student_from': ('train.html#student_from', 'jupyter_llmops/train.py'),
+                                      'jupyter_llmops.train.teacher_answer_trainer': ( 'train.html#teacher_answer_trainer',
+                                                                                       'jupyter_llmops/train.py'),
+                                      'jupyter_llmops.train.teacher_pass': ('train.html#teacher_pass', 'jupyter_llmops/train.py'),
                                       'jupyter_llmops.train.torch_threads': ('train.html#torch_threads', 'jupyter_llmops/train.py'),
                                       'jupyter_llmops.train.trainer_args': ('train.html#trainer_args', 'jupyter_llmops/train.py')}}}

@@ -160,7 +160,7 @@ def _status(p):
 @command("demo", "demo [--question Q] [--distill-steps N]", "the end-to-end showcase pipeline notebook, run by the kit's runner on the embedded defaults")
 def _demo(p):
     p.add_argument("--question", default="In two sentences, what is MLOps?", help="what to ask the local LLM")
-    p.add_argument("--max-tokens", type=int, default=96); p.add_argument("--distill-steps", type=int, default=6)
+    p.add_argument("--max-tokens", type=int, default=96); p.add_argument("--distill-steps", type=int, default=30)
     def run(a, ctx):
         from jupyter_llmops.demo import run_demo
         return run_demo(ctx.settings, question=a.question, max_tokens=a.max_tokens, distill_steps=a.distill_steps)
@@ -365,6 +365,8 @@ def _train(p):
     p.add_argument("--steps", type=int, default=50); p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into the saved model)")
     p.add_argument("--batch", type=int); p.add_argument("--max-length", type=int, default=256); p.add_argument("--lr", type=float)
     p.add_argument("--beta", type=float, default=0.5, help="distill: 0 forward KL, 0.5 JSD, 1 reverse KL"); p.add_argument("--max-new-tokens", type=int, default=32)
+    p.add_argument("--on-policy", action=argparse.BooleanOptionalAction, default=None,
+                   help="distill: the student generates its answers every step (default on a GPU); --no-on-policy trains on the teacher's answers, generated once (default on a CPU)")
     p.add_argument("--register", metavar="NAME", help="register the trained model in MLflow under NAME"); p.add_argument("--experiment")
     p.add_argument("--threads", type=int, help="torch threads (CPU); default the usable cores")
     from jupyter_llmops.train import FORMATS  # light: no torch
@@ -372,7 +374,7 @@ def _train(p):
     def run(a, ctx):
         from jupyter_llmops.train import run_recipe
         return run_recipe(a.recipe, a.data, model=a.model, steps=a.steps, lora=a.lora, batch=a.batch, max_length=a.max_length, lr=a.lr,
-                          teacher=a.teacher, student=a.student, beta=a.beta, max_new_tokens=a.max_new_tokens, register_as=a.register,
+                          teacher=a.teacher, student=a.student, beta=a.beta, max_new_tokens=a.max_new_tokens, on_policy=a.on_policy, register_as=a.register,
                           experiment=a.experiment, threads=a.threads, settings=ctx.settings)
     return run
 

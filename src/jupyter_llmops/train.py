@@ -4,7 +4,7 @@
 
 # %% ../../nbs/25_train.ipynb #ed2ee8a7
 from __future__ import annotations
-import hashlib, json, math, os, shutil, tempfile, time
+import functools, hashlib, json, math, os, shutil, tempfile, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
@@ -16,7 +16,7 @@ from .errors import LLMOpsError, UsageError
 __all__ = ['FORMATS', 'RECIPES', 'feedback_pairs_path', 'data_path', 'load_data', 'Hardware', 'cpu_threads', 'hardware',
            'trainer_args', 'torch_threads', 'TrainResult', 'loss_chart', 'model_folder', 'save_model', 'register',
            'param_count', 'folder_mb', 'run_recipe', 'split_heldout', 'student_from', 'load_pair', 'compare_models',
-           'sft', 'reward', 'dpo', 'distill']
+           'teacher_pass', 'teacher_answer_trainer', 'sft', 'reward', 'dpo', 'distill']
 
 # %% ../../nbs/25_train.ipynb #b70c87b5
 FORMATS = {
@@ -234,7 +234,7 @@ def _dataset(rows: list[dict], keep: tuple):
     from datasets import Dataset
     return Dataset.from_list([{k: r[k] for k in keep} for r in rows])
 
-def _build(recipe, rows, base, args, hw, max_length, lora, teacher, student, beta, max_new_tokens):
+def _build(recipe, rows, base, args, hw, max_length, lora, teacher, student, beta, max_new_tokens, on_policy=True):
     "The TRL trainer of `recipe`, its model and tokenizer."
     import torch, trl
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
@@ -249,16 +249,19 @@ def _build(recipe, rows, base, args, hw, max_length, lora, teacher, student, bet
                               train_dataset=_dataset(rows, ("prompt", "chosen", "rejected")), processing_class=tok, peft_config=peft)
     elif recipe == "distill":
         model = student
-        t = trl.DistillationTrainer(model=model, teacher_model=teacher, processing_class=tok, peft_config=peft,
-                                    args=trl.DistillationConfig(max_completion_length=max_new_tokens, beta=beta, **args),
-                                    train_dataset=_dataset(rows, ("prompt",)))
+        cls = trl.DistillationTrainer if on_policy else teacher_answer_trainer()
+        t = cls(model=model, teacher_model=teacher, processing_class=tok, peft_config=peft,
+                args=trl.DistillationConfig(max_completion_length=max_new_tokens, beta=beta, **args),
+                train_dataset=_dataset(rows, ("prompt",)))
     else:
         model = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
         if recipe == "sft":
             t = trl.SFTTrainer(model=model, args=trl.SFTConfig(max_length=max_length, **args),
                                train_dataset=_dataset(rows, ("messages",)), processing_class=tok, peft_config=peft)
         else:
-            t = trl.DPOTrainer(model=model, args=trl.DPOConfig(max_length=max_length, **args),
+            # on a CPU the reference model's log-probabilities are computed once, before the first step, not every step
+            pre = dict(precompute_ref_log_probs=True, precompute_ref_batch_size=max(16, args["per_device_train_batch_size"])) if hw.device == "cpu" else {}
+            t = trl.DPOTrainer(model=model, args=trl.DPOConfig(max_length=max_length, **pre, **args),
                                train_dataset=_dataset(rows, ("prompt", "chosen", "rejected")), processing_class=tok, peft_config=peft)
     return t, tok
 
@@ -274,7 +277,8 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
                teacher: str = "local", # distill: the teacher
                student: str = "auto", # distill: auto (every other layer of the teacher) or a spec
                beta: float = 0.5, # distill: 0 forward KL, 0.5 JSD, 1 reverse KL
-               max_new_tokens: int = 32, # distill: tokens the student generates per prompt
+               max_new_tokens: int = 32, # distill: the longest answer, in tokens
+               on_policy: bool | None = None, # distill: the student generates its answers every step (TRL's way); default on a GPU only
                register_as: str | None = None, # register the trained model under this name
                experiment: str | None = None, # MLflow experiment; default the settings'
                threads: int | None = None, # torch threads; default the usable cores
@@ -296,20 +300,28 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
     held = []
     if recipe == "distill":
         rows, held = split_heldout(rows)
+        if on_policy is None: on_policy = hw.device != "cpu"  # on a CPU, generating every step costs more than it teaches
     tmp = tempfile.mkdtemp(prefix="llmops-train-")
     with torch_threads(hw.threads), mlflow.start_run(experiment_id=eid, run_name=f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": recipe, "llmops.base_model": spec})
         params = dict(recipe=recipe, model=spec, steps=steps, lora=lora, batch=batch, max_length=max_length, lr=lr,
                       device=hw.device, threads=hw.threads, bf16=hw.bf16, gradient_checkpointing=False,
                       data=str(data), rows=len(rows), data_sha1=hashlib.sha1(src.read_bytes()).hexdigest()[:12])
-        if recipe == "distill": params.update(student=student, beta=beta, max_new_tokens=max_new_tokens, heldout=len(held))
+        if recipe == "distill": params.update(student=student, beta=beta, max_new_tokens=max_new_tokens, heldout=len(held), on_policy=on_policy)
+        if recipe == "dpo": params["precompute_ref_log_probs"] = hw.device == "cpu"
         mlflow.log_params(params)
         _log_dataset(mlflow, rows, src)
         teacher_m = student_m = None
         if recipe == "distill":
             teacher_m, student_m = load_pair(base, student, st, hw)
         args = trainer_args(hw, tmp, steps, batch, lr)
-        trainer, tok = _build(recipe, rows, str(base), args, hw, max_length, lora, teacher_m, student_m, beta, max_new_tokens)
+        t0 = time.perf_counter()
+        trainer, tok = _build(recipe, rows, str(base), args, hw, max_length, lora, teacher_m, student_m, beta, max_new_tokens, on_policy)
+        pre = {"setup_s": time.perf_counter() - t0}  # dpo on a CPU: includes the reference log-probabilities
+        if recipe == "distill" and not on_policy:
+            t0 = time.perf_counter()
+            n = trainer.prepare_teacher([r["prompt"] for r in rows], progress=progress)
+            pre.update(teacher_pass_s=time.perf_counter() - t0, teacher_answers=n)
         cb = _callback(steps, lambda m, step: mlflow.log_metrics(m, step=step), progress)
         from transformers.trainer_callback import PrinterCallback
         trainer.remove_callback(PrinterCallback)  # the bar shows the loss; no dict printed per step
@@ -318,6 +330,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
         metrics = {k: float(v) for k, v in out.metrics.items() if isinstance(v, (int, float))}
         if cb.history: metrics["final_loss"] = cb.history[-1][1]
         metrics["train_loss"] = float(out.training_loss)
+        metrics.update(pre)
         if not math.isfinite(metrics["train_loss"]):
             raise LLMOpsError(f"{recipe}: the loss is not finite ({metrics['train_loss']})", hint="lower --lr, or check the data")
         trained = trainer.model
@@ -409,6 +422,86 @@ def compare_models(teacher, student, tok, held: list[dict], teacher_dir, student
                      "scored_against": against, "example": res[name][0][0][:80]})
     return pd.DataFrame(rows)
 
+# %% ../../nbs/25_train.ipynb #c9ba57da
+def teacher_pass(teacher, pad_id: int, prompt_ids: list[list[int]], eos_ids: list[int], max_new_tokens: int,
+                 batch: int = 8, progress: bool = False) -> tuple[list[list[int]], list]:
+    """The teacher's greedy answer to each prompt (up to and including the first EOS), and its last hidden states at
+    the positions that predict each answer token (one `(len(answer), hidden)` tensor per prompt)."""
+    import torch
+    answers, hidden = [], []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=2 * len(prompt_ids), desc="teacher answers", unit="prompt")
+    with torch.inference_mode():
+        dev = next(teacher.parameters()).device
+        for i in range(0, len(prompt_ids), batch):  # generation: left padding
+            chunk = prompt_ids[i:i + batch]
+            w = max(map(len, chunk))
+            ids = torch.tensor([[pad_id] * (w - len(p)) + p for p in chunk], device=dev)
+            att = torch.tensor([[0] * (w - len(p)) + [1] * len(p) for p in chunk], device=dev)
+            out = teacher.generate(input_ids=ids, attention_mask=att, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id)
+            for row in out[:, w:].tolist():
+                cut = next((j for j, t in enumerate(row) if t in eos_ids), None)
+                answers.append(row if cut is None else row[:cut + 1])
+            if bar is not None: bar.update(len(chunk))
+        backbone = teacher.base_model
+        for i in range(0, len(prompt_ids), batch):  # hidden states: right padding, so no real position sees a pad
+            seqs = [p + a for p, a in zip(prompt_ids[i:i + batch], answers[i:i + batch])]
+            w = max(map(len, seqs))
+            ids = torch.tensor([s + [pad_id] * (w - len(s)) for s in seqs], device=dev)
+            att = torch.tensor([[1] * len(s) + [0] * (w - len(s)) for s in seqs], device=dev)
+            h = backbone(input_ids=ids, attention_mask=att, use_cache=False).last_hidden_state
+            for k, (p, a) in enumerate(zip(prompt_ids[i:i + batch], answers[i:i + batch])):
+                hidden.append(h[k, len(p) - 1:len(p) + len(a) - 1].clone())
+            if bar is not None: bar.update(len(seqs))
+    if bar is not None: bar.close()
+    return answers, hidden
+
+@functools.cache
+def teacher_answer_trainer():
+    "TRL's DistillationTrainer, off-policy: it trains on the teacher's answers, generated once, with the teacher's hidden states kept."
+    import torch, trl
+
+    class TeacherAnswerDistillation(trl.DistillationTrainer):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, **kw)
+            self._answers, self._hidden = {}, {}
+
+        def prepare_teacher(self, prompts: list, batch: int = 8, progress: bool = False) -> int:
+            "Answer each prompt with the teacher once; the number of new answers."
+            ids, _, _ = self._tokenize_prompts(prompts)
+            todo = list({tuple(p): list(p) for p in ids if tuple(p) not in self._answers}.values())
+            if not todo: return 0
+            teacher = self.accelerator.unwrap_model(self.teacher_model)
+            ans, hid = teacher_pass(teacher, self.processing_class.pad_token_id, todo, self.eos_token_ids,
+                                    self.args.max_completion_length, batch, progress)
+            for p, a, h in zip(todo, ans, hid):
+                self._answers[tuple(p)] = a
+                self._hidden[(tuple(p), tuple(a))] = h
+            return len(todo)
+
+        def _generate_single_turn(self, prompt_ids, images, multimodal_fields, has_tool_images=False):
+            if all(tuple(p) in self._answers for p in prompt_ids):
+                return [list(self._answers[tuple(p)]) for p in prompt_ids]
+            self.on_policy_batches = getattr(self, "on_policy_batches", 0) + 1  # a prompt prepare_teacher did not see
+            return super()._generate_single_turn(prompt_ids, images, multimodal_fields, has_tool_images)
+
+        def _get_last_hidden_state(self, unwrapped_model, input_ids, attention_mask, logits_to_keep, **kw):
+            if unwrapped_model is self.accelerator.unwrap_model(self.teacher_model) and not any(v is not None for v in kw.values()):
+                p_w = input_ids.shape[1] - logits_to_keep  # prompts are left padded to p_w; answers follow, right padded
+                out = []
+                for row, m in zip(input_ids.tolist(), attention_mask.tolist()):
+                    key = (tuple(t for t, k in zip(row[:p_w], m[:p_w]) if k), tuple(t for t, k in zip(row[p_w:], m[p_w:]) if k))
+                    h = self._hidden.get(key)
+                    if h is None: break
+                    out.append(torch.nn.functional.pad(h, (0, 0, 0, logits_to_keep - h.shape[0])))
+                else:
+                    return torch.stack(out).to(input_ids.device)
+            return super()._get_last_hidden_state(unwrapped_model, input_ids, attention_mask, logits_to_keep, **kw)
+
+    return TeacherAnswerDistillation
+
 # %% ../../nbs/25_train.ipynb #3d581834
 def sft(data, model: str = "local", steps: int = 50, lora: bool = False, **kw) -> TrainResult:
     "Supervised fine-tuning on chats or prompt/completion pairs (TRL SFTTrainer)."
@@ -423,5 +516,5 @@ def dpo(data, model: str = "local", steps: int = 50, lora: bool = False, **kw) -
     return run_recipe("dpo", data, model=model, steps=steps, lora=lora, **kw)
 
 def distill(data, teacher: str = "local", student: str = "auto", steps: int = 50, **kw) -> TrainResult:
-    "Distil `teacher` into `student` on prompts (TRL DistillationTrainer), then compare the two on held-out prompts."
+    "Distil `teacher` into `student` on prompts (TRL DistillationTrainer; off-policy on the teacher's answers on a CPU), then compare the two on held-out prompts."
     return run_recipe("distill", data, teacher=teacher, student=student, steps=steps, **kw)
