@@ -44,3 +44,15 @@ def test_magic_outside_ipython_says_where_it_works():
     code = "import jupyter_llmops; jupyter_llmops.load_ipython_extension(None)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and ("IPython" in r.stderr or "Jupyter" in r.stderr), r.stderr
+
+
+def test_processes_starting_together_on_a_new_home_all_work(tmp_path):
+    "Two notebooks (or a notebook and the scheduler) opening a new home's MLflow store at once: no migration race."
+    code = ("from jupyter_llmops.config import load_settings; from jupyter_llmops.tracking import ensure_experiment; "
+            "import mlflow; s = load_settings(); ensure_experiment('race', s); "
+            "mlflow.MlflowClient(s.tracking_uri).search_registered_models(); print('ok')")
+    env = dict(os.environ, LLMOPS_HOME=str(tmp_path / "home"))
+    ps = [subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+          for _ in range(4)]
+    outs = [p.communicate(timeout=300) for p in ps]
+    assert all(p.returncode == 0 and o.strip() == "ok" for p, (o, _) in zip(ps, outs)), [e[-800:] for _, e in outs]

@@ -47,8 +47,21 @@ def connect(settings: Settings | None = None):
     import logging, mlflow
     for noisy in ("mlflow.store.db.utils", "alembic.runtime.migration"): logging.getLogger(noisy).setLevel(logging.WARNING)
     if mlflow.get_tracking_uri() != uri: mlflow.set_tracking_uri(uri)
+    if uri.startswith("sqlite:///") and uri not in _connected: _init_sqlite_store(uri)
     _connected.add(uri)
     return mlflow
+
+def _init_sqlite_store(uri: str):
+    """Open (create or migrate) the SQLite store under a file lock beside it. Two processes starting on a new home
+    (two notebooks, a notebook and the scheduler) would otherwise race in MLflow's schema migration, and one fails."""
+    from mlflow.tracking._model_registry.utils import _get_store as registry_store
+    from mlflow.tracking._tracking_service.utils import _get_store as tracking_store
+    with open(uri[len("sqlite:///"):] + ".lock", "a") as fh:
+        try:
+            import fcntl
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        except ImportError: pass  # no fcntl (Windows): no lock
+        tracking_store(uri); registry_store(uri)  # the lock is released when the file closes
 
 # %% ../../nbs/09_tracking.ipynb #c7df9939
 def _slug(name: str) -> str: return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "experiment"
