@@ -2,7 +2,7 @@
 
 One process, the same model (SmolLM2-135M-Instruct), data, batch and sequence length on all three sides; the figure
 is the median seconds per optimizer step (the first step of each run, which warms up, is left out). This shared
-2-core machine drifts by a third from minute to minute, and a process's later trainings run slower than its first,
+2-core machine drifts by a third from minute to minute, and a training later in a process was once seen 20% slower than the first,
 so each side runs --rounds times, interleaved, the order reversed every other round, and the steps of all its
 rounds are pooled.
 Goal (issue 7): the recipe >= 3x faster than TRL's defaults on CPU, and within 5% of hand-tuned TRL.
