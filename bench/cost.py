@@ -11,8 +11,9 @@ questions of the same kinds as the test set, none of them a test question. --dis
 distillation (an untrained layer-dropped student); --student FOLDER takes a saved one.
 Goals: a policy keeps >= 95% of (a)'s score at <= 60% of its cost; a cache hit >= 50x faster than a generation.
 Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--distill-steps 300] [--student FOLDER] [--save-student FOLDER]"""
-import argparse, atexit, dataclasses, os, shutil, statistics, tempfile, time, warnings
+import argparse, atexit, dataclasses, json, os, shutil, statistics, sys, tempfile, time, warnings
 from pathlib import Path
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the bench's helpers: _report, _distill_prompts
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -59,8 +60,7 @@ def main():
     s = load_settings()
     if a.student: student = Path(a.student)
     elif a.distill_steps:
-        import json, sys
-        sys.path.insert(0, str(Path(__file__).parent)); from _distill_prompts import prompts
+        from _distill_prompts import prompts
         from jupyter_llmops.train import distill
         data = home / "distill.jsonl"; data.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts()))
         t0 = time.perf_counter()
@@ -112,8 +112,7 @@ def main():
     flush()
     print(f"\nGOAL policy >= 95% of (a)'s score at <= 60% of its cost: {'MET by ' + ', '.join(met) if met else 'NOT MET'}")
     print(f"GOAL cache hit >= 50x faster than a generation: {'MET' if g / h >= 50 else 'NOT MET'} ({g / h:.0f}x)")
-    import sys
-    sys.path.insert(0, str(Path(__file__).parent)); from _report import row
+    from _report import row
     shares = "; ".join(f"{k[4:]} {r['score'] / base['score']:.0%} at {r['cost'] / base['cost']:.0%}"
                        for k, r in rows.items() if k != "(a) all larger")
     student_desc = "a given student" if a.student else (f"a student distilled {a.distill_steps} steps" if a.distill_steps else "an undistilled layer-dropped student")
