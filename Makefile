@@ -40,12 +40,17 @@ export: install
 check-sync: install
 	bash .ci/check-sync
 
+# The tests' temporary files (kit homes with model copies and trained models, pytest's tmp_path, servers' data) go
+# to one scratch folder per run (readable by the postgres user of the team-mode tests), removed when the run ends,
+# pass or fail. The notebooks' kit home is in it too, so that test runs do not pile up runs and models in .llmops.
+SCRATCH = d=$$(mktemp -d /tmp/llmops-tests-XXXXXX); chmod 755 "$$d"; trap 'rm -rf "$$d"' EXIT; export TMPDIR=$$d LLMOPS_HOME=$$d/home;
+
 test-nbs: install
-	$(VENV)/bin/nbdev-test --n-workers 2
+	$(SCRATCH) $(VENV)/bin/nbdev-test --n-workers 2
 
 # pytest exits 5 when it collects no test: that is not a failure of the suite.
 test-py: install
-	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
+	$(SCRATCH) $(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
 test: check-sync test-nbs test-py
 

@@ -5,11 +5,12 @@ caller's path, and the total CPU per recorded call (all threads, measured after 
 Goal: caller-path overhead under 0.1 ms; total CPU per recorded call under a tenth of MLflow's. On a SQL store the kit
 writes rows in bulk; the "kit via log_spans" row shows its fallback path (HTTP stores) on the same calls.
 Run: .venv/bin/python bench/monitor.py [--calls N]"""
-import argparse, os, statistics, tempfile, time, warnings
+import argparse, atexit, os, shutil, statistics, tempfile, time, warnings
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 home = tempfile.mkdtemp(prefix="llmops-bench-mon-")
+atexit.register(shutil.rmtree, home, True)  # the bench's model copies and runs go when it ends
 os.environ.update(LLMOPS_HOME=home, LLMOPS_EXPERIMENT="bench-monitor")
 
 

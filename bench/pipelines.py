@@ -8,11 +8,12 @@ In one process, on a trivial notebook (a parameters cell, one glue):
 4. tick claims per second on the SQLite jobs database (one claimer; two racing claimers, each tick won once).
 Wall-clock medians (the kernels are other processes, so CPU time of this process would not show their cost).
 Run: .venv/bin/python bench/pipelines.py [--n 6]"""
-import argparse, os, statistics, tempfile, threading, time, warnings
+import argparse, atexit, os, shutil, statistics, tempfile, threading, time, warnings
 from pathlib import Path
 
 warnings.filterwarnings("ignore")
 work = Path(tempfile.mkdtemp(prefix="llmops-bench-pipe-"))
+atexit.register(shutil.rmtree, work, True)  # the bench's model copies and runs go when it ends
 os.environ.update(LLMOPS_HOME=str(work / "home"), LLMOPS_EXPERIMENT="bench-pipelines")
 (work / "settings.ini").write_text("[llmops]\nexperiment = bench-pipelines\n")
 os.chdir(work)

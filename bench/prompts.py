@@ -3,10 +3,11 @@
 In one process, on one SQLite store, per call, medians of repeated batches. The raw path is measured with MLflow's
 own default cache (60 s for aliases) and with it bypassed (cache_ttl_seconds=0). Goal: at least 100x faster once
 cached.  Run: .venv/bin/python bench/prompts.py"""
-import os, statistics, tempfile, time, warnings
+import atexit, os, shutil, statistics, tempfile, time, warnings
 
 warnings.filterwarnings("ignore")
 home = tempfile.mkdtemp(prefix="llmops-bench-")
+atexit.register(shutil.rmtree, home, True)  # the bench's model copies and runs go when it ends
 os.environ.update(LLMOPS_HOME=home)
 
 

@@ -3,10 +3,11 @@
 
 Both run in this one process, on the same SQLite store, alternately, after one warm-up each; medians are printed.
 Goal: overhead ratio at most 1.10.  Run: .venv/bin/python bench/tracking.py [--runs N]"""
-import argparse, os, statistics, tempfile, time, warnings
+import argparse, atexit, os, shutil, statistics, tempfile, time, warnings
 
 warnings.filterwarnings("ignore")
 home = tempfile.mkdtemp(prefix="llmops-bench-")
+atexit.register(shutil.rmtree, home, True)  # the bench's model copies and runs go when it ends
 os.environ.update(LLMOPS_HOME=home, LLMOPS_EXPERIMENT="bench")
 
 CELL = """from sklearn.datasets import load_breast_cancer

@@ -18,7 +18,7 @@ GKDTrainer (lmbda 0, the same tuning) trained on the same teacher answers.
 
     python bench/train.py [--recipes sft,reward,dpo,distill] [--steps 4] [--rounds 2] [--batch 4] [--max-length 128]
 """
-import argparse, copy, gc, json, math, os, statistics, sys, tempfile, time, warnings
+import argparse, atexit, copy, gc, json, math, os, shutil, statistics, sys, tempfile, time, warnings
 from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1"); os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 warnings.filterwarnings("ignore")
@@ -35,6 +35,7 @@ from jupyter_llmops.config import load_settings
 from jupyter_llmops.train import cpu_threads, load_data, model_folder, run_recipe, student_from
 
 home = Path(tempfile.mkdtemp(prefix="bench-train-"))
+atexit.register(shutil.rmtree, home, True)  # the bench's model copies and runs go when it ends
 os.environ["LLMOPS_HOME"] = str(home)
 st = load_settings()
 base = str(model_folder("local", st))

@@ -1,5 +1,5 @@
 "Team mode: the same tracking flow against an MLflow server on PostgreSQL; unreachable servers fail fast."
-import os, socket, subprocess, sys, tempfile, threading, time
+import os, shutil, socket, subprocess, sys, tempfile, threading, time
 from pathlib import Path
 import pytest
 from conftest import ROOT, run_cli
@@ -24,6 +24,7 @@ def team():
         yield up.stdout.strip(), pg
     finally:
         subprocess.run(["bash", str(ROOT / "scripts/team-down.sh"), d], timeout=120)
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_same_flow_against_a_tracking_server_on_postgresql(team, tmp_path):

@@ -301,8 +301,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
     if recipe == "distill":
         rows, held = split_heldout(rows)
         if on_policy is None: on_policy = hw.device != "cpu"  # on a CPU, generating every step costs more than it teaches
-    tmp = tempfile.mkdtemp(prefix="llmops-train-")
-    with torch_threads(hw.threads), mlflow.start_run(experiment_id=eid, run_name=f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+    with tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), mlflow.start_run(experiment_id=eid, run_name=f"{recipe}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": recipe, "llmops.base_model": spec})
         params = dict(recipe=recipe, model=spec, steps=steps, lora=lora, batch=batch, max_length=max_length, lr=lr,
                       device=hw.device, threads=hw.threads, bf16=hw.bf16, gradient_checkpointing=False,
@@ -347,7 +346,6 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
                                 "student_latency_ratio": float(sc.loc["student", "latency_s"] / max(sc.loc["teacher", "latency_s"], 1e-9)),
                                 "student_score": float(sc.loc["student", "score"]), "teacher_score": float(sc.loc["teacher", "score"])})
         run_id = run.info.run_id
-    shutil.rmtree(tmp, ignore_errors=True)
     reg = register(run_id, register_as, st) if register_as else None
     return TrainResult(recipe, run_id, str(path), metrics, int(out.global_step), cb.history, reg, comparison)
 
