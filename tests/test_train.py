@@ -68,6 +68,8 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     _generates(r.model_path, st)
     run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
     assert run.info.status == "FINISHED" and run.data.params["bf16"] == "False" and run.data.params["device"] == "cpu"
+    from jupyter_llmops.train import _glibc
+    assert run.data.params["malloc_tuned"] == str(_glibc() is not None)  # cpu_allocator() was on while it trained
     assert run.data.tags["llmops.recipe"] == "sft" and run.inputs.dataset_inputs
     hist = mlflow.MlflowClient(st.tracking_uri).get_metric_history(r.run_id, "loss")
     assert [m.step for m in hist] == [1, 2]
