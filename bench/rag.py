@@ -5,7 +5,7 @@ p50 over 100k vectors (dim 384) against SimpleVectorStore, and HNSW recall@10 ag
 reload time against SimpleVectorStore's JSON persist (at 10k vectors: its JSON reload takes minutes at 100k).
 The corpus is 200 real Python source files of scikit-learn and MLflow (1.5-4 KB each), copied to a temporary folder.
 Run: .venv/bin/python bench/rag.py [--parts 1234]"""
-import argparse, atexit, json, os, shutil, statistics, tempfile, time, warnings
+import argparse, json, os, shutil, statistics, tempfile, time, warnings
 from pathlib import Path
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -14,7 +14,6 @@ from _report import row  # noqa: E402
 warnings.filterwarnings("ignore")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 tmp = Path(tempfile.mkdtemp(prefix="llmops-bench-rag-"))
-atexit.register(shutil.rmtree, tmp, True)  # the bench's model copies and runs go when it ends
 os.environ.update(LLMOPS_HOME=str(tmp / "home"), LLMOPS_EXPERIMENT="bench-rag")
 
 
