@@ -13,11 +13,10 @@ from .config import Settings, load_settings, read_jsonl
 from .errors import LLMOpsError, UsageError
 
 # %% auto #0
-__all__ = ['FORMATS', 'RECIPES', 'M_TRIM_THRESHOLD', 'M_MMAP_THRESHOLD', 'feedback_pairs_path', 'data_path', 'load_data',
-           'Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'torch_threads', 'cpu_allocator', 'TrainResult',
-           'loss_chart', 'model_folder', 'save_model', 'register', 'param_count', 'folder_mb', 'run_recipe',
-           'split_heldout', 'student_from', 'load_pair', 'compare_models', 'teacher_pass', 'teacher_answer_trainer',
-           'sft', 'reward', 'dpo', 'distill']
+__all__ = ['FORMATS', 'RECIPES', 'feedback_pairs_path', 'data_path', 'load_data', 'Hardware', 'cpu_threads', 'hardware',
+           'trainer_args', 'torch_threads', 'cpu_allocator', 'TrainResult', 'loss_chart', 'model_folder', 'save_model',
+           'register', 'param_count', 'folder_mb', 'run_recipe', 'split_heldout', 'student_from', 'load_pair',
+           'compare_models', 'teacher_pass', 'teacher_answer_trainer', 'sft', 'reward', 'dpo', 'distill']
 
 # %% ../../nbs/25_train.ipynb #b70c87b5
 FORMATS = {
@@ -115,7 +114,7 @@ def torch_threads(n: int):
     try: yield
     finally: torch.set_num_threads(old)
 
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 def _glibc():
     "The C library, where it is glibc (its `mallopt` is what `cpu_allocator` tunes); else None."
@@ -139,10 +138,10 @@ def cpu_allocator(on: bool = True):
     libc = _glibc() if on else None
     if libc is None:
         yield False; return
-    libc.mallopt(M_MMAP_THRESHOLD, 1 << 30); libc.mallopt(M_TRIM_THRESHOLD, 1 << 30)
+    libc.mallopt(_M_MMAP_THRESHOLD, 1 << 30); libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
     try: yield True
     finally:
-        libc.mallopt(M_MMAP_THRESHOLD, 32 << 20); libc.mallopt(M_TRIM_THRESHOLD, 64 << 20)
+        libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20); libc.mallopt(_M_TRIM_THRESHOLD, 64 << 20)
         libc.malloc_trim(0)
 
 # %% ../../nbs/25_train.ipynb #6398c740
