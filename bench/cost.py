@@ -10,6 +10,8 @@ kit's own recipe (`train distill`, off-policy on the teacher's answers) on `_dis
 questions of the same kinds as the test set, none of them a test question. --distill-steps 0 skips the
 distillation (an untrained layer-dropped student); --student FOLDER takes a saved one.
 Goals: a policy keeps >= 95% of (a)'s score at <= 60% of its cost; a cache hit >= 50x faster than a generation.
+The bench also prints the ceiling of any policy over the pair: the best score share at <= 60% of the cost over every
+way of giving each question to one model or the other (the answers both gave above).
 Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--distill-steps 300] [--student FOLDER] [--save-student FOLDER]"""
 import argparse, atexit, dataclasses, json, os, shutil, statistics, sys, tempfile, time, warnings
 from pathlib import Path
@@ -38,8 +40,26 @@ def run(questions, spec, s, mt):
     from jupyter_llmops.evaluators import relevance
     from jupyter_llmops.llm import complete
     out = [complete(q, spec, max_tokens=mt, settings=s) for q in questions]
+    scores = [relevance(q, c.text, s) for q, c in zip(questions, out)]
     return dict(cost=sum(c.cost for c in out), latency=statistics.mean(c.latency_s for c in out),
-                score=statistics.mean(relevance(q, c.text, s) for q, c in zip(questions, out)), out=out)
+                score=statistics.mean(scores), scores=scores, out=out)
+
+
+def best_routing(larger: dict, smaller: dict, budget: float = 0.60) -> tuple[float, int]:
+    """The ceiling of any routing policy over these two models: every way of giving each question to one of them
+    (2^n, with the answers and scores each gave in (a) and (b): greedy decoding answers the same way every time), the
+    highest score share of (a) at no more than `budget` of its cost. Returns (score share, questions to the smaller)."""
+    import numpy as np
+    n = len(larger["out"])
+    take = (np.arange(2 ** n)[:, None] >> np.arange(n)) & 1 == 1  # row: which questions go to the smaller
+    ca, cb = np.array([c.cost for c in larger["out"]]), np.array([c.cost for c in smaller["out"]])
+    sa, sb = np.array(larger["scores"]), np.array(smaller["scores"])
+    cost = np.where(take, cb, ca).sum(1) / ca.sum()
+    score = np.where(take, sb, sa).sum(1) / sa.sum()
+    ok = cost <= budget
+    if not ok.any(): return float("nan"), 0
+    i = np.flatnonzero(ok)[np.argmax(score[ok])]
+    return float(score[i]), int(take[i].sum())
 
 
 def main():
@@ -98,6 +118,9 @@ def main():
         n_small = sum(c.model == small for c in r["out"])
         print(f"{k:18} {r['cost']:10.6f} {r['latency']:10.3f} {r['score']:7.3f} {cr:9.2f} {sr:10.2f} {n_small:>7}/{len(r['out'])}")
         if k.startswith("(c)") and sr >= 0.95 and cr <= 0.60: met.append(k)
+    ceiling, n_best = best_routing(base, rows["(b) all smaller"])
+    print(f"best possible routing of these answers at <= 60% of (a)'s cost: {ceiling:.0%} of (a)'s score "
+          f"({n_best}/{len(base['out'])} to the smaller): the ceiling of any policy over this pair")
     # the semantic cache
     cs = dataclasses.replace(s, cache="on", cache_threshold="0.85")
     gen = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
@@ -118,7 +141,8 @@ def main():
     student_desc = "a given student" if a.student else (f"a student distilled {a.distill_steps} steps" if a.distill_steps else "an undistilled layer-dropped student")
     row("cost", f"routes over {student_desc} and the local LLM vs all to the local LLM ({len(EASY + HARD)} questions: score share at cost share); "
         "a semantic-cache hit vs a generation",
-        f"{shares} (goal >= 95% at <= 60%: {'met by ' + ', '.join(m[4:] for m in met) if met else 'not met'}); "
+        f"{shares} (goal >= 95% at <= 60%: {'met by ' + ', '.join(m[4:] for m in met) if met else 'not met'}; "
+        f"the best any policy could do with these answers at <= 60%: {ceiling:.0%}); "
         f"cache {g * 1000:,.0f} ms vs {h * 1000:.1f} ms: {g / h:.0f}x (goal >= 50x)",
         "python bench/cost.py" + ("" if a.distill_steps == ap.get_default("distill_steps") or a.student else f" --distill-steps {a.distill_steps}"))
 
