@@ -337,7 +337,6 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
                       device=hw.device, threads=hw.threads, bf16=hw.bf16, gradient_checkpointing=False, malloc_tuned=tuned_malloc,
                       data=str(data), rows=len(rows), data_sha1=hashlib.sha1(src.read_bytes()).hexdigest()[:12])
         if recipe == "distill": params.update(student=student, beta=beta, max_new_tokens=max_new_tokens, heldout=len(held), on_policy=on_policy)
-        if recipe == "dpo": params["precompute_ref_log_probs"] = hw.device == "cpu"
         mlflow.log_params(params)
         _log_dataset(mlflow, rows, src)
         teacher_m = student_m = None
@@ -347,6 +346,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | distill
         t0 = time.perf_counter()
         trainer, tok = _build(recipe, rows, str(base), args, hw, max_length, lora, teacher_m, student_m, beta, max_new_tokens, on_policy)
         pre = {"setup_s": time.perf_counter() - t0}  # dpo on a CPU: includes the reference log-probabilities
+        if recipe == "dpo": mlflow.log_param("precompute_ref_log_probs", trainer.args.precompute_ref_log_probs)  # as _build chose
         if recipe == "distill" and not on_policy:
             t0 = time.perf_counter()
             n = trainer.prepare_teacher([r["prompt"] for r in rows], progress=progress)
