@@ -2,7 +2,7 @@
 
 On a fixed question set, in one run: cost, mean latency and mean evaluator score (relevance, MiniLM) of (a) every
 question to the larger model (`local`, SmolLM2-135M), (b) every question to the smaller, (c) each routing policy
-(rules, cascade, learned: trained on a separate question set answered by both models). Then the semantic cache: hit
+(rules, cascade, learned: trained on a separate set of 39 questions answered by both models). Then the semantic cache: hit
 rate and latency on repeated and on paraphrased questions, against a generation.
 
 The smaller model is a student of the larger one, every other layer kept (81M parameters), distilled first with the
@@ -12,7 +12,7 @@ distillation (an untrained layer-dropped student); --student FOLDER takes a save
 Goals: a policy keeps >= 95% of (a)'s score at <= 60% of its cost; a cache hit >= 50x faster than a generation.
 The bench also prints the ceiling of any policy over the pair: the best score share at <= 60% of the cost over every
 way of giving each question to one model or the other (the answers both gave above).
-Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--distill-steps 300] [--student FOLDER] [--save-student FOLDER]"""
+Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--distill-steps 600] [--student FOLDER] [--save-student FOLDER]"""
 import argparse, atexit, dataclasses, json, os, shutil, statistics, sys, tempfile, time, warnings
 from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the bench's helpers: _report, _distill_prompts
@@ -30,7 +30,15 @@ HARD = ["Explain why the sky is blue.", "Explain how vaccines train the immune s
         "Explain why ice floats on water.", "Explain step by step how to bake bread.", "Why do seasons change on Earth?"]
 TRAIN = ["What is the capital of Spain?", "Name a musical instrument.", "What is 3 plus 5?", "What color is the sun?",
          "Name a vegetable.", "Explain why leaves change color.", "Explain how a rainbow forms.", "Compare cats and dogs.",
-         "Why do birds migrate?", "Explain how a refrigerator works."]
+         "Why do birds migrate?", "Explain how a refrigerator works.", "Name a color of the rainbow.", "What is 6 plus 1?",
+         "Say goodbye in French.", "What animal barks?", "Name a fruit that is green.", "What is the opposite of tall?",
+         "How many weeks are in a year?", "What color is the sea?", "Name a continent.", "Explain why the ocean has waves.",
+         "Explain how the heart pumps blood.", "Compare bicycles and cars.", "Explain why we need water.",
+         "Explain step by step how to make tea.", "Why does it rain?", "What is the largest ocean?", "Name a farm animal.",
+         "What is 10 minus 4?", "Say thank you in German.", "Explain how plants grow.", "Why is exercise healthy?",
+         "Compare the sun and the moon.", "Explain how a car engine works.", "Name a winter sport.",
+         "What is the opposite of empty?", "What color are bananas?", "How many legs does a dog have?",
+         "Explain why metal conducts electricity.", "Compare reading and listening."]  # the router's recorded calls
 REPEAT = EASY[:8]
 PARA = ["What's the capital city of France?", "Tell me one primary colour.", "What does 2 plus 2 equal?", "How do you say hello in Spanish?",
         "Which animal goes moo?", "Name one yellow fruit.", "What's the opposite of hot?", "How many days does a week have?"]
@@ -65,7 +73,7 @@ def best_routing(larger: dict, smaller: dict, budget: float = 0.60) -> tuple[flo
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-tokens", type=int, default=32); ap.add_argument("--student", help="a saved smaller model folder")
-    ap.add_argument("--distill-steps", type=int, default=300, help="distillation steps of the student (0: none)")
+    ap.add_argument("--distill-steps", type=int, default=600, help="distillation steps of the student (0: none)")
     ap.add_argument("--save-student", help="keep the distilled student in this folder")
     a = ap.parse_args()
     mt = a.max_tokens
@@ -78,9 +86,10 @@ def main():
     repo_copy = Path(__file__).resolve().parents[1] / ".llmops" / "models"
     if (repo_copy / "SmolLM2-135M-Instruct" / "config.json").is_file(): (home / "models").symlink_to(repo_copy)  # skip the GGUF conversion
     s = load_settings()
+    from _distill_prompts import prompts
+    assert not set(prompts()) & set(EASY + HARD + TRAIN + PARA), "the distillation prompts must not hold a question the bench asks"
     if a.student: student = Path(a.student)
     elif a.distill_steps:
-        from _distill_prompts import prompts
         from jupyter_llmops.train import distill
         data = home / "distill.jsonl"; data.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts()))
         t0 = time.perf_counter()
