@@ -2,8 +2,8 @@
 
 On a fixed question set, in one run: cost, mean latency and mean evaluator score (relevance, MiniLM) of (a) every
 question to the larger model (`local`, SmolLM2-135M), (b) every question to the smaller, (c) each routing policy
-(rules, cascade, learned: trained on a separate set of 39 questions answered by both models). Then the semantic cache: hit
-rate and latency on repeated and on paraphrased questions, against a generation.
+(rules, cascade, learned: trained on the calls of a separate question set, TRAIN, answered by both models). Then the
+semantic cache: hit rate and latency on repeated and on paraphrased questions, against a generation.
 
 The smaller model is a student of the larger one, every other layer kept (81M parameters), distilled first with the
 kit's own recipe (`train distill`, off-policy on the teacher's answers) on `_distill_prompts.py`: everyday
