@@ -87,14 +87,15 @@ def main():
     if (repo_copy / "SmolLM2-135M-Instruct" / "config.json").is_file(): (home / "models").symlink_to(repo_copy)  # skip the GGUF conversion
     s = load_settings()
     from _distill_prompts import prompts
-    assert not set(prompts()) & set(EASY + HARD + TRAIN + PARA), "the distillation prompts must not hold a question the bench asks"
+    dist = prompts()
+    assert not set(dist) & set(EASY + HARD + TRAIN + PARA), "the distillation prompts must not hold a question the bench asks"
     if a.student: student = Path(a.student)
     elif a.distill_steps:
         from jupyter_llmops.train import distill
-        data = home / "distill.jsonl"; data.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in prompts()))
+        data = home / "distill.jsonl"; data.write_text("".join(json.dumps({"prompt": p}) + "\n" for p in dist))
         t0 = time.perf_counter()
         r = distill(data, steps=a.distill_steps, batch=8, max_new_tokens=mt, max_length=128, lr=2e-4, beta=0.0, settings=s)
-        print(f"student: {a.distill_steps} distillation steps on {len(prompts())} prompts in {time.perf_counter() - t0:.0f} s "
+        print(f"student: {a.distill_steps} distillation steps on {len(dist)} prompts in {time.perf_counter() - t0:.0f} s "
               f"(teacher pass {r.metrics['teacher_pass_s']:.0f} s); loss {r.history[0][1]:.3f} -> {r.history[-1][1]:.3f}")
         print(r.comparison.drop(columns=["example"]).to_string(index=False), flush=True)
         student = Path(r.model_path)
