@@ -6,7 +6,7 @@ from jupyter_llmops.errors import ConfigError
 
 
 def test_bad_costs_in_env_names_the_variable(project):
-    with pytest.raises(ConfigError, match="env LLMOPS_COSTS: bad costs entry"):
+    with pytest.raises(ConfigError, match="env LLMOPS_COSTS: costs: bad costs entry"):
         load_settings(environ={**os.environ, "LLMOPS_COSTS": "local=free"})
 
 

@@ -4,6 +4,7 @@
 
 # %% ../../nbs/00_errors.ipynb #f23248d6
 from __future__ import annotations
+import sys
 
 # %% auto #0
 __all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError']
@@ -26,7 +27,16 @@ class LLMOpsError(Exception):
         return [f"{type(self).__name__}: {self}"]
 
 # %% ../../nbs/00_errors.ipynb #6c1452fa
-class UsageError(LLMOpsError):
+def _ipython_usage_error() -> type:
+    "IPython's UsageError when IPython is loaded; else a stand-in base class."
+    if "IPython" in sys.modules:
+        try:
+            from IPython.core.error import UsageError as IPythonUsageError
+            return IPythonUsageError
+        except ImportError: pass
+    return type("_NoIPythonUsageError", (Exception,), {"__doc__": "Stands in for IPython's UsageError where IPython is not loaded."})
+
+class UsageError(LLMOpsError, _ipython_usage_error()):
     "Bad arguments to a command: the message carries the usage and the fix."
     exit_code, http_status = 2, 400
 
