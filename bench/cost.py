@@ -132,7 +132,7 @@ def main():
     print(f"best possible routing of these answers at <= 60% of (a)'s cost: {ceiling:.0%} of (a)'s score "
           f"({n_best}/{len(base['out'])} to the smaller): the ceiling of any policy over this pair")
     # the semantic cache
-    cs = dataclasses.replace(s, cache="on", cache_threshold="0.85")
+    cs = s.updated(cache="on", cache_threshold="0.85")
     gen = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
     rep = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
     par = [complete(q, "local", max_tokens=mt, settings=cs) for q in PARA]

@@ -29,7 +29,7 @@ def main():
     import mlflow
     from jupyter_llmops import llm, recorder
     from jupyter_llmops.config import load_settings
-    from jupyter_llmops.tracking import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment
     s = load_settings()
     connect(s); mlflow.set_experiment(experiment_id=ensure_experiment(s.experiment, s))
     msgs = [{"role": "user", "content": "What is the capital of France?"}]

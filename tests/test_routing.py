@@ -35,7 +35,7 @@ def st(env, monkeypatch):
 
 
 def _calls(st, route):
-    from jupyter_llmops.monitor import recorded_calls
+    from jupyter_llmops.recorder import recorded_calls
     c = recorded_calls("1h", st)
     return c[c.route == route]
 
@@ -69,9 +69,9 @@ def test_cascade_escalates_on_low_logprob(env, st):
     from jupyter_llmops.routing import add_route
     _, small = env
     add_route("c1", [small, "local"], "cascade", st)
-    kept = complete(Q_EASY[1], "route:c1", max_tokens=8, settings=dataclasses.replace(st, route_min_logprob="-100"))
+    kept = complete(Q_EASY[1], "route:c1", max_tokens=8, settings=st.updated(route_min_logprob="-100"))
     assert kept.model == small and kept.logprob is not None and kept.logprob < 0
-    esc = complete(Q_EASY[1], "route:c1", max_tokens=8, settings=dataclasses.replace(st, route_min_logprob="-0.00001"))
+    esc = complete(Q_EASY[1], "route:c1", max_tokens=8, settings=st.updated(route_min_logprob="-0.00001"))
     assert esc.model == "local" and esc.cost > kept.cost  # paid for both attempts
     calls = _calls(st, "c1")
     assert len(calls) == 3 and (calls.model == small).sum() == 2
@@ -106,7 +106,7 @@ def test_cache_hits_misses_and_invalidation(env, st):
     from jupyter_llmops.llm import complete
     import mlflow  # noqa: F401  (imported up front: the recorder's first import races the caller, see the report)
     _, small = env
-    s = dataclasses.replace(st, cache="on", cache_threshold="0.85")
+    s = st.updated(cache="on", cache_threshold="0.85")
     cache_clear(s)
     miss = complete("What is the capital of Italy?", small, max_tokens=12, settings=s)
     hit = complete("What is the capital of Italy?", small, max_tokens=12, settings=s)
@@ -130,7 +130,7 @@ def test_cache_hits_misses_and_invalidation(env, st):
     assert cache_stats(s).stale >= 4
     assert not complete("What is the capital of Italy?", small, max_tokens=12, settings=s).cached
     assert cache_clear(s, stale_only=True).stale == 0
-    from jupyter_llmops.monitor import recorded_calls
+    from jupyter_llmops.recorder import recorded_calls
     calls = recorded_calls("1h", s)
     assert calls.cached.sum() >= 3
 
@@ -140,13 +140,13 @@ def test_budget_alert_then_hard_refusal(env, st, webhook):
     from jupyter_llmops.budget import BudgetExceeded, budget_status
     from jupyter_llmops.llm import complete
     _, small = env
-    s = dataclasses.replace(st, budget_daily="bq=0.0001", budget_alert_share="0.5", alert_webhook=f"{webhook.url}/h")
+    s = st.updated(budget_daily="bq=0.0001", budget_alert_share="0.5", alert_webhook=f"{webhook.url}/h")
     prompts.register("bq", "Answer briefly: {{q}}", settings=s)
     for i in range(20):  # ~30 tokens at $0.002/1k: ~$0.00006 a call
         complete(prompts.render("bq/1", s, q=f"what is {i} plus {i}?"), "local", max_tokens=8, settings=s)
         if webhook.got: break
     assert webhook.got and webhook.got[0]["alerts"][0]["group"] == "budget bq" and webhook.got[0]["alerts"][0]["metric"] == "budget_daily"
-    hard = dataclasses.replace(s, budget_hard="on")
+    hard = s.updated(budget_hard="on")
     with pytest.raises(BudgetExceeded, match="daily budget of \\$0.0001 for prompt bq is spent"):
         for i in range(20): complete(prompts.render("bq/1", s, q=f"what is {i} times {i}?"), "local", max_tokens=8, settings=hard)
     complete("not under the prompt's budget", small, max_tokens=4, settings=hard)  # the project has no budget
