@@ -68,7 +68,7 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     _generates(r.model_path, st)
     run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
     assert run.info.status == "FINISHED" and run.data.params["bf16"] == "False" and run.data.params["device"] == "cpu"
-    from jupyter_llmops.train import _glibc
+    from jupyter_llmops.train.core import _glibc
     assert run.data.params["malloc_tuned"] == str(_glibc() is not None)  # cpu_allocator() was on while it trained
     assert run.data.tags["llmops.recipe"] == "sft" and run.inputs.dataset_inputs
     hist = mlflow.MlflowClient(st.tracking_uri).get_metric_history(r.run_id, "loss")
@@ -192,8 +192,9 @@ def test_experiments_panel_shows_runs_curves_and_comparison(st):
     m.recipe = "distill"; m.refresh()
     assert set(m.frame["recipe"]) == {"distill"}
     m.show(m.frame["run_id"].iloc[0])
-    assert "<img" in m.curve_html and "teacher vs student" in m.comparison_html and "student" in m.comparison_html
-    assert experiments_panel(model=m).model is m
+    assert m.curve and [r["model"] for r in m.comparison] == ["teacher", "student"]
+    view = experiments_panel(model=m)
+    assert view.model is m and "<img" in view.children[4].children[0].value and "teacher vs student" in view.children[4].children[1].value
 
 
 def test_feedback_between_two_prompt_versions(tmp_path, st):
