@@ -35,7 +35,7 @@ def proj(tmp_path, monkeypatch):
 
 
 def _mlflow_run(run_id):
-    from jupyter_llmops.tracking import connect
+    from jupyter_llmops.mlstore import connect
     return connect(load_settings()).MlflowClient().get_run(run_id)
 
 
@@ -51,7 +51,7 @@ def test_run_succeeded_typed_params_html_mlflow(proj, home):
     run = _mlflow_run(r.run_id)
     assert run.info.status == "FINISHED" and run.data.params["k"] == "21" and run.data.params["xs"] == "[1, 2]"
     assert run.data.metrics["duration_s"] > 0 and run.data.metrics["glue.double"] == 42
-    from jupyter_llmops.tracking import connect
+    from jupyter_llmops.mlstore import connect
     arts = {a.path for a in connect(load_settings()).MlflowClient().list_artifacts(r.run_id)}
     assert arts == {"ok.ipynb", "ok.html"}
 

@@ -114,7 +114,7 @@ def test_a_failed_bulk_write_leaves_nothing_and_falls_back(tmp_path):
 @pytest.mark.parametrize("bulk", [True, False])
 def test_recorder_monitor_and_lineage_through_either_path(tmp_path, bulk):
     import mlflow
-    from jupyter_llmops.tracking import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment
     env = {"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "rec-e2e"}
     s = load_settings(tmp_path, environ=env)
     prompts.register("cap", "Capital of {{country}}?", settings=s)
