@@ -43,7 +43,7 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     "A project made by magics in a kernel, and JupyterLab serving it."
-    from jupyter_llmops.commands import PANELS
+    from jupyter_llmops.commands.kit import PANELS
     proj = tmp_path_factory.mktemp("labproj")
     home = proj / ".llmops"
     (proj / "settings.ini").write_text("[llmops]\nexperiment = ui\n")

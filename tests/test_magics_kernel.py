@@ -21,7 +21,7 @@ def test_help_lists_the_tree(kernel):
     k, _ = kernel
     r = k.run("%llmops help")
     assert r.status == "ok"
-    for word in ["help [COMMAND]", "config [set KEY VALUE]", "status", "%llmops COMMAND"]:
+    for word in ["help [COMMAND]", "config set KEY VALUE", "status", "%llmops COMMAND", "%%llmops track [--experiment E]"]:
         assert word in r.text
     r = k.run("%llmops help config")
     assert "usage: %llmops config" in r.text and "set" in r.text
@@ -29,7 +29,7 @@ def test_help_lists_the_tree(kernel):
 
 def test_empty_command_lists_the_valid_ones(kernel):
     k, _ = kernel
-    assert "config [set KEY VALUE]" in k.run("%llmops").text
+    assert "config set KEY VALUE" in k.run("%llmops").text
 
 
 def test_status_returns_a_typed_result(kernel):
@@ -52,7 +52,7 @@ def test_config_and_config_set(kernel):
 
 @pytest.mark.parametrize("line, expect", [
     ("%llmops statsu", "did you mean 'status'"),
-    ("%llmops config set", "the following arguments are required: key, value"),
+    ("%llmops config set", "the following arguments are required: KEY, VALUE"),
     ("%llmops config set nokey 1", "unknown settings key 'nokey'"),
     ("%llmops status --verbose", "unrecognized arguments: --verbose"),
     ("%llmops help nosuch", "unknown command 'nosuch'"),
@@ -73,6 +73,14 @@ def test_usage_error_can_be_caught_in_user_code(kernel):
     r = k.run("from jupyter_llmops.errors import UsageError\n"
               "try:\n    get_ipython().run_line_magic('llmops', 'nosuch')\nexcept UsageError as e:\n    print('caught', e.hint)")
     assert r.stdout.startswith("caught valid commands:")
+
+
+def test_ipythons_own_usage_error_catches_the_kits(kernel):
+    "Code written for IPython's magics (JupySQL's, IPython's own) catches `IPython.core.error.UsageError`."
+    k, _ = kernel
+    r = k.run("import IPython.core.error\n"
+              "try:\n    %llmops stauts\nexcept IPython.core.error.UsageError as e:\n    print('caught', type(e).__module__, str(e).splitlines()[0])")
+    assert r.status == "ok" and r.stdout.strip() == "caught jupyter_llmops.errors unknown command 'stauts' (did you mean 'status'?)", r
 
 
 def test_llm_use_switches_the_backend(kernel):

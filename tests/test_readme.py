@@ -8,6 +8,13 @@ def test_quick_start_is_the_rendered_tour():
     assert r.returncode == 0, r.stderr
 
 
+def test_the_command_tree_is_llmops_help():
+    from conftest import run_cli
+    text = (ROOT / "README.md").read_text()
+    tree = text.split("<!-- commands:start -->\n```text\n", 1)[1].split("\n```\n<!-- commands:end -->", 1)[0]
+    assert tree == run_cli("help").stdout.rstrip("\n")
+
+
 def test_perf_table_is_rebuilt_from_bench_rows(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("# x\n\n<!-- perf-table:start -->\nold\n<!-- perf-table:end -->\n\ntail\n")
