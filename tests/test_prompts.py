@@ -124,7 +124,7 @@ def test_eval_through_the_magic_promotes_the_winner(kernel, tmp_path):
     assert any("data:image/png" in d.get("text/html", "") for d in r.data)
     s = load_settings()
     assert prompts.show("cap-k@production", s, with_usage=False).version == int(winner)
-    r = ok(kernel.run("p = %llmops panel prompts\np.model.prompt = 'cap-k'\nprint('contains' in p.model.evaluation)\np"))
+    r = ok(kernel.run("p = %llmops panel prompts\np.model.prompt = 'cap-k'\nprint('contains' in p.model.evaluation[0])\np"))
     assert r.stdout.strip() == "True"
 
 
