@@ -5,7 +5,9 @@ import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { api, ApiError } from './api';
-import { LLMOpsSidebar, PromptDiffView, ScheduleForm } from './widgets';
+import { PromptDiffView } from './promptDiff';
+import { ScheduleForm } from './scheduleForm';
+import { LLMOpsSidebar } from './sidebar';
 
 const ICON = new LabIcon({
   name: 'jupyter-llmops:icon',

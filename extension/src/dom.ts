@@ -1,0 +1,53 @@
+// DOM helpers shared by the widgets: elements, buttons, tables, status badges and small formatters.
+import { ApiError, Row } from './api';
+
+/** Create an element with a class and text (data never goes through innerHTML). */
+export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text) e.textContent = text;
+  return e;
+}
+
+/** The text of an error for a status line: an ApiError's message and hint, else the error as a string. */
+export const errorText = (e: unknown) => (e instanceof ApiError ? e.text : String(e));
+/** An ISO time as 'YYYY-MM-DD HH:MM'. */
+export const short = (t: unknown) => String(t ?? '').replace('T', ' ').slice(0, 16);
+/** A number to `digits` significant digits; anything else as text. */
+export const num = (v: unknown, digits = 3) => (typeof v === 'number' ? String(+v.toPrecision(digits)) : String(v ?? ''));
+
+/** A table with a header row; `cells` gives the texts (or elements) of one row. */
+export function table(kind: string, head: string[], rows: Row[], cells: (r: Row) => (string | HTMLElement)[]): HTMLElement {
+  const t = el('table', `jp-llmops-table jp-llmops-${kind}`);
+  const hr = el('tr');
+  head.forEach(h => hr.appendChild(el('th', '', h)));
+  t.appendChild(hr);
+  for (const r of rows) {
+    const tr = el('tr', 'jp-llmops-row');
+    tr.dataset.name = String(r.name ?? r.run_name ?? '');
+    for (const c of cells(r)) {
+      const td = el('td');
+      if (typeof c === 'string') td.textContent = c;
+      else td.appendChild(c);
+      tr.appendChild(td);
+    }
+    t.appendChild(tr);
+  }
+  return t;
+}
+
+/** A button with a tooltip; its click runs `onClick` and goes no further up the DOM. */
+export function button(label: string, title: string, onClick: () => void, cls = ''): HTMLButtonElement {
+  const b = el('button', `jp-llmops-btn ${cls}`, label);
+  b.title = title;
+  b.onclick = ev => {
+    ev.stopPropagation();
+    onClick();
+  };
+  return b;
+}
+
+/** A coloured status label: `jp-llmops-status-<status>`. */
+export function badge(status: string): HTMLElement {
+  return el('span', `jp-llmops-badge jp-llmops-status-${status || 'none'}`, status || '—');
+}
