@@ -17,28 +17,78 @@ export class ApiError extends Error {
   }
 }
 
-export type Row = Record<string, any>;
+// The JSON the server answers: `jsonable` of the commands' typed results (server.py). DataFrames arrive as records (one
+// object per row, NaN as null, times as ISO 8601 strings), dataclasses as objects of their fields.
 
-export interface IRun extends Row {
+/** A JSON value as the server writes it. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** GET status: the kit's version, its settings, the offline model assets and the installed components. */
+export interface IStatus {
+  version: string;
+  /** `file` is the settings.ini in use (null: defaults); every other key of config.KEYS maps to its value as text. */
+  settings: { file: string | null; [key: string]: string | null };
+  assets: { name: string; ok: boolean; detail: string }[];
+  /** distribution -> version, null when not installed */
+  components: Record<string, string | null>;
+  /** every asset is there */
+  ok: boolean;
+}
+
+/** GET runs: one MLflow run of the experiment (tracking.runs), newest (or best by ?metric=) first. */
+export interface IRun {
   run_id: string;
   run_name: string | null;
+  /** FINISHED | FAILED | RUNNING | KILLED */
+  status: string;
+  start_time: string | null;
+  /** one column per metric logged in the experiment; null where this run did not log it */
+  [metric: `metrics.${string}`]: number | null;
+  /** one column per param logged in the experiment */
+  [param: `params.${string}`]: string | null;
+}
+
+/** GET prompts: one registered prompt (prompts.list_prompts). */
+export interface IPrompt {
+  name: string;
+  /** the newest version; null only for a prompt without versions */
+  latest: number | null;
+  /** how many versions */
+  versions: number;
+  /** "alias=version, ..." */
+  aliases: string;
+  updated: string;
+  /** the latest version's commit message */
+  message: string;
+}
+
+/** One version of a prompt in `IPromptView.versions`: [version, commit message, aliases]. */
+export type PromptVersion = [number, string, string[]];
+
+/** A run that used a prompt version (prompts.usage). */
+export interface IPromptRun {
+  run_id: string;
+  run_name: string | null;
+  experiment_id: string;
   status: string;
   start_time: string | null;
 }
-export interface IPrompt extends Row {
-  name: string;
-  latest: number | null;
-  versions: number;
-  aliases: string;
-  updated: string;
-  message: string;
-}
-export interface IPromptView extends Row {
+
+/** GET prompts/NAME: one prompt version with its siblings and lineage (prompts.PromptView). */
+export interface IPromptView {
   name: string;
   version: number;
   template: string;
-  versions: [number, string, string[]][];
+  message: string;
+  aliases: string[];
+  created: string;
+  versions: PromptVersion[];
+  runs: IPromptRun[] | null;
+  /** ids of the traces of calls that used this version */
+  traces: string[];
 }
+
+/** GET prompts/NAME/diff?v1=&v2=: both texts and their unified diff, line by line. */
 export interface IPromptDiff {
   name: string;
   a: number;
@@ -47,20 +97,127 @@ export interface IPromptDiff {
   text_b: string;
   lines: string[];
 }
-export interface IIndex extends Row {
+
+/** GET indexes: one RAG index under the kit's home (rag.list_indexes); a damaged one has nulls and index "damaged". */
+export interface IIndex {
   name: string;
+  version: number | null;
+  files: number | null;
   chunks: number | null;
+  /** flat | hnsw | ivf | damaged */
   index: string;
+  model: string;
   built: string;
 }
+
+/**
+ * One row of the monitor summary: one group of calls (monitor.monitor).
+ *
+ * The only dynamic table of the API, hence the index signature: the group's column is named after `by` (model, prompt
+ * or route), evaluator means (relevance, no_pii, non_toxic) come with ?eval=1, and by=route adds per_model, top_model,
+ * cost_all_top, cost_share, score and score_top.
+ */
+export interface IMonitorRow {
+  calls: number;
+  error_rate: number | null;
+  latency_p50: number | null;
+  latency_p95: number | null;
+  tokens: number;
+  cost: number | null;
+  flagged: number;
+  [column: string]: string | number | boolean | null;
+}
+
+/** An alert raised by the monitor: `metric` of `group` above the configured threshold. */
+export interface IMonitorAlert {
+  group: string;
+  /** latency_p95 | error_rate | cost */
+  metric: string;
+  value: number;
+  threshold: number;
+}
+
+/** One of the latest recorded LLM calls of the window. */
+export interface IRecentCall {
+  time: string;
+  model: string;
+  prompt: string;
+  latency_s: number | null;
+  error: boolean;
+  flagged: boolean;
+}
+
+/** GET monitor?since=&by=: the summary per group, the alerts and the latest calls (at most 50). */
 export interface IMonitor {
   since: string;
   by: string;
+  /** how many calls in the window */
   calls: number;
-  summary: Row[];
-  alerts: Row[];
-  recent: Row[];
+  summary: IMonitorRow[];
+  alerts: IMonitorAlert[];
+  recent: IRecentCall[];
 }
+
+/** A scheduled notebook (store.Schedule.to_dict): POST schedules, DELETE schedules/NAME, pause and resume answer one. */
+export interface ISchedule {
+  name: string;
+  notebook: string;
+  cron: string;
+  tz: string;
+  params: { [key: string]: JsonValue };
+  retries: number;
+  /** seconds; null: no deadline */
+  timeout: number | null;
+  /** local | dask */
+  executor: string;
+  paused: boolean;
+  root: string;
+  /** epoch seconds */
+  created: number;
+  /** the next tick (UTC); "" while paused */
+  next_run: string;
+}
+
+/** One attempt of a scheduled notebook (store.HistoryRow.to_dict): GET schedules/NAME/history answers them newest first. */
+export interface IHistoryRow {
+  started: string | null;
+  finished: string | null;
+  /** queued | running | succeeded | failed | timed_out */
+  status: string;
+  attempt: number;
+  output_path: string;
+  schedule: string;
+  tick: string | null;
+  /** cron | manual */
+  trigger: string;
+  error: string;
+  run_id: string;
+  html_path: string;
+  id: number;
+}
+
+/** GET schedules: each schedule with its latest attempt (null before the first). */
+export interface IScheduleRow extends ISchedule {
+  last: IHistoryRow | null;
+}
+
+/** POST schedules/NAME/run: the attempt started in the background (202). */
+export interface IRunStarted {
+  schedule: string;
+  started: boolean;
+}
+
+/** GET and POST scheduler: whether the scheduler daemon runs (pipelines.scheduler.SchedulerStatus). */
+export interface ISchedulerStatus {
+  running: boolean;
+  pid: number | null;
+  pidfile: string;
+  log: string;
+  /** epoch seconds */
+  started: number | null;
+  owner: string;
+}
+
 export interface IScheduleRequest {
   name: string;
   notebook: string;
@@ -72,7 +229,7 @@ export interface IScheduleRequest {
 }
 
 /** Call the API; resolve to its JSON, or reject with an ApiError. */
-export async function requestAPI<T = any>(
+export async function requestAPI<T>(
   path: string,
   init: RequestInit = {},
   query: Record<string, string> = {}
@@ -87,23 +244,24 @@ export async function requestAPI<T = any>(
     throw new ApiError(0, `the Jupyter server cannot be reached: ${error}`);
   }
   const text = await response.text();
-  let data: any = text;
+  let data: unknown = text;
   try {
     data = text ? JSON.parse(text) : null;
   } catch {
     // not JSON (e.g. the server's own 404 page)
   }
   if (!response.ok) {
-    const message = (data && data.message) || response.statusText || `HTTP ${response.status}`;
-    throw new ApiError(response.status, message, (data && data.hint) || '');
+    const err: { message?: string; hint?: string } = data && typeof data === 'object' ? data : {};
+    const message = err.message || response.statusText || `HTTP ${response.status}`;
+    throw new ApiError(response.status, message, err.hint || '');
   }
   return data as T;
 }
 
-const post = (body: any = {}): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
+const post = (body: object = {}): RequestInit => ({ method: 'POST', body: JSON.stringify(body) });
 
 export const api = {
-  status: () => requestAPI<Row>('status'),
+  status: () => requestAPI<IStatus>('status'),
   runs: (experiment?: string) => requestAPI<IRun[]>('runs', {}, experiment ? { experiment } : {}),
   prompts: () => requestAPI<IPrompt[]>('prompts'),
   prompt: (name: string) => requestAPI<IPromptView>(`prompts/${encodeURIComponent(name)}`),
@@ -111,12 +269,12 @@ export const api = {
     requestAPI<IPromptDiff>(`prompts/${encodeURIComponent(name)}/diff`, {}, { v1: String(v1), v2: String(v2) }),
   indexes: () => requestAPI<IIndex[]>('indexes'),
   monitor: (since = '24h', by = 'model') => requestAPI<IMonitor>('monitor', {}, { since, by }),
-  schedules: () => requestAPI<Row[]>('schedules'),
-  addSchedule: (req: IScheduleRequest) => requestAPI<Row>('schedules', post(req)),
-  removeSchedule: (name: string) => requestAPI<Row>(`schedules/${encodeURIComponent(name)}`, { method: 'DELETE' }),
-  scheduleAction: (name: string, action: 'pause' | 'resume' | 'run') =>
-    requestAPI<Row>(`schedules/${encodeURIComponent(name)}/${action}`, post()),
-  history: (name: string) => requestAPI<Row[]>(`schedules/${encodeURIComponent(name)}/history`),
-  scheduler: () => requestAPI<Row>('scheduler'),
-  startScheduler: () => requestAPI<Row>('scheduler', post({ action: 'start' }))
+  schedules: () => requestAPI<IScheduleRow[]>('schedules'),
+  addSchedule: (req: IScheduleRequest) => requestAPI<ISchedule>('schedules', post(req)),
+  removeSchedule: (name: string) => requestAPI<ISchedule>(`schedules/${encodeURIComponent(name)}`, { method: 'DELETE' }),
+  scheduleAction: <A extends 'pause' | 'resume' | 'run'>(name: string, action: A) =>
+    requestAPI<A extends 'run' ? IRunStarted : ISchedule>(`schedules/${encodeURIComponent(name)}/${action}`, post()),
+  history: (name: string) => requestAPI<IHistoryRow[]>(`schedules/${encodeURIComponent(name)}/history`),
+  scheduler: () => requestAPI<ISchedulerStatus>('scheduler'),
+  startScheduler: () => requestAPI<ISchedulerStatus>('scheduler', post({ action: 'start' }))
 };

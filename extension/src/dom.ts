@@ -1,5 +1,5 @@
 // DOM helpers shared by the widgets: elements, buttons, tables, status badges and small formatters.
-import { ApiError, Row } from './api';
+import { ApiError } from './api';
 
 /** Create an element with a class and text (data never goes through innerHTML). */
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
@@ -16,15 +16,22 @@ export const short = (t: unknown) => String(t ?? '').replace('T', ' ').slice(0, 
 /** A number to `digits` significant digits; anything else as text. */
 export const num = (v: unknown, digits = 3) => (typeof v === 'number' ? String(+v.toPrecision(digits)) : String(v ?? ''));
 
+/** A row's `data-name`: its `name`, else its `run_name` (runs), else none. */
+function rowName(r: object): string {
+  const name = 'name' in r ? r.name : undefined;
+  const runName = 'run_name' in r ? r.run_name : undefined;
+  return String(name ?? runName ?? '');
+}
+
 /** A table with a header row; `cells` gives the texts (or elements) of one row. */
-export function table(kind: string, head: string[], rows: Row[], cells: (r: Row) => (string | HTMLElement)[]): HTMLElement {
+export function table<T extends object>(kind: string, head: string[], rows: T[], cells: (r: T) => (string | HTMLElement)[]): HTMLElement {
   const t = el('table', `jp-llmops-table jp-llmops-${kind}`);
   const hr = el('tr');
   head.forEach(h => hr.appendChild(el('th', '', h)));
   t.appendChild(hr);
   for (const r of rows) {
     const tr = el('tr', 'jp-llmops-row');
-    tr.dataset.name = String(r.name ?? r.run_name ?? '');
+    tr.dataset.name = rowName(r);
     for (const c of cells(r)) {
       const td = el('td');
       if (typeof c === 'string') td.textContent = c;

@@ -47,10 +47,10 @@ export class ScheduleForm extends Widget implements Dialog.IBodyWidget<ISchedule
       const at = line.indexOf('=');
       if (at < 1) throw new ApiError(400, `bad parameter line ${JSON.stringify(line)}`, 'write KEY=VALUE');
       const raw = line.slice(at + 1).trim();
-      let val: any = raw;
+      let val: string | number | boolean = raw;
       try {
-        const parsed = JSON.parse(raw);
-        if (['number', 'boolean', 'string'].includes(typeof parsed)) val = parsed;
+        const parsed: unknown = JSON.parse(raw);
+        if (typeof parsed === 'number' || typeof parsed === 'boolean' || typeof parsed === 'string') val = parsed;
       } catch {
         // a plain string
       }

@@ -1,8 +1,11 @@
 // The "LLMOps" left sidebar: Runs, Prompts, Indexes, Jobs, Monitor.
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
-import { api, ApiError, Row } from './api';
+import { api, ApiError, IRun } from './api';
 import { badge, button, el, errorText, num, short, table } from './dom';
+
+/** A column of a run's metric in the runs table. */
+const isMetric = (k: string): k is `metrics.${string}` => k.startsWith('metrics.');
 
 interface ISection {
   id: string;
@@ -85,7 +88,7 @@ export class LLMOpsSidebar extends Widget {
   }
 
   private async runs(): Promise<HTMLElement> {
-    let rows: Row[];
+    let rows: IRun[];
     try {
       rows = await api.runs();
     } catch (e) {
@@ -94,7 +97,7 @@ export class LLMOpsSidebar extends Widget {
     }
     if (!rows.length) return this.empty('no runs yet: %%llmops track');
     return table('runs', ['run', 'status', 'started', 'metric'], rows.slice(0, 15), r => {
-      const m = Object.keys(r).find(k => k.startsWith('metrics.') && r[k] !== null);
+      const m = Object.keys(r).filter(isMetric).find(k => r[k] !== null);
       return [r.run_name || r.run_id.slice(0, 8), badge(String(r.status).toLowerCase()), short(r.start_time).slice(5), m ? `${m.slice(8)} ${num(r[m])}` : ''];
     });
   }
@@ -106,7 +109,7 @@ export class LLMOpsSidebar extends Widget {
       r.name,
       `v${r.latest}`,
       r.aliases,
-      r.versions > 1 ? button('diff', `diff of ${r.name} versions`, () => this.opener.openDiff(r.name, r.latest), 'jp-llmops-diff') : ''
+      r.versions > 1 ? button('diff', `diff of ${r.name} versions`, () => this.opener.openDiff(r.name, r.latest ?? 1), 'jp-llmops-diff') : ''
     ]);
   }
 
