@@ -1,8 +1,9 @@
 // jupyter-llmops in JupyterLab: the LLMOps sidebar, "Schedule notebook…" (toolbar, file browser, palette), prompt diffs.
-import { ILabShell, JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
+import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { Dialog, ICommandPalette, InputDialog, MainAreaWidget, Notification, showDialog, ToolbarButton } from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { api, ApiError } from './api';
 import { PromptDiffView } from './promptDiff';
@@ -30,17 +31,22 @@ export const CommandIDs = {
   startScheduler: 'llmops:start-scheduler'
 };
 
+/** The plugin's id; its settings schema is schema/plugin.json. */
+const PLUGIN_ID = 'jupyter-llmops:plugin';
+/** The sidebar's refresh interval in seconds without a settings registry (the schema's default). */
+const DEFAULT_REFRESH_S = 15;
+
 const plugin: JupyterFrontEndPlugin<void> = {
-  id: 'jupyter-llmops:plugin',
+  id: PLUGIN_ID,
   description: 'Runs, prompts, indexes, jobs and monitors of jupyter-llmops in JupyterLab; schedule notebooks; prompt diffs.',
   autoStart: true,
-  optional: [ILabShell, ICommandPalette, INotebookTracker, IDefaultFileBrowser],
+  optional: [ICommandPalette, INotebookTracker, IDefaultFileBrowser, ISettingRegistry],
   activate: (
     app: JupyterFrontEnd,
-    labShell: ILabShell | null,
     palette: ICommandPalette | null,
     notebooks: INotebookTracker | null,
-    browser: IDefaultFileBrowser | null
+    browser: IDefaultFileBrowser | null,
+    settingRegistry: ISettingRegistry | null
   ) => {
     const { commands, shell } = app;
     const openDiff = (name: string, latest: number) => {
@@ -52,10 +58,22 @@ const plugin: JupyterFrontEndPlugin<void> = {
       shell.add(widget, 'main');
       shell.activateById(widget.id);
     };
-    const sidebar = new LLMOpsSidebar({ openDiff });
+    const sidebar = new LLMOpsSidebar({ openDiff }, DEFAULT_REFRESH_S * 1000);
     sidebar.title.icon = ICON;
     sidebar.title.caption = 'LLMOps: runs, prompts, indexes, jobs, monitor';
     shell.add(sidebar, 'left', { rank: 850 });
+    if (settingRegistry)
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          const apply = () => {
+            const s = settings.get('refreshInterval').composite;
+            sidebar.setRefreshInterval(1000 * (typeof s === 'number' && s >= 0 ? s : DEFAULT_REFRESH_S));
+          };
+          apply();
+          settings.changed.connect(apply);
+        })
+        .catch(reason => console.warn(`jupyter-llmops: settings not loaded, the sidebar refreshes every ${DEFAULT_REFRESH_S} s`, reason));
 
     commands.addCommand(CommandIDs.open, {
       label: 'LLMOps: Show Sidebar',
@@ -149,7 +167,6 @@ const plugin: JupyterFrontEndPlugin<void> = {
     });
     if (palette)
       for (const command of Object.values(CommandIDs)) palette.addItem({ command, category: 'LLMOps' });
-    void labShell;
   }
 };
 

@@ -13,7 +13,7 @@ interface ISection {
   load: () => Promise<HTMLElement>;
 }
 
-/** The "LLMOps" left sidebar: one collapsible section per kind of thing, refreshed on demand and on a timer. */
+/** The "LLMOps" left sidebar: one collapsible section per kind of thing, refreshed on demand and every `intervalMs` (0: never). */
 export class LLMOpsSidebar extends Widget {
   constructor(private opener: { openDiff: (name: string, latest: number) => void }, private intervalMs = 15000) {
     super();
@@ -69,18 +69,33 @@ export class LLMOpsSidebar extends Widget {
     return this.refreshing;
   }
 
+  /** Refresh every `ms` milliseconds while shown (the refreshInterval setting); 0 stops the timer. */
+  setRefreshInterval(ms: number): void {
+    this.intervalMs = ms;
+    if (this.isVisible) this.startTimer();
+  }
+
+  private startTimer(): void {
+    this.stopTimer();
+    if (this.intervalMs > 0) this.timer = window.setInterval(() => this.isVisible && void this.refresh(), this.intervalMs);
+  }
+  private stopTimer(): void {
+    window.clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
   protected onAfterShow(): void {
     void this.refresh();
-    this.timer = window.setInterval(() => this.isVisible && void this.refresh(), this.intervalMs);
+    this.startTimer();
   }
   protected onAfterAttach(): void {
     if (this.isVisible) this.onAfterShow();
   }
   protected onBeforeHide(): void {
-    window.clearInterval(this.timer);
+    this.stopTimer();
   }
   protected onBeforeDetach(): void {
-    window.clearInterval(this.timer);
+    this.stopTimer();
   }
 
   private empty(text: string) {
