@@ -271,7 +271,8 @@ export const api = {
   monitor: (since = '24h', by = 'model') => requestAPI<IMonitor>('monitor', {}, { since, by }),
   schedules: () => requestAPI<IScheduleRow[]>('schedules'),
   addSchedule: (req: IScheduleRequest) => requestAPI<ISchedule>('schedules', post(req)),
-  removeSchedule: (name: string) => requestAPI<ISchedule>(`schedules/${encodeURIComponent(name)}`, { method: 'DELETE' }),
+  removeSchedule: (name: string) =>
+    requestAPI<ISchedule>(`schedules/${encodeURIComponent(name)}`, { method: 'DELETE' }),
   scheduleAction: <A extends 'pause' | 'resume' | 'run'>(name: string, action: A) =>
     requestAPI<A extends 'run' ? IRunStarted : ISchedule>(`schedules/${encodeURIComponent(name)}/${action}`, post()),
   history: (name: string) => requestAPI<IHistoryRow[]>(`schedules/${encodeURIComponent(name)}/history`),

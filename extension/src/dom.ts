@@ -12,9 +12,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text
 /** The text of an error for a status line: an ApiError's message and hint, else the error as a string. */
 export const errorText = (e: unknown) => (e instanceof ApiError ? e.text : String(e));
 /** An ISO time as 'YYYY-MM-DD HH:MM'. */
-export const short = (t: unknown) => String(t ?? '').replace('T', ' ').slice(0, 16);
+export const short = (t: unknown) =>
+  String(t ?? '')
+    .replace('T', ' ')
+    .slice(0, 16);
 /** A number to `digits` significant digits; anything else as text. */
-export const num = (v: unknown, digits = 3) => (typeof v === 'number' ? String(+v.toPrecision(digits)) : String(v ?? ''));
+export const num = (v: unknown, digits = 3) =>
+  typeof v === 'number' ? String(+v.toPrecision(digits)) : String(v ?? '');
 
 /** A row's `data-name`: its `name`, else its `run_name` (runs), else none. */
 function rowName(r: object): string {
@@ -24,7 +28,12 @@ function rowName(r: object): string {
 }
 
 /** A table with a header row; `cells` gives the texts (or elements) of one row. */
-export function table<T extends object>(kind: string, head: string[], rows: T[], cells: (r: T) => (string | HTMLElement)[]): HTMLElement {
+export function table<T extends object>(
+  kind: string,
+  head: string[],
+  rows: T[],
+  cells: (r: T) => (string | HTMLElement)[]
+): HTMLElement {
   const t = el('table', `jp-llmops-table jp-llmops-${kind}`);
   const hr = el('tr');
   head.forEach(h => hr.appendChild(el('th', '', h)));

@@ -1,6 +1,14 @@
 // jupyter-llmops in JupyterLab: the LLMOps sidebar, "Schedule notebook…" (toolbar, file browser, palette), prompt diffs.
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
-import { Dialog, ICommandPalette, InputDialog, MainAreaWidget, Notification, showDialog, ToolbarButton } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  ICommandPalette,
+  InputDialog,
+  MainAreaWidget,
+  Notification,
+  showDialog,
+  ToolbarButton
+} from '@jupyterlab/apputils';
 import { IDefaultFileBrowser } from '@jupyterlab/filebrowser';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
@@ -38,7 +46,8 @@ const DEFAULT_REFRESH_S = 15;
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
-  description: 'Runs, prompts, indexes, jobs and monitors of jupyter-llmops in JupyterLab; schedule notebooks; prompt diffs.',
+  description:
+    'Runs, prompts, indexes, jobs and monitors of jupyter-llmops in JupyterLab; schedule notebooks; prompt diffs.',
   autoStart: true,
   optional: [ICommandPalette, INotebookTracker, IDefaultFileBrowser, ISettingRegistry],
   activate: (
@@ -73,7 +82,12 @@ const plugin: JupyterFrontEndPlugin<void> = {
           apply();
           settings.changed.connect(apply);
         })
-        .catch(reason => console.warn(`jupyter-llmops: settings not loaded, the sidebar refreshes every ${DEFAULT_REFRESH_S} s`, reason));
+        .catch(reason =>
+          console.warn(
+            `jupyter-llmops: settings not loaded, the sidebar refreshes every ${DEFAULT_REFRESH_S} s`,
+            reason
+          )
+        );
 
     commands.addCommand(CommandIDs.open, {
       label: 'LLMOps: Show Sidebar',
@@ -139,9 +153,15 @@ const plugin: JupyterFrontEndPlugin<void> = {
         if (!res.button.accept) return;
         try {
           const sch = await api.addSchedule(form.getValue());
-          Notification.success(`scheduled ${sch.name}: ${sch.cron} (${sch.tz}); next run ${sch.next_run || '—'}`, { autoClose: 5000 });
+          Notification.success(`scheduled ${sch.name}: ${sch.cron} (${sch.tz}); next run ${sch.next_run || '—'}`, {
+            autoClose: 5000
+          });
         } catch (e) {
-          await showDialog({ title: 'Could not schedule the notebook', body: e instanceof ApiError ? e.text : String(e), buttons: [Dialog.okButton()] });
+          await showDialog({
+            title: 'Could not schedule the notebook',
+            body: e instanceof ApiError ? e.text : String(e),
+            buttons: [Dialog.okButton()]
+          });
         }
         await sidebar.refresh();
       }
@@ -165,8 +185,7 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return btn;
       }
     });
-    if (palette)
-      for (const command of Object.values(CommandIDs)) palette.addItem({ command, category: 'LLMOps' });
+    if (palette) for (const command of Object.values(CommandIDs)) palette.addItem({ command, category: 'LLMOps' });
   }
 };
 

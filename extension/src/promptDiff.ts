@@ -5,7 +5,10 @@ import { el, errorText } from './dom';
 
 /** A prompt's versions side by side as a coloured unified diff, with version pickers. */
 export class PromptDiffView extends Widget {
-  constructor(readonly prompt: string, latest: number) {
+  constructor(
+    readonly prompt: string,
+    latest: number
+  ) {
     super();
     this.id = `jp-llmops-diff-${prompt}`;
     this.addClass('jp-llmops-diffview');
@@ -33,7 +36,11 @@ export class PromptDiffView extends Widget {
       const vs = view.versions.map(v => v[0]).sort((x, y) => x - y);
       for (const s of [this.a, this.b])
         for (const v of vs) {
-          const o = el('option', '', `v${v}${(view.versions.find(x => x[0] === v)?.[2] || []).map(a => ' @' + a).join('')}`);
+          const o = el(
+            'option',
+            '',
+            `v${v}${(view.versions.find(x => x[0] === v)?.[2] || []).map(a => ' @' + a).join('')}`
+          );
           o.value = String(v);
           s.appendChild(o);
         }
@@ -51,11 +58,22 @@ export class PromptDiffView extends Widget {
       const pre = el('pre', 'jp-llmops-diff-lines');
       if (!d.lines.length) pre.appendChild(el('div', 'jp-llmops-same', `v${v1} and v${v2} are identical`));
       for (const line of d.lines) {
-        const kind = line.startsWith('@@') ? 'hunk' : line.startsWith('+++') || line.startsWith('---') ? 'file' : line[0] === '+' ? 'add' : line[0] === '-' ? 'del' : 'ctx';
+        const kind = line.startsWith('@@')
+          ? 'hunk'
+          : line.startsWith('+++') || line.startsWith('---')
+            ? 'file'
+            : line[0] === '+'
+              ? 'add'
+              : line[0] === '-'
+                ? 'del'
+                : 'ctx';
         pre.appendChild(el('div', `jp-llmops-diff-${kind}`, line));
       }
       const sides = el('div', 'jp-llmops-sides');
-      for (const [label, text] of [[`v${d.a}`, d.text_a], [`v${d.b}`, d.text_b]]) {
+      for (const [label, text] of [
+        [`v${d.a}`, d.text_a],
+        [`v${d.b}`, d.text_b]
+      ]) {
         const col = el('div', 'jp-llmops-side');
         col.appendChild(el('div', 'jp-llmops-side-title', label));
         col.appendChild(el('pre', '', text));

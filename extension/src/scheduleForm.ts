@@ -9,7 +9,13 @@ export class ScheduleForm extends Widget implements Dialog.IBodyWidget<ISchedule
   constructor(private notebook: string) {
     super();
     this.addClass('jp-llmops-form');
-    const base = notebook.split('/').pop()!.replace(/\.ipynb$/, '').replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'job';
+    const base =
+      notebook
+        .split('/')
+        .pop()!
+        .replace(/\.ipynb$/, '')
+        .replace(/[^A-Za-z0-9._-]+/g, '-')
+        .replace(/^[^A-Za-z0-9]+/, '') || 'job';
     let tz = 'UTC';
     try {
       tz = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
@@ -56,6 +62,13 @@ export class ScheduleForm extends Widget implements Dialog.IBodyWidget<ISchedule
       }
       params[line.slice(0, at).trim()] = val;
     }
-    return { name: v('name'), notebook: this.notebook, cron: v('cron'), tz: v('tz') || 'UTC', params, retries: Number(v('retries') || 0) };
+    return {
+      name: v('name'),
+      notebook: this.notebook,
+      cron: v('cron'),
+      tz: v('tz') || 'UTC',
+      params,
+      retries: Number(v('retries') || 0)
+    };
   }
 }

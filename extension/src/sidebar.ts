@@ -15,7 +15,10 @@ interface ISection {
 
 /** The "LLMOps" left sidebar: one collapsible section per kind of thing, refreshed on demand and every `intervalMs` (0: never). */
 export class LLMOpsSidebar extends Widget {
-  constructor(private opener: { openDiff: (name: string, latest: number) => void }, private intervalMs = 15000) {
+  constructor(
+    private opener: { openDiff: (name: string, latest: number) => void },
+    private intervalMs = 15000
+  ) {
     super();
     this.id = 'jp-llmops-sidebar';
     this.addClass('jp-llmops-sidebar');
@@ -77,7 +80,8 @@ export class LLMOpsSidebar extends Widget {
 
   private startTimer(): void {
     this.stopTimer();
-    if (this.intervalMs > 0) this.timer = window.setInterval(() => this.isVisible && void this.refresh(), this.intervalMs);
+    if (this.intervalMs > 0)
+      this.timer = window.setInterval(() => this.isVisible && void this.refresh(), this.intervalMs);
   }
   private stopTimer(): void {
     window.clearInterval(this.timer);
@@ -112,8 +116,15 @@ export class LLMOpsSidebar extends Widget {
     }
     if (!rows.length) return this.empty('no runs yet: %%llmops track');
     return table('runs', ['run', 'status', 'started', 'metric'], rows.slice(0, 15), r => {
-      const m = Object.keys(r).filter(isMetric).find(k => r[k] !== null);
-      return [r.run_name || r.run_id.slice(0, 8), badge(String(r.status).toLowerCase()), short(r.start_time).slice(5), m ? `${m.slice(8)} ${num(r[m])}` : ''];
+      const m = Object.keys(r)
+        .filter(isMetric)
+        .find(k => r[k] !== null);
+      return [
+        r.run_name || r.run_id.slice(0, 8),
+        badge(String(r.status).toLowerCase()),
+        short(r.start_time).slice(5),
+        m ? `${m.slice(8)} ${num(r[m])}` : ''
+      ];
     });
   }
 
@@ -124,14 +135,26 @@ export class LLMOpsSidebar extends Widget {
       r.name,
       `v${r.latest}`,
       r.aliases,
-      r.versions > 1 ? button('diff', `diff of ${r.name} versions`, () => this.opener.openDiff(r.name, r.latest ?? 1), 'jp-llmops-diff') : ''
+      r.versions > 1
+        ? button(
+            'diff',
+            `diff of ${r.name} versions`,
+            () => this.opener.openDiff(r.name, r.latest ?? 1),
+            'jp-llmops-diff'
+          )
+        : ''
     ]);
   }
 
   private async indexes(): Promise<HTMLElement> {
     const rows = await api.indexes();
     if (!rows.length) return this.empty('no indexes yet: %llmops rag build NAME SOURCE');
-    return table('indexes', ['index', 'chunks', 'type', 'built'], rows, r => [r.name, String(r.chunks ?? ''), r.index, short(r.built)]);
+    return table('indexes', ['index', 'chunks', 'type', 'built'], rows, r => [
+      r.name,
+      String(r.chunks ?? ''),
+      r.index,
+      short(r.built)
+    ]);
   }
 
   private async jobs(): Promise<HTMLElement> {
@@ -139,9 +162,13 @@ export class LLMOpsSidebar extends Widget {
     const [rows, sched] = await Promise.all([api.schedules(), api.scheduler().catch(() => null)]);
     const line = el('div', 'jp-llmops-scheduler');
     if (sched) {
-      line.appendChild(el('span', '', sched.running ? `scheduler running (PID ${sched.pid})` : 'scheduler not running '));
+      line.appendChild(
+        el('span', '', sched.running ? `scheduler running (PID ${sched.pid})` : 'scheduler not running ')
+      );
       if (!sched.running)
-        line.appendChild(button('start', 'Start the scheduler daemon', () => void this.act(api.startScheduler()), 'jp-llmops-start'));
+        line.appendChild(
+          button('start', 'Start the scheduler daemon', () => void this.act(api.startScheduler()), 'jp-llmops-start')
+        );
     }
     box.appendChild(line);
     if (!rows.length) {
@@ -151,7 +178,9 @@ export class LLMOpsSidebar extends Widget {
     box.appendChild(
       table('jobs', ['job', 'cron', 'last', ''], rows, r => {
         const acts = el('span', 'jp-llmops-actions');
-        acts.appendChild(button('▶', 'Run now', () => void this.act(api.scheduleAction(r.name, 'run')), 'jp-llmops-run'));
+        acts.appendChild(
+          button('▶', 'Run now', () => void this.act(api.scheduleAction(r.name, 'run')), 'jp-llmops-run')
+        );
         acts.appendChild(
           r.paused
             ? button('resume', 'Resume', () => void this.act(api.scheduleAction(r.name, 'resume')))
@@ -159,7 +188,8 @@ export class LLMOpsSidebar extends Widget {
         );
         acts.appendChild(button('✕', 'Remove', () => void this.remove(r.name)));
         const last = r.last ? badge(r.last.status) : badge(r.paused ? 'paused' : 'scheduled');
-        if (r.last) last.title = `${short(r.last.started)} attempt ${r.last.attempt}\n${r.last.output_path || ''}${r.last.error ? '\n' + r.last.error : ''}`;
+        if (r.last)
+          last.title = `${short(r.last.started)} attempt ${r.last.attempt}\n${r.last.output_path || ''}${r.last.error ? '\n' + r.last.error : ''}`;
         return [r.name, `${r.cron} ${r.tz}`, last, acts];
       })
     );
@@ -180,7 +210,10 @@ export class LLMOpsSidebar extends Widget {
           num(r.cost)
         ])
       );
-    for (const a of m.alerts) box.appendChild(el('div', 'jp-llmops-error', `ALERT ${a.group}: ${a.metric} ${num(a.value)} > ${num(a.threshold)}`));
+    for (const a of m.alerts)
+      box.appendChild(
+        el('div', 'jp-llmops-error', `ALERT ${a.group}: ${a.metric} ${num(a.value)} > ${num(a.threshold)}`)
+      );
     return box;
   }
 
@@ -194,7 +227,11 @@ export class LLMOpsSidebar extends Widget {
   }
 
   private async remove(name: string) {
-    const r = await showDialog({ title: 'Remove schedule', body: `Remove ${name} and its history?`, buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Remove' })] });
+    const r = await showDialog({
+      title: 'Remove schedule',
+      body: `Remove ${name} and its history?`,
+      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Remove' })]
+    });
     if (r.button.accept) await this.act(api.removeSchedule(name));
   }
 }
