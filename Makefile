@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test export check-sync test-nbs test-py bench clean
+.PHONY: install demo test export check-sync lint-ext test-nbs test-py bench clean
 
 # torch first, from the local CPU wheel (any other spelling may pull a multi-GB CUDA build);
 # then the package with all extras (its build hook runs npm to build the JupyterLab extension in extension/);
@@ -40,6 +40,10 @@ export: install
 check-sync: install
 	bash .ci/check-sync
 
+# the JupyterLab extension: eslint + prettier --check (install's build leaves node_modules; npm ci if it was skipped)
+lint-ext: install
+	cd extension && (test -d node_modules || npm ci --no-audit --no-fund) && npm run lint
+
 # The tests' temporary files (kit homes with model copies and trained models, pytest's tmp_path, servers' data) go
 # to one scratch folder per run (readable by the postgres user of the team-mode tests), removed when the run ends,
 # pass or fail. The notebooks' kit home is in it too, so that test runs do not pile up runs and models in .llmops.
@@ -52,7 +56,7 @@ test-nbs: install
 test-py: install
 	$(SCRATCH) $(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest: no tests collected"; rc=0; fi; exit $$rc
 
-test: check-sync test-nbs test-py
+test: check-sync lint-ext test-nbs test-py
 
 # every benchmark, one after the other; their README-ROW lines rewrite the README's performance table
 bench: install
