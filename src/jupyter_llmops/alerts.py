@@ -4,35 +4,56 @@
 
 # %% ../../nbs/11_alerts.ipynb #b3e5461f
 from __future__ import annotations
-import json, re, urllib.error, urllib.request, warnings
-from .config import Settings, redact
+import json, re, urllib.request, warnings
+from .config import Settings, mask_url, redact
+from .net import InsecureDestination, check_destination, open_url
 
 # %% auto #0
-__all__ = ['post_json', 'send_alerts', 'notify']
+__all__ = ['redacted', 'post_json', 'send_alerts', 'notify']
 
 # %% ../../nbs/11_alerts.ipynb #0596116b
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    "A redirect is refused: the request (and any secret in its URL or headers) goes to the host it names, or nowhere."
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        raise urllib.error.HTTPError(req.full_url, code, f"redirect to another address refused ({code})", headers, fp)
-
-_opener = urllib.request.build_opener(_NoRedirect)
+def redacted(obj):
+    "`obj` (JSON-like) with every string redacted."
+    if isinstance(obj, str): return redact(obj)
+    if isinstance(obj, dict): return {k: redacted(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [redacted(v) for v in obj]
+    return obj
 
 def post_json(url: str, payload: dict, timeout: float = 5.0, what: str = "webhook") -> bool:
     "POST `payload` as JSON to `url` (no redirects); True when it was accepted, else a warning and False."
     if not url: return False
-    body = json.dumps(payload, default=str).encode()
+    body = json.dumps(redacted(json.loads(json.dumps(payload, default=str)))).encode()
     try:
-        _opener.open(urllib.request.Request(url, body, {"Content-Type": "application/json"}), timeout=timeout).close()
+        check_destination(url, f"the {what}")
+        open_url(urllib.request.Request(url, body, {"Content-Type": "application/json"}), timeout=timeout).close()
         return True
     except Exception as e:
-        warnings.warn(f"the {what} {redact(url)} failed: {redact(str(e))}")
+        warnings.warn(f"the {what} {mask_url(url)} failed: {redact(str(e))}")
         return False
 
 # %% ../../nbs/11_alerts.ipynb #cdaac488
-def send_alerts(alerts: list[dict], s: Settings, since: str) -> bool:
-    "Log alerts to MLflow (a run tagged `llmops.kind = monitor-alert`) and POST them to `alert_webhook`; failures are warnings."
+def _fresh(alerts: list[dict], s: Settings, since: str) -> list[dict]:
+    "The alerts not sent yet this hour (same group, metric and window), recorded as sent: one ledger per home."
+    import time
+    from jupyter_llmops.files import sqlite_db
+    db = sqlite_db(s.path("alerts.db"))
+    db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, at REAL)")
+    hour = time.strftime("%Y-%m-%dT%H", time.gmtime())
+    out = []
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for a in alerts:
+            if db.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (f"{a['group']}|{a['metric']}|{since}|{hour}", time.time())).rowcount: out.append(a)
+        db.execute("COMMIT")
+    except BaseException: db.execute("ROLLBACK"); raise
+    finally: db.close()
+    return out
+
+def send_alerts(alerts: list[dict], s: Settings, since: str, dedupe: bool = True) -> bool:
+    "Log alerts to MLflow (a run tagged `llmops.kind = monitor-alert`) and POST them to `alert_webhook`, each at most once an hour; failures are warnings."
     from jupyter_llmops.mlstore import connect, ensure_experiment
+    if dedupe: alerts = _fresh(alerts, s, since)
+    if not alerts: return False
     try:
         mlflow = connect(s)
         with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name="monitor-alerts", nested=mlflow.active_run() is not None):

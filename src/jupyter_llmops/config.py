@@ -13,8 +13,9 @@ from .errors import ConfigError, UsageError
 from .files import atomic_write, read_jsonl
 
 # %% auto #0
-__all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Settings', 'parse_costs', 'parse_budget', 'Key', 'kit_version',
-           'user_settings_path', 'find_settings_file', 'redact', 'load_settings', 'set_setting', 'ConfigView']
+__all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Settings', 'parse_costs', 'parse_budget', 'parse_bindings', 'Key',
+           'kit_version', 'user_settings_path', 'settings_discovery', 'find_settings_file', 'redact', 'mask_url',
+           'load_settings', 'set_setting', 'ConfigView']
 
 # %% ../../nbs/02_config.ipynb #12c174b3
 SECTION, FILENAME, ENV_PREFIX = "llmops", "settings.ini", "LLMOPS_"
@@ -50,13 +51,23 @@ def parse_budget(text: str) -> dict[str, float]:
         out[scope.strip()] = v
     return out
 
+def parse_bindings(text: str) -> list[tuple[str, str]]:
+    "`https://host/v1=ENVVAR, ...` -> [(base URL, environment variable)]: which key may go to which server."
+    out = []
+    for item in filter(None, (s.strip() for s in (text or "").split(","))):
+        url, _, var = item.rpartition("=")
+        if not re.match(r"https?://[^\s/]+", url.strip()) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", var.strip()):
+            raise ConfigError(f"bad key binding {item!r}", hint="https://host/v1=ENVVAR: the server's base URL, =, the environment variable holding its key")
+        out.append((url.strip().rstrip("/"), var.strip()))
+    return out
+
 @dataclass(frozen=True)
 class Key:
     "A settings key: its default as text, what it means, its kind and group, and the bounds of a number."
     name: str
     default: str
     help: str
-    kind: str = "str"  # str | path | int | float | share | onoff | url | duration | costs | list | budget
+    kind: str = "str"  # str | path | int | float | share | onoff | url | duration | costs | list | budget | bindings
     group: str = "core"  # core | alerts | pipelines | routing | cache | budget
     lo: float | None = None  # smallest number allowed
     hi: float | None = None  # largest number allowed
@@ -69,6 +80,7 @@ class Key:
         if self.kind == "costs": return parse_costs(t)
         if self.kind == "budget": return parse_budget(t)
         if self.kind == "list": return [x.strip() for x in t.split(",") if x.strip()]
+        if self.kind == "bindings": return parse_bindings(t)
         if self.kind == "onoff":
             if t.lower() not in _ONOFF: raise ValueError("write on or off")
             return _ONOFF[t.lower()]
@@ -102,6 +114,8 @@ class Key:
         if self.kind == "costs": return ", ".join(f"{m}={i:g}" + (f"/{o:g}" if o != i else "") for m, (i, o) in value.items())
         if self.kind == "budget": return ", ".join(f"{k}={v:g}" if k else f"{v:g}" for k, v in value.items())
         if self.kind == "list": return ",".join(value)
+        if self.kind == "bindings": return ", ".join(f"{u}={v}" for u, v in value)
+        if self.kind == "url": return mask_url(value)
         if isinstance(value, float): return f"{value:g}"
         return str(value)
 
@@ -113,6 +127,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("experiment", "llmops", "default MLflow experiment"),
     Key("jobs_db", "", "jobs database URL; default sqlite:///<home>/jobs.db"),
     Key("costs", "local=0", "USD per 1k tokens: model=price or model=input/output, comma separated", "costs"),
+    Key("openai_keys", "", "API keys bound to servers: https://host/v1=ENVVAR, comma separated; a bound key goes only to its server (OPENAI_API_KEY, unbound, to any https server)", "bindings"),
     Key("alert_latency_p95", "", "monitor alert: latency p95 in seconds above this", "float", "alerts", lo=0, optional=True),
     Key("alert_error_rate", "", "monitor alert: error rate (0-1) above this", "share", "alerts", optional=True),
     Key("alert_cost", "", "monitor alert: USD spent in the window above this", "float", "alerts", lo=0, optional=True),
@@ -136,7 +151,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
 
 # %% ../../nbs/02_config.ipynb #a11dff94
 _TYPES = {"str": "str", "path": "Path", "int": "int", "float": "float | None", "share": "float | None", "onoff": "bool",
-          "url": "str", "duration": "float", "costs": "dict", "list": "list", "budget": "dict"}
+          "url": "str", "duration": "float", "costs": "dict", "list": "list", "budget": "dict", "bindings": "list"}
 
 class _SettingsMethods:
     def raw(self, key: str) -> str:
@@ -157,7 +172,8 @@ class _SettingsMethods:
         return replace(self, **typed, sources={**self.sources, **{k: "updated()" for k in values}})
 
 Settings = make_dataclass("Settings", [(k.name, _TYPES[k.kind], field(default=None)) for k in KEYS.values()]
-                          + [("file", "Path | None", field(default=None)), ("sources", dict, field(default_factory=dict))],
+                          + [("file", "Path | None", field(default=None)), ("sources", dict, field(default_factory=dict)),
+                             ("found", str, field(default="")), ("ignored", list, field(default_factory=list))],
                           bases=(_SettingsMethods,), namespace={"__module__": __name__})
 Settings.__doc__ = "The effective settings, typed, with where each value came from."
 
@@ -187,32 +203,72 @@ def user_settings_path(environ: Mapping[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     return Path(env.get("HOME") or Path.home()) / ".llmops" / FILENAME
 
-def find_settings_file(start: str | Path | None = None, # folder to search from; default the working directory
-                       environ: Mapping[str, str] | None = None) -> Path | None:
-    "The nearest settings.ini with an [llmops] section, from `start` upwards; else the user-level one; else None."
+def _distrust(f: Path) -> str | None:
+    "Why settings file `f` may not be trusted (another user's, or writable by others); None when it may."
+    st = f.stat()
+    if hasattr(os, "getuid") and st.st_uid != os.getuid(): return f"it belongs to user id {st.st_uid}, not to you"
+    if st.st_mode & 0o022: return "others may write to it (chmod go-w to trust it)"
+    return None
+
+def settings_discovery(start: str | Path | None = None, # folder to search from; default the working directory
+                       environ: Mapping[str, str] | None = None) -> tuple[Path | None, str, list[str]]:
+    "(the settings file or None, why it was chosen, the files passed over and why)."
     env = os.environ if environ is None else environ
     if env.get("LLMOPS_SETTINGS"):
         p = Path(env["LLMOPS_SETTINGS"]).expanduser().resolve()
         if not p.is_file(): raise ConfigError(f"LLMOPS_SETTINGS names {p}, which does not exist", hint="unset it or create the file")
-        return p
-    d = Path(start or os.getcwd()).resolve()
+        return p, "named by LLMOPS_SETTINGS", []
+    d, home = Path(start or os.getcwd()).resolve(), Path(env.get("HOME") or Path.home()).resolve()
+    ignored, stop = [], "the search reached /"
     for folder in [d, *d.parents]:
         f = folder / FILENAME
-        if f.is_file() and _has_section(f): return f
+        if f.is_file() and _has_section(f):
+            why = _distrust(f)
+            if why is None: return f, ("in the working folder" if folder == d else f"the nearest above {d}"), ignored
+            ignored.append(f"{f}: ignored, {why}")
+            warnings.warn(f"settings file {f} ignored: {why}")
+        marker = next((m for m in (".git", "pyproject.toml") if (folder / m).exists()), None)
+        if marker: stop = f"the search stopped at {folder} (it holds {marker})"; break
+        if folder == home: stop = f"the search stopped at the home folder {home}"; break
     u = user_settings_path(env)
-    return u if u.is_file() and _has_section(u) else None
+    if u.is_file() and _has_section(u):
+        why = _distrust(u)
+        if why is None: return u, f"the user-level file: no project settings.ini ({stop})", ignored
+        ignored.append(f"{u}: ignored, {why}")
+    return None, f"no settings file ({stop}): the defaults", ignored
+
+def find_settings_file(start: str | Path | None = None, # folder to search from; default the working directory
+                       environ: Mapping[str, str] | None = None) -> Path | None:
+    "The settings file `settings_discovery` chooses (the nearest trusted settings.ini within the project; else the user-level one)."
+    return settings_discovery(start, environ)[0]
 
 # %% ../../nbs/02_config.ipynb #c848cc70
-_URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.I)
+# scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space
+_URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^\s]*?)@(?P<host>[^@/\s?#]+(?:[/?#\s]|$))", re.I)
 _SECRETS = [re.compile(p) for p in (
-    r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bAKIA[0-9A-Z]{16}\b")]
-_ASSIGNED = re.compile(r"""(?i)\b((?:api[_-]?key|token|secret|password|passwd)\w*['"]?\s*[:=]\s*['"]?)([^'"\s,)]+)""")
+    r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+    r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")]
+_HEADER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=-]{8,})")
+_ASSIGNED = re.compile(r"""(?i)((?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|pwd|credentials?|auth)\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
+_WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
+_URL = re.compile(r"https?://[^\s'\"]+", re.I)
+# a random token in a URL path: 24+ characters mixing upper case, lower case and digits (not a hex id, not a date-stamped folder)
+_LONG_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{24,}(?=[/?#]|$)")
 
 def redact(text: str) -> str:
-    "Hide passwords in URIs and things that look like API keys or tokens."
-    text = _URI_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    "Hide passwords in URIs, API keys and tokens, authorization headers, secret webhook paths and long random URL segments."
+    text = _URI_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:***@{m['host']}", text)
     for pat in _SECRETS: text = pat.sub("***", text)
+    text = _WEBHOOK.sub(lambda m: m[1] + "/***", text)
+    text = _URL.sub(lambda m: _LONG_SEGMENT.sub("***", m[0]), text)
+    text = _HEADER.sub(lambda m: m[1] + m[2] + "***", text)
     return _ASSIGNED.sub(lambda m: m[1] + "***", text)
+
+def mask_url(url: str) -> str:
+    "A URL with only its scheme and host shown (`https://hooks.example.com/***`): for webhooks, whose path may be the secret."
+    m = re.match(r"([a-z][a-z0-9+.-]*://)(?:[^@/\s]*@)?([^/?#\s]*)(.*)", url or "", re.I)
+    if not m: return redact(url or "")
+    return f"{m[1]}{m[2]}" + ("/***" if m[3] not in ("", "/") else m[3])
 
 # %% ../../nbs/02_config.ipynb #87b76b32
 def _ini_values(f: Path) -> dict[str, tuple[str, int]]:
@@ -231,7 +287,7 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
                   environ: Mapping[str, str] | None = None) -> Settings:
     "Read defaults, then settings.ini, then `LLMOPS_*` variables; type each value; derive the home folder and the stores in it."
     env = os.environ if environ is None else environ
-    f = find_settings_file(start, env)
+    f, found, ignored = settings_discovery(start, env)
     raw = {k: (key.default, "default") for k, key in KEYS.items()}
     src = {k: "default" for k in KEYS}
     if f is not None:
@@ -252,7 +308,7 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
     home = home.resolve()
     typed.update(home=home, tracking_uri=typed["tracking_uri"] or f"sqlite:///{home / 'mlflow.db'}",
                  jobs_db=typed["jobs_db"] or f"sqlite:///{home / 'jobs.db'}")
-    return Settings(**typed, file=f, sources=src)
+    return Settings(**typed, file=f, sources=src, found=found, ignored=ignored)
 
 # %% ../../nbs/02_config.ipynb #90253f32
 def _set_line(text: str, key: str, value: str) -> str:
@@ -302,11 +358,14 @@ class ConfigView:
 
     def __repr__(self):
         w = max(len(k) for k in KEYS)
-        head = f"settings file: {self.settings.file or '(none: defaults; `config set` writes ' + str(user_settings_path()) + ')'}"
-        return "\n".join([head] + [f"{k:<{w}}  {v}    [{s}]" for k, v, s in self.rows])
+        s = self.settings
+        head = [f"settings file: {s.file or '(none; `config set` writes ' + str(user_settings_path()) + ')'}" + (f" ({s.found})" if s.found else "")]
+        head += [f"  {x}" for x in s.ignored]
+        return "\n".join(head + [f"{k:<{w}}  {v}    [{src}]" for k, v, src in self.rows])
 
     def _repr_html_(self):
         from html import escape
         body = "".join(f"<tr><td><code>{escape(k)}</code></td><td>{escape(v)}</td><td><small>{escape(s)}</small></td></tr>" for k, v, s in self.rows)
-        return (f"<div><b>jupyter-llmops settings</b> <small>{escape(str(self.settings.file or 'defaults'))}</small>"
+        why = "".join(f"<br><small>{escape(x)}</small>" for x in [self.settings.found, *self.settings.ignored] if x)
+        return (f"<div><b>jupyter-llmops settings</b> <small>{escape(str(self.settings.file or 'defaults'))}</small>{why}"
                 f"<table><tr><th>key</th><th>value</th><th>from</th></tr>{body}</table></div>")

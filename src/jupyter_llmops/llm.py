@@ -7,9 +7,10 @@ from __future__ import annotations
 import json, os, time, urllib.error, urllib.request, warnings
 from .budget import check_budget, spend
 from .cache import cache_for
-from .config import Settings, load_settings, redact
+from .config import Settings, load_settings, mask_url, redact
 from .errors import LLMOpsError, UsageError
 from .models import ModelSpec, load_causal_lm, parse_spec
+from .net import bound_key, check_destination, open_url
 from .recorder import RECORDER
 from .routing import choose, confident, get_route, question_of
 from .usage import Completion, Usage, cost_of
@@ -58,15 +59,17 @@ def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings:
     new = out[0, ids["input_ids"].shape[1]:]
     return tok.decode(new, skip_special_tokens=True).strip(), Usage(int(ids["input_ids"].shape[1]), int(new.shape[0])), lp
 
-def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout: float = 120, on_token=None):
-    url = (spec.base_url or "https://api.openai.com/v1") + "/chat/completions"
-    key = os.environ.get("OPENAI_API_KEY", "")
+def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout: float = 120, on_token=None, bindings=()):
+    base = spec.base_url or "https://api.openai.com/v1"
+    url = base.rstrip("/") + "/chat/completions"
+    var, key = bound_key(base, list(bindings))
+    if key: check_destination(url, f"the API key in {var}")
     payload = dict(model=spec.name, messages=msgs, max_tokens=max_tokens, temperature=temperature)
     if on_token: payload.update(stream=True, stream_options={"include_usage": True})
     req = urllib.request.Request(url, json.dumps(payload).encode(),
                                  {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
+        with open_url(req, timeout=timeout) as r:
             if on_token:  # server-sent events: data: {...} lines, then data: [DONE]
                 text, u = [], {}
                 for raw in r:
@@ -80,9 +83,12 @@ def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout:
                 return "".join(text), Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
             data = json.load(r)
     except urllib.error.HTTPError as e:
-        raise LLMOpsError(f"{spec.text}: the server answered HTTP {e.code}", hint="check the model name, the base URL and OPENAI_API_KEY") from None
+        if 300 <= e.code < 400:
+            raise LLMOpsError(f"{redact(spec.text)}: the server answered with a redirect ({e.msg}); the request was not repeated elsewhere",
+                              hint="give the final base URL in the model spec") from None
+        raise LLMOpsError(f"{redact(spec.text)}: the server answered HTTP {e.code}", hint=f"check the model name, the base URL and {var}") from None
     except (urllib.error.URLError, TimeoutError) as e:
-        raise LLMOpsError(f"{spec.text}: cannot reach {url} ({getattr(e, 'reason', e)})", hint="is the server running? offline, use llm local") from None
+        raise LLMOpsError(f"{redact(spec.text)}: cannot reach {mask_url(url)} ({getattr(e, 'reason', e)})", hint="is the server running? offline, use llm local") from None
     u = data.get("usage") or {}
     return data["choices"][0]["message"]["content"], Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
 
@@ -150,7 +156,7 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
     if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
     t0, ns0, lp = time.perf_counter(), time.time_ns(), None
     try:
-        if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token)
+        if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token, bindings=settings.openai_keys)
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
     except Exception as e:
         if record: _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
