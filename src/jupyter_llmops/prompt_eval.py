@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Callable
-from .config import Settings, load_settings
+from .config import Settings, load_settings, redact
 from .files import read_jsonl
 from .errors import UsageError
 from . import prompts
@@ -130,7 +130,7 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     bar = tqdm(total=len(versions) * len(cases), desc=f"prompt eval {name}", disable=not progress)
     with mlflow.start_run(experiment_id=eid, run_name=f"prompt-eval {name}", nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.prompt_eval": name, "llmops.versions": ",".join(map(str, versions))})
-        mlflow.log_params({"prompt": name, "versions": ",".join(map(str, versions)), "llm": llm or s.llm,
+        mlflow.log_params({"prompt": name, "versions": ",".join(map(str, versions)), "llm": redact(llm or s.llm),
                            "max_tokens": max_tokens, "cases": len(cases), "data": str(data), "rag": rag or ""})
         for v, c in compiled.items():
             for i, case in enumerate(cases):

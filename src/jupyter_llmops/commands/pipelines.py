@@ -12,25 +12,26 @@ def _params_arg(p):
 
 @command("run", "execute a notebook with papermill (output + HTML under <home>/runs/, an MLflow run), or a YAML pipeline of notebooks", "pipelines")
 def _run(p):
-    p.add_argument("notebook", metavar="NOTEBOOK|PIPELINE.yaml", help="a notebook under the project root, a shipped pipeline (pipelines/rag_eval.ipynb), or a pipeline .yaml")
+    p.add_argument("notebook", metavar="NOTEBOOK|PIPELINE.yaml", help="a notebook, a shipped pipeline (pipelines/rag_eval.ipynb), or a pipeline .yaml")
     _params_arg(p)
     p.add_argument("--timeout", type=float, metavar="S", help="seconds before the kernel is killed (status timed_out)")
     p.add_argument("--executor", choices=["local", "dask"], default="local", help="dask: the cluster at the dask_scheduler setting")
     p.add_argument("--name", metavar="NAME", help="names the output folder and the MLflow run")
     p.add_argument("--parallel", type=int, metavar="N", help="pipelines: steps at once (default: the pipeline_parallel setting)")
+    p.add_argument("--cwd", metavar="DIR", help="the kernel's working folder (default: the notebook's own)")
     def run(a, ctx):
         from jupyter_llmops.pipelines.runner import parse_params, run_notebook
         params = parse_params(a.param)
         if a.notebook.endswith((".yaml", ".yml")):
             from jupyter_llmops.pipelines.dag import run_pipeline
             return run_pipeline(a.notebook, params, executor=a.executor, parallel=a.parallel, timeout=a.timeout, settings=ctx.settings)
-        return run_notebook(a.notebook, params, a.timeout, a.executor, ctx.settings, name=a.name)
+        return run_notebook(a.notebook, params, a.timeout, a.executor, ctx.settings, name=a.name, cwd=a.cwd)
     p.set_defaults(run=run)
 
 def _schedule_add(a, ctx):
     from jupyter_llmops.pipelines.runner import parse_params
     from jupyter_llmops.pipelines.scheduler import add_schedule
-    return add_schedule(a.name, a.notebook, a.cron, a.tz, parse_params(a.param), a.retries, a.timeout, a.executor, ctx.settings)
+    return add_schedule(a.name, a.notebook, a.cron, a.tz, parse_params(a.param), a.retries, a.timeout, a.executor, ctx.settings, cwd=a.cwd)
 
 def _schedule_list(a, ctx):
     from jupyter_llmops.pipelines.scheduler import list_schedules
@@ -58,6 +59,7 @@ def _schedule(p):
     ad.add_argument("--retries", type=int, default=0, metavar="N", help="extra attempts after a failure (exponential backoff)")
     ad.add_argument("--timeout", type=float, metavar="S", help="seconds before the kernel is killed")
     ad.add_argument("--executor", choices=["local", "dask"], default="local")
+    ad.add_argument("--cwd", metavar="DIR", help="the kernel's working folder (default: the notebook's own)")
     sub.add_parser("list", help="the schedules and their next run").set_defaults(run=_schedule_list)
     for act, fn, h in [("pause", "pause", "stop claiming new ticks"), ("resume", "resume", "claim ticks again"),
                        ("remove", "remove", "delete a schedule and its history"), ("run", "run_now", "run now, in this process")]:

@@ -16,8 +16,8 @@ from ..files import atomic_write
 
 # %% auto #0
 __all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'glue', 'read_glue', 'parse_value', 'parse_params', 'shipped_dir',
-           'project_root', 'resolve_notebook', 'RunResult', 'to_html', 'execute', 'dask_client', 'submit',
-           'run_notebook']
+           'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'to_html', 'is_secret', 'execute',
+           'dask_client', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 GLUE_MIME = "application/vnd.llmops.glue+json"
@@ -82,23 +82,24 @@ def project_root(settings: Settings | None = None) -> Path:
     return Path.cwd().resolve()
 
 def resolve_notebook(path: str | Path, settings: Settings | None = None, root: Path | None = None) -> Path:
-    "The absolute path of notebook `path`; `UsageError` if it is outside the project root, missing or not a notebook."
+    "The absolute path of notebook `path` (from the working folder, then the project root, then the shipped pipelines); `UsageError` if missing or not a notebook."
     root = Path(root or project_root(settings)).resolve()
     p = Path(path).expanduser()
-    here = (Path.cwd() / p).resolve()  # relative to the working directory first (a notebook in a subfolder), then the root
-    cand = (p if p.is_absolute() else here if here.is_file() and here.is_relative_to(root) else root / p).resolve()
     ship = shipped_dir()
-    if not (cand.is_relative_to(root) or cand.is_relative_to(ship)):
-        raise UsageError(f"{path} is outside the project root {root}",
-                         hint="run notebooks that live in the project folder (the one holding settings.ini) or the shipped pipelines/*.ipynb")
-    if not cand.exists() and not p.is_absolute() and (len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "pipelines")):
-        alt = ship / (p.name if p.suffix else p.name + ".ipynb")
-        if alt.is_file(): cand = alt
-    if not cand.is_file():
+    cands = [p] if p.is_absolute() else [Path.cwd() / p, root / p]
+    if not p.is_absolute() and (len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "pipelines")):
+        cands.append(ship / (p.name if p.suffix else p.name + ".ipynb"))
+    cand = next((c.resolve() for c in cands if c.is_file()), None)
+    if cand is None:
         shipped = ", ".join(sorted(q.stem for q in ship.glob("*.ipynb")))
-        raise UsageError(f"no notebook {path} (looked in {root})", hint=f"give a path under the project root, or a shipped pipeline: {shipped}")
+        raise UsageError(f"no notebook {path} (looked in {Path.cwd()} and {root})", hint=f"give the notebook's path, or a shipped pipeline: {shipped}")
     if cand.suffix != ".ipynb": raise UsageError(f"{path} is not a notebook", hint="give an .ipynb file (or a pipeline .yaml to `run`)")
+    if not os.access(cand, os.R_OK): raise UsageError(f"{path} cannot be read", hint="check the file's permissions")
     return cand
+
+def is_shipped(path: str | Path) -> bool:
+    "Whether `path` is one of the pipeline notebooks shipped with the package."
+    return Path(path).resolve().is_relative_to(shipped_dir())
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #e8b60b17
 @dataclass
@@ -143,6 +144,7 @@ def _kernel_manager_class(state: dict):
     from jupyter_client.manager import AsyncKernelManager
     class RunKernelManager(AsyncKernelManager):
         async def _async_start_kernel(self, **kw):
+            if state.get("env"): kw["env"] = {**kw.get("env", os.environ), **state["env"]}  # secrets and settings reach the kernel only
             state["kernel_started"] = time.time()
             await super()._async_start_kernel(**kw)
             proc = getattr(self.provisioner, "process", None)
@@ -210,6 +212,24 @@ def to_html(nb_path: str | Path, nb: dict | None = None) -> Path:
     return out
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #146f749b
+_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|token|secret|passw(or)?d|pwd|credential|auth)")
+
+def is_secret(name: str, value) -> bool:
+    "Whether a notebook parameter must not be written down: its name says it is a secret, or its value looks like one."
+    return bool(_SECRET_NAME.search(name)) or (isinstance(value, str) and redact(value) != value)
+
+def _with_secrets(path: Path, names: list[str]):
+    "The notebook with a cell after its parameters that reads the secret parameters from the kernel's environment."
+    import nbformat
+    nb = nbformat.read(str(path), as_version=4)
+    at = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 0)
+    lines = ["# parameters that look secret: their values reach this kernel through its environment, never this notebook",
+             "import json as _llmops_json, os as _llmops_os"]
+    lines += [f"{n} = _llmops_json.loads(_llmops_os.environ.pop({'LLMOPS_SECRET_' + n.upper()!r}))" for n in names]
+    cell = nbformat.v4.new_code_cell("\n".join(lines)); cell.metadata["tags"] = ["llmops-secrets"]
+    nb.cells.insert(at, cell)
+    return nb
+
 def _running_cell(out_nb: Path) -> int | None:
     "The index of the last cell papermill started in a partly executed output notebook."
     try: nb = json.loads(out_nb.read_text(encoding="utf-8"))
@@ -226,7 +246,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             params: dict | None = None, timeout: float | None = None, settings: Settings | None = None,
             name: str | None = None, # names the output folder and the MLflow run; default the notebook's stem
             log: bool = True, # log an MLflow run
-            experiment: str | None = None, cwd: str | Path | None = None, # the kernel's working directory (default: project root)
+            experiment: str | None = None, cwd: str | Path | None = None, # the kernel's working folder (default: the notebook's; shipped ones: the project root)
             tags: dict | None = None, html: bool = True, kernel_name: str = "python3",
             stdout_file=None) -> RunResult: # a file the cells' printed output is copied to live (e.g. sys.stdout)
     "Execute notebook `path` with papermill under the deadline; keep output + HTML under `<home>/runs/`; log to MLflow."
@@ -234,6 +254,11 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     from papermill.exceptions import PapermillExecutionError
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
+    secret = [k for k, v in params.items() if is_secret(k, v)]
+    shown = {k: ("***" if k in secret else v) for k, v in params.items()}  # what the notebook, its metadata and MLflow see
+    env = {f"LLMOPS_SECRET_{k.upper()}": json.dumps(params[k]) for k in secret}
+    if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
+    cwd = Path(cwd) if cwd else (project_root(s) if is_shipped(path) else path.parent)
     stem = name or path.stem
     started = datetime.now(timezone.utc)
     out_dir = s.path("runs", f"{_slug(stem)}-{started:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}")
@@ -241,11 +266,11 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     out_nb = out_dir / path.name
     mlrun = {}
     def start_mlflow():  # overlaps the kernel's start
-        try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, params, tags)
+        try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, tags)
         except Exception as e: mlrun["error"] = e
     starter = threading.Thread(target=start_mlflow, daemon=True, name="llmops-mlflow-start")
     if log: starter.start()
-    state, done = {}, threading.Event()
+    state, done = {"env": env}, threading.Event()
     if timeout:
         def watchdog():
             if not done.wait(timeout): state["deadline_passed"] = True; _kill(state)
@@ -253,14 +278,14 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     status, error, cell = "succeeded", "", None
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(str(path), str(out_nb), parameters=params, kernel_name=kernel_name, progress_bar=False,
-                            log_output=False, kernel_manager_class=_kernel_manager_class(state), stdout_file=stdout_file,
-                            resources={"metadata": {"path": str(Path(cwd or project_root(s)))}})
+        pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), str(out_nb), parameters=shown, kernel_name=kernel_name,
+                            progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
+                            stdout_file=stdout_file, cwd=str(cwd))
     except PapermillExecutionError as e:
         status, cell = "failed", e.cell_index
-        error = f"cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}"
+        error = redact(f"cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}")
     except Exception as e:
-        status, error = "failed", f"{type(e).__name__}: {e}"
+        status, error = "failed", redact(f"{type(e).__name__}: {e}")
         if type(e).__name__ == "NoSuchKernel":
             error = (f"no Jupyter kernel named {kernel_name!r} on this machine; install one into this environment: "
                      f"{sys.executable} -m ipykernel install --user --name {kernel_name}")
@@ -274,7 +299,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     run_id = mlrun.get("id", "")
     try: nb = json.loads(out_nb.read_text(encoding="utf-8"))
     except (OSError, ValueError): nb = None
-    res = RunResult(str(path), status, str(out_nb), "", run_id, error, cell, time.perf_counter() - t0, params,
+    res = RunResult(str(path), status, str(out_nb), "", run_id, error, cell, time.perf_counter() - t0, shown,
                     read_glue(nb) if nb else {}, started.isoformat(timespec="seconds"), state.get("kernel_started"))
     if nb:
         _annotate(out_nb, nb, res)
@@ -315,17 +340,20 @@ def submit(executor: str, settings: Settings, *args, **kw):
         return f
     raise UsageError(f"unknown executor {executor!r}", hint="--executor local | dask")
 
-def run_notebook(notebook: str | Path, # a notebook under the project root, or a shipped pipeline's name
+def run_notebook(notebook: str | Path, # a notebook's path, or a shipped pipeline's name
                  params: dict | None = None, timeout: float | None = None,
                  executor: str = "local", # local | dask
                  settings: Settings | None = None, name: str | None = None, log: bool = True,
                  experiment: str | None = None, root: str | Path | None = None, tags: dict | None = None,
-                 stdout_file=None) -> RunResult: # local executor: copy the cells' printed output here as it comes
+                 stdout_file=None, # local executor: copy the cells' printed output here as it comes
+                 cwd: str | Path | None = None) -> RunResult: # the kernel's working folder; default the notebook's
+
     "Run one notebook: check its path, execute it with papermill (locally or on Dask), return the typed result."
     s = settings or load_settings()
     root = Path(root or project_root(s))
     path = resolve_notebook(notebook, s, root)
     if timeout is not None and timeout <= 0: raise UsageError("--timeout must be positive seconds")
-    kw = dict(params=params, timeout=timeout, name=name, log=log, experiment=experiment, cwd=root, tags=tags)
+    if cwd is not None and not Path(cwd).is_dir(): raise UsageError(f"--cwd {cwd}: no such folder")
+    kw = dict(params=params, timeout=timeout, name=name, log=log, experiment=experiment, cwd=cwd, tags=tags)
     if executor == "local": return execute(path, settings=s, stdout_file=stdout_file, **kw)
     return submit(executor, s, path, **kw).result()

@@ -17,8 +17,9 @@ from .store import History, JobStore, Schedule, prev_tick
 log = logging.getLogger("jupyter_llmops.scheduler")
 
 # %% auto #0
-__all__ = ['log', 'MAIN', 'backoff', 'default_runner', 'Scheduler', 'SchedulerStatus', 'status', 'start', 'stop', 'main',
-           'ScheduleList', 'add_schedule', 'list_schedules', 'pause', 'resume', 'remove', 'history', 'run_now']
+__all__ = ['log', 'MAIN', 'backoff', 'default_runner', 'Scheduler', 'SchedulerStatus', 'status', 'start', 'stop',
+           'RedactingFormatter', 'main', 'ScheduleList', 'add_schedule', 'list_schedules', 'pause', 'resume', 'remove',
+           'history', 'run_now']
 
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #b1d4fd03
 def backoff(settings: Settings, attempt: int) -> float:
@@ -31,7 +32,7 @@ def _owner() -> str: return f"{socket.gethostname()}:{os.getpid()}:{secrets.toke
 def default_runner(schedule: Schedule, row, settings: Settings):
     "Run one attempt of `schedule` with the notebook runner (locally, or on Dask): a `RunResult`."
     from jupyter_llmops.pipelines.runner import execute, submit
-    kw = dict(params=schedule.params, timeout=schedule.timeout, name=schedule.name, cwd=schedule.root,
+    kw = dict(params=schedule.params, timeout=schedule.timeout, name=schedule.name, cwd=schedule.root or None,
               tags={"llmops.schedule": schedule.name, "llmops.attempt": str(row.attempt), "llmops.trigger": row.trigger})
     if schedule.executor == "dask": return submit("dask", settings, schedule.notebook, **kw).result()
     return execute(schedule.notebook, settings=settings, **kw)
@@ -123,6 +124,19 @@ class Scheduler:
         finally:
             with self._lock: self.active.pop(rid, None)
 
+    ALERT_EVERY = 300.0  # seconds between two looks at the monitor's thresholds
+
+    def check_alerts(self, now: float | None = None) -> list[dict]:
+        "Every ALERT_EVERY seconds, when a monitor threshold is set: the last hour's alerts, sent (each at most once an hour)."
+        now = now or time.time()
+        s = self.settings
+        if now < getattr(self, "_next_alerts", 0) or all(x is None for x in (s.alert_latency_p95, s.alert_error_rate, s.alert_cost)): return []
+        self._next_alerts = now + self.ALERT_EVERY
+        from jupyter_llmops.monitor import monitor
+        m = monitor("1h", "model", s, evaluate=False, alert=True)
+        if m.sent: log.info("monitor alerts sent: %s", "; ".join(f"{a['group']} {a['metric']}" for a in m.alerts))
+        return m.alerts
+
     def heartbeat(self):
         "Renew the leases of the attempts this scheduler runs."
         with self._lock: ids = list(self.active)
@@ -140,6 +154,8 @@ class Scheduler:
         while not stop.is_set():
             try: self.step()
             except Exception: log.exception("scheduler pass failed")
+            try: self.check_alerts()
+            except Exception: log.exception("the monitor's alerts could not be checked")
             stop.wait(self.poll)
         self.shutdown()
 
@@ -228,13 +244,18 @@ def stop(settings: Settings | None = None, timeout: float = 20.0) -> SchedulerSt
         if _alive(st.pid): os.kill(st.pid, signal.SIGKILL); time.sleep(0.2)
     return status(s)
 
+class RedactingFormatter(logging.Formatter):
+    "Every line of the scheduler's log passes through `redact`: a notebook's error text may quote a secret."
+    def format(self, record): return redact(super().format(record))
+
 def main(argv: list[str] | None = None):
     "The daemon's entry point: serve until SIGTERM / SIGINT."
     import argparse
     p = argparse.ArgumentParser(prog="llmops-scheduler")
     p.add_argument("--poll", type=float, default=1.0); p.add_argument("--lease", type=float, default=30.0)
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout, force=True)
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, force=True)
+    for h in logging.getLogger().handlers: h.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for noisy in ("papermill", "traitlets", "alembic", "mlflow"): logging.getLogger(noisy).setLevel(logging.WARNING)
     s = load_settings()
     sched = Scheduler(s, a.poll, a.lease)
@@ -273,13 +294,15 @@ class ScheduleList:
 def _store(s: Settings) -> JobStore: return JobStore(settings=s)
 
 def add_schedule(name: str, notebook: str, cron: str, tz: str = "UTC", params: dict | None = None, retries: int = 0,
-                 timeout: float | None = None, executor: str = "local", settings: Settings | None = None) -> Schedule:
-    "Add a schedule for `notebook` (checked like `run` checks it: under the project root)."
+                 timeout: float | None = None, executor: str = "local", settings: Settings | None = None,
+                 cwd: str | None = None) -> Schedule: # the kernel's working folder; default the notebook's own
+    "Add a schedule for `notebook` (found as `run` finds it); its kernel starts in `cwd`, else in the notebook's folder."
     from jupyter_llmops.pipelines.runner import project_root, resolve_notebook
     s = settings or load_settings()
-    root = project_root(s)
     if timeout is not None and timeout <= 0: raise UsageError("--timeout must be positive seconds")
-    return _store(s).add(name, str(resolve_notebook(notebook, s, root)), str(root), cron, tz, params, retries, timeout, executor)
+    if cwd is not None and not Path(cwd).is_dir(): raise UsageError(f"--cwd {cwd}: no such folder")
+    path = resolve_notebook(notebook, s, project_root(s))
+    return _store(s).add(name, str(path), str(Path(cwd).resolve()) if cwd else "", cron, tz, params, retries, timeout, executor)
 
 def list_schedules(settings: Settings | None = None) -> ScheduleList: return ScheduleList(_store(settings or load_settings()).list())
 def pause(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).set_paused(name, True)

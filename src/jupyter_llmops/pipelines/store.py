@@ -4,13 +4,14 @@
 
 # %% ../../../nbs/36_pipelines_store.ipynb #18ca223f
 from __future__ import annotations
-import json, time
+import json, threading, time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
+from pathlib import Path
 from ..config import Settings, load_settings, redact
 from ..display import status_badge, table_html
-from ..errors import ConflictError, NotFoundError, UsageError
+from ..errors import ConfigError, ConflictError, NotFoundError, UsageError
 from ..files import check_name
 
 # %% auto #0
@@ -140,27 +141,42 @@ def history_html(rows: list[dict], output=None) -> str: # output(row) -> HTML of
                       headers={"output_path": "output"}, empty="no runs yet")
 
 # %% ../../../nbs/36_pipelines_store.ipynb #df291ff3
+_engines: dict = {}
+_engines_lock = threading.Lock()
+
+def _engine(url: str):
+    "(engine, tables) of the jobs database at `url`: one engine per database and process, its tables created once."
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import DatabaseError
+    with _engines_lock:
+        if url in _engines: return _engines[url]
+        kw = {}
+        if url.startswith("sqlite"):
+            path = url.split(":///", 1)[-1]
+            if path and path != ":memory:": Path(path).parent.mkdir(parents=True, exist_ok=True)
+            kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        try: engine = create_engine(url, future=True, **kw)
+        except Exception as e:
+            raise UsageError(f"cannot open the jobs database {redact(url)}: {e}", hint="set jobs_db to a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...)") from None
+        if url.startswith("sqlite"):
+            @event.listens_for(engine, "connect")
+            def _pragmas(conn, _):
+                cur = conn.cursor(); cur.execute("PRAGMA journal_mode=WAL"); cur.execute("PRAGMA busy_timeout=30000"); cur.close()
+        tables = _tables()
+        try: tables[0].create_all(engine)
+        except DatabaseError as e:
+            engine.dispose()
+            first = str(getattr(e, "orig", e)).splitlines()[0]
+            raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}",
+                              hint="it is damaged or not a jobs database: move the file away (a new one is made), or set jobs_db") from None
+        _engines[url] = (engine, tables)
+        return _engines[url]
+
 class JobStore:
     "Schedules and their runs in the jobs database (SQLAlchemy Core): add/list/pause/resume/remove, claims, leases, history."
     def __init__(self, url: str | None = None, settings: Settings | None = None):
-        from sqlalchemy import create_engine, event
         self.url = url or (settings or load_settings()).jobs_db
-        kw = {}
-        if self.url.startswith("sqlite"):
-            path = self.url.split(":///", 1)[-1]
-            if path and path != ":memory:":
-                from pathlib import Path
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        try: self.engine = create_engine(self.url, future=True, **kw)
-        except Exception as e:
-            raise UsageError(f"cannot open the jobs database {redact(self.url)}: {e}", hint="set jobs_db to a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...)") from None
-        if self.url.startswith("sqlite"):
-            @event.listens_for(self.engine, "connect")
-            def _pragmas(conn, _):
-                cur = conn.cursor(); cur.execute("PRAGMA journal_mode=WAL"); cur.execute("PRAGMA busy_timeout=30000"); cur.close()
-        self.md, self.schedules, self.runs = _tables()
-        self.md.create_all(self.engine)
+        self.engine, (self.md, self.schedules, self.runs) = _engine(self.url)
 
     # -- schedules
     def _schedule(self, r) -> Schedule:
@@ -259,7 +275,7 @@ class JobStore:
         if only_if_running: q = q.where(r.status == "running")
         with self.engine.begin() as c:
             return c.execute(q.values(status=status, finished=time.time(), output_path=output_path, html_path=html_path,
-                                      run_id=mlflow_run, error=error, lease_until=None)).rowcount == 1
+                                      run_id=mlflow_run, error=redact(error or ""), lease_until=None)).rowcount == 1
 
     def queue_retry(self, run_id: int, due: float) -> int | None:
         "Queue the next attempt of the tick of row `run_id`, startable at `due`: its id (None if already queued)."
@@ -284,7 +300,7 @@ class JobStore:
         r = self.runs.c
         with self.engine.begin() as c:
             return c.execute(self.runs.update().where(r.id == row.id, r.status == "running", r.lease_until < time.time())
-                             .values(status="failed", finished=time.time(), error=error, lease_until=None)).rowcount == 1
+                             .values(status="failed", finished=time.time(), error=redact(error), lease_until=None)).rowcount == 1
 
     def busy(self, name: str) -> bool:
         "Whether schedule `name` has an attempt running or a retry queued."
