@@ -28,6 +28,16 @@ class Item:
     source_b: str
 
 # %% ../../nbs/29_feedback.ipynb #b9fb382a
+def _read_meta(p: Path) -> dict:
+    "A session's session.json; a `UsageError` naming the file and what is wrong when it is damaged."
+    hint = f"restore {p} from a backup, or start a new session under another name (the judgements beside it stay readable)"
+    try: m = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e: raise UsageError(f"{p}: damaged ({type(e).__name__}: {e})", hint=hint) from None
+    need = {"mode": str, "sources": list, "prompts": list}
+    bad = [k for k, t in need.items() if not isinstance(m, dict) or not isinstance(m.get(k), t)]
+    if bad: raise UsageError(f"{p}: damaged (field(s) {', '.join(bad)} missing or of the wrong type)", hint=hint)
+    return m
+
 class FeedbackSession:
     "A ranking session: prompts, two sources (models or prompt versions), judgements saved as they are made."
     def __init__(self, name: str, # the session; its folder is <home>/feedback/NAME
@@ -44,7 +54,7 @@ class FeedbackSession:
         sources, mode = (models, "models") if models is not None else (versions, "versions")
         if prompts is not None and len(sources) != 2: raise UsageError(f"--{mode} takes exactly two, comma separated")
         if meta_path.is_file():
-            self.meta = json.loads(meta_path.read_text())
+            self.meta = _read_meta(meta_path)
             if prompts is not None and (self.meta["sources"], self.meta["mode"]) != (list(sources), mode):
                 raise UsageError(f"feedback session {name!r} already compares {' vs '.join(self.meta['sources'])}",
                                  hint="resume it without --models/--versions, or pick another name")

@@ -49,11 +49,17 @@ def _faiss_index(kind: str, vecs):
     for i in range(0, n, 65536): idx.add(vecs[i:i + 65536])
     return idx
 
+_MANIFEST = {"version": int, "files": dict, "counts": dict, "model": str, "dim": int, "index": str, "chunk_size": int,
+             "overlap": int, "built_at": str}  # the fields readers rely on, and their types
+
 def read_manifest(d: Path) -> dict:
     "The manifest of the index in `d`; RagIndexError if it is missing or damaged."
     try:
         m = json.loads((d / "manifest.json").read_text())
-        if m.get("format") != FORMAT or not isinstance(m.get("files"), dict): raise ValueError("unknown format")
+        if not isinstance(m, dict) or m.get("format") != FORMAT: raise ValueError("unknown format")
+        for k, t in _MANIFEST.items():
+            if not isinstance(m.get(k), t): raise ValueError(f"field {k!r} is missing or not {t if isinstance(t, type) else t[0]}".replace("<class '", "").replace("'>", ""))
+        if not all(isinstance(m["counts"].get(k), int) for k in ("files", "chunks")): raise ValueError("field 'counts' lacks files and chunks")
         return m
     except (OSError, ValueError) as e:
         raise RagIndexError(f"index {d.name!r} is damaged ({type(e).__name__}: {e})",
@@ -344,9 +350,9 @@ def list_indexes(settings: Settings | None = None):
             m = read_manifest(d)
             rows.append(dict(name=d.name, version=m["version"], files=m["counts"]["files"], chunks=m["counts"]["chunks"],
                              index=m["index"], model=m["model"], built=m["built_at"]))
-        except RagIndexError:
-            rows.append(dict(name=d.name, version=None, files=None, chunks=None, index="damaged", model="", built=""))
-    return pd.DataFrame(rows, columns=["name", "version", "files", "chunks", "index", "model", "built"])
+        except RagIndexError as e:  # one damaged index is listed as damaged; the others are listed as usual
+            rows.append(dict(name=d.name, version=None, files=None, chunks=None, index="damaged", model="", built="", problem=e.message))
+    return pd.DataFrame(rows, columns=["name", "version", "files", "chunks", "index", "model", "built", "problem"]).fillna({"problem": ""})
 
 def drop(name: str, settings: Settings | None = None) -> str:
     "Delete index `name` (renamed away first, then removed)."

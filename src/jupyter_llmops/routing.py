@@ -13,9 +13,9 @@ from .errors import NotFoundError, UsageError
 from .files import atomic_write, check_name
 
 # %% auto #0
-__all__ = ['POLICIES', 'FEATURES', 'Route', 'route_path', 'add_route', 'get_route', 'list_routes', 'remove_route', 'features',
-           'rules_choice', 'question_of', 'learned_choice', 'Candidates', 'choose', 'confident', 'RouterTraining',
-           'training_rows', 'train_route']
+__all__ = ['POLICIES', 'FEATURES', 'Route', 'route_path', 'add_route', 'get_route', 'read_route', 'list_routes', 'remove_route',
+           'features', 'rules_choice', 'question_of', 'learned_choice', 'Candidates', 'choose', 'confident',
+           'RouterTraining', 'training_rows', 'train_route']
 
 # %% ../../nbs/16_routing.ipynb #bc523007
 POLICIES = ("rules", "learned", "cascade")
@@ -57,12 +57,31 @@ def get_route(name: str, settings: Settings | None = None) -> Route:
     s = settings or load_settings()
     p = route_path(name, s)
     if not p.is_file(): raise NotFoundError(f"no route {name!r}", hint=f"create it: %llmops route add {name} --models CHEAP,CAPABLE")
-    return Route(**json.loads(p.read_text()))
+    return read_route(p)
+
+def read_route(p: Path) -> Route:
+    "The route in file `p`; a `UsageError` naming the file and the field when it is damaged or hand-edited wrong."
+    from dataclasses import fields
+    hint = f"fix or remove {p} (or add the route again: %llmops route add {p.stem} --models CHEAP,CAPABLE)"
+    try: d = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e: raise UsageError(f"{p}: not a route file ({type(e).__name__}: {e})", hint=hint) from None
+    if not isinstance(d, dict): raise UsageError(f"{p}: a route file holds a JSON object", hint=hint)
+    known = {f.name: f for f in fields(Route)}
+    extra = sorted(set(d) - set(known))
+    if extra: raise UsageError(f"{p}: unknown field(s) {', '.join(extra)}", hint=hint)
+    if not isinstance(d.get("name"), str) or not isinstance(d.get("models"), list) or not all(isinstance(m, str) for m in d["models"]):
+        raise UsageError(f"{p}: a route needs a name and a list of models", hint=hint)
+    if d.get("policy", "rules") not in POLICIES: raise UsageError(f"{p}: bad policy {d.get('policy')!r}", hint=f"one of {', '.join(POLICIES)}")
+    return Route(**d)
 
 def list_routes(settings: Settings | None = None) -> list[Route]:
     "Every route of the project."
     s = settings or load_settings()
-    return [Route(**json.loads(p.read_text())) for p in sorted(s.path("routes").glob("*.json"))]
+    out = []
+    for p in sorted(s.path("routes").glob("*.json")):
+        try: out.append(read_route(p))
+        except UsageError as e: warnings.warn(str(e))  # one damaged route file does not hide the others
+    return out
 
 def remove_route(name: str, settings: Settings | None = None) -> str:
     "Delete route `name` (its registered classifier stays in MLflow)."

@@ -111,6 +111,8 @@ def track(body: Callable[[], object], # runs the cell
 def runs(experiment: str | None = None, metric: str | None = None, top: int = 20, ascending: bool = False,
          settings: Settings | None = None):
     "The runs of an experiment as a DataFrame (run_id, run_name, status, start_time, metrics.*, params.*), best first."
+    if metric is not None and not re.fullmatch(r"[\w .\-/:]+", metric):
+        raise UsageError(f"bad metric name {metric!r}", hint="a metric name: letters, digits, _ - . / : and spaces")
     s = settings or load_settings()
     mlflow = connect(s)
     name = experiment or s.experiment

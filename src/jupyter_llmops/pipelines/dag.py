@@ -51,36 +51,56 @@ def _ancestors(steps: dict, name: str) -> set:
     return out
 
 def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path | None = None) -> Pipeline:
-    "Read and check a pipeline file: notebooks under the project root, known `needs`, no cycle, glue read only from ancestors."
+    "Read and check a pipeline file: each field's type, known `needs`, no cycle, glue read only from ancestors; errors name the file and step."
     import yaml
     s = settings or load_settings()
     root = Path(root or project_root(s)).resolve()
     p = Path(path).expanduser()
-    p = (p if p.is_absolute() else root / p).resolve()
-    if not p.is_relative_to(root): raise UsageError(f"{path} is outside the project root {root}", hint="keep pipeline files in the project folder")
+    p = (p if p.is_absolute() else next((c for c in (Path.cwd() / p, root / p) if c.is_file()), root / p)).resolve()
     if not p.is_file(): raise UsageError(f"no pipeline file {path}", hint="a YAML file with steps: {NAME: {notebook: ..., needs: [...], params: {...}}}")
     try: doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e: raise UsageError(f"{p}: not YAML ({e})") from None
+    except yaml.YAMLError as e: raise UsageError(f"{p}: not YAML ({e})", hint="check the indentation and quotes at the line named") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), (dict, list)) or not doc["steps"]:
         raise UsageError(f"{p}: no steps", hint="steps: {prep: {notebook: prep.ipynb}, eval: {notebook: eval.ipynb, needs: [prep]}}")
+    bad = sorted(set(doc) - {"name", "steps", "params", "parallel"})
+    if bad: raise UsageError(f"{p}: unknown field(s) {', '.join(map(str, bad))}", hint="a pipeline has name, steps, params and parallel")
+    parallel = doc.get("parallel")
+    if parallel is not None and (isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1):
+        raise UsageError(f"{p}: parallel must be a whole number of 1 or more, not {parallel!r}", hint="parallel: 2")
+    if not isinstance(doc.get("params") or {}, dict):
+        raise UsageError(f"{p}: params must be a mapping of names to values, not {doc['params']!r}", hint="params: {index: docs, k: 5}")
     raw = doc["steps"]
-    if isinstance(raw, list): raw = {d.get("name", ""): d for d in raw if isinstance(d, dict)}
+    if isinstance(raw, list):
+        names = [d.get("name", "") if isinstance(d, dict) else "" for d in raw]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup: raise UsageError(f"{p}: duplicate step name(s) {', '.join(map(repr, dup))}", hint="each step needs its own name")
+        raw = dict(zip(names, raw))
     steps = {}
     for name, d in raw.items():
-        if not isinstance(d, dict) or "notebook" not in d: raise UsageError(f"{p}: step {name!r} needs a notebook")
+        if not isinstance(d, dict) or not isinstance(d.get("notebook"), str):
+            raise UsageError(f"{p}: step {name!r} needs a notebook (a path)", hint=f"{name}: {{notebook: {name}.ipynb}}")
         if not re.fullmatch(r"[A-Za-z_][\w-]*", str(name)): raise UsageError(f"{p}: bad step name {name!r}", hint="letters, digits, _ and -")
+        extra = sorted(set(d) - {"name", "notebook", "needs", "params", "timeout"})
+        if extra: raise UsageError(f"{p}: step {name}: unknown field(s) {', '.join(map(str, extra))}", hint="a step has notebook, needs, params and timeout")
         needs = d.get("needs") or []
-        needs = [needs] if isinstance(needs, str) else list(needs)
+        needs = [needs] if isinstance(needs, str) else needs
+        if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
+            raise UsageError(f"{p}: step {name}: needs must be a step name or a list of step names, not {d.get('needs')!r}", hint="needs: [prep, train]")
         params = d.get("params") or {}
-        if not isinstance(params, dict): raise UsageError(f"{p}: step {name}: params must be a mapping")
+        if not isinstance(params, dict) or not all(isinstance(k, str) and k.isidentifier() for k in params):
+            raise UsageError(f"{p}: step {name}: params must be a mapping of parameter names to values, not {d.get('params')!r}",
+                             hint="params: {k: 5, index: '{{ params.index }}'}")
+        timeout = d.get("timeout")
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")):
+            raise UsageError(f"{p}: step {name}: timeout must be a positive number of seconds, not {timeout!r}", hint="timeout: 600")
         nb = resolve_notebook(Path(d["notebook"]) if Path(d["notebook"]).is_absolute() else p.parent / d["notebook"], s, root)
-        steps[name] = Step(name, nb, params, needs, d.get("timeout"))
+        steps[name] = Step(name, nb, params, needs, timeout)
     for st in steps.values():
         for n in st.needs:
             if n not in steps: raise UsageError(f"{p}: step {st.name} needs unknown step {n!r}", hint=f"steps: {', '.join(steps)}")
     state = {}
     def visit(n, trail):
-        if state.get(n) == 1: raise UsageError(f"{p}: dependency cycle {' -> '.join(trail + [n])}")
+        if state.get(n) == 1: raise UsageError(f"{p}: dependency cycle {' -> '.join(trail + [n])}", hint="remove one of these needs")
         if state.get(n) == 2: return
         state[n] = 1
         for m in steps[n].needs: visit(m, trail + [n])
@@ -95,7 +115,7 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
                                                        hint=f"add it under params:, or pass -p {key} VALUE")
             elif src not in anc: raise UsageError(f"{p}: step {st.name} reads the glue of {src!r}, which it does not need",
                                                   hint=f"add needs: [{src}] to step {st.name}")
-    return Pipeline(str(doc.get("name") or p.stem), p, steps, params, doc.get("parallel"))
+    return Pipeline(str(doc.get("name") or p.stem), p, steps, params, parallel)
 
 # %% ../../../nbs/38_pipelines_dag.ipynb #d1e83e51
 def render(value, results: dict, params: dict):
