@@ -28,6 +28,7 @@ class MonitorResult:
     alerts: list = field(default_factory=list)
     by: str = "model"
     since: str = "24h"
+    sent: bool = False  # whether the alerts were posted (not when only shown, or already sent this hour)
 
     def __repr__(self):
         al = "".join(f"\nALERT {a['group']}: {a['metric']} {a['value']:.4g} > {a['threshold']:.4g}" for a in self.alerts)
@@ -99,5 +100,5 @@ def monitor(since: str = "24h", by: str = "model", settings: Settings | None = N
                             "flagged": g.flagged.sum()})
     if by == "route": summary = _by_route(calls, summary, s, evaluate)
     alerts = _alerts(summary, s) if len(summary) else []
-    if alerts and alert: send_alerts(alerts, s, since)
-    return MonitorResult(summary, calls, alerts, by, since)
+    sent = bool(alerts) and alert and send_alerts(alerts, s, since)
+    return MonitorResult(summary, calls, alerts, by, since, sent)

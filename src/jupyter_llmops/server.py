@@ -8,6 +8,7 @@ import dataclasses, datetime as _dt, json, math, re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePath
 import tornado
+from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from .commands import HelpText, dispatch
@@ -17,9 +18,9 @@ from .files import check_name
 
 # %% auto #0
 __all__ = ['SCHEDULE_FIELDS', 'jsonable', 'notebook_path', 'LLMOpsHandler', 'StatusHandler', 'RunsHandler', 'PromptsHandler',
-           'PromptHandler', 'PromptDiffHandler', 'IndexesHandler', 'MonitorHandler', 'schedule_argv',
-           'SchedulesHandler', 'ScheduleHandler', 'ScheduleActionHandler', 'ScheduleHistoryHandler', 'SchedulerHandler',
-           'setup_handlers']
+           'PromptHandler', 'PromptDiffHandler', 'IndexesHandler', 'MonitorHandler', 'MonitorAlertsHandler',
+           'schedule_argv', 'SchedulesHandler', 'ScheduleHandler', 'ScheduleActionHandler', 'ScheduleHistoryHandler',
+           'SchedulerHandler', 'setup_handlers']
 
 # %% ../../nbs/60_server.ipynb #9a40c005
 def _frame(df) -> list[dict]:
@@ -52,14 +53,14 @@ def jsonable(obj):
     return redact(str(obj))
 
 # %% ../../nbs/60_server.ipynb #9a40c008
-_POOL = ThreadPoolExecutor(1, thread_name_prefix="llmops-api")
+_POOL = ThreadPoolExecutor(8, thread_name_prefix="llmops-api")  # a slow call (MLflow, the monitor) does not stall the others
 
 def _run(argv: list[str], settings: Settings):
     "Run the command `argv` of the one command tree as the server front end, with the settings of the server's root."
     return dispatch([str(a) for a in argv], frontend="server", settings=settings)
 
-def notebook_path(path: str, root: str | Path) -> Path:
-    "The notebook `path` (relative to the server root) as an absolute path inside the root; 400/403 otherwise."
+def notebook_path(path: str, root: str | Path, allow_hidden: bool = False) -> Path:
+    "The notebook `path` (relative to the server root) as an absolute path inside the root, not hidden unless allowed; 400/403 otherwise."
     if not isinstance(path, str) or not path.strip(): raise UsageError("notebook is required", hint="a path relative to the Jupyter root, e.g. pipelines/train.ipynb")
     if path.startswith(("/", "\\", "~")) or re.match(r"[A-Za-z]:", path):
         raise UsageError(f"absolute notebook path {path!r} refused", hint="give the path relative to the Jupyter root")
@@ -67,6 +68,10 @@ def notebook_path(path: str, root: str | Path) -> Path:
     full = (root / path).resolve()
     if full != root and root not in full.parents:
         e = UsageError(f"notebook path {path!r} is outside the server root", hint="notebooks must live under the Jupyter root")
+        e.http_status = 403
+        raise e
+    if not allow_hidden and any(part.startswith(".") for part in full.relative_to(root).parts):
+        e = UsageError(f"notebook path {path!r} is hidden", hint="Jupyter's ContentsManager.allow_hidden is off: move the notebook out of the hidden folder")
         e.http_status = 403
         raise e
     if full.suffix != ".ipynb": raise UsageError(f"{path!r} is not a notebook", hint="schedule a .ipynb file")
@@ -78,6 +83,7 @@ def notebook_path(path: str, root: str | Path) -> Path:
 # %% ../../nbs/60_server.ipynb #9a40c00b
 class LLMOpsHandler(APIHandler):
     "Shared by the API's handlers: run a command off the event loop, map errors to HTTP codes, answer JSON."
+    auth_resource = "llmops"  # Jupyter's authorizer decides who may read (GET), write and execute (run notebooks)
     @property
     def root_dir(self) -> str: return self.settings.get("llmops_root_dir") or self.settings.get("server_root_dir") or "."
 
@@ -92,9 +98,20 @@ class LLMOpsHandler(APIHandler):
                 return jsonable(shape(res, s) if shape else res)
             body = await tornado.ioloop.IOLoop.current().run_in_executor(_POOL, work)
         except LLMOpsError as e: return self.fail(e)
+        except Exception as e: return self.fail(_internal(e, self))
         if not reply: return body
         self.set_status(status)
         self.finish(json.dumps(body))
+
+    def write_error(self, status_code: int, **kw):
+        "Errors raised outside `command` (authorization, a bug) are JSON with a hint too, never 'Unhandled error'."
+        e = kw.get("exc_info", (None, None, None))[1]
+        if isinstance(e, LLMOpsError): return self.fail(e)
+        if isinstance(e, tornado.web.HTTPError):
+            msg = e.log_message or __import__("http.client").client.responses.get(status_code, "error")
+            hint = "ask for the permission on resource 'llmops'" if status_code == 403 else ""
+            return self.fail(_status_error(status_code, msg, hint))
+        return self.fail(_internal(e, self) if e is not None else _status_error(status_code, "the request failed", ""))
 
     def fail(self, e: LLMOpsError):
         "Answer a kit error with its HTTP status, message and hint (redacted)."
@@ -120,6 +137,15 @@ class LLMOpsHandler(APIHandler):
     def arg(self, name: str, default: str | None = None) -> str | None:
         v = self.get_query_argument(name, default)
         return v if v not in ("", None) else default
+def _status_error(code: int, message: str, hint: str) -> LLMOpsError:
+    e = LLMOpsError(message, hint or None); e.http_status = code
+    return e
+
+def _internal(e: BaseException, handler) -> LLMOpsError:
+    "An unexpected failure as a 500 with its first line (redacted) and a hint; the traceback goes to the server's log."
+    handler.log.error("llmops: %s", redact("".join(__import__("traceback").format_exception(e))))
+    first = (str(e).strip().splitlines() or [""])[0][:300]
+    return _status_error(500, f"{type(e).__name__}: {first}", "the Jupyter server's log has the traceback")
 
 # %% ../../nbs/60_server.ipynb #9a40c00d
 def _monitor(r, s=None) -> dict:
@@ -136,10 +162,12 @@ def _diff(d, s=None) -> dict:
 
 class StatusHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self): await self.command("status")
 
 class RunsHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self):
         argv = ["runs"]
         for opt in ("experiment", "metric", "top"):
@@ -148,10 +176,12 @@ class RunsHandler(LLMOpsHandler):
 
 class PromptsHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self): await self.command("prompt", "list")
 
 class PromptHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self, name: str):
         try: check_name(name, "prompt name")
         except UsageError as e: return self.fail(e)
@@ -160,6 +190,7 @@ class PromptHandler(LLMOpsHandler):
 
 class PromptDiffHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self, name: str):
         try:
             check_name(name, "prompt name")
@@ -170,21 +201,34 @@ class PromptDiffHandler(LLMOpsHandler):
 
 class IndexesHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self): await self.command("rag", "list")
 
 class MonitorHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self):
-        argv = ["monitor", "--since", self.arg("since", "24h"), "--by", self.arg("by", "model")]
+        "Read-only: the summary and the alerts the thresholds raise, shown, not sent (no webhook, no MLflow run)."
+        argv = ["monitor", "--since", self.arg("since", "24h"), "--by", self.arg("by", "model"), "--no-alert"]
         if self.arg("eval", "0") not in ("1", "true", "yes"): argv.append("--no-eval")
         await self.command(*argv, shape=_monitor)
+
+class MonitorAlertsHandler(LLMOpsHandler):
+    @tornado.web.authenticated
+    @authorized
+    async def post(self):
+        "Send the window's alerts now (webhook and MLflow), each at most once an hour."
+        try: d = self.body({"since": str, "by": str})
+        except LLMOpsError as e: return self.fail(e)
+        await self.command("monitor", "--since", d.get("since") or "1h", "--by", d.get("by") or "model", "--no-eval",
+                           shape=lambda r, s: {"alerts": r.alerts, "sent": r.sent})
 
 # %% ../../nbs/60_server.ipynb #9a40c00f
 SCHEDULE_FIELDS = {"name": str, "notebook": str, "cron": str, "tz": str, "params": dict, "retries": int, "timeout": (int, float)}
 
-def schedule_argv(d: dict, root: str | Path) -> list[str]:
-    "The `schedule add` words for a checked JSON body."
-    argv = ["schedule", "add", check_name(d["name"], "schedule name"), str(notebook_path(d["notebook"], root)), f"--cron={d['cron']}"]
+def schedule_argv(d: dict, root: str | Path, allow_hidden: bool = False) -> list[str]:
+    "The `schedule add` words for a checked JSON body (the notebook inside the server's root; the kernel starts in its folder)."
+    argv = ["schedule", "add", check_name(d["name"], "schedule name"), str(notebook_path(d["notebook"], root, allow_hidden)), f"--cron={d['cron']}"]
     if d.get("tz"): argv.append(f"--tz={d['tz']}")
     for k, v in (d.get("params") or {}).items():
         if not (isinstance(k, str) and k.isidentifier()): raise UsageError(f"bad parameter name {k!r}", hint="a Python identifier")
@@ -210,13 +254,15 @@ _RUNS = ThreadPoolExecutor(2, thread_name_prefix="llmops-run")
 
 class SchedulesHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self): await self.command("schedule", "list", shape=_schedules)
 
     @tornado.web.authenticated
+    @authorized("execute")  # a schedule runs its notebook later, unattended
     async def post(self):
         try:
             d = self.body(SCHEDULE_FIELDS, required=("name", "notebook", "cron"))
-            argv = schedule_argv(d, self.root_dir)
+            argv = schedule_argv(d, self.root_dir, getattr(self.contents_manager, "allow_hidden", False))
         except LLMOpsError as e: return self.fail(e)
         def taken(res, s):
             if any(x.name == d["name"] for x in res):
@@ -226,6 +272,7 @@ class SchedulesHandler(LLMOpsHandler):
 
 class ScheduleHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def delete(self, name: str):
         try: check_name(name, "schedule name")
         except UsageError as e: return self.fail(e)
@@ -233,6 +280,7 @@ class ScheduleHandler(LLMOpsHandler):
 
 class ScheduleActionHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized("execute")  # run now executes the notebook; pause/resume decide whether it will run
     async def post(self, name: str, action: str):
         try: check_name(name, "schedule name")
         except UsageError as e: return self.fail(e)
@@ -248,6 +296,7 @@ class ScheduleActionHandler(LLMOpsHandler):
 
 class ScheduleHistoryHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self, name: str):
         try: check_name(name, "schedule name")
         except UsageError as e: return self.fail(e)
@@ -255,9 +304,11 @@ class ScheduleHistoryHandler(LLMOpsHandler):
 
 class SchedulerHandler(LLMOpsHandler):
     @tornado.web.authenticated
+    @authorized
     async def get(self): await self.command("scheduler", "status")
 
     @tornado.web.authenticated
+    @authorized("execute")  # the daemon runs the schedules' notebooks
     async def post(self):
         try: action = self.body({"action": str}).get("action") or "start"
         except UsageError as e: return self.fail(e)
@@ -273,7 +324,7 @@ def setup_handlers(web_app, root_dir: str | None = None):
     web_app.add_handlers(".*$", [
         (api("status"), StatusHandler), (api("runs"), RunsHandler),
         (api("prompts"), PromptsHandler), (api("prompts", N), PromptHandler), (api("prompts", N, "diff"), PromptDiffHandler),
-        (api("indexes"), IndexesHandler), (api("monitor"), MonitorHandler),
+        (api("indexes"), IndexesHandler), (api("monitor"), MonitorHandler), (api("monitor", "alerts"), MonitorAlertsHandler),
         (api("schedules"), SchedulesHandler), (api("schedules", N), ScheduleHandler),
         (api("schedules", N, "(pause|resume|run)"), ScheduleActionHandler), (api("schedules", N, "history"), ScheduleHistoryHandler),
         (api("scheduler"), SchedulerHandler)])

@@ -17,9 +17,10 @@ def _monitor(p):
     p.add_argument("--since", default="24h", metavar="24h", help="30m, 24h, 7d")
     p.add_argument("--by", choices=["model", "prompt", "route"], default="model")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluators (faster on many calls)")
+    p.add_argument("--no-alert", action="store_true", help="show the alerts the thresholds raise without sending them")
     def run(a, ctx):
         from jupyter_llmops.monitor import monitor
-        return monitor(a.since, a.by, ctx.settings, evaluate=not a.no_eval)
+        return monitor(a.since, a.by, ctx.settings, evaluate=not a.no_eval, alert=not a.no_alert)
     p.set_defaults(run=run)
 
 def _frame(ref: str, ctx):
