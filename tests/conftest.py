@@ -28,12 +28,12 @@ def project(tmp_path, monkeypatch) -> Path:
     return tmp_path
 
 
-def run_cli(*args, cwd=None, env=None):
+def run_cli(*args, cwd=None, env=None, timeout=600):
     "Run the installed `llmops` command."
     import subprocess
     exe = Path(sys.executable).parent / "llmops"
     return subprocess.run([str(exe), *args], cwd=cwd, env={**os.environ, **(env or {})},
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture

@@ -341,7 +341,7 @@ def test_the_showcase_leaks_no_secret(tmp_path, webhook):
         "alert_cost = 0\n")
     home = tmp_path / "home"
     r = run_cli("demo", "--distill-steps", "2", "--max-tokens", "24", cwd=proj,
-                env={**FAKES, "LLMOPS_HOME": str(home), "HOME": str(tmp_path)})
+                env={**FAKES, "LLMOPS_HOME": str(home), "HOME": str(tmp_path)}, timeout=1800)
     assert r.returncode == 0, r.stderr[-3000:]
     secrets = [*FAKES.values(), HOOK_SECRET]
     leaks = []
