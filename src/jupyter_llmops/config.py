@@ -57,7 +57,7 @@ class Key:
     default: str
     help: str
     kind: str = "str"  # str | path | int | float | share | onoff | url | duration | costs | list | budget
-    group: str = "core"  # core | alerts | pipelines | routing | cache | budget
+    group: str = "core"  # core | alerts | eval | pipelines | routing | cache | budget
     lo: float | None = None  # smallest number allowed
     hi: float | None = None  # largest number allowed
     optional: bool = False  # a number that may be off (empty, `off`): None
@@ -116,7 +116,12 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("alert_latency_p95", "", "monitor alert: latency p95 in seconds above this", "float", "alerts", lo=0, optional=True),
     Key("alert_error_rate", "", "monitor alert: error rate (0-1) above this", "share", "alerts", optional=True),
     Key("alert_cost", "", "monitor alert: USD spent in the window above this", "float", "alerts", lo=0, optional=True),
+    Key("alert_hallucination_rate", "", "monitor alert: share (0-1) of calls with retrieved context judged not grounded above this", "share", "alerts", optional=True),
     Key("alert_webhook", "", "monitor alerts are POSTed as JSON to this URL", "url", "alerts"),
+    Key("hallucination_evaluator", "groundedness", "evaluator whose score the monitor shows as groundedness and counts in hallucination_rate (an aligned one: eval align NAME)", "str", "eval"),
+    Key("toxicity_model", "auto", "toxicity: auto (alt-profanity-check's classifier when installed, else the lexicon) | lexicon | hf:<folder>", "str", "eval"),
+    Key("judge_llm", "", "the LLM the judge evaluator asks (a model spec); default the llm setting", "str", "eval"),
+    Key("eval_on_record", "on", "score every recorded call in the background (monitor evaluators), so monitor reads cached scores", "onoff", "eval"),
     Key("pipeline_webhook", "", "pipeline failures and recoveries are POSTed as JSON to this URL", "url", "pipelines"),
     Key("pipeline_parallel", "2", "how many pipeline notebooks (kernels) run at once on the local executor", "int", "pipelines", lo=1, hi=64),
     Key("pipeline_retry_backoff", "30", "seconds before a scheduled job's first retry; doubled at each further attempt", "duration", "pipelines", lo=0),
