@@ -125,8 +125,9 @@ class LLMOpsHandler(APIHandler):
 def _monitor(r, s=None) -> dict:
     "Monitor summary, alerts, and the latest calls (not every call of the window)."
     calls = r.calls.sort_values("time", ascending=False).head(50) if len(r.calls) else r.calls
-    return {"since": r.since, "by": r.by, "calls": len(r.calls), "summary": r.summary, "alerts": r.alerts,
-            "recent": calls[[c for c in ("time", "model", "prompt", "latency_s", "error", "flagged") if c in calls.columns]]}
+    return {"since": r.since, "by": r.by, "calls": len(r.calls), "summary": r.summary, "alerts": r.alerts, "evaluator": r.evaluator,
+            "rates": r.rates if r.rates is not None else [],
+            "recent": calls[[c for c in ("time", "model", "prompt", "latency_s", "error", "flagged", "groundedness") if c in calls.columns]]}
 
 def _diff(d, s=None) -> dict:
     "Both texts and the unified diff as lines (the front end colours them)."
@@ -176,7 +177,9 @@ class MonitorHandler(LLMOpsHandler):
     @tornado.web.authenticated
     async def get(self):
         argv = ["monitor", "--since", self.arg("since", "24h"), "--by", self.arg("by", "model")]
-        if self.arg("eval", "0") not in ("1", "true", "yes"): argv.append("--no-eval")
+        ev = self.arg("eval", "cached")  # cached (default): the scores computed in the background; 1: score what is missing; 0: none
+        if ev in ("0", "false", "no"): argv.append("--no-eval")
+        elif ev not in ("1", "true", "yes"): argv.append("--cached")
         await self.command(*argv, shape=_monitor)
 
 # %% ../../nbs/60_server.ipynb #9a40c00f
