@@ -21,7 +21,7 @@ class Recorder:
         self.bulk = True  # write SQL stores in bulk; False: always MLflow's log_spans
         self.written = self.failed = self.via_log_spans = 0
         self.scorer = None  # scorer(settings, rows) -> [(trace_id, name, value, reason)]: set by the layer that knows the evaluators
-        self._sq, self._sthread = queue.SimpleQueue(), None
+        self._sq, self._sthread, self._closing = queue.SimpleQueue(), None, False
 
     def submit(self, settings: Settings, call: dict) -> str:
         "Queue one call (model, messages, text, usage, timing, prompt, error, attrs); return its trace id at once."
@@ -76,10 +76,20 @@ class Recorder:
         while True:
             item = self._sq.get()
             if isinstance(item, threading.Event): item.set(); continue
-            if sys.is_finalizing(): return
+            if item is None or self._closing: return
             s, rows = item
-            try: CallTable.at(s).put_scores(self.scorer(s, rows))
-            except Exception as e: warnings.warn(f"{len(rows)} recorded call(s) were not scored in the background: {type(e).__name__}: {e}")
+            for i in range(0, len(rows), 8):  # small steps, so that closing waits for one of them at most
+                if self._closing: return
+                try: CallTable.at(s).put_scores(self.scorer(s, rows[i:i + 8]))
+                except Exception as e: warnings.warn(f"{len(rows[i:i + 8])} recorded call(s) were not scored in the background: {type(e).__name__}: {e}")
+
+    def close(self, timeout: float = 60.0):
+        "At exit: write what is queued, then stop the scoring thread (unscored calls are scored by the monitor later)."
+        self.flush(timeout)
+        self._closing = True
+        if self._sthread is not None:
+            self._sq.put(None)
+            self._sthread.join(timeout)  # a thread still inside torch when the interpreter finalises aborts the process
 
 # %% ../../nbs/12_recorder.ipynb #d086d956
 def _span_dict(tid: bytes, call: dict) -> dict:
@@ -130,7 +140,7 @@ def _write(self, calls):
 Recorder._write = _write
 
 RECORDER = Recorder()
-atexit.register(RECORDER.flush)
+atexit.register(RECORDER.close)
 
 def flush(timeout: float = 60.0, scores: bool = False) -> bool:
     "Wait until every recorded call is written to MLflow and the call table (and, with `scores`, scored in the background)."
