@@ -129,6 +129,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("route_max_words", "30", "rules routes: a request of more words than this goes to the larger model", "int", "routing", lo=0),
     Key("route_keywords", "explain,why,compare,analyse,analyze,code,prove,derive,step by step", "rules routes: a request with one of these words (comma separated) goes to the larger model", "list", "routing"),
     Key("route_min_logprob", "-1.0", "cascade routes: escalate when the mean token log-probability is under this (off: never)", "float", "routing", hi=0, optional=True),
+    Key("route_evaluator", "relevance", "the evaluator that scores a routed answer (route train, cascade route_min_score): relevance, or an aligned one (eval align)", "str", "routing"),
     Key("route_min_score", "", "cascade routes: also escalate when the answer's relevance score (0-1) is under this", "share", "routing", optional=True),
     Key("cache", "off", "semantic cache in front of every model call: on | off", "onoff", "cache"),
     Key("cache_threshold", "0.92", "semantic cache: cosine similarity of the question at or above which a stored answer is reused", "share", "cache"),
