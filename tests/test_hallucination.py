@@ -19,12 +19,12 @@ def env_for(tmp_path, **extra):
     return {"LLMOPS_HOME": str(tmp_path / "home"), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "hall", **extra}
 
 
-def submit(s, answers, model="local"):
+def submit(s, answers, model="local", ctx=CTX):
     now = time.time_ns()
     for i, (a, _) in enumerate(answers):
         RECORDER.submit(s, dict(model=model, messages=[{"role": "user", "content": "Context: ...\nQuestion: How do I reset my password?"}], text=a,
                                 start_ns=now + i * 10**6, end_ns=now + i * 10**6 + 10**8, prompt=("qa", 1),
-                                attrs={"llmops.latency_s": 0.1, "llmops.question": "How do I reset my password?", "llmops.context": CTX}))
+                                attrs={"llmops.latency_s": 0.1, "llmops.question": "How do I reset my password?", "llmops.context": ctx}))
     assert flush()
 
 
@@ -72,7 +72,7 @@ def test_eval_check_fails_with_status_3_and_passes(tmp_path):
     (tmp_path / "cases.jsonl").write_text("\n".join(map(json.dumps, rows)) + "\n")
     e = env_for(tmp_path)
     bad = run_cli("eval", "check", "--data", "cases.jsonl", "--min", "groundedness=0.8", "no_pii=1", cwd=tmp_path, env=e)
-    assert bad.returncode == 3 and "EvaluationFailed" in bad.stderr and "groundedness 0.5" in bad.stderr
+    assert bad.returncode == 3 and "EvaluationFailed: quality gate failed on cases.jsonl: groundedness 0." in bad.stderr and "< 0.8" in bad.stderr
     good = run_cli("eval", "check", "--data", "cases.jsonl", "--min", "groundedness=0.3", "no_pii=1", cwd=tmp_path, env=e)
     assert good.returncode == 0 and "groundedness" in good.stdout and "FAIL" not in good.stdout
 
@@ -100,7 +100,7 @@ def test_eval_align_on_a_label_session_feeds_the_monitor(tmp_path):
     a = aligned("museum-ok", s)
     assert a["features"] == ["groundedness", "relevance"] and a["model"].meta["n_labels"] == 16
     s2 = s.updated(hallucination_evaluator="museum-ok")
-    submit(s2, [(good[0], True), (bad[1], False)], model="museum-bot")
+    submit(s2, [(good[0], True), (bad[1], False)], model="museum-bot", ctx=[{"source": "museum.md", "text": ctx}])
     m = monitor("1h", settings=s2, alert=False)
     assert m.evaluator == "museum-ok" and m.summary.loc["museum-bot", "hallucination_rate"] == 0.5
 
