@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from html import escape
 from .alerts import send_alerts
-from .calls import CallTable
+from .calls import CallTable, typed
 from .config import Settings, load_settings
 from .display import figure, img_html, png_b64
 from .errors import UsageError
@@ -17,7 +17,7 @@ from .recorder import RECORDER, recorded_calls, since_ms
 from .usage import Usage, cost_of
 
 # %% auto #0
-__all__ = ['SCORES', 'MonitorResult', 'scores', 'monitor']
+__all__ = ['SCORES', 'MonitorResult', 'scored_calls', 'monitor']
 
 # %% ../../nbs/28_monitor.ipynb #d8bd6243
 SCORES = ["relevance", "no_pii", "non_toxic"]
@@ -100,24 +100,22 @@ def _by_route(calls, summary, s: Settings, evaluate: bool):
                         **({"score": rc.relevance.mean(), "score_top": tc.relevance.mean()} if evaluate and "relevance" in calls else {})}
     return summary.join(pd.DataFrame.from_dict(extra, orient="index")) if extra else summary
 
-def scores(calls, names: list[str], s: Settings, since: str, fill: bool = True):
-    "The cached scores of the window's calls (a frame by trace id, one column per evaluator); with `fill`, score the missing ones first."
-    import pandas as pd
+def scored_calls(since: str, names: list[str], s: Settings, fill: bool = True):
+    "The window's calls with a column per evaluator from the score cache; with `fill`, the calls missing a score are scored first (once)."
     table, t0 = CallTable.at(s), since_ms(since)
-    got = table.scores(t0, names)
-    if fill:
-        have = set(zip(got.trace_id, got.name))
-        todo = [t for t in calls.trace_id[~calls.error] if any((t, n) not in have for n in names)]
-        if todo:
-            from tqdm.auto import tqdm
-            texts, new = table.texts(todo), []
-            for t in tqdm(todo, desc="scoring calls", disable=len(todo) < 20, mininterval=1):
-                q, a, ctx = texts.get(t, ("", "", []))
-                new += score_rows(s, [dict(trace_id=t, question=q, answer=a, context=ctx)], [n for n in names if (t, n) not in have])
-            table.put_scores(new)
-            got = table.scores(t0, names)
-    wide = got.pivot(index="trace_id", columns="name", values="value") if len(got) else pd.DataFrame()
-    return wide.reindex(columns=names).astype(float)
+    df = table.window_scored(t0, names)
+    todo = df.trace_id[(df._unscored > 0) & (df.error == 0)].tolist() if fill else []
+    if todo:
+        from tqdm.auto import tqdm
+        have = table.scores(t0, names)
+        have = set(zip(have.trace_id.tolist(), have.name.tolist()))
+        texts, new = table.texts(todo), []
+        for t in tqdm(todo, desc="scoring calls", disable=len(todo) < 20, mininterval=1):
+            q, a, ctx = texts.get(t, ("", "", []))
+            new += score_rows(s, [dict(trace_id=t, question=q, answer=a, context=ctx)], [n for n in names if (t, n) not in have])
+        table.put_scores(new)
+        df = table.window_scored(t0, names)
+    return typed(df.drop(columns="_unscored")).astype({n: float for n in names})
 
 def _rates(calls, by: str, rule: str):
     "Hallucination rate per group and time bucket: rows of time, group, with_context, hallucinated, hallucination_rate."
@@ -135,12 +133,12 @@ def monitor(since: str = "24h", by: str = "model", settings: Settings | None = N
     import pandas as pd
     s = settings or load_settings()
     if by not in ("model", "prompt", "route"): raise UsageError(f"bad --by {by!r}", hint="model, prompt or route")
-    calls = recorded_calls(since, s, texts=False)
-    ev = s.hallucination_evaluator
+    ev, names = s.hallucination_evaluator, monitor_evaluators(s)
+    if evaluate:
+        RECORDER.flush(scores=fill)  # written, and (with fill) what the background scorer is doing now is not done twice
+        calls = scored_calls(since, names, s, fill)
+    else: calls = recorded_calls(since, s, texts=False)
     if evaluate and len(calls):
-        if fill: RECORDER.flush(scores=True)  # what the background scorer is doing now is not done twice
-        names = monitor_evaluators(s)
-        calls = calls.join(scores(calls, names, s, since, fill), on="trace_id")
         calls["groundedness"] = calls[ev]
         calls["hallucinated"] = calls.groundedness < threshold_of(ev, s)
         calls["flagged"] = calls.error | (calls[SCORES] < 0.5).any(axis=1) | calls.hallucinated

@@ -5,7 +5,7 @@
 # %% ../../nbs/12_recorder.ipynb #8daeb208
 from __future__ import annotations
 import atexit, base64, json, queue, re, secrets, sys, threading, time, warnings
-from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of
+from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, typed
 from .config import Settings, load_settings, redact
 from .errors import UsageError
 
@@ -240,10 +240,8 @@ def recorded_calls(since: str = "24h", settings: Settings | None = None, texts: 
     flush()
     if source == "traces": return _from_traces(since, s)
     df = CallTable.at(s).window(since_ms(since), COLUMNS if texts else LIGHT)
-    df.insert(0, "time", pd.to_datetime(df.pop("ts_ms"), unit="ms"))
     if texts: df["context"] = [[c["text"] for c in json.loads(x)] if x else [] for x in df.context]
-    return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": int,
-                      "completion_tokens": int, "cost": float})
+    return typed(df)
 
 def _from_traces(since: str, s: Settings):
     "The calls of the window read from MLflow's traces (at most 10,000: MLflow's cap), as `recorded_calls` shapes them."
