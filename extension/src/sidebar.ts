@@ -8,7 +8,10 @@ const SVG = 'http://www.w3.org/2000/svg';
 const COLOURS = ['#cf222e', '#0969da', '#1a7f37', '#9a6700', '#8250df', '#57606a'];
 
 /** An SVG element with attributes. */
-function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string, string | number>): SVGElementTagNameMap[K] {
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>
+): SVGElementTagNameMap[K] {
   const e = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
   return e;
@@ -18,17 +21,23 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
 export function rateChart(rates: IHallucinationRate[], evaluator: string): HTMLElement {
   const box = el('div', 'jp-llmops-chart jp-llmops-hallucination');
   box.appendChild(el('div', 'jp-llmops-chart-title', `hallucination rate (${evaluator} under its threshold)`));
-  const w = 260, h = 90, pad = 4;
+  const [w, h, pad] = [260, 90, 4];
   const times = rates.map(r => Date.parse(r.time));
-  const t0 = Math.min(...times), t1 = Math.max(...times);
+  const [t0, t1] = [Math.min(...times), Math.max(...times)];
   const x = (t: number) => pad + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (w - 2 * pad) : (w - 2 * pad) / 2);
   const y = (v: number) => h - pad - v * (h - 2 * pad);
   const chart = svg('svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img' });
-  chart.appendChild(svg('rect', { x: 0, y: 0, width: w, height: h, fill: 'none', stroke: 'var(--jp-border-color2)' }));
+  chart.appendChild(
+    svg('rect', { x: 0, y: 0, width: w, height: h, fill: 'none', style: 'stroke: var(--jp-border-color2)' })
+  );
   const groups = [...new Set(rates.map(r => r.group))].slice(0, COLOURS.length);
   groups.forEach((g, i) => {
-    const pts = rates.filter(r => r.group === g).map(r => `${x(Date.parse(r.time)).toFixed(1)},${y(r.hallucination_rate).toFixed(1)}`);
-    chart.appendChild(svg('polyline', { points: pts.join(' '), fill: 'none', stroke: COLOURS[i], 'stroke-width': 1.5 }));
+    const pts = rates
+      .filter(r => r.group === g)
+      .map(r => `${x(Date.parse(r.time)).toFixed(1)},${y(r.hallucination_rate).toFixed(1)}`);
+    chart.appendChild(
+      svg('polyline', { points: pts.join(' '), fill: 'none', stroke: COLOURS[i], 'stroke-width': 1.5 })
+    );
     for (const p of pts) {
       const [cx, cy] = p.split(',');
       chart.appendChild(svg('circle', { cx, cy, r: 2, fill: COLOURS[i] }));
