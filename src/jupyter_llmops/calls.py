@@ -12,7 +12,7 @@ from .files import sqlite_db
 # %% auto #0
 __all__ = ['SCHEMA', 'COLUMNS', 'LIGHT', 'CAP', 'CONTEXT_CAP', 'typed', 'context_of', 'call_row', 'CallTable']
 
-# %% ../../nbs/08_calls.ipynb #dfcc71d4
+# %% ../../nbs/08_calls.ipynb #e92739c1
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (trace_id TEXT PRIMARY KEY, ts_ms INTEGER NOT NULL, experiment TEXT, model TEXT NOT NULL,
   prompt TEXT NOT NULL DEFAULT '', route TEXT NOT NULL DEFAULT '', error INTEGER NOT NULL DEFAULT 0, cached INTEGER NOT NULL DEFAULT 0,
@@ -45,7 +45,7 @@ def call_row(trace_id: str, experiment: str, call: dict) -> dict:
     a = call.get("attrs") or {}
     q = a.get("llmops.question") or next((m["content"] for m in reversed(call["messages"]) if m.get("role") == "user"), "")
     ctx = context_of(a.get("llmops.context"))
-    return dict(trace_id=trace_id, ts_ms=call["start_ns"] // 1_000_000, experiment=experiment, model=call["model"],
+    return dict(trace_id=trace_id, ts_ms=call["start_ns"] // 1_000_000, experiment=experiment, model=redact(call["model"]),
                 prompt="/".join(map(str, call["prompt"])) if call.get("prompt") else "", route=a.get("llmops.route") or "",
                 error=int(bool(call.get("error"))), cached=int(bool(a.get("llmops.cached"))),
                 latency_s=a.get("llmops.latency_s", (call["end_ns"] - call["start_ns"]) / 1e9), cost=a.get("llmops.cost", 0.0),
