@@ -1,17 +1,23 @@
-"""Cost of recording LLM calls: the kit's recorder against the call unrecorded and against `@mlflow.trace` by hand.
+"""Cost of recording LLM calls (the kit's recorder against the call unrecorded and against `@mlflow.trace` by hand), and
+the monitor over a day of 100,000 recorded calls.
 
 In one process, for a no-op call and for a real local-model call (SmolLM2, 8 new tokens): the time added on the
 caller's path, and the total CPU per recorded call (all threads, measured after everything is flushed to MLflow).
 Goal: caller-path overhead under 0.1 ms; total CPU per recorded call under a tenth of MLflow's. On a SQL store the kit
 writes rows in bulk; the "kit via log_spans" row shows its fallback path (HTTP stores) on the same calls.
-Run: .venv/bin/python bench/monitor.py [--calls N]"""
-import argparse, atexit, os, shutil, statistics, tempfile, time, warnings
+Monitor at scale: 100,000 calls in the last 24 h written to the compact call table (a third with retrieved context), their
+scores cached as the background scorer leaves them; `monitor --since 24h` timed (median of 3) with the evaluators'
+cached scores and without evaluators, against MLflow's `search_traces` reading 10,000 traces (its cap) of the same calls.
+Goal: under 3 s.
+Run: .venv/bin/python bench/monitor.py [--calls N] [--monitor-calls 100000] [--traces 10000]"""
+import argparse, atexit, os, shutil, statistics, sys, tempfile, time, warnings
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 home = tempfile.mkdtemp(prefix="llmops-bench-mon-")
 atexit.register(shutil.rmtree, home, True)  # the bench's model copies and runs go when it ends
 os.environ.update(LLMOPS_HOME=home, LLMOPS_EXPERIMENT="bench-monitor")
+os.environ["LLMOPS_EVAL_ON_RECORD"] = "off"  # recording's own cost; the background evaluators' CPU is the evaluators' (off the caller's path either way)
 
 
 def per_call(fn, n):
@@ -25,7 +31,11 @@ def per_call(fn, n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--calls", type=int, default=300)
-    n = ap.parse_args().calls
+    ap.add_argument("--monitor-calls", type=int, default=100_000)
+    ap.add_argument("--traces", type=int, default=10_000, help="traces for MLflow's search_traces comparison (0: skip)")
+    args = ap.parse_args()
+    n = args.calls
+    monitor_at_scale(args.monitor_calls, args.traces)
     import mlflow
     from jupyter_llmops import llm, recorder
     from jupyter_llmops.config import load_settings
@@ -86,6 +96,60 @@ def main():
     for name, t, c in real:
         print(f"{name:<34}{t * 1e3:>11.1f} ms{(t - real[0][1]) * 1e3:>9.1f} ms{c * 1e3:>10.1f} ms{(c - real[0][2]) * 1e3:>9.1f} ms")
     print("(on a real call the differences sit inside the generation's own run-to-run noise)")
+
+
+def monitor_at_scale(n: int, n_traces: int):
+    "Time `monitor --since 24h` over n calls in the call table (scores cached), and search_traces over n_traces of them."
+    import json, random
+    from jupyter_llmops.calls import CallTable
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.evaluators import monitor_evaluators
+    from jupyter_llmops.monitor import monitor
+    h = tempfile.mkdtemp(prefix="llmops-bench-mon100k-")
+    atexit.register(shutil.rmtree, h, True)
+    s = load_settings(h, environ={"LLMOPS_HOME": h, "HOME": h, "LLMOPS_EXPERIMENT": "bench-100k"})
+    rng, now = random.Random(0), int(time.time() * 1000)
+    t, names = CallTable.at(s), monitor_evaluators(s)
+    ctx = json.dumps([{"source": "docs/guide.md", "text": "MLOps puts models in production and watches them. " * 12}])
+    t0 = time.perf_counter()
+    for b in range(0, n, 5000):
+        rows = [dict(trace_id=f"tr-{i:032x}", ts_ms=now - rng.randrange(86_000_000), experiment="e", model=rng.choice(["local", "hf:./student", "openai:gpt-4o-mini"]),
+                     prompt=rng.choice(["", "qa/1", "qa/2"]), route="", error=int(rng.random() < 0.02), cached=0, latency_s=rng.uniform(0.1, 3),
+                     cost=rng.uniform(0, 1e-3), prompt_tokens=rng.randrange(20, 400), completion_tokens=rng.randrange(5, 120),
+                     question="How do I keep a model's index up to date? " * 2, answer="Rebuild it nightly with rag build; unchanged files are skipped. " * 3,
+                     context=ctx if i % 3 == 0 else None) for i in range(b, min(n, b + 5000))]
+        t.add(rows)
+        t.put_scores([(r["trace_id"], k, None if k == "groundedness" and not r["context"] else rng.random(), "") for r in rows if not r["error"] for k in names])
+    fill = time.perf_counter() - t0
+    def timed(fn, k=3):
+        ts = []
+        for _ in range(k):
+            a = time.perf_counter(); out = fn(); ts.append(time.perf_counter() - a)
+        return statistics.median(ts), out
+    te, m = timed(lambda: monitor("24h", "model", s, alert=False))
+    tn, _ = timed(lambda: monitor("24h", "model", s, evaluate=False, alert=False))
+    print(f"monitor over {len(m.calls):,} calls of the last 24h (call table filled in {fill:.1f} s):")
+    print(f"  with evaluator scores (cached) {te:.2f} s; without evaluators {tn:.2f} s (goal < 3 s)")
+    print(m.summary[["calls", "error_rate", "latency_p95", "groundedness", "hallucination_rate", "flagged"]].to_string())
+    line = f"monitor --since 24h over {len(m.calls):,} calls: {te:.2f} s with cached scores, {tn:.2f} s without (goal < 3 s)"
+    if n_traces:
+        import mlflow
+        from jupyter_llmops import recorder
+        from jupyter_llmops.mlstore import connect, ensure_experiment
+        connect(s); eid = ensure_experiment(s.experiment, s)
+        t_ns = time.time_ns()
+        for i in range(n_traces):
+            recorder.RECORDER.submit(s, dict(model="local", messages=[{"role": "user", "content": "How do I keep an index up to date?"}],
+                                             text="Rebuild it nightly.", start_ns=t_ns - i * 10**6, end_ns=t_ns - i * 10**6 + 10**8, attrs={"llmops.latency_s": 0.1}))
+        recorder.flush(600)
+        a = time.perf_counter()
+        got = mlflow.search_traces(locations=[eid], filter_string=f"trace.timestamp_ms > {now - 86_400_000}", return_type="list", max_results=n_traces)
+        ts = time.perf_counter() - a
+        print(f"  MLflow search_traces reading {len(got):,} traces of the window: {ts:.1f} s ({ts / max(len(got), 1) * 1e3:.2f} ms a trace; "
+              f"it stops at 10,000); the kit's monitor over {len(m.calls):,} calls is {ts / te:.0f}x faster than that read alone")
+        line += f"; MLflow search_traces over {len(got):,} traces {ts:.1f} s"
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _report import row
+    row("Monitor at scale", f"kit monitor (compact call table) vs MLflow search_traces", line, f"python bench/monitor.py --monitor-calls {n}")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """JupyterLab in a real browser (Debian's /usr/bin/chromium driven by Python playwright; no browser is downloaded):
 the LLMOps sidebar shows what magics made in a kernel, the schedule dialog creates a job that runs, a prompt diff
-opens in the main area, and every widget panel renders in a notebook. Screenshots go to tests/artifacts/screenshots/."""
+opens in the main area, every widget panel renders in a notebook, the Monitor shows groundedness and the hallucination
+rate with its chart, and the feedback panel's label mode saves yes/no labels. Screenshots go to tests/artifacts/screenshots/."""
 import json, os, shutil, socket, subprocess, sys, time, urllib.request, uuid
 from pathlib import Path
 import pytest
@@ -35,6 +36,17 @@ def nb(*sources, params: bool = False) -> str:
                        "nbformat": 4, "nbformat_minor": 5})
 
 
+RAG_CALLS = """import time, jupyter_llmops.llm  # the gateway sets the recorder's background scorer
+from jupyter_llmops.config import load_settings
+from jupyter_llmops.recorder import RECORDER, flush
+s, now = load_settings(), time.time_ns()
+ctx = [{"source": "docs/guide.md", "text": "MLOps puts models in production and watches them."}]
+for i, a in enumerate(["MLOps puts models in production and watches them.", "The index is kept up to date by a Lambda-based model."]):
+    RECORDER.submit(s, dict(model="local", messages=[{"role": "user", "content": "What is MLOps?"}], text=a, start_ns=now + i,
+                            end_ns=now + i + 10**8, attrs={"llmops.latency_s": 0.1, "llmops.context": ctx}))
+assert flush(120, scores=True)"""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
@@ -49,7 +61,10 @@ def lab(tmp_path_factory):
     (proj / "settings.ini").write_text("[llmops]\nexperiment = ui\n")
     (proj / "docs").mkdir(); (proj / "docs" / "guide.md").write_text("# Guide\n\nMLOps puts models in production and watches them.\n")
     (proj / "job.ipynb").write_text(nb("x = 1", "print('job ran', x * 2)", params=True))
-    (proj / "panels.ipynb").write_text(nb("%load_ext jupyter_llmops", *[f"%llmops panel {n}" for n in PANELS], "%llmops panel"))
+    (proj / "items.jsonl").write_text("".join(json.dumps({"question": "What does MLOps do?", "answer": a, "context": "MLOps puts models in production and watches them."}) + "\n"
+                                              for a in ("MLOps puts models in production.", "MLOps was invented in 1850 in Rome.")))
+    (proj / "panels.ipynb").write_text(nb("%load_ext jupyter_llmops", *[f"%llmops panel {n}" for n in PANELS], "%llmops panel",
+                                          "%llmops feedback lab --label grounded --prompts items.jsonl"))
     env = {**os.environ, "LLMOPS_HOME": str(home), "PATH": f"{BIN}:{os.environ.get('PATH', '')}"}
     old = os.environ.get("LLMOPS_HOME"); os.environ["LLMOPS_HOME"] = str(home)
     k = Kernel(cwd=proj)
@@ -58,7 +73,8 @@ def lab(tmp_path_factory):
                      "%%llmops track --run-name ui-run\nimport mlflow\nmlflow.log_metric('acc', 0.91)",
                      "%%llmops prompt greet -m first\nHello {{name}}",
                      "%%llmops prompt greet -m second --alias prod\nHello {{name}}, welcome!",
-                     "%llmops rag build kb docs"]:
+                     "%llmops rag build kb docs",
+                     RAG_CALLS]:
             r = k.run(code)
             assert r.status == "ok", (code, r.ename, r.evalue)
     finally:
@@ -126,7 +142,9 @@ def test_sidebar_shows_run_prompt_index(page):
     page.wait_for_selector(".jp-llmops-indexes .jp-llmops-row[data-name='kb']")
     assert "acc 0.91" in page.inner_text(".jp-llmops-runs")
     assert "prod=2" in page.inner_text(".jp-llmops-prompts")
-    assert "LLM call" in page.inner_text(".jp-llmops-section-monitor")
+    mon = page.locator(".jp-llmops-section-monitor")
+    assert "2 LLM call(s)" in mon.inner_text() and "grounded" in mon.inner_text() and "50%" in mon.inner_text()
+    assert mon.locator(".jp-llmops-hallucination svg polyline").count() == 1
     page.locator("#jp-llmops-sidebar").screenshot(path=str(SHOTS / "sidebar.png"))
 
 
@@ -183,7 +201,7 @@ def test_every_panel_renders_in_a_notebook(page, lab):
     page.click("#jp-main-dock-panel .lm-TabBar-tab:has-text('panels.ipynb')")
     page.click(".lm-MenuBar-item:has-text('Run')")
     page.click(".lm-Menu-item:has-text('Run All Cells')")
-    n = len(names) + 2
+    n = len(names) + 3
     page.wait_for_function(f"""() => [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt')]
         .filter(e => /\\[\\d+\\]/.test(e.textContent)).length === {n}""", timeout=240_000)
     cells = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell")
@@ -195,6 +213,24 @@ def test_every_panel_renders_in_a_notebook(page, lab):
         assert "Error" not in text and "Traceback" not in text, (name, text[:500])
         cell.scroll_into_view_if_needed()
         cell.screenshot(path=str(SHOTS / f"panel-{name}.png"))
-    tabs = cells.nth(n - 1).locator(".jp-OutputArea .lm-TabBar-tab")
+    tabs = cells.nth(n - 2).locator(".jp-OutputArea .lm-TabBar-tab")
     assert tabs.count() == len(names), tabs.all_inner_texts()
     assert not [e for e in page.errors if "llmops" in e.lower()], page.errors
+
+
+def test_label_mode_saves_yes_and_no(page, lab):
+    _, proj, names = lab
+    panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-llmops-label-panel")
+    if not panel.count():  # run alone: run the notebook first
+        test_every_panel_renders_in_a_notebook(page, lab)
+    panel.wait_for(timeout=60_000)
+    assert "Is this answer supported by its context?" in panel.inner_text() and "MLOps puts models in production." in panel.inner_text()
+    panel.scroll_into_view_if_needed()
+    panel.screenshot(path=str(SHOTS / "panel-labels.png"))
+    panel.locator("button:has-text('Yes')").click()
+    page.wait_for_function("() => document.querySelector('.jp-llmops-label-panel').innerText.includes('1 of 2 labelled')")
+    assert "invented in 1850" in panel.inner_text()
+    panel.locator("button:has-text('No')").click()
+    page.wait_for_function("() => document.querySelector('.jp-llmops-label-panel').innerText.includes('all 2 labelled')")
+    labels = [json.loads(l) for l in (proj / ".llmops" / "feedback" / "lab" / "labels.jsonl").read_text().splitlines()]
+    assert [(r["completion"], r["label"]) for r in labels] == [("MLOps puts models in production.", True), ("MLOps was invented in 1850 in Rome.", False)]

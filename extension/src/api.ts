@@ -114,8 +114,9 @@ export interface IIndex {
  * One row of the monitor summary: one group of calls (monitor.monitor).
  *
  * The only dynamic table of the API, hence the index signature: the group's column is named after `by` (model, prompt
- * or route), evaluator means (relevance, no_pii, non_toxic) come with ?eval=1, and by=route adds per_model, top_model,
- * cost_all_top, cost_share, score and score_top.
+ * or route), evaluator means (relevance, no_pii, non_toxic, groundedness) and the hallucination rate come unless ?eval=0
+ * (by default from the scores cached in the background), and by=route adds per_model, top_model, cost_all_top,
+ * cost_share, score and score_top.
  */
 export interface IMonitorRow {
   calls: number;
@@ -125,13 +126,29 @@ export interface IMonitorRow {
   tokens: number;
   cost: number | null;
   flagged: number;
-  [column: string]: string | number | boolean | null;
+  /** mean groundedness of the calls that had retrieved context (null: none) */
+  groundedness?: number | null;
+  /** calls that had retrieved context */
+  with_context?: number;
+  /** share of the calls with context judged not grounded (null: none) */
+  hallucination_rate?: number | null;
+  [column: string]: string | number | boolean | null | undefined;
+}
+
+/** The hallucination rate of one group in one time bucket (monitor.MonitorResult.rates). */
+export interface IHallucinationRate {
+  /** start of the bucket, ISO 8601 */
+  time: string;
+  group: string;
+  with_context: number;
+  hallucinated: number;
+  hallucination_rate: number;
 }
 
 /** An alert raised by the monitor: `metric` of `group` above the configured threshold. */
 export interface IMonitorAlert {
   group: string;
-  /** latency_p95 | error_rate | cost */
+  /** latency_p95 | error_rate | cost | hallucination_rate */
   metric: string;
   value: number;
   threshold: number;
@@ -145,6 +162,8 @@ export interface IRecentCall {
   latency_s: number | null;
   error: boolean;
   flagged: boolean;
+  /** null: no retrieved context, or not scored */
+  groundedness?: number | null;
 }
 
 /** GET monitor?since=&by=: the summary per group, the alerts and the latest calls (at most 50). */
@@ -156,6 +175,10 @@ export interface IMonitor {
   summary: IMonitorRow[];
   alerts: IMonitorAlert[];
   recent: IRecentCall[];
+  /** the evaluator behind the groundedness column (setting hallucination_evaluator) */
+  evaluator: string;
+  /** the hallucination rate over time, per group */
+  rates: IHallucinationRate[];
 }
 
 /** A scheduled notebook (store.Schedule.to_dict): POST schedules, DELETE schedules/NAME, pause and resume answer one. */

@@ -1,8 +1,58 @@
 // The "LLMOps" left sidebar: Runs, Prompts, Indexes, Jobs, Monitor.
 import { Dialog, showDialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
-import { api, ApiError, IRun } from './api';
+import { api, ApiError, IHallucinationRate, IRun } from './api';
 import { badge, button, el, errorText, num, short, table } from './dom';
+
+const SVG = 'http://www.w3.org/2000/svg';
+const COLOURS = ['#cf222e', '#0969da', '#1a7f37', '#9a6700', '#8250df', '#57606a'];
+
+/** An SVG element with attributes. */
+function svg<K extends keyof SVGElementTagNameMap>(
+  tag: K,
+  attrs: Record<string, string | number>
+): SVGElementTagNameMap[K] {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  return e;
+}
+
+/** The hallucination rate over time, one line per group (at most six), as a small SVG chart with a legend. */
+export function rateChart(rates: IHallucinationRate[], evaluator: string): HTMLElement {
+  const box = el('div', 'jp-llmops-chart jp-llmops-hallucination');
+  box.appendChild(el('div', 'jp-llmops-chart-title', `hallucination rate (${evaluator} under its threshold)`));
+  const [w, h, pad] = [260, 90, 4];
+  const times = rates.map(r => Date.parse(r.time));
+  const [t0, t1] = [Math.min(...times), Math.max(...times)];
+  const x = (t: number) => pad + (t1 > t0 ? ((t - t0) / (t1 - t0)) * (w - 2 * pad) : (w - 2 * pad) / 2);
+  const y = (v: number) => h - pad - v * (h - 2 * pad);
+  const chart = svg('svg', { width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: 'img' });
+  chart.appendChild(
+    svg('rect', { x: 0, y: 0, width: w, height: h, fill: 'none', style: 'stroke: var(--jp-border-color2)' })
+  );
+  const groups = [...new Set(rates.map(r => r.group))].slice(0, COLOURS.length);
+  groups.forEach((g, i) => {
+    const pts = rates
+      .filter(r => r.group === g)
+      .map(r => `${x(Date.parse(r.time)).toFixed(1)},${y(r.hallucination_rate).toFixed(1)}`);
+    chart.appendChild(
+      svg('polyline', { points: pts.join(' '), fill: 'none', stroke: COLOURS[i], 'stroke-width': 1.5 })
+    );
+    for (const p of pts) {
+      const [cx, cy] = p.split(',');
+      chart.appendChild(svg('circle', { cx, cy, r: 2, fill: COLOURS[i] }));
+    }
+  });
+  box.appendChild(chart);
+  const legend = el('div', 'jp-llmops-legend');
+  groups.forEach((g, i) => {
+    const item = el('span', 'jp-llmops-legend-item', `■ ${g}`);
+    item.style.color = COLOURS[i];
+    legend.appendChild(item);
+  });
+  box.appendChild(legend);
+  return box;
+}
 
 /** A column of a run's metric in the runs table. */
 const isMetric = (k: string): k is `metrics.${string}` => k.startsWith('metrics.');
@@ -202,14 +252,19 @@ export class LLMOpsSidebar extends Widget {
     box.appendChild(el('div', 'jp-llmops-summary', `${m.calls} LLM call(s) in the last ${m.since}`));
     if (m.summary.length)
       box.appendChild(
-        table('monitor', ['model', 'calls', 'errors', 'p95 s', 'cost'], m.summary, r => [
+        table('monitor', ['model', 'calls', 'errors', 'p95 s', 'cost', 'grounded', 'halluc.'], m.summary, r => [
           String(r.model),
           String(r.calls),
           `${Math.round(100 * (r.error_rate ?? 0))}%`,
           num(r.latency_p95),
-          num(r.cost)
+          num(r.cost),
+          num(r.groundedness ?? '—', 2),
+          r.hallucination_rate === null || r.hallucination_rate === undefined
+            ? '—'
+            : `${Math.round(100 * r.hallucination_rate)}%`
         ])
       );
+    if (m.rates.length) box.appendChild(rateChart(m.rates, m.evaluator));
     for (const a of m.alerts)
       box.appendChild(
         el('div', 'jp-llmops-error', `ALERT ${a.group}: ${a.metric} ${num(a.value)} > ${num(a.threshold)}`)

@@ -78,6 +78,8 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
     elif index: msg = f"Context:\n{context}\n\nQuestion: {question}"
     else: msg = question
     attrs = {"llmops.sources": [x["source"] for x in sources]} if sources else {}
+    if index:  # the retrieved text itself (capped at 4,000 characters a chunk), so groundedness can be scored online or later
+        attrs["llmops.context"] = [dict(n=h.rank, source=h.source, text=h.text[:4000]) for h in res.hits]
     if index:  # the semantic cache keys on the index version and matches on the question, not the retrieved context
         from jupyter_llmops.rag import index_dir, read_manifest
         attrs.update({"llmops.index_version": f"{index}/{read_manifest(index_dir(index, s)).get('version')}", "llmops.question": question})

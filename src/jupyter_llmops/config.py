@@ -68,7 +68,7 @@ class Key:
     default: str
     help: str
     kind: str = "str"  # str | path | int | float | share | onoff | url | duration | costs | list | budget | bindings
-    group: str = "core"  # core | alerts | pipelines | routing | cache | budget
+    group: str = "core"  # core | alerts | eval | pipelines | routing | cache | budget
     lo: float | None = None  # smallest number allowed
     hi: float | None = None  # largest number allowed
     optional: bool = False  # a number that may be off (empty, `off`): None
@@ -131,7 +131,12 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("alert_latency_p95", "", "monitor alert: latency p95 in seconds above this", "float", "alerts", lo=0, optional=True),
     Key("alert_error_rate", "", "monitor alert: error rate (0-1) above this", "share", "alerts", optional=True),
     Key("alert_cost", "", "monitor alert: USD spent in the window above this", "float", "alerts", lo=0, optional=True),
+    Key("alert_hallucination_rate", "", "monitor alert: share (0-1) of calls with retrieved context judged not grounded above this", "share", "alerts", optional=True),
     Key("alert_webhook", "", "monitor alerts are POSTed as JSON to this URL", "url", "alerts"),
+    Key("hallucination_evaluator", "groundedness", "evaluator whose score the monitor shows as groundedness and counts in hallucination_rate (an aligned one: eval align NAME)", "str", "eval"),
+    Key("toxicity_model", "auto", "toxicity: auto (alt-profanity-check's classifier when installed, else the lexicon) | lexicon | hf:<folder>", "str", "eval"),
+    Key("judge_llm", "", "the LLM the judge evaluator asks (a model spec); default the llm setting", "str", "eval"),
+    Key("eval_on_record", "on", "score every recorded call in the background (monitor evaluators), so monitor reads cached scores", "onoff", "eval"),
     Key("pipeline_webhook", "", "pipeline failures and recoveries are POSTed as JSON to this URL", "url", "pipelines"),
     Key("pipeline_parallel", "2", "how many pipeline notebooks (kernels) run at once on the local executor", "int", "pipelines", lo=1, hi=64),
     Key("pipeline_retry_backoff", "30", "seconds before a scheduled job's first retry; doubled at each further attempt", "duration", "pipelines", lo=0),
@@ -139,6 +144,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("route_max_words", "30", "rules routes: a request of more words than this goes to the larger model", "int", "routing", lo=0),
     Key("route_keywords", "explain,why,compare,analyse,analyze,code,prove,derive,step by step", "rules routes: a request with one of these words (comma separated) goes to the larger model", "list", "routing"),
     Key("route_min_logprob", "-1.0", "cascade routes: escalate when the mean token log-probability is under this (off: never)", "float", "routing", hi=0, optional=True),
+    Key("route_evaluator", "relevance", "the evaluator that scores a routed answer (route train, cascade route_min_score): relevance, or an aligned one (eval align)", "str", "routing"),
     Key("route_min_score", "", "cascade routes: also escalate when the answer's relevance score (0-1) is under this", "share", "routing", optional=True),
     Key("cache", "off", "semantic cache in front of every model call: on | off", "onoff", "cache"),
     Key("cache_threshold", "0.92", "semantic cache: cosine similarity of the question at or above which a stored answer is reused", "share", "cache"),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys
 
 # %% auto #0
-__all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError']
+__all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed']
 
 # %% ../../nbs/00_errors.ipynb #50211602
 class LLMOpsError(Exception):
@@ -55,3 +55,7 @@ class NotFoundError(LLMOpsError):
 class ConflictError(LLMOpsError):
     "The request clashes with the current state (a name taken, a job already running)."
     http_status = 409
+
+class EvaluationFailed(LLMOpsError):
+    "A quality gate failed (`eval check`): a mean score fell under its threshold; a pipeline notebook that runs it turns red."
+    exit_code, http_status = 3, 422

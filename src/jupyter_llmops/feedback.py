@@ -12,7 +12,7 @@ from .errors import UsageError
 from .files import append_jsonl, atomic_write, check_name, read_appended, read_jsonl
 
 # %% auto #0
-__all__ = ['CHOICES', 'Item', 'FeedbackSession']
+__all__ = ['CHOICES', 'CRITERIA', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session']
 
 # %% ../../nbs/29_feedback.ipynb #f753457c
 CHOICES = ("A", "B", "tie", "skip")
@@ -172,3 +172,126 @@ class FeedbackSession:
         "Whether judgements were made since the pairs were last logged to MLflow."
         f = self.folder / "logged.json"
         return self.progress[0] > (json.loads(f.read_text())["judged"] if f.is_file() else 0)
+
+# %% ../../nbs/29_feedback.ipynb #a6b4fee0
+CRITERIA = {"grounded": "Is this answer supported by its context?", "correct": "Is this answer correct?",
+            "acceptable": "Is this answer acceptable?"}
+LABELS = ("yes", "no", "skip")
+
+@dataclass
+class LabelItem:
+    "One answer to label."
+    index: int
+    question: str
+    answer: str
+    context: list
+
+class LabelSession:
+    "A labelling session: one answer per item and a yes/no question about it; labels saved at once in `labels.jsonl`."
+    def __init__(self, name: str, # the session; its folder is <home>/feedback/NAME
+                 items: str | Path | None = None, # JSONL of {"question" or "prompt", "answer"?, "context"?, "trace_id"?}; needed to create
+                 criterion: str = "grounded", # grounded | correct | acceptable
+                 model: str | None = None, # who answers items without an answer (default: the settings' llm)
+                 settings: Settings | None = None, max_tokens: int = 96):
+        check_name(name, "feedback session name")
+        if criterion not in CRITERIA: raise UsageError(f"bad label criterion {criterion!r}", hint=f"one of {', '.join(CRITERIA)}")
+        self.settings, self.name, self.max_tokens = settings or load_settings(), name, max_tokens
+        self.folder = Path(self.settings.home) / "feedback" / name
+        meta_path = self.folder / "session.json"
+        if meta_path.is_file():
+            self.meta = _read_meta(meta_path)
+            if self.meta.get("mode") != "label": raise UsageError(f"feedback session {name!r} ranks two answers; it has no labels", hint="pick another name")
+        elif items is None:
+            raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --label grounded --prompts FILE")
+        else:
+            need = lambda o: [] if isinstance(o.get("question", o.get("prompt")), str) else ["question"]
+            rows = read_jsonl(items, hint='one JSON object per line: {"question": ..., "answer": ..., "context": ...}', missing=need)
+            its = [{"question": r.get("question", r.get("prompt")), "answer": r.get("answer"), "trace_id": r.get("trace_id"),
+                    "context": [r["context"]] if isinstance(r.get("context"), str) else list(r.get("context") or [])} for r in rows]
+            self.meta = {"name": name, "mode": "label", "criterion": criterion, "model": model, "items": its, "created": time.time(),
+                         "source_file": str(items)}
+            self.folder.mkdir(parents=True, exist_ok=True)
+            atomic_write(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False))
+        self.criterion, self.items = self.meta["criterion"], self.meta["items"]
+
+    mode = "label"
+    @property
+    def labels_path(self) -> Path: return self.folder / "labels.jsonl"
+    @property
+    def question_text(self) -> str: return CRITERIA[self.criterion]
+    def judged(self) -> set[int]: return {j["index"] for j in read_appended(self.folder / "judgements.jsonl")}
+    @property
+    def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.items)
+
+    def answer(self, index: int) -> str:
+        "The item's answer: given in the file, else generated once (recorded as an LLM call) and cached."
+        it = self.items[index]
+        if it.get("answer") is not None: return it["answer"]
+        for a in read_appended(self.folder / "answers.jsonl"):
+            if a["index"] == index: return a["text"]
+        from jupyter_llmops.llm import complete
+        msg = (f"Context:\n" + "\n\n".join(it["context"]) + f"\n\nQuestion: {it['question']}") if it["context"] else it["question"]
+        out = complete(msg, spec=self.meta.get("model"), max_tokens=self.max_tokens, settings=self.settings, trace_attrs={"llmops.feedback": self.name})
+        append_jsonl(self.folder / "answers.jsonl", {"index": index, "side": 0, "text": out.text, "trace_id": out.trace_id})
+        return out.text
+
+    def item(self, index: int) -> LabelItem:
+        it = self.items[index]
+        return LabelItem(index, it["question"], self.answer(index), it["context"])
+
+    def next(self) -> LabelItem | None:
+        "The first item not labelled yet (its answer generated if needed), or None when all are done."
+        done = self.judged()
+        i = next((i for i in range(len(self.items)) if i not in done), None)
+        return None if i is None else self.item(i)
+
+    def judge(self, index: int, choice: str) -> dict:
+        "Save a label at once: yes, no or skip (yes/no also write the KTO row)."
+        if choice not in LABELS: raise UsageError(f"bad label {choice!r}", hint="yes, no or skip")
+        if not 0 <= index < len(self.items): raise UsageError(f"no item {index} in session {self.name!r}")
+        it = self.item(index)
+        if choice != "skip":
+            prompt = (f"Context:\n" + "\n\n".join(it.context) + f"\n\nQuestion: {it.question}") if it.context and self.criterion == "grounded" else it.question
+            append_jsonl(self.labels_path, {"prompt": prompt, "completion": it.answer, "label": choice == "yes", "question": it.question,
+                                            "answer": it.answer, "context": it.context, "criterion": self.criterion, "session": self.name,
+                                            "index": index, "trace_id": self.items[index].get("trace_id"), "ts": time.time()})
+        rec = {"index": index, "choice": choice, "ts": time.time()}
+        append_jsonl(self.folder / "judgements.jsonl", rec)
+        return rec
+
+    def labels(self) -> list[dict]:
+        "The labels, the last one per item."
+        return list({r["index"]: r for r in read_appended(self.labels_path)}.values())
+
+    def summary(self) -> dict:
+        out = dict.fromkeys(LABELS, 0)
+        for j in {j["index"]: j for j in read_appended(self.folder / "judgements.jsonl")}.values(): out[j["choice"]] += 1
+        return out
+
+    def to_dict(self) -> dict:
+        n, total = self.progress
+        return {"name": self.name, "mode": "label", "criterion": self.criterion, "judged": n, "prompts": total,
+                "summary": self.summary(), "labels_path": str(self.labels_path)}
+
+    def __repr__(self):
+        n, total = self.progress
+        return f"feedback {self.name}: {n} of {total} labelled ({self.criterion}: {self.summary()}); labels in {self.labels_path}"
+
+    def run_in_terminal(self, ask=input, say=print) -> str:
+        "Label in a terminal: the question, context and answer, then y, n, s(kip) or q(uit)."
+        keys = {"y": "yes", "n": "no", "s": "skip"}
+        while (it := self.next()) is not None:
+            n, total = self.progress
+            ctx = ("\n--- context ---\n" + "\n".join(it.context)) if it.context else ""
+            say(f"\n[{n + 1}/{total}] {it.question}{ctx}\n--- answer ---\n{it.answer}")
+            k = ask(f"{self.question_text} y / n / s(kip) / q(uit): ").strip().lower()[:1]
+            if k == "q": break
+            if k in keys: self.judge(it.index, keys[k])
+        return f"{self.summary()}; labels in {self.labels_path}"
+
+def open_session(name: str, settings: Settings | None = None):
+    "An existing feedback session by name: a `LabelSession` or a ranking `FeedbackSession`."
+    st = settings or load_settings()
+    meta = Path(st.home) / "feedback" / check_name(name, "feedback session name") / "session.json"
+    if meta.is_file() and _read_meta(meta).get("mode") == "label": return LabelSession(name, settings=st)
+    return FeedbackSession(name, settings=st)

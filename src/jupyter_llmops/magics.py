@@ -59,12 +59,17 @@ def _show_feedback(session):
     from jupyter_llmops.panels.feedback import feedback_panel
     display(feedback_panel(session))
 
+def _show_labels(session):
+    from jupyter_llmops.panels.feedback import label_panel
+    display(label_panel(session))
+
 def register_views():
-    "Register the notebook's views: a panel per `panel:NAME`, every panel in tabs, the feedback session as its ranking panel."
-    from jupyter_llmops.feedback import FeedbackSession
+    "Register the notebook's views: a panel per `panel:NAME`, every panel in tabs, a feedback session as its ranking or label panel."
+    from jupyter_llmops.feedback import FeedbackSession, LabelSession
     for name, target in PANELS.items(): register_view(f"panel:{name}", _panel(target))
     register_view("panel:all", _all_panels)
     register_display(FeedbackSession, _show_feedback)
+    register_display(LabelSession, _show_labels)
 
 def load_ipython_extension(ipython):
     "Register the magics and the notebook's views with IPython."

@@ -17,7 +17,7 @@ from . import prompts
 
 # %% auto #0
 __all__ = ['SCORERS', 'NEEDS_RAG', 'LOWER_IS_BETTER', 'NEEDS_EXPECTED', 'normalize', 'exact_match', 'contains', 'token_f1',
-           'read_cases', 'EvalResult', 'evaluate', 'last_evaluation']
+           'scorer', 'read_cases', 'EvalResult', 'evaluate', 'last_evaluation']
 
 # %% ../../nbs/26_prompt_eval.ipynb #98af4422
 def normalize(text: str) -> str:
@@ -49,6 +49,14 @@ SCORERS: dict[str, Callable] = {"exact_match": exact_match, "contains": contains
                                 "groundedness": _grounded}
 NEEDS_RAG = {"groundedness"}
 LOWER_IS_BETTER = {"latency", "cost"}
+
+def scorer(name: str, settings=None) -> Callable | None:
+    "The scorer `name`: a built-in one, else any evaluator by name (an aligned one, the judge when loaded), else None."
+    if name in SCORERS: return SCORERS[name]
+    from jupyter_llmops.evaluators import EVALUATORS, aligned, evaluate_call
+    if name not in EVALUATORS and aligned(name, settings) is None: return None
+    return lambda answer, case, completion=None, context=None, settings=None: evaluate_call(
+        case.get("question", ""), answer, context or [], [name], settings)[name]
 NEEDS_EXPECTED = {"exact_match", "token_f1"}
 
 # %% ../../nbs/26_prompt_eval.ipynb #ecb0c41d
@@ -109,8 +117,9 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     from jupyter_llmops.mlstore import connect, ensure_experiment
     s = settings or load_settings()
     scorers = scorers or ["token_f1", "contains", "latency", "cost"]
-    bad = [x for x in scorers if x not in SCORERS]
-    if bad: raise UsageError(f"unknown scorer(s) {', '.join(bad)}", hint=f"scorers: {', '.join(SCORERS)}")
+    bad = [x for x in scorers if scorer(x, s) is None]
+    if bad: raise UsageError(f"unknown scorer(s) {', '.join(bad)}", hint=f"scorers: {', '.join(SCORERS)}, or any evaluator (relevance, an aligned one)")
+    fns = {sc: scorer(sc, s) for sc in scorers}
     if len(versions) < 1: raise UsageError("give at least one version: --versions 1,2")
     if NEEDS_RAG & set(scorers) and not rag: raise UsageError("the groundedness scorer needs retrieved context", hint="add --rag INDEX")
     if promote: prompts.check_alias(promote)
@@ -138,7 +147,7 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
                 vals = {x: ("\n\n".join(f"[{j + 1}] {t}" for j, t in enumerate(ctx)) if x == "context" and rag else case[x]) for x in c.variables}
                 out = complete(c.render(vals), llm or s.llm, max_tokens=max_tokens, settings=s)
                 rows.append({"version": v, "case": i, "answer": out.text, "expected": str(case.get("expected", "")),
-                             **{sc: SCORERS[sc](out.text, case, completion=out, context=ctx, settings=s) for sc in scorers}})
+                             **{sc: fns[sc](out.text, case, completion=out, context=ctx, settings=s) for sc in scorers}})
                 bar.update()
         bar.close()
         df = pd.DataFrame(rows)

@@ -5,6 +5,7 @@
 # %% ../../nbs/12_recorder.ipynb #8daeb208
 from __future__ import annotations
 import atexit, base64, json, queue, re, secrets, sys, threading, time, warnings
+from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, typed
 from .config import Settings, load_settings, redact
 from .errors import UsageError
 
@@ -19,6 +20,8 @@ class Recorder:
         self._thread, self._lock, self._eids, self._locs = None, threading.Lock(), {}, {}
         self.bulk = True  # write SQL stores in bulk; False: always MLflow's log_spans
         self.written = self.failed = self.via_log_spans = 0
+        self.scorer = None  # scorer(settings, rows) -> [(trace_id, name, value, reason)]: set by the layer that knows the evaluators
+        self._sq, self._sthread, self._closing = queue.SimpleQueue(), None, False
 
     def submit(self, settings: Settings, call: dict) -> str:
         "Queue one call (model, messages, text, usage, timing, prompt, error, attrs); return its trace id at once."
@@ -53,11 +56,40 @@ class Recorder:
                     warnings.warn(f"{len(calls)} LLM call(s) were not recorded in MLflow: {type(e).__name__}: {e}")
             for ev in events: ev.set()
 
-    def flush(self, timeout: float = 60.0) -> bool:
-        "Wait until every call queued so far is written (True), or `timeout` s pass (False)."
+    def flush(self, timeout: float = 60.0, scores: bool = False) -> bool:
+        "Wait until every call queued so far is written (and, with `scores`, scored in the background): True, or False after `timeout` s."
         if self._thread is None: return True
         ev = threading.Event(); self.q.put(ev)
+        if not ev.wait(timeout): return False
+        if not scores or self._sthread is None: return True
+        ev = threading.Event(); self._sq.put(ev)
         return ev.wait(timeout)
+
+    def _score_later(self, settings: Settings, rows: list[dict]):
+        "Hand written rows to the scoring thread (started on first use): evaluations stay off the caller's and the writer's path."
+        self._sq.put((settings, rows))
+        with self._lock:
+            if self._sthread is None:
+                self._sthread = threading.Thread(target=self._score_loop, name="llmops-scorer", daemon=True); self._sthread.start()
+
+    def _score_loop(self):
+        while True:
+            item = self._sq.get()
+            if isinstance(item, threading.Event): item.set(); continue
+            if item is None or self._closing: return
+            s, rows = item
+            for i in range(0, len(rows), 8):  # small steps, so that closing waits for one of them at most
+                if self._closing: return
+                try: CallTable.at(s).put_scores(self.scorer(s, rows[i:i + 8]))
+                except Exception as e: warnings.warn(f"{len(rows[i:i + 8])} recorded call(s) were not scored in the background: {type(e).__name__}: {e}")
+
+    def close(self, timeout: float = 60.0):
+        "At exit: write what is queued, then stop the scoring thread (unscored calls are scored by the monitor later)."
+        self.flush(timeout)
+        self._closing = True
+        if self._sthread is not None:
+            self._sq.put(None)
+            self._sthread.join(timeout)  # a thread still inside torch when the interpreter finalises aborts the process
 
 # %% ../../nbs/12_recorder.ipynb #d086d956
 def _span_dict(tid: bytes, call: dict) -> dict:
@@ -67,7 +99,7 @@ def _span_dict(tid: bytes, call: dict) -> dict:
              "mlflow.spanInputs": j({"messages": [{**m, "content": redact(str(m["content"]))} for m in call["messages"]]}),
              "llmops.model": j(call["model"]), "mlflow.traceTag.llmops.model": j(call["model"])}
     if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j({"text": redact(call["text"])})
-    for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(v)
+    for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(context_of(v) if k == "llmops.context" else v)
     if call.get("prompt"):
         name, version = call["prompt"]
         attrs["mlflow.traceTag.llmops.prompt"] = j(f"{name}/{version}")
@@ -87,6 +119,11 @@ def _write(self, calls):
     for s, tid, call, run_id in calls: groups.setdefault((s.tracking_uri, s.experiment), []).append((s, tid, call, run_id))
     for (uri, exp), items in groups.items():
         s = items[0][0]
+        try:  # the compact table first: monitoring works even while the tracking server is away
+            rows = [call_row("tr-" + tid.hex(), exp, call) for _, tid, call, _ in items]
+            CallTable.at(s).add(rows)
+            if self.scorer is not None and s.eval_on_record: self._score_later(s, rows)
+        except Exception as e: warnings.warn(f"{len(items)} LLM call(s) missing from the call table {s.path('calls.db')}: {type(e).__name__}: {e}")
         mlflow = connect(s)
         eid = self._eids.get((uri, exp)) or self._eids.setdefault((uri, exp), ensure_experiment(exp, s))
         from mlflow.tracking._tracking_service.utils import _get_store
@@ -103,11 +140,11 @@ def _write(self, calls):
 Recorder._write = _write
 
 RECORDER = Recorder()
-atexit.register(RECORDER.flush)
+atexit.register(RECORDER.close)
 
-def flush(timeout: float = 60.0) -> bool:
-    "Wait until every recorded call is written to MLflow."
-    return RECORDER.flush(timeout)
+def flush(timeout: float = 60.0, scores: bool = False) -> bool:
+    "Wait until every recorded call is written to MLflow and the call table (and, with `scores`, scored in the background)."
+    return RECORDER.flush(timeout, scores)
 
 # %% ../../nbs/12_recorder.ipynb #a7c4e2d8
 def _bulk_engine(store):
@@ -196,12 +233,20 @@ def since_ms(since: str) -> int:
     if not m: raise UsageError(f"bad --since {since!r}", hint="a number and m, h or d: 30m, 24h, 7d")
     return int(time.time() * 1000) - int(m[1]) * {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[m[2]]
 
-def recorded_calls(since: str = "24h", settings: Settings | None = None):
-    "The LLM calls recorded since then, one row each (newest first)."
+def recorded_calls(since: str = "24h", settings: Settings | None = None, texts: bool = True, source: str = "table"):
+    "The LLM calls recorded since then, one row each, newest first: from the call table (or, `source='traces'`, from MLflow's traces)."
     import pandas as pd
-    from jupyter_llmops.mlstore import connect
     s = settings or load_settings()
     flush()
+    if source == "traces": return _from_traces(since, s)
+    df = CallTable.at(s).window(since_ms(since), COLUMNS if texts else LIGHT)
+    if texts: df["context"] = [[c["text"] for c in json.loads(x)] if x else [] for x in df.context]
+    return typed(df)
+
+def _from_traces(since: str, s: Settings):
+    "The calls of the window read from MLflow's traces (at most 10,000: MLflow's cap), as `recorded_calls` shapes them."
+    import pandas as pd
+    from jupyter_llmops.mlstore import connect
     mlflow = connect(s)
     exps = [e.experiment_id for e in mlflow.search_experiments()]
     traces = mlflow.search_traces(locations=exps, filter_string=f"trace.timestamp_ms > {since_ms(since)}", return_type="list",
@@ -212,13 +257,14 @@ def recorded_calls(since: str = "24h", settings: Settings | None = None):
         if "llmops.model" not in tags or not tr.data.spans: continue
         sp = tr.data.spans[0]
         a, msgs = sp.attributes, (sp.inputs or {}).get("messages", [])
-        rows.append(dict(time=pd.Timestamp(tr.info.timestamp_ms, unit="ms"), trace_id=tr.info.trace_id, model=tags["llmops.model"],
-                         prompt=tags.get("llmops.prompt", ""), error=tr.info.state.value == "ERROR",
-                         latency_s=a.get("llmops.latency_s", (tr.info.execution_duration or 0) / 1000),
+        rows.append(dict(time=pd.Timestamp(tr.info.timestamp_ms, unit="ms"), trace_id=tr.info.trace_id, experiment=tr.info.experiment_id,
+                         model=tags["llmops.model"], prompt=tags.get("llmops.prompt", ""), route=a.get("llmops.route") or "",
+                         error=tr.info.state.value == "ERROR", cached=bool(a.get("llmops.cached", False)),
+                         latency_s=a.get("llmops.latency_s", (tr.info.execution_duration or 0) / 1000), cost=a.get("llmops.cost", 0.0),
                          prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
-                         cost=a.get("llmops.cost", 0.0), question=next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), ""),
+                         question=a.get("llmops.question") or next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), ""),
                          answer=(sp.outputs or {}).get("text", "") if isinstance(sp.outputs, dict) else "",
-                         route=a.get("llmops.route") or "", cached=bool(a.get("llmops.cached", False))))
-    df = pd.DataFrame(rows, columns=["time", "trace_id", "model", "prompt", "error", "latency_s", "prompt_tokens",
-                                     "completion_tokens", "cost", "question", "answer", "route", "cached"])
-    return df.astype({"time": "datetime64[ms]", "error": bool, "latency_s": float, "prompt_tokens": int, "completion_tokens": int, "cost": float, "cached": bool})
+                         context=[c.get("text", "") for c in a.get("llmops.context") or []]))
+    df = pd.DataFrame(rows, columns=["time", *COLUMNS[:1], *COLUMNS[2:]])
+    return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": int,
+                      "completion_tokens": int, "cost": float})

@@ -149,12 +149,13 @@ def choose(route: Route, question: str, settings: Settings) -> Candidates:
     return Candidates(route.models, attrs)
 
 def confident(c, question: str, settings: Settings) -> bool:
-    "Whether a cascade keeps answer `c`: its mean token log-probability (and relevance, when `route_min_score` is set) high enough."
+    "Whether a cascade keeps answer `c`: its mean token log-probability (and its `route_evaluator` score, when `route_min_score` is set) high enough."
     ok = True
     if c.logprob is not None and settings.route_min_logprob is not None: ok = c.logprob >= settings.route_min_logprob
     if ok and settings.route_min_score is not None:
-        from jupyter_llmops.evaluators import relevance
-        ok = relevance(question, c.text, settings) >= settings.route_min_score
+        from jupyter_llmops.evaluators import evaluate_call
+        v = evaluate_call(question, c.text, [], [settings.route_evaluator], settings)[settings.route_evaluator]
+        ok = v is None or v >= settings.route_min_score  # an evaluator that cannot judge the answer does not escalate it
     return ok
 
 # %% ../../nbs/16_routing.ipynb #5b7f5fae
@@ -174,15 +175,16 @@ class RouterTraining:
 
 def training_rows(route: Route, since: str, s: Settings, good: float = 0.9, min_score: float = 0.5) -> list[dict]:
     "One labelled row per question the smallest model answered in the window."
-    from jupyter_llmops.evaluators import relevance
+    from jupyter_llmops.evaluators import evaluate_call
     from jupyter_llmops.recorder import recorded_calls
     calls = recorded_calls(since, s)
     calls = calls[~calls.error & (calls.answer != "")]
-    small, top = route.models[0], route.models[-1]
+    small, top, ev = route.models[0], route.models[-1], s.route_evaluator
     score = {}
     for m in (small, top):
-        for q, a in calls[calls.model == m].groupby("question").answer.first().items():
-            score[(m, q)] = relevance(q, a, s)
+        for q, row in calls[calls.model == m].groupby("question").first().iterrows():
+            v = evaluate_call(q, row.answer, row.context, [ev], s)[ev]
+            if v is not None: score[(m, q)] = v
     rows = []
     for (m, q), sc in score.items():
         if m != small: continue
@@ -219,7 +221,7 @@ def train_route(name: str, since: str = "7d", settings: Settings | None = None, 
                           nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.kind": "router", "llmops.route": name})
         mlflow.log_params(dict(route=name, models=",".join(r.models), since=since, good=good, min_score=min_score,
-                               features=",".join(FEATURES), classifier=type(clf).__name__, score="relevance"))
+                               features=",".join(FEATURES), classifier=type(clf).__name__, score=s.route_evaluator))
         mlflow.log_metrics(dict(rows=len(rows), good_share=sum(y) / len(y), train_accuracy=acc))
         mlflow.log_dict({"features": FEATURES, "label": "1 = the smallest model answered well enough", "rows": rows}, "router_training.json")
         info = mlflow.sklearn.log_model(clf, name="model", registered_model_name=reg, input_example=np.asarray(X[:1], dtype=float),

@@ -151,8 +151,9 @@ def _internal(e: BaseException, handler) -> LLMOpsError:
 def _monitor(r, s=None) -> dict:
     "Monitor summary, alerts, and the latest calls (not every call of the window)."
     calls = r.calls.sort_values("time", ascending=False).head(50) if len(r.calls) else r.calls
-    return {"since": r.since, "by": r.by, "calls": len(r.calls), "summary": r.summary, "alerts": r.alerts,
-            "recent": calls[[c for c in ("time", "model", "prompt", "latency_s", "error", "flagged") if c in calls.columns]]}
+    return {"since": r.since, "by": r.by, "calls": len(r.calls), "summary": r.summary, "alerts": r.alerts, "evaluator": r.evaluator,
+            "rates": r.rates if r.rates is not None else [],
+            "recent": calls[[c for c in ("time", "model", "prompt", "latency_s", "error", "flagged", "groundedness") if c in calls.columns]]}
 
 def _diff(d, s=None) -> dict:
     "Both texts and the unified diff as lines (the front end colours them)."
@@ -210,7 +211,9 @@ class MonitorHandler(LLMOpsHandler):
     async def get(self):
         "Read-only: the summary and the alerts the thresholds raise, shown, not sent (no webhook, no MLflow run)."
         argv = ["monitor", "--since", self.arg("since", "24h"), "--by", self.arg("by", "model"), "--no-alert"]
-        if self.arg("eval", "0") not in ("1", "true", "yes"): argv.append("--no-eval")
+        ev = self.arg("eval", "cached")  # cached (default): the scores computed in the background; 1: score what is missing; 0: none
+        if ev in ("0", "false", "no"): argv.append("--no-eval")
+        elif ev not in ("1", "true", "yes"): argv.append("--cached")
         await self.command(*argv, shape=_monitor)
 
 class MonitorAlertsHandler(LLMOpsHandler):

@@ -49,6 +49,7 @@ def _prompt_render(a, ctx):
     return render(a.ref, ctx.settings, **_kv(a.values))
 
 def _prompt_eval(a, ctx):
+    import jupyter_llmops.judge  # registers the judge evaluator: --scorers judge (or an aligned evaluator that uses it)
     from jupyter_llmops.prompt_eval import evaluate
     return evaluate(a.name, _versions_arg(a.versions), a.data, [x.strip() for x in a.scorers.split(",") if x.strip()],
                     a.promote, a.llm, a.max_tokens, ctx.settings, rag=a.rag, k=a.k)
@@ -74,7 +75,7 @@ def _prompt(p):
     ev.add_argument("name", metavar="NAME"); ev.add_argument("--versions", required=True, metavar="1,2", help="e.g. 1,2")
     ev.add_argument("--data", required=True, metavar="FILE.jsonl", help="JSONL: the template's variables and 'expected' per line")
     ev.add_argument("--scorers", default="token_f1,contains,latency,cost", metavar="S,...",
-                    help="comma-separated: exact_match,contains,token_f1,latency,cost,groundedness")
+                    help="comma-separated: exact_match,contains,token_f1,latency,cost,groundedness, or any evaluator (relevance, judge, an aligned one)")
     ev.add_argument("--rag", metavar="INDEX", help="retrieve each case's context from INDEX (fills {{context}}; enables groundedness)")
     ev.add_argument("--promote", metavar="ALIAS", help="move ALIAS to the winner"); ev.add_argument("--llm", metavar="SPEC", help="model spec (default: settings)")
     ev.add_argument("--max-tokens", type=int, default=64, metavar="N")

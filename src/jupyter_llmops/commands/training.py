@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse
 from .core import HelpText, command
+from ..errors import UsageError
 
 @command("train", "fine-tune (SFT), train a reward model, DPO, or distil a teacher into a student with TRL; an MLflow run per training", "training")
 def _train(p):
@@ -37,9 +38,15 @@ def _feedback(p):
     p.add_argument("--models", metavar="A,B", help="two model specs, comma separated: local,hf:./student")
     p.add_argument("--versions", metavar="P/1,P/2", help="two prompt versions answered by the settings' llm: qa/1,qa/2")
     p.add_argument("--max-tokens", type=int, default=96, metavar="N"); p.add_argument("--log", action="store_true", help="log the pairs so far to MLflow as a dataset")
+    p.add_argument("--label", choices=["grounded", "correct", "acceptable"],
+                   help="label mode: one answer at a time, yes or no (keys y/n/s); labels saved for eval align and KTO")
     def run(a, ctx):
-        from jupyter_llmops.feedback import FeedbackSession
+        from jupyter_llmops.feedback import FeedbackSession, LabelSession, open_session
         split = lambda v: [x.strip() for x in v.split(",")] if v else None
+        if a.label:
+            if a.versions or (a.models and len(split(a.models)) != 1): raise UsageError("--label takes one model (--models A) or none (the settings' llm)")
+            return LabelSession(a.name, a.prompts, a.label, (split(a.models) or [None])[0], settings=ctx.settings, max_tokens=a.max_tokens)
+        if a.prompts is None and not (a.models or a.versions) and not a.log: return open_session(a.name, ctx.settings)
         s = FeedbackSession(a.name, a.prompts, split(a.models), split(a.versions), settings=ctx.settings, max_tokens=a.max_tokens)
         if a.log: return HelpText(f"logged to MLflow run {s.log_dataset()}; pairs in {s.pairs_path}")
         return s

@@ -7,11 +7,11 @@ from __future__ import annotations
 from html import escape
 from traitlets import Bool, Int, Unicode
 from ..config import Settings
-from ..feedback import FeedbackSession
+from ..feedback import FeedbackSession, LabelSession
 from .base import PanelModel, panel_view
 
 # %% auto #0
-__all__ = ['FeedbackModel', 'feedback_panel']
+__all__ = ['FeedbackModel', 'feedback_panel', 'LabelModel', 'label_panel']
 
 # %% ../../../nbs/55_panels_feedback.ipynb #64babad6
 class FeedbackModel(PanelModel):
@@ -92,3 +92,67 @@ def feedback_panel(session: FeedbackSession | None = None, model: FeedbackModel 
     for btn in buttons: dlink((m, "done"), (btn, "disabled"))
     a.layout.width = b.layout.width = "50%"
     return panel_view(m, f"Feedback: {m.session.name}", prog, prompt, w.HBox([a, b]), w.HBox([*buttons, keys, log]))
+
+# %% ../../../nbs/55_panels_feedback.ipynb #d36cf0c0
+class LabelModel(PanelModel):
+    "State of the label panel: the shown item, the question asked, the progress."
+    question = Unicode("")
+    answer = Unicode("")
+    context = Unicode("")
+    ask = Unicode("")
+    progress = Unicode("")
+    done = Bool(False)
+    index = Int(-1)
+
+    def __init__(self, session: LabelSession, settings: Settings | None = None, **kw):
+        super().__init__(settings or session.settings, **kw)
+        self.session, self.ask = session, session.question_text
+
+    def load(self):
+        "Show the next item not labelled yet (generating its answer if needed)."
+        with self.action("preparing the answer"):
+            it = self.session.next()
+            n, total = self.session.progress
+            self.progress = f"{n} of {total} labelled"
+            if it is None:
+                self.done, self.index, self.question, self.answer, self.context = True, -1, "", "", ""
+                self.status = f"all {total} labelled: {self.session.summary()}; labels in {self.session.labels_path}"
+            else:
+                self.done, self.index, self.question, self.answer, self.context = False, it.index, it.question, it.answer, "\n\n".join(it.context)
+        return self
+
+    def choose(self, choice: str):
+        "Save the label of the shown item (yes, no, skip), then show the next one."
+        if self.index < 0: return self
+        with self.action("saving"): self.session.judge(self.index, choice)
+        self.load()
+        if not self.status.startswith("⚠") and not self.done: self.status = f"last: {choice}"
+        return self
+
+    def key(self, k: str):
+        "Keyboard: y, n, s."
+        m = {"y": "yes", "n": "no", "s": "skip"}
+        if k.lower() in m: self.choose(m[k.lower()])
+        return self
+
+def label_panel(session: LabelSession | None = None, model: LabelModel | None = None, settings: Settings | None = None):
+    "The ipywidgets view of a label session: question, context, answer, and Yes / No / Skip."
+    import ipywidgets as w
+    from traitlets import dlink
+    m = model or LabelModel(session, settings).load()
+    q, ctx, ans, prog, ask = w.HTML(), w.HTML(), w.HTML(), w.HTML(), w.HTML()
+    dlink((m, "question"), (q, "value"), lambda t: f"<div style='white-space:pre-wrap'><b>Question</b><br>{escape(t)}</div>")
+    dlink((m, "context"), (ctx, "value"), lambda t: _box("Context", t) if t else "")
+    dlink((m, "answer"), (ans, "value"), lambda t: _box("Answer", t)); dlink((m, "progress"), (prog, "value"))
+    dlink((m, "ask"), (ask, "value"), lambda t: f"<b>{escape(t)}</b>")
+    buttons = [w.Button(description=d, button_style=s, tooltip=f"key {k}") for d, s, k in (("Yes", "success", "y"), ("No", "danger", "n"), ("Skip", "", "s"))]
+    for btn, c in zip(buttons, ("yes", "no", "skip")): btn.on_click(lambda _, c=c: m.choose(c)); dlink((m, "done"), (btn, "disabled"))
+    keys = w.Text(placeholder="click here, then press y / n / s", layout=w.Layout(width="260px"))
+    def on_key(ch):
+        if ch["new"]:
+            v = ch["new"]; keys.value = ""; m.key(v[-1])
+    keys.observe(on_key, "value")
+    ctx.layout.width = ans.layout.width = "50%"
+    box = panel_view(m, f"Labels ({m.session.criterion}): {m.session.name}", prog, q, w.HBox([ctx, ans]), ask, w.HBox([*buttons, keys]))
+    box.add_class("jp-llmops-label-panel")
+    return box

@@ -22,17 +22,22 @@ class MonitorModel(PanelModel):
     summary = List()  # one dict per model / prompt / route: the monitor's summary columns, with `group`
     calls = Int(0)  # calls in the window
     chart = Unicode("")  # base64 PNG of calls and latency over time
+    rates = List()  # the hallucination rate over time: {time, group, with_context, hallucinated, hallucination_rate} rows
+    hallucination_chart = Unicode("")  # base64 PNG of the hallucination rate over time ('' without calls with context)
     alerts = List()  # the alerts the thresholds raise (shown, not sent)
     every = Float(0.0)  # seconds between automatic refreshes; 0 = by hand only
 
     def refresh(self):
         "Recompute the summary for the window."
         with self.action("reading recorded calls"):
+            import jupyter_llmops.judge  # registers the judge evaluator (an aligned evaluator may use it)
             from jupyter_llmops.monitor import monitor
             m = monitor(self.since, self.by, self.settings, evaluate=self.evaluate, alert=False)
             self.summary = [{"group": g, **{k: (None if v != v else v) for k, v in row.items()}} for g, row in m.summary.to_dict("index").items()]
             self.calls, self.alerts = len(m.calls), list(m.alerts)
             self.chart = m.chart_png() if len(m.calls) else ""
+            self.rates = [] if m.rates is None else [{**r, "time": str(r["time"])} for r in m.rates.to_dict("records")]
+            self.hallucination_chart = m.hallucination_chart_png()
             self.result = m
         return self
 
@@ -44,7 +49,7 @@ def dashboard_html(m: MonitorModel) -> str:
     "The dashboard of a `MonitorModel`: the summary table and the chart."
     if not m.calls: return "<i>no recorded calls in this window: ask the LLM first (%%llmops ask)</i>"
     return (f"<small>last {m.since}, by {m.by}, {m.calls} calls</small>" + table_html(m.summary, headers={"group": m.by})
-            + img_html(m.chart, "LLM calls and latency over time"))
+            + img_html(m.chart, "LLM calls and latency over time") + img_html(m.hallucination_chart, "hallucination rate over time"))
 
 # %% ../../../nbs/54_panels_monitor.ipynb #4427f505
 class Ticker:
@@ -86,7 +91,7 @@ def monitor_panel(model: MonitorModel | None = None, settings: Settings | None =
     if m.every not in [v for _, v in auto.options]: auto.options = list(auto.options) + [(f"{m.every:g} s", m.every)]
     link((m, "since"), (since, "value")); link((m, "by"), (by, "value")); link((m, "evaluate"), (ev, "value")); link((m, "every"), (auto, "value"))
     redraw = lambda _=None: setattr(board, "value", dashboard_html(m))
-    m.observe(redraw, ["summary", "chart", "calls"]); redraw()
+    m.observe(redraw, ["summary", "chart", "calls", "hallucination_chart"]); redraw()
     dlink((m, "alerts"), (alerts, "value"), lambda a: f"<b style='color:#cf222e'>alerts: {alerts_text(a)}</b>" if a else "")
     refresh.on_click(lambda _: m.refresh())
     box = panel_view(m, "LLM monitor", w.HBox([since, by, ev, auto, refresh]), alerts, board)

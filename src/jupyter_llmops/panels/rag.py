@@ -34,7 +34,8 @@ class RagModel(PanelModel):
         with self.action("loading indexes"):
             self.indexes = rag.list_indexes(self.settings).to_dict("records")
             names = [r["name"] for r in self.indexes]
-            if self.index not in names: self.index = names[0] if names else ""
+            usable = sorted((r for r in self.indexes if r["index"] != "damaged"), key=lambda r: r["built"], reverse=True)
+            if self.index not in names: self.index = usable[0]["name"] if usable else ""  # the newest usable index
             self.load_eval()
         return self
 
