@@ -33,7 +33,7 @@ def _read_meta(p: Path) -> dict:
     hint = f"restore {p} from a backup, or start a new session under another name (the judgements beside it stay readable)"
     try: m = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e: raise UsageError(f"{p}: damaged ({type(e).__name__}: {e})", hint=hint) from None
-    need = {"mode": str, "sources": list, "prompts": list}
+    need = {"mode": str, "criterion": str, "items": list} if isinstance(m, dict) and m.get("mode") == "label" else {"mode": str, "sources": list, "prompts": list}
     bad = [k for k, t in need.items() if not isinstance(m, dict) or not isinstance(m.get(k), t)]
     if bad: raise UsageError(f"{p}: damaged (field(s) {', '.join(bad)} missing or of the wrong type)", hint=hint)
     return m
