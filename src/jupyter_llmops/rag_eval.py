@@ -69,7 +69,8 @@ def evaluate(name: str, data: str | Path, k: int = 5, mode: str = "hybrid", sett
     for c in cases:
         res = rag.query(name, c["question"], k, mode, s)
         rel = [_relevant(c, idx.chunks[h.chunk_id]) for h in res.hits]
-        n_rel = sum(_relevant(c, ch) for ch in idx.chunks)
+        if c.get("expected_text"): n_rel = sum(_relevant(c, ch) for ch in idx.chunks)
+        else: n_rel, rel = 1, [r and not any(rel[:j]) for j, r in enumerate(rel)]  # a document counts once
         first = rel.index(True) + 1 if True in rel else None
         dcg = sum(1 / math.log2(i + 2) for i, r in enumerate(rel) if r)
         idcg = sum(1 / math.log2(i + 2) for i in range(min(n_rel, k)))
@@ -167,7 +168,7 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
     atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
     return QuestionSet(name, str(path), rows, {m: sum(r["method"] == m for r in rows) for m in ("llm", "extractive") if any(r["method"] == m for r in rows)})
 
-# %% ../../nbs/24_rag_eval.ipynb #d3909a7e
+# %% ../../nbs/24_rag_eval.ipynb #64b6b17c
 SWEEP_METRICS = ("hit@k", "mrr", "ndcg@k")
 
 def _int_list(v, what: str) -> list[int]:
@@ -221,7 +222,7 @@ class SweepResult:
                 + table_html(rows) + img_html(self.chart_png(), "sweep chart") + "</div>")
 
 def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", overlaps="32", modes="hybrid", k: int = 5,
-          index: str = "flat", keep: str | None = None, # "best": build NAME with the winner's chunking
+          index: str = "auto", keep: str | None = None, # "best": build NAME with the winner's chunking
           settings: Settings | None = None, root: str | Path | None = None, progress: bool = True) -> SweepResult:
     "Build and evaluate every chunk size x overlap x mode on the questions of `data`; child MLflow runs; best first."
     import pandas as pd
