@@ -104,7 +104,7 @@ def load_index(name: str, settings: Settings | None = None, mode: str = "hybrid"
     "Index `name` as an object with `.query`, `.as_retriever` and `.as_query_engine`."
     return KitIndex(name, settings, mode)
 
-# %% ../../nbs/34_rag_interop.ipynb #87edf520
+# %% ../../nbs/34_rag_interop.ipynb #5cf0039b
 _TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".py"}
 
 def _documents(persist_dir: Path) -> dict[str, str]:
@@ -141,7 +141,7 @@ def _file_names(keys: list[str]) -> dict[str, str]:
         used.add(name); out[k] = name
     return out
 
-def import_llamaindex(name: str, persist_dir: str | Path, chunk_size: int = 200, overlap: int = 32, index: str = "flat",
+def import_llamaindex(name: str, persist_dir: str | Path, chunk_size: int = 200, overlap: int = 32, index: str = "auto",
                       settings: Settings | None = None, progress: bool = True) -> "rag.BuildResult":
     "Build index `name` from the documents of a persisted llama-index index (its docstore), with the kit's chunking and model."
     s = settings or load_settings()
