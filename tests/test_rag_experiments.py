@@ -1,5 +1,5 @@
-"Retrieval experiments and interop on a small corpus: sweeps (child runs, cache reuse, --keep best), generated questions
-(the local LLM and the extractive fallback), llama-index retrievers and query engines, imports of persisted llama-index indexes."
+"""Retrieval experiments and interop on a small corpus: sweeps (child runs, cache reuse, --keep best), generated questions
+(the local LLM and the extractive fallback), llama-index retrievers and query engines, imports of persisted llama-index indexes."""
 import json, warnings
 from pathlib import Path
 import mlflow

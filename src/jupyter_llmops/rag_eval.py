@@ -4,7 +4,7 @@
 
 # %% ../../nbs/24_rag_eval.ipynb #e1962c15
 from __future__ import annotations
-import json, math, re, time, warnings
+import io, json, math, re, time, warnings
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -168,7 +168,7 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
     atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
     return QuestionSet(name, str(path), rows, {m: sum(r["method"] == m for r in rows) for m in ("llm", "extractive") if any(r["method"] == m for r in rows)})
 
-# %% ../../nbs/24_rag_eval.ipynb #64b6b17c
+# %% ../../nbs/24_rag_eval.ipynb #9b9ab60a
 SWEEP_METRICS = ("hit@k", "mrr", "ndcg@k")
 
 def _int_list(v, what: str) -> list[int]:
@@ -200,7 +200,7 @@ class SweepResult:
         import numpy as np
         t = self.table.iloc[::-1]
         labels = [f"{r.chunk_size}/{r.overlap} {r['mode']}" for _, r in t.iterrows()]
-        fig, ax = figure(6.5, 0.9 + 0.42 * len(t))
+        fig = figure(6.5, 0.9 + 0.42 * len(t)); ax = fig.subplots()
         y = np.arange(len(t))
         for j, (m, lab) in enumerate(zip(SWEEP_METRICS, (f"hit@{self.k}", "MRR", f"nDCG@{self.k}"))):
             ax.barh(y + (j - 1) * 0.27, t[m], height=0.27, label=lab)
@@ -272,7 +272,8 @@ def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", ov
         mlflow.log_metrics({f"best_hit_at_{k}": best["hit@k"], "best_mrr": best["mrr"], f"best_ndcg_at_{k}": best["ndcg@k"]})
         mlflow.log_table(t, "rag_sweep/variants.json")
         out = SweepResult(name, k, t, best, parent.info.run_id)
-        mlflow.log_image(__import__("PIL.Image", fromlist=["Image"]).open(__import__("io").BytesIO(out.chart_png())), "rag_sweep/chart.png")
+        from PIL import Image
+        mlflow.log_image(Image.open(io.BytesIO(out.chart_png())), "rag_sweep/chart.png")
     if keep == "best":
         rag.build(name, sources, int(best["chunk_size"]), int(best["overlap"]), index, s, progress=False, root=root)
         out.kept = name
