@@ -168,7 +168,7 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
     atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
     return QuestionSet(name, str(path), rows, {m: sum(r["method"] == m for r in rows) for m in ("llm", "extractive") if any(r["method"] == m for r in rows)})
 
-# %% ../../nbs/24_rag_eval.ipynb #9b9ab60a
+# %% ../../nbs/24_rag_eval.ipynb #7567922b
 SWEEP_METRICS = ("hit@k", "mrr", "ndcg@k")
 
 def _int_list(v, what: str) -> list[int]:
@@ -181,7 +181,7 @@ def _int_list(v, what: str) -> list[int]:
 def _str_list(v, allowed, what: str) -> list[str]:
     out = [x.strip() for x in (v.split(",") if isinstance(v, str) else v) if x.strip()]
     bad = [x for x in out if x not in allowed]
-    if bad or not out: raise UsageError(f"bad {what} {','.join(bad) or v!r}", hint=f"a comma-separated list of {', '.join(allowed)}")
+    if bad or not out: raise UsageError(f"bad {what} {','.join(bad) or repr(v)}", hint=f"a comma-separated list of {', '.join(allowed)}")
     return out
 
 @dataclass
