@@ -104,7 +104,7 @@ def load_index(name: str, settings: Settings | None = None, mode: str = "hybrid"
     "Index `name` as an object with `.query`, `.as_retriever` and `.as_query_engine`."
     return KitIndex(name, settings, mode)
 
-# %% ../../nbs/34_rag_interop.ipynb #5cf0039b
+# %% ../../nbs/34_rag_interop.ipynb #1d4979e6
 _TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".py"}
 
 def _documents(persist_dir: Path) -> dict[str, str]:
@@ -122,8 +122,8 @@ def _documents(persist_dir: Path) -> dict[str, str]:
     for key, parts in groups.items():
         text = ""
         for start, piece in sorted(parts, key=lambda p: (p[0] is None, p[0] or 0)):
-            if start is not None and start <= len(text): text = text[:start] + piece + text[start + len(piece):]
-            else: text += ("\n\n" if text else "") + piece
+            if start is None: text += ("\n\n" if text else "") + piece
+            else: text = text[:start].ljust(start) + piece + text[start + len(piece):]  # a gap was whitespace the splitter dropped
         docs[key] = text
     return docs
 
