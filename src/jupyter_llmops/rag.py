@@ -326,7 +326,7 @@ def _rank(idx: Index, question: str, n: int, mode: str, s: Settings) -> list:
     src = lambda i: idx.chunks[i]["source"]
     if mode == "lexical": scores = dict(_lexical(idx, question, n))
     else:
-        v = Embedder.get(s.embed_model).encode([question])
+        v = Embedder.get(s.embed_model).encode_query(question)
         dense = _dense(idx, v, n)
         scores = dict(dense)
         if mode == "hybrid":
