@@ -168,7 +168,7 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
     atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
     return QuestionSet(name, str(path), rows, {m: sum(r["method"] == m for r in rows) for m in ("llm", "extractive") if any(r["method"] == m for r in rows)})
 
-# %% ../../nbs/24_rag_eval.ipynb #7567922b
+# %% ../../nbs/24_rag_eval.ipynb #510cfba8
 SWEEP_METRICS = ("hit@k", "mrr", "ndcg@k")
 
 def _int_list(v, what: str) -> list[int]:
@@ -200,12 +200,12 @@ class SweepResult:
         import numpy as np
         t = self.table.iloc[::-1]
         labels = [f"{r.chunk_size}/{r.overlap} {r['mode']}" for _, r in t.iterrows()]
-        fig = figure(6.5, 0.9 + 0.42 * len(t)); ax = fig.subplots()
+        fig = figure(7.5, 1.1 + 0.42 * len(t)); ax = fig.subplots()
         y = np.arange(len(t))
         for j, (m, lab) in enumerate(zip(SWEEP_METRICS, (f"hit@{self.k}", "MRR", f"nDCG@{self.k}"))):
             ax.barh(y + (j - 1) * 0.27, t[m], height=0.27, label=lab)
         ax.set_yticks(y, labels); ax.set_xlim(0, 1); ax.set_xlabel("score (chunk size / overlap, mode)")
-        ax.set_title(f"rag sweep {self.index}: {len(t)} variants"); ax.legend(loc="lower right", fontsize=8)
+        ax.set_title(f"rag sweep {self.index}: {len(t)} variants"); ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
         return fig_png(fig)
 
     def __repr__(self):
