@@ -198,7 +198,7 @@ def vectors(parts, runs, cache: Path | None, real: int | None = None, sizes=(10_
         nodes = [TextNode(text=c["text"], id_=str(c["id"]), embedding=vecs[i].tolist()) for i, c in enumerate(idx.chunks)]
         def li_faiss(kind):
             fi = rag._faiss_index(kind, vecs[:0]) if kind == "flat" else faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
-            if kind == "hnsw": fi.hnsw.efConstruction, fi.hnsw.efSearch = 64, 128
+            if kind == "hnsw": fi.hnsw.efConstruction, fi.hnsw.efSearch = 64, 256
             return VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=FaissVectorStore(faiss_index=fi)), embed_model=embed)
         li_h, li_f = li_faiss("hnsw"), li_faiss("flat")
         t_lh = p50(lambda q: li_h.as_retriever(similarity_top_k=10).retrieve(q), qs)

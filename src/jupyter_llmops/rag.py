@@ -43,7 +43,7 @@ def _faiss_index(kind: str, vecs):
     if kind == "flat": idx = faiss.IndexFlatIP(d)
     elif kind == "hnsw":
         idx = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        idx.hnsw.efConstruction, idx.hnsw.efSearch = 64, 128
+        idx.hnsw.efConstruction, idx.hnsw.efSearch = 64, 256  # 100k chunks: recall@10 0.925 at 128, 0.95 at 256 (1.7 ms)
     else:
         nlist = max(1, min(int(n ** 0.5), n // 39 or 1, 4096))  # sqrt(n) lists, at least 39 training points each
         idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
