@@ -42,6 +42,15 @@ class Embedder:
         return np.asarray(self.model.encode(texts, batch_size=batch_size, normalize_embeddings=True,
                                             convert_to_numpy=True, show_progress_bar=False), dtype="float32")
 
+    def encode_query(self, text: str):
+        "One short text (a question) as a (1, dim) array, on one intra-op thread (see above)."
+        import torch
+        n = torch.get_num_threads()
+        if n == 1: return self.encode([text])
+        torch.set_num_threads(1)
+        try: return self.encode([text])
+        finally: torch.set_num_threads(n)
+
 class EmbeddingCache:
     "Vectors by (model, sha256 of text) in SQLite; safe for several processes."
     def __init__(self, path: Path):

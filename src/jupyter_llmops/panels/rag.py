@@ -23,7 +23,7 @@ class RagModel(PanelModel):
     build_sources = Unicode("")  # space-separated files, folders, globs
     chunk_size = Int(200)
     overlap = Int(32)
-    index_type = Unicode("flat")
+    index_type = Unicode("auto")
     progress = Float(0.0)  # 0..1 while building
     question = Unicode("")
     k = Int(5)
@@ -89,7 +89,7 @@ def rag_panel(model: RagModel | None = None, settings: Settings | None = None):
     idx = w.Dropdown(description="index", layout=w.Layout(width="300px"))
     name, sources = w.Text(description="name", placeholder="docs"), w.Text(description="sources", placeholder='./handbook "./notes/**/*.md"', layout=w.Layout(width="420px"))
     size, overlap = w.BoundedIntText(description="chunk size", min=16, max=2048), w.BoundedIntText(description="overlap", min=0, max=512)
-    kind = w.Dropdown(description="index type", options=["flat", "hnsw", "ivf"])
+    kind = w.Dropdown(description="index type", options=["auto", "flat", "hnsw", "ivf"])
     build, bar = w.Button(description="Build", button_style="primary"), w.FloatProgress(min=0, max=1, description="progress")
     q, ask = w.Text(description="question", layout=w.Layout(width="520px")), w.Button(description="Search")
     dlink((m, "indexes"), (table, "value"), lambda rows: "<table><tr><th>index</th><th>version</th><th>files</th><th>chunks</th><th>type</th><th>built</th></tr>"
