@@ -47,6 +47,13 @@ def _schedule_act(fn: str):
         return getattr(scheduler, fn)(a.name, settings=ctx.settings)
     return run
 
+def _schedule_run(a, ctx):
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.pipelines.scheduler import run_now, start_run
+    if not a.background: return run_now(a.name, ctx.settings)
+    if ctx.frontend == "cli": raise UsageError("--background needs a process that keeps running", hint=f"in a shell, run it in the foreground: llmops schedule run {a.name}")
+    return start_run(a.name, ctx.settings)
+
 @command("schedule", "cron schedules of notebooks in the jobs database, run by the scheduler daemon (`scheduler start`)", "pipelines")
 def _schedule(p):
     sub = actions(p)
@@ -60,8 +67,11 @@ def _schedule(p):
     ad.add_argument("--executor", choices=["local", "dask"], default="local")
     sub.add_parser("list", help="the schedules and their next run").set_defaults(run=_schedule_list)
     for act, fn, h in [("pause", "pause", "stop claiming new ticks"), ("resume", "resume", "claim ticks again"),
-                       ("remove", "remove", "delete a schedule and its history"), ("run", "run_now", "run now, in this process")]:
+                       ("remove", "remove", "delete a schedule and its history")]:
         x = sub.add_parser(act, help=h); x.set_defaults(run=_schedule_act(fn)); x.add_argument("name", metavar="NAME")
+    rn = sub.add_parser("run", help="run now, in this process (refused while another attempt of NAME runs)"); rn.set_defaults(run=_schedule_run)
+    rn.add_argument("name", metavar="NAME")
+    rn.add_argument("--background", action="store_true", help="return at once; the attempt runs in a thread of this process (a notebook's kernel, the server)")
     h = sub.add_parser("history", help="the attempts: started, finished, status, attempt, output_path"); h.set_defaults(run=_schedule_history)
     h.add_argument("name", metavar="NAME"); h.add_argument("--limit", type=int, default=50, metavar="N")
 
