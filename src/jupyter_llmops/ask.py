@@ -79,7 +79,7 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
     else: msg = question
     attrs = {"llmops.sources": [x["source"] for x in sources]} if sources else {}
     if index:  # the semantic cache keys on the index version and matches on the question, not the retrieved context
-        from jupyter_llmops.rag import index_dir, read_manifest
-        attrs.update({"llmops.index_version": f"{index}/{read_manifest(index_dir(index, s)).get('version')}", "llmops.question": question})
+        from jupyter_llmops.rag import index_version
+        attrs.update({"llmops.index_version": f"{index}/{index_version(index, s)}", "llmops.question": question})
     out = complete(msg, llm, max_tokens=max_tokens, system=system, settings=s, trace_attrs=attrs or None, on_token=on_token)
     return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None)
