@@ -93,7 +93,7 @@ def _scheduler(p):
     sub = actions(p)
     st = sub.add_parser("start", help="start the daemon (PID in <home>/scheduler.pid, log in <home>/logs/)"); st.set_defaults(run=_scheduler_start)
     st.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between passes")
-    st.add_argument("--lease", type=float, default=30.0, metavar="S", help="seconds a running job's lease lasts without a heartbeat")
+    st.add_argument("--lease", type=float, default=None, metavar="S", help="seconds a running job's lease lasts without renewal (default: pipeline_lease)")
     sub.add_parser("stop", help="stop it").set_defaults(run=_scheduler_stop)
     sub.add_parser("status", help="whether it runs, and its PID").set_defaults(run=_scheduler_status)
 

@@ -13,7 +13,7 @@ from ..config import Settings, load_settings, redact, user_settings_path
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
 from ..files import atomic_write
-from .lease import kill_group
+from .lease import kernel_of, kill_group
 
 # %% auto #0
 __all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'glue', 'read_glue', 'parse_value', 'parse_params', 'shipped_dir',
@@ -156,8 +156,8 @@ def _kernel_manager_class(state: dict):
     return RunKernelManager
 
 def _kill(state: dict):
-    "SIGKILL the kernel's process group (the kernel runs in its own session)."
-    kill_group(state.get("pid"))
+    "SIGKILL the kernel's process group (the kernel runs in its own session), if it is still a kernel this process launched."
+    if kernel_of(state.get("pid"), os.getpid()): kill_group(state["pid"])
 
 def kill_kernel(state: dict, # the `kernel` dict given to `execute`
                 reason: str):

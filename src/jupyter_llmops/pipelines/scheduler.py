@@ -42,18 +42,18 @@ def default_runner(schedule: Schedule, row, settings: Settings, kernel: dict | N
 
 class Scheduler:
     "Claims due ticks and retries in the jobs database and runs them under leases; `serve()` loops until stopped."
-    def __init__(self, settings: Settings | None = None, poll: float = 1.0, lease: float = 30.0,
+    def __init__(self, settings: Settings | None = None, poll: float = 1.0, lease: float | None = None, # lease: default pipeline_lease
                  runner=None, # runner(schedule, row, settings, kernel) -> RunResult-like (.status .output_path .html_path .run_id .error)
                  max_parallel: int | None = None, store: JobStore | None = None, owner: str | None = None):
         self.settings = settings or load_settings()
         self.store = store or JobStore(settings=self.settings)
-        self.poll, self.lease, self.owner = poll, lease, owner or _owner()
+        self.poll, self.lease, self.owner = poll, lease or self.settings.pipeline_lease, owner or _owner()
         self.runner = runner or default_runner
         self.max_parallel = max_parallel or self.settings.pipeline_parallel
         self.active: dict[int, threading.Thread] = {}
         self.kernels: dict[int, dict] = {}  # attempt id -> the kernel dict shared with its runner (pid, kill)
         self.lost: dict[int, str] = {}  # attempts given up, and why
-        self.keeper = LeaseKeeper(lambda ids: self.store.heartbeat(ids, self.owner, self.lease), lease, self._lost)
+        self.keeper = LeaseKeeper(lambda ids: self.store.heartbeat(ids, self.owner, self.lease), self.lease, self._lost)
         self._lock, self.stopping = threading.Lock(), threading.Event()
 
     def _free(self) -> int:
@@ -222,6 +222,14 @@ def status(settings: Settings | None = None) -> SchedulerStatus:
     if info is None: return SchedulerStatus(False, None, str(pidfile), str(logf))
     return SchedulerStatus(True, info.get("pid"), str(pidfile), str(logf), info.get("started"), info.get("owner", ""))
 
+def _gone(pid: int) -> bool:
+    "Whether process `pid` has exited (a zombie counts as exited)."
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        try: os.kill(pid, 0); return False
+        except ProcessLookupError: return True
+        except PermissionError: return False
+
 def _wait_pid(s: Settings, wait: float, pid: int | None = None) -> SchedulerStatus:
     "The status once the lock holder has written its PID (`pid` if given), or once nobody holds the lock."
     end = time.time() + wait
@@ -231,10 +239,11 @@ def _wait_pid(s: Settings, wait: float, pid: int | None = None) -> SchedulerStat
         time.sleep(0.05)
     return status(s)
 
-def start(settings: Settings | None = None, poll: float = 1.0, lease: float = 30.0, wait: float = 60.0) -> int:
+def start(settings: Settings | None = None, poll: float = 1.0, lease: float | None = None, wait: float = 60.0) -> int: # lease: default pipeline_lease
     "Start the scheduler daemon in its own session (it outlives the caller), holding the pid file's lock: its PID. Already running: its PID."
     from jupyter_llmops.pipelines.runner import project_root
     s = settings or load_settings()
+    lease = lease or s.pipeline_lease
     if poll <= 0 or lease <= 0: raise UsageError("--poll and --lease must be positive seconds")
     pidfile, logf = _paths(s)
     lock = FileLock(pidfile)
@@ -253,9 +262,10 @@ def start(settings: Settings | None = None, poll: float = 1.0, lease: float = 30
         out = subprocess.run([sys.executable, "-c", launcher, str(logf), str(lock.fd), *cmd], env=env, cwd=str(project_root(s)),
                              capture_output=True, text=True, timeout=60, pass_fds=(lock.fd,))
         if out.returncode: raise LLMOpsError(f"could not launch the scheduler: {out.stderr.strip()[-500:]}")
-        pid = int(out.stdout.strip())
-        st = _wait_pid(s, wait, pid)
-        if st.pid == pid: return pid
+        pid, end = int(out.stdout.strip()), time.time() + wait
+        while time.time() < end and not _gone(pid):
+            if status(s).pid == pid: return pid
+            time.sleep(0.05)
     finally:
         os.close(lock.fd)  # the daemon holds the lock through its copy of the file
     tail = logf.read_text(errors="replace")[-1500:] if logf.exists() else ""
@@ -277,7 +287,7 @@ def main(argv: list[str] | None = None):
     "The daemon's entry point: take (or keep) the pid file's lock, serve until SIGTERM / SIGINT."
     import argparse
     p = argparse.ArgumentParser(prog="llmops-scheduler")
-    p.add_argument("--poll", type=float, default=1.0); p.add_argument("--lease", type=float, default=30.0)
+    p.add_argument("--poll", type=float, default=1.0); p.add_argument("--lease", type=float, default=None)
     p.add_argument("--lock-fd", type=int, default=None)  # the locked pid file, handed over by `start`
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stdout, force=True)
@@ -335,10 +345,10 @@ def resume(name: str, settings: Settings | None = None) -> Schedule: return _sto
 def remove(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).remove(name)
 def history(name: str, limit: int = 50, settings: Settings | None = None) -> History: return _store(settings or load_settings()).history(name, limit)
 
-def run_now(name: str, settings: Settings | None = None, lease: float = 30.0) -> RunResult:
+def run_now(name: str, settings: Settings | None = None, lease: float | None = None) -> RunResult: # lease: default pipeline_lease
     "Run schedule `name` now in this process (trigger `manual`, recorded in its history, under a renewed lease): the `RunResult`."
     s = settings or load_settings()
-    sched = Scheduler(s, lease=lease, store=_store(s), owner=_owner("manual:"))
+    sched = Scheduler(s, lease=lease or s.pipeline_lease, store=_store(s), owner=_owner("manual:"))
     rid = sched.claim_manual(name)  # ConflictError while another attempt runs
     stop = threading.Event()
     sched.keeper.start(stop)
@@ -356,24 +366,24 @@ class ManualRun:
     def to_dict(self) -> dict: return {"schedule": self.schedule, "attempt": self.attempt_id, "started": True}
     def __repr__(self): return f"schedule {self.schedule}: attempt {self.attempt_id} runs in the background (schedule history {self.schedule})"
 
-_bg = {"waiting": 0, "slots": None}
+_bg = {"waiting": 0, "slots": {}}  # slots: pipeline_parallel -> a semaphore of that many
 _bg_lock = threading.Lock()
 
-def start_run(name: str, settings: Settings | None = None, lease: float = 30.0) -> ManualRun:
+def start_run(name: str, settings: Settings | None = None, lease: float | None = None) -> ManualRun:
     "Claim a manual attempt of `name` now and run it in a thread of this process: at most `pipeline_parallel` at once, as many waiting."
     s = settings or load_settings()
     with _bg_lock:
-        if _bg["slots"] is None: _bg["slots"] = threading.BoundedSemaphore(s.pipeline_parallel)
+        slots = _bg["slots"].setdefault(s.pipeline_parallel, threading.BoundedSemaphore(s.pipeline_parallel))
         if _bg["waiting"] >= 2 * s.pipeline_parallel:
             raise BusyError(f"{_bg['waiting']} manual runs are running or waiting in this process", hint="try again when one has ended; pipeline_parallel sets how many run at once")
-        sched = Scheduler(s, lease=lease, store=_store(s), owner=_owner("manual:"))
+        sched = Scheduler(s, lease=lease or s.pipeline_lease, store=_store(s), owner=_owner("manual:"))
         rid = sched.claim_manual(name)
         _bg["waiting"] += 1
     stop, fut = threading.Event(), Future()
     sched.keeper.start(stop)
     def work():
         try:
-            with _bg["slots"]: fut.set_result(sched._run(rid, reraise=True))
+            with slots: fut.set_result(sched._run(rid, reraise=True))
         except BaseException as e: fut.set_exception(e)
         finally:
             stop.set()

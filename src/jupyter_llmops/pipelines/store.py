@@ -282,11 +282,12 @@ class JobStore:
         return got
 
     def heartbeat(self, ids, owner: str, lease: float) -> set[int]:
-        "Extend the leases of `owner`'s running rows `ids`: the ids renewed (a row missing was taken over)."
+        "Extend the leases of `owner`'s running rows `ids` that have not run out: the ids renewed (a missing one may be taken over)."
         if not ids: return set()
         r = self.runs.c
         with self.engine.begin() as c:
-            q = self.runs.update().where(r.id.in_(list(ids)), r.owner == owner, r.status == "running").values(lease_until=self.NOW + lease)
+            q = self.runs.update().where(r.id.in_(list(ids)), r.owner == owner, r.status == "running", r.lease_until >= self.NOW) \
+                .values(lease_until=self.NOW + lease)
             return set(c.execute(q.returning(r.id)).scalars().all())
 
     def set_kernel(self, run_id: int, pid: int):
