@@ -83,16 +83,19 @@ def test_sigkill_of_the_scheduler_mid_run(proj):
     assert r.returncode == 0 and "scheduler running, PID" in r.stdout, r.stderr
     s = load_settings()
     pid = S.status(s).pid
+    assert pid and f"PID {pid}" in run_cli("scheduler", "status", cwd=proj).stdout  # the starting CLI process has exited
     try:
         hang = wait(lambda: events(proj / "k.log", "hang"), 90, what="the first attempt to run")[0]
         store.set_paused("k", True)
         os.kill(pid, signal.SIGKILL)
         wait(lambda: not alive(hang["pid"]), 15, what="the orphaned kernel to die")
         assert not S.status(s).running and _attempts(store, "k") == [("running", 1, "cron")]
+        assert "not running" in run_cli("scheduler", "status", cwd=proj).stdout
         assert S.start(s, poll=0.2, lease=2) != pid  # the lock of the killed daemon was released with it
         wait(lambda: _attempts(store, "k")[0][0] == "succeeded", 90, what="the retry")
     finally:
-        S.stop(s)
+        st = S.stop(s)
+    assert not st.running and "stopped" in Path(st.log).read_text()
     assert _attempts(store, "k") == [("succeeded", 2, "cron"), ("lost_lease", 1, "cron")]
     assert "lease" in store.history("k")[1].error
     assert len(events(proj / "k.log", "end")) == 1  # one result
@@ -147,7 +150,7 @@ def test_clock_offset_between_two_schedulers(proj):
     "One daemon's clock is an hour ahead: leases and ticks come from the database's clock, so nothing changes."
     url = f"sqlite:///{proj}/jobs.db"
     store = JobStore(url)
-    _add(store, proj, "c", cron="*/2 * * * * *", sleep=4.0)  # each run outlives a lease: renewals must be honoured
+    _add(store, proj, "c", cron="* * * * * */2", sleep=4.0)  # each run outlives a lease: renewals must be honoured
     procs = [daemon(proj, proj / "home-a", url, lease=2), daemon(proj, proj / "home-b", url, lease=2, clock_offset=3600.0)]
     try:
         wait(lambda: len(events(proj / "c.log", "end")) >= 4, 180, what="four runs")
@@ -165,7 +168,7 @@ def test_clock_offset_between_two_schedulers(proj):
 def test_missed_ticks_after_downtime_run_once(proj):
     "The daemon is down over several ticks: on restart only the latest missed tick runs, once."
     store = JobStore(f"sqlite:///{proj}/jobs.db")
-    _add(store, proj, "m", cron="*/10 * * * * *")
+    _add(store, proj, "m", cron="* * * * * */10")
     home = proj / "home"
     p = daemon(proj, home, f"sqlite:///{proj}/jobs.db")
     wait(lambda: events(proj / "m.log", "end"), 60, what="a first run")
@@ -174,8 +177,8 @@ def test_missed_ticks_after_downtime_run_once(proj):
     last = store.last_tick("m")
     wait(lambda: (now := store.now()) - down > 21 and 0.2 < now % 10 < 1.0, 40, 0.05, "two missed ticks")  # just after a tick
     restart = store.now()
-    missed = [next_tick("*/10 * * * * *", "UTC", last)]
-    while (t := next_tick("*/10 * * * * *", "UTC", missed[-1])) <= restart: missed.append(t)
+    missed = [next_tick("* * * * * */10", "UTC", last)]
+    while (t := next_tick("* * * * * */10", "UTC", missed[-1])) <= restart: missed.append(t)
     p = daemon(proj, home, f"sqlite:///{proj}/jobs.db")
     try:
         wait(lambda: store.last_tick("m") > last, 30, what="the catch-up tick")
@@ -183,7 +186,7 @@ def test_missed_ticks_after_downtime_run_once(proj):
     finally:
         stop_daemon(p)
     after = sorted(r.tick.timestamp() for r in store.history("m") if r.tick.timestamp() > last)
-    assert len(missed) >= 2 and after[0] == prev_tick("*/10 * * * * *", "UTC", restart) == missed[-1]
+    assert len(missed) >= 2 and after[0] == prev_tick("* * * * * */10", "UTC", restart) == missed[-1]
     assert [t for t in after if t <= restart] == [missed[-1]]  # the older missed ticks never ran
 
 
@@ -195,7 +198,7 @@ def test_a_schedule_never_overlaps_itself_with_cron_and_manual_runs(proj, monkey
     store.set_paused("o", True)
     log = proj / "o.log"
     manual = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "schedule", "run", "o"], cwd=proj,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     p = daemon(proj, proj / "home", f"sqlite:///{proj}/jobs.db", lease=3)
     try:
         wait(lambda: events(log, "start"), 60, what="the manual run to start")

@@ -1,5 +1,5 @@
 """Pipelines: papermill runs (succeeded, failed, timed out), typed parameters, HTML, MLflow, refused paths; schedules;
-the scheduler daemon (survives its starter, SIGKILL recovery, retries); webhooks;
+retries with backoff and webhooks (the daemon under faults: test_faults_scheduler.py);
 a DAG with glued values and parallel steps; the Dask executor."""
 import json, os, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
@@ -120,37 +120,6 @@ def _wait(cond, timeout, step=0.2):
         if v: return v
         time.sleep(step)
     raise AssertionError(f"timed out waiting for {cond}")
-
-
-def test_scheduler_daemon_survives_sigkill_recovers_and_retries(proj):
-    "Started by a CLI process that exits; killed with SIGKILL mid-run; restarted: the run is marked failed and retried."
-    s = load_settings()
-    marker = proj / "first-attempt"
-    mknb(proj / "flaky.ipynb", f"import os, time\nif not os.path.exists({str(marker)!r}):\n    open({str(marker)!r}, 'w').close()\n    time.sleep(60)")
-    r = run_cli("scheduler", "start", "--poll", "0.2", "--lease", "2", cwd=proj)
-    assert r.returncode == 0 and "scheduler running, PID" in r.stdout, r.stderr
-    pid = S.status(s).pid
-    assert pid and pid != os.getpid()
-    st = run_cli("scheduler", "status", cwd=proj)
-    assert f"PID {pid}" in st.stdout  # the starting CLI process has exited; the daemon runs on
-    try:
-        dispatch(["schedule", "add", "flaky", "flaky.ipynb", "--cron", "* * * * * *", "--retries", "1"])
-        _wait(marker.exists, 60)  # the daemon runs attempt 1 (it sleeps)
-        dispatch(["schedule", "pause", "flaky"])
-        os.kill(pid, signal.SIGKILL)
-        _wait(lambda: not S.status(s).running, 10)
-        h = S.history("flaky")
-        assert [(x.status, x.attempt) for x in h] == [("running", 1)]
-        assert "not running" in run_cli("scheduler", "status", cwd=proj).stdout
-        pid2 = S.start(s, poll=0.2, lease=2)
-        assert pid2 != pid
-        h = _wait(lambda: (h := S.history("flaky")) and h[0].status == "succeeded" and h, 90)
-        assert [(x.status, x.attempt) for x in h] == [("succeeded", 2), ("lost_lease", 1)]
-        assert "lease" in h[1].error and h[0].tick == h[1].tick and Path(h[0].output_path).is_file()
-    finally:
-        st = S.stop(s)
-    assert not st.running and "not running" in repr(st)
-    assert "stopped" in Path(st.log).read_text()
 
 
 def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch, webhook):
