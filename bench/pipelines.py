@@ -71,8 +71,8 @@ def main():
 
     # 3. delay from a due tick to the kernel launch
     delays = []
-    def runner(sch, row, settings):
-        r = default_runner(sch, row, settings)
+    def runner(sch, row, settings, kernel):
+        r = default_runner(sch, row, settings, kernel)
         delays.append(r.kernel_started - row.tick)
         return r
     store = JobStore(settings=s)
@@ -86,15 +86,15 @@ def main():
 
     # 4. claim throughput
     db = JobStore(f"sqlite:///{work}/claims.db")
-    db.add("c", str(nb), str(work), "* * * * *")
     m = 400
+    for i in range(2 * m): db.add(f"c{i}", str(nb), str(work), "* * * * *")  # one schedule per tick: each may have one running attempt
     t = time.perf_counter()
-    for i in range(m): assert db.claim_tick("c", float(i), "a", 30)
+    for i in range(m): assert db.claim_tick(f"c{i}", float(i), "a", 30)
     one = m / (time.perf_counter() - t)
     a, b, won = JobStore(f"sqlite:///{work}/claims.db"), JobStore(f"sqlite:///{work}/claims.db"), []
     def race(st, who):
         for i in range(m, 2 * m):
-            if st.claim_tick("c", float(i), who, 30): won.append(i)
+            if st.claim_tick(f"c{i}", float(i), who, 30): won.append(i)
     t = time.perf_counter()
     ths = [threading.Thread(target=race, args=(x, w)) for x, w in ((a, "a"), (b, "b"))]
     for x in ths: x.start()

@@ -136,7 +136,7 @@ FAILING_NB = nbformat.v4.new_notebook(metadata=KERNEL, cells=[nbformat.v4.new_co
 def test_failure_text_is_redacted_in_every_sink(st, tmp_path, webhook):
     import logging
     from jupyter_llmops.mlstore import connect
-    from jupyter_llmops.pipelines import scheduler as S
+    from jupyter_llmops.pipelines import daemon as D, scheduler as S
     s = st.updated(pipeline_webhook=f"{webhook.url}/hook/{'A1b2C3d4' * 4}")
     nbformat.write(FAILING_NB, tmp_path / "fail.ipynb")
     S.add_schedule("leaky", str(tmp_path / "fail.ipynb"), "0 3 * * *", settings=s)
@@ -148,7 +148,7 @@ def test_failure_text_is_redacted_in_every_sink(st, tmp_path, webhook):
     assert "ValueError" in tags["llmops.error"] and PW not in tags["llmops.error"] and KEY not in tags["llmops.error"]
     sent = json.dumps(webhook.got)
     assert webhook.got and "ValueError" in sent and PW not in sent and KEY not in sent
-    line = S.RedactingFormatter("%(message)s").format(logging.LogRecord("x", logging.INFO, "f", 1, "run 3 failed: %s", (row.error + " " + KEY,), None))
+    line = D.RedactingFormatter("%(message)s").format(logging.LogRecord("x", logging.INFO, "f", 1, "run 3 failed: %s", (row.error + " " + KEY,), None))
     assert KEY not in line and "***" in line
 
 

@@ -1,5 +1,5 @@
 """Pipelines: papermill runs (succeeded, failed, timed out), typed parameters, HTML, MLflow, refused paths; schedules;
-the scheduler daemon (survives its starter, SIGKILL recovery, retries); two schedulers on one database; webhooks;
+retries with backoff and webhooks (the daemon under faults: test_faults_scheduler.py);
 a DAG with glued values and parallel steps; the Dask executor."""
 import json, os, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
@@ -128,43 +128,12 @@ def _wait(cond, timeout, step=0.2):
     raise AssertionError(f"timed out waiting for {cond}")
 
 
-def test_scheduler_daemon_survives_sigkill_recovers_and_retries(proj):
-    "Started by a CLI process that exits; killed with SIGKILL mid-run; restarted: the run is marked failed and retried."
-    s = load_settings()
-    marker = proj / "first-attempt"
-    mknb(proj / "flaky.ipynb", f"import os, time\nif not os.path.exists({str(marker)!r}):\n    open({str(marker)!r}, 'w').close()\n    time.sleep(60)")
-    r = run_cli("scheduler", "start", "--poll", "0.2", "--lease", "2", cwd=proj)
-    assert r.returncode == 0 and "scheduler running, PID" in r.stdout, r.stderr
-    pid = S.status(s).pid
-    assert pid and pid != os.getpid()
-    st = run_cli("scheduler", "status", cwd=proj)
-    assert f"PID {pid}" in st.stdout  # the starting CLI process has exited; the daemon runs on
-    try:
-        dispatch(["schedule", "add", "flaky", "flaky.ipynb", "--cron", "* * * * * *", "--retries", "1"])
-        _wait(marker.exists, 60)  # the daemon runs attempt 1 (it sleeps)
-        dispatch(["schedule", "pause", "flaky"])
-        os.kill(pid, signal.SIGKILL)
-        _wait(lambda: not S.status(s).running, 10)
-        h = S.history("flaky")
-        assert [(x.status, x.attempt) for x in h] == [("running", 1)]
-        assert "not running" in run_cli("scheduler", "status", cwd=proj).stdout
-        pid2 = S.start(s, poll=0.2, lease=2)
-        assert pid2 != pid
-        h = _wait(lambda: (h := S.history("flaky")) and h[0].status == "succeeded" and h, 90)
-        assert [(x.status, x.attempt) for x in h] == [("succeeded", 2), ("failed", 1)]
-        assert "lease" in h[1].error and h[0].tick == h[1].tick and Path(h[0].output_path).is_file()
-    finally:
-        st = S.stop(s)
-    assert not st.running and "not running" in repr(st)
-    assert "stopped" in Path(st.log).read_text()
-
-
 def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch, webhook):
     monkeypatch.setenv("LLMOPS_PIPELINE_WEBHOOK", f"{webhook.url}/hook")
     monkeypatch.setenv("LLMOPS_PIPELINE_RETRY_BACKOFF", "0.4")
     s = load_settings()
     starts = []
-    def runner(sch, row, settings):
+    def runner(sch, row, settings, kernel):
         starts.append((row.attempt, time.time()))
         ok = row.attempt == 3
         return RunResult(sch.notebook, "succeeded" if ok else "failed", f"/out/{row.attempt}.ipynb", error="" if ok else "boom")
@@ -186,25 +155,6 @@ def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch, 
     events = [(e["event"], e["attempt"], e.get("will_retry")) for e in webhook.got if e["schedule"] == "flaky"]
     assert events[:3] == [("failure", 1, True), ("failure", 2, True), ("recovery", 3, None)]
     assert webhook.got[0]["error"] == "boom" and webhook.got[0]["status"] == "failed"
-
-
-def test_two_schedulers_never_run_a_tick_twice(proj):
-    s, ran, lock = load_settings(), [], threading.Lock()
-    def runner(sch, row, settings):
-        with lock: ran.append((row.schedule, row.tick, row.attempt))
-        time.sleep(0.05)
-        return RunResult(sch.notebook, "succeeded", "")
-    JobStore(settings=s).add("busy", str(proj / "ok.ipynb"), str(proj), "* * * * * *")
-    JobStore(settings=s).add("busy2", str(proj / "ok.ipynb"), str(proj), "* * * * * */2")
-    scheds = [S.Scheduler(s, poll=0.01, runner=runner, max_parallel=4, store=JobStore(settings=s)) for _ in range(2)]  # own engines
-    stop = threading.Event()
-    for x in scheds: threading.Thread(target=x.serve, args=(stop,), daemon=True).start()
-    time.sleep(4.5); stop.set(); time.sleep(0.3)
-    assert len(ran) >= 5 and len(ran) == len(set(ran)), ran
-    hist = S.history("busy").rows + S.history("busy2").rows
-    assert len(hist) == len(ran) and {h.attempt for h in hist} == {1}
-    owners = {r.owner for r in [JobStore(settings=s).row(h.id) for h in hist]}
-    assert owners <= {x.owner for x in scheds}
 
 
 def test_pipeline_dag_glue_flows_downstream_and_independent_steps_run_in_parallel(proj):

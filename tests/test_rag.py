@@ -5,7 +5,7 @@ import mlflow
 import numpy as np
 import pytest
 from kernel import project_kernel
-from jupyter_llmops import rag
+from jupyter_llmops import rag, rag_store
 from jupyter_llmops.config import load_settings
 from jupyter_llmops.errors import NotFoundError, UsageError
 from jupyter_llmops.rag_eval import evaluate
@@ -133,15 +133,16 @@ def test_bad_input_and_damage(corpus, monkeypatch):
     with pytest.raises(NotFoundError, match="no index 'nope'"):
         rag.query("nope", "x", settings=s)
     good = rag.build("hb", ["handbook/account.md"], settings=s, progress=False)
-    home = s.path("indexes", "hb")
-    # an interrupted build leaves the previous index intact
+    idx_dir = s.path("indexes", "hb")
+    home = rag_store.current(idx_dir)
+    # an interrupted build leaves the previous index intact (killed with SIGKILL at several points: test_faults_rag.py)
     def boom(self, texts, batch_size=64): raise KeyboardInterrupt
     with monkeypatch.context() as mp, pytest.raises(KeyboardInterrupt):
         mp.setattr(rag.Embedder, "encode", boom)
         rag.build("hb", ["handbook"], settings=s, progress=False)
-    assert json.loads((home / "manifest.json").read_text())["version"] == good.version
+    assert json.loads((home / "manifest.json").read_text())["version"] == good.version and rag_store.current(idx_dir) == home
     assert rag.query("hb", "reset password", settings=s).hits[0].source == "handbook/account.md"
-    assert not [p for p in home.parent.iterdir() if p.name.startswith(".")]
+    assert not [p for p in (idx_dir / "versions").iterdir() if p.name.startswith(".")]
     # model mismatch
     m = json.loads((home / "manifest.json").read_text())
     (home / "manifest.json").write_text(json.dumps({**m, "model": "hf:other-model"}))
@@ -152,12 +153,13 @@ def test_bad_input_and_damage(corpus, monkeypatch):
     (home / "index.faiss").write_bytes(b"garbage")
     with pytest.raises(rag.RagIndexError, match="damaged.*") as e:
         rag.query("hb", "x", settings=s)
-    assert "rebuild it" in str(e.value)
+    assert "rebuild it" in str(e.value) and "'hb'" in str(e.value)
     (home / "manifest.json").write_text("{half-writ")
-    with pytest.raises(rag.RagIndexError, match="damaged"):
+    with pytest.raises(rag.RagIndexError, match="index 'hb' is damaged"):
         rag.load("hb", s)
     assert rag.list_indexes(s).set_index("name").loc["hb", "index"] == "damaged"
-    assert rag.build("hb", ["handbook/account.md"], settings=s, progress=False).version == 1  # rebuilt from scratch
+    again = rag.build("hb", ["handbook/account.md"], settings=s, progress=False)  # rebuilt from scratch, as a new version
+    assert (again.version, again.reread) == (good.version + 1, 1)
     assert rag.drop("hb", s) == "dropped index hb" and "hb" not in list(rag.list_indexes(s).name)
 
 

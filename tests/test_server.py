@@ -119,7 +119,7 @@ async def test_writes_are_validated(api):
 
 
 async def test_schedules_lifecycle(api, srv):
-    "Create, list, conflict, pause, resume, run now (202, then its history), scheduler start/stop, delete."
+    "Create, list, conflict, pause, resume, run now (202, then its history; 409 while it runs), scheduler start/stop, delete."
     body = {"name": "n1", "notebook": "sub/inner.ipynb", "cron": "0 3 * * *", "tz": "Europe/Paris", "params": {"x": 5, "who": "api"},
             "retries": 1, "timeout": 120}
     code, sch = await api("POST", "schedules", body=body)
@@ -136,7 +136,9 @@ async def test_schedules_lifecycle(api, srv):
     assert (await api("GET", "schedules"))[1][0]["next_run"] == ""
     assert (await api("POST", "schedules", "n1", "resume"))[1]["paused"] is False
     code, r = await api("POST", "schedules", "n1", "run")
-    assert code == 202 and r == {"schedule": "n1", "started": True}
+    assert code == 202 and r == {"schedule": "n1", "attempt": r["attempt"], "started": True} and r["attempt"] > 0
+    code, err = await api("POST", "schedules", "n1", "run")  # while it runs: refused, naming the running attempt
+    assert code == 409 and err["running_attempt"] == r["attempt"] and "already running" in err["message"], err
     for _ in range(240):
         code, hist = await api("GET", "schedules", "n1", "history")
         if hist and hist[0]["status"] not in ("running", "queued"): break

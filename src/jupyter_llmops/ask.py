@@ -81,7 +81,7 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
     if index:  # the retrieved text itself (capped at 4,000 characters a chunk), so groundedness can be scored online or later
         attrs["llmops.context"] = [dict(n=h.rank, source=h.source, text=h.text[:4000]) for h in res.hits]
     if index:  # the semantic cache keys on the index version and matches on the question, not the retrieved context
-        from jupyter_llmops.rag import index_dir, read_manifest
-        attrs.update({"llmops.index_version": f"{index}/{read_manifest(index_dir(index, s)).get('version')}", "llmops.question": question})
+        from jupyter_llmops.rag import index_version
+        attrs.update({"llmops.index_version": f"{index}/{index_version(index, s)}", "llmops.question": question})
     out = complete(msg, llm, max_tokens=max_tokens, system=system, settings=s, trace_attrs=attrs or None, on_token=on_token)
     return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None)

@@ -12,7 +12,8 @@ from .errors import LLMOpsError
 from .files import sqlite_db
 
 # %% auto #0
-__all__ = ['BudgetExceeded', 'spent', 'check_budget', 'spend', 'BudgetStatus', 'budget_status']
+__all__ = ['RESERVATION_TTL', 'BudgetExceeded', 'spent', 'estimate_cost', 'check_budget', 'Reservation', 'reserve', 'release',
+           'spend', 'BudgetStatus', 'budget_status']
 
 # %% ../../nbs/15_budget.ipynb #03a06555
 class BudgetExceeded(LLMOpsError):
@@ -38,6 +39,7 @@ def _db(s: Settings):
             db = sqlite_db(p)
             db.execute("CREATE TABLE IF NOT EXISTS spend (period TEXT, scope TEXT, cost REAL, PRIMARY KEY (period, scope))")
             db.execute("CREATE TABLE IF NOT EXISTS alerted (period TEXT, scope TEXT, level TEXT, PRIMARY KEY (period, scope, level))")
+            db.execute("CREATE TABLE IF NOT EXISTS reserved (id INTEGER PRIMARY KEY, prompt TEXT, day TEXT, month TEXT, cost REAL, expires REAL)")
             _dbs[str(p)] = db
         return _dbs[str(p)]
 
@@ -48,27 +50,78 @@ def spent(s: Settings, kind: str = "daily", scope: str = "", now: float | None =
 
 def _applies(scope: str, pv) -> bool: return scope == "" or (pv is not None and pv[0] == scope)
 
+RESERVATION_TTL = 3600.0  # seconds after which the reservation of a call that never settled stops counting
+
+def estimate_cost(model: str, msgs: list, max_tokens: int, costs: dict) -> float:
+    "An upper bound of a call's cost: the prompt's UTF-8 bytes (no tokenizer makes more tokens) plus 8 per message, and `max_tokens`."
+    from jupyter_llmops.usage import Usage, cost_of
+    prompt = sum(len(str(m.get("content", "")).encode("utf-8")) + 8 for m in msgs) + 8
+    return cost_of(model, Usage(prompt, max_tokens), costs)
+
+def _in_flight(db, kind: str, scope: str, now: float | None) -> float:
+    col = "day" if kind == "daily" else "month"
+    q = f"SELECT COALESCE(SUM(cost), 0) FROM reserved WHERE {col} = ? AND expires >= ?" + (" AND prompt = ?" if scope else "")
+    return db.execute(q, (_period(kind, now), time.time(), *([scope] if scope else []))).fetchone()[0]
+
+def _refuse(kind: str, scope: str, lim: float, got: float):
+    what = f"prompt {scope}" if scope else "the project"
+    raise BudgetExceeded(f"the {kind} budget of ${lim:g} for {what} is spent (${got:.4f} with the calls in flight); the call was refused",
+                         hint=f"raise budget_{kind}, wait for the next {'day' if kind == 'daily' else 'month'}, or set budget_hard = off")
+
 def check_budget(s: Settings, prompt_version: tuple | None = None):
-    "Raise `BudgetExceeded` when a hard budget that covers this call is spent; instant when no budget is set."
+    "Raise `BudgetExceeded` when a hard budget that covers this call is spent (calls in flight included); instant when no budget is set."
     if not s.budget_hard or not (s.budget_daily or s.budget_monthly): return
     for kind, scope, lim in _budgets(s):
-        if _applies(scope, prompt_version) and (got := spent(s, kind, scope)) >= lim:
-            what = f"prompt {scope}" if scope else "the project"
-            raise BudgetExceeded(f"the {kind} budget of ${lim:g} for {what} is spent (${got:.4f}); the call was refused",
-                                 hint=f"raise budget_{kind}, wait for the next {'day' if kind == 'daily' else 'month'}, or set budget_hard = off")
+        if _applies(scope, prompt_version) and (got := spent(s, kind, scope) + _in_flight(_db(s), kind, scope, None)) >= lim:
+            _refuse(kind, scope, lim, got)
+
+@dataclass
+class Reservation:
+    "The estimated cost a call holds against the hard budgets while it runs."
+    id: int
+    cost: float
+
+def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, now: float | None = None) -> Reservation | None:
+    "Check the hard budgets and hold `estimate` USD, in one transaction: `BudgetExceeded` when one is spent. None without hard budgets."
+    if not s.budget_hard or not (s.budget_daily or s.budget_monthly): return None
+    budgets = [b for b in _budgets(s) if _applies(b[1], prompt_version)]
+    if not budgets: return None
+    db = _db(s)
+    with _dlock:
+        db.execute("BEGIN IMMEDIATE")  # other processes wait here: the check and the hold are one step
+        try:
+            db.execute("DELETE FROM reserved WHERE expires < ?", (time.time(),))
+            for kind, scope, lim in budgets:
+                row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(kind, now), scope)).fetchone()
+                got = (row[0] if row else 0.0) + _in_flight(db, kind, scope, now)
+                if got >= lim: _refuse(kind, scope, lim, got)
+            rid = db.execute("INSERT INTO reserved (prompt, day, month, cost, expires) VALUES (?, ?, ?, ?, ?)",
+                             (prompt_version[0] if prompt_version else "", _period("daily", now), _period("monthly", now), estimate,
+                              time.time() + RESERVATION_TTL)).lastrowid
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK"); raise
+    return Reservation(rid, estimate)
+
+def release(s: Settings, r: Reservation | None):
+    "Give back the reservation of a call that failed (nothing was spent)."
+    if r is None: return
+    db = _db(s)
+    with _dlock: db.execute("DELETE FROM reserved WHERE id = ?", (r.id,))
 
 def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: float | None = None,
-          notify=None) -> list[dict]: # notify(alerts, settings, since); default alerts.send_alerts
-    "Add a call's cost to the ledger; raise the alerts of budgets whose alert share (or whole) it crosses. Returns them."
-    if cost <= 0 or not (s.budget_daily or s.budget_monthly): return []
-    budgets = [b for b in _budgets(s) if _applies(b[1], prompt_version)]
-    if not budgets: return []
+          notify=None, # notify(alerts, settings, since); default alerts.send_alerts
+          reservation: Reservation | None = None) -> list[dict]: # the call's reservation, replaced by its cost in the same transaction
+    "Add a call's cost to the ledger (settling its reservation); raise the alerts of budgets whose alert share (or whole) it crosses."
+    budgets = [b for b in _budgets(s) if _applies(b[1], prompt_version)] if (s.budget_daily or s.budget_monthly) else []
+    if cost <= 0 or not budgets: release(s, reservation); return []
     share = s.budget_alert_share
     db, alerts = _db(s), []
     scopes = {""} | ({prompt_version[0]} if prompt_version else set())
     with _dlock:
         db.execute("BEGIN IMMEDIATE")
         try:
+            if reservation is not None: db.execute("DELETE FROM reserved WHERE id = ?", (reservation.id,))
             for kind in {k for k, _, _ in budgets}:
                 for scope in scopes:
                     db.execute("INSERT INTO spend VALUES (?, ?, ?) ON CONFLICT (period, scope) DO UPDATE SET cost = cost + excluded.cost",

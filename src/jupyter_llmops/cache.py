@@ -67,6 +67,9 @@ class SemanticCache:
             prompt_version TEXT, index_name TEXT, index_version TEXT, ctx TEXT, question TEXT, vec BLOB, answer TEXT, cost REAL,
             logprob REAL, latency_s REAL, created REAL, hits INTEGER DEFAULT 0, saved REAL DEFAULT 0)""")
         self.db.execute("CREATE INDEX IF NOT EXISTS entries_key ON entries (model, model_fp, prompt, prompt_version, index_name, index_version, ctx)")
+        if "embed_model" not in {r[1] for r in self.db.execute("PRAGMA table_info(entries)")}:  # caches written before it was keyed
+            try: self.db.execute("ALTER TABLE entries ADD COLUMN embed_model TEXT")
+            except Exception: pass  # another process added it meanwhile
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
         self._lock, self._vecs = threading.Lock(), {}
         self.settings = None  # set by cache_for; used to fingerprint models
@@ -90,7 +93,8 @@ class SemanticCache:
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
         with self._lock:
             rows = self.db.execute("SELECT id, vec, answer, cost, logprob, latency_s FROM entries WHERE model = ? AND model_fp = ? AND prompt = ? "
-                                   "AND prompt_version = ? AND index_name = ? AND index_version = ? AND ctx = ?", key).fetchall()
+                                   "AND prompt_version = ? AND index_name = ? AND index_version = ? AND ctx = ? AND embed_model = ?",
+                                   (*key, self.embed_model)).fetchall()
             best = None
             if rows:
                 sims = np.stack([np.frombuffer(r[1], dtype="float32") for r in rows]) @ self._embed(q)
@@ -113,8 +117,8 @@ class SemanticCache:
             # the same model spec with other weights: those entries can never hit again
             self.db.execute("DELETE FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1]))
             self.db.execute("INSERT INTO entries (model, model_fp, prompt, prompt_version, index_name, index_version, ctx, question, vec, "
-                            "answer, cost, logprob, latency_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (*key, q, np_bytes(v), c.text, c.cost, c.logprob, c.latency_s, time.time()))
+                            "embed_model, answer, cost, logprob, latency_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                            (*key, q, np_bytes(v), self.embed_model, c.text, c.cost, c.logprob, c.latency_s, time.time()))
             self.db.execute("COMMIT")
 
 def np_bytes(v) -> bytes:
@@ -152,12 +156,12 @@ class CacheStats:
                 f"{self.hits} hits ({self.hit_rate:.0%}), ${self.saved:.6f} saved")
 
 def _stale_ids(c: SemanticCache, s: Settings, index_version=None) -> list[int]:
-    "Entries whose model fingerprint, prompt version or index version is no longer current."
+    "Entries whose model fingerprint, prompt version, index version or embedding model is no longer current."
     out, latest_prompt, index_v = [], {}, {}
-    for id_, model, fp, prompt, pver, iname, iver in c.db.execute(
-            "SELECT id, model, model_fp, prompt, prompt_version, index_name, index_version FROM entries").fetchall():
-        stale = False
-        try: stale = model_fingerprint(model, s) != fp
+    for id_, model, fp, prompt, pver, iname, iver, emb in c.db.execute(
+            "SELECT id, model, model_fp, prompt, prompt_version, index_name, index_version, embed_model FROM entries").fetchall():
+        stale = emb != c.embed_model
+        try: stale = stale or model_fingerprint(model, s) != fp
         except Exception: stale = True  # the model is gone
         if not stale and iname and index_version is not None:
             if iname not in index_v:

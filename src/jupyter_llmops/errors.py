@@ -7,7 +7,8 @@ from __future__ import annotations
 import sys
 
 # %% auto #0
-__all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed']
+__all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed',
+           'BusyError']
 
 # %% ../../nbs/00_errors.ipynb #50211602
 class LLMOpsError(Exception):
@@ -16,9 +17,10 @@ class LLMOpsError(Exception):
     http_status = 500  # the REST status the server maps it to
 
     def __init__(self, message: str, # what went wrong, in the user's words
-                 hint: str | None = None): # how to fix it
+                 hint: str | None = None, # how to fix it
+                 **details): # plain data a program may act on (the REST server answers it too)
         super().__init__(message)
-        self.message, self.hint = message, hint
+        self.message, self.hint, self.details = message, hint, details
 
     def __str__(self): return self.message + (f"\nHint: {self.hint}" if self.hint else "")
 
@@ -59,3 +61,6 @@ class ConflictError(LLMOpsError):
 class EvaluationFailed(LLMOpsError):
     "A quality gate failed (`eval check`): a mean score fell under its threshold; a pipeline notebook that runs it turns red."
     exit_code, http_status = 3, 422
+class BusyError(LLMOpsError):
+    "Too much work is waiting already (a bounded queue is full): try again later."
+    http_status = 429

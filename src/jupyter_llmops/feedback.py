@@ -115,6 +115,8 @@ class FeedbackSession:
         if not 0 <= index < len(self.prompts): raise UsageError(f"no prompt {index} in session {self.name!r}")
         it = self.item(index)
         rec = {"index": index, "choice": choice, "source_a": it.source_a, "source_b": it.source_b, "ts": time.time()}
+        if any(p.get("index") == index for p in read_appended(self.pairs_path)):  # judged again: one pair per prompt
+            atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in read_appended(self.pairs_path) if p.get("index") != index))
         if choice in ("A", "B"):
             win, lose = ((it.answer_a, it.source_a), (it.answer_b, it.source_b))[:: 1 if choice == "A" else -1]
             append_jsonl(self.pairs_path, {"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": win[1],
@@ -125,7 +127,7 @@ class FeedbackSession:
     def summary(self) -> dict:
         "Wins per source, ties and skips."
         out = {s: 0 for s in self.sources} | {"tie": 0, "skip": 0}
-        for j in read_appended(self.folder / "judgements.jsonl"):
+        for j in {j["index"]: j for j in read_appended(self.folder / "judgements.jsonl")}.values():  # the latest per prompt
             if j["choice"] in ("tie", "skip"): out[j["choice"]] += 1
             else: out[j["source_a"] if j["choice"] == "A" else j["source_b"]] += 1
         return out

@@ -9,7 +9,7 @@ from pathlib import Path
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'check_name']
+__all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'FileLock', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def atomic_write(path: str | Path, data: str | bytes):
@@ -86,6 +86,54 @@ def sqlite_db(path: str | Path, timeout: float = 30.0) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return db
+
+# %% ../../nbs/01_files.ipynb #e9328fcb
+class FileLock:
+    "An exclusive `flock` on `path`: held while the open file lives, released when its process exits or is killed."
+    def __init__(self, path: str | Path, fd: int | None = None): # fd: an inherited descriptor of the locked file
+        self.path, self.fd = Path(path), fd
+
+    def acquire(self, block: bool = True, timeout: float | None = None) -> bool:
+        "Take the lock (waiting up to `timeout` s when `block`); False when another holds it."
+        import fcntl, time
+        if self.fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            os.set_inheritable(self.fd, False)  # kernels and other children must never keep it alive
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try: fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB); return True
+            except BlockingIOError:
+                if not block or (end is not None and time.monotonic() >= end):
+                    os.close(self.fd); self.fd = None; return False
+                time.sleep(0.05)
+
+    def write(self, info: dict):
+        "Record who holds the lock (JSON in the locked file, replaced in place: the file is never renamed)."
+        data = json.dumps(info).encode()
+        os.ftruncate(self.fd, 0); os.pwrite(self.fd, data, 0); os.fsync(self.fd)
+
+    def release(self):
+        if self.fd is not None:
+            try: os.ftruncate(self.fd, 0)
+            except OSError: pass
+            os.close(self.fd); self.fd = None
+
+    def __enter__(self): self.acquire(); return self
+    def __exit__(self, *exc): self.release()
+
+    @staticmethod
+    def holder(path: str | Path) -> dict | None:
+        "None when nobody holds the lock on `path`; else what the holder wrote (`{}` before it wrote anything)."
+        import fcntl
+        try: fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError: return None
+        try:
+            try: fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB); return None
+            except BlockingIOError: pass
+            try: return json.loads(os.pread(fd, 65536, 0) or b"{}")
+            except ValueError: return {}
+        finally: os.close(fd)
 
 # %% ../../nbs/01_files.ipynb #cbca2995
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -5,7 +5,7 @@
 # %% ../../nbs/17_llm.ipynb #f3890167
 from __future__ import annotations
 import json, os, time, urllib.error, urllib.request, warnings
-from .budget import check_budget, spend
+from .budget import estimate_cost, release, reserve, spend
 from .cache import cache_for
 from .config import Settings, load_settings, mask_url, redact
 from .errors import LLMOpsError, UsageError
@@ -146,27 +146,34 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
     msgs = _messages(prompt, system)
     pv = getattr(prompt, "prompt_version", None)
     t0, ns0 = time.perf_counter(), time.time_ns()
-    cache = cache_for(settings, temperature)  # None when the cache is off or the call samples
-    if cache is not None:
-        hit = cache.lookup(s.text, msgs, max_tokens, pv, trace_attrs)
-        if hit is not None:
-            c = Completion(hit.text, s.text, Usage(), time.perf_counter() - t0, 0.0, pv, logprob=hit.logprob, cached=True)
-            attrs = {**(trace_attrs or {}), "llmops.cached": True, "llmops.cache_saved": hit.cost, "llmops.cache_similarity": hit.similarity}
-            if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None, attrs)
-            if on_token: on_token(c.text)
-            return c
-    check_budget(settings, pv)  # a hard budget refuses the call (BudgetExceeded)
-    if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
-    t0, ns0, lp = time.perf_counter(), time.time_ns(), None
+    cache = hit = None
     try:
+        cache = cache_for(settings, temperature)  # None when the cache is off or the call samples
+        if cache is not None: hit = cache.lookup(s.text, msgs, max_tokens, pv, trace_attrs)
+    except Exception as e:
+        warnings.warn(f"the semantic cache could not be read ({type(e).__name__}: {e}); the model answers")
+    if hit is not None:
+        c = Completion(hit.text, s.text, Usage(), time.perf_counter() - t0, 0.0, pv, logprob=hit.logprob, cached=True)
+        attrs = {**(trace_attrs or {}), "llmops.cached": True, "llmops.cache_saved": hit.cost, "llmops.cache_similarity": hit.similarity}
+        if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None, attrs)
+        if on_token: on_token(c.text)
+        return c
+    held = reserve(settings, estimate_cost(s.text, msgs, max_tokens, settings.costs), pv)  # BudgetExceeded when a hard budget is spent
+    try:
+        if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
+        t0, ns0, lp = time.perf_counter(), time.time_ns(), None
         if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token, bindings=settings.openai_keys)
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
-    except Exception as e:
-        if record: _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
+    except BaseException as e:
+        release(settings, held)  # nothing was spent
+        if record and isinstance(e, Exception): _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
         raise
     c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv, logprob=lp)
-    if cache is not None: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, c)
+    try: spend(settings, c.cost, pv, reservation=held)  # the spend first: counted, and the alert share's alerts raised
+    except Exception as e: warnings.warn(f"the call's cost was not added to the budget ledger ({type(e).__name__}: {e})")
+    if cache is not None:
+        try: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, c)
+        except Exception as e: warnings.warn(f"the answer was not cached ({type(e).__name__}: {e})")
     if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None,
                                     {**(trace_attrs or {}), **({"llmops.logprob": lp} if lp is not None else {})})
-    spend(settings, c.cost, pv)  # budgets: count the spend; crossing the alert share raises the alerts
     return c

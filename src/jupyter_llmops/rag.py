@@ -15,6 +15,7 @@ from .errors import LLMOpsError, NotFoundError, UsageError
 from .files import atomic_write, check_name
 from .rag_docs import Chunk, Chunker, find_files, read_doc
 from .rag_rank import by_document, fuse, lexical_tokens, query_terms
+from . import rag_store
 
 # %% auto #0
 __all__ = ['INDEX_TYPES', 'AUTO_HNSW', 'LEXICAL', 'MODES', 'FORMAT', 'LEX_WEIGHT', 'DOC_WEIGHT', 'SIBLING', 'RagIndexError',
@@ -56,7 +57,8 @@ def _faiss_index(kind: str, vecs):
 _MANIFEST = dict(version=int, files=dict, counts=dict, model=str, dim=int, index=str, chunk_size=int, overlap=int, built_at=str)
 
 def read_manifest(d: Path) -> dict:
-    "The manifest of the index in `d`; RagIndexError if it is missing or damaged."
+    "The manifest of the index version in `d`; RagIndexError if it is missing or damaged."
+    name = d.parent.parent.name if d.parent.name == "versions" else d.name
     try:
         m = json.loads((d / "manifest.json").read_text())
         if not isinstance(m, dict) or m.get("format") != FORMAT: raise ValueError("unknown format")
@@ -65,18 +67,21 @@ def read_manifest(d: Path) -> dict:
         if not all(isinstance(m["counts"].get(k), int) for k in ("files", "chunks")): raise ValueError("field 'counts' lacks files and chunks")
         return m
     except (OSError, ValueError) as e:
-        raise RagIndexError(f"index {d.name!r} is damaged ({type(e).__name__}: {e})",
-                            hint=f"rebuild it: %llmops rag build {d.name} SOURCE...") from None
+        raise RagIndexError(f"index {name!r} is damaged ({type(e).__name__}: {e})",
+                            hint=f"rebuild it: %llmops rag build {name} SOURCE...") from None
+
+def _current(name: str, s: Settings) -> Path:
+    "The folder of the current version of index `name` (readers follow the pointer, nothing more); NotFoundError if none."
+    v = rag_store.current(index_dir(name, s))
+    if v is None:
+        have = rag_store.names(s.path("indexes"))
+        raise NotFoundError(f"no index {name!r}", hint=f"indexes: {', '.join(have) or '(none: %llmops rag build NAME SOURCE...)'}")
+    return v
 
 def index_version(name: str, settings: Settings | None = None) -> int:
     "The current version of index `name` (what the semantic cache's stale check compares with)."
     s = settings or load_settings()
-    return int(read_manifest(index_dir(name, s))["version"])
-
-def _recover(d: Path):
-    "Finish a swap interrupted between its two renames."
-    old = d.with_name(f".{d.name}.old")
-    if not d.exists() and old.exists(): os.rename(old, d)
+    return int(read_manifest(_current(name, s))["version"])
 
 # %% ../../nbs/23_rag.ipynb #9cbd20a8
 @dataclass
@@ -112,26 +117,23 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
     s = settings or load_settings()
     if index not in INDEX_TYPES: raise UsageError(f"bad index type {index!r}", hint=f"one of {', '.join(INDEX_TYPES)}")
     if chunk_size < 16 or overlap < 0: raise UsageError("--chunk-size must be at least 16 and --overlap at least 0")
-    d = index_dir(name, s); _recover(d)
+    d = index_dir(name, s)
     files = find_files(sources, root)
     if not files: raise UsageError(f"no documents to index in {', '.join(sources)}", hint="supported: .md .txt .rst .html .py .ipynb .pdf")
     emb = Embedder.get(s.embed_model)
     chunker = Chunker(emb.tokenizer, emb.max_len, chunk_size, overlap)
-    old, old_chunks, prev_version = {}, {}, 0
-    if (d / "manifest.json").exists():
-        try:
-            old = read_manifest(d)
-            prev_version = int(old.get("version", 0))
-            if (old["model"], old["chunk_size"], old["overlap"]) != (emb.id, chunker.chunk_size, chunker.overlap): old = {}
-            else:
-                with open(d / "chunks.jsonl") as fh:
-                    for line in fh:
-                        c = json.loads(line); old_chunks.setdefault(c["source"], []).append(c)
-        except (RagIndexError, OSError, ValueError): old, old_chunks = {}, {}
     cache = EmbeddingCache(s.path("cache", "embeddings.sqlite"))
-    d.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=d.parent, prefix=f".{name}.tmp-"))
-    try:
+    with rag_store.new_version(d) as (version, tmp):  # the index's lock: builds of one index run one after the other
+        old, old_chunks, cur = {}, {}, rag_store.current(d)
+        if cur is not None:
+            try:
+                old = read_manifest(cur)
+                if (old["model"], old["chunk_size"], old["overlap"]) != (emb.id, chunker.chunk_size, chunker.overlap): old = {}
+                else:
+                    with open(cur / "chunks.jsonl") as fh:
+                        for line in fh:
+                            c = json.loads(line); old_chunks.setdefault(c["source"], []).append(c)
+            except (RagIndexError, OSError, ValueError): old, old_chunks = {}, {}
         manifest_files, skipped, vec_parts, pending, n_chunks, embedded, reused, reread = {}, [], [], [], 0, 0, 0, 0
         def flush():
             nonlocal embedded, reused
@@ -182,22 +184,13 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
         bm = bm25s.BM25(); bm.index(lexical_tokens(texts), show_progress=False)
         bm.save(str(tmp / "bm25"))
         removed = sorted(set(old.get("files", {})) - set(manifest_files)) if old else []
-        version = prev_version + 1
         m = dict(format=FORMAT, name=name, version=version, model=emb.id, model_spec=s.embed_model, dim=emb.dim, index=index,
                  chunk_size=chunker.chunk_size, overlap=chunker.overlap, max_seq_length=emb.max_len, sources=list(sources),
                  built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), files=manifest_files,
                  counts=dict(files=len(manifest_files), chunks=n_chunks), lexical=LEXICAL)
         atomic_write(tmp / "manifest.json", json.dumps(m, indent=1))
-        old_dir = d.with_name(f".{name}.old")
-        if old_dir.exists(): shutil.rmtree(old_dir)
-        if d.exists(): os.rename(d, old_dir)
-        os.rename(tmp, d)
-        shutil.rmtree(old_dir, ignore_errors=True)
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-    _loaded.pop(str(d), None)
     res = BuildResult(name, version, len(manifest_files), n_chunks, embedded, reused, reread, removed, skipped,
-                      time.perf_counter() - t0, str(d))
+                      time.perf_counter() - t0, str(rag_store.current(d)))
     res.run_id = _log_build(res, m, s)
     return res
 
@@ -218,7 +211,7 @@ def _log_build(res: BuildResult, m: dict, s: Settings) -> str:
         warnings.warn(f"the build was not logged to MLflow: {type(e).__name__}: {e}"); return ""
 
 # %% ../../nbs/23_rag.ipynb #7585b6f0
-_loaded: dict = {}  # folder -> (manifest mtime, Index)
+_loaded: dict = {}  # version folder -> (manifest mtime, Index)
 
 @dataclass
 class Index:
@@ -233,10 +226,7 @@ class Index:
 def load(name: str, settings: Settings | None = None) -> Index:
     "Load index `name` (cached while its manifest is unchanged); clear errors for missing, damaged or mismatched ones."
     s = settings or load_settings()
-    d = index_dir(name, s); _recover(d)
-    if not d.exists():
-        have = sorted(p.name for p in s.path("indexes").glob("[!.]*")) if s.path("indexes").exists() else []
-        raise NotFoundError(f"no index {name!r}", hint=f"indexes: {', '.join(have) or '(none: %llmops rag build NAME SOURCE...)'}")
+    d = _current(name, s)  # the version the pointer names; a build never moves it under a reader
     m = read_manifest(d)
     want = Embedder.id_for(s.embed_model)
     if m["model"] != want:
@@ -256,6 +246,7 @@ def load(name: str, settings: Settings | None = None) -> Index:
         raise RagIndexError(f"index {name!r} is damaged ({type(e).__name__}: {str(e)[:200]})",
                             hint=f"rebuild it: %llmops rag build {name} {' '.join(m.get('sources', ['SOURCE...']))}") from None
     idx = Index(name, m, fi, chunks, bm)
+    for k in [k for k in _loaded if Path(k).parent == d.parent]: _loaded.pop(k, None)  # older versions of this index
     _loaded[key] = (stamp, idx)
     return idx
 
@@ -384,22 +375,20 @@ def list_indexes(settings: Settings | None = None):
     import pandas as pd
     s = settings or load_settings()
     rows = []
-    root = s.path("indexes")
-    for d in sorted(root.glob("[!.]*")) if root.exists() else []:
+    for name in rag_store.names(s.path("indexes")):
         try:
-            m = read_manifest(d)
-            rows.append(dict(name=d.name, version=m["version"], files=m["counts"]["files"], chunks=m["counts"]["chunks"],
+            m = read_manifest(_current(name, s))
+            rows.append(dict(name=name, version=m["version"], files=m["counts"]["files"], chunks=m["counts"]["chunks"],
                              index=m["index"], model=m["model"], built=m["built_at"]))
-        except RagIndexError as e:  # one damaged index is listed as damaged; the others are listed as usual
-            rows.append(dict(name=d.name, version=None, files=None, chunks=None, index="damaged", model="", built="", problem=e.message))
+        except (RagIndexError, NotFoundError) as e:  # one damaged index is listed as damaged; the others are listed as usual
+            rows.append(dict(name=name, version=None, files=None, chunks=None, index="damaged", model="", built="", problem=e.message))
     return pd.DataFrame(rows, columns=["name", "version", "files", "chunks", "index", "model", "built", "problem"]).fillna({"problem": ""})
 
 def drop(name: str, settings: Settings | None = None) -> str:
-    "Delete index `name` (renamed away first, then removed)."
+    "Delete index `name` (under its lock: a build in progress ends first)."
     s = settings or load_settings()
-    d = index_dir(name, s); _recover(d)
-    if not d.exists(): raise NotFoundError(f"no index {name!r}")
-    gone = d.with_name(f".{name}.dropped-{os.getpid()}")
-    os.rename(d, gone); shutil.rmtree(gone, ignore_errors=True)
-    _loaded.pop(str(d), None)
+    d = index_dir(name, s)
+    if rag_store.current(d) is None: raise NotFoundError(f"no index {name!r}")
+    rag_store.drop(d)
+    for k in [k for k in _loaded if Path(k).is_relative_to(d)]: _loaded.pop(k, None)
     return f"dropped index {name}"

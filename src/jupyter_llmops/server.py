@@ -117,7 +117,8 @@ class LLMOpsHandler(APIHandler):
         "Answer a kit error with its HTTP status, message and hint (redacted)."
         code = getattr(e, "http_status", 500) or 500
         self.set_status(code)
-        self.finish(json.dumps({"error": type(e).__name__, "message": redact(e.message), "hint": redact(e.hint or ""), "status": code}))
+        self.finish(json.dumps({"error": type(e).__name__, "message": redact(e.message), "hint": redact(e.hint or ""), "status": code,
+                                **jsonable(getattr(e, "details", None) or {})}))
 
     def body(self, fields: dict[str, type | tuple], required: tuple = ()) -> dict:
         "The JSON object of the request, checked: only `fields`, each of its type, `required` present."
@@ -253,7 +254,6 @@ def _schedules(res, s) -> list[dict]:
         out.append({**sch.to_dict(), "last": last.rows[0].to_dict() if len(last) else None})
     return out
 
-_RUNS = ThreadPoolExecutor(2, thread_name_prefix="llmops-run")
 
 class SchedulesHandler(LLMOpsHandler):
     @tornado.web.authenticated
@@ -288,14 +288,9 @@ class ScheduleActionHandler(LLMOpsHandler):
         try: check_name(name, "schedule name")
         except UsageError as e: return self.fail(e)
         if action != "run": return await self.command("schedule", action, name)
-        # run now: answer 202 at once; the attempt shows in the history (running, then its outcome)
-        await self.command("schedule", "history", name, "--limit", "1", reply=False)  # 404 for an unknown name
-        if self._finished: return
-        s = self.llmops_settings()
-        fut = _RUNS.submit(_run, ["schedule", "run", name], s)
-        fut.add_done_callback(lambda f: f.exception() and self.log.warning("llmops: schedule %s failed: %s", name, redact(str(f.exception()))))
-        self.set_status(202)
-        self.finish(json.dumps({"schedule": name, "started": True}))
+        # run now: the attempt is claimed here (409 while another runs, 429 when the queue is full), then runs in the
+        # background; the answer (202) names it, and it shows in the history (running, then its outcome)
+        await self.command("schedule", "run", name, "--background", status=202)
 
 class ScheduleHistoryHandler(LLMOpsHandler):
     @tornado.web.authenticated

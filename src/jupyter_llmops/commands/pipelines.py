@@ -48,6 +48,13 @@ def _schedule_act(fn: str):
         return getattr(scheduler, fn)(a.name, settings=ctx.settings)
     return run
 
+def _schedule_run(a, ctx):
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.pipelines.scheduler import run_now, start_run
+    if not a.background: return run_now(a.name, ctx.settings)
+    if ctx.frontend == "cli": raise UsageError("--background needs a process that keeps running", hint=f"in a shell, run it in the foreground: llmops schedule run {a.name}")
+    return start_run(a.name, ctx.settings)
+
 @command("schedule", "cron schedules of notebooks in the jobs database, run by the scheduler daemon (`scheduler start`)", "pipelines")
 def _schedule(p):
     sub = actions(p)
@@ -62,22 +69,25 @@ def _schedule(p):
     ad.add_argument("--cwd", metavar="DIR", help="the kernel's working folder (default: the notebook's own)")
     sub.add_parser("list", help="the schedules and their next run").set_defaults(run=_schedule_list)
     for act, fn, h in [("pause", "pause", "stop claiming new ticks"), ("resume", "resume", "claim ticks again"),
-                       ("remove", "remove", "delete a schedule and its history"), ("run", "run_now", "run now, in this process")]:
+                       ("remove", "remove", "delete a schedule and its history")]:
         x = sub.add_parser(act, help=h); x.set_defaults(run=_schedule_act(fn)); x.add_argument("name", metavar="NAME")
+    rn = sub.add_parser("run", help="run now, in this process (refused while another attempt of NAME runs)"); rn.set_defaults(run=_schedule_run)
+    rn.add_argument("name", metavar="NAME")
+    rn.add_argument("--background", action="store_true", help="return at once; the attempt runs in a thread of this process (a notebook's kernel, the server)")
     h = sub.add_parser("history", help="the attempts: started, finished, status, attempt, output_path"); h.set_defaults(run=_schedule_history)
     h.add_argument("name", metavar="NAME"); h.add_argument("--limit", type=int, default=50, metavar="N")
 
 def _scheduler_start(a, ctx):
-    from jupyter_llmops.pipelines.scheduler import start, status
+    from jupyter_llmops.pipelines.daemon import start, status
     start(ctx.settings, a.poll, a.lease)
     return status(ctx.settings)
 
 def _scheduler_stop(a, ctx):
-    from jupyter_llmops.pipelines.scheduler import stop
+    from jupyter_llmops.pipelines.daemon import stop
     return stop(ctx.settings)
 
 def _scheduler_status(a, ctx):
-    from jupyter_llmops.pipelines.scheduler import status
+    from jupyter_llmops.pipelines.daemon import status
     return status(ctx.settings)
 
 @command("scheduler", "the standalone scheduler daemon: keeps running when Jupyter is closed", "pipelines")
@@ -85,7 +95,7 @@ def _scheduler(p):
     sub = actions(p)
     st = sub.add_parser("start", help="start the daemon (PID in <home>/scheduler.pid, log in <home>/logs/)"); st.set_defaults(run=_scheduler_start)
     st.add_argument("--poll", type=float, default=1.0, metavar="S", help="seconds between passes")
-    st.add_argument("--lease", type=float, default=30.0, metavar="S", help="seconds a running job's lease lasts without a heartbeat")
+    st.add_argument("--lease", type=float, default=None, metavar="S", help="seconds a running job's lease lasts without renewal (default: pipeline_lease)")
     sub.add_parser("stop", help="stop it").set_defaults(run=_scheduler_stop)
     sub.add_parser("status", help="whether it runs, and its PID").set_defaults(run=_scheduler_status)
 

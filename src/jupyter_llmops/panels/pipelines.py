@@ -34,11 +34,11 @@ class PipelinesModel(PanelModel):
     def refresh(self):
         "Re-read the schedules, the daemon's status and the selected schedule's history."
         with self.action("reading schedules"):
-            from jupyter_llmops.pipelines import scheduler as S
+            from jupyter_llmops.pipelines import daemon, scheduler as S
             ls = S.list_schedules(self.settings)
             self.names = [x.name for x in ls]
             if self.selected not in self.names: self.selected = self.names[0] if self.names else ""
-            st = S.status(self.settings)
+            st = daemon.status(self.settings)
             self.daemon = repr(st) if st.running else "scheduler not running: `llmops scheduler start` (schedules only run while it does)"
             self.schedules = [dict(name=x.name, notebook=Path(x.notebook).name, cron=x.cron, tz=x.tz, paused=x.paused,
                                    next_run="" if x.paused else str(x.next_run)[:19], retries=x.retries) for x in ls]

@@ -50,6 +50,18 @@ def _ancestors(steps: dict, name: str) -> set:
         if n not in out: out.add(n); todo += steps[n].needs
     return out
 
+def _yaml_unique(text: str):
+    "YAML with every mapping's keys unique (PyYAML keeps the last of a repeated key silently)."
+    import yaml
+    class Loader(yaml.SafeLoader): pass
+    def mapping(loader, node, deep=False):
+        keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+        dup = sorted({str(k) for k in keys if keys.count(k) > 1})
+        if dup: raise UsageError(f"line {node.start_mark.line + 1}: {', '.join(map(repr, dup))} given twice", hint="every step name (and every key of a mapping) once")
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+    Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return yaml.load(text, Loader)
+
 def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path | None = None) -> Pipeline:
     "Read and check a pipeline file: each field's type, known `needs`, no cycle, glue read only from ancestors; errors name the file and step."
     import yaml
@@ -58,8 +70,9 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     p = Path(path).expanduser()
     p = (p if p.is_absolute() else next((c for c in (Path.cwd() / p, root / p) if c.is_file()), root / p)).resolve()
     if not p.is_file(): raise UsageError(f"no pipeline file {path}", hint="a YAML file with steps: {NAME: {notebook: ..., needs: [...], params: {...}}}")
-    try: doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    try: doc = _yaml_unique(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e: raise UsageError(f"{p}: not YAML ({e})", hint="check the indentation and quotes at the line named") from None
+    except UsageError as e: raise UsageError(f"{p}:{e.message}", hint=e.hint) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), (dict, list)) or not doc["steps"]:
         raise UsageError(f"{p}: no steps", hint="steps: {prep: {notebook: prep.ipynb}, eval: {notebook: eval.ipynb, needs: [prep]}}")
     bad = sorted(set(doc) - {"name", "steps", "params", "parallel"})
@@ -73,7 +86,7 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     if isinstance(raw, list):
         names = [d.get("name", "") if isinstance(d, dict) else "" for d in raw]
         dup = sorted({n for n in names if names.count(n) > 1})
-        if dup: raise UsageError(f"{p}: duplicate step name(s) {', '.join(map(repr, dup))}", hint="each step needs its own name")
+        if dup: raise UsageError(f"{p}: step name(s) {', '.join(map(repr, dup))} given twice", hint="give every step its own name")
         raw = dict(zip(names, raw))
     steps = {}
     for name, d in raw.items():

@@ -13,11 +13,12 @@ from ..config import Settings, load_settings, redact, user_settings_path
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
 from ..files import atomic_write
+from .lease import kernel_of, kill_group
 
 # %% auto #0
 __all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'glue', 'read_glue', 'parse_value', 'parse_params', 'shipped_dir',
-           'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'to_html', 'is_secret', 'execute',
-           'dask_client', 'submit', 'run_notebook']
+           'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout', 'to_html',
+           'is_secret', 'execute', 'dask_client', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 GLUE_MIME = "application/vnd.llmops.glue+json"
@@ -149,17 +150,33 @@ def _kernel_manager_class(state: dict):
             await super()._async_start_kernel(**kw)
             proc = getattr(self.provisioner, "process", None)
             state["pid"] = getattr(proc, "pid", None)
-            if state.get("deadline_passed"): _kill(state)
+            if state.get("on_start") and state["pid"]:
+                try: state["on_start"](state["pid"])
+                except Exception as e: warnings.warn(f"could not record the kernel's pid: {e}")
+            if state.get("deadline_passed") or state.get("killed"): _kill(state)
         start_kernel = _async_start_kernel
     return RunKernelManager
 
 def _kill(state: dict):
-    "SIGKILL the kernel's process group (the kernel runs in its own session)."
-    pid = state.get("pid")
-    if not pid: return
-    for fn in (lambda: os.killpg(os.getpgid(pid), signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-        try: fn(); return
-        except (ProcessLookupError, PermissionError, OSError): continue
+    "SIGKILL the kernel's process group (the kernel runs in its own session), if it is still a kernel this process launched."
+    if kernel_of(state.get("pid"), os.getpid()): kill_group(state["pid"])
+
+def kill_kernel(state: dict, # the `kernel` dict given to `execute`
+                reason: str):
+    "Kill the kernel of a run now (or as soon as it starts); the run ends `failed`, its error naming `reason`."
+    state["killed"] = reason
+    _kill(state)
+
+def check_timeout(timeout: float | None, settings: Settings) -> float:
+    "The deadline of a run in seconds: `timeout` (positive, finite, at most `pipeline_max_timeout`), or that maximum when None."
+    top = settings.pipeline_max_timeout
+    if timeout is None: return top
+    import math
+    if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
+        raise UsageError(f"--timeout {timeout!r}: a timeout must be a positive, finite number of seconds", hint=f"at most pipeline_max_timeout ({top:g} s)")
+    if timeout > top:
+        raise UsageError(f"--timeout {timeout:g} is longer than pipeline_max_timeout ({top:g} s)", hint="give a shorter timeout, or raise pipeline_max_timeout in settings.ini")
+    return float(timeout)
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #d616898a
 _mlflow_lock = threading.Lock()
@@ -248,7 +265,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             log: bool = True, # log an MLflow run
             experiment: str | None = None, cwd: str | Path | None = None, # the kernel's working folder (default: the notebook's; shipped ones: the project root)
             tags: dict | None = None, html: bool = True, kernel_name: str = "python3",
-            stdout_file=None) -> RunResult: # a file the cells' printed output is copied to live (e.g. sys.stdout)
+            stdout_file=None, # a file the cells' printed output is copied to live (e.g. sys.stdout)
+            kernel: dict | None = None) -> RunResult: # shared with the caller: the kernel's `pid`; `on_start(pid)`; see `kill_kernel`
     "Execute notebook `path` with papermill under the deadline; keep output + HTML under `<home>/runs/`; log to MLflow."
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -270,11 +288,12 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
         except Exception as e: mlrun["error"] = e
     starter = threading.Thread(target=start_mlflow, daemon=True, name="llmops-mlflow-start")
     if log: starter.start()
-    state, done = {"env": env}, threading.Event()
-    if timeout:
-        def watchdog():
-            if not done.wait(timeout): state["deadline_passed"] = True; _kill(state)
-        threading.Thread(target=watchdog, daemon=True, name="llmops-run-deadline").start()
+    state, done = (kernel if kernel is not None else {}), threading.Event()
+    state["env"] = env
+    timeout = check_timeout(timeout, s)
+    def watchdog():
+        if not done.wait(timeout): state["deadline_passed"] = True; _kill(state)
+    threading.Thread(target=watchdog, daemon=True, name="llmops-run-deadline").start()
     status, error, cell = "succeeded", "", None
     t0 = time.perf_counter()
     try:
@@ -291,9 +310,11 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
                      f"{sys.executable} -m ipykernel install --user --name {kernel_name}")
     finally:
         done.set()
-    if state.get("deadline_passed"):
+    if state.get("deadline_passed") or state.get("killed"):
         cell = _running_cell(out_nb) if cell is None else cell
-        status, error = "timed_out", f"timed out after {timeout:g}s" + (f" in cell {cell}" if cell is not None else "") + "; the kernel was killed"
+        where = f" in cell {cell}" if cell is not None else ""
+        if state.get("deadline_passed"): status, error = "timed_out", f"timed out after {timeout:g}s{where}; the kernel was killed"
+        else: status, error = "failed", f"the kernel was killed{where}: {state['killed']}"
     if log: starter.join()
     if "error" in mlrun: warnings.warn(f"not logged to MLflow: {mlrun['error']}")
     run_id = mlrun.get("id", "")
@@ -352,7 +373,7 @@ def run_notebook(notebook: str | Path, # a notebook's path, or a shipped pipelin
     s = settings or load_settings()
     root = Path(root or project_root(s))
     path = resolve_notebook(notebook, s, root)
-    if timeout is not None and timeout <= 0: raise UsageError("--timeout must be positive seconds")
+    check_timeout(timeout, s)
     if cwd is not None and not Path(cwd).is_dir(): raise UsageError(f"--cwd {cwd}: no such folder")
     kw = dict(params=params, timeout=timeout, name=name, log=log, experiment=experiment, cwd=cwd, tags=tags)
     if executor == "local": return execute(path, settings=s, stdout_file=stdout_file, **kw)

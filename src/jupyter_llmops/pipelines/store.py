@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/36_pipelines_store.ipynb #18ca223f
 from __future__ import annotations
-import json, threading, time
+import json, socket, threading, time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -15,7 +15,8 @@ from ..errors import ConfigError, ConflictError, NotFoundError, UsageError
 from ..files import check_name
 
 # %% auto #0
-__all__ = ['COLUMNS', 'check_cron', 'next_tick', 'prev_tick', 'Schedule', 'HistoryRow', 'History', 'history_html', 'JobStore']
+__all__ = ['FAILED', 'COLUMNS', 'HOST', 'check_cron', 'next_tick', 'prev_tick', 'Schedule', 'HistoryRow', 'History',
+           'history_html', 'JobStore']
 
 # %% ../../../nbs/36_pipelines_store.ipynb #57506541
 def _tables():
@@ -32,13 +33,17 @@ def _tables():
         Column("tick", Float, nullable=False), Column("attempt", Integer, nullable=False, default=1),
         Column("trigger", String(16), nullable=False, default="cron"), Column("status", String(16), nullable=False),
         Column("due", Float, nullable=False), Column("started", Float), Column("finished", Float),
-        Column("owner", String(200)), Column("lease_until", Float),
+        Column("owner", String(200)), Column("lease_until", Float), Column("host", String(200)), Column("pid", Integer),
         Column("output_path", Text), Column("html_path", Text), Column("run_id", String(64)), Column("error", Text),
         UniqueConstraint("schedule", "tick", "attempt", name="uq_llmops_run_tick"),
         Index("ix_llmops_runs_status", "status"), Index("ix_llmops_runs_schedule", "schedule", "tick"))
+    running = runs.c.status == "running"  # at most one running attempt per schedule, whoever started it
+    Index("uq_llmops_one_running", runs.c.schedule, unique=True, sqlite_where=running, postgresql_where=running)
     return md, sch, runs
 
 # %% ../../../nbs/36_pipelines_store.ipynb #9579cab9
+FAILED = ("failed", "timed_out", "lost_lease")  # the ends of an attempt that count as failures (retries, webhooks)
+
 def _dt(t: float | None) -> datetime | None: return datetime.fromtimestamp(t, tz=timezone.utc) if t else None
 
 def check_cron(cron: str, tz: str = "UTC"):
@@ -143,6 +148,32 @@ def history_html(rows: list[dict], output=None) -> str: # output(row) -> HTML of
 # %% ../../../nbs/36_pipelines_store.ipynb #df291ff3
 _engines: dict = {}
 _engines_lock = threading.Lock()
+HOST = socket.gethostname()
+
+def _now_sql(dialect: str):
+    "The database's own clock in epoch seconds, as an SQL expression: leases never compare clocks of two hosts."
+    from sqlalchemy import Float, literal_column
+    if dialect == "postgresql": return literal_column("CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)", Float)
+    if dialect == "sqlite": return literal_column("((julianday('now') - 2440587.5) * 86400.0)", Float)
+    raise UsageError(f"the jobs database must be SQLite or PostgreSQL, not {dialect}", hint="jobs_db = sqlite:///... or postgresql+psycopg://...")
+
+def _create(engine, md, runs):
+    "Create the tables, and add what older versions lacked (columns, the one-running-attempt index); safe when processes race."
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import OperationalError
+    for attempt in range(20):
+        try:
+            with engine.begin() as c:
+                if engine.dialect.name == "postgresql": c.execute(text("SELECT pg_advisory_xact_lock(7361)"))
+                md.create_all(c)
+                have = {col["name"] for col in inspect(c).get_columns("llmops_job_runs")}
+                for col, typ in (("host", "VARCHAR(200)"), ("pid", "INTEGER")):
+                    if col not in have: c.execute(text(f"ALTER TABLE llmops_job_runs ADD COLUMN {col} {typ}"))
+                for ix in runs.indexes: ix.create(c, checkfirst=True)
+            return
+        except OperationalError:  # another process creating or migrating at the same moment
+            if attempt == 19: raise
+            time.sleep(0.1 + 0.05 * attempt)
 
 def _engine(url: str):
     "(engine, tables) of the jobs database at `url`: one engine per database and process, its tables created once."
@@ -163,7 +194,7 @@ def _engine(url: str):
             def _pragmas(conn, _):
                 cur = conn.cursor(); cur.execute("PRAGMA journal_mode=WAL"); cur.execute("PRAGMA busy_timeout=30000"); cur.close()
         tables = _tables()
-        try: tables[0].create_all(engine)
+        try: _create(engine, tables[0], tables[2])
         except DatabaseError as e:
             engine.dispose()
             first = str(getattr(e, "orig", e)).splitlines()[0]
@@ -177,6 +208,12 @@ class JobStore:
     def __init__(self, url: str | None = None, settings: Settings | None = None):
         self.url = url or (settings or load_settings()).jobs_db
         self.engine, (self.md, self.schedules, self.runs) = _engine(self.url)
+        self.NOW = _now_sql(self.engine.dialect.name)
+
+    def now(self) -> float:
+        "The database's clock (epoch seconds): what ticks, leases and backoffs are measured on."
+        from sqlalchemy import select
+        with self.engine.connect() as c: return float(c.execute(select(self.NOW)).scalar())
 
     # -- schedules
     def _schedule(self, r) -> Schedule:
@@ -191,7 +228,7 @@ class JobStore:
         if retries < 0: raise UsageError("--retries must be 0 or more")
         if executor not in ("local", "dask"): raise UsageError(f"unknown executor {executor!r}", hint="local | dask")
         row = dict(name=name, notebook=str(notebook), root=str(root), cron=cron, tz=tz, params=json.dumps(params or {}),
-                   retries=retries, timeout=timeout, executor=executor, paused=False, created=time.time())
+                   retries=retries, timeout=timeout, executor=executor, paused=False, created=self.NOW)
         try:
             with self.engine.begin() as c: c.execute(self.schedules.insert().values(**row))
         except IntegrityError:
@@ -222,7 +259,7 @@ class JobStore:
             c.execute(self.schedules.delete().where(self.schedules.c.name == name))
         return s
 
-    # -- runs
+    # -- claims and leases (every time on the database's clock)
     def last_tick(self, name: str) -> float | None:
         "The latest cron tick claimed for schedule `name`."
         from sqlalchemy import func, select
@@ -230,14 +267,14 @@ class JobStore:
         with self.engine.connect() as c:
             return c.execute(select(func.max(r.tick)).where(r.schedule == name, r.trigger == "cron")).scalar()
 
-    def claim_tick(self, name: str, tick: float, owner: str, lease: float, trigger: str = "cron") -> int | None:
-        "Insert the attempt-1 row of (`name`, `tick`) as running under `owner`: its id, or None if another scheduler has it."
+    def claim_tick(self, name: str, tick: float | None, owner: str, lease: float, trigger: str = "cron") -> int | None:
+        "Insert the running attempt-1 row of (`name`, `tick`; None: now) under `owner`: its id, or None if the tick is taken or another attempt of `name` runs."
         from sqlalchemy.exc import IntegrityError
-        now = time.time()
+        t = self.NOW if tick is None else tick
         try:
             with self.engine.begin() as c:
-                res = c.execute(self.runs.insert().values(schedule=name, tick=tick, attempt=1, trigger=trigger, status="running",
-                                                          due=tick, started=now, owner=owner, lease_until=now + lease))
+                res = c.execute(self.runs.insert().values(schedule=name, tick=t, attempt=1, trigger=trigger, status="running", due=t,
+                                                          started=self.NOW, owner=owner, host=HOST, lease_until=self.NOW + lease))
                 return res.inserted_primary_key[0]
         except IntegrityError:
             return None
@@ -245,62 +282,75 @@ class JobStore:
     def claim_queued(self, owner: str, lease: float, limit: int = 1) -> list[int]:
         "Claim up to `limit` queued attempts that are due: their ids (a conditional UPDATE: one scheduler wins each)."
         from sqlalchemy import select
-        r, now, got = self.runs.c, time.time(), []
+        from sqlalchemy.exc import IntegrityError
+        r, got = self.runs.c, []
         with self.engine.connect() as c:
-            ids = c.execute(select(r.id).where(r.status == "queued", r.due <= now).order_by(r.due).limit(limit * 4)).scalars().all()
+            ids = c.execute(select(r.id).where(r.status == "queued", r.due <= self.NOW).order_by(r.due).limit(limit * 4)).scalars().all()
         for i in ids:
             if len(got) >= limit: break
-            with self.engine.begin() as c:
-                n = c.execute(self.runs.update().where(r.id == i, r.status == "queued")
-                              .values(status="running", owner=owner, started=now, lease_until=now + lease)).rowcount
+            try:
+                with self.engine.begin() as c:
+                    n = c.execute(self.runs.update().where(r.id == i, r.status == "queued").values(
+                        status="running", owner=owner, host=HOST, pid=None, started=self.NOW, lease_until=self.NOW + lease)).rowcount
+            except IntegrityError: n = 0  # another attempt of its schedule runs: it waits
             if n == 1: got.append(i)
         return got
 
-    def heartbeat(self, ids, owner: str, lease: float):
-        "Extend the leases of `owner`'s running rows `ids`."
-        if not ids: return
+    def heartbeat(self, ids, owner: str, lease: float) -> set[int]:
+        "Extend the leases of `owner`'s running rows `ids` that have not run out: the ids renewed (a missing one may be taken over)."
+        if not ids: return set()
         r = self.runs.c
         with self.engine.begin() as c:
-            c.execute(self.runs.update().where(r.id.in_(list(ids)), r.owner == owner, r.status == "running").values(lease_until=time.time() + lease))
+            q = self.runs.update().where(r.id.in_(list(ids)), r.owner == owner, r.status == "running", r.lease_until >= self.NOW) \
+                .values(lease_until=self.NOW + lease)
+            return set(c.execute(q.returning(r.id)).scalars().all())
+
+    def set_kernel(self, run_id: int, pid: int):
+        "Record the pid of the attempt's kernel (a recovering scheduler on this host kills it)."
+        with self.engine.begin() as c: c.execute(self.runs.update().where(self.runs.c.id == run_id).values(pid=pid, host=HOST))
 
     def row(self, run_id: int):
         from sqlalchemy import select
         with self.engine.connect() as c: return c.execute(select(self.runs).where(self.runs.c.id == run_id)).first()
 
     def finish(self, run_id: int, status: str, output_path: str = "", html_path: str = "", mlflow_run: str = "", error: str = "",
-               only_if_running: bool = False) -> bool:
-        "Record the end of an attempt; with `only_if_running`, only if nobody else ended it (True when this call did)."
+               only_if_running: bool = False, owner: str | None = None) -> bool:
+        "Record the end of an attempt; with `only_if_running` (and `owner`), only if it still runs (under `owner`): True when this call did."
         r = self.runs.c
         q = self.runs.update().where(r.id == run_id)
         if only_if_running: q = q.where(r.status == "running")
+        if owner: q = q.where(r.owner == owner)
         with self.engine.begin() as c:
-            return c.execute(q.values(status=status, finished=time.time(), output_path=output_path, html_path=html_path,
+            return c.execute(q.values(status=status, finished=self.NOW, output_path=output_path, html_path=html_path,
                                       run_id=mlflow_run, error=redact(error or ""), lease_until=None)).rowcount == 1
 
-    def queue_retry(self, run_id: int, due: float) -> int | None:
-        "Queue the next attempt of the tick of row `run_id`, startable at `due`: its id (None if already queued)."
+    def mark_lost(self, run_id: int, error: str, owner: str | None = None) -> bool:
+        "Mark a running row `lost_lease`: by its `owner` (who gave it up), or by anyone once its lease ran out. True when this call did."
+        r = self.runs.c
+        q = self.runs.update().where(r.id == run_id, r.status == "running")
+        q = q.where(r.owner == owner) if owner else q.where(r.lease_until < self.NOW)
+        with self.engine.begin() as c:
+            return c.execute(q.values(status="lost_lease", finished=self.NOW, error=redact(error), lease_until=None)).rowcount == 1
+
+    def mark_expired(self, row, error: str) -> bool: return self.mark_lost(row.id, error)
+
+    def queue_retry(self, run_id: int, delay: float = 0.0) -> int | None:
+        "Queue the next attempt of the tick of row `run_id`, startable `delay` s from now: its id (None if already queued)."
         from sqlalchemy.exc import IntegrityError
         old = self.row(run_id)
         try:
             with self.engine.begin() as c:
                 return c.execute(self.runs.insert().values(schedule=old.schedule, tick=old.tick, attempt=old.attempt + 1, trigger=old.trigger,
-                                                           status="queued", due=due)).inserted_primary_key[0]
+                                                           status="queued", due=self.NOW + delay)).inserted_primary_key[0]
         except IntegrityError:
             return None
 
-    def expired(self, now: float | None = None) -> list:
-        "Running rows whose lease ran out: their scheduler died (killed, machine lost)."
+    def expired(self) -> list:
+        "Running rows whose lease ran out on the database's clock: their scheduler died, stopped or lost the database."
         from sqlalchemy import select
         r = self.runs.c
         with self.engine.connect() as c:
-            return c.execute(select(self.runs).where(r.status == "running", r.lease_until < (now or time.time()))).all()
-
-    def mark_expired(self, row, error: str) -> bool:
-        "Mark an expired running row failed, unless its lease was renewed meanwhile (True when this call did)."
-        r = self.runs.c
-        with self.engine.begin() as c:
-            return c.execute(self.runs.update().where(r.id == row.id, r.status == "running", r.lease_until < time.time())
-                             .values(status="failed", finished=time.time(), error=redact(error), lease_until=None)).rowcount == 1
+            return c.execute(select(self.runs).where(r.status == "running", r.lease_until < self.NOW)).all()
 
     def busy(self, name: str) -> bool:
         "Whether schedule `name` has an attempt running or a retry queued."
@@ -308,11 +358,13 @@ class JobStore:
         r = self.runs.c
         with self.engine.connect() as c: return c.execute(select(r.id).where(r.schedule == name, r.status.in_(["running", "queued"])).limit(1)).first() is not None
 
-    def running(self, owner: str | None = None) -> list:
+    def running(self, owner: str | None = None, schedule: str | None = None) -> list:
+        "Running rows, of one `owner` or one `schedule`."
         from sqlalchemy import select
         r = self.runs.c
         q = select(self.runs).where(r.status == "running")
         if owner: q = q.where(r.owner == owner)
+        if schedule: q = q.where(r.schedule == schedule)
         with self.engine.connect() as c: return c.execute(q).all()
 
     def previous_outcome(self, name: str, before_id: int) -> str | None:
@@ -321,7 +373,7 @@ class JobStore:
         r = self.runs.c
         with self.engine.connect() as c:
             return c.execute(select(r.status).where(r.schedule == name, r.id != before_id, r.finished.is_not(None),
-                                                    r.status.in_(["succeeded", "failed", "timed_out"]))
+                                                    r.status.in_(["succeeded", *FAILED]))
                              .order_by(r.finished.desc()).limit(1)).scalar()
 
     def history(self, name: str, limit: int = 50) -> History:

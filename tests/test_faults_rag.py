@@ -1,0 +1,124 @@
+"""Fault injection on index builds, with real processes: a build is SIGKILLed while embedding, while writing FAISS and
+between its last write and the pointer swap, and the previous version still answers; two builds of one index at once
+run one after the other; readers never rename anything."""
+import json, os, signal, subprocess, sys, textwrap, time
+from pathlib import Path
+import pytest
+from conftest import HOME
+from faults import wait
+from jupyter_llmops import rag, rag_store
+from jupyter_llmops.config import load_settings
+
+# A build in its own process. STOP names the point where it stops (it writes `stopped` and sleeps, to be SIGKILLed);
+# every process records when it entered and left the index's lock.
+BUILD = textwrap.dedent('''
+    import json, os, sys, time
+    from pathlib import Path
+    from jupyter_llmops import rag, rag_store
+    from jupyter_llmops.config import load_settings
+    stop, out = sys.argv[1], Path(sys.argv[2])
+    def note(**kw):
+        with open(out, "a") as f: f.write(json.dumps({"pid": os.getpid(), "t": time.time(), **kw}) + "\\n")
+    def halt(point):
+        if stop == point: note(ev="stopped", at=point); time.sleep(600)
+    enc = rag.Embedder.encode
+    def encode(self, texts, batch_size=64):
+        halt("embedding"); time.sleep(float(os.environ.get("SLOW_EMBED", "0"))); return enc(self, texts, batch_size)
+    rag.Embedder.encode = encode
+    import faiss
+    write = faiss.write_index
+    def write_index(index, path):
+        write(index, path)
+        if stop == "faiss":
+            with open(path, "r+b") as f: f.truncate(os.path.getsize(path) // 2)  # half written
+        halt("faiss")
+    faiss.write_index = write_index
+    swap = rag_store.before_swap
+    rag_store.before_swap = lambda d, n: (halt("swap"), note(ev="swap", version=n), swap(d, n))
+    new_version = rag_store.new_version
+    from contextlib import contextmanager
+    @contextmanager
+    def traced(d, *a, **kw):
+        with new_version(d, *a, **kw) as got:
+            note(ev="locked", version=got[0]); yield got
+        note(ev="unlocked")
+    rag_store.new_version = traced
+    r = rag.build("kb", ["docs"], settings=load_settings(), progress=False)
+    note(ev="built", version=r.version)
+''')
+
+
+@pytest.fixture
+def kb(tmp_path, monkeypatch):
+    "A project with two documents and version 1 of index `kb` built over them."
+    (tmp_path / "settings.ini").write_text(f"[llmops]\nexperiment = rag-faults\ntracking_uri = sqlite:///{HOME}/mlflow.db\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))  # its own indexes (the build processes inherit it)
+    docs = tmp_path / "docs"; docs.mkdir()
+    (docs / "hours.md").write_text("# Opening hours\n\nThe help desk is open from 9 to 17 on weekdays.\n")
+    (docs / "reset.md").write_text("# Passwords\n\nTo reset your password, open Settings and choose Reset password.\n")
+    s = load_settings()
+    assert rag.build("kb", ["docs"], settings=s, progress=False).version == 1
+    (docs / "hours.md").write_text("# Opening hours\n\nThe help desk now opens at 8 and closes at 20, every day.\n")  # what v2 would say
+    return tmp_path, s
+
+
+def _build(proj, stop, out, **env):
+    err = open(Path(out).with_suffix(".err"), "w")  # a file, not a pipe: nobody reads it while the build runs
+    return subprocess.Popen([sys.executable, "-c", BUILD, stop, str(out)], cwd=proj, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=err)
+
+
+def _notes(out):
+    return [json.loads(l) for l in Path(out).read_text().splitlines()] if Path(out).exists() else []
+
+
+def test_a_build_killed_at_any_point_leaves_the_previous_version_queryable(kb):
+    proj, s = kb
+    d = s.path("indexes", "kb")
+    for point in ("embedding", "faiss", "swap"):
+        out = proj / f"{point}.jsonl"
+        p = _build(proj, point, out)
+        wait(lambda: any(n.get("ev") == "stopped" for n in _notes(out)) or p.poll() is not None, 120, what=f"the build to reach {point}")
+        assert p.poll() is None, out.with_suffix(".err").read_text()[-2000:]
+        p.send_signal(signal.SIGKILL); p.wait()
+        hit = rag.query("kb", "when is the help desk open?", k=1, settings=s).hits[0]
+        assert "from 9 to 17" in hit.text, (point, hit.text)  # version 1 answers
+        assert rag.index_version("kb", s) == 1 and (d / "CURRENT").read_text() == "1\n"
+    left = sorted(p.name for p in (d / "versions").iterdir())
+    assert "1" in left and len(left) > 1  # the killed builds left debris; nobody has touched it
+    r = rag.build("kb", ["docs"], settings=s, progress=False)
+    assert r.version > 3 and sorted(p.name for p in (d / "versions").iterdir()) == ["1", str(r.version)]  # debris gone, v1 kept a while
+    assert "opens at 8" in rag.query("kb", "when is the help desk open?", k=1, settings=s).hits[0].text
+    assert rag.list_indexes(s).set_index("name").loc["kb", "version"] == r.version
+
+
+def test_concurrent_builds_of_one_index_serialise(kb):
+    proj, s = kb
+    outs = [proj / f"b{i}.jsonl" for i in range(2)]
+    ps = [_build(proj, "never", o, SLOW_EMBED="1.5") for o in outs]
+    for p, o in zip(ps, outs): assert p.wait(300) == 0, o.with_suffix(".err").read_text()[-2000:]
+    spans = []
+    for o in outs:
+        n = {x["ev"]: x for x in _notes(o)}
+        spans.append((n["locked"]["t"], n["unlocked"]["t"], n["built"]["version"]))
+    (a0, a1, va), (b0, b1, vb) = sorted(spans)
+    assert a1 <= b0, spans  # the second build entered the lock after the first left it
+    assert sorted([va, vb]) == [2, 3] and rag.index_version("kb", s) == 3
+    assert (s.path("indexes", "kb") / "CURRENT").read_text() == "3\n"
+    assert "opens at 8" in rag.query("kb", "when is the help desk open?", k=1, settings=s).hits[0].text
+
+
+def test_readers_only_follow_the_pointer(kb):
+    "Loading and querying rename nothing, even beside a killed build's debris; an old layout is still read."
+    proj, s = kb
+    d = s.path("indexes", "kb")
+    (d / "versions" / ".building-7-1").mkdir()
+    before = sorted(str(p) for p in d.rglob("*"))
+    rag.query("kb", "reset password", settings=s); rag.list_indexes(s); rag.index_version("kb", s)
+    assert sorted(str(p) for p in d.rglob("*")) == before
+    legacy = s.path("indexes", "old")  # an index of the layout before versions/
+    (legacy).mkdir()
+    for f in ("manifest.json", "index.faiss", "chunks.jsonl"): (legacy / f).write_bytes((d / "versions" / "1" / f).read_bytes())
+    import shutil; shutil.copytree(d / "versions" / "1" / "bm25", legacy / "bm25")
+    assert rag.query("old", "reset password", k=1, settings=s).hits[0].source.endswith("reset.md")
