@@ -13,28 +13,43 @@ from .errors import NotFoundError, UsageError
 from .files import atomic_write, check_name
 
 # %% auto #0
-__all__ = ['POLICIES', 'FEATURES', 'Route', 'route_path', 'add_route', 'get_route', 'list_routes', 'remove_route', 'features',
-           'rules_choice', 'question_of', 'learned_choice', 'Candidates', 'choose', 'confident', 'RouterTraining',
-           'training_rows', 'train_route']
+__all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'save_route', 'add_route',
+           'get_route', 'list_routes', 'remove_route', 'hand_features', 'rules_choice', 'tfidf_analyzer', 'Router',
+           'load_router', 'question_of', 'learned_choice', 'Candidates', 'choose', 'confident']
 
 # %% ../../nbs/16_routing.ipynb #bc523007
 POLICIES = ("rules", "learned", "cascade")
 
 @dataclass
 class Route:
-    "A named route: models cheapest first, a policy, and (learned) the registered classifier."
+    "A named route: models cheapest first, a policy, its threshold and (learned) where its trained router came from."
     name: str
     models: list
     policy: str = "rules"
-    model_uri: str = ""  # learned: models:/route-NAME/VERSION
+    model_uri: str = ""  # learned: runs:/RUN_ID/router, the MLflow copy of <home>/routes/NAME.router.npz
     created: float = field(default_factory=time.time)
+    threshold: float | None = None  # learned: router score; cascade: least confidence kept; rules: most words for the cheap model
 
     def __repr__(self):
-        return f"route:{self.name} [{self.policy}] {' -> '.join(self.models)}" + (f" ({self.model_uri})" if self.model_uri else "")
+        t = "" if self.threshold is None else f" threshold {self.threshold:.4g}"
+        return f"route:{self.name} [{self.policy}{t}] {' -> '.join(self.models)}" + (f" ({self.model_uri})" if self.model_uri else "")
 
 def route_path(name: str, settings: Settings) -> Path:
     "Where route `name` is kept."
     return settings.path("routes", f"{check_name(name, 'route name')}.json")
+
+def router_path(name: str, settings: Settings) -> Path:
+    "Where the trained router of route `name` is kept (plain data: numpy arrays and JSON, no pickle)."
+    return settings.path("routes", f"{check_name(name, 'route name')}.router.npz")
+
+def _read(p: Path) -> Route:
+    d = json.loads(p.read_text())
+    return Route(**{k: v for k, v in d.items() if k in Route.__dataclass_fields__})
+
+def save_route(r: Route, settings: Settings) -> Route:
+    "Write route `r` (atomically)."
+    atomic_write(route_path(r.name, settings), json.dumps(asdict(r), indent=1))
+    return r
 
 def add_route(name: str, models: list[str], policy: str = "rules", settings: Settings | None = None) -> Route:
     "Create or replace route `name` over `models` (cheapest first)."
@@ -47,32 +62,42 @@ def add_route(name: str, models: list[str], policy: str = "rules", settings: Set
         if parse_spec(m).kind == "route": raise UsageError(f"{m}: a route cannot contain a route")
     r = Route(name, models, policy)
     p = route_path(name, s)
-    if p.exists() and policy == "learned":  # keep a trained classifier across a re-add
-        r.model_uri = json.loads(p.read_text()).get("model_uri", "")
-    atomic_write(p, json.dumps(asdict(r), indent=1))
-    return r
+    if p.exists():  # keep a trained router (same models) and a calibrated threshold (same policy) across a re-add
+        old = _read(p)
+        if old.models == models: r.model_uri = old.model_uri
+        if old.models == models and old.policy == policy: r.threshold = old.threshold
+    return save_route(r, s)
 
 def get_route(name: str, settings: Settings | None = None) -> Route:
     "Route `name`; a clear error when it does not exist."
     s = settings or load_settings()
     p = route_path(name, s)
     if not p.is_file(): raise NotFoundError(f"no route {name!r}", hint=f"create it: %llmops route add {name} --models CHEAP,CAPABLE")
-    return Route(**json.loads(p.read_text()))
+    return _read(p)
 
 def list_routes(settings: Settings | None = None) -> list[Route]:
     "Every route of the project."
     s = settings or load_settings()
-    return [Route(**json.loads(p.read_text())) for p in sorted(s.path("routes").glob("*.json"))]
+    return [_read(p) for p in sorted(s.path("routes").glob("*.json"))]
 
 def remove_route(name: str, settings: Settings | None = None) -> str:
-    "Delete route `name` (its registered classifier stays in MLflow)."
+    "Delete route `name` and its trained router (the MLflow copy stays)."
     s = settings or load_settings()
     get_route(name, s)
     route_path(name, s).unlink()
+    router_path(name, s).unlink(missing_ok=True)
     return f"route {name} removed"
 
 # %% ../../nbs/16_routing.ipynb #f094659e
-FEATURES = ["words", "chars", "question_marks", "digits", "code", "sentences", "keywords", "long_words"]
+KINDS = {
+    "math": r"\b(?:calculate|compute|how (?:many|much)|sum|total|percent|solve|equation|probability|average|\d+\s*[-+*/^x]\s*\d+)\b",
+    "code": r"```|\bdef |\b(?:function|code|python|javascript|sql|program|script|regex|bug|compile)\b|[{};]",
+    "writing": r"\b(?:write|compose|draft|essay|poem|story|email|letter|blog|rewrite|slogan)\b",
+    "extraction": r"\b(?:extract|list|summari[sz]e|identify|json|table|format|classify|categori[sz]e)\b",
+    "roleplay": r"\b(?:imagine|pretend|act as|role|you are|as if)\b",
+    "reasoning": r"\b(?:why|explain|reason|prove|compare|analy[sz]e|step by step|puzzle|deduce)\b",
+    "knowledge": r"\b(?:what is|what are|who|when|where|define|describe|history|meaning)\b"}
+HAND = ["log_words", "log_numbers", "percent", "fractions", "sentences", "question_marks", "long_words", *[f"kind_{k}" for k in KINDS]]
 
 def _keywords(s: Settings) -> list[str]: return [k.lower() for k in s.route_keywords]
 
@@ -80,25 +105,116 @@ def _kw_hits(text: str, kws: list[str]) -> int:
     low = text.lower()
     return sum(bool(re.search(rf"\b{re.escape(k)}\b", low)) for k in kws)
 
-def features(text: str, settings: Settings) -> list[float]:
-    "The router's features of one request, in the order of `FEATURES`."
-    words = text.split()
-    return [len(words), len(text), text.count("?"), sum(ch.isdigit() for ch in text), float("```" in text or bool(re.search(r"\bdef |[{};]", text))),
-            max(1, len(re.findall(r"[.!?](\s|$)", text))), _kw_hits(text, _keywords(settings)), sum(len(w) > 8 for w in words)]
+def hand_features(text: str) -> list[float]:
+    "The request's cheap features, in the order of `HAND`."
+    import math
+    words, low = text.split(), text.lower()
+    return [math.log1p(len(words)), math.log1p(len(re.findall(r"\d+(?:[.,]\d+)*", text))), float("%" in text or "percent" in low),
+            float(len(re.findall(r"\d+/\d+|\b(?:half|third|quarter|twice|double|triple)\b", low))), float(max(1, len(re.findall(r"[.!?](\s|$)", text)))),
+            float(text.count("?")), float(sum(len(w) > 8 for w in words)), *[float(bool(re.search(p, low))) for p in KINDS.values()]]
 
 def rules_choice(text: str, route: Route, settings: Settings) -> str:
     "The model the rules pick: the largest for long or keyword requests, else the smallest."
-    big = len(text.split()) > settings.route_max_words or _kw_hits(text, _keywords(settings)) > 0
+    most = settings.route_max_words if route.threshold is None else route.threshold
+    big = len(text.split()) > most or _kw_hits(text, _keywords(settings)) > 0
     return route.models[-1] if big else route.models[0]
 
-# %% ../../nbs/16_routing.ipynb #f52aaa88
-_classifiers: dict = {}
+# %% ../../nbs/16_routing.ipynb #7a1c0e02
+ROUTER_FORMAT = "llmops-router/1"
+BASES = ("tfidf", "emb", "knn", "hand")
 
-def _classifier(uri: str, s: Settings):
-    if uri not in _classifiers:
-        from jupyter_llmops.mlstore import connect
-        _classifiers[uri] = connect(s).sklearn.load_model(uri)
-    return _classifiers[uri]
+def tfidf_analyzer(ngrams: int = 2):
+    "The tokeniser of the router's TF-IDF (scikit-learn's default word pattern, lower-cased, 1..`ngrams`-grams)."
+    from sklearn.feature_extraction.text import CountVectorizer
+    return CountVectorizer(ngram_range=(1, ngrams)).build_analyzer()
+
+def _sigmoid(x):
+    import numpy as np
+    return 1 / (1 + np.exp(-np.clip(x, -30, 30)))
+
+class Router:
+    "A trained router: arrays (coefficients, idf, the neighbours' embeddings and scores) and `meta` (JSON: vocabulary, scales)."
+    def __init__(self, meta: dict, arrays: dict): self.meta, self.a = meta, arrays
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Router":
+        "Read a router saved by `save` (no pickle: numeric arrays and one JSON string)."
+        import numpy as np
+        try:
+            with np.load(path, allow_pickle=False) as z: arrays = {k: z[k] for k in z.files}
+            meta = json.loads(str(arrays.pop("meta")))
+        except Exception as e:
+            raise UsageError(f"{path}: not a readable router ({type(e).__name__}: {e})", hint="train the route again: %llmops route train NAME --data F") from None
+        if meta.get("format") != ROUTER_FORMAT:
+            raise UsageError(f"{path}: router format {meta.get('format')!r}, this kit reads {ROUTER_FORMAT}", hint="train the route again")
+        return cls(meta, arrays)
+
+    def to_bytes(self) -> bytes:
+        import io, numpy as np
+        buf = io.BytesIO()
+        np.savez_compressed(buf, meta=np.array(json.dumps(self.meta)), **self.a)
+        return buf.getvalue()
+
+    def save(self, path: str | Path) -> Path:
+        "Write the router (atomically)."
+        atomic_write(path, self.to_bytes())
+        return Path(path)
+
+    def _tfidf(self, texts: list[str]):
+        import numpy as np
+        from scipy.sparse import csr_matrix
+        if getattr(self, "_vocab", None) is None: self._vocab = {t: i for i, t in enumerate(self.meta["vocab"])}
+        vocab = self._vocab
+        an, rows, cols, vals = tfidf_analyzer(self.meta.get("ngrams", 2)), [], [], []
+        for i, t in enumerate(texts):
+            counts: dict = {}
+            for tok in an(t):
+                j = vocab.get(tok)
+                if j is not None: counts[j] = counts.get(j, 0) + 1
+            rows += [i] * len(counts); cols += list(counts); vals += [1 + np.log(c) for c in counts.values()]
+        X = csr_matrix((vals, (rows, cols)), shape=(len(texts), len(vocab)), dtype="float64").multiply(self.a["tfidf_idf"]).tocsr()
+        norm = np.sqrt(np.asarray(X.multiply(X).sum(1)).ravel()); norm[norm == 0] = 1
+        return csr_matrix(X.multiply(1 / norm[:, None]))
+
+    def probs(self, texts: list[str], vecs=None) -> dict:
+        "Per base model: an (n, 2) array of the estimated scores of the weak and the strong model."
+        import numpy as np
+        a, out = self.a, {}
+        if vecs is None and {"emb", "knn"} & set(self.meta["bases"]):
+            from jupyter_llmops.embeddings import Embedder
+            vecs = Embedder.get(self.meta["embed_model"]).encode(list(texts))
+        for b in self.meta["bases"]:
+            if b == "knn":
+                bank, sc = a["knn_bank"].astype("float32"), a["knn_scores"]
+                k = min(int(self.meta["k"]), len(bank))
+                nn = np.argpartition(-(np.asarray(vecs, dtype="float32") @ bank.T), k - 1, axis=1)[:, :k]
+                m = float(self.meta["prior_weight"])
+                out[b] = (sc[nn].sum(1) + m * sc.mean(0)) / (k + m)
+                continue
+            X = (self._tfidf(texts) if b == "tfidf" else np.asarray(vecs) if b == "emb"
+                 else (np.array([hand_features(t) for t in texts]) - a["hand_mean"]) / a["hand_scale"])
+            out[b] = _sigmoid(np.asarray(X @ a[f"{b}_coef"].T) + a[f"{b}_intercept"])
+        return out
+
+    def score(self, texts: list[str], vecs=None):
+        "The router's score of each text: the mean over its base models of the scaled estimated gain of the strong model."
+        import numpy as np
+        z = self.meta["scales"]
+        return np.mean([(p[:, 1] - p[:, 0] - z[b][0]) / z[b][1] for b, p in self.probs(texts, vecs).items()], axis=0)
+
+# %% ../../nbs/16_routing.ipynb #f52aaa88
+_routers: dict = {}
+
+def load_router(route: Route, settings: Settings) -> Router:
+    "The trained router of `route`, read once per process (again when its file changes)."
+    p = router_path(route.name, settings)
+    if not p.is_file():
+        old = route.model_uri.startswith("models:/")
+        raise UsageError(f"route {route.name} has no trained router" + (" in this kit's format (it was a pickled model)" if old else " yet"),
+                         hint=f"train it: %llmops route train {route.name} --data SCORES.jsonl (or --since 7d)")
+    key = (str(p), p.stat().st_mtime_ns)
+    if key not in _routers: _routers[key] = Router.load(p)
+    return _routers[key]
 
 def question_of(prompt) -> str:
     "The question of a prompt: its text, or the last user message of chat messages."
@@ -107,12 +223,11 @@ def question_of(prompt) -> str:
     return next((str(m.get("content", "")) for m in reversed(list(prompt)) if m.get("role") == "user"), "")
 
 def learned_choice(text: str, route: Route, settings: Settings) -> tuple[str, float]:
-    "The model the learned router picks, and its probability that the smallest model answers well."
-    if not route.model_uri:
-        raise UsageError(f"route {route.name} has no trained router yet", hint=f"train it: %llmops route train {route.name} --since 7d")
-    clf = _classifier(route.model_uri, settings)
-    p = float(clf.predict_proba([features(text, settings)])[0][list(clf.classes_).index(1)]) if 1 in list(clf.classes_) else 0.0
-    return (route.models[0] if p >= 0.5 else route.models[-1]), p
+    "The model the learned router picks, and its score (at or above the route's threshold: the most capable model)."
+    router = load_router(route, settings)
+    sc = float(router.score([text])[0])
+    t = route.threshold if route.threshold is not None else router.meta.get("threshold", 0.0)
+    return (route.models[-1] if sc >= t else route.models[0]), sc
 
 class Candidates(list):
     "The models to ask, in order (a list), with `.attrs` for their calls' traces."
@@ -125,87 +240,15 @@ def choose(route: Route, question: str, settings: Settings) -> Candidates:
     attrs = {"llmops.route": route.name, "llmops.route_policy": route.policy, "mlflow.traceTag.llmops.route": route.name}
     if route.policy == "rules": return Candidates([rules_choice(question, route, settings)], attrs)
     if route.policy == "learned":
-        m, p = learned_choice(question, route, settings)
-        return Candidates([m], {**attrs, "llmops.route_p_small": p})
+        m, sc = learned_choice(question, route, settings)
+        return Candidates([m], {**attrs, "llmops.route_score": sc})
     return Candidates(route.models, attrs)
 
-def confident(c, question: str, settings: Settings) -> bool:
-    "Whether a cascade keeps answer `c`: its mean token log-probability (and relevance, when `route_min_score` is set) high enough."
-    ok = True
-    if c.logprob is not None and settings.route_min_logprob is not None: ok = c.logprob >= settings.route_min_logprob
+def confident(c, question: str, settings: Settings, route: Route | None = None) -> bool:
+    "Whether a cascade keeps answer `c`: its mean token log-probability (at least the route's threshold, else `route_min_logprob`; and relevance, when `route_min_score` is set) high enough."
+    ok, least = True, (route.threshold if route is not None and route.threshold is not None else settings.route_min_logprob)
+    if c.logprob is not None and least is not None: ok = c.logprob >= least
     if ok and settings.route_min_score is not None:
         from jupyter_llmops.evaluators import relevance
         ok = relevance(question, c.text, settings) >= settings.route_min_score
     return ok
-
-# %% ../../nbs/16_routing.ipynb #5b7f5fae
-@dataclass
-class RouterTraining:
-    "What `%llmops route train` returns."
-    route: str
-    rows: int
-    good_share: float
-    accuracy: float
-    run_id: str
-    model_uri: str
-
-    def __repr__(self):
-        return (f"route {self.route}: router trained on {self.rows} calls ({self.good_share:.0%} answered well by the smallest model), "
-                f"training accuracy {self.accuracy:.2f}; registered {self.model_uri} (run {self.run_id})")
-
-def training_rows(route: Route, since: str, s: Settings, good: float = 0.9, min_score: float = 0.5) -> list[dict]:
-    "One labelled row per question the smallest model answered in the window."
-    from jupyter_llmops.evaluators import relevance
-    from jupyter_llmops.recorder import recorded_calls
-    calls = recorded_calls(since, s)
-    calls = calls[~calls.error & (calls.answer != "")]
-    small, top = route.models[0], route.models[-1]
-    score = {}
-    for m in (small, top):
-        for q, a in calls[calls.model == m].groupby("question").answer.first().items():
-            score[(m, q)] = relevance(q, a, s)
-    rows = []
-    for (m, q), sc in score.items():
-        if m != small: continue
-        ref = score.get((top, q))
-        label = int(sc >= (good * ref if ref is not None else min_score))
-        rows.append(dict(question=q, features=features(q, s), small_score=sc, top_score=ref, label=label))
-    return rows
-
-def train_route(name: str, since: str = "7d", settings: Settings | None = None, good: float = 0.9, min_score: float = 0.5) -> RouterTraining:
-    "Fit the learned router of route `name` on recorded calls, log and register it in MLflow, and point the route at it."
-    from jupyter_llmops.mlstore import connect, ensure_experiment
-    s = settings or load_settings()
-    r = get_route(name, s)
-    rows = training_rows(r, since, s, good, min_score)
-    if len(rows) < 2:
-        raise UsageError(f"only {len(rows)} recorded call(s) of {r.models[0]} in the last {since}: too few to train on",
-                         hint=f"answer some questions with {r.models[0]} (and {r.models[-1]}) first, or widen --since")
-    import numpy as np
-    from sklearn.dummy import DummyClassifier
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    X, y = [x["features"] for x in rows], [x["label"] for x in rows]
-    if len(set(y)) > 1: clf = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=1000))
-    else:
-        warnings.warn(f"every training call is labelled {y[0]}: the router will always pick the {'smallest' if y[0] else 'largest'} model")
-        clf = DummyClassifier(strategy="constant", constant=y[0])
-    clf.fit(X, y)
-    acc = float(clf.score(X, y))
-    mlflow = connect(s)
-    from mlflow.models import infer_signature
-    reg = f"route-{name}"
-    with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-{name}",
-                          nested=mlflow.active_run() is not None) as run:
-        mlflow.set_tags({"llmops.kind": "router", "llmops.route": name})
-        mlflow.log_params(dict(route=name, models=",".join(r.models), since=since, good=good, min_score=min_score,
-                               features=",".join(FEATURES), classifier=type(clf).__name__, score="relevance"))
-        mlflow.log_metrics(dict(rows=len(rows), good_share=sum(y) / len(y), train_accuracy=acc))
-        mlflow.log_dict({"features": FEATURES, "label": "1 = the smallest model answered well enough", "rows": rows}, "router_training.json")
-        info = mlflow.sklearn.log_model(clf, name="model", registered_model_name=reg, input_example=np.asarray(X[:1], dtype=float),
-                                        signature=infer_signature(np.asarray(X[:1], dtype=float), np.asarray(y[:1])))
-    version = info.registered_model_version
-    r.model_uri, r.policy = f"models:/{reg}/{version}", "learned"
-    atomic_write(route_path(name, s), json.dumps(asdict(r), indent=1))
-    return RouterTraining(name, len(rows), sum(y) / len(y), acc, run.info.run_id, r.model_uri)
