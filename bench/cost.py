@@ -129,6 +129,18 @@ def demo(a):
     ceiling, n_best = best_routing(base, rows["(b) all smaller"])
     print(f"best possible routing of these answers at <= 60% of (a)'s cost: {ceiling:.0%} of (a)'s score "
           f"({n_best}/{len(base['out'])} to the smaller): the ceiling of any policy over this pair")
+    # the three policies on one chart: a score table of these answers (the student's log-probability as its confidence)
+    import numpy as np
+    from jupyter_llmops.route_eval import eval_table
+    from jupyter_llmops.route_train import ScoreTable
+    sm = rows["(b) all smaller"]
+    t = ScoreTable(EASY + HARD, np.array(sm["scores"]), np.array(base["scores"]), (small, "local"),
+                   np.array([c.logprob if c.logprob is not None else 0.0 for c in sm["out"]]),
+                   np.array([c.cost for c in sm["out"]]), np.array([c.cost for c in base["out"]]))
+    ev = eval_table(routing.get_route("learned", s), t, s)
+    print("\npolicies swept over their thresholds on these answers (score = relevance):")
+    print(ev.table[["apgr", "cpt50", "cpt80", "strong_share_at_95"]].round(3).to_string())
+    Path("/tmp/llmops-bench-cost-policies.png").write_bytes(ev.chart_png())
     # the semantic cache
     cs = s.updated(cache="on", cache_threshold="0.85")
     gen = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
