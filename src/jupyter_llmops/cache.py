@@ -12,8 +12,8 @@ from .embeddings import Embedder
 from .files import sqlite_db
 
 # %% auto #0
-__all__ = ['CacheHit', 'model_fingerprint', 'numbers', 'names', 'same_question', 'SemanticCache', 'np_bytes', 'cache_for',
-           'CacheStats', 'cache_stats', 'cache_clear']
+__all__ = ['HNSW_FROM', 'CacheHit', 'model_fingerprint', 'numbers', 'names', 'same_question', 'SemanticCache', 'np_bytes',
+           'cache_for', 'CacheStats', 'cache_stats', 'cache_clear']
 
 # %% ../../nbs/14_cache.ipynb #25f6639d
 @dataclass
@@ -93,6 +93,8 @@ def same_question(query: str, stored: str) -> str | None:
     return None
 
 # %% ../../nbs/14_cache.ipynb #c33d3b8d
+HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW graph (exact search below it)
+
 class SemanticCache:
     "Answers by exact key and question embedding, in SQLite, searched through one FAISS index per key."
     def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.90, verify: bool = True):
@@ -125,9 +127,15 @@ class SemanticCache:
         import faiss, numpy as np
         ix, last = self._index.get(key, (None, 0))
         rows = self.db.execute(f"SELECT id, vec FROM entries WHERE {self._WHERE} AND id > ? ORDER BY id", (*key, last)).fetchall()
+        if rows and ix is not None and ix.ntotal < HNSW_FROM <= ix.ntotal + len(rows):
+            self._index.pop(key); return self._faiss(key)  # grown large: read the key again into a graph index
         if rows:
             vecs = np.stack([np.frombuffer(r[1], dtype="float32") for r in rows])
-            if ix is None: ix = faiss.IndexIDMap2(faiss.IndexFlatIP(vecs.shape[1]))
+            if ix is None and len(rows) >= HNSW_FROM:
+                g = faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+                g.hnsw.efConstruction, g.hnsw.efSearch = 80, 128
+                ix = faiss.IndexIDMap2(g)
+            elif ix is None: ix = faiss.IndexIDMap2(faiss.IndexFlatIP(vecs.shape[1]))
             ix.add_with_ids(vecs, np.array([r[0] for r in rows], dtype="int64"))
             last = rows[-1][0]
         self._index[key] = (ix, last)
@@ -143,9 +151,8 @@ class SemanticCache:
             out = []
             for i, sim in [(int(i), float(x)) for i, x in zip(ids[0], sims[0]) if i >= 0 and x >= floor]:
                 r = self.db.execute("SELECT vec, question, answer, cost, logprob, latency_s FROM entries WHERE id = ?", (i,)).fetchone()
-                if r is None: ix.remove_ids(np.array([i], dtype="int64")); continue  # removed by another process
-                if abs(float(np.frombuffer(r[0], dtype="float32") @ np.asarray(v, dtype="float32")) - sim) > 1e-3:
-                    self._index.pop(key, None)  # the id was reused for another entry: read the key's index again
+                if r is None or abs(float(np.frombuffer(r[0], dtype="float32") @ np.asarray(v, dtype="float32")) - sim) > 1e-3:
+                    self._index.pop(key, None)  # removed by another process, or the id reused: read the key's index again
                     return self.candidates(key, v, k, floor)
                 out.append((i, sim, *r[1:]))
             return out
