@@ -1,18 +1,20 @@
-"""Cost optimisation: routing policies and the semantic cache against sending everything to one model.
+"""Cost optimisation on public data: learned routes (RouteLLM's GSM8K and MT-Bench tables), the semantic cache
+(GPTCache's mock_data.json), its lookup time at 1k/10k/100k entries, and the SmolLM2-pair demonstration.
 
-On a fixed question set, in one run: cost, mean latency and mean evaluator score (relevance, MiniLM) of (a) every
-question to the larger model (`local`, SmolLM2-135M), (b) every question to the smaller, (c) each routing policy
-(rules, cascade, learned: trained on the calls of a separate question set, TRAIN, answered by both models). Then the
-semantic cache: hit rate and latency on repeated and on paraphrased questions, against a generation.
-
-The smaller model is a student of the larger one, every other layer kept (81M parameters), distilled first with the
-kit's own recipe (`train distill`, off-policy on the teacher's answers) on `_distill_prompts.py`: everyday
-questions of the same kinds as the test set, none of them a test question. --distill-steps 0 skips the
-distillation (an untrained layer-dropped student); --student FOLDER takes a saved one.
-Goals: a policy keeps >= 95% of (a)'s score at <= 60% of its cost; a cache hit >= 50x faster than a generation.
-The bench also prints the ceiling of any policy over the pair: the best score share at <= 60% of the cost over every
-way of giving each question to one model or the other (the answers both gave above).
-Run: .venv/bin/python bench/cost.py [--max-tokens 32] [--distill-steps 600] [--student FOLDER] [--save-student FOLDER]"""
+Parts (--parts, default all):
+- routes: a seeded half of each benchmark trains the route (`route_train.fit_router`, the kit's defaults), the other
+  half evaluates it (`route_eval.eval_table`); APGR, CPT(50%), CPT(80%) and the strong share for 95% of GPT-4's score,
+  next to random routing, the oracle and RouteLLM's published figures; then each benchmark's router on the other
+  benchmark. GSM8K: right/wrong of Mixtral-8x7B and GPT-4-1106; MT-Bench: GPT-4's 1-10 grades / 10, averaged over the
+  two turns, routed on the first turn (as RouteLLM does).
+- cache: GPTCache's protocol (all 999 sentences stored, each paraphrase asked: right / wrong / miss) at the default
+  threshold and GPTCache's 0.95 / 0.90 / 0.80, next to GPTCache's published counts; and duplicates plus strangers
+  (the first half's sentences stored; their paraphrases are duplicates, the second half's paraphrases strangers) with
+  and without verification, through `cache_eval.evaluate_cache`.
+- lookup: p50 of `SemanticCache.match` (FAISS search, candidate rows, verification) at 1k, 10k, 100k entries of one
+  key; vectors are real MiniLM embeddings of the file's sentences, repeated with small noise to fill the cache.
+- demo: the SmolLM2-135M / distilled 81M pair of issue 11 with its ceiling (slow: the distillation, ~30 min).
+Run: .venv/bin/python bench/cost.py [--parts routes,cache,lookup,demo] [--max-tokens 32] [--distill-steps 600] [--student FOLDER]"""
 import argparse, atexit, dataclasses, json, os, shutil, statistics, sys, tempfile, time, warnings
 from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the bench's helpers: _report, _distill_prompts
@@ -70,15 +72,11 @@ def best_routing(larger: dict, smaller: dict, budget: float = 0.60) -> tuple[flo
     return float(score[i]), int(take[i].sum())
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--max-tokens", type=int, default=32); ap.add_argument("--student", help="a saved smaller model folder")
-    ap.add_argument("--distill-steps", type=int, default=600, help="distillation steps of the student (0: none)")
-    ap.add_argument("--save-student", help="keep the distilled student in this folder")
-    a = ap.parse_args()
+def demo(a):
+    "The SmolLM2 pair of issue 11: routes over a distilled student and the local LLM, with the ceiling of any policy."
     mt = a.max_tokens
     import torch
-    torch.set_num_threads(1)
+    torch.set_num_threads(os.cpu_count() or 1)  # generation timings on the machine's threads
     from jupyter_llmops.config import load_settings
     from jupyter_llmops.models import load_causal_lm, local_llm_dir, parse_spec
     from jupyter_llmops import routing
@@ -131,6 +129,18 @@ def main():
     ceiling, n_best = best_routing(base, rows["(b) all smaller"])
     print(f"best possible routing of these answers at <= 60% of (a)'s cost: {ceiling:.0%} of (a)'s score "
           f"({n_best}/{len(base['out'])} to the smaller): the ceiling of any policy over this pair")
+    # the three policies on one chart: a score table of these answers (the student's log-probability as its confidence)
+    import numpy as np
+    from jupyter_llmops.route_eval import eval_table
+    from jupyter_llmops.route_train import ScoreTable
+    sm = rows["(b) all smaller"]
+    t = ScoreTable(EASY + HARD, np.array(sm["scores"]), np.array(base["scores"]), (small, "local"),
+                   np.array([c.logprob if c.logprob is not None else 0.0 for c in sm["out"]]),
+                   np.array([c.cost for c in sm["out"]]), np.array([c.cost for c in base["out"]]))
+    ev = eval_table(routing.get_route("learned", s), t, s)
+    print("\npolicies swept over their thresholds on these answers (score = relevance):")
+    print(ev.table[["apgr", "cpt50", "cpt80", "strong_share_at_95"]].round(3).to_string())
+    Path("/tmp/llmops-bench-cost-policies.png").write_bytes(ev.chart_png())
     # the semantic cache
     cs = s.updated(cache="on", cache_threshold="0.85")
     gen = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
@@ -149,12 +159,27 @@ def main():
     shares = "; ".join(f"{k[4:]} {r['score'] / base['score']:.0%} at {r['cost'] / base['cost']:.0%}"
                        for k, r in rows.items() if k != "(a) all larger")
     student_desc = "a given student" if a.student else (f"a student distilled {a.distill_steps} steps" if a.distill_steps else "an undistilled layer-dropped student")
-    row("cost", f"routes over {student_desc} and the local LLM vs all to the local LLM ({len(EASY + HARD)} questions: score share at cost share); "
+    row("cost: SmolLM2 pair", f"routes over {student_desc} and the local LLM vs all to the local LLM ({len(EASY + HARD)} questions: score share at cost share); "
         "a semantic-cache hit vs a generation",
         f"{shares} (goal >= 95% at <= 60%: {'met by ' + ', '.join(m[4:] for m in met) if met else 'not met'}; "
         f"the best any policy could do with these answers at <= 60%: {ceiling:.0%}); "
         f"cache {g * 1000:,.0f} ms vs {h * 1000:.1f} ms: {g / h:.0f}x (goal >= 50x)",
         "python bench/cost.py" + ("" if a.distill_steps == ap.get_default("distill_steps") or a.student else f" --distill-steps {a.distill_steps}"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--parts", default="routes,cache,lookup,demo")
+    ap.add_argument("--max-tokens", type=int, default=32); ap.add_argument("--student", help="a saved smaller model folder")
+    ap.add_argument("--distill-steps", type=int, default=600, help="distillation steps of the student (0: none)")
+    ap.add_argument("--save-student", help="keep the distilled student in this folder")
+    a = ap.parse_args()
+    parts = a.parts.split(",")
+    from _cost_public import cache_part, lookup_part, routes_part
+    if "routes" in parts: routes_part()
+    if "cache" in parts: cache_part()
+    if "lookup" in parts: lookup_part()
+    if "demo" in parts: demo(a)
 
 
 if __name__ == "__main__":

@@ -77,11 +77,11 @@ def test_cascade_escalates_on_low_logprob(env, st):
     assert len(calls) == 3 and (calls.model == small).sum() == 2
 
 
-def test_learned_router_trains_registers_and_routes(env, st):
+def test_learned_router_trains_on_recorded_calls_as_plain_data_and_routes(env, st):
     from mlflow import MlflowClient
     from jupyter_llmops.commands import dispatch
     from jupyter_llmops.llm import complete
-    from jupyter_llmops.routing import get_route
+    from jupyter_llmops.routing import get_route, router_path
     _, small = env
     dispatch(["route", "add", "l1", "--models", f"{small},local", "--policy", "learned"])
     with pytest.raises(Exception, match="no trained router"):
@@ -89,14 +89,86 @@ def test_learned_router_trains_registers_and_routes(env, st):
     for q in Q_EASY + Q_HARD:  # recorded calls of both models: the training data
         for m in (small, "local"): complete(q, m, max_tokens=8, settings=st)
     res = dispatch(["route", "train", "l1", "--since", "1h"])
-    assert res.rows == len(Q_EASY + Q_HARD) and res.model_uri == get_route("l1", st).model_uri
-    mv = MlflowClient(st.tracking_uri).get_model_version("route-l1", res.model_uri.rsplit("/", 1)[1])
-    run = MlflowClient(st.tracking_uri).get_run(mv.run_id)
-    assert run.data.params["features"].startswith("words,") and run.data.tags["llmops.kind"] == "router"
-    assert "train_accuracy" in run.data.metrics
+    r = get_route("l1", st)
+    assert res.rows == len(Q_EASY + Q_HARD) and res.model_uri == r.model_uri and r.model_uri.startswith("runs:/")
+    assert r.threshold == res.threshold and router_path("l1", st).is_file()
+    client = MlflowClient(st.tracking_uri)
+    run = client.get_run(res.run_id)
+    assert run.data.params["format"] == "llmops-router/1" and run.data.tags["llmops.kind"] == "router" and "cv_apgr" in run.data.metrics
+    assert sorted(a.path for a in client.list_artifacts(res.run_id, "router")) == ["router/router.json", "router/router.npz"]
+    assert not client.search_registered_models("name='route-l1'")  # plain data, not a registered (pickled) model
     out = complete(Q_EASY[2], "route:l1", max_tokens=8, settings=st)
     assert out.model in (small, "local")
     assert len(_calls(st, "l1")) == 1
+
+
+def _table(path, rows):
+    import json
+    Path(path).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_route_trained_and_evaluated_from_a_score_table_of_models_never_called(env, st, tmp_path):
+    "openai: specs with no server: training, evaluation and calibration never call a model."
+    import random
+    from mlflow import MlflowClient
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.routing import get_route
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    rnd = random.Random(0)
+    topics = {"arithmetic": ["What is {a} plus {b}?", "Add {a} and {b}.", "Compute {a} + {b}."],
+              "proofs": ["Prove that the sum of the first {a} odd numbers is a square, step by step, with every case.",
+                         "Derive the closed form of the sum of squares up to {a} and prove it by induction in full detail."]}
+    rows = []
+    for i in range(160):
+        kind = "proofs" if i % 3 == 0 else "arithmetic"
+        q = rnd.choice(topics[kind]).format(a=rnd.randint(2, 99), b=rnd.randint(2, 99)) + f" (case {i})"
+        hard = kind == "proofs"
+        rows.append({"question": q, "scores": {weak: float(not hard and rnd.random() < 0.9), strong: float(rnd.random() < 0.95)},
+                     "confidence": {weak: (-2.0 if hard else -0.3) + rnd.gauss(0, 0.5)}})
+    train, test = _table(tmp_path / "train.jsonl", rows[:100]), _table(tmp_path / "test.jsonl", rows[100:])
+    dispatch(["route", "add", "t1", "--models", f"{weak},{strong}", "--policy", "learned"])
+    res = dispatch(["route", "train", "t1", "--data", train])
+    assert res.rows == 100 and res.metrics["cv_apgr"] > 0.7
+    ev = dispatch(["route", "eval", "t1", "--data", test])
+    assert {"apgr", "cpt50", "cpt80", "strong_share_at_95", "share", "score", "cost"} <= set(ev.metrics)
+    assert set(ev.table.index) == {"learned", "cascade", "rules", "random", "oracle"}
+    assert ev.metrics["apgr"] > ev.table.loc["random", "apgr"] + 0.15  # the proofs are learnable from the words
+    assert ev.metrics["strong_share_at_95"] < ev.table.loc["random", "strong_share_at_95"]
+    assert list(ev.curve.columns) == ["threshold", "strong_share", "score", "cost"] and ev.chart_png()[:4] == b"\x89PNG"
+    arts = [a.path for a in MlflowClient(st.tracking_uri).list_artifacts(ev.run_id)]
+    assert "route_curve.png" in arts and "curve.csv" in arts
+    cal = dispatch(["route", "calibrate", "t1", "--data", test, "--strong-share", "0.2"])
+    assert cal.metrics["share"] <= 0.2 and get_route("t1", st).threshold == pytest.approx(cal.metrics["threshold"])
+    with pytest.raises(Exception, match="strong-share"):
+        dispatch(["route", "calibrate", "t1", "--data", test])
+    with pytest.raises(Exception, match="score both"):
+        dispatch(["route", "train", "t1", "--data", _table(tmp_path / "other.jsonl", [{"question": "q", "scores": {"local": 1}}])])
+
+
+def test_a_router_file_that_holds_a_pickle_is_refused(env, st, tmp_path):
+    import io
+    import numpy as np
+    from jupyter_llmops.routing import Router
+    buf = io.BytesIO()
+    np.savez(buf, meta=np.array(["{}"]), evil=np.array([{"a": 1}], dtype=object))  # an object array: only pickle can read it
+    (tmp_path / "r.npz").write_bytes(buf.getvalue())
+    with pytest.raises(Exception, match="not a readable router"):
+        Router.load(tmp_path / "r.npz")
+
+
+def test_cache_eval_command_measures_duplicates_and_strangers(env, st, tmp_path):
+    from jupyter_llmops.commands import dispatch
+    pairs = [("What is the capital of France?", "Which city is the capital of France?", True),
+             ("How do I reset an HP LaserJet 1020 printer?", "How do I reset an HP LaserJet 1018 printer?", False),
+             ("What is the best hotel in Texas?", "What is the best hotel in Florida?", False),
+             ("How do I learn to play the guitar?", "How can I learn to play the guitar?", True)]
+    f = _table(tmp_path / "pairs.jsonl", [dict(stored=a, query=b, duplicate=d) for a, b, d in pairs])
+    r = dispatch(["cache", "eval", "--data", f, "--thresholds", "0.8", "0.9"])
+    assert list(r.table.threshold) == [0.8, 0.9] and {"hit_rate", "wrong_rate", "lookup_p50_ms", "threshold"} <= set(r.metrics)
+    low = r.table.iloc[0]
+    assert low.plain_wrong_rate > low.wrong_rate  # plain cosine serves another printer's or state's answer; verification does not
+    assert low.hit_rate == 1.0 and r.recommended == 0.8
 
 
 def test_cache_hits_misses_and_invalidation(env, st):

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_cache.ipynb #26b480d3
 from __future__ import annotations
-import hashlib, json, threading, time
+import hashlib, json, re, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
@@ -12,7 +12,8 @@ from .embeddings import Embedder
 from .files import sqlite_db
 
 # %% auto #0
-__all__ = ['CacheHit', 'model_fingerprint', 'SemanticCache', 'np_bytes', 'cache_for', 'CacheStats', 'cache_stats', 'cache_clear']
+__all__ = ['HNSW_FROM', 'CacheHit', 'model_fingerprint', 'numbers', 'names', 'same_question', 'SemanticCache', 'np_bytes',
+           'cache_for', 'CacheStats', 'cache_stats', 'cache_clear']
 
 # %% ../../nbs/14_cache.ipynb #25f6639d
 @dataclass
@@ -23,6 +24,7 @@ class CacheHit:
     logprob: float | None
     similarity: float
     latency_s: float  # what the original generation took
+    question: str = ""  # the stored question it answered
 
 _fps: dict = {}
 
@@ -57,11 +59,46 @@ def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settin
     iname, _, iver = str(attrs.get("llmops.index_version", "")).partition("/")
     return (model, model_fingerprint(model, settings or load_settings()), pv[0] if pv else "", str(pv[1]) if pv else "", iname, iver, ctx), question
 
+# %% ../../nbs/14_cache.ipynb #3f5a0c01
+_NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-", re.I)
+_SENT_END = (".", "!", "?", ":")
+
+def _norm(t: str) -> str: return re.sub(r"[^a-z0-9]", "", t.lower())
+
+def numbers(text: str) -> set[str]:
+    "The numbers written in digits in `text` (`1,000` as `1000`)."
+    return {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", text)}
+
+def names(text: str) -> set[str]:
+    "The name-like words of `text`: capitalised inside a sentence, with inner capitals or digits."
+    out, start = set(), True
+    for raw in text.split():
+        w = raw.strip("`'\"()[]{},.;:!?")
+        if w and not w.replace(".", "").replace(",", "").isdigit() and (
+                any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start)):
+            out.add(w)
+        start = raw.endswith(_SENT_END)
+    return out
+
+def _found(name: str, other: str, words: list[str]) -> bool:
+    n = _norm(name)
+    return not n or n in _norm(other) or (len(n) >= 4 and any(len(w) >= 4 and (w.startswith(n) or n.startswith(w)) for w in words))
+
+def same_question(query: str, stored: str) -> str | None:
+    "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation' or 'names'."
+    if numbers(query) != numbers(stored): return "numbers"
+    if bool(_NEG.search(query)) != bool(_NEG.search(stored)): return "negation"
+    wq, ws = [_norm(w) for w in query.split()], [_norm(w) for w in stored.split()]
+    if any(not _found(n, stored, ws) for n in names(query)) or any(not _found(n, query, wq) for n in names(stored)): return "names"
+    return None
+
 # %% ../../nbs/14_cache.ipynb #c33d3b8d
+HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW graph (exact search below it)
+
 class SemanticCache:
-    "Answers by exact key and question embedding, in SQLite."
-    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.92):
-        self.path, self.embed_model, self.threshold = Path(path), embed_model, threshold
+    "Answers by exact key and question embedding, in SQLite, searched through one FAISS index per key."
+    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.90, verify: bool = True):
+        self.path, self.embed_model, self.threshold, self.verify = Path(path), embed_model, threshold, verify
         self.db = sqlite_db(self.path)
         self.db.execute("""CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, model TEXT, model_fp TEXT, prompt TEXT,
             prompt_version TEXT, index_name TEXT, index_version TEXT, ctx TEXT, question TEXT, vec BLOB, answer TEXT, cost REAL,
@@ -71,7 +108,7 @@ class SemanticCache:
             try: self.db.execute("ALTER TABLE entries ADD COLUMN embed_model TEXT")
             except Exception: pass  # another process added it meanwhile
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
-        self._lock, self._vecs = threading.Lock(), {}
+        self._lock, self._vecs, self._index = threading.RLock(), {}, {}
         self.settings = None  # set by cache_for; used to fingerprint models
 
     def _embed(self, text: str):
@@ -86,40 +123,84 @@ class SemanticCache:
         for k, v in inc.items():
             self.db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", (k, v))
 
+    _WHERE = ("model = ? AND model_fp = ? AND prompt = ? AND prompt_version = ? AND index_name = ? AND index_version = ? AND ctx = ? "
+              "AND embed_model = ?")  # vectors of two embedding models never meet
+
+    def _faiss(self, key: tuple):
+        "The FAISS index of `key`, brought up to date with rows added since it was last read."
+        import faiss, numpy as np
+        ix, last = self._index.get(key, (None, 0))
+        rows = self.db.execute(f"SELECT id, vec FROM entries WHERE {self._WHERE} AND id > ? ORDER BY id", (*key, self.embed_model, last)).fetchall()
+        if rows and ix is not None and ix.ntotal < HNSW_FROM <= ix.ntotal + len(rows):
+            self._index.pop(key); return self._faiss(key)  # grown large: read the key again into a graph index
+        if rows:
+            vecs = np.stack([np.frombuffer(r[1], dtype="float32") for r in rows])
+            if ix is None and len(rows) >= HNSW_FROM:
+                g = faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+                g.hnsw.efConstruction, g.hnsw.efSearch = 80, 128
+                ix = faiss.IndexIDMap2(g)
+            elif ix is None: ix = faiss.IndexIDMap2(faiss.IndexFlatIP(vecs.shape[1]))
+            ix.add_with_ids(vecs, np.array([r[0] for r in rows], dtype="int64"))
+            last = rows[-1][0]
+        self._index[key] = (ix, last)
+        return ix
+
+    def candidates(self, key: tuple, v, k: int = 5, floor: float = -1.0) -> list[tuple]:
+        "The `k` nearest entries of `key` to vector `v` with similarity >= `floor`: (id, similarity, question, answer, cost, logprob, latency_s)."
+        import numpy as np
+        with self._lock:
+            ix = self._faiss(key)
+            if ix is None or ix.ntotal == 0: return []
+            sims, ids = ix.search(np.asarray(v, dtype="float32").reshape(1, -1), min(k, ix.ntotal))
+            out = []
+            for i, sim in [(int(i), float(x)) for i, x in zip(ids[0], sims[0]) if i >= 0 and x >= floor]:
+                r = self.db.execute("SELECT vec, question, answer, cost, logprob, latency_s FROM entries WHERE id = ?", (i,)).fetchone()
+                if r is None or abs(float(np.frombuffer(r[0], dtype="float32") @ np.asarray(v, dtype="float32")) - sim) > 1e-3:
+                    self._index.pop(key, None)  # removed by another process, or the id reused: read the key's index again
+                    return self.candidates(key, v, k, floor)
+                out.append((i, sim, *r[1:]))
+            return out
+
+    def match(self, key: tuple, question: str, v) -> tuple | None:
+        "The entry that answers `question` (vector `v`): the nearest above the threshold that passes `same_question`."
+        for c in self.candidates(key, v, 5 if self.verify else 1, self.threshold):
+            if not self.verify or same_question(question, c[2]) is None: return c
+        return None
+
     def lookup(self, model: str, msgs: list, max_tokens: int, pv=None, attrs: dict | None = None,
                settings: Settings | None = None) -> CacheHit | None:
-        "The stored answer of the nearest earlier question with the same key, if near enough."
-        import numpy as np
+        "The stored answer of the nearest earlier question with the same key, if near enough (and verified)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
+        best = self.match(key, q, self._embed(q))
         with self._lock:
-            rows = self.db.execute("SELECT id, vec, answer, cost, logprob, latency_s FROM entries WHERE model = ? AND model_fp = ? AND prompt = ? "
-                                   "AND prompt_version = ? AND index_name = ? AND index_version = ? AND ctx = ? AND embed_model = ?",
-                                   (*key, self.embed_model)).fetchall()
-            best = None
-            if rows:
-                sims = np.stack([np.frombuffer(r[1], dtype="float32") for r in rows]) @ self._embed(q)
-                i = int(sims.argmax())
-                if sims[i] >= self.threshold: best = (rows[i], float(sims[i]))
             self.db.execute("BEGIN IMMEDIATE")
-            self._count(lookups=1, hits=int(best is not None), saved=best[0][3] if best else 0.0)
-            if best: self.db.execute("UPDATE entries SET hits = hits + 1, saved = saved + cost WHERE id = ?", (best[0][0],))
+            self._count(lookups=1, hits=int(best is not None), saved=(best[4] or 0.0) if best else 0.0)
+            if best: self.db.execute("UPDATE entries SET hits = hits + 1, saved = saved + cost WHERE id = ?", (best[0],))
             self.db.execute("COMMIT")
         if best is None: return None
-        r, sim = best
-        return CacheHit(r[2], r[3] or 0.0, r[4], sim, r[5] or 0.0)
+        i, sim, question, answer, cost, lp, lat = best
+        return CacheHit(answer, cost or 0.0, lp, sim, lat or 0.0, question)
+
+    def add(self, key: tuple, questions: list[str], vecs, answers: list[str], cost: float = 0.0, logprob=None, latency_s: float = 0.0):
+        "Store entries under exact key `key` (one transaction); the key's loaded index takes them at its next lookup."
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            self.db.executemany("INSERT INTO entries (model, model_fp, prompt, prompt_version, index_name, index_version, ctx, question, vec, "
+                                "embed_model, answer, cost, logprob, latency_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [(*key, q, np_bytes(v), self.embed_model, a, cost, logprob, latency_s, time.time())
+                                 for q, v, a in zip(questions, vecs, answers)])
+            self.db.execute("COMMIT")
 
     def store(self, model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, c, settings: Settings | None = None):
         "Keep a generated answer (`c`: a Completion)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
         v = self._embed(q)
         with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            # the same model spec with other weights: those entries can never hit again
-            self.db.execute("DELETE FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1]))
-            self.db.execute("INSERT INTO entries (model, model_fp, prompt, prompt_version, index_name, index_version, ctx, question, vec, "
-                            "embed_model, answer, cost, logprob, latency_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (*key, q, np_bytes(v), self.embed_model, c.text, c.cost, c.logprob, c.latency_s, time.time()))
-            self.db.execute("COMMIT")
+            stale = self.db.execute("SELECT count(*) FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1])).fetchone()[0]
+            if stale:  # the same model spec with other weights: those entries can never hit again
+                self.db.execute("DELETE FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1]))
+                self._index = {k: x for k, x in self._index.items() if not (k[0] == key[0] and k[1] != key[1])}
+            self.add(key, [q], [v], [c.text], c.cost, c.logprob, c.latency_s)
 
 def np_bytes(v) -> bytes:
     import numpy as np
@@ -133,7 +214,8 @@ def cache_for(settings: Settings, temperature: float = 0.0) -> SemanticCache | N
     if not settings.cache or temperature > settings.cache_temperature: return None
     thr = settings.cache_threshold
     key = (str(settings.home), settings.embed_model, thr)
-    if key not in _caches: _caches[key] = SemanticCache(settings.path("cache", "semantic.db"), settings.embed_model, thr)
+    if key not in _caches: _caches[key] = SemanticCache(settings.path("cache", "semantic.db"), settings.embed_model, thr, settings.cache_verify)
+    _caches[key].verify = settings.cache_verify
     c = _caches[key]
     c.settings = settings
     return c
@@ -196,4 +278,5 @@ def cache_clear(settings: Settings | None = None, stale_only: bool = False, inde
         if stale_only: c.db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
         else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters")
         c.db.execute("COMMIT")
+    for other in _caches.values(): other._index.clear()  # this process's loaded indexes read the table again
     return cache_stats(s, index_version)

@@ -124,7 +124,7 @@ def _routed(name: str, prompt, max_tokens: int, temperature: float, system: str 
         attrs = {**(trace_attrs or {}), **cands.attrs, "llmops.route_model": m, **({"llmops.route_step": i} if len(cands) > 1 else {})}
         c = complete(prompt, m, max_tokens, temperature, system, settings, record, attrs, on_token if last else None)
         spent, took = spent + c.cost, took + c.latency_s
-        if last or confident(c, q, settings): break
+        if last or confident(c, q, settings, route): break
     c.cost, c.latency_s = spent, took
     if on_token and not last: on_token(c.text)  # a kept cheap answer is streamed whole
     return c
