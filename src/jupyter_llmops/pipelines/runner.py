@@ -297,9 +297,15 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     status, error, cell = "succeeded", "", None
     t0 = time.perf_counter()
     try:
-        pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), str(out_nb), parameters=shown, kernel_name=kernel_name,
-                            progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
-                            stdout_file=stdout_file, cwd=str(cwd))
+        for start in (1, 2):  # a kernel that dies while starting (e.g. a port another kernel took at that instant) starts once more
+            try:
+                pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), str(out_nb), parameters=shown, kernel_name=kernel_name,
+                                    progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
+                                    stdout_file=stdout_file, cwd=str(cwd))
+                break
+            except RuntimeError as e:
+                if start == 2 or "before replying to kernel_info" not in str(e) or state.get("killed") or state.get("deadline_passed"): raise
+                warnings.warn(f"the kernel died while starting ({e}); starting a new one")
     except PapermillExecutionError as e:
         status, cell = "failed", e.cell_index
         error = redact(f"cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}")
