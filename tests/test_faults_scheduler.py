@@ -143,7 +143,8 @@ def test_lease_renewal_blocked_by_a_held_database_lock(proj):
     finally:
         stop_daemon(p)
     assert _attempts(store, "b") == [("succeeded", 2, "cron"), ("lost_lease", 1, "cron")]
-    assert len(events(proj / "b.log", "end")) == 1 and "could not be renewed" in store.history("b")[1].error
+    err = store.history("b")[1].error  # recorded by the runner that gave up, or by the recovery pass when it came first
+    assert len(events(proj / "b.log", "end")) == 1 and ("could not be renewed" in err or "stopped renewing the lease" in err), err
 
 
 def test_clock_offset_between_two_schedulers(proj):
