@@ -168,8 +168,9 @@ def test_ivf_over_a_million_vectors():
     import faiss
     rng = np.random.default_rng(0)
     n, d = 1_000_000, 384
-    basis = rng.standard_normal((48, d)).astype("float32")  # real embeddings are far from uniform: low-rank plus noise
-    vecs = rng.standard_normal((n, 48)).astype("float32") @ basis + 0.1 * rng.standard_normal((n, d)).astype("float32")
+    basis = rng.standard_normal((48, d), dtype=np.float32)  # real embeddings are far from uniform: low-rank plus noise
+    vecs = rng.standard_normal((n, 48), dtype=np.float32) @ basis
+    vecs += 0.1 * rng.standard_normal((n, d), dtype=np.float32)  # drawn as float32, in place: no 3 GB float64 temporary
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     idx = rag._faiss_index("ivf", vecs)
     assert idx.ntotal == n and idx.nlist == 1000
