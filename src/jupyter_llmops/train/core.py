@@ -179,11 +179,13 @@ def _png_image(png: bytes):
     from PIL import Image
     return Image.open(io.BytesIO(png))
 
-def _log_dataset(mlflow, rows: list[dict], data):
-    "The training data as an MLflow dataset input of the run (its source: the file, or feedback:/calls:)."
+def _log_dataset(mlflow, rows: list[dict], data, file: Path | None = None):
+    "The training data as an MLflow dataset input of the run, named after `data`; its source the file it was read from (None for calls:SINCE)."
     import warnings, pandas as pd
     df = pd.DataFrame([{k: json.dumps(v) if not isinstance(v, str) else v for k, v in r.items()} for r in rows])
-    src = str(Path(data).resolve()) if Path(str(data)).is_file() else str(data)
+    f = Path(file) if file else Path(str(data))
+    # MLflow resolves a file, not feedback:NAME or calls:SINCE (it raises); without a source it records the code that ran
+    src = str(f.resolve()) if f.is_file() else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow's schema hints and pandas deprecations inside mlflow.data
         ds = mlflow.data.from_pandas(df, source=src, name=Path(str(data)).stem if ":" not in str(data) else str(data).replace(":", "-"))

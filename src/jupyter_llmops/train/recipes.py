@@ -266,7 +266,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
         if recipe == "distill": params.update(student=student, max_new_tokens=max_new_tokens, on_policy=on_policy)
         if grid: params["sweep"] = " ".join(f"{k}={','.join(map(str, v))}" for k, v in grid.items())
         mlflow.log_params(params)
-        _log_dataset(mlflow, rows, data)
+        _log_dataset(mlflow, rows, data, None if str(data).startswith("calls:") else data_path(data, st, recipe))
         if recipe == "distill": p.teacher, start = load_pair(base, student, st, hw)
         else: start = _load(recipe, str(base), hw, hp["layers"], hp["depth"])
         before = {}
