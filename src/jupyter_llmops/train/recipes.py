@@ -106,7 +106,22 @@ def _train_rows(recipe: str, rows: list[dict], tok, max_length: int, seed: int =
 KEEP = {"reward": ("chosen_ids", "rejected_ids"), "distill": ("prompt",), "sft": ("messages",), "kto": ("prompt", "completion", "label"),
         "dpo": ("prompt", "chosen", "rejected")}  # the columns each trainer takes
 
-def _build(recipe, model, data, tok, args, hw, max_length, lora, teacher, beta, max_new_tokens, on_policy=True):
+def _ref_cached(cls, cache: dict | None):
+    """`cls` (TRL's DPO or KTO trainer) keeping the reference log-probs it precomputes in `cache`, keyed by the tokenised
+    rows and the reference's weights. TRL's own cache keys on the dataset's fingerprint, which its length filter changes
+    with every config (the filter's lambda holds the args), so without this each run of a sweep recomputes them."""
+    if cache is None: return cls
+    class RefCached(cls):
+        def _precompute_ref_logps(self, dataset, name, batch_size):
+            from datasets import concatenate_datasets
+            key = (name, self._precompute_model_hash, getattr(self, "calculate_KL", None), _sha1([dataset.to_dict()]))
+            if key in cache: return concatenate_datasets([dataset, cache[key]], axis=1)
+            out = super()._precompute_ref_logps(dataset, name, batch_size)
+            cache[key] = out.select_columns([c for c in out.column_names if c not in dataset.column_names])
+            return out
+    return RefCached
+
+def _build(recipe, model, data, tok, args, hw, max_length, lora, teacher, beta, max_new_tokens, on_policy=True, ref_cache=None):
     "The TRL trainer of `recipe` for `model` on `data` (a Dataset of the shaped rows, the same object for every run of a sweep)."
     import trl
     peft = _lora("SEQ_CLS" if recipe == "reward" else "CAUSAL_LM") if lora else None
@@ -124,9 +139,9 @@ def _build(recipe, model, data, tok, args, hw, max_length, lora, teacher, beta, 
         return trl.SFTTrainer(model=model, args=trl.SFTConfig(max_length=max_length, **args),
                               train_dataset=data, processing_class=tok, peft_config=peft)
     if recipe == "kto":
-        return trl.KTOTrainer(model=model, args=trl.KTOConfig(max_length=max_length, beta=beta, **pre, **args),
+        return _ref_cached(trl.KTOTrainer, ref_cache)(model=model, args=trl.KTOConfig(max_length=max_length, beta=beta, **pre, **args),
                               train_dataset=data, processing_class=tok, peft_config=peft)
-    return trl.DPOTrainer(model=model, args=trl.DPOConfig(max_length=max_length, beta=beta, **pre, **args),
+    return _ref_cached(trl.DPOTrainer, ref_cache)(model=model, args=trl.DPOConfig(max_length=max_length, beta=beta, **pre, **args),
                           train_dataset=data, processing_class=tok, peft_config=peft)
 
 # %% ../../../nbs/34_train_recipes.ipynb #fd7f75ee
@@ -145,7 +160,8 @@ class _Plan:
     on_policy: bool = False
     teacher: object = None
     teacher_cache: tuple | None = None  # distill: the teacher's answers and hidden states, computed once
-    dataset: object = None  # the training rows as one datasets.Dataset: TRL keys its cache of reference log-probs by its fingerprint
+    ref_cache: dict = field(default_factory=dict)  # dpo, kto: the reference log-probs of the training rows, computed once
+    dataset: object = None  # the training rows as one datasets.Dataset, built once
     progress: bool = True
     callbacks: list = field(default_factory=list)
 
@@ -154,7 +170,7 @@ def _fit(p: _Plan, hp: dict, model, mlflow, tmp: str, before: dict) -> dict:
     args = trainer_args(p.hw, tempfile.mkdtemp(dir=tmp), hp["steps"], hp["batch"], hp["lr"])
     t0 = time.perf_counter()
     if p.dataset is None: p.dataset = _dataset(p.rows, KEEP[p.recipe])
-    trainer = _build(p.recipe, model, p.dataset, p.tok, args, p.hw, hp["max_length"], hp["lora"], p.teacher, hp["beta"], p.max_new_tokens, p.on_policy)
+    trainer = _build(p.recipe, model, p.dataset, p.tok, args, p.hw, hp["max_length"], hp["lora"], p.teacher, hp["beta"], p.max_new_tokens, p.on_policy, p.ref_cache)
     pre = {"setup_s": time.perf_counter() - t0}  # dpo and kto on a CPU: includes the reference log-probabilities
     if p.recipe in ("dpo", "kto"): mlflow.log_param("precompute_ref_log_probs", trainer.args.precompute_ref_log_probs)  # as _build chose
     if p.recipe == "distill" and not p.on_policy:
