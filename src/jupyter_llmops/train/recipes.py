@@ -19,14 +19,15 @@ from .distill import compare_models, load_pair, split_heldout, teacher_answer_tr
 from .evaluate import PRIMARY, HeldOut, encode, fit_prompt, rank_key, split_eval
 
 # %% auto #0
-__all__ = ['DEFAULTS', 'GPU_DEFAULTS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep', 'run_recipe', 'sft', 'reward',
-           'dpo', 'kto', 'distill']
+__all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep', 'run_recipe', 'sft',
+           'reward', 'dpo', 'kto', 'distill']
 
 # %% ../../../nbs/34_train_recipes.ipynb #9bd7e40e
-DEFAULTS = {  # per recipe: steps (or "epoch": one pass over the training rows), max_length, learning rate, beta,
+EPOCH_CAP = 400  # steps="epoch" is one pass over the training rows, at most this many steps
+DEFAULTS = {  # per recipe: steps (or "epoch"), max_length, learning rate (None: TRL's), beta,
     # top layers trained (None: all), depth (reward: the base model's first N decoder layers; None: all)
     "sft": dict(steps=50, max_length=256, lr=None, beta=None, layers=None, depth=None),
-    "reward": dict(steps=50, max_length=256, lr=None, beta=None, layers=None, depth=None),
+    "reward": dict(steps="epoch", max_length=128, lr=None, beta=None, layers=4, depth=16),
     "dpo": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
     "kto": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
     "distill": dict(steps=50, max_length=256, lr=None, beta=0.5, layers=None, depth=None),
@@ -82,13 +83,14 @@ def _truncate(model, depth: int | None):
     return model
 
 def _load(recipe: str, base: str, hw: Hardware, layers: int | None = None, depth: int | None = None, seed: int = 0):
-    "The model `recipe` trains (for `reward`: a sequence classifier with one output, of the first `depth` layers, its top `layers` trained)."
+    "The model `recipe` trains, its top `layers` decoder layers trainable (for `reward`: a sequence classifier with one output, of the first `depth` layers)."
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
     dtype = torch.bfloat16 if hw.bf16 else torch.float32
     set_seed(seed)  # the reward head's random start is the same in every run
-    if recipe != "reward": return AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
-    m = _truncate(AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=dtype), depth)
+    if recipe == "reward": m = _truncate(AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=dtype), depth)
+    elif recipe == "distill": raise ValueError("distill loads its teacher and student with load_pair")
+    else: m = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     _freeze_below(m, layers)
     return m
 
@@ -317,7 +319,7 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
             mlflow.log_params({"recipe": p.recipe, "model": p.spec, **h, "sweep_index": i})
             if before: mlflow.log_metrics(before)
             model = _load(p.recipe, str(p.base), p.hw, h["layers"], h["depth"]) if "depth" in combo else copy.deepcopy(start)
-            if p.recipe == "reward": _freeze_below(model, h["layers"])
+            if p.recipe != "distill": _freeze_below(model, h["layers"])
             if p.progress: print(f"sweep {i}/{len(combos)}: {label}", flush=True)
             fit = _fit(p, h, model, mlflow, tmp, before)
             score = rank_key(fit["metrics"], metric, way)
@@ -339,8 +341,8 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
     return best, path, comparison, best["run_id"], table
 
 def _resolved(hp: dict, n: int) -> dict:
-    "The hyper-parameters with steps='epoch' turned into one pass over `n` rows."
-    return hp | {"steps": math.ceil(n / hp["batch"]) if hp["steps"] == "epoch" else int(hp["steps"])}
+    "The hyper-parameters with steps='epoch' turned into one pass over `n` rows (at most EPOCH_CAP steps)."
+    return hp | {"steps": min(math.ceil(n / hp["batch"]), EPOCH_CAP) if hp["steps"] == "epoch" else int(hp["steps"])}
 
 # %% ../../../nbs/34_train_recipes.ipynb #3d581834
 def sft(data, model: str = "local", steps: int | None = None, lora: bool = False, **kw) -> TrainResult:
