@@ -1,14 +1,20 @@
-"Every TRL recipe for a few steps on the real local model: finite loss, an MLflow run, a model folder that loads and generates."
+"""Every TRL recipe for a few steps on the real local model: finite loss, an MLflow run, a model folder that loads and
+generates, and the recipe's held-out metric moved the right way (on rows it did not train on)."""
 import json, math
 from pathlib import Path
 import pytest
 from conftest import run_cli
 
 PREFS = [{"prompt": f"Greet user number {i}.", "chosen": f"Hello, user {i}! How can I help you today?", "rejected": "no"} for i in range(6)]
+HELD_PREFS = [{"prompt": f"Say hi to guest {i}.", "chosen": f"Hi, guest {i}! Welcome, what can I do for you?", "rejected": "go away"} for i in (7, 8, 9)]
 CHATS = [{"prompt": f"What is {i} plus {i}?", "completion": f"{i} plus {i} is {2 * i}."} for i in range(6)]
+HELD_CHATS = [{"prompt": f"What is {i} plus {i}?", "completion": f"{i} plus {i} is {2 * i}."} for i in (11, 12)]
+THUMBS = [{"prompt": f"Greet visitor {i}.", "completion": f"Welcome, visitor {i}! How can I help?" if i % 2 else "Leave me alone.", "label": i % 2 == 1}
+          for i in range(8)]
 PROMPTS = [{"prompt": f"Name the capital of {c}.", "completion": f"The capital of {c} is {k}."}
            for c, k in [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Spain", "Madrid"), ("Egypt", "Cairo")]]
 FAST = dict(batch=2, max_length=64, progress=False)
+SHORT = dict(max_new_tokens=8)  # held-out answers (token F1, win rate): short, to keep the tests quick
 
 
 def _jsonl(path: Path, rows) -> Path:
@@ -49,6 +55,12 @@ def test_bad_data_names_the_line_and_field(tmp_path, st):
     f.write_text('{"prompt": "a"}\nnot json\n')
     with pytest.raises(UsageError, match=r"chats.jsonl:2: not JSON"): load_data("distill", f)
     with pytest.raises(UsageError, match="unknown recipe"): load_data("ppo", f)
+    f = _jsonl(tmp_path / "hh.jsonl", [{"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: hi\n\nAssistant: go"},
+                                       {"chosen": "\n\nHuman: hi\n\nAssistant: hello", "rejected": "\n\nHuman: yo\n\nAssistant: go"}])
+    with pytest.raises(UsageError, match=r"hh.jsonl:2: missing field\(s\) prompt \(chosen and rejected share no beginning"): load_data("reward", f)
+    f = _jsonl(tmp_path / "thumbs.jsonl", [THUMBS[0], {"prompt": "x", "completion": "y", "label": 1}])
+    with pytest.raises(UsageError, match=r"thumbs.jsonl:2: missing field\(s\) label \(true or false\)"): load_data("kto", f)
+    with pytest.raises(UsageError, match="calls:SINCE .* feeds train kto"): load_data("dpo", "calls:1h")
     with pytest.raises(UsageError, match="no data file"): load_data("sft", tmp_path / "none.jsonl")
 
 
@@ -56,14 +68,23 @@ def test_cli_bad_data_is_a_usage_error(tmp_path):
     f = _jsonl(tmp_path / "p.jsonl", [{"prompt": "x"}])
     r = run_cli("train", "reward", "--data", str(f), "--steps", "1", cwd=tmp_path)
     assert r.returncode == 2 and "p.jsonl:1: missing field(s) chosen, rejected" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    f = _jsonl(tmp_path / "prefs.jsonl", PREFS)
+    r = run_cli("train", "dpo", "--data", str(f), "--sweep", "max_length=64,128", cwd=tmp_path)
+    assert r.returncode == 2 and "--sweep cannot vary 'max_length'" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run_cli("train", "dpo", "--data", str(f), "--sweep", "beta=0.1,0.2", cwd=tmp_path)  # 6 rows: no automatic held-out split
+    assert r.returncode == 2 and "a sweep ranks its runs on held-out rows" in r.stderr, r.stderr
 
 
 def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     import mlflow
     from jupyter_llmops.llm import complete
     from jupyter_llmops.train import sft
-    r = sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=2, lora=True, register_as="test-sft", settings=st, **FAST)
+    r = sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=2, lora=True, lr=1e-3, register_as="test-sft", settings=st,
+            eval_data=_jsonl(tmp_path / "held.jsonl", HELD_CHATS), **SHORT, **FAST)
     assert r.steps == 2 and math.isfinite(r.metrics["train_loss"]) and len(r.history) == 2
+    m = r.metrics  # the held-out answers became likelier
+    assert m["eval_loss"] < m["eval_loss_before"] and m["eval_perplexity"] < m["eval_perplexity_before"], m
+    assert 0 <= m["eval_token_f1"] <= 1 and 0 <= m["eval_token_f1_before"] <= 1
     assert (Path(r.model_path) / "config.json").is_file() and not (Path(r.model_path) / "adapter_config.json").exists()
     _generates(r.model_path, st)
     run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
@@ -79,25 +100,104 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     assert out.text and out.model == "models:/test-sft/1"
 
 
-def test_reward_model_scores(tmp_path, st):
+@pytest.fixture(scope="module")
+def reward_run(proj, tmp_path_factory):
+    "A reward model trained on the greeting pairs, measured on other greetings, registered as test-reward."
+    import os
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.train import reward
+    d = tmp_path_factory.mktemp("reward")
+    old = os.getcwd(); os.chdir(proj)
+    try: return reward(_jsonl(d / "prefs.jsonl", PREFS), steps=3, eval_data=_jsonl(d / "held.jsonl", HELD_PREFS), register_as="test-reward",
+                       settings=load_settings(), **FAST)
+    finally: os.chdir(old)
+
+
+def test_reward_model_scores_and_ranks_held_out_pairs(reward_run, st):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from jupyter_llmops.train import reward
-    r = reward(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=2, settings=st, **FAST)
+    r = reward_run
     assert math.isfinite(r.metrics["train_loss"])
-    m, tok = AutoModelForSequenceClassification.from_pretrained(r.model_path), AutoTokenizer.from_pretrained(r.model_path)
-    with torch.no_grad(): score = m(**tok("Hello, user 1!", return_tensors="pt")).logits
+    m = r.metrics  # the held-out chosen answers now score above the rejected ones, by more than before
+    assert m["eval_accuracy"] == 1.0 and m["eval_margin"] > m["eval_margin_before"], m
+    model, tok = AutoModelForSequenceClassification.from_pretrained(r.model_path), AutoTokenizer.from_pretrained(r.model_path)
+    with torch.no_grad(): score = model(**tok("Hello, user 1!", return_tensors="pt")).logits
     assert score.shape == (1, 1) and torch.isfinite(score).all()
 
 
-def test_dpo(tmp_path, st):
+def test_dpo_lifts_the_implicit_reward_and_wins_by_the_reward_model(tmp_path, st, reward_run):
     from jupyter_llmops.train import dpo
     import mlflow
-    r = dpo(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=2, settings=st, **FAST)
-    assert math.isfinite(r.metrics["train_loss"]) and r.steps == 2
+    r = dpo(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=3, lr=5e-5, eval_data=_jsonl(tmp_path / "held.jsonl", HELD_PREFS),
+            judge_model="models:/test-reward/1", settings=st, **SHORT, **FAST)
+    assert math.isfinite(r.metrics["train_loss"]) and r.steps == 3
+    m = r.metrics  # before training the policy is the reference: 0.5 by construction
+    assert m["eval_accuracy_before"] == 0.5 and m["eval_accuracy"] > 0.5 and m["eval_margin"] > 0 == m["eval_margin_before"], m
+    assert 0 <= m["win_rate"] <= 1
     _generates(r.model_path, st)
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
     # on a CPU the reference log-probs are computed once, before training
-    assert mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id).data.params["precompute_ref_log_probs"] == "True"
+    assert run.data.params["precompute_ref_log_probs"] == "True" and run.data.params["judge"] == "models:/test-reward/1"
+    assert run.data.metrics["eval_accuracy"] == m["eval_accuracy"] and run.data.metrics["eval_accuracy_before"] == 0.5
+    assert "<th>before</th>" in r._repr_html_()
+
+
+def test_kto_from_a_thumbs_session(tmp_path, st, reward_run):
+    "A feedback session in label mode (thumbs) feeds KTO; the implicit reward then ranks held-out good answers above bad ones."
+    import mlflow
+    from jupyter_llmops.train import kto, load_data
+    from jupyter_llmops.train.data import feedback_labels_path
+    labels = feedback_labels_path("thumbs", st)
+    labels.parent.mkdir(parents=True, exist_ok=True)
+    _jsonl(labels, [dict(t, session="thumbs", index=i) for i, t in enumerate(THUMBS)])
+    assert [r["label"] for r in load_data("kto", "feedback:thumbs", st)] == [t["label"] for t in THUMBS]
+    r = kto("feedback:thumbs", steps=3, lr=5e-5, eval_data=_jsonl(tmp_path / "held.jsonl", HELD_PREFS), judge_model="models:/test-reward/1",
+            settings=st, **SHORT, **FAST)
+    m = r.metrics
+    assert m["eval_accuracy_before"] == 0.5 and m["eval_accuracy"] > 0.5 and m["eval_margin"] > 0, m
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
+    assert run.data.tags["llmops.recipe"] == "kto" and run.data.params["rows"] == "8" and run.data.params["precompute_ref_log_probs"] == "True"
+    assert run.data.params["judge"] == "models:/test-reward/1" and 0 <= m["win_rate"] <= 1
+
+
+def test_kto_takes_recorded_calls_labelled_yes_or_no(st):
+    import mlflow
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.llm import complete
+    from jupyter_llmops.recorder import flush
+    from jupyter_llmops.train import load_data
+    with pytest.raises(UsageError, match="no recorded call of the last 1h carries a yes/no label"): load_data("kto", "calls:1h", st)
+    good, bad = (complete(q, spec="local", max_tokens=6, settings=st) for q in ("Say hello.", "Say goodbye."))
+    flush()
+    mlflow.set_tracking_uri(st.tracking_uri)
+    mlflow.log_feedback(trace_id=good.trace_id, name="thumbs", value=False)
+    mlflow.log_feedback(trace_id=good.trace_id, name="thumbs", value=True)  # the last label counts
+    mlflow.log_feedback(trace_id=bad.trace_id, name="thumbs", value=False)
+    mlflow.log_feedback(trace_id=bad.trace_id, name="relevance", value=0.9)  # not a yes/no label
+    rows = sorted(load_data("kto", "calls:1h", st), key=lambda r: r["prompt"][-1]["content"], reverse=True)
+    assert [(r["prompt"][-1]["content"], r["completion"][0]["content"], r["label"]) for r in rows] == [
+        ("Say hello.", good.text, True), ("Say goodbye.", bad.text, False)]
+
+
+def test_dpo_sweep_child_runs_table_and_best_registered(tmp_path, st, monkeypatch):
+    import mlflow, trl
+    calls = []
+    real = trl.DPOTrainer.compute_ref_log_probs
+    monkeypatch.setattr(trl.DPOTrainer, "compute_ref_log_probs", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
+    from jupyter_llmops.train import dpo
+    r = dpo(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=2, eval_data=_jsonl(tmp_path / "held.jsonl", HELD_PREFS),
+            sweep=["lr=1e-6,5e-5"], keep="best", eval_answers=1, settings=st, **SHORT, **FAST)
+    assert len(calls) == 1  # the training pairs' reference log-probs: computed for the first run, reused by the second
+    t = r.sweep
+    assert list(t["lr"]) == [5e-5, 1e-6] and t["eval_accuracy"].iloc[0] >= t["eval_accuracy"].iloc[1]  # best first
+    assert t["eval_margin"].iloc[0] > t["eval_margin"].iloc[1]
+    assert r.registered == ("dpo-best", 1) and r.metrics["eval_accuracy"] == t["eval_accuracy"].iloc[0]
+    c = mlflow.MlflowClient(st.tracking_uri)
+    children = c.search_runs([c.get_run(r.run_id).info.experiment_id], f"tags.`mlflow.parentRunId` = '{r.run_id}'")
+    assert sorted(ch.info.run_id for ch in children) == sorted(t["run_id"])
+    assert c.get_model_version("dpo-best", "1").run_id == t["run_id"].iloc[0]
+    assert {a.path for a in c.list_artifacts(r.run_id)} >= {"sweep.json", "sweep.png"}
+    assert (Path(r.model_path) / "config.json").is_file()
 
 
 def test_distill_auto_student_and_comparison(tmp_path, st):
@@ -188,13 +288,20 @@ def test_feedback_persists_resumes_and_feeds_dpo(tmp_path, st):
 def test_experiments_panel_shows_runs_curves_and_comparison(st):
     from jupyter_llmops.panels.experiments import ExperimentsModel, experiments_panel
     m = ExperimentsModel(st).refresh()
-    assert m.status == "" and {"sft", "reward", "dpo", "distill"} <= set(m.frame["recipe"])
+    assert m.status == "" and {"sft", "reward", "dpo", "kto", "distill"} <= set(m.frame["recipe"])
+    dpo_runs = m.frame[m.frame["recipe"] == "dpo"]
+    assert (dpo_runs["held_out"] == "eval_accuracy").all() and (dpo_runs["before"].dropna() == 0.5).all() and (dpo_runs["after"] > 0.5).any()
+    import mlflow
+    sweep = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`llmops.sweep` = 'parent'")["run_id"].iloc[0]
+    m.show(sweep)
+    assert m.heldout[0]["metric"] == "eval_accuracy" and m.heldout[0]["before"] == 0.5 and len(m.sweep) == 2
     m.recipe = "distill"; m.refresh()
     assert set(m.frame["recipe"]) == {"distill"}
     m.show(m.frame["run_id"].iloc[0])
     assert m.curve and [r["model"] for r in m.comparison] == ["teacher", "student"]
     view = experiments_panel(model=m)
-    assert view.model is m and "<img" in view.children[4].children[0].value and "teacher vs student" in view.children[4].children[1].value
+    assert view.model is m and "<img" in view.children[4].children[0].value and "teacher vs student" in view.children[4].children[1].children[1].value
+    assert "held out: before and after" in view.children[4].children[1].children[0].value
 
 
 def test_feedback_between_two_prompt_versions(tmp_path, st):

@@ -16,7 +16,7 @@ from ..display import figure, fig_png
 
 # %% auto #0
 __all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'torch_threads', 'cpu_allocator', 'TrainResult', 'loss_chart',
-           'model_folder', 'save_model', 'register', 'param_count', 'folder_mb']
+           'sweep_chart', 'model_folder', 'save_model', 'register', 'param_count', 'folder_mb']
 
 # %% ../../../nbs/31_train_core.ipynb #9982e1fe
 @dataclass
@@ -99,13 +99,24 @@ class TrainResult:
     history: list = field(default_factory=list)  # (step, loss)
     registered: tuple | None = None  # (name, version)
     comparison: object = None  # distill: a DataFrame teacher vs student
+    sweep: object = None  # a sweep: a DataFrame, one row per run, best first
+
+    def heldout(self) -> list[dict]:
+        "The held-out metrics side by side: one dict per metric with its value before and after training."
+        keys = [k for k in self.metrics if (k.startswith("eval_") or k == "win_rate") and not k.endswith(("_before", "_s"))]
+        return [{"metric": k, "before": self.metrics.get(f"{k}_before", 0.5 if k == "win_rate" else None), "after": self.metrics[k]} for k in keys]
 
     def _repr_html_(self):
-        m = "".join(f"<tr><td>{escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in self.metrics.items() if isinstance(v, (int, float)))
+        fmt = lambda v: "" if v is None else f"{v:.4g}"
+        held = "".join(f"<tr><td>{escape(r['metric'])}</td><td>{fmt(r['before'])}</td><td><b>{fmt(r['after'])}</b></td></tr>" for r in self.heldout())
+        held = f"<table><tr><th>held out</th><th>before</th><th>after</th></tr>{held}</table>" if held else ""
+        m = "".join(f"<tr><td>{escape(k)}</td><td>{v:.4g}</td></tr>" for k, v in self.metrics.items()
+                    if isinstance(v, (int, float)) and not k.startswith(("eval_", "win_rate")))
         reg = f"<br>registered as <code>models:/{escape(self.registered[0])}/{self.registered[1]}</code>" if self.registered else ""
         cmp = self.comparison.to_html(index=False) if self.comparison is not None else ""
+        sw = f"<b>sweep</b> (best first){self.sweep.to_html(index=False, float_format=lambda v: f'{v:.4g}')}" if self.sweep is not None else ""
         return (f"<div><b>train {escape(self.recipe)}</b>: {self.steps} steps, run <code>{escape(self.run_id)}</code>"
-                f"<br>model: <code>{escape(self.model_path)}</code>{reg}<table>{m}</table>{cmp}</div>")
+                f"<br>model: <code>{escape(self.model_path)}</code>{reg}{held}{sw}<table>{m}</table>{cmp}</div>")
 
 def _callback(total: int, log_metric, progress: bool):
     "A TrainerCallback: a tqdm bar with the live loss, every logged value sent to MLflow, the loss history kept."
@@ -135,6 +146,50 @@ def loss_chart(history: list, title: str = "training loss") -> bytes:
     if history: ax.plot(*zip(*history), marker=".")
     ax.set_xlabel("step"); ax.set_ylabel("loss"); ax.set_title(title); ax.grid(alpha=.3)
     return fig_png(fig)
+
+# %% ../../../nbs/31_train_core.ipynb #38275ce6
+def sweep_chart(table, metric: str, before: float | None = None) -> bytes:
+    "A PNG: the held-out metric of each run of a sweep, best first, against the starting model's."
+    from jupyter_llmops.display import figure, fig_png
+    params = [c for c in table.columns if c not in ("run_id",) and not c.startswith(("eval_", "win_rate", "train_"))]
+    labels = [" ".join(f"{k}={r[k]:g}" for k in params) for _, r in table.iterrows()]
+    fig = figure(5.5, 0.5 + 0.35 * len(table))
+    ax = fig.add_subplot()
+    ax.barh(range(len(table))[::-1], table[metric], color=["#2da44e"] + ["#8fb8de"] * (len(table) - 1))
+    ax.set_yticks(range(len(table))[::-1], labels, fontsize=8)
+    if before is not None: ax.axvline(before, color="#cf222e", ls="--", label="before training"); ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel(f"held-out {metric}"); ax.set_title("sweep, best first", fontsize=9); ax.grid(axis="x", alpha=.3)
+    return fig_png(fig)
+
+@contextmanager
+def _quiet_datasets():
+    "No progress bar per `datasets` map inside the block (TRL maps the data several times; the kit shows one bar)."
+    import datasets
+    was = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try: yield
+    finally:
+        if was: datasets.enable_progress_bars()
+
+def _sha1(rows: list[dict]) -> str:
+    return hashlib.sha1(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+def _png_image(png: bytes):
+    import io
+    from PIL import Image
+    return Image.open(io.BytesIO(png))
+
+def _log_dataset(mlflow, rows: list[dict], data, file: Path | None = None):
+    "The training data as an MLflow dataset input of the run, named after `data`; its source the file it was read from (None for calls:SINCE)."
+    import warnings, pandas as pd
+    df = pd.DataFrame([{k: json.dumps(v) if not isinstance(v, str) else v for k, v in r.items()} for r in rows])
+    f = Path(file) if file else Path(str(data))
+    # MLflow resolves a file, not feedback:NAME or calls:SINCE (it raises); without a source it records the code that ran
+    src = str(f.resolve()) if f.is_file() else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's schema hints and pandas deprecations inside mlflow.data
+        ds = mlflow.data.from_pandas(df, source=src, name=Path(str(data)).stem if ":" not in str(data) else str(data).replace(":", "-"))
+        mlflow.log_input(ds, context="training")
 
 # %% ../../../nbs/31_train_core.ipynb #ac5a7bff
 def model_folder(spec: str, settings: Settings) -> Path:

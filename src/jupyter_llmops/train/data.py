@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/30_train_data.ipynb #ed2ee8a7
 from __future__ import annotations
-import functools, hashlib, json, math, os, shutil, tempfile, time
+import functools, hashlib, json, math, os, re, shutil, tempfile, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
@@ -14,13 +14,16 @@ from ..errors import LLMOpsError, UsageError
 from ..files import read_jsonl
 
 # %% auto #0
-__all__ = ['FORMATS', 'RECIPES', 'feedback_pairs_path', 'data_path', 'load_data']
+__all__ = ['FORMATS', 'RECIPES', 'hh_turns', 'split_dialogues', 'feedback_pairs_path', 'feedback_labels_path', 'data_path',
+           'labelled_calls', 'load_data']
 
 # %% ../../../nbs/30_train_data.ipynb #b70c87b5
+_PAIR = '{"prompt": "...", "chosen": "...", "rejected": "..."}, or {"chosen": ..., "rejected": ...}: two whole dialogues that share their beginning (HH-RLHF text "\\n\\nHuman: ...\\n\\nAssistant: ..." or message lists)'
 FORMATS = {
     "sft": '{"messages": [{"role": "user", "content": "..."}, {"role": "assistant", "content": "..."}]} or {"prompt": "...", "completion": "..."}',
-    "reward": '{"prompt": "...", "chosen": "...", "rejected": "..."}',
-    "dpo": '{"prompt": "...", "chosen": "...", "rejected": "..."}',
+    "reward": _PAIR,
+    "dpo": _PAIR,
+    "kto": '{"prompt": "...", "completion": "...", "label": true|false}, or preference pairs (chosen: true, rejected: false)',
     "distill": '{"prompt": "..."} (optionally "completion": a reference answer)',
 }
 RECIPES = tuple(FORMATS)
@@ -30,6 +33,43 @@ def _is_chat(v) -> bool:
 
 def _text_or_chat(v) -> bool: return (isinstance(v, str) and bool(v.strip())) or _is_chat(v)
 
+def _chat(v, role: str) -> list[dict]:
+    return v if isinstance(v, list) else [{"role": role, "content": v}]
+
+# %% ../../../nbs/30_train_data.ipynb #f9e78eaa
+_TURN = re.compile(r"(?:^|\n\n)(Human|Assistant):[ \t]?")
+
+def hh_turns(text: str, open_end: bool = False) -> list[dict] | None:
+    "HH-RLHF's `\\n\\nHuman: ...\\n\\nAssistant: ...` text as chat messages (`open_end`: a last empty Assistant turn dropped); None for text without those turns."
+    parts = _TURN.split(text.lstrip("\n"))
+    if len(parts) < 3 or parts[0].strip(): return None
+    msgs = [{"role": "user" if who == "Human" else "assistant", "content": said.strip()} for who, said in zip(parts[1::2], parts[2::2])]
+    return msgs[:-1] if open_end and msgs[-1]["role"] == "assistant" and not msgs[-1]["content"] else msgs
+
+def split_dialogues(chosen, rejected) -> dict | None:
+    "Prompt, chosen and rejected answers from two dialogues sharing their beginning (chat lists or text); None when they share none."
+    c = chosen if isinstance(chosen, list) else hh_turns(chosen)
+    r = rejected if isinstance(rejected, list) else hh_turns(rejected)
+    if c is not None and r is not None:
+        k = 0
+        while k < min(len(c), len(r)) - 1 and c[k] == r[k]: k += 1
+        if k == 0: return None
+        return {"prompt": c[:k], "chosen": c[k:], "rejected": r[k:]}
+    if not (isinstance(chosen, str) and isinstance(rejected, str)): return None
+    k = len(os.path.commonprefix([chosen, rejected]))
+    k = chosen.rfind(" ", 0, k + 1) if k < min(len(chosen), len(rejected)) else k
+    prompt = chosen[:max(k, 0)].strip()
+    if not prompt or not chosen[k:].strip() or not rejected[k:].strip(): return None
+    return {"prompt": _chat(prompt, "user"), "chosen": _chat(chosen[k:].strip(), "assistant"), "rejected": _chat(rejected[k:].strip(), "assistant")}
+
+def _pair(o: dict) -> dict | None:
+    "A preference row in TRL's conversational form (explicit or implicit prompt); None when the implicit prompt is empty."
+    if "prompt" in o:
+        p = hh_turns(o["prompt"], open_end=True) if isinstance(o["prompt"], str) else None
+        return {"prompt": p or _chat(o["prompt"], "user"), "chosen": _chat(o["chosen"], "assistant"), "rejected": _chat(o["rejected"], "assistant")}
+    return split_dialogues(o["chosen"], o["rejected"])
+
+# %% ../../../nbs/30_train_data.ipynb #2354403a
 def _missing(recipe: str):
     "A checker naming what a row of `recipe` lacks (or holds in the wrong shape)."
     def check(o: dict) -> list[str]:
@@ -39,35 +79,80 @@ def _missing(recipe: str):
                 return [] if ok else ["messages (a list of {role, content} with an assistant turn)"]
             lack = [k for k in ("prompt", "completion") if not _text_or_chat(o.get(k))]
             return lack if len(lack) < 2 else ["messages (or prompt and completion)"]
-        if recipe in ("reward", "dpo"):
-            return [k for k in ("prompt", "chosen", "rejected") if not _text_or_chat(o.get(k))]
+        if recipe in ("reward", "dpo") or (recipe == "kto" and "label" not in o and ("chosen" in o or "rejected" in o)):
+            lack = [k for k in ("prompt", "chosen", "rejected") if not _text_or_chat(o.get(k)) and (k != "prompt" or "prompt" in o)]
+            if not lack and _pair(o) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
+            return lack
+        if recipe == "kto":
+            lack = [k for k in ("prompt", "completion") if not _text_or_chat(o.get(k))]
+            return lack + ([] if isinstance(o.get("label"), bool) else ["label (true or false)"])
         return [] if _text_or_chat(o.get("prompt")) or _is_chat(o.get("messages")) else ["prompt"]
     return check
 
-def _chat(v, role: str) -> list[dict]:
-    return v if isinstance(v, list) else [{"role": role, "content": v}]
-
+# %% ../../../nbs/30_train_data.ipynb #8b184161
 def feedback_pairs_path(name: str, settings: Settings) -> Path:
     "Where the feedback panel keeps the preference pairs of session `name`."
     return Path(settings.home) / "feedback" / name / "pairs.jsonl"
 
-def data_path(data: str | Path, settings: Settings | None = None) -> Path:
-    "The file behind a data argument: a path, or feedback:NAME for the pairs of a feedback session."
-    if str(data).startswith("feedback:"): return feedback_pairs_path(str(data)[9:], settings or load_settings())
+def feedback_labels_path(name: str, settings: Settings) -> Path:
+    "Where a feedback session in label mode (thumbs up/down) keeps its labelled answers."
+    return Path(settings.home) / "feedback" / name / "labels.jsonl"
+
+def data_path(data: str | Path, settings: Settings | None = None, recipe: str | None = None) -> Path:
+    "The file behind a data argument: a path, or feedback:NAME for a feedback session's pairs (kto: its labels, when it has them)."
+    if str(data).startswith("feedback:"):
+        st = settings or load_settings()
+        labels = feedback_labels_path(str(data)[9:], st)
+        return labels if recipe == "kto" and labels.is_file() else feedback_pairs_path(str(data)[9:], st)
     return Path(data).expanduser()
 
-def load_data(recipe: str, # sft | reward | dpo | distill
-              data: str | Path, # a JSONL file, or feedback:NAME for the pairs a feedback session collected
+def labelled_calls(since: str, settings: Settings | None = None) -> list[dict]:
+    "Recorded LLM calls since then that carry a yes/no feedback assessment: {prompt, completion, label, trace_id}."
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.recorder import flush, since_ms
+    st = settings or load_settings()
+    flush()
+    mlflow = connect(st)
+    exps = [e.experiment_id for e in mlflow.search_experiments()]
+    traces = mlflow.search_traces(locations=exps, filter_string=f"trace.timestamp_ms > {since_ms(since)}", return_type="list",
+                                  max_results=10000) if exps else []
+    out = []
+    for tr in traces:
+        votes = sorted((a for a in tr.info.assessments or [] if isinstance(getattr(a, "value", None), bool)),
+                       key=lambda a: a.last_update_time_ms or a.create_time_ms or 0)
+        if not votes or not tr.data.spans: continue
+        sp = tr.data.spans[0]
+        msgs = (sp.inputs or {}).get("messages", [])
+        answer = (sp.outputs or {}).get("text", "") if isinstance(sp.outputs, dict) else ""
+        if msgs and answer: out.append({"prompt": msgs, "completion": answer, "label": votes[-1].value, "trace_id": tr.info.trace_id})
+    if not out: raise UsageError(f"no recorded call of the last {since} carries a yes/no label",
+                                 hint="label calls with mlflow.log_feedback(trace_id=..., value=True|False), or pass a JSONL file")
+    return out
+
+# %% ../../../nbs/30_train_data.ipynb #5089b610
+def _rows(recipe: str, data, settings) -> list[dict]:
+    "The raw objects of a data argument, validated."
+    if str(data).startswith("calls:"):
+        if recipe != "kto": raise UsageError("calls:SINCE holds single labelled answers: it feeds train kto", hint=f"{recipe} takes a file: {FORMATS[recipe]}")
+        return labelled_calls(str(data)[6:], settings)
+    return read_jsonl(data_path(data, settings, recipe), hint=f"{recipe} takes one JSON object per line: {FORMATS[recipe]}", missing=_missing(recipe))
+
+def load_data(recipe: str, # sft | reward | dpo | kto | distill
+              data: str | Path, # a JSONL file; feedback:NAME, a feedback session; kto also calls:SINCE (labelled recorded calls)
               settings: Settings | None = None) -> list[dict]:
     "Read and validate the training data of `recipe`; rows in TRL's conversational format."
     if recipe not in FORMATS: raise UsageError(f"unknown recipe {recipe!r}", hint=f"use one of {', '.join(RECIPES)}")
-    rows = read_jsonl(data_path(data, settings), hint=f"{recipe} takes one JSON object per line: {FORMATS[recipe]}", missing=_missing(recipe))
     out = []
-    for o in rows:
+    for o in _rows(recipe, data, settings):
         if recipe == "sft":
             out.append({"messages": o["messages"] if "messages" in o else _chat(o["prompt"], "user") + _chat(o["completion"], "assistant")})
         elif recipe in ("reward", "dpo"):
-            out.append({"prompt": _chat(o["prompt"], "user"), "chosen": _chat(o["chosen"], "assistant"), "rejected": _chat(o["rejected"], "assistant")})
+            out.append(_pair(o))
+        elif recipe == "kto":
+            if "label" in o: out.append({"prompt": _chat(o["prompt"], "user"), "completion": _chat(o["completion"], "assistant"), "label": o["label"]})
+            else:
+                p = _pair(o)
+                out += [{"prompt": p["prompt"], "completion": p["chosen"], "label": True}, {"prompt": p["prompt"], "completion": p["rejected"], "label": False}]
         else:
             msgs = o["messages"] if "prompt" not in o else _chat(o["prompt"], "user")
             out.append({"prompt": [m for m in msgs if m["role"] != "assistant"] or msgs, "reference": o.get("completion")})
