@@ -310,11 +310,11 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
     metric, way = PRIMARY[p.recipe]
     combos = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
     rows, best, best_score = [], None, None
-    parent = mlflow.active_run().info.run_id
+    parent, eid = mlflow.active_run().info.run_id, mlflow.active_run().info.experiment_id  # children in the parent's experiment
     for i, combo in enumerate(combos, 1):
         h = _resolved(hp | combo, len(p.rows))
         label = " ".join(f"{k}={v:g}" for k, v in combo.items())
-        with mlflow.start_run(run_name=f"{p.recipe} {label}", nested=True) as child:
+        with mlflow.start_run(experiment_id=eid, run_name=f"{p.recipe} {label}", nested=True) as child:
             mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": p.recipe, "llmops.base_model": p.spec, "llmops.sweep": parent})
             mlflow.log_params({"recipe": p.recipe, "model": p.spec, **h, "sweep_index": i})
             if before: mlflow.log_metrics(before)
