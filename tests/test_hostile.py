@@ -339,7 +339,8 @@ HOOK_SECRET = "HookSecret0123456789abcdefXYZ"
 
 
 def test_the_showcase_leaks_no_secret(tmp_path, webhook):
-    "The demo (`llmops demo`, the showcase pipeline) with fake secrets in every setting and environment variable that can hold one."
+    """The demo (`llmops demo`, the showcase pipeline) with fake secrets in every setting and environment variable that can hold one;
+    the same run's report then shows what it promises (issue 23: figures, no stderr block, the hallucinations it caught)."""
     proj = tmp_path / "proj"; proj.mkdir()
     (proj / "settings.ini").write_text(
         "[llmops]\nexperiment = scan\n"
@@ -360,3 +361,9 @@ def test_the_showcase_leaks_no_secret(tmp_path, webhook):
     leaks += [("output", s[:8]) for s in secrets if s in out]
     assert leaks == []
     assert list(home.glob("runs/showcase-*/showcase.ipynb")) and (home / "mlflow.db").is_file()  # the search looked at real output
+    from showcase_report import check_report  # one demo run, two checks: CI runs the demo once
+    out = home.glob("runs/showcase-*/showcase.ipynb").__next__()
+    check_report(out)
+    assert list(out.parent.glob("logs/step-*.log"))  # the libraries' chatter went to the steps' logs
+    if "ALERT payload (POSTed to alert_webhook)" in out.read_text():  # an alert the report says was sent reached the webhook
+        assert any(g.get("alerts") for g in webhook.got)

@@ -26,3 +26,9 @@ def test_perf_table_is_rebuilt_from_bench_rows(tmp_path):
     assert "| prompts | cached render vs load_prompt | 2.3 us vs 389 us: 168x | `python bench/prompts.py` |" in text
     assert "old" not in text and text.endswith("tail\n")
     assert "<!-- perf-table:start -->" in (ROOT / "README.md").read_text()
+
+
+def test_the_demo_pictures_come_from_a_demo_run():
+    "The README's pictures of `make demo` are files scripts/readme_images.py took from a demo run's output notebook."
+    r = subprocess.run([sys.executable, str(ROOT / "scripts/readme_images.py"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr

@@ -28,6 +28,7 @@ class Answer:
     model: str = ""
     prompt: tuple | None = None
     streamed: bool = False  # the text was already printed as it came: the view shows the rest
+    context: list = field(default_factory=list)  # the retrieved passages it was given: [{'n', 'source', 'text'}]
 
     def __repr__(self):
         src = "".join(f"\n  [{s['n']}] {s['source']}@{s['start']}" for s in self.sources)
@@ -84,4 +85,5 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
         from jupyter_llmops.rag import index_version
         attrs.update({"llmops.index_version": f"{index}/{index_version(index, s)}", "llmops.question": question})
     out = complete(msg, llm, max_tokens=max_tokens, system=system, settings=s, trace_attrs=attrs or None, on_token=on_token)
-    return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None)
+    return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None,
+                  attrs.get("llmops.context", []))

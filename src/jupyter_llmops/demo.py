@@ -7,10 +7,13 @@ from __future__ import annotations
 import sys, warnings
 from dataclasses import dataclass, field
 from .config import Settings
+from .demo_figures import (alert_text, cache_chart, grounded_chart, grounded_html, prompt_chart, tracking_chart,
+                                         where)
 
 # %% auto #0
-__all__ = ['DEMO_FIT', 'DEMO_CASES', 'DEMO_QA', 'DEMO_DISTILL', 'DEMO_ROUTE_QS', 'demo_tracking', 'demo_prompts', 'demo_rag',
-           'demo_monitor', 'demo_distill', 'demo_route', 'demo_schedule', 'DemoResult', 'run_demo']
+__all__ = ['DEMO_FIT', 'DEMO_CASES', 'DEMO_QA', 'DEMO_ASK', 'DEMO_ALERT', 'DEMO_DISTILL', 'DEMO_ROUTE_QS', 'DEMO_CACHE',
+           'demo_tracking', 'demo_prompts', 'demo_rag', 'demo_monitor', 'demo_drift', 'demo_distill', 'demo_route',
+           'demo_schedule', 'demo_cache', 'DemoResult', 'run_demo']
 
 # %% ../../nbs/39_demo.ipynb #99e37d77
 DEMO_FIT = """from sklearn.datasets import load_breast_cancer
@@ -44,7 +47,7 @@ def demo_tracking(settings: Settings, echo) -> dict:
     X, y = load_breast_cancer(return_X_y=True)
     echo(f"   registered {mv.name} version {mv.version} @champion from {best.run_name}; "
          f"loaded back from models:/demo-classifier@champion, accuracy on all data {(model.predict(X) == y).mean():.4f}")
-    return {"runs": views, "champion": mv}
+    return {"runs": views, "champion": mv, "show": [tracking_chart(views)], "where": where(settings, [v.run_id for v in views])}
 
 # %% ../../nbs/39_demo.ipynb #4e299253
 DEMO_CASES = [{"country": "France", "expected": "Paris"}, {"country": "Japan", "expected": "Tokyo"},
@@ -66,7 +69,7 @@ def demo_prompts(settings: Settings, echo) -> dict:
     res = evaluate("demo-capital", [r1.version, r2.version], data, ["contains", "token_f1", "latency"],
                    promote="production", max_tokens=24, settings=settings, progress=False)
     for line in repr(res).splitlines(): echo("   " + line)
-    return {"prompt_eval": res}
+    return {"prompt_eval": res, "show": [prompt_chart(res)], "where": where(settings, res.run_id)}
 
 # %% ../../nbs/39_demo.ipynb #8ecc5fff
 DEMO_QA = [
@@ -78,12 +81,16 @@ DEMO_QA = [
     {"question": "How is hit@k, MRR and nDCG computed for retrieval?", "expected_source": "24_rag_eval.ipynb"},
 ]
 
-def demo_rag(settings: Settings, echo) -> dict:
-    "Index the documentation that ships with the repo (README and notebooks), query it, and evaluate retrieval."
+DEMO_ASK = ["How do I register a model as champion?", "Which scorers can evaluate a prompt?", "How are indexes kept up to date?"]
+
+def demo_rag(settings: Settings, echo, max_tokens: int = 48) -> dict:
+    "Index the repo's documentation, query it, evaluate and sweep retrieval; answer questions from it, each answer judged for groundedness."
     import json
     from pathlib import Path
     from jupyter_llmops import rag
-    from jupyter_llmops.rag_eval import evaluate
+    from jupyter_llmops.ask import ask
+    from jupyter_llmops.grounding import groundedness_detail
+    from jupyter_llmops.rag_eval import evaluate, sweep
     root = settings.file.parent if settings.file else Path.cwd()
     sources = [str(p) for p in (root / "README.md", root / "nbs") if p.exists()]
     if not sources: sources = [str(Path(__file__).parent)]  # an installed kit: its own modules' documentation
@@ -99,20 +106,47 @@ def demo_rag(settings: Settings, echo) -> dict:
     data.write_text("\n".join(json.dumps(q) for q in DEMO_QA))
     ev = evaluate("demo-docs", data, k=5, settings=settings)
     for line in repr(ev).splitlines(): echo("   " + line)
-    return {"rag_build": b, "rag_eval": ev}
+    sw = sweep("demo-docs", sources, data, chunk_sizes="200", overlaps="32", modes="hybrid,dense,lexical", k=5, settings=settings,
+               progress=False)  # the index's own chunks (embeddings cached), searched three ways
+    echo(f"   sweep of the retrieval modes on the same chunks: best {sw.best['mode']} (hit@5 {sw.best['hit@k']:.3f}, "
+         f"MRR {sw.best['mrr']:.3f}, nDCG@5 {sw.best['ndcg@k']:.3f})")
+    echo("\n   answers from the index by the local LLM, each sentence judged against the passages it was given:")
+    show, answers = [sw.chart_png()], []
+    for q in DEMO_ASK:
+        a = ask(q, "demo-docs", k=3, max_tokens=max_tokens, settings=settings)
+        d = groundedness_detail(a.text, [c["text"] for c in a.context], settings)
+        echo(f"   Q: {q}\n   A: {' '.join(a.text.split())}\n      groundedness {d.score:.2f} ({'grounded' if d.grounded else 'NOT grounded'}"
+             f" at {d.threshold:.2f}); {len(d.unsupported)} of {len(d.rows)} sentences unsupported; trace {a.trace_id}")
+        show += [grounded_html(q, d, a.context, a.text), grounded_chart(d, f"{q}  ->  {'grounded' if d.grounded else 'NOT grounded'}")]
+        answers.append({"answer": a, "groundedness": d})
+    return {"rag_build": b, "rag_eval": ev, "sweep": sw, "answers": answers, "show": show,
+            "where": where(settings, [ev.run_id, sw.run_id], "runs (evaluation, sweep)")}
 
 # %% ../../nbs/39_demo.ipynb #6be695bd
+DEMO_ALERT = 0.25  # the demo's hallucination-rate alert when the settings set none (alert_hallucination_rate)
+
 def demo_monitor(settings: Settings, echo) -> dict:
-    "Ask the local LLM questions with RAG (each call recorded), summarise them, and report drift on shifted wine data."
-    from jupyter_llmops.ask import ask
-    from jupyter_llmops.drift import drift
+    "The monitor over this run's LLM calls: latency, cost, scores, groundedness and the hallucination rate; its alerts as sent."
+    import dataclasses
     from jupyter_llmops.monitor import monitor
-    echo("\n== 6. monitoring: questions to the local LLM with RAG, recorded as MLflow traces")
-    for q in ["How do I register a model as champion?", "Which scorers can evaluate a prompt?", "How are indexes kept up to date?"]:
-        a = ask(q, "demo-docs", k=3, max_tokens=48, settings=settings)
-        echo(f"   Q: {q}\n   A: {' '.join(a.text.split())[:160]}  [{', '.join(s['source'].rsplit('/', 1)[-1] for s in a.sources)}]")
-    m = monitor("1h", "model", settings)
-    for line in repr(m).splitlines(): echo("   " + line)
+    own = settings.alert_hallucination_rate is not None
+    s = settings if own else dataclasses.replace(settings, alert_hallucination_rate=DEMO_ALERT)
+    echo("\n== 6. monitoring: the LLM calls of the last hour (MLflow traces), scored; answers with retrieved context judged for groundedness")
+    m = monitor("1h", "model", s)
+    echo(f"   {len(m.calls)} calls\n" + "\n".join("   " + l for l in m.summary.T.to_string(float_format=lambda v: f"{v:.4g}").splitlines()))
+    n = int(m.summary.with_context.sum()) if "with_context" in m.summary else 0
+    bad = int(m.calls.hallucinated.sum()) if n else 0
+    echo(f"   hallucination rate: {bad} of {n} answers with retrieved context not grounded ({bad / max(n, 1):.0%}); alert above "
+         f"{s.alert_hallucination_rate:.0%}" + ("" if own else " (the demo's threshold: set alert_hallucination_rate for yours)"))
+    for a in m.alerts: echo(f"   ALERT {a['group']}: {a['metric']} {a['value']:.4g} > {a['threshold']:.4g}")
+    if m.alerts: echo("\n".join("   " + l for l in alert_text(m.alerts, m.since, s, m.sent).splitlines()))
+    show = [m.chart_png()] + ([m.hallucination_chart_png()] if n else [])
+    return {"monitor": m, "hallucination_rate": bad / n if n else None, "show": show,
+            "where": where(settings, (), "the calls, as traces (and alerts as a run tagged monitor-alert),")}
+
+def demo_drift(settings: Settings, echo) -> dict:
+    "Drift on shifted wine data: a reference half against a half with two columns moved."
+    from jupyter_llmops.drift import drift
     echo("\n== 7. drift: the wine data set, a reference half against a shifted half")
     from sklearn.datasets import load_wine
     wine = load_wine(as_frame=True).frame.drop(columns="target")
@@ -120,8 +154,8 @@ def demo_monitor(settings: Settings, echo) -> dict:
     cur["alcohol"] += 1.0; cur["color_intensity"] *= 1.5
     rep = drift(ref, cur, settings=settings)
     echo(f"   {int(rep.columns.drift.sum())} of {len(rep.columns)} columns drifted: "
-         + ", ".join(rep.columns[rep.columns.drift].column) + f" (share {rep.share_drifted:.0%}, MLflow run {rep.run_id})")
-    return {"monitor": m, "drift": rep}
+         + ", ".join(rep.columns[rep.columns.drift].column) + f" (share {rep.share_drifted:.0%})")
+    return {"drift": rep, "show": [rep.heatmap_png()], "where": where(settings, rep.run_id)}
 
 # %% ../../nbs/39_demo.ipynb #20dea253
 DEMO_DISTILL = [{"prompt": f"What is the capital of {c}?", "completion": f"The capital of {c} is {k}."} for c, k in
@@ -144,7 +178,9 @@ def demo_distill(settings: Settings, echo, steps: int = 30) -> dict:
     echo(f"   run {r.run_id}: loss {r.history[0][1]:.3f} -> {r.history[-1][1]:.3f}; student registered as "
          f"models:/{r.registered[0]}/{r.registered[1]} (serve it with %llmops llm use models:/{r.registered[0]}/{r.registered[1]})")
     for line in r.comparison.drop(columns=["example"]).to_string(index=False).splitlines(): echo("   " + line)
-    return {"distill": r}
+    from jupyter_llmops.train.core import loss_chart
+    return {"distill": r, "show": [loss_chart(r.history, f"distillation loss, {steps} steps (forward KL to the teacher)")],
+            "where": where(settings, r.run_id)}
 
 # %% ../../nbs/39_demo.ipynb #a11c0d01
 DEMO_ROUTE_QS = ["What is the capital of France?", "What is the capital of Kenya?", "Explain why the sky is blue.",
@@ -178,15 +214,36 @@ def demo_route(settings: Settings, echo, student: str | None = None, max_tokens:
          "and long or 'explain' ones to local"
          + ("\n   (illustrative prices, as local has none in settings: $0.002/1k tokens for local, $0.001/1k for the student)" if illustrative else ""))
     routing.add_route("demo", [student, "local"], "rules", s)
+    routed = []
     for q in DEMO_ROUTE_QS:
         c = complete(q, "route:demo", max_tokens=max_tokens, settings=s)
         echo(f"   [{'smaller' if c.model == student else 'local  '}] {q}  ->  {' '.join(c.text.split())[:70]}")
+        routed.append((q, c.model))
     m = monitor("1h", "route", s, alert=False)
     row = m.summary.loc["demo"]
     echo(f"   {row.per_model}; cost ${row.cost:.6f} against ${row.cost_all_top:.6f} all to local "
          f"({1 - row.cost_share:.0%} saved); relevance {row.get('score', float('nan')):.3f} against local's {row.get('score_top', float('nan')):.3f}")
+    ev = _route_curve(s, routed, student, max_tokens, echo)
     return {"route": m, "cost_share": float(row.cost_share), "score": float(row.get("score", float("nan"))),
-            "score_top": float(row.get("score_top", float("nan")))}
+            "score_top": float(row.get("score_top", float("nan"))), "route_eval": ev, "show": [ev.chart_png()],
+            "where": where(settings, ev.run_id, "run (route eval)")}
+
+def _route_curve(s: Settings, routed: list, student: str, max_tokens: int, echo):
+    "The route evaluated as RouteLLM does on its own questions: each also answered by the other model, both scored for relevance."
+    import json
+    from jupyter_llmops.llm import complete
+    from jupyter_llmops.route_eval import eval_route
+    from jupyter_llmops.route_train import scores_from_calls
+    from jupyter_llmops.routing import get_route
+    for q, model in routed: complete(q, "local" if model == student else student, max_tokens=max_tokens, settings=s)
+    t = scores_from_calls(get_route("demo", s), "1h", s)
+    data = s.path("demo", "route_scores.jsonl")
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_text("\n".join(json.dumps({"question": q, "scores": {t.models[0]: float(w), t.models[-1]: float(b)}})
+                              for q, w, b in zip(t.questions, t.weak, t.strong)))
+    ev = eval_route("demo", data, s)
+    echo(f"   each question answered by both models too, scored for relevance (the score table: {data}):\n   {ev!r}")
+    return ev
 
 # %% ../../nbs/39_demo.ipynb #b5d80935
 def demo_schedule(settings: Settings, echo) -> dict:
@@ -198,9 +255,49 @@ def demo_schedule(settings: Settings, echo) -> dict:
     sch = S.add_schedule("nightly-rag-eval", "pipelines/rag_eval.ipynb", "0 2 * * *", "UTC",
                          {"index": "demo-docs", "data": str(settings.path("demo", "docs_qa.jsonl")), "k": 5}, retries=2,
                          timeout=900, settings=settings)
-    echo(f"\n== 10. scheduled: {sch!r}\n   it runs while `llmops scheduler start` is running (it keeps running when Jupyter is closed); "
+    echo(f"\n== 11. scheduled: {sch!r}\n   it runs while `llmops scheduler start` is running (it keeps running when Jupyter is closed); "
          "`llmops schedule history nightly-rag-eval` lists its runs")
-    return {"schedule": sch}
+    return {"schedule": sch, "where": "   the schedule lives in the jobs database; each run of it will be an MLflow run in experiment 'pipelines'"}
+
+DEMO_CACHE = [(a, b, True) for a, b in [
+    ("How do I register a model as champion?", "How can I register a model as the champion?"),
+    ("What is the capital of France?", "What's the capital city of France?"),
+    ("How are indexes kept up to date?", "How do the indexes stay up to date?"),
+    ("Which scorers can evaluate a prompt?", "What scorers are available to evaluate a prompt?"),
+    ("How do I schedule a nightly evaluation?", "How can I schedule an evaluation every night?"),
+    ("What does the monitor alert on?", "What triggers an alert from the monitor?"),
+    ("What is the capital of Kenya?", "Tell me the capital of Kenya."),
+    ("How do I distil a model into a smaller one?", "How can I distill a model into a smaller student?"),
+    ("Which port does the MLflow server listen on?", "What port does the MLflow server use?")]] + [(a, b, False) for a, b in [
+    ("What is the capital of France?", "What is the capital of Spain?"),
+    ("How do I schedule a nightly evaluation?", "How do I cancel a nightly evaluation?"),
+    ("How much does a call to gpt-4o-mini cost?", "How much does a call to gpt-4o cost?"),
+    ("Explain how vaccines work.", "Explain how vaccines are made."),
+    ("How are indexes kept up to date?", "What is the weather in Paris today?"),
+    ("What is MLOps?", "What is LLMOps?"),
+    ("What is the capital of Kenya?", "What is the population of Kenya?")]]
+
+def demo_cache(settings: Settings, echo) -> dict:
+    "The semantic cache measured on questions asked again, reworded or about something else: duplicates answered and wrong answers per threshold."
+    import io, json
+    from PIL import Image
+    from jupyter_llmops.cache_eval import evaluate_cache
+    from jupyter_llmops.mlstore import connect, ensure_experiment
+    echo(f"\n== 10. cache: {len(DEMO_CACHE)} questions asked again, {sum(d for *_, d in DEMO_CACHE)} reworded (true duplicates) and the rest "
+         "about something else; what the semantic cache would answer at each similarity threshold")
+    data = settings.path("demo", "cache_pairs.jsonl")
+    data.parent.mkdir(parents=True, exist_ok=True)
+    data.write_text("\n".join(json.dumps({"stored": a, "query": b, "duplicate": d}) for a, b, d in DEMO_CACHE))
+    ev = evaluate_cache(data, settings=settings)
+    echo("   " + repr(ev) + "\n" + "\n".join("   " + l for l in ev.table.round(3).to_string(index=False).splitlines()))
+    chart = cache_chart(ev, settings.cache_threshold)
+    mlflow = connect(settings)
+    with mlflow.start_run(experiment_id=ensure_experiment(settings.experiment, settings), run_name="demo-cache-eval") as run:
+        mlflow.set_tags({"llmops.kind": "cache-eval"})
+        mlflow.log_metrics({k: float(v) for k, v in ev.metrics.items() if isinstance(v, (int, float)) and v == v})
+        mlflow.log_table(ev.table, "cache_eval/thresholds.json")
+        mlflow.log_image(Image.open(io.BytesIO(chart)), "cache_eval/chart.png")
+    return {"cache_eval": ev, "show": [chart], "where": where(settings, run.info.run_id, "run (cache eval)")}
 
 @dataclass
 class DemoResult:

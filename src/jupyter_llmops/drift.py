@@ -87,12 +87,13 @@ class DriftReport:
         c = self.columns
         score = [min((t / max(p, 1e-12)) if p is not None and p == p else s / t, 5.0)
                  for s, p, t in zip(c.statistic, c.p_value, c.threshold)]
-        fig = figure(max(3, 0.6 * len(c) + 1.5), 1.6)
+        fig = figure(min(max(4, 0.5 * len(c) + 2), 8), 2.6)
         ax = fig.add_subplot()
+        ax.set_title(f"drift per column: {int(c.drift.sum())} of {len(c)} drifted (1 = at the test's threshold)", fontsize=9)
         im = ax.imshow([score], cmap="RdYlGn_r", vmin=0, vmax=2, aspect="auto")
         ax.set_yticks([]); ax.set_xticks(range(len(c)), c.column, rotation=30, ha="right", fontsize=8)
         for i, d in enumerate(c.drift): ax.text(i, 0, "drift" if d else "ok", ha="center", va="center", fontsize=7)
-        fig.colorbar(im, ax=ax, label="vs threshold")
+        fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02).set_label("statistic / threshold", fontsize=8)
         return png_b64(fig)
 
     def _repr_html_(self):

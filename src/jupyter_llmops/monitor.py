@@ -60,7 +60,12 @@ class MonitorResult:
         for g in list(r.groupby("group").with_context.sum().sort_values(ascending=False).index[:6]):
             x = r[r.group == g]
             ax.plot(x.time, 100 * x.hallucination_rate, "o-", label=f"{g}", markersize=3)
-        ax.set_ylim(-3, 103); ax.set_ylabel("% not grounded"); ax.legend(fontsize=7, loc="upper left")
+            for t, v, k, n in zip(x.time, x.hallucination_rate, x.hallucinated, x.with_context):
+                ax.annotate(f"{int(k)}/{int(n)}", (t, 100 * v), textcoords="offset points", xytext=(0, 5), ha="center", fontsize=7)
+        import pandas as pd
+        pad = pd.Timedelta(self._rule())  # the calls' window, as in chart_png (one bucket alone would span years)
+        ax.set_xlim(self.calls.time.min() - pad, self.calls.time.max() + pad)
+        ax.set_ylim(-3, 108); ax.set_ylabel("% not grounded"); ax.legend(fontsize=7, loc="upper left")
         ax.set_title(f"Hallucination rate ({self.evaluator} under its threshold) per {self._rule()}", fontsize=9); fig.autofmt_xdate()
         return png_b64(fig)
 

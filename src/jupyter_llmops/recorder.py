@@ -240,7 +240,7 @@ def recorded_calls(since: str = "24h", settings: Settings | None = None, texts: 
     flush()
     if source == "traces": return _from_traces(since, s)
     df = CallTable.at(s).window(since_ms(since), COLUMNS if texts else LIGHT)
-    if texts: df["context"] = [[c["text"] for c in json.loads(x)] if x else [] for x in df.context]
+    if texts: df["context"] = [[c["text"] for c in json.loads(x)] if isinstance(x, str) and x else [] for x in df.context]  # NULL may read as NaN
     return typed(df)
 
 def _from_traces(since: str, s: Settings):

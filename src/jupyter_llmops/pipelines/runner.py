@@ -281,6 +281,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     started = datetime.now(timezone.utc)
     out_dir = s.path("runs", f"{_slug(stem)}-{started:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}")
     out_dir.mkdir(parents=True, exist_ok=True)
+    env["LLMOPS_RUN_DIR"] = str(out_dir)  # the run's folder: where a notebook keeps its logs beside its output
     out_nb = out_dir / path.name
     mlrun = {}
     def start_mlflow():  # overlaps the kernel's start
