@@ -331,7 +331,7 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
             del model, fit
             gc.collect()
     table = pd.DataFrame(rows).sort_values("_rank", ascending=False, kind="stable").drop(columns="_rank").reset_index(drop=True)
-    with mlflow.start_run(run_id=best["run_id"], nested=True):
+    with _resumed(mlflow, best["run_id"]):
         path = save_model(best["model"], p.tok, mlflow, p.settings)
         comparison = _distill_report(p, best, path, mlflow) if p.recipe == "distill" else None
     mlflow.log_table(table, "sweep.json")
@@ -339,6 +339,16 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
     mlflow.log_params({f"best_{k}": table.iloc[0][k] for k in grid} | {"best_run": best["run_id"]})
     mlflow.log_metrics({k: v for k, v in best["metrics"].items() if k != "epoch"})
     return best, path, comparison, best["run_id"], table
+
+@contextmanager
+def _resumed(mlflow, run_id: str):
+    "Resume run `run_id` as a nested run, whatever experiment an earlier `set_experiment` of this process chose."
+    # MLflow refuses to resume a run of another experiment than that choice (a notebook's own, say): set it aside meanwhile
+    from mlflow.tracking import fluent
+    prev, fluent._active_experiment_id = getattr(fluent, "_active_experiment_id", None), None
+    try:
+        with mlflow.start_run(run_id=run_id, nested=True) as run: yield run
+    finally: fluent._active_experiment_id = prev
 
 def _resolved(hp: dict, n: int) -> dict:
     "The hyper-parameters with steps='epoch' turned into one pass over `n` rows (at most EPOCH_CAP steps)."
