@@ -5,6 +5,7 @@ import json, os, signal, socket, subprocess, sys, threading, time
 from pathlib import Path
 import nbformat, pytest
 from conftest import run_cli
+from faults import wait
 from jupyter_llmops.commands import dispatch
 from jupyter_llmops.config import load_settings
 from jupyter_llmops.errors import ConflictError, NotFoundError, UsageError
@@ -140,15 +141,6 @@ def test_schedule_commands(proj):
     with pytest.raises(NotFoundError): dispatch(["schedule", "history", "nightly-eval"])
 
 
-def _wait(cond, timeout, step=0.2):
-    t = time.time() + timeout
-    while time.time() < t:
-        v = cond()
-        if v: return v
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {cond}")
-
-
 def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch, webhook):
     monkeypatch.setenv("LLMOPS_PIPELINE_WEBHOOK", f"{webhook.url}/hook")
     monkeypatch.setenv("LLMOPS_PIPELINE_RETRY_BACKOFF", "0.4")
@@ -163,7 +155,7 @@ def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch, 
     stop = threading.Event()
     threading.Thread(target=sch.serve, args=(stop,), daemon=True).start()
     try:
-        _wait(lambda: any(x.attempt == 3 and x.status == "succeeded" for x in S.history("flaky")), 20, 0.05)
+        wait(lambda: any(x.attempt == 3 and x.status == "succeeded" for x in S.history("flaky")), 20, 0.05)
         S.pause("flaky")
         time.sleep(0.3)
     finally:
@@ -217,7 +209,7 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
     try:
         mknb(proj / "where.ipynb", "import os, jupyter_llmops as llmops\nllmops.glue('parent', os.getppid())\nllmops.glue('double', k * 2)")
         (proj / "settings.ini").write_text((proj / "settings.ini").read_text() + f"dask_scheduler = {addr}\n")
-        r = _wait(lambda: _try_dask(), 60, 1)
+        r = wait(lambda: _try_dask(), 60, 1)
         assert r.status == "succeeded" and r.glue["double"] == 6
         assert r.glue["parent"] not in (os.getpid(),)  # the kernel's parent is the Dask worker, not this process
         assert Path(r.html_path).is_file() and _mlflow_run(r.run_id).info.status == "FINISHED"

@@ -61,6 +61,7 @@ class ConflictError(LLMOpsError):
 class EvaluationFailed(LLMOpsError):
     "A quality gate failed (`eval check`): a mean score fell under its threshold; a pipeline notebook that runs it turns red."
     exit_code, http_status = 3, 422
+
 class BusyError(LLMOpsError):
     "Too much work is waiting already (a bounded queue is full): try again later."
     http_status = 429

@@ -179,10 +179,10 @@ class Scheduler:
         "Every ALERT_EVERY seconds, when a monitor threshold is set: the last hour's alerts, sent (each at most once an hour)."
         now = now or time.time()
         s = self.settings
-        limits = (s.alert_latency_p95, s.alert_error_rate, s.alert_cost, s.alert_hallucination_rate)
-        if now < getattr(self, "_next_alerts", 0) or all(x is None for x in limits): return []
+        if now < getattr(self, "_next_alerts", 0): return []
+        from jupyter_llmops.monitor import _ALERTS, monitor
+        if all(getattr(s, key) is None for _, key in _ALERTS): return []  # the monitor's own list of thresholds
         self._next_alerts = now + self.ALERT_EVERY
-        from jupyter_llmops.monitor import monitor
         m = monitor("1h", "model", s, evaluate=False, alert=True)
         if m.sent: log.info("monitor alerts sent: %s", "; ".join(f"{a['group']} {a['metric']}" for a in m.alerts))
         return m.alerts
