@@ -178,6 +178,13 @@ def _fit_bases(qs: list[str], vecs, Y, k: int = 50, prior_weight: float = 5.0) -
     a["knn_bank"], a["knn_scores"] = np.asarray(vecs, dtype="float16"), np.asarray(Y, dtype="float32")
     return Router(meta, a)
 
+def _fold_centred(x, fold):
+    "Out-of-fold scores `x` with each fold's mean moved to the overall mean: ranks within a fold, not between fold models."
+    import numpy as np
+    x, m = np.array(x, dtype=float), float(np.mean(x))
+    for j in np.unique(fold): x[fold == j] += m - x[fold == j].mean()
+    return x
+
 def fit_router(t: ScoreTable, s: Settings, vecs=None, folds: int = 5, quality: float = 0.95, seed: int = 0) -> tuple[Router, dict]:
     "The router of table `t`, and its cross-validated metrics on it (`cv_*`, per base too)."
     import numpy as np
@@ -185,14 +192,16 @@ def fit_router(t: ScoreTable, s: Settings, vecs=None, folds: int = 5, quality: f
     vecs = table_vectors(t.questions, s) if vecs is None else vecs
     Y = np.c_[t.weak, t.strong]
     folds = min(folds, len(t))
-    oof = {b: np.zeros(len(t)) for b in BASES}
-    for tr, te in KFold(folds, shuffle=True, random_state=seed).split(Y):
+    oof, fold = {b: np.zeros(len(t)) for b in BASES}, np.zeros(len(t), int)
+    for j, (tr, te) in enumerate(KFold(folds, shuffle=True, random_state=seed).split(Y)):
         r = _fit_bases([t.questions[i] for i in tr], vecs[tr], Y[tr])
         for b, p in r.probs([t.questions[i] for i in te], vecs[te]).items(): oof[b][te] = p[:, 1] - p[:, 0]
+        fold[te] = j
     router = _fit_bases(t.questions, vecs, Y)
     router.meta["scales"] = {b: [float(oof[b].mean()), float(oof[b].std()) or 1.0] for b in BASES}
     router.meta["embed_model"] = s.embed_model
     z = np.mean([(oof[b] - router.meta["scales"][b][0]) / router.meta["scales"][b][1] for b in BASES], axis=0)
+    if len(t) >= 2 * folds: z, oof = _fold_centred(z, fold), {b: _fold_centred(o, fold) for b, o in oof.items()}
     curve = routed_curve(z, t.weak, t.strong, t.cost_weak, t.cost_strong)
     cv = {f"cv_{k}": v for k, v in route_metrics(curve, t.weak.mean(), t.strong.mean()).items()}
     for b in BASES: cv[f"cv_apgr_{b}"] = float(route_metrics(routed_curve(oof[b], t.weak, t.strong), t.weak.mean(), t.strong.mean())["apgr"])
