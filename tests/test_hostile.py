@@ -346,7 +346,7 @@ def test_the_showcase_leaks_no_secret(tmp_path, webhook):
         "[llmops]\nexperiment = scan\n"
         f"alert_webhook = {webhook.url}/alerts/{HOOK_SECRET}\npipeline_webhook = {webhook.url}/jobs?token={HOOK_SECRET}\n"
         f"openai_keys = https://llm.corp.invalid/v1=CORP_KEY\ndask_scheduler = tcp://u:{HOOK_SECRET}@127.0.0.1:1\n"
-        "alert_cost = 0\n")
+        "alert_cost = 0\nalert_latency_p95 = 0\n")  # a latency above 0 s: the monitor step always alerts, through the webhook
     home = tmp_path / "home"
     r = run_cli("demo", "--distill-steps", "2", "--max-tokens", "24", cwd=proj,
                 env={**FAKES, "LLMOPS_HOME": str(home), "HOME": str(tmp_path)}, timeout=1800)
@@ -365,5 +365,5 @@ def test_the_showcase_leaks_no_secret(tmp_path, webhook):
     out = home.glob("runs/showcase-*/showcase.ipynb").__next__()
     check_report(out)
     assert list(out.parent.glob("logs/step-*.log"))  # the libraries' chatter went to the steps' logs
-    if "ALERT payload (POSTed to alert_webhook)" in out.read_text():  # an alert the report says was sent reached the webhook
-        assert any(g.get("alerts") for g in webhook.got)
+    assert "ALERT payload (POSTed to alert_webhook)" in out.read_text()  # the alert the report shows as sent reached the webhook
+    assert any(g.get("alerts") for g in webhook.got)
