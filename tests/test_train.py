@@ -203,8 +203,12 @@ def test_dpo_sweep_child_runs_table_and_best_registered(tmp_path, st, monkeypatc
 def test_distill_auto_student_and_comparison(tmp_path, st):
     from transformers import AutoConfig
     from jupyter_llmops.train import distill
-    r = distill(_jsonl(tmp_path / "prompts.jsonl", PROMPTS), steps=2, max_new_tokens=8, settings=st, **FAST)
+    held = [{"prompt": f"Name the capital of {c}.", "completion": f"The capital of {c} is {k}."} for c, k in [("Germany", "Berlin"), ("Peru", "Lima")]]
+    r = distill(_jsonl(tmp_path / "prompts.jsonl", PROMPTS), eval_data=_jsonl(tmp_path / "held.jsonl", held), steps=12, max_new_tokens=8,
+                settings=st, **FAST)  # the recipe's defaults otherwise (on a CPU: off-policy, forward KL, lr 2e-4)
     assert math.isfinite(r.metrics["train_loss"])
+    m = r.metrics  # the half-depth student starts from nonsense; a few steps teach it the teacher's way with these questions
+    assert m["eval_score"] > m["eval_score_before"], m
     assert AutoConfig.from_pretrained(r.model_path).num_hidden_layers == 15
     c = r.comparison.set_index("model")
     assert c.loc["student", "parameters"] < 0.7 * c.loc["teacher", "parameters"]
@@ -214,7 +218,7 @@ def test_distill_auto_student_and_comparison(tmp_path, st):
     assert "comparison" in r._repr_html_() or "<table" in r._repr_html_()
     import mlflow
     run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)  # on a CPU: off-policy, on the teacher's answers
-    assert run.data.params["on_policy"] == "False" and run.data.metrics["teacher_answers"] == 4
+    assert run.data.params["on_policy"] == "False" and run.data.metrics["teacher_answers"] == 5
 
 
 def test_distill_on_policy_is_trls_trainer(tmp_path, st):

@@ -17,7 +17,7 @@ def _train(p):
     p.add_argument("--student", default="auto", metavar="SPEC", help="distill: auto (every other layer of the teacher) or a spec")
     p.add_argument("--steps", type=int, metavar="N", help="optimizer steps (default: the recipe's)"); p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into the saved model)")
     p.add_argument("--batch", type=int, metavar="N"); p.add_argument("--max-length", type=int, metavar="N"); p.add_argument("--lr", type=float, metavar="LR")
-    p.add_argument("--beta", type=float, metavar="B", help="dpo, kto: KL weight (default 0.1); distill: 0 forward KL, 0.5 JSD (default), 1 reverse KL")
+    p.add_argument("--beta", type=float, metavar="B", help="dpo, kto: KL weight (default 0.1); distill: 0 forward KL (default on a CPU), 0.5 JSD (on a GPU), 1 reverse KL")
     p.add_argument("--layers", type=int, metavar="N", help="train only the top N decoder layers and the head (0: all; default: the recipe's)")
     p.add_argument("--depth", type=int, metavar="N", help="reward: a model of the base model's first N decoder layers (0: all; default: the recipe's)")
     p.add_argument("--max-new-tokens", type=int, default=32, metavar="N")

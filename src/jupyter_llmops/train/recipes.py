@@ -30,9 +30,10 @@ DEFAULTS = {  # per recipe: steps (or "epoch"), max_length, learning rate (None:
     "reward": dict(steps="epoch", max_length=128, lr=None, beta=None, layers=4, depth=16),
     "dpo": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
     "kto": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
-    "distill": dict(steps=50, max_length=256, lr=None, beta=0.5, layers=None, depth=None),
+    "distill": dict(steps=50, max_length=256, lr=2e-4, beta=0.0, layers=None, depth=None),
 }
 GPU_DEFAULTS = {r: dict(d, layers=None, depth=None) for r, d in DEFAULTS.items()}
+GPU_DEFAULTS["distill"]["beta"] = 0.5  # on-policy there: TRL's generalised JSD
 SWEEPABLE = {"lr": float, "beta": float, "steps": int, "batch": int, "layers": int, "depth": int}
 
 def recipe_defaults(recipe: str, hw: Hardware) -> dict:
@@ -224,7 +225,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
                lr: float | None = None, # learning rate; default the recipe's (else TRL's)
                teacher: str = "local", # distill: the teacher
                student: str = "auto", # distill: auto (every other layer of the teacher) or a spec
-               beta: float | None = None, # dpo, kto: the KL weight (default 0.1); distill: 0 forward KL, 0.5 JSD, 1 reverse KL
+               beta: float | None = None, # dpo, kto: the KL weight (default 0.1); distill: 0 forward KL (a CPU's default), 0.5 JSD (a GPU's), 1 reverse KL
                max_new_tokens: int = 32, # longest generated answer (distill, win rate, token F1)
                on_policy: bool | None = None, # distill: the student generates its answers every step (TRL's way); default on a GPU only
                layers: int | None = None, # train only the top N decoder layers (and the head); default the recipe's (0: all)
