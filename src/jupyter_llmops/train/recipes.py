@@ -23,11 +23,11 @@ __all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'SWEEPABLE', 'KEEP', 'recipe
            'reward', 'dpo', 'kto', 'distill']
 
 # %% ../../../nbs/34_train_recipes.ipynb #9bd7e40e
-EPOCH_CAP = 400  # steps="epoch" is one pass over the training rows, at most this many steps
-DEFAULTS = {  # per recipe: steps (or "epoch"), max_length, learning rate (None: TRL's), beta,
+EPOCH_CAP = 400  # steps="epoch" is `passes` passes over the training rows, at most this many steps each
+DEFAULTS = {  # per recipe: steps (or "epoch", with `passes`, default 1), max_length, learning rate (None: TRL's), beta,
     # top layers trained (None: all), depth (reward: the base model's first N decoder layers; None: all)
     "sft": dict(steps=50, max_length=256, lr=None, beta=None, layers=None, depth=None),
-    "reward": dict(steps="epoch", max_length=128, lr=None, beta=None, layers=4, depth=16),
+    "reward": dict(steps="epoch", passes=2, max_length=128, lr=None, beta=None, layers=4, depth=16),
     "dpo": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
     "kto": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
     "distill": dict(steps=50, max_length=256, lr=2e-4, beta=0.0, layers=None, depth=None),
@@ -259,7 +259,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     hp = dict(steps=steps or d["steps"], max_length=max_length or d["max_length"], lr=d["lr"] if lr is None else lr,
               beta=d["beta"] if beta is None else beta, layers=d["layers"] if layers is None else layers or None,
               depth=(d["depth"] if depth is None else depth or None) if recipe == "reward" else None, lora=lora,
-              batch=batch or min(hw.batch, len(rows)))
+              batch=batch or min(hw.batch, len(rows)), passes=d.get("passes", 1))
     if recipe == "kto" and min([hp["batch"], *grid.get("batch", [])]) < 2:
         raise UsageError("kto needs a batch of 2 or more (it estimates its KL term from the other answers of a batch)", hint="--batch 2")
     from transformers import AutoTokenizer
@@ -352,8 +352,9 @@ def _resumed(mlflow, run_id: str):
     finally: fluent._active_experiment_id = prev
 
 def _resolved(hp: dict, n: int) -> dict:
-    "The hyper-parameters with steps='epoch' turned into one pass over `n` rows (at most EPOCH_CAP steps)."
-    return hp | {"steps": min(math.ceil(n / hp["batch"]), EPOCH_CAP) if hp["steps"] == "epoch" else int(hp["steps"])}
+    "The hyper-parameters with steps='epoch' turned into `passes` passes over `n` rows (at most EPOCH_CAP steps each)."
+    one = min(math.ceil(n / hp["batch"]), EPOCH_CAP)
+    return hp | {"steps": hp.get("passes", 1) * one if hp["steps"] == "epoch" else int(hp["steps"])}
 
 # %% ../../../nbs/34_train_recipes.ipynb #3d581834
 def sft(data, model: str = "local", steps: int | None = None, lora: bool = False, **kw) -> TrainResult:
