@@ -25,6 +25,7 @@ class Embedder:
         self.id = self.id_for(spec)
         self.tokenizer, self.max_len = self.model.tokenizer, int(self.model.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())
+        self.model.eval()
 
     @staticmethod
     def id_for(spec: str) -> str:
@@ -43,13 +44,22 @@ class Embedder:
                                             convert_to_numpy=True, show_progress_bar=False), dtype="float32")
 
     def encode_query(self, text: str):
-        "One short text (a question) as a (1, dim) array, on one intra-op thread (see above)."
+        "One short text (a question) as a (1, dim) array, the vector `encode([text])` gives, on one intra-op thread (see above)."
         import torch
         n = torch.get_num_threads()
-        if n == 1: return self.encode([text])
-        torch.set_num_threads(1)
-        try: return self.encode([text])
-        finally: torch.set_num_threads(n)
+        if n != 1: torch.set_num_threads(1)
+        try: return self._one(text)
+        finally:
+            if n != 1: torch.set_num_threads(n)
+
+    def _one(self, text: str):
+        "The model's own modules on one text, without `encode`'s set-up around them."
+        import numpy as np, torch
+        m = self.model
+        if m.default_prompt_name is not None or m.truncate_dim is not None or m.training: return self.encode([text])
+        with torch.inference_mode():
+            v = m(m.preprocess([text]))["sentence_embedding"]
+            return np.asarray(torch.nn.functional.normalize(v, p=2, dim=1).numpy(), dtype="float32")
 
 class EmbeddingCache:
     "Vectors by (model, sha256 of text) in SQLite; safe for several processes."
