@@ -25,6 +25,11 @@ class Embedder:
         self.id = self.id_for(spec)
         self.tokenizer, self.max_len = self.model.tokenizer, int(self.model.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())
+        self.model.eval()
+        am = getattr(self.model[0], "auto_model", None)
+        c = getattr(am, "config", None)
+        plain = type(am).__name__ == "BertModel" and getattr(c, "hidden_act", "") == "gelu" and not getattr(c, "is_decoder", True)
+        self._bert = am if plain and getattr(c, "position_embedding_type", "absolute") == "absolute" else None
 
     @staticmethod
     def id_for(spec: str) -> str:
@@ -43,13 +48,43 @@ class Embedder:
                                             convert_to_numpy=True, show_progress_bar=False), dtype="float32")
 
     def encode_query(self, text: str):
-        "One short text (a question) as a (1, dim) array, on one intra-op thread (see above)."
+        "One short text (a question) as a (1, dim) array, the vector `encode([text])` gives, on one intra-op thread (see above)."
         import torch
         n = torch.get_num_threads()
-        if n == 1: return self.encode([text])
-        torch.set_num_threads(1)
-        try: return self.encode([text])
-        finally: torch.set_num_threads(n)
+        if n != 1: torch.set_num_threads(1)
+        try: return self._one(text)
+        finally:
+            if n != 1: torch.set_num_threads(n)
+
+    def _one(self, text: str):
+        "The model's own modules on one text, without `encode`'s set-up around them."
+        import numpy as np, torch
+        m = self.model
+        if m.default_prompt_name is not None or m.truncate_dim is not None or m.training: return self.encode([text])
+        with torch.inference_mode():
+            f = m.preprocess([text])
+            if self._bert is not None and "input_ids" in f and bool(f["attention_mask"].all()):
+                f["token_embeddings"] = _bert_states(self._bert, f["input_ids"], f.get("token_type_ids"))
+                for mod in list(m)[1:]: f = mod(f)  # the model's own pooling (and dense, normalisation) modules
+            else: f = m(f)
+            return np.asarray(torch.nn.functional.normalize(f["sentence_embedding"], p=2, dim=1).numpy(), dtype="float32")
+
+def _bert_states(am, ids, types=None):
+    "The last hidden states (1, n, d) of BertModel `am` (eval mode) for one sequence without padding."
+    import torch, torch.nn.functional as F
+    E, n = am.embeddings, ids.shape[1]
+    x = E.word_embeddings.weight[ids[0]] + E.token_type_embeddings.weight[types[0] if types is not None else torch.zeros_like(ids[0])]
+    x = x + E.position_embeddings.weight[:n]
+    x = F.layer_norm(x, x.shape[-1:], E.LayerNorm.weight, E.LayerNorm.bias, E.LayerNorm.eps)
+    for l in am.encoder.layer:
+        s, a, o = l.attention.self, l.attention.output, l.output
+        h, d = s.num_attention_heads, x.shape[-1]
+        q, k, v = (F.linear(x, p.weight, p.bias).view(n, h, -1).transpose(0, 1) for p in (s.query, s.key, s.value))
+        y = F.scaled_dot_product_attention(q, k, v, scale=s.scaling).transpose(0, 1).reshape(n, d)
+        y = F.layer_norm(F.linear(y, a.dense.weight, a.dense.bias) + x, (d,), a.LayerNorm.weight, a.LayerNorm.bias, a.LayerNorm.eps)
+        z = F.gelu(F.linear(y, l.intermediate.dense.weight, l.intermediate.dense.bias))
+        x = F.layer_norm(F.linear(z, o.dense.weight, o.dense.bias) + y, (d,), o.LayerNorm.weight, o.LayerNorm.bias, o.LayerNorm.eps)
+    return x[None]
 
 class EmbeddingCache:
     "Vectors by (model, sha256 of text) in SQLite; safe for several processes."

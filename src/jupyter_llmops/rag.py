@@ -14,7 +14,7 @@ from .embeddings import Embedder, EmbeddingCache
 from .errors import LLMOpsError, NotFoundError, UsageError
 from .files import atomic_write, check_name
 from .rag_docs import Chunk, Chunker, find_files, read_doc
-from .rag_rank import by_document, fuse, lexical_tokens, query_terms
+from .rag_rank import bm25_top, by_document, fuse, lexical_tokens, query_terms
 from . import rag_store
 
 # %% auto #0
@@ -227,13 +227,14 @@ def load(name: str, settings: Settings | None = None) -> Index:
     "Load index `name` (cached while its manifest is unchanged); clear errors for missing, damaged or mismatched ones."
     s = settings or load_settings()
     d = _current(name, s)  # the version the pointer names; a build never moves it under a reader
-    m = read_manifest(d)
+    key, hit = str(d), _loaded.get(str(d))
+    try: stamp = (d / "manifest.json").stat().st_mtime_ns
+    except OSError: stamp = None
+    m = hit[1].manifest if hit and hit[0] == stamp else read_manifest(d)  # an unchanged manifest is not parsed again
     want = Embedder.id_for(s.embed_model)
     if m["model"] != want:
         raise RagIndexError(f"index {name!r} was built with the embedding model {m['model']}, but embed_model is {want}",
                             hint=f"rebuild it (%llmops rag build {name} ...) or set embed_model back to {m.get('model_spec', m['model'])}")
-    key, stamp = str(d), (d / "manifest.json").stat().st_mtime_ns
-    hit = _loaded.get(key)
     if hit and hit[0] == stamp: return hit[1]
     try:
         import faiss, bm25s
@@ -293,9 +294,7 @@ def _dense(idx: Index, v, n: int):
 
 def _lexical(idx: Index, question: str, n: int):
     terms = query_terms(question, stem=idx.manifest.get("lexical") == LEXICAL)
-    if not terms: return []
-    res, sc = idx.bm25.retrieve([terms], k=min(n, len(idx.chunks)), show_progress=False)
-    return [(int(i), float(x)) for i, x in zip(res[0], sc[0]) if x > 0]
+    return bm25_top(idx.bm25, terms, min(n, len(idx.chunks))) if terms else []
 
 def _vectors(idx: Index, ids):
     "The stored vectors of chunks `ids` (flat and HNSW keep them), or None."

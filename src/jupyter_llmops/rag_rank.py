@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 
 # %% auto #0
-__all__ = ['stem_words', 'lexical_tokens', 'query_terms', 'fuse', 'by_document']
+__all__ = ['stem_words', 'lexical_tokens', 'query_terms', 'bm25_top', 'fuse', 'by_document']
 
 # %% ../../nbs/18_rag_rank.ipynb #9c1cfccc
 _stemmer = []
@@ -29,6 +29,24 @@ def query_terms(question: str, stem: bool = True) -> list[str]:
     "The lexical terms of a question, as `lexical_tokens` made them for the index."
     import bm25s
     return bm25s.tokenize([question], stopwords="en", stemmer=stem_words if stem else None, show_progress=False, return_ids=False)[0]
+
+# %% ../../nbs/18_rag_rank.ipynb #911f3ca1
+def bm25_top(bm, terms: list[str], k: int) -> list:
+    "[(chunk id, score)] of the `k` best chunks with a positive BM25 score for `terms` in `bm` (a bm25s.BM25): its `retrieve`'s scores and order, equal scores by chunk id."
+    import numpy as np
+    ids = [bm.vocab_dict[t] for t in terms if t in bm.vocab_dict]
+    if not ids: return []
+    sc = bm.scores
+    data, rows, ptr = sc["data"], sc["indices"], sc["indptr"]
+    s = np.zeros(sc["num_docs"], dtype=bm.dtype)
+    for t in ids: s[rows[ptr[t]:ptr[t + 1]]] += data[ptr[t]:ptr[t + 1]]  # a term's rows are distinct: np.add.at's sums
+    if bm.nonoccurrence_array is not None: s += bm.nonoccurrence_array[np.asarray(ids, dtype=bm.int_dtype)].sum()
+    pos = np.flatnonzero(s > 0)  # ascending chunk ids
+    if len(pos) > k:  # those above the k-th best score, then those equal to it, lowest ids first
+        v = np.partition(s[pos], -k)[-k]
+        pos = np.concatenate([pos[s[pos] > v], pos[s[pos] == v][:k - int((s[pos] > v).sum())]])
+    pos = pos[np.lexsort((pos, -s[pos]))]  # best first; equal scores by chunk id
+    return [(int(i), float(s[i])) for i in pos]
 
 # %% ../../nbs/18_rag_rank.ipynb #fb794105
 def fuse(dense: list, lexical: list, lex_weight: float = 0.3) -> dict:
