@@ -3,7 +3,9 @@
 1. Full build, cold embedding cache: `rag.build` (the kit's defaults) against llama-index's
    `VectorStoreIndex.from_documents` (its default SimpleVectorStore). Both split with llama-index's `SentenceSplitter`
    at 200/32 tokens counted in the embedding model's own tokenizer (one tokenizer for both), both embed with
-   all-MiniLM-L6-v2 on the CPU in batches of 64. Median of --runs builds each, interleaved.
+   all-MiniLM-L6-v2 on the CPU in batches of 64. Median of --runs builds each, interleaved. The kit embeds each chunk
+   under its heading line (title > section); llama-index is timed twice: on the bare chunks (its default), and with
+   that line as each chunk's only embedded metadata, so that both sides embed the same text (the equal-work figure).
 2. Rebuild after changing one file, against the full build.
 3. Query latency, end to end (the question embedded every time): `rag.query` at the kit's defaults (hybrid, the
    index type the build chose) against llama-index retrievers (`index.as_retriever(similarity_top_k=10).retrieve`,
@@ -83,9 +85,24 @@ def builds(parts, runs, n_files=60):
     docs = SimpleDirectoryReader(input_files=[str(f) for f in files]).load_data()
     for d in docs:  # llama-index subtracts the metadata's tokens from each chunk: none, so both sides cut the same chunks
         d.excluded_embed_metadata_keys = d.excluded_llm_metadata_keys = list(d.metadata)
+    # The kit embeds each chunk under its heading line (title > section). For the same text on both sides, llama-index
+    # gets that line as the chunk's only embedded metadata (its template puts it above the text, as the kit does);
+    # the lines are computed here, outside llama-index's timing.
+    from jupyter_llmops.rag_docs import read_doc
+    from llama_index.core.schema import TransformComponent
+    ch = Chunker(emb.tokenizer, emb.max_len, 200, 32)
+    heads = {c.text: c.embed_text[:-len(c.text)].rstrip("\n") for f in files for c in ch.chunks(read_doc(f))}
+    class Headings(TransformComponent):
+        def __call__(self, nodes, **kw):
+            for n in nodes:
+                h = heads.get(n.text, "")
+                n.metadata = {"heading": h} if h else {}
+                n.excluded_embed_metadata_keys, n.excluded_llm_metadata_keys = [], []
+                n.metadata_template, n.text_template = "{value}", "{metadata_str}\n{content}"
+            return nodes
     print(f"corpus: {len(files)} files, {sum(f.stat().st_size for f in files) / 1e3:.0f} KB; all-MiniLM-L6-v2 on the CPU; "
           f"{runs} builds each, interleaved, cold caches\n")
-    t_kit, t_li, n_kit, n_li = [], [], 0, 0
+    t_kit, t_li, t_lh, n_kit, n_li = [], [], [], 0, 0
     s = settings_at(tmp / "home")
     def cold():  # no index, no cached embedding; the MLflow store stays (a user's first build finds it made)
         if not rag.list_indexes(s).empty: rag.drop("bench", s)
@@ -97,14 +114,17 @@ def builds(parts, runs, n_files=60):
         t, b = timed(lambda: rag.build("bench", [str(tmp / "corpus")], settings=s, progress=False)); t_kit.append(t); n_kit = b.chunks
         t, li = timed(lambda: VectorStoreIndex.from_documents(docs, transformations=[splitter], embed_model=embed)); t_li.append(t)
         n_li = len(li.docstore.docs); del li; gc.collect()
-    k, l = statistics.median(t_kit), statistics.median(t_li)
+        t, li = timed(lambda: VectorStoreIndex.from_documents(docs, transformations=[splitter, Headings()], embed_model=embed)); t_lh.append(t)
+        del li; gc.collect()
+    k, l, lh = statistics.median(t_kit), statistics.median(t_li), statistics.median(t_lh)
     if "1" in parts:
         print("1. full build (cold embedding cache), median of", runs)
         print(f"   jupyter-llmops              {k:7.1f} s  {n_kit:5d} chunks ({n_kit / k:.1f} chunks/s)  runs: {', '.join(f'{x:.1f}' for x in t_kit)}")
         print(f"   llama-index VectorStoreIndex {l:6.1f} s  {n_li:5d} chunks ({n_li / l:.1f} chunks/s)  runs: {', '.join(f'{x:.1f}' for x in t_li)}")
-        print(f"   -> kit {l / k:.2f}x (goal >= 1.0)")
+        print(f"   llama-index, heading lines   {lh:6.1f} s  {n_li:5d} chunks, each embedded under the kit's heading line (the same text as the kit)  runs: {', '.join(f'{x:.1f}' for x in t_lh)}")
+        print(f"   -> kit {l / k:.2f}x against llama-index embedding the bare chunks; {lh / k:.2f}x at equal text (goal >= 1.0)")
         row("RAG build", f"{len(files)} files, cold cache, vs llama-index `VectorStoreIndex`, the same splitter and tokenizer "
-            f"(200/32 MiniLM tokens), median of {runs}", f"{l / k:.2f}x ({k:.1f} s vs {l:.1f} s; {n_kit} vs {n_li} chunks) (goal >= 1.0)",
+            f"(200/32 MiniLM tokens), median of {runs}", f"{lh / k:.2f}x at equal text ({k:.1f} s vs {lh:.1f} s, llama-index embedding each chunk under the kit's heading line); {l / k:.2f}x against llama-index embedding the bare chunks ({l:.1f} s); {n_kit} vs {n_li} chunks (goal >= 1.0)",
             "python bench/rag.py --parts 1")
     if "2" in parts:
         target = files[len(files) // 3]
