@@ -80,7 +80,8 @@ def builds(parts, runs, n_files=60):
     files = source_corpus(n_files)
     emb = rag.Embedder.get("local"); embed = li_embed()  # loading the model is not build time, for either side
     from llama_index.core.node_parser import SentenceSplitter
-    count = Chunker(emb.tokenizer, emb.max_len, 200, 32).count  # one tokenizer for both sides: MiniLM's
+    ch = Chunker(emb.tokenizer, emb.max_len, 200, 32)
+    count = ch.count  # one tokenizer for both sides: MiniLM's
     splitter = SentenceSplitter(chunk_size=200, chunk_overlap=32, tokenizer=count, include_metadata=False)  # as the kit's
     docs = SimpleDirectoryReader(input_files=[str(f) for f in files]).load_data()
     for d in docs:  # llama-index subtracts the metadata's tokens from each chunk: none, so both sides cut the same chunks
@@ -90,7 +91,6 @@ def builds(parts, runs, n_files=60):
     # the lines are computed here, outside llama-index's timing.
     from jupyter_llmops.rag_docs import read_doc
     from llama_index.core.schema import TransformComponent
-    ch = Chunker(emb.tokenizer, emb.max_len, 200, 32)
     heads = {c.text: c.embed_text[:-len(c.text)].rstrip("\n") for f in files for c in ch.chunks(read_doc(f))}
     class Headings(TransformComponent):
         def __call__(self, nodes, **kw):
