@@ -16,14 +16,17 @@ from ..files import atomic_write
 from .lease import kernel_of, kill_group
 
 # %% auto #0
-__all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'glue', 'read_glue', 'parse_value', 'parse_params', 'shipped_dir',
-           'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout', 'to_html',
-           'is_secret', 'execute', 'dask_client', 'submit', 'run_notebook']
+__all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'glue', 'read_glue', 'parse_value', 'parse_params',
+           'shipped_dir', 'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout',
+           'to_html', 'is_secret', 'execute', 'dask_client', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 GLUE_MIME = "application/vnd.llmops.glue+json"
 STATUSES = ("succeeded", "failed", "timed_out")
 EXPERIMENT = "pipelines"
+KERNEL_START_TIMEOUT = 60  # seconds a new kernel has to answer kernel_info (papermill's default)
+# nbclient's errors for a kernel that never became ready: no cell has run, so starting another one is safe
+_START_FAILURES = {"before replying to kernel_info": "died", "didn't respond in": "did not answer"}
 
 def glue(name: str, # an identifier: downstream steps refer to it as steps.STEP.glue.NAME
          value): # anything JSON can hold
@@ -298,15 +301,16 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     status, error, cell = "succeeded", "", None
     t0 = time.perf_counter()
     try:
-        for start in (1, 2):  # a kernel that dies while starting (e.g. a port another kernel took at that instant) starts once more
+        for start in (1, 2):  # a kernel that dies or stays silent while starting (e.g. a port another kernel took at that instant) starts once more
             try:
                 pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), str(out_nb), parameters=shown, kernel_name=kernel_name,
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
-                                    stdout_file=stdout_file, cwd=str(cwd))
+                                    stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT)
                 break
             except RuntimeError as e:
-                if start == 2 or "before replying to kernel_info" not in str(e) or state.get("killed") or state.get("deadline_passed"): raise
-                warnings.warn(f"the kernel died while starting ({e}); starting a new one")
+                why = next((w for k, w in _START_FAILURES.items() if k in str(e)), None)
+                if start == 2 or why is None or state.get("killed") or state.get("deadline_passed"): raise
+                warnings.warn(f"the kernel {why} while starting ({e}); starting a new one")
     except PapermillExecutionError as e:
         status, cell = "failed", e.cell_index
         error = redact(f"cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}")
