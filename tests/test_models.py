@@ -23,6 +23,25 @@ def test_local_model_answers_and_caches_a_copy(settings, home):
     assert not [p for p in copy.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
 
 
+def test_a_new_home_copies_the_installations_conversion(settings, home, tmp_path, monkeypatch):
+    "The GGUF is converted once per Python installation; a new home gets a copy of that (its own files), not a 20 s conversion."
+    import filecmp, os, sys
+    complete("Hi.", "local", max_tokens=2, settings=settings)
+    shared = models.install_copy(models.local_gguf())
+    assert models._ready(shared) and shared.is_relative_to(sys.prefix)
+    monkeypatch.setattr(models, "_convert_gguf", lambda gguf: pytest.fail("the GGUF was converted again"))
+    models.load_causal_lm("local", tmp_path / "h2")
+    copy = models.local_llm_dir(tmp_path / "h2")
+    assert filecmp.cmp(copy / "model.safetensors", shared / "model.safetensors", shallow=False)
+    assert not os.path.samefile(copy / "model.safetensors", shared / "model.safetensors")  # a copy: a home never writes into another's weights
+    assert not [p for p in copy.parent.iterdir() if p.name.startswith(".")]
+    # an installation whose share/ folder is not writable: the home converts its own copy from the GGUF
+    monkeypatch.setattr(models, "install_copy", lambda gguf: None)
+    monkeypatch.setattr(models, "_convert_gguf", lambda gguf: models._load_hf(str(shared)))
+    models.load_causal_lm("local", tmp_path / "h3")
+    assert models._ready(models.local_llm_dir(tmp_path / "h3"))
+
+
 def test_hf_spec_loads_a_saved_folder_with_the_same_answer(settings, home):
     q = "Name one colour."
     a = complete(q, "local", max_tokens=10, settings=settings)

