@@ -30,6 +30,8 @@ def check_report(path) -> dict:
     html = [o for o in rag.outputs if "groundedness" in o.get("data", {}).get("text/html", "")]
     rag_pngs = [o for o in rag.outputs if "image/png" in o.get("data", {})]
     assert answers >= 1 and judged == answers and len(html) == answers and len(rag_pngs) == answers + 1, (answers, judged, len(html), len(rag_pngs))
+    hit = re.search(r"rag eval demo-docs .*: hit@5 (\d\.\d+)", _text(rag))  # its questions name documents of the corpus indexed
+    assert hit and float(hit.group(1)) >= 0.5, hit and hit.group(0)  # (an installed kit indexes its modules, a checkout its notebooks)
     assert re.search(r"hallucination rate: \d+ of \d+ answers with retrieved context not grounded", _text(cells[MONITOR]))
     assert "hallucination_rate" in _text(cells[MONITOR])  # a row of the monitor's summary
     for cid in STEPS:

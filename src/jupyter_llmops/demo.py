@@ -73,12 +73,12 @@ def demo_prompts(settings: Settings, echo) -> dict:
 
 # %% ../../nbs/39_demo.ipynb #8ecc5fff
 DEMO_QA = [
-    {"question": "How is a settings.ini file found, and how do environment variables override it?", "expected_source": "02_config.ipynb"},
-    {"question": "What happens when a tracking server does not answer its health check?", "expected_source": "20_tracking.ipynb"},
-    {"question": "Is a prompt template identical to an existing version registered again?", "expected_source": "21_prompts.ipynb"},
-    {"question": "Which scorers does the prompt evaluation offer, such as token_f1 and contains?", "expected_source": "26_prompt_eval.ipynb"},
-    {"question": "How are chunks kept within the embedding model's maximum sequence length?", "expected_source": "22_rag_docs.ipynb"},
-    {"question": "How is hit@k, MRR and nDCG computed for retrieval?", "expected_source": "24_rag_eval.ipynb"},
+    {"question": "How is a settings.ini file found, and how do environment variables override it?", "expected_source": "02_config.ipynb", "module": "jupyter_llmops/config.py"},
+    {"question": "What happens when a tracking server does not answer its health check?", "expected_source": "20_tracking.ipynb", "module": "jupyter_llmops/mlstore.py"},
+    {"question": "Is a prompt template identical to an existing version registered again?", "expected_source": "21_prompts.ipynb", "module": "jupyter_llmops/prompts.py"},
+    {"question": "Which scorers does the prompt evaluation offer, such as token_f1 and contains?", "expected_source": "26_prompt_eval.ipynb", "module": "jupyter_llmops/prompt_eval.py"},
+    {"question": "How are chunks kept within the embedding model's maximum sequence length?", "expected_source": "22_rag_docs.ipynb", "module": "jupyter_llmops/rag_docs.py"},
+    {"question": "How is hit@k, MRR and nDCG computed for retrieval?", "expected_source": "24_rag_eval.ipynb", "module": "jupyter_llmops/rag_eval.py"},
 ]
 
 DEMO_ASK = ["How do I register a model as champion?", "Which scorers can evaluate a prompt?", "How are indexes kept up to date?"]
@@ -103,7 +103,8 @@ def demo_rag(settings: Settings, echo, max_tokens: int = 48) -> dict:
     for h in r.hits: echo(f"   {h.rank}. [{h.score:.3f}] {h.source}@{h.start} ({h.heading or h.title})")
     data = settings.path("demo", "docs_qa.jsonl")
     data.parent.mkdir(parents=True, exist_ok=True)
-    data.write_text("\n".join(json.dumps(q) for q in DEMO_QA))
+    in_package = sources == [str(Path(__file__).parent)]  # the module each notebook generates is the right answer there
+    data.write_text("\n".join(json.dumps({"question": q["question"], "expected_source": q["module" if in_package else "expected_source"]}) for q in DEMO_QA))
     ev = evaluate("demo-docs", data, k=5, settings=settings)
     for line in repr(ev).splitlines(): echo("   " + line)
     sw = sweep("demo-docs", sources, data, chunk_sizes="200", overlaps="32", modes="hybrid,dense,lexical", k=5, settings=settings,
