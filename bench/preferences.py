@@ -14,7 +14,7 @@ s/step is the trainer's own runtime over its steps.
 Goals (issue 24): reward >= 0.65 in under 30 min with default settings; DPO's implicit reward >= 0.60 and a win rate
 >= 0.55.
 
-    python bench/preferences.py [--recipes reward,dpo] [--data FILE] [--dpo-steps N] [--dpo-lr LR] [--judge PATH]
+    python bench/preferences.py [--recipes reward,dpo] [--data FILE] [--dpo-steps N] [--dpo-lr LR] [--dpo-max-length N] [--judge PATH]
 """
 import argparse, json, os, shutil, sys, tempfile, time, warnings
 from pathlib import Path
@@ -25,6 +25,7 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--data", default=str(HERE.parents[1] / "shared" / "data" / "hh-rlhf" / "harmless_train.jsonl"))
 ap.add_argument("--recipes", default="reward,dpo")
 ap.add_argument("--dpo-steps", type=int, help="default: the recipe's"); ap.add_argument("--dpo-lr", type=float, help="default: the recipe's")
+ap.add_argument("--dpo-max-length", type=int, help="default: the recipe's")
 ap.add_argument("--judge", help="a reward model folder for the win rate (default: the one this run trains)")
 ap.add_argument("--keep", help="copy the trained models into this folder")
 a = ap.parse_args()
@@ -75,7 +76,7 @@ if "reward" in a.recipes:
     if a.keep: shutil.copytree(r.model_path, Path(a.keep) / "reward", dirs_exist_ok=True)
 if "dpo" in a.recipes:
     t0 = time.perf_counter()
-    kw = {k: v for k, v in (("steps", a.dpo_steps), ("lr", a.dpo_lr)) if v is not None}
+    kw = {k: v for k, v in (("steps", a.dpo_steps), ("lr", a.dpo_lr), ("max_length", a.dpo_max_length)) if v is not None}
     r = run_recipe("dpo", a.data, judge_model=f"hf:{judge}" if judge else None, eval_answers=len(held), progress=False, settings=st, **kw)
     wall = time.perf_counter() - t0
     m = r.metrics
@@ -98,5 +99,5 @@ if "dpo" in results:
     res.append(f"dpo implicit reward {acc:.3f} (0.5 before; goal >= 0.60), win rate vs base {win:.3f} by the reward model (goal >= 0.55), "
                f"{steps} steps, {sps:.2f} s/step, {wall / 60:.1f} min")
 cmd = "python bench/preferences.py" + ("" if a.recipes == ap.get_default("recipes") else f" --recipes {a.recipes}") + \
-      "".join(f" --dpo-{k} {v}" for k, v in (results.get("dpo", (0,) * 6)[5] or {}).items())
+      "".join(f" --dpo-{k.replace('_', '-')} {v}" for k, v in (results.get("dpo", (0,) * 6)[5] or {}).items())
 row("preferences (CPU)", f"held-out pairwise accuracy on HH-RLHF harmlessness ({len(train)} train / {len(held)} held-out pairs, the kit's split)", "; ".join(res), cmd)
