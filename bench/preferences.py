@@ -84,7 +84,7 @@ if "dpo" in a.recipes:
     print(f"  {'kit: train dpo':<38} implicit-reward held-out accuracy {m['eval_accuracy']:.3f} (before {m['eval_accuracy_before']:.3f}), "
           f"win rate vs the base model {m['win_rate']:.3f} (judge: {'the reward model above' if judge else 'relevance'}); {r.steps} steps, "
           f"{sps:.2f} s/step, {wall / 60:.1f} min in all (reference pass {m['setup_s']:.0f} s)", flush=True)
-    results["dpo"] = (m["eval_accuracy"], m["win_rate"], wall, sps, r.steps, kw)
+    results["dpo"] = (m["eval_accuracy"], m["win_rate"], wall, sps, r.steps, kw, "the reward model" if judge else "relevance, no reward model")
     if a.keep: shutil.copytree(r.model_path, Path(a.keep) / "dpo", dirs_exist_ok=True)
 shutil.rmtree(home, ignore_errors=True)
 
@@ -95,9 +95,9 @@ if "reward" in results:
     res.append(f"reward {acc:.3f} in {wall / 60:.1f} min ({steps} steps, {sps:.2f} s/step; goal >= 0.65 in < 30 min)")
 res.append(f"shorter-is-preferred {base['shorter is preferred']:.3f}, TF-IDF pairwise LR {base['TF-IDF pairwise logistic regression']:.3f}")
 if "dpo" in results:
-    acc, win, wall, sps, steps, kw = results["dpo"]
-    res.append(f"dpo implicit reward {acc:.3f} (0.5 before; goal >= 0.60), win rate vs base {win:.3f} by the reward model (goal >= 0.55), "
+    acc, win, wall, sps, steps, kw, judged_by = results["dpo"]
+    res.append(f"dpo implicit reward {acc:.3f} (0.5 before; goal >= 0.60), win rate vs base {win:.3f} judged by {judged_by} (goal >= 0.55 by the reward model), "
                f"{steps} steps, {sps:.2f} s/step, {wall / 60:.1f} min")
 cmd = "python bench/preferences.py" + ("" if a.recipes == ap.get_default("recipes") else f" --recipes {a.recipes}") + \
-      "".join(f" --dpo-{k.replace('_', '-')} {v}" for k, v in (results.get("dpo", (0,) * 6)[5] or {}).items())
+      "".join(f" --dpo-{k.replace('_', '-')} {v}" for k, v in (results.get("dpo", (0,) * 7)[5] or {}).items())
 row("preferences (CPU)", f"held-out pairwise accuracy on HH-RLHF harmlessness ({len(train)} train / {len(held)} held-out pairs, the kit's split)", "; ".join(res), cmd)
