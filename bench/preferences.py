@@ -69,9 +69,11 @@ if "reward" in a.recipes:
     wall = time.perf_counter() - t0
     m = r.metrics
     sps = m["train_runtime"] / max(r.steps, 1)
+    how = (f"the head fitted on the frozen model: its cross-validated accuracy on the training pairs {m['cv_accuracy']:.3f} at C {m['head_C']:g}, "
+           f"forward pass {m['feature_pass_s']:.0f} s" if "head_C" in m else f"{r.steps} steps, {sps:.2f} s/step")
     print(f"  {'kit: train reward (defaults)':<38} held-out accuracy {m['eval_accuracy']:.3f} (before {m['eval_accuracy_before']:.3f}), "
-          f"margin {m['eval_margin']:.2f}; {r.steps} steps, {sps:.2f} s/step, {wall / 60:.1f} min in all", flush=True)
-    results["reward"] = (m["eval_accuracy"], wall, sps, r.steps)
+          f"margin {m['eval_margin']:.2f}; {how}, {wall / 60:.1f} min in all", flush=True)
+    results["reward"] = (m["eval_accuracy"], wall, how)
     judge = judge or r.model_path
     if a.keep: shutil.copytree(r.model_path, Path(a.keep) / "reward", dirs_exist_ok=True)
 if "dpo" in a.recipes:
@@ -91,8 +93,8 @@ shutil.rmtree(home, ignore_errors=True)
 sys.path.insert(0, str(HERE)); from _report import row
 res = []
 if "reward" in results:
-    acc, wall, sps, steps = results["reward"]
-    res.append(f"reward {acc:.3f} in {wall / 60:.1f} min ({steps} steps, {sps:.2f} s/step; goal >= 0.65 in < 30 min)")
+    acc, wall, how = results["reward"]
+    res.append(f"reward {acc:.3f} in {wall / 60:.1f} min ({how}; goal >= 0.65 in < 30 min)")
 res.append(f"shorter-is-preferred {base['shorter is preferred']:.3f}, TF-IDF pairwise LR {base['TF-IDF pairwise logistic regression']:.3f}")
 if "dpo" in results:
     acc, win, wall, sps, steps, kw, judged_by = results["dpo"]

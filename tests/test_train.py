@@ -66,9 +66,13 @@ def test_bad_data_names_the_line_and_field(tmp_path, st):
 
 def test_cli_bad_data_is_a_usage_error(tmp_path):
     f = _jsonl(tmp_path / "p.jsonl", [{"prompt": "x"}])
-    r = run_cli("train", "reward", "--data", str(f), "--steps", "1", cwd=tmp_path)
+    r = run_cli("train", "reward", "--data", str(f), cwd=tmp_path)
     assert r.returncode == 2 and "p.jsonl:1: missing field(s) chosen, rejected" in r.stderr and "Traceback" not in r.stderr, r.stderr
     f = _jsonl(tmp_path / "prefs.jsonl", PREFS)
+    r = run_cli("train", "reward", "--data", str(f), "--steps", "1", cwd=tmp_path)  # the default head fit has no steps
+    assert r.returncode == 2 and "--steps: train reward's default fits the score head" in r.stderr and "--method trl" in r.stderr, r.stderr
+    r = run_cli("train", "dpo", "--data", str(f), "--method", "head", cwd=tmp_path)
+    assert r.returncode == 2 and "--method is an option of train reward" in r.stderr, r.stderr
     r = run_cli("train", "dpo", "--data", str(f), "--sweep", "max_length=64,128", cwd=tmp_path)
     assert r.returncode == 2 and "--sweep cannot vary 'max_length'" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = run_cli("train", "dpo", "--data", str(f), "--sweep", "beta=0.1,0.2", cwd=tmp_path)  # 6 rows: no automatic held-out split
@@ -102,13 +106,13 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
 
 @pytest.fixture(scope="module")
 def reward_run(proj, tmp_path_factory):
-    "A reward model trained on the greeting pairs, measured on other greetings, registered as test-reward."
+    "A reward model fitted on the greeting pairs (the default: the head on the frozen model), measured on other greetings, registered as test-reward."
     import os
     from jupyter_llmops.config import load_settings
     from jupyter_llmops.train import reward
     d = tmp_path_factory.mktemp("reward")
     old = os.getcwd(); os.chdir(proj)
-    try: return reward(_jsonl(d / "prefs.jsonl", PREFS), steps=3, eval_data=_jsonl(d / "held.jsonl", HELD_PREFS), register_as="test-reward",
+    try: return reward(_jsonl(d / "prefs.jsonl", PREFS), eval_data=_jsonl(d / "held.jsonl", HELD_PREFS), register_as="test-reward",
                        settings=load_settings(), **FAST)
     finally: os.chdir(old)
 
@@ -116,13 +120,31 @@ def reward_run(proj, tmp_path_factory):
 def test_reward_model_scores_and_ranks_held_out_pairs(reward_run, st):
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from jupyter_llmops.train.evaluate import encode, reward_scores
     r = reward_run
-    assert math.isfinite(r.metrics["train_loss"])
+    assert math.isfinite(r.metrics["train_loss"]) and r.steps == 0 and r.metrics["train_accuracy"] == 1.0
     m = r.metrics  # the held-out chosen answers now score above the rejected ones, by more than before
     assert m["eval_accuracy"] == 1.0 and m["eval_margin"] > m["eval_margin_before"], m
     model, tok = AutoModelForSequenceClassification.from_pretrained(r.model_path), AutoTokenizer.from_pretrained(r.model_path)
-    with torch.no_grad(): score = model(**tok("Hello, user 1!", return_tensors="pt")).logits
+    assert model.config.llmops_pooling == "answer_mean" and model.config.num_hidden_layers == 24  # the saved model says how it scores
+    with torch.no_grad(): score = model(**tok("Hello, user 1!", return_tensors="pt")).logits  # transformers' last-token read-out still loads and runs
     assert score.shape == (1, 1) and torch.isfinite(score).all()
+    enc = lambda p, a: encode(tok, [{"role": "user", "content": p}], [{"role": "assistant", "content": a}], 64)
+    good, bad = reward_scores(model, tok, [enc("Say hi to guest 5.", "Hi, guest 5! Welcome, what can I do for you?"), enc("Say hi to guest 5.", "go away")])
+    assert good > bad  # the saved model, read as the kit reads it, ranks a new pair
+    import mlflow
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
+    assert run.data.params["method"] == "head" and run.data.params["depth"] == "24" and run.data.metrics["eval_accuracy"] == m["eval_accuracy"]
+
+
+def test_reward_with_trl_trains_the_last_token_head(tmp_path, st):
+    "--method trl: TRL's RewardTrainer, a few steps on the greeting pairs; the held-out margin grows; a standard model."
+    from transformers import AutoConfig
+    from jupyter_llmops.train import reward
+    r = reward(_jsonl(tmp_path / "prefs.jsonl", PREFS), method="trl", steps=3, eval_data=_jsonl(tmp_path / "held.jsonl", HELD_PREFS), settings=st, **FAST)
+    m = r.metrics
+    assert r.steps == 3 and len(r.history) == 3 and m["eval_margin"] > m["eval_margin_before"], m
+    assert not hasattr(AutoConfig.from_pretrained(r.model_path), "llmops_pooling")  # read at the last token, transformers' way
 
 
 def test_dpo_lifts_the_implicit_reward_and_wins_by_the_reward_model(tmp_path, st, reward_run):

@@ -1,6 +1,7 @@
 """Experiment (issue 24), not a benchmark: how far a *frozen* SmolLM2 gets on the shared HH-RLHF harmlessness pairs when
 only a linear head is fitted, by the layer its features come from and by pooling (the last token, as
-transformers' sequence-classification head reads it, or the mean over the answer's tokens).
+transformers' sequence-classification head reads it, or the mean over the answer's tokens; `nmean`: that mean after the
+model's final norm, which is what `train reward`'s default head reads from a model of the first N layers).
 
 Each answer is encoded as `train reward` encodes it (`train.evaluate.encode`, 128 tokens); one forward pass of the
 local model gives every layer's hidden states; the head is a Bradley-Terry pairwise logistic regression on the chosen
@@ -19,7 +20,7 @@ ap.add_argument("--data", default=str(HERE.parents[2] / "shared" / "data" / "hh-
 ap.add_argument("--max-length", type=int, default=128)
 ap.add_argument("--features", help="an .npz this script wrote: skip the forward pass")
 a = ap.parse_args()
-LAYERS = [4, 8, 12, 16, 20, 24, 30]
+LAYERS = [4, 8, 12, 16, 20, 22, 24, 26, 28, 30]
 
 
 def features(rows):
@@ -31,7 +32,7 @@ def features(rows):
     folder = model_folder("local", load_settings())
     tok = AutoTokenizer.from_pretrained(folder); m = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
     seqs = [encode(tok, r["prompt"], r[k], a.max_length) for r in rows for k in ("chosen", "rejected")]
-    out = {f"{p}{l}": np.zeros((len(seqs), m.config.hidden_size), np.float32) for p in ("last", "mean") for l in LAYERS}
+    out = {f"{p}{l}": np.zeros((len(seqs), m.config.hidden_size), np.float32) for p in ("last", "mean", "nmean") for l in LAYERS}
     order, t0 = np.argsort([len(s) for s, _ in seqs]), time.time()
     with torch.inference_mode():
         for b in range(0, len(order), 16):
@@ -40,10 +41,12 @@ def features(rows):
             for j, i in enumerate(idx): s = seqs[i][0]; ids[j, :len(s)] = torch.tensor(s); att[j, :len(s)] = 1
             hs = m.model(input_ids=ids, attention_mask=att, output_hidden_states=True).hidden_states
             for l in LAYERS:
-                h = m.model.norm(hs[l]) if l == len(hs) - 1 else hs[l]
+                h = hs[l]  # transformers' last hidden state has the final norm applied already
+                n = h if l == len(hs) - 1 else m.model.norm(h)  # what a model of the first l layers gives its score head
                 for j, i in enumerate(idx):
                     s, start = seqs[i]
                     out[f"last{l}"][i] = h[j, len(s) - 1].numpy(); out[f"mean{l}"][i] = h[j, start:len(s)].mean(0).numpy()
+                    out[f"nmean{l}"][i] = n[j, start:len(s)].mean(0).numpy()
     print(f"forward pass over {len(seqs)} answers: {time.time() - t0:.0f} s", flush=True)
     return out
 
@@ -67,7 +70,7 @@ from jupyter_llmops.train.evaluate import split_eval
 rows = load_data("reward", a.data, load_settings())
 held_ids = {id(r) for r in split_eval(rows)[1]}
 held, groups = np.array([id(r) in held_ids for r in rows]), np.array([json.dumps(r["prompt"]) for r in rows])
-if a.features: feats = {k: v for k, v in np.load(a.features).items() if k.startswith(("last", "mean"))}
+if a.features: feats = {k: v for k, v in np.load(a.features).items() if k.startswith(("last", "mean", "nmean"))}
 else:
     feats = features(rows)
     np.savez(f"reward-probe-{a.max_length}.npz", **feats)

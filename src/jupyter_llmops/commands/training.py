@@ -20,6 +20,7 @@ def _train(p):
     p.add_argument("--beta", type=float, metavar="B", help="dpo, kto: KL weight (default 0.1); distill: 0 forward KL (default on a CPU), 0.5 JSD (on a GPU), 1 reverse KL")
     p.add_argument("--layers", type=int, metavar="N", help="train only the top N decoder layers and the head (0: all; default: the recipe's)")
     p.add_argument("--depth", type=int, metavar="N", help="reward: a model of the base model's first N decoder layers (0: all; default: the recipe's)")
+    p.add_argument("--method", choices=["head", "trl"], help="reward: head fits the score head on the frozen model in one pass, scoring the answer's mean (a CPU's default); trl trains with TRL's RewardTrainer (--steps, --lr, --layers)")
     p.add_argument("--max-new-tokens", type=int, default=32, metavar="N")
     p.add_argument("--on-policy", action=argparse.BooleanOptionalAction, default=None,
                    help="distill: the student generates its answers every step (default on a GPU); --no-on-policy trains on the teacher's answers, generated once (default on a CPU)")
@@ -37,7 +38,7 @@ def _train(p):
         from jupyter_llmops.train import run_recipe
         return run_recipe(a.recipe, a.data, model=a.model, steps=a.steps, lora=a.lora, batch=a.batch, max_length=a.max_length, lr=a.lr,
                           teacher=a.teacher, student=a.student, beta=a.beta, max_new_tokens=a.max_new_tokens, on_policy=a.on_policy,
-                          layers=a.layers, depth=a.depth, eval_data=a.eval_data, eval_share=a.eval_share, eval_answers=a.eval_answers, judge_model=a.judge_model,
+                          layers=a.layers, depth=a.depth, method=a.method, eval_data=a.eval_data, eval_share=a.eval_share, eval_answers=a.eval_answers, judge_model=a.judge_model,
                           sweep=a.sweep, keep=a.keep, register_as=a.register, experiment=a.experiment, threads=a.threads, settings=ctx.settings)
     p.set_defaults(run=run)
 

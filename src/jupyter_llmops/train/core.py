@@ -171,6 +171,16 @@ def _quiet_datasets():
     finally:
         if was: datasets.enable_progress_bars()
 
+@contextmanager
+def _resumed(mlflow, run_id: str):
+    "Resume run `run_id` as a nested run, whatever experiment an earlier `set_experiment` of this process chose."
+    # MLflow refuses to resume a run of another experiment than that choice (a notebook's own, say): set it aside meanwhile
+    from mlflow.tracking import fluent
+    prev, fluent._active_experiment_id = getattr(fluent, "_active_experiment_id", None), None
+    try:
+        with mlflow.start_run(run_id=run_id, nested=True) as run: yield run
+    finally: fluent._active_experiment_id = prev
+
 def _sha1(rows: list[dict]) -> str:
     return hashlib.sha1(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()[:12]
 

@@ -11,8 +11,8 @@ from ..errors import UsageError
 from .distill import _generate
 
 # %% auto #0
-__all__ = ['PRIMARY', 'rank_key', 'split_eval', 'encode', 'fit_prompt', 'completion_logps', 'reward_scores', 'generate',
-           'pairwise_accuracy', 'auc', 'HeldOut']
+__all__ = ['PRIMARY', 'POOLING', 'HEAD_C', 'rank_key', 'split_eval', 'encode', 'fit_prompt', 'completion_logps', 'answer_means',
+           'reward_scores', 'generate', 'pairwise_accuracy', 'auc', 'fit_bradley_terry', 'fit_reward_head', 'HeldOut']
 
 # %% ../../../nbs/33_train_evaluate.ipynb #b06571a5
 PRIMARY = {"sft": ("eval_loss", "min"), "reward": ("eval_accuracy", "max"), "dpo": ("eval_accuracy", "max"),
@@ -99,14 +99,35 @@ def completion_logps(model, tok, items: list[tuple[list[int], int]], batch: int 
                 counts[i] = len(seq) - start
     return logps, counts
 
-def reward_scores(model, tok, seqs: list[list[int]], batch: int = 8) -> list[float]:
-    "A reward model's score of each token sequence."
+POOLING = "llmops_pooling"  # a reward model's config attribute: "answer_mean", or absent (the last token's score, transformers' way)
+
+def answer_means(model, tok, items: list[tuple[list[int], int]], batch: int = 8):
+    "The mean of the model's last hidden state (after its final norm) over each encoded answer `(ids, start)`: a float tensor, one row per item."
     import torch
-    out = [0.0] * len(seqs)
+    out, body = None, model.base_model
     model.eval()
     with torch.inference_mode():
-        for idx in _batches([len(s) for s in seqs], batch):
-            ids, att = _padded([seqs[i] for i in idx], tok.pad_token_id)
+        for idx in _batches([len(items[i][0]) for i in range(len(items))], batch):
+            ids, att = _padded([items[i][0] for i in idx], tok.pad_token_id)
+            h = body(input_ids=ids.to(_device(model)), attention_mask=att.to(_device(model)), use_cache=False).last_hidden_state.float()
+            if out is None: out = torch.zeros(len(items), h.shape[-1])
+            for k, i in enumerate(idx):
+                seq, start = items[i]
+                out[i] = h[k, min(start, len(seq) - 1):len(seq)].mean(0).cpu()
+    return out
+
+def reward_scores(model, tok, items: list[tuple[list[int], int]], batch: int = 8) -> list[float]:
+    "A reward model's score of each encoded answer `(ids, start)`, pooled as its config says (`POOLING`)."
+    import torch
+    if getattr(model.config, POOLING, None) == "answer_mean":
+        with torch.inference_mode():
+            w = model.score.weight.float().cpu()
+            return (answer_means(model, tok, items, batch) @ w.T)[:, 0].tolist()
+    out = [0.0] * len(items)
+    model.eval()
+    with torch.inference_mode():
+        for idx in _batches([len(s) for s, _ in items], batch):
+            ids, att = _padded([items[i][0] for i in idx], tok.pad_token_id)
             logits = model(input_ids=ids.to(_device(model)), attention_mask=att.to(_device(model))).logits
             for k, i in enumerate(idx): out[i] = float(logits[k, 0])
     return out
@@ -138,6 +159,47 @@ def auc(pos: list[float], neg: list[float]) -> float:
     p, n = np.asarray(pos)[:, None], np.asarray(neg)[None, :]
     return float(((p > n) + 0.5 * (p == n)).mean())
 
+# %% ../../../nbs/33_train_evaluate.ipynb #0d2f7a61
+HEAD_C = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)  # the L2 strengths the head's cross-validation chooses from (smaller: stronger)
+
+def fit_bradley_terry(diffs, groups: list, cs: tuple = HEAD_C, folds: int = 5) -> dict:
+    """The Bradley-Terry head of preference pairs from `diffs` (chosen minus rejected features, one row per pair) and their
+    `groups` (pairs of one prompt share a fold): `weight` (a vector in the features' units), `C`, `cv_accuracy` (NaN
+    without cross-validation), and on the training pairs `train_loss` (mean -log sigmoid of the margin) and `train_accuracy`."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold
+    D = np.asarray(diffs, dtype=np.float64)
+    scale = np.abs(D).mean(0) + 1e-6
+    def fit(rows, c):
+        X = D[rows] / scale
+        return LogisticRegression(C=c, max_iter=3000, fit_intercept=False).fit(np.r_[X, -X], np.r_[np.ones(len(X)), np.zeros(len(X))]).coef_[0]
+    groups = np.asarray([json.dumps(g, sort_keys=True) if not isinstance(g, str) else g for g in groups])
+    k = min(folds, len(set(groups)))
+    cv = {}
+    if k >= 4 and len(cs) > 1:
+        splits = list(GroupKFold(k).split(D, groups=groups))
+        cv = {c: float(np.mean([((D[te] / scale) @ fit(tr, c) > 0).mean() for tr, te in splits])) for c in cs}
+        c = max(cs, key=lambda c: (round(cv[c], 6), -c))
+    else: c = cs[min(1, len(cs) - 1)]
+    w = fit(np.arange(len(D)), c) / scale
+    margin = D @ w
+    return {"weight": w, "C": c, "cv_accuracy": cv.get(c, float("nan")), "train_loss": float(np.logaddexp(0, -margin).mean()),
+            "train_accuracy": float((margin > 0).mean())}
+
+def fit_reward_head(model, tok, pairs: list, groups: list, batch: int = 8) -> dict:
+    """Fit the score head of the reward model `model` on `pairs` of encoded `(chosen, rejected)` answers, its backbone frozen:
+    one pass for the answers' means, `fit_bradley_terry`, the head written back and `POOLING` set. What was measured."""
+    import time, torch
+    t0 = time.perf_counter()
+    feats = answer_means(model, tok, [x for pair in pairs for x in pair], batch)
+    t1 = time.perf_counter()
+    bt = fit_bradley_terry((feats[0::2] - feats[1::2]).numpy(), groups)
+    with torch.no_grad(): model.score.weight.copy_(torch.as_tensor(bt["weight"], dtype=model.score.weight.dtype)[None])
+    setattr(model.config, POOLING, "answer_mean")
+    return {"train_loss": bt["train_loss"], "train_accuracy": bt["train_accuracy"], "cv_accuracy": bt["cv_accuracy"], "head_C": bt["C"],
+            "feature_pass_s": t1 - t0, "train_runtime": time.perf_counter() - t0}
+
 # %% ../../../nbs/33_train_evaluate.ipynb #161a1415
 class HeldOut:
     "The held-out rows of a recipe and the metric(s) measured on them, before and after training."
@@ -154,7 +216,7 @@ class HeldOut:
         p = lambda r: r.get("prompt") or [m for m in r["messages"][:-1]]
         self.prompts = list({json.dumps(p(r)): p(r) for r in rows}.values())[:answers]
         if recipe == "reward":
-            self.seqs = [encode(tok, r["prompt"], r[k], max_length)[0] for r in rows for k in ("chosen", "rejected")]
+            self.items = [encode(tok, r["prompt"], r[k], max_length) for r in rows for k in ("chosen", "rejected")]
         elif recipe == "dpo":
             self.items = [encode(tok, r["prompt"], r[k], max_length) for r in rows for k in ("chosen", "rejected")]
         elif recipe == "kto":
@@ -184,7 +246,7 @@ class HeldOut:
             d = str(model_folder(self.judge, self.settings or load_settings()))
             self._judge_model = (AutoModelForSequenceClassification.from_pretrained(d, dtype=torch.float32), AutoTokenizer.from_pretrained(d))
         m, jt = self._judge_model
-        return reward_scores(m, jt, [encode(jt, p, [{"role": "assistant", "content": a}], self.max_length)[0] for p, a in zip(self.prompts, answers)])
+        return reward_scores(m, jt, [encode(jt, p, [{"role": "assistant", "content": a}], self.max_length) for p, a in zip(self.prompts, answers)])
 
     def _implicit(self, model, beta: float) -> list[float]:
         lp, _ = completion_logps(model, self.tok, self.items)
@@ -221,7 +283,7 @@ class HeldOut:
         "The metrics of the starting model (`*_before`); keeps what the trained models are compared with."
         if not self.rows: return {}
         if self.recipe == "distill": return self._distill(model, teacher, "_before")
-        if self.recipe == "reward": return self._pairs(reward_scores(model, self.tok, self.seqs), "_before")
+        if self.recipe == "reward": return self._pairs(reward_scores(model, self.tok, self.items), "_before")
         if self.recipe == "sft": return self._sft(model, "_before")
         if self.recipe in ("dpo", "kto"):
             self.ref = completion_logps(model, self.tok, self.items)[0]
@@ -234,7 +296,7 @@ class HeldOut:
         "The metrics of the trained model."
         if not self.rows: return {}
         if self.recipe == "distill": return self._distill(model, None, "")
-        if self.recipe == "reward": return self._pairs(reward_scores(model, self.tok, self.seqs), "")
+        if self.recipe == "reward": return self._pairs(reward_scores(model, self.tok, self.items), "")
         if self.recipe == "sft": return self._sft(model, "")
         if self.recipe in ("dpo", "kto"):
             if self.ref is None: raise UsageError("HeldOut.after before HeldOut.before: the reference log-probs are missing")

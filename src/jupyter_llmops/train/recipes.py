@@ -12,22 +12,22 @@ from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import LLMOpsError, UsageError
 from ..files import read_jsonl
-from .core import (Hardware, TrainResult, _callback, _log_dataset, _png_image, _quiet_datasets, _sha1, cpu_allocator,
+from .core import (Hardware, TrainResult, _callback, _log_dataset, _png_image, _quiet_datasets, _resumed, _sha1, cpu_allocator,
                                        hardware, loss_chart, model_folder, register, save_model, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
 from .distill import compare_models, load_pair, split_heldout, teacher_answer_trainer
-from .evaluate import PRIMARY, HeldOut, encode, fit_prompt, rank_key, split_eval
+from .evaluate import POOLING, PRIMARY, HeldOut, encode, fit_prompt, fit_reward_head, rank_key, split_eval
 
 # %% auto #0
-__all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep', 'run_recipe', 'sft',
-           'reward', 'dpo', 'kto', 'distill']
+__all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'METHODS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep',
+           'run_recipe', 'sft', 'reward', 'dpo', 'kto', 'distill']
 
 # %% ../../../nbs/34_train_recipes.ipynb #9bd7e40e
 EPOCH_CAP = 400  # steps="epoch" is `passes` passes over the training rows, at most this many steps each
 DEFAULTS = {  # per recipe: steps (or "epoch", with `passes`, default 1), max_length, learning rate (None: TRL's), beta,
     # top layers trained (None: all), depth (reward: the base model's first N decoder layers; None: all)
     "sft": dict(steps=50, max_length=256, lr=None, beta=None, layers=None, depth=None),
-    "reward": dict(steps="epoch", passes=2, max_length=128, lr=None, beta=None, layers=4, depth=16),
+    "reward": dict(method="head", head_depth=24, steps="epoch", passes=2, max_length=128, lr=None, beta=None, layers=4, depth=16),
     "dpo": dict(steps=100, max_length=128, lr=5e-6, beta=0.1, layers=None, depth=None),
     "kto": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
     "distill": dict(steps=50, max_length=256, lr=2e-4, beta=0.0, layers=None, depth=None),
@@ -35,6 +35,8 @@ DEFAULTS = {  # per recipe: steps (or "epoch", with `passes`, default 1), max_le
 GPU_DEFAULTS = {r: dict(d, layers=None, depth=None) for r, d in DEFAULTS.items()}
 GPU_DEFAULTS["distill"]["beta"] = 0.5  # on-policy there: TRL's generalised JSD
 GPU_DEFAULTS["dpo"].update(steps=50, max_length=256, lr=None)  # TRL's rate, longer dialogues: not measured against the CPU choice
+GPU_DEFAULTS["reward"]["method"] = "trl"  # the whole model fine-tuned by TRL's RewardTrainer: not measured against the CPU's head fit
+METHODS = ("head", "trl")  # reward: fit the score head on the frozen model (mean over the answer), or train with TRL's RewardTrainer
 SWEEPABLE = {"lr": float, "beta": float, "steps": int, "batch": int, "layers": int, "depth": int}
 
 def recipe_defaults(recipe: str, hw: Hardware) -> dict:
@@ -84,13 +86,15 @@ def _truncate(model, depth: int | None):
     if getattr(model.config, "layer_types", None): model.config.layer_types = model.config.layer_types[:depth]
     return model
 
-def _load(recipe: str, base: str, hw: Hardware, layers: int | None = None, depth: int | None = None, seed: int = 0):
-    "The model `recipe` trains, its top `layers` decoder layers trainable (for `reward`: a sequence classifier with one output, of the first `depth` layers)."
+def _load(recipe: str, base: str, hw: Hardware, layers: int | None = None, depth: int | None = None, seed: int = 0, method: str | None = None):
+    "The model `recipe` trains, its top `layers` decoder layers trainable (for `reward`: a sequence classifier with one output, of the first `depth` layers, scoring the answer's mean with `method` head)."
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
     dtype = torch.bfloat16 if hw.bf16 else torch.float32
     set_seed(seed)  # the reward head's random start is the same in every run
-    if recipe == "reward": m = _truncate(AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=dtype), depth)
+    if recipe == "reward":
+        m = _truncate(AutoModelForSequenceClassification.from_pretrained(base, num_labels=1, dtype=dtype), depth)
+        if method == "head": setattr(m.config, POOLING, "answer_mean")
     elif recipe == "distill": raise ValueError("distill loads its teacher and student with load_pair")
     else: m = AutoModelForCausalLM.from_pretrained(base, dtype=dtype)
     _freeze_below(m, layers)
@@ -98,8 +102,11 @@ def _load(recipe: str, base: str, hw: Hardware, layers: int | None = None, depth
 
 def _train_rows(recipe: str, rows: list[dict], tok, max_length: int, seed: int = 0) -> list[dict]:
     if recipe == "reward":
-        return [{"chosen_ids": encode(tok, r["prompt"], r["chosen"], max_length)[0],
-                 "rejected_ids": encode(tok, r["prompt"], r["rejected"], max_length)[0]} for r in rows]
+        out = []
+        for r in rows:
+            (c, cs), (j, js) = encode(tok, r["prompt"], r["chosen"], max_length), encode(tok, r["prompt"], r["rejected"], max_length)
+            out.append({"chosen_ids": c, "rejected_ids": j, "starts": (cs, js), "group": json.dumps(r["prompt"], sort_keys=True)})
+        return out
     if recipe == "dpo": return [dict(r, prompt=fit_prompt(tok, r["prompt"], [r["chosen"], r["rejected"]], max_length)) for r in rows]
     if recipe == "kto":
         out = [dict(r, prompt=fit_prompt(tok, r["prompt"], [r["completion"]], max_length)) for r in rows]
@@ -171,6 +178,7 @@ class _Plan:
 
 def _fit(p: _Plan, hp: dict, model, mlflow, tmp: str, before: dict) -> dict:
     "Train `model` with the hyper-parameters `hp`; its metrics (held-out before and after included), the trained model, the loss history."
+    if hp.get("method") == "head": return _fit_head(p, model, hp["batch"], mlflow, before)
     args = trainer_args(p.hw, tempfile.mkdtemp(dir=tmp), hp["steps"], hp["batch"], hp["lr"])
     t0 = time.perf_counter()
     if p.dataset is None: p.dataset = _dataset(p.rows, KEEP[p.recipe])
@@ -203,6 +211,16 @@ def _fit(p: _Plan, hp: dict, model, mlflow, tmp: str, before: dict) -> dict:
     mlflow.log_image(_png_image(loss_chart(cb.history, f"{p.recipe} loss")), "loss.png")
     return dict(metrics={**before, **metrics}, model=trained, history=cb.history, steps=int(out.global_step))
 
+def _fit_head(p: _Plan, model, batch: int, mlflow, before: dict) -> dict:
+    "`train reward --method head` (`fit_reward_head`), measured and logged like `_fit`'s trainings."
+    items = [((r["chosen_ids"], r["starts"][0]), (r["rejected_ids"], r["starts"][1])) for r in p.rows]
+    metrics = fit_reward_head(model, p.tok, items, [r["group"] for r in p.rows], batch)
+    if p.held is not None:
+        t0 = time.perf_counter()
+        metrics.update(p.held.after(model), eval_s=time.perf_counter() - t0)
+    mlflow.log_metrics(metrics)
+    return dict(metrics={**before, **metrics}, model=model, history=[], steps=0)
+
 def _distill_report(p: _Plan, fit: dict, path: Path, mlflow):
     "The teacher/student table of a distillation and its metrics."
     comparison = compare_models(p.teacher, fit["model"], p.tok, p.held.rows, p.base, path, p.max_new_tokens)
@@ -231,6 +249,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
                on_policy: bool | None = None, # distill: the student generates its answers every step (TRL's way); default on a GPU only
                layers: int | None = None, # train only the top N decoder layers (and the head); default the recipe's (0: all)
                depth: int | None = None, # reward: a model of the base model's first N decoder layers; default the recipe's (0: all)
+               method: str | None = None, # reward: "head" (the score head fitted on the frozen model; a CPU's default) or "trl" (RewardTrainer)
                eval_data: str | Path | None = None, # held-out rows (same format as data); default a split of data
                eval_share: float | None = None, # share of data held out; default 0.1 from 50 rows on (distill: 0.2)
                eval_answers: int = 64, # held-out prompts answered for the win rate and token F1 (at most)
@@ -249,18 +268,27 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     grid = parse_sweep(sweep)
     if keep and not grid: raise UsageError("--keep best chooses among the runs of a sweep", hint="add --sweep K=V1,V2, or use --register NAME")
     if steps is not None and steps < 1: raise UsageError("--steps must be at least 1")
+    hw = hardware(threads)
+    d = recipe_defaults(recipe, hw)
+    if method is not None and recipe != "reward": raise UsageError(f"--method is an option of train reward, not of train {recipe}")
+    method = (method or d["method"]) if recipe == "reward" else None
+    if method not in (None, *METHODS): raise UsageError(f"--method {method!r}: train reward knows {' and '.join(METHODS)}", hint="--method head (the default) or --method trl")
+    if method == "head":
+        trains = [o for o, v in (("--steps", steps), ("--lr", lr), ("--layers", layers), ("--lora", lora or None)) if v is not None]
+        trains += [f"--sweep {k}" for k in grid if k not in ("depth", "batch")]
+        if trains: raise UsageError(f"{', '.join(trains)}: train reward's default fits the score head on the frozen model in one pass (no steps)",
+                                    hint="add --method trl to fine-tune the model with TRL's RewardTrainer")
     rows = load_data(recipe, data, st)
     if eval_data is not None: held_rows = load_data(recipe, eval_data, st)
     elif recipe == "distill" and eval_share is None: rows, held_rows = split_heldout(rows)
     else: rows, held_rows = split_eval(rows, eval_share)
     if grid and not held_rows: raise UsageError("a sweep ranks its runs on held-out rows, and there are none",
                                                 hint="pass --eval-data FILE or --eval-share 0.2 (the automatic split starts at 50 rows)")
-    hw = hardware(threads)
-    d = recipe_defaults(recipe, hw)
     hp = dict(steps=steps or d["steps"], max_length=max_length or d["max_length"], lr=d["lr"] if lr is None else lr,
               beta=d["beta"] if beta is None else beta, layers=d["layers"] if layers is None else layers or None,
-              depth=(d["depth"] if depth is None else depth or None) if recipe == "reward" else None, lora=lora,
-              batch=batch or min(hw.batch, len(rows)), passes=d.get("passes", 1))
+              depth=(d["head_depth" if method == "head" else "depth"] if depth is None else depth or None) if recipe == "reward" else None, lora=lora,
+              batch=batch or min(hw.batch, len(rows)), passes=d.get("passes", 1), method=method)
+    if method == "head": hp.update(steps=0, lr=None, layers=None)
     if recipe == "kto" and min([hp["batch"], *grid.get("batch", [])]) < 2:
         raise UsageError("kto needs a batch of 2 or more (it estimates its KL term from the other answers of a batch)", hint="--batch 2")
     from transformers import AutoTokenizer
@@ -288,7 +316,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
         mlflow.log_params(params)
         _log_dataset(mlflow, rows, data, None if str(data).startswith("calls:") else data_path(data, st, recipe))
         if recipe == "distill": p.teacher, start = load_pair(base, student, st, hw)
-        else: start = _load(recipe, str(base), hw, hp["layers"], hp["depth"])
+        else: start = _load(recipe, str(base), hw, hp["layers"], hp["depth"], method=method)
         before = {}
         if held is not None:
             t0 = time.perf_counter()
@@ -320,7 +348,7 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
             mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": p.recipe, "llmops.base_model": p.spec, "llmops.sweep": parent})
             mlflow.log_params({"recipe": p.recipe, "model": p.spec, **h, "sweep_index": i})
             if before: mlflow.log_metrics(before)
-            model = _load(p.recipe, str(p.base), p.hw, h["layers"], h["depth"]) if "depth" in combo else copy.deepcopy(start)
+            model = _load(p.recipe, str(p.base), p.hw, h["layers"], h["depth"], method=h.get("method")) if "depth" in combo else copy.deepcopy(start)
             if p.recipe != "distill": _freeze_below(model, h["layers"])
             if p.progress: print(f"sweep {i}/{len(combos)}: {label}", flush=True)
             fit = _fit(p, h, model, mlflow, tmp, before)
@@ -342,16 +370,6 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
     mlflow.log_metrics({k: v for k, v in best["metrics"].items() if k != "epoch"})
     return best, path, comparison, best["run_id"], table
 
-@contextmanager
-def _resumed(mlflow, run_id: str):
-    "Resume run `run_id` as a nested run, whatever experiment an earlier `set_experiment` of this process chose."
-    # MLflow refuses to resume a run of another experiment than that choice (a notebook's own, say): set it aside meanwhile
-    from mlflow.tracking import fluent
-    prev, fluent._active_experiment_id = getattr(fluent, "_active_experiment_id", None), None
-    try:
-        with mlflow.start_run(run_id=run_id, nested=True) as run: yield run
-    finally: fluent._active_experiment_id = prev
-
 def _resolved(hp: dict, n: int) -> dict:
     "The hyper-parameters with steps='epoch' turned into `passes` passes over `n` rows (at most EPOCH_CAP steps each)."
     one = min(math.ceil(n / hp["batch"]), EPOCH_CAP)
@@ -363,7 +381,7 @@ def sft(data, model: str = "local", steps: int | None = None, lora: bool = False
     return run_recipe("sft", data, model=model, steps=steps, lora=lora, **kw)
 
 def reward(data, model: str = "local", steps: int | None = None, lora: bool = False, **kw) -> TrainResult:
-    "A reward model on preference pairs (TRL RewardTrainer; a sequence classifier with one output)."
+    "A reward model on preference pairs: a sequence classifier with one output, its head fitted on the frozen model (`method='head'`, a CPU's default) or trained by TRL's RewardTrainer (`method='trl'`)."
     return run_recipe("reward", data, model=model, steps=steps, lora=lora, **kw)
 
 def dpo(data, model: str = "local", steps: int | None = None, lora: bool = False, **kw) -> TrainResult:
