@@ -29,12 +29,13 @@ DEFAULTS = {  # per recipe: steps (or "epoch", with `passes`, default 1), max_le
     "sft": dict(steps=50, max_length=256, lr=None, beta=None, layers=None, depth=None),
     "reward": dict(method="head", head_depth=24, steps="epoch", passes=2, max_length=128, lr=None, beta=None, layers=4, depth=16),
     "dpo": dict(steps=100, max_length=128, lr=5e-6, beta=0.1, layers=None, depth=None),
-    "kto": dict(steps=50, max_length=256, lr=None, beta=0.1, layers=None, depth=None),
+    "kto": dict(steps=100, max_length=128, lr=5e-6, beta=0.1, layers=None, depth=None),
     "distill": dict(steps=50, max_length=256, lr=2e-4, beta=0.0, layers=None, depth=None),
 }
 GPU_DEFAULTS = {r: dict(d, layers=None, depth=None) for r, d in DEFAULTS.items()}
 GPU_DEFAULTS["distill"]["beta"] = 0.5  # on-policy there: TRL's generalised JSD
 GPU_DEFAULTS["dpo"].update(steps=50, max_length=256, lr=None)  # TRL's rate, longer dialogues: not measured against the CPU choice
+GPU_DEFAULTS["kto"].update(steps=50, max_length=256, lr=None)
 GPU_DEFAULTS["reward"]["method"] = "trl"  # the whole model fine-tuned by TRL's RewardTrainer: not measured against the CPU's head fit
 METHODS = ("head", "trl")  # reward: fit the score head on the frozen model (mean over the answer), or train with TRL's RewardTrainer
 SWEEPABLE = {"lr": float, "beta": float, "steps": int, "batch": int, "layers": int, "depth": int}
