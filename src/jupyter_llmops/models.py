@@ -104,35 +104,32 @@ def _convert_gguf(gguf: Path):
     model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
     return model, AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
 
-def _copy_ready(src: Path, dest: Path):
-    "Copy a ready model folder (files, not links: a home's copy is its own) into `dest`: a temporary folder, then a rename."
+def _publish(dest: Path, fill):
+    """Make the model folder `dest` whole or not at all: `fill(tmp)` writes a temporary folder beside it, which is made
+    readable by all and renamed into place. Where another process made `dest` ready first, its folder stays."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
-        for f in src.iterdir():
-            if f.is_file(): shutil.copyfile(f, tmp / f.name); (tmp / f.name).chmod(0o644)
-        tmp.chmod(0o755)
-        os.rename(tmp, dest)
-    except OSError:
-        if not _ready(dest): raise  # another process won the race: its copy is as good as ours
-    finally:
-        if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
-
-def _save_local_copy(model, tok, dest: Path):
-    "Save the dequantised GGUF model as safetensors: write a temporary folder, then rename it into place."
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
-    try:
-        model.hf_quantizer = None
-        if hasattr(model.config, "quantization_config"): del model.config.quantization_config
-        model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
+        fill(tmp)
         for f in [tmp, *tmp.iterdir()]: f.chmod(0o755 if f.is_dir() else 0o644)
         os.rename(tmp, dest)
     except OSError:
         if not _ready(dest): raise  # another process won the race: its copy is as good as ours
     finally:
         if tmp.exists(): shutil.rmtree(tmp, ignore_errors=True)
+
+def _copy_ready(src: Path, dest: Path):
+    "Copy a ready model folder into `dest` (files, not links: a home's copy is its own)."
+    _publish(dest, lambda tmp: [shutil.copyfile(f, tmp / f.name) for f in src.iterdir() if f.is_file()])
+
+def _save_local_copy(model, tok, dest: Path):
+    "Save the dequantised GGUF model as safetensors into `dest`."
+    def fill(tmp: Path):
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"): del model.config.quantization_config
+        model.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+    _publish(dest, fill)
 
 def registry_folder(spec: str, # models:/NAME/VERSION or models:/NAME@ALIAS
                     settings=None) -> Path:
@@ -152,14 +149,15 @@ def registry_folder(spec: str, # models:/NAME/VERSION or models:/NAME@ALIAS
     u = urlparse(mv.source)
     if u.scheme in ("", "file") and (Path(unquote(u.path)) / "config.json").is_file(): return Path(unquote(u.path))
     dest = Path(st.home) / "models" / "registry" / f"{mv.name}-v{mv.version}"
-    if not _ready(dest):
+    def fill(tmp: Path):
         import mlflow
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=dest.parent))
-        mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp), tracking_uri=st.tracking_uri)
-        got = next((p.parent for p in tmp.rglob("config.json")), None)
+        (tmp / ".download").mkdir()
+        mlflow.artifacts.download_artifacts(artifact_uri=mv.source, dst_path=str(tmp / ".download"), tracking_uri=st.tracking_uri)
+        got = next((p.parent for p in (tmp / ".download").rglob("config.json")), None)
         if got is None: raise AssetMissingError(f"{spec} holds no transformers model (no config.json)")
-        os.rename(got, dest); shutil.rmtree(tmp, ignore_errors=True)
+        for f in got.iterdir(): os.rename(f, tmp / f.name)
+        shutil.rmtree(tmp / ".download")
+    if not _ready(dest): _publish(dest, fill)
     return dest
 
 def _load_hf(folder_or_id: str):
@@ -167,6 +165,24 @@ def _load_hf(folder_or_id: str):
     import torch
     model = AutoModelForCausalLM.from_pretrained(folder_or_id, dtype=torch.float32)
     return model.eval(), AutoTokenizer.from_pretrained(folder_or_id)
+
+def _local_copy(home) -> tuple[Path, tuple | None]:
+    """The home's safetensors copy of the local LLM, made where missing: copied from this installation's converted copy,
+    which is converted from the GGUF first where it is missing too. With `(model, tokenizer)` when it had to convert."""
+    dest = local_llm_dir(home)
+    if _ready(dest): return dest, None
+    gguf = local_gguf()
+    shared = install_copy(gguf)
+    if shared is not None and _ready(shared):
+        _copy_ready(shared, dest)
+        return dest, None
+    model, tok = _convert_gguf(gguf)
+    if shared is not None:
+        try: _save_local_copy(model, tok, shared)
+        except OSError: shared = None  # this installation's folder is not writable after all: the home's copy is enough
+    if shared is not None and _ready(shared): _copy_ready(shared, dest)
+    else: _save_local_copy(model, tok, dest)
+    return dest, (model.eval(), tok)
 
 def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id>
                    home: str | Path): # the kit's home (holds the local model's copy)
@@ -177,18 +193,8 @@ def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id>
     with _lock:
         if key in _cache: return _cache[key]
         if s.kind == "local":
-            dest = local_llm_dir(home)
-            shared = None if _ready(dest) else install_copy(local_gguf())
-            if _ready(dest): res = _load_hf(str(dest))
-            elif shared is not None and _ready(shared): _copy_ready(shared, dest); res = _load_hf(str(dest))
-            else:
-                model, tok = _convert_gguf(local_gguf())
-                if shared is not None:
-                    try: _save_local_copy(model, tok, shared)
-                    except OSError: pass  # this installation's folder is not writable after all: the home's copy is enough
-                if shared is not None and _ready(shared): _copy_ready(shared, dest)
-                else: _save_local_copy(model, tok, dest)
-                res = (model.eval(), tok)
+            dest, res = _local_copy(home)
+            res = res or _load_hf(str(dest))
         elif s.kind == "mlflow": res = _load_hf(str(registry_folder(s.name)))
         else:
             p = Path(s.name).expanduser()
