@@ -12,9 +12,9 @@ so the large buffers a step frees are reused rather than unmapped and page-fault
 to 32 MB / 64 MB, the ceiling of glibc's own dynamic thresholds; the TRL sides that run after the kit's first run
 (the later rounds) run with those, which measured them a little faster than in a fresh process, not slower.
 
-The same work on every side: the kit trains the whole model here (--layers 0 --depth 0), as TRL does; the kit's
-default reward model on a CPU (the first 16 layers, the top 4 trained) is measured for accuracy and time in
-bench/preferences.py.
+The same work on every side: the kit trains the whole model here (--layers 0 --depth 0), as TRL does, and its reward
+model with TRL's trainer (--method trl); the kit's default reward model on a CPU (the score head fitted on the frozen
+model in one pass, no steps to time) is measured for accuracy and time in bench/preferences.py.
 DPO and KTO: on a CPU the kit computes the reference model's log-probs once before training (TRL's
 precompute_ref_log_probs); hand-tuned TRL gets the same, so the comparison is of equal work. The bench prints that
 setup time apart from the steps.
@@ -132,6 +132,7 @@ def kit(recipe: str) -> list[float]:
     timer = StepTimer()
     src = "distill" if recipe.startswith("distill") else recipe
     r = run_recipe(src, data / f"{src}.jsonl", steps=a.steps, batch=a.batch, max_length=a.max_length, layers=0, depth=0,
+                   **({"method": "trl"} if src == "reward" else {}),
                    on_policy=True if recipe == "distill-on" else None, max_new_tokens=16, progress=False, callbacks=[timer], settings=st)
     kit_metrics.setdefault(recipe, r.metrics)
     return timer.steps
