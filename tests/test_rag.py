@@ -165,20 +165,20 @@ def test_bad_input_and_damage(corpus, monkeypatch):
 
 def test_ivf_over_a_million_vectors():
     "The FAISS layer of an ivf index at a million chunks: trained on a sample, searched with good recall."
-    import faiss
     rng = np.random.default_rng(0)
     n, d = 1_000_000, 384
     basis = rng.standard_normal((48, d), dtype=np.float32)  # real embeddings are far from uniform: low-rank plus noise
     vecs = rng.standard_normal((n, 48), dtype=np.float32) @ basis
-    vecs += 0.1 * rng.standard_normal((n, d), dtype=np.float32)  # drawn as float32, in place: no 3 GB float64 temporary
+    noise = rng.random((n, d), dtype=np.float32)  # uniform with N(0, 0.1²)'s variance: a third of the time of 384M normal draws
+    noise -= 0.5; noise *= 0.1 * 12 ** 0.5
+    vecs += noise; del noise  # float32, in place: no 3 GB float64 temporary
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     idx = rag._faiss_index("ivf", vecs)
     assert idx.ntotal == n and idx.nlist == 1000
     q = vecs[rng.choice(n, 20, replace=False)] + 0.01
     q /= np.linalg.norm(q, axis=1, keepdims=True)
     _, got = idx.search(q, 10)
-    exact = faiss.IndexFlatIP(d); exact.add(vecs)
-    _, want = exact.search(q, 10)
+    want = np.argpartition(-(vecs @ q.T), 10, axis=0)[:10].T  # the exact top 10 by inner product (a flat index would copy 1.5 GB)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want)])
     assert recall >= 0.85, recall
 
