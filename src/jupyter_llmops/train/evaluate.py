@@ -81,22 +81,28 @@ def _padded(seqs: list[list[int]], pad: int, left: bool = False):
 def _device(model):
     return next(model.parameters()).device
 
+def _last_hidden(model, tok, items: list[tuple[list[int], int]], batch: int):
+    "Each batch of the encoded `items` run through the model's body once: `(indices, last hidden states)`, in inference mode."
+    import torch
+    model.eval()
+    body = model.base_model
+    with torch.inference_mode():
+        for idx in _batches([len(items[i][0]) for i in range(len(items))], batch):
+            ids, att = _padded([items[i][0] for i in idx], tok.pad_token_id)
+            yield idx, body(input_ids=ids.to(_device(model)), attention_mask=att.to(_device(model)), use_cache=False).last_hidden_state
+
 def completion_logps(model, tok, items: list[tuple[list[int], int]], batch: int = 8) -> tuple[list[float], list[int]]:
     "Sum of the log-probabilities of each encoded completion `(ids, start)`, and its number of tokens."
     import torch
     logps, counts = [0.0] * len(items), [0] * len(items)
-    model.eval()
-    body, head = model.base_model, model.get_output_embeddings()
-    with torch.inference_mode():
-        for idx in _batches([len(items[i][0]) for i in range(len(items))], batch):
-            ids, att = _padded([items[i][0] for i in idx], tok.pad_token_id)
-            h = body(input_ids=ids.to(_device(model)), attention_mask=att.to(_device(model)), use_cache=False).last_hidden_state
-            for k, i in enumerate(idx):
-                seq, start = items[i]
-                if start >= len(seq): continue
-                lp = torch.log_softmax(head(h[k, start - 1:len(seq) - 1]).float(), -1)
-                logps[i] = float(lp.gather(1, torch.tensor(seq[start:], device=lp.device)[:, None]).sum())
-                counts[i] = len(seq) - start
+    head = model.get_output_embeddings()
+    for idx, h in _last_hidden(model, tok, items, batch):
+        for k, i in enumerate(idx):
+            seq, start = items[i]
+            if start >= len(seq): continue
+            lp = torch.log_softmax(head(h[k, start - 1:len(seq) - 1]).float(), -1)
+            logps[i] = float(lp.gather(1, torch.tensor(seq[start:], device=lp.device)[:, None]).sum())
+            counts[i] = len(seq) - start
     return logps, counts
 
 POOLING = "llmops_pooling"  # a reward model's config attribute: "answer_mean", or absent (the last token's score, transformers' way)
@@ -104,16 +110,12 @@ POOLING = "llmops_pooling"  # a reward model's config attribute: "answer_mean", 
 def answer_means(model, tok, items: list[tuple[list[int], int]], batch: int = 8):
     "The mean of the model's last hidden state (after its final norm) over each encoded answer `(ids, start)`: a float tensor, one row per item."
     import torch
-    out, body = None, model.base_model
-    model.eval()
-    with torch.inference_mode():
-        for idx in _batches([len(items[i][0]) for i in range(len(items))], batch):
-            ids, att = _padded([items[i][0] for i in idx], tok.pad_token_id)
-            h = body(input_ids=ids.to(_device(model)), attention_mask=att.to(_device(model)), use_cache=False).last_hidden_state.float()
-            if out is None: out = torch.zeros(len(items), h.shape[-1])
-            for k, i in enumerate(idx):
-                seq, start = items[i]
-                out[i] = h[k, min(start, len(seq) - 1):len(seq)].mean(0).cpu()
+    out = None
+    for idx, h in _last_hidden(model, tok, items, batch):
+        if out is None: out = torch.zeros(len(items), h.shape[-1])
+        for k, i in enumerate(idx):
+            seq, start = items[i]
+            out[i] = h[k, min(start, len(seq) - 1):len(seq)].float().mean(0).cpu()
     return out
 
 def reward_scores(model, tok, items: list[tuple[list[int], int]], batch: int = 8) -> list[float]:

@@ -16,7 +16,7 @@ from .core import (Hardware, TrainResult, _callback, _log_dataset, _png_image, _
                                        hardware, loss_chart, model_folder, register, save_model, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
 from .distill import compare_models, load_pair, split_heldout, teacher_answer_trainer
-from .evaluate import POOLING, PRIMARY, HeldOut, encode, fit_prompt, fit_reward_head, rank_key, split_eval
+from .evaluate import POOLING, PRIMARY, HeldOut, _key, encode, fit_prompt, fit_reward_head, rank_key, split_eval
 
 # %% auto #0
 __all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'METHODS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep',
@@ -106,7 +106,7 @@ def _train_rows(recipe: str, rows: list[dict], tok, max_length: int, seed: int =
         out = []
         for r in rows:
             (c, cs), (j, js) = encode(tok, r["prompt"], r["chosen"], max_length), encode(tok, r["prompt"], r["rejected"], max_length)
-            out.append({"chosen_ids": c, "rejected_ids": j, "starts": (cs, js), "group": json.dumps(r["prompt"], sort_keys=True)})
+            out.append({"chosen_ids": c, "rejected_ids": j, "starts": (cs, js), "group": _key(r)})
         return out
     if recipe == "dpo": return [dict(r, prompt=fit_prompt(tok, r["prompt"], [r["chosen"], r["rejected"]], max_length)) for r in rows]
     if recipe == "kto":
