@@ -62,34 +62,85 @@ def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settin
 # %% ../../nbs/14_cache.ipynb #3f5a0c01
 _NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-", re.I)
 _SENT_END = (".", "!", "?", ":")
+_I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the pronoun, capitalised everywhere: not a name
+_NUM_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+# pairs of opposites: a question with one where the other has its opposite asks the other way round
+_OPPOSITES = [p.split("/") for p in (
+    "best/worst pros/cons advantages/disadvantages before/after buy/sell buying/selling high/low higher/lower "
+    "increase/decrease gain/lose for/against east/west north/south fast/slow faster/slower up/down freeze/thaw "
+    "hot/cold cheap/expensive import/export start/stop open/close first/last more/less most/least rich/poor "
+    "love/hate add/remove morning/evening morning/night day/night win/lose early/late positive/negative "
+    "men/women male/female boy/girl husband/wife boyfriend/girlfriend big/small large/small long/short "
+    "minimum/maximum min/max inside/outside top/bottom true/false raise/lower benefits/risks benefits/downsides "
+    "benefits/drawbacks advantages/drawbacks").split()]
 
 def _norm(t: str) -> str: return re.sub(r"[^a-z0-9]", "", t.lower())
 
-def numbers(text: str) -> set[str]:
-    "The numbers written in digits in `text` (`1,000` as `1000`)."
-    return {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", text)}
+def _words(text: str) -> list[str]: return re.findall(r"[a-z0-9]+", text.lower())
 
-def names(text: str) -> set[str]:
-    "The name-like words of `text`: capitalised inside a sentence, with inner capitals or digits."
+def numbers(text: str, spelled: bool = False) -> set[str]:
+    "The numbers written in digits in `text` (`1,000` as `1000`); with `spelled`, also *one* to *twelve* as digits."
+    out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", text)}
+    return out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out
+
+def _titled(text: str) -> bool:
+    "Written Like A Title or IN CAPITALS: most of its (4 or more) words start with a capital."
+    alpha = re.findall(r"[A-Za-z]+", text)
+    return len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) >= 0.6 * len(alpha)
+
+def names(text: str, caps: bool | None = None) -> set[str]:
+    """The name-like words of `text`: capitalised inside a sentence, with inner capitals or digits (not the pronoun *I*).
+    Without `caps` (by default: in a text Written Like A Title or IN CAPITALS) capitals tell nothing: only words with
+    digits or a lower-case start and inner capitals (`iPhone`) count."""
     out, start = set(), True
+    caps = not _titled(text) if caps is None else caps
     for raw in text.split():
         w = raw.strip("`'\"()[]{},.;:!?")
-        if w and not w.replace(".", "").replace(",", "").isdigit() and (
-                any(c.isdigit() for c in w) or any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start)):
+        if w and not _I.fullmatch(w) and not w.replace(".", "").replace(",", "").isdigit() and (
+                any(c.isdigit() for c in w) or (w[0].islower() and any(c.isupper() for c in w[1:])) or
+                caps and (any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start))):
             out.add(w)
         start = raw.endswith(_SENT_END)
     return out
+
+def _initials(word: str) -> str: return "".join(p[0].lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", word))
+
+def _spell_out(text: str, other: str) -> str:
+    "`text` with each run of words that spells an acronym of `other` (`United States` for `US`, `JavaScript` for `JS`) written as it."
+    for a in {_norm(n) for n in names(other) if re.fullmatch(r"(?:[A-Z]\.?){2,6}", n)}:
+        ws = list(re.finditer(r"[A-Za-z0-9]+", text))
+        for k in range(len(ws)):
+            got, j = "", k
+            while j < len(ws) and len(got) < len(a):
+                if not (got and ws[j].group().lower() in ("of", "the", "and")): got += _initials(ws[j].group())
+                j += 1
+            if got == a and _norm(text[ws[k].start():ws[j - 1].end()]) != a:
+                text = text[:ws[k].start()] + a.upper() + text[ws[j - 1].end():]
+                break
+    return text
 
 def _found(name: str, other: str, words: list[str]) -> bool:
     n = _norm(name)
     return not n or n in _norm(other) or (len(n) >= 4 and any(len(w) >= 4 and (w.startswith(n) or n.startswith(w)) for w in words))
 
+def _from(text: str) -> str | None:
+    "The first word after *from* when the text also says *to*: the direction of a transfer or a trip."
+    m = re.search(r"\bfrom\s+(?:the\s+)?(\w+)", text, re.I)
+    return _norm(m.group(1)) if m and re.search(r"\bto\b", text, re.I) else None
+
 def same_question(query: str, stored: str) -> str | None:
-    "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation' or 'names'."
-    if numbers(query) != numbers(stored): return "numbers"
+    "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation', 'names', 'opposite' or 'direction'."
+    if numbers(query) != numbers(stored) and numbers(query, True) != numbers(stored, True): return "numbers"
     if bool(_NEG.search(query)) != bool(_NEG.search(stored)): return "negation"
+    query, stored = _spell_out(query, stored), _spell_out(stored, query)
     wq, ws = [_norm(w) for w in query.split()], [_norm(w) for w in stored.split()]
-    if any(not _found(n, stored, ws) for n in names(query)) or any(not _found(n, query, wq) for n in names(stored)): return "names"
+    tq, ts = _titled(query), _titled(stored)  # capitals count unless only this one of the two is written as a title
+    if any(not _found(n, stored, ws) for n in names(query, ts or not tq)) or \
+            any(not _found(n, query, wq) for n in names(stored, tq or not ts)): return "names"
+    a, b = set(_words(query)), set(_words(stored))
+    if any((x in a - b and y in b - a) or (y in a - b and x in b - a) for x, y in _OPPOSITES): return "opposite"
+    fq, fs = _from(query), _from(stored)
+    if fq and fs and fq != fs: return "direction"
     return None
 
 # %% ../../nbs/14_cache.ipynb #c33d3b8d
@@ -97,7 +148,7 @@ HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW g
 
 class SemanticCache:
     "Answers by exact key and question embedding, in SQLite, searched through one FAISS index per key."
-    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.90, verify: bool = True):
+    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.88, verify: bool = True):
         self.path, self.embed_model, self.threshold, self.verify = Path(path), embed_model, threshold, verify
         self.db = sqlite_db(self.path)
         self.db.execute("""CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, model TEXT, model_fp TEXT, prompt TEXT,
