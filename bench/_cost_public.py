@@ -137,6 +137,31 @@ def cache_part():
         "python bench/cost.py --parts cache")
 
 
+def questions_part():
+    "The cache on duplicate-question pairs written for the kit: the tuning set and a held-out set written apart from it."
+    from _report import row
+    from jupyter_llmops.cache_eval import evaluate_cache
+    s = _settings()
+    grid, out = (0.80, 0.82, 0.85, 0.88, 0.90, 0.92, 0.95), {}
+    for name in ("tune", "heldout"):
+        f = Path(__file__).parent / "data" / f"dupq_{name}.jsonl"
+        ev = evaluate_cache(f, thresholds=grid, settings=s)
+        t = ev.table
+        # plain cosine's wrong-answer rate at the kit's hit rate: linear between the two thresholds that bracket it
+        plain = float(np.interp(ev.metrics["hit_rate"], t.plain_hit_rate[::-1], t.plain_wrong_rate[::-1]))
+        out[name] = (ev, plain)
+        print(f"\ncache, questions written for the kit ({name}: {ev.duplicates} duplicates, {ev.queries - ev.duplicates} near misses and related questions):")
+        print(t[["threshold", "hit_rate", "wrong_rate", "plain_hit_rate", "plain_wrong_rate"]].round(3).to_string(index=False))
+        print(f"  at the default {ev.metrics['threshold']:.2f}: {ev.metrics['hit_rate']:.1%} of duplicates answered, {ev.metrics['wrong_rate']:.1%} wrong; "
+              f"plain cosine at the same hit rate: {plain:.1%} wrong; recommended for <= 1% wrong: {ev.recommended}")
+    ev, plain = out["heldout"]
+    row("cost: cache on questions", "duplicate questions written for the kit, held-out set: duplicates answered / wrong answers at the default "
+        "threshold vs plain MiniLM at the same hit rate (goal >= 40% and at most half)",
+        f"{ev.metrics['threshold']:.2f}: {ev.metrics['hit_rate']:.1%} / {ev.metrics['wrong_rate']:.1%} (plain {plain:.1%}); tuning set "
+        f"{out['tune'][0].metrics['hit_rate']:.1%} / {out['tune'][0].metrics['wrong_rate']:.1%} (plain {out['tune'][1]:.1%})",
+        "python bench/cost.py --parts questions")
+
+
 def lookup_part(repeats: int = 200):
     from _report import row
     from jupyter_llmops.cache import SemanticCache

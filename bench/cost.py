@@ -11,10 +11,14 @@ Parts (--parts, default all):
   threshold and GPTCache's 0.95 / 0.90 / 0.80, next to GPTCache's published counts; and duplicates plus strangers
   (the first half's sentences stored; their paraphrases are duplicates, the second half's paraphrases strangers) with
   and without verification, through `cache_eval.evaluate_cache`.
+- questions: the cache on duplicate questions written for the kit (bench/data/dupq_tune.jsonl, the set the verification
+  was tuned on, and bench/data/dupq_heldout.jsonl, written apart and measured after): duplicates, near misses (another
+  name, number or word) and related questions, as a Q&A site's users ask them; the kit at its default threshold
+  against plain MiniLM cosine at the same hit rate.
 - lookup: p50 of `SemanticCache.match` (FAISS search, candidate rows, verification) at 1k, 10k, 100k entries of one
   key; vectors are real MiniLM embeddings of the file's sentences, repeated with small noise to fill the cache.
 - demo: the SmolLM2-135M / distilled 81M pair of issue 11 with its ceiling (slow: the distillation, ~30 min).
-Run: .venv/bin/python bench/cost.py [--parts routes,cache,lookup,demo] [--max-tokens 32] [--distill-steps 600] [--student FOLDER]"""
+Run: .venv/bin/python bench/cost.py [--parts routes,cache,questions,lookup,demo] [--max-tokens 32] [--distill-steps 600] [--student FOLDER]"""
 import argparse, atexit, dataclasses, json, os, shutil, statistics, sys, tempfile, time, warnings
 from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the bench's helpers: _report, _distill_prompts
@@ -169,15 +173,16 @@ def demo(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--parts", default="routes,cache,lookup,demo")
+    ap.add_argument("--parts", default="routes,cache,questions,lookup,demo")
     ap.add_argument("--max-tokens", type=int, default=32); ap.add_argument("--student", help="a saved smaller model folder")
     ap.add_argument("--distill-steps", type=int, default=600, help="distillation steps of the student (0: none)")
     ap.add_argument("--save-student", help="keep the distilled student in this folder")
     a = ap.parse_args()
     parts = a.parts.split(",")
-    from _cost_public import cache_part, lookup_part, routes_part
+    from _cost_public import cache_part, lookup_part, questions_part, routes_part
     if "routes" in parts: routes_part()
     if "cache" in parts: cache_part()
+    if "questions" in parts: questions_part()
     if "lookup" in parts: lookup_part()
     if "demo" in parts: demo(a)
 

@@ -171,6 +171,18 @@ def test_cache_eval_command_measures_duplicates_and_strangers(env, st, tmp_path)
     assert low.hit_rate == 1.0 and r.recommended == 0.8
 
 
+def test_cache_default_halves_wrong_answers_on_held_out_questions(st):
+    "The goal of issue 20 on questions the verification was not tuned on (bench/data/dupq_heldout.jsonl, real MiniLM)."
+    import numpy as np
+    from jupyter_llmops.cache_eval import evaluate_cache
+    ev = evaluate_cache(Path(__file__).resolve().parents[1] / "bench" / "data" / "dupq_heldout.jsonl", settings=st)
+    t, m = ev.table, ev.metrics
+    assert m["threshold"] == st.cache_threshold and m["hit_rate"] >= 0.40  # the default answers 40% of true duplicates
+    plain = np.interp(m["hit_rate"], t.plain_hit_rate[::-1], t.plain_wrong_rate[::-1])  # plain cosine at the same hit rate
+    assert m["wrong_rate"] <= plain / 2
+    assert ev.recommended == st.cache_threshold  # the lowest threshold under 1% wrong answers is the default
+
+
 def test_cache_hits_misses_and_invalidation(env, st):
     from jupyter_llmops import cache as cache_mod
     from jupyter_llmops import prompts
