@@ -13,7 +13,7 @@ SHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 TOKEN = "llmops-browser-test"
 BIN = Path(sys.executable).parent
 playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium (make install does)")]
+pytestmark = [pytest.mark.slow, pytest.mark.solo, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium (make install does)")]
 
 
 @pytest.fixture

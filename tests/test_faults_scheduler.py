@@ -75,6 +75,7 @@ def test_two_scheduler_processes_run_every_tick_once(db, proj, postgres):
     assert len(owners) == 2 and min(owners.values()) > TICKS // 10, owners  # both daemons won claims: a real race
 
 
+@pytest.mark.solo
 def test_sigkill_of_the_scheduler_mid_run(proj):
     "The daemon is SIGKILLed while a notebook runs: its kernel dies too; a new daemon retries once; one result."
     store = JobStore(f"sqlite:///{proj}/jobs.db")
@@ -101,6 +102,7 @@ def test_sigkill_of_the_scheduler_mid_run(proj):
     assert len(events(proj / "k.log", "end")) == 1  # one result
 
 
+@pytest.mark.solo
 def test_sigstop_past_the_lease(proj):
     "A daemon frozen (SIGSTOP) past its lease: another daemon kills its kernel and retries; woken, it drops its result."
     url = f"sqlite:///{proj}/jobs.db"
@@ -122,6 +124,7 @@ def test_sigstop_past_the_lease(proj):
     assert len(events(proj / "z.log", "end")) == 1
 
 
+@pytest.mark.solo
 def test_lease_renewal_blocked_by_a_held_database_lock(proj):
     "The jobs database is locked longer than the lease: the runner kills its kernel before anyone may retry; one result."
     db = proj / "jobs.db"
@@ -147,6 +150,7 @@ def test_lease_renewal_blocked_by_a_held_database_lock(proj):
     assert len(events(proj / "b.log", "end")) == 1 and ("could not be renewed" in err or "stopped renewing the lease" in err), err
 
 
+@pytest.mark.solo
 def test_clock_offset_between_two_schedulers(proj):
     "One daemon's clock is an hour ahead: leases and ticks come from the database's clock, so nothing changes."
     url = f"sqlite:///{proj}/jobs.db"
@@ -166,6 +170,7 @@ def test_clock_offset_between_two_schedulers(proj):
     assert all(a[1] != b[1] for a, b in zip(starts, starts[1:]))  # start, end, start, end: never two at once
 
 
+@pytest.mark.solo
 def test_missed_ticks_after_downtime_run_once(proj):
     "The daemon is down over several ticks: on restart only the latest missed tick runs, once."
     store = JobStore(f"sqlite:///{proj}/jobs.db")
@@ -191,6 +196,7 @@ def test_missed_ticks_after_downtime_run_once(proj):
     assert [t for t in after if t <= restart] == [missed[-1]]  # the older missed ticks never ran
 
 
+@pytest.mark.solo
 def test_a_schedule_never_overlaps_itself_with_cron_and_manual_runs(proj, monkeypatch):
     "Manual runs (CLI) and cron ticks of one schedule: one attempt at a time; a refused run names the running attempt."
     monkeypatch.setenv("LLMOPS_PIPELINE_LEASE", "3")
@@ -222,6 +228,7 @@ def test_a_schedule_never_overlaps_itself_with_cron_and_manual_runs(proj, monkey
     assert {t for _, _, t in _attempts(store, "o")} == {"manual", "cron"} and {s for s, _, _ in _attempts(store, "o")} == {"succeeded"}
 
 
+@pytest.mark.solo
 def test_a_crashed_manual_run_blocks_its_schedule_for_one_lease_only(proj, monkeypatch):
     "The process of a manual run is SIGKILLed: its kernel dies, and the schedule runs again after one lease."
     monkeypatch.setenv("LLMOPS_PIPELINE_LEASE", "2")
@@ -243,6 +250,7 @@ def test_a_crashed_manual_run_blocks_its_schedule_for_one_lease_only(proj, monke
     assert _attempts(store, "x")[-1] == ("lost_lease", 1, "manual")
 
 
+@pytest.mark.solo
 def test_one_daemon_per_home(proj):
     "Two `scheduler start` at once start one daemon; another daemon refuses without the lock; `stop` leaves none."
     s = load_settings()
@@ -274,6 +282,7 @@ def _daemons(home) -> list[int]:
     return out
 
 
+@pytest.mark.solo
 def test_manual_runs_in_the_background_are_bounded(proj, monkeypatch):
     "`schedule run --background` (the REST API, the panel): at most pipeline_parallel at once, as many waiting, then BusyError."
     monkeypatch.setenv("LLMOPS_PIPELINE_PARALLEL", "1")
@@ -288,6 +297,7 @@ def test_manual_runs_in_the_background_are_bounded(proj, monkeypatch):
     assert spans["q1"][1] <= spans["q2"][0] or spans["q2"][1] <= spans["q1"][0]  # one kernel at a time (pipeline_parallel 1)
 
 
+@pytest.mark.solo
 def test_timeouts_are_finite_and_capped(proj):
     from jupyter_llmops.commands import dispatch
     for t, says in [("1e400", "finite"), ("inf", "finite"), ("nan", "finite"), ("-5", "positive"), ("100000", "longer than pipeline_max_timeout")]:
