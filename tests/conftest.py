@@ -8,6 +8,15 @@ HOME = Path(tempfile.mkdtemp(prefix="llmops-test-home-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["LLMOPS_HOME"] = str(HOME)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two pytest workers side by side: each, with every kernel, daemon and server it starts, keeps to
+    # one core and one thread, so that two torch processes never fight over both cores (oversubscribed, a training
+    # test ran 5x slower than alone).
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) > 1:
+        os.sched_setaffinity(0, {cores[int(os.environ["PYTEST_XDIST_WORKER"].lstrip("gw") or 0) % len(cores)]})
+        for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM"):
+            os.environ[k] = "false" if k == "TOKENIZERS_PARALLELISM" else "1"
 HEAVY = ["torch", "transformers", "trl", "llama_index", "faiss", "mlflow", "papermill", "dask"]
 
 
