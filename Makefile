@@ -57,10 +57,9 @@ test-nbs: install
 
 # Every test runs: pytest's own exit status is the suite's (collecting no test is a failure), and under CI=true
 # (.ci/run sets it) a skipped test fails the run too (tests/conftest.py lists the reasons).
-# Two processes share the tests (whole files each, so a module's servers start once; each keeps to one core, see
-# tests/conftest.py), since most tests wait on
-# kernels, servers and subprocesses as much as they compute; then the tests marked `solo` (a lease or a deadline of
-# a few seconds, or the browser) run alone, on a quiet machine.
+# Two processes share the tests (whole files each, so a module's servers start once; each keeps to one core and one
+# thread, see tests/conftest.py), since most tests wait on kernels, servers and subprocesses as much as they compute;
+# then the tests marked `solo` (a lease or a deadline of a few seconds, or the browser) run alone, on a quiet machine.
 test-py: install
 	$(SCRATCH) $(PY) -m pytest -n 2 --dist loadfile -m "not solo" && $(PY) -m pytest -m solo
 
