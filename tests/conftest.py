@@ -38,16 +38,20 @@ def pytest_sessionfinish(session, exitstatus):
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-def pg_bin() -> Path:
-    "The bin folder of Debian's PostgreSQL, installed now (as root) when `make install` has not: looked for when a test needs it."
+def apt_install(package: str, found) -> None:
+    "Install Debian's `package` now (as root) when `found()` says `make install` has not: looked for when a test needs it."
     import subprocess
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    if not found:
-        if os.getuid() != 0: pytest.fail("PostgreSQL is not installed: run `make install` (it installs Debian's postgresql)")
-        subprocess.run("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql", shell=True,
-                       check=True, capture_output=True, timeout=900)
-        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
-    return found[-1].parent
+    if found(): return
+    if os.getuid() != 0: pytest.fail(f"{package} is not installed: run `make install` (it installs Debian's {package})")
+    subprocess.run(f"apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}", shell=True,
+                   check=True, capture_output=True, timeout=900)
+
+
+def pg_bin() -> Path:
+    "The bin folder of Debian's PostgreSQL, installed now when it is missing."
+    initdb = lambda: sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    apt_install("postgresql", initdb)
+    return initdb()[-1].parent
 
 
 @pytest.fixture(scope="session")

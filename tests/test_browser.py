@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "tests" / "artifacts" / "screenshots"
 TOKEN = "llmops-browser-test"
 BIN = Path(sys.executable).parent
-playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the dev extra)")
-pytestmark = [pytest.mark.slow, pytest.mark.solo, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get install chromium (make install does)")]
+from playwright import sync_api as playwright  # the dev extra
+from conftest import apt_install
+apt_install("chromium", Path(CHROMIUM).exists)  # make install does; a missing browser is installed, never a skip
+pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 
 @pytest.fixture
