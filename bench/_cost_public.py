@@ -146,9 +146,7 @@ def questions_part():
     for name in ("tune", "heldout"):
         f = Path(__file__).parent / "data" / f"dupq_{name}.jsonl"
         ev = evaluate_cache(f, thresholds=grid, settings=s)
-        t = ev.table
-        # plain cosine's wrong-answer rate at the kit's hit rate: linear between the two thresholds that bracket it
-        plain = float(np.interp(ev.metrics["hit_rate"], t.plain_hit_rate[::-1], t.plain_wrong_rate[::-1]))
+        t, plain = ev.table, ev.plain_wrong_at()  # plain cosine's wrong-answer rate at the kit's hit rate
         out[name] = (ev, plain)
         print(f"\ncache, questions written for the kit ({name}: {ev.duplicates} duplicates, {ev.queries - ev.duplicates} near misses and related questions):")
         print(t[["threshold", "hit_rate", "wrong_rate", "plain_hit_rate", "plain_wrong_rate"]].round(3).to_string(index=False))

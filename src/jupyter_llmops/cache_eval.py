@@ -36,6 +36,12 @@ class CacheEval:
                 f"{m['hit_rate']:.1%} of duplicates answered, {m['wrong_rate']:.1%} wrong answers (plain cosine: {m['plain_hit_rate']:.1%}, "
                 f"{m['plain_wrong_rate']:.1%}); lookup p50 {m['lookup_p50_ms']:.2f} ms; threshold for <= {self.target:.0%} wrong: {rec}")
 
+    def plain_wrong_at(self, hit_rate: float | None = None) -> float:
+        "Plain cosine's wrong-answer rate where it answers `hit_rate` of duplicates (default: the kit's at `metrics`), linear between thresholds."
+        import numpy as np
+        t = self.table.sort_values("plain_hit_rate")
+        return float(np.interp(self.metrics["hit_rate"] if hit_rate is None else hit_rate, t.plain_hit_rate, t.plain_wrong_rate))
+
     def _repr_html_(self):
         return f"<pre>{repr(self)}</pre>" + table_html(self.table.round(4).to_dict("records"))
 
