@@ -46,6 +46,7 @@ TRAIN = ["What is the capital of Spain?", "Name a musical instrument.", "What is
          "What is the opposite of empty?", "What color are bananas?", "How many legs does a dog have?",
          "Explain why metal conducts electricity.", "Compare reading and listening."]  # the router's recorded calls
 REPEAT = EASY[:8]
+DISTILL_STEPS = 600  # the student's default distillation
 PARA = ["What's the capital city of France?", "Tell me one primary colour.", "What does 2 plus 2 equal?", "How do you say hello in Spanish?",
         "Which animal goes moo?", "Name one yellow fruit.", "What's the opposite of hot?", "How many days does a week have?"]
 
@@ -84,6 +85,7 @@ def demo(a):
     from jupyter_llmops.config import load_settings
     from jupyter_llmops.models import load_causal_lm, local_llm_dir, parse_spec
     from jupyter_llmops import routing
+    from jupyter_llmops.route_train import train_route
     from jupyter_llmops.llm import complete
     repo_copy = Path(__file__).resolve().parents[1] / ".llmops" / "models"
     if (repo_copy / "SmolLM2-135M-Instruct" / "config.json").is_file(): (home / "models").symlink_to(repo_copy)  # skip the GGUF conversion
@@ -112,7 +114,7 @@ def demo(a):
     for spec in ("local", small): complete("Warm up.", spec, max_tokens=4, settings=s, record=False)
     routing.add_route("learned", [small, "local"], "learned", s)
     run(TRAIN, "local", s, mt); run(TRAIN, small, s, mt)  # recorded calls to learn from (not the test questions)
-    tr = routing.train_route("learned", "1h", s)
+    tr = train_route("learned", since="1h", settings=s)
     print(tr, flush=True)
     rows = {}
     rows["(a) all larger"] = run(EASY + HARD, "local", s, mt)
@@ -146,7 +148,7 @@ def demo(a):
     print(ev.table[["apgr", "cpt50", "cpt80", "strong_share_at_95"]].round(3).to_string())
     Path("/tmp/llmops-bench-cost-policies.png").write_bytes(ev.chart_png())
     # the semantic cache
-    cs = s.updated(cache="on", cache_threshold="0.85")
+    cs = s.updated(cache="on")  # at the kit's default threshold
     gen = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
     rep = [complete(q, "local", max_tokens=mt, settings=cs) for q in REPEAT]
     par = [complete(q, "local", max_tokens=mt, settings=cs) for q in PARA]
@@ -154,7 +156,7 @@ def demo(a):
     hits = [c for c in rep + par if c.cached]
     h = statistics.median(c.latency_s for c in hits) if hits else float("nan")
     print(f"\ncache: repeated {sum(c.cached for c in rep)}/{len(rep)} hits, paraphrased {sum(c.cached for c in par)}/{len(par)} hits "
-          f"(threshold 0.85); median generation {g * 1000:.1f} ms, median hit {h * 1000:.2f} ms: {g / h:.0f}x faster")
+          f"(threshold {cs.cache_threshold}, the default); median generation {g * 1000:.1f} ms, median hit {h * 1000:.2f} ms: {g / h:.0f}x faster")
     from jupyter_llmops.recorder import flush
     flush()
     print(f"\nGOAL policy >= 95% of (a)'s score at <= 60% of its cost: {'MET by ' + ', '.join(met) if met else 'NOT MET'}")
@@ -168,14 +170,14 @@ def demo(a):
         f"{shares} (goal >= 95% at <= 60%: {'met by ' + ', '.join(m[4:] for m in met) if met else 'not met'}; "
         f"the best any policy could do with these answers at <= 60%: {ceiling:.0%}); "
         f"cache {g * 1000:,.0f} ms vs {h * 1000:.1f} ms: {g / h:.0f}x (goal >= 50x)",
-        "python bench/cost.py" + ("" if a.distill_steps == ap.get_default("distill_steps") or a.student else f" --distill-steps {a.distill_steps}"))
+        "python bench/cost.py" + ("" if a.distill_steps == DISTILL_STEPS or a.student else f" --distill-steps {a.distill_steps}"))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", default="routes,cache,questions,lookup,demo")
     ap.add_argument("--max-tokens", type=int, default=32); ap.add_argument("--student", help="a saved smaller model folder")
-    ap.add_argument("--distill-steps", type=int, default=600, help="distillation steps of the student (0: none)")
+    ap.add_argument("--distill-steps", type=int, default=DISTILL_STEPS, help="distillation steps of the student (0: none)")
     ap.add_argument("--save-student", help="keep the distilled student in this folder")
     a = ap.parse_args()
     parts = a.parts.split(",")
