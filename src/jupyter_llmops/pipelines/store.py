@@ -268,14 +268,20 @@ class JobStore:
             return c.execute(select(func.max(r.tick)).where(r.schedule == name, r.trigger == "cron")).scalar()
 
     def claim_tick(self, name: str, tick: float | None, owner: str, lease: float, trigger: str = "cron") -> int | None:
-        "Insert the running attempt-1 row of (`name`, `tick`; None: now) under `owner`: its id, or None if the tick is taken or another attempt of `name` runs."
+        "Insert the running attempt-1 row of (`name`, `tick`; None: now) under `owner`: its id, or None if the tick is taken, another attempt of `name` runs, or (a cron tick) the schedule is paused now."
+        from sqlalchemy import cast, literal, select
         from sqlalchemy.exc import IntegrityError
+        from sqlalchemy.sql.expression import ClauseElement
         t = self.NOW if tick is None else tick
+        vals = dict(schedule=name, tick=t, attempt=1, trigger=trigger, status="running", due=t, started=self.NOW, owner=owner, host=HOST,
+                    lease_until=self.NOW + lease)
+        col = self.runs.c
+        row = select(*[v if isinstance(v, ClauseElement) else cast(literal(v, col[k].type), col[k].type) for k, v in vals.items()])
+        sc = self.schedules.c  # the pause is read by the statement that writes the row: a scheduler that saw the schedule
+        row = row.where(sc.name == name, *([sc.paused == False] if trigger == "cron" else []))  # active before a stop cannot start it after a pause
         try:
             with self.engine.begin() as c:
-                res = c.execute(self.runs.insert().values(schedule=name, tick=t, attempt=1, trigger=trigger, status="running", due=t,
-                                                          started=self.NOW, owner=owner, host=HOST, lease_until=self.NOW + lease))
-                return res.inserted_primary_key[0]
+                return c.execute(self.runs.insert().from_select(list(vals), row).returning(col.id)).scalar()
         except IntegrityError:
             return None
 
