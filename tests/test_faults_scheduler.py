@@ -12,6 +12,7 @@ from jupyter_llmops.config import load_settings
 from jupyter_llmops.errors import BusyError, UsageError
 from jupyter_llmops.pipelines import daemon as D, scheduler as S
 from jupyter_llmops.pipelines.lease import owner_pid
+from jupyter_llmops.pipelines.runner import KERNEL_START_TIMEOUT
 from jupyter_llmops.pipelines.store import JobStore, next_tick, prev_tick
 
 TICKS = 200  # claimed ticks per database in the exactly-once test
@@ -40,10 +41,20 @@ def _add(store, proj, name, cron="* * * * * *", retries=0, **params):
     return store.add(name, str(proj / "ev.ipynb"), str(proj), cron, params=params, retries=retries)
 
 
-def _idle(store, names):
-    "Pause the schedules and wait until none of them has an attempt running or queued."
+# The longest an attempt of the events notebook can take: two kernel starts that each time out (the runner starts a
+# silent kernel once more), then the run itself. On a loaded one-core CI worker one run took over 120 s.
+IDLE = 2 * KERNEL_START_TIMEOUT + 60
+
+
+def _idle(store, names, proj):
+    "Pause the schedules and wait until none of them has an attempt running or queued; if one stays busy, say which and show the daemons' logs."
     for n in names: store.set_paused(n, True)
-    wait(lambda: not any(store.busy(n) for n in names), 120, what="the schedules to be idle")
+    try:
+        wait(lambda: not any(store.busy(n) for n in names), IDLE, what="the schedules to be idle")
+    except AssertionError as e:
+        rows = [dict(store.row(r.id)._mapping) for n in names for r in store.history(n, limit=1000) if r.status in ("running", "queued")]
+        logs = "\n".join(f"--- {f}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-40:]) for f in sorted(proj.glob("home*/daemon.log")))
+        raise AssertionError(f"{e}; now {store.now():.1f}; busy: {rows}\n{logs}") from None
 
 
 def _attempts(store, name):
@@ -61,7 +72,7 @@ def test_two_scheduler_processes_run_every_tick_once(db, proj, postgres):
     try:
         count = lambda: sum(len(store.history(n, limit=1000)) for n in names)
         wait(lambda: count() >= TICKS, 900, 1.0, f"{TICKS} claimed ticks")
-        _idle(store, names)
+        _idle(store, names, proj)
     finally:
         for p in procs: stop_daemon(p)
     rows = [r for n in names for r in store.history(n, limit=1000)]
@@ -159,7 +170,7 @@ def test_clock_offset_between_two_schedulers(proj):
     procs = [daemon(proj, proj / "home-a", url, lease=2), daemon(proj, proj / "home-b", url, lease=2, clock_offset=3600.0)]
     try:
         wait(lambda: len(events(proj / "c.log", "end")) >= 4, 180, what="four runs")
-        _idle(store, ["c"])
+        _idle(store, ["c"], proj)
     finally:
         for p in procs: stop_daemon(p)
     rows = store.history("c", limit=1000)
@@ -188,7 +199,7 @@ def test_missed_ticks_after_downtime_run_once(proj):
     p = daemon(proj, home, f"sqlite:///{proj}/jobs.db")
     try:
         wait(lambda: store.last_tick("m") > last, 30, what="the catch-up tick")
-        _idle(store, ["m"])
+        _idle(store, ["m"], proj)
     finally:
         stop_daemon(p)
     after = sorted(r.tick.timestamp() for r in store.history("m") if r.tick.timestamp() > last)
@@ -217,7 +228,7 @@ def test_a_schedule_never_overlaps_itself_with_cron_and_manual_runs(proj, monkey
         cron = wait(lambda: [x for x in store.running(schedule="o") if x.trigger == "cron"], 30, 0.1, "a cron attempt")[0]
         r = run_cli("schedule", "run", "o", cwd=proj)
         assert r.returncode != 0 and f"already running: attempt {cron.id} (cron" in r.stderr, r.stderr
-        _idle(store, ["o"])
+        _idle(store, ["o"], proj)
     finally:
         stop_daemon(p)
     spans = []
@@ -244,7 +255,7 @@ def test_a_crashed_manual_run_blocks_its_schedule_for_one_lease_only(proj, monke
     p = daemon(proj, proj / "home", f"sqlite:///{proj}/jobs.db", lease=2)
     try:
         wait(lambda: any(s == "succeeded" for s, _, _ in _attempts(store, "x")), 30, what="a cron run after the lease")
-        _idle(store, ["x"])
+        _idle(store, ["x"], proj)
     finally:
         stop_daemon(p)
     assert _attempts(store, "x")[-1] == ("lost_lease", 1, "manual")
