@@ -42,7 +42,7 @@ def _add(store, proj, name, cron="* * * * * *", retries=0, **params):
 
 
 # The longest an attempt of the events notebook can take: two kernel starts that each time out (the runner starts a
-# silent kernel once more), then the run itself. On a loaded one-core CI worker one run took over 120 s.
+# silent kernel once more), then the run itself. In one CI run an attempt was still running 120 s after the pause.
 IDLE = 2 * KERNEL_START_TIMEOUT + 60
 
 
@@ -53,7 +53,7 @@ def _idle(store, names, proj):
         wait(lambda: not any(store.busy(n) for n in names), IDLE, what="the schedules to be idle")
     except AssertionError as e:
         rows = [dict(store.row(r.id)._mapping) for n in names for r in store.history(n, limit=1000) if r.status in ("running", "queued")]
-        logs = "\n".join(f"--- {f}\n" + "\n".join(f.read_text(errors="replace").splitlines()[-40:]) for f in sorted(proj.glob("home*/daemon.log")))
+        logs = "\n".join(f"--- {h}\n" + "\n".join(daemon_log(h).splitlines()[-40:]) for h in sorted(proj.glob("home*")))
         raise AssertionError(f"{e}; now {store.now():.1f}; busy: {rows}\n{logs}") from None
 
 
