@@ -148,7 +148,7 @@ HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW g
 
 class SemanticCache:
     "Answers by exact key and question embedding, in SQLite, searched through one FAISS index per key."
-    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.88, verify: bool = True):
+    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.86, verify: bool = True):
         self.path, self.embed_model, self.threshold, self.verify = Path(path), embed_model, threshold, verify
         self.db = sqlite_db(self.path)
         self.db.execute("""CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, model TEXT, model_fp TEXT, prompt TEXT,

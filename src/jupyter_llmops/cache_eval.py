@@ -13,7 +13,7 @@ from .display import table_html
 from .errors import UsageError
 from .files import read_jsonl
 
-THRESHOLDS = (0.80, 0.85, 0.88, 0.90, 0.92, 0.95)
+THRESHOLDS = (0.80, 0.84, 0.86, 0.88, 0.90, 0.92, 0.95)
 
 # %% auto #0
 __all__ = ['THRESHOLDS', 'CacheEval', 'evaluate_cache']
