@@ -4,7 +4,7 @@
 
 # %% ../../nbs/34_cache_eval.ipynb #ec86f967
 from __future__ import annotations
-import statistics, tempfile, time
+import json, statistics, tempfile, time
 from dataclasses import dataclass
 from pathlib import Path
 from .cache import SemanticCache, same_question
@@ -32,8 +32,9 @@ class CacheEval:
     def __repr__(self):
         m = self.metrics
         rec = f"{self.recommended:.2f}" if self.recommended is not None else f"none of {list(self.table.threshold)}"
+        hit = lambda x: "no duplicates to answer" if x != x else f"{x:.1%} of duplicates answered"  # NaN: no duplicate in the file
         return (f"cache on {self.queries} queries ({self.duplicates} duplicates) at threshold {m['threshold']:.2f}: "
-                f"{m['hit_rate']:.1%} of duplicates answered, {m['wrong_rate']:.1%} wrong answers (plain cosine: {m['plain_hit_rate']:.1%}, "
+                f"{hit(m['hit_rate'])}, {m['wrong_rate']:.1%} wrong answers (plain cosine: {hit(m['plain_hit_rate'])}, "
                 f"{m['plain_wrong_rate']:.1%}); lookup p50 {m['lookup_p50_ms']:.2f} ms; threshold for <= {self.target:.0%} wrong: {rec}")
 
     def plain_wrong_at(self, hit_rate: float | None = None) -> float:
@@ -61,6 +62,10 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
     s = settings or load_settings()
     rows = read_jsonl(data, hint='{"stored": "...", "query": "...", "duplicate": true} per line',
                       missing=lambda o: [k for k in ("stored", "query", "duplicate") if k not in o])
+    for i, r in enumerate(rows, 1):  # "false" (a string) would count as a duplicate: refused, not guessed
+        if not isinstance(r["duplicate"], bool) and r["duplicate"] not in (0, 1):
+            raise UsageError(f"{data}: line {i}: duplicate is {json.dumps(r['duplicate'])}, not true or false",
+                             hint='{"stored": "...", "query": "...", "duplicate": true} per line (a JSON boolean, no quotes)')
     thresholds = sorted(float(t) for t in thresholds)
     if not thresholds or not all(0 < t <= 1 for t in thresholds): raise UsageError("thresholds must be numbers in (0, 1]")
     stored = list(dict.fromkeys(str(r["stored"]) for r in rows))

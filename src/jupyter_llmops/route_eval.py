@@ -141,6 +141,9 @@ def calibrate_route(name: str, data: str | Path, strong_share: float | None = No
                     settings: Settings | None = None) -> RouteEval:
     "Set route `name`'s threshold from a score table: the best score at most `strong_share` of calls to the strong model, or the fewest calls reaching `quality` of its score."
     if (strong_share is None) == (quality is None): raise UsageError("give --strong-share S or --quality Q (one of them)")
+    for flag, v, lo in (("--strong-share", strong_share, 0.0), ("--quality", quality, 1e-12)):
+        if v is not None and not lo <= v <= 1:  # a share of calls, or a fraction of the strong model's score
+            raise UsageError(f"{flag} {v:g} is not a fraction: give a number {'from 0' if lo == 0 else 'above 0'} to 1", hint=f"{flag} 0.3 (30%)")
     s = settings or load_settings()
     route = get_route(name, s)
     if route.policy == "learned": load_router(route, s)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/18_route_train.ipynb #412eff8d
 from __future__ import annotations
-import json, time, warnings
+import json, math, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from .config import Settings, load_settings
@@ -56,12 +56,16 @@ def make_table(rows: list[dict], models: list[str], costs: dict | None = None, w
     if len(keep) < 2:
         raise UsageError(f"{where}: {len(keep)} question(s) score both {weak} and {strong}; a route needs both models' scores",
                          hint='lines like {"question": "...", "scores": {"' + weak + '": 0, "' + strong + '": 1}}')
-    sc = np.array([[float(r["scores"][weak]), float(r["scores"][strong])] for r in keep])
-    if not np.isfinite(sc).all() or sc.min() < 0 or sc.max() > 1:
+    def num(v, what: str, r: dict) -> float:  # a JSON number (true/false count as 1/0); a string or null is refused, not guessed
+        if isinstance(v, (bool, int, float)) and math.isfinite(v): return float(v)
+        raise UsageError(f"{where}: {what} of {str(r['question'])[:60]!r} is {json.dumps(v)}, not a number",
+                         hint="scores are JSON numbers in [0, 1]: 0 or 1 for wrong/right, or a grade normalised (a 1-10 grade / 10)")
+    sc = np.array([[num(r["scores"][weak], f"the score of {weak}", r), num(r["scores"][strong], f"the score of {strong}", r)] for r in keep])
+    if sc.min() < 0 or sc.max() > 1:
         raise UsageError(f"{where}: scores must be numbers in [0, 1]", hint="normalise grades first, e.g. a 1-10 grade / 10")
     conf = [r.get("confidence", {}).get(weak) if isinstance(r.get("confidence"), dict) else r.get("confidence") for r in keep]
-    conf = np.array(conf, dtype=float) if all(c is not None for c in conf) else None
-    tok = lambda r, m: float((r.get("tokens") or {}).get(m, 1000)) / 1000
+    conf = np.array([num(c, f"the confidence of {weak}", r) for c, r in zip(conf, keep)]) if all(c is not None for c in conf) else None
+    tok = lambda r, m: num((r.get("tokens") or {}).get(m, 1000), f"the tokens of {m}", r) / 1000
     return ScoreTable([str(r["question"]) for r in keep], sc[:, 0], sc[:, 1], (weak, strong), conf,
                       np.array([_unit_cost(weak, costs) * tok(r, weak) for r in keep]), np.array([_unit_cost(strong, costs) * tok(r, strong) for r in keep]))
 
@@ -167,11 +171,16 @@ def _fit_bases(qs: list[str], vecs, Y, k: int = 50, prior_weight: float = 5.0) -
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     a, meta = {}, dict(format=ROUTER_FORMAT, bases=list(BASES), ngrams=2, k=int(min(k, max(1, len(qs) - 1))), prior_weight=prior_weight, hand=HAND)
-    try: tf = TfidfVectorizer(analyzer=tfidf_analyzer(2), min_df=2 if len(qs) >= 50 else 1, sublinear_tf=True); X = tf.fit_transform(qs)
-    except ValueError: tf = TfidfVectorizer(analyzer=tfidf_analyzer(2), sublinear_tf=True); X = tf.fit_transform(qs)
-    vocab = sorted(tf.vocabulary_, key=tf.vocabulary_.get)
+    for min_df in ((2,) if len(qs) >= 50 else ()) + (1,):
+        try:
+            tf = TfidfVectorizer(analyzer=tfidf_analyzer(2), min_df=min_df, sublinear_tf=True); X = tf.fit_transform(qs)
+            vocab, idf = sorted(tf.vocabulary_, key=tf.vocabulary_.get), tf.idf_; break
+        except ValueError: pass  # no word kept (questions like "?" or "q"): the base learns the mean alone
+    else:
+        from scipy.sparse import csr_matrix
+        vocab, idf, X = [""], np.ones(1), csr_matrix((len(qs), 1))  # "" is no token: every question reads as zeros
     H = np.array([hand_features(q) for q in qs]); mu, sd = H.mean(0), H.std(0); sd[sd == 0] = 1
-    meta["vocab"], a["tfidf_idf"], a["hand_mean"], a["hand_scale"] = vocab, tf.idf_, mu, sd
+    meta["vocab"], a["tfidf_idf"], a["hand_mean"], a["hand_scale"] = vocab, idf, mu, sd
     for b, Xb in (("tfidf", X), ("emb", vecs), ("hand", (H - mu) / sd)):
         fits = [_soft_lr(Xb, Y[:, h], C[b]) for h in (0, 1)]
         a[f"{b}_coef"], a[f"{b}_intercept"] = np.stack([f[0] for f in fits]), np.array([f[1] for f in fits])
