@@ -87,8 +87,10 @@ class RouteEval:
 
     def __repr__(self):
         m = self.metrics
-        return (f"route {self.route} [{self.policy}] on {self.rows} questions: "
-                f"APGR {m['apgr']:.3f}, CPT(50%) {m['cpt50']:.1%}, CPT(80%) {m['cpt80']:.1%}, strong share for 95% {m['strong_share_at_95']:.1%}; "
+        return (f"route {self.route} [{self.policy}] on {self.rows} questions: " +
+                (f"APGR {m['apgr']:.3f}, CPT(50%) {m['cpt50']:.1%}, CPT(80%) {m['cpt80']:.1%}, " if m['apgr'] == m['apgr'] else
+                 "APGR undefined (the strong model's mean score is not above the weak one's: no gap to recover), ") +
+                f"strong share for 95% {m['strong_share_at_95']:.1%}; "
                 + (f"now {m['share']:.1%} strong, score {m['score']:.3f}, cost {m['cost']:.4g}" if m.get("share") is not None else "no threshold set"))
 
     def _repr_html_(self):

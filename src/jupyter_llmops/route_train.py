@@ -232,7 +232,8 @@ class RouterTraining:
 
     def __repr__(self):
         m = self.metrics
-        return (f"route {self.route}: router trained on {self.rows} questions; cross-validated APGR {m['cv_apgr']:.2f}, "
+        apgr = f"{m['cv_apgr']:.2f}" if m['cv_apgr'] == m['cv_apgr'] else "undefined (the strong model's mean score is not above the weak one's: no gap to recover)"
+        return (f"route {self.route}: router trained on {self.rows} questions; cross-validated APGR {apgr}, "
                 f"{m['cv_strong_share_at_95']:.0%} of calls to the strong model for 95% of its score; threshold {self.threshold:.3f} "
                 f"({self.model_uri})")
 
