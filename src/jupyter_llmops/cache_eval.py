@@ -68,6 +68,8 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
                              hint='{"stored": "...", "query": "...", "duplicate": true} per line (a JSON boolean, no quotes)')
     thresholds = sorted(float(t) for t in thresholds)
     if not thresholds or not all(0 < t <= 1 for t in thresholds): raise UsageError("thresholds must be numbers in (0, 1]")
+    if not 0 <= target < 1:  # a share of queries answered wrongly: 2 would recommend anything, -1 nothing
+        raise UsageError(f"--target {target:g} is not a wrong-answer rate: give a fraction from 0 to below 1", hint="--target 0.01 (1%)")
     stored = list(dict.fromkeys(str(r["stored"]) for r in rows))
     if embed is None:
         from jupyter_llmops.embeddings import Embedder
