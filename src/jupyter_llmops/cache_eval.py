@@ -63,7 +63,7 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
     rows = read_jsonl(data, hint='{"stored": "...", "query": "...", "duplicate": true} per line',
                       missing=lambda o: [k for k in ("stored", "query", "duplicate") if k not in o])
     for i, r in enumerate(rows, 1):  # "false" (a string) would count as a duplicate: refused, not guessed
-        if not isinstance(r["duplicate"], bool) and r["duplicate"] not in (0, 1):
+        if r["duplicate"] not in (0, 1):  # true and false are 1 and 0
             raise UsageError(f"{data}: line {i}: duplicate is {json.dumps(r['duplicate'])}, not true or false",
                              hint='{"stored": "...", "query": "...", "duplicate": true} per line (a JSON boolean, no quotes)')
     thresholds = sorted(float(t) for t in thresholds)

@@ -11,7 +11,8 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .display import figure, fig_png, img_html, table_html
 from .errors import UsageError
-from .route_train import (ScoreTable, curve_point, oracle_curve, read_scores, route_metrics, routed_curve, table_vectors)
+from .route_train import (NO_GAP, ScoreTable, check_fraction, curve_point, oracle_curve, read_scores, route_metrics,
+                                        routed_curve, table_vectors)
 from .routing import Route, _keywords, _kw_hits, get_route, load_router, router_path, save_route
 
 # %% auto #0
@@ -89,7 +90,7 @@ class RouteEval:
         m = self.metrics
         return (f"route {self.route} [{self.policy}] on {self.rows} questions: " +
                 (f"APGR {m['apgr']:.3f}, CPT(50%) {m['cpt50']:.1%}, CPT(80%) {m['cpt80']:.1%}, " if m['apgr'] == m['apgr'] else
-                 "APGR undefined (the strong model's mean score is not above the weak one's: no gap to recover), ") +
+                 f"APGR {NO_GAP}, ") +
                 f"strong share for 95% {m['strong_share_at_95']:.1%}; "
                 + (f"now {m['share']:.1%} strong, score {m['score']:.3f}, cost {m['cost']:.4g}" if m.get("share") is not None else "no threshold set"))
 
@@ -143,9 +144,7 @@ def calibrate_route(name: str, data: str | Path, strong_share: float | None = No
                     settings: Settings | None = None) -> RouteEval:
     "Set route `name`'s threshold from a score table: the best score at most `strong_share` of calls to the strong model, or the fewest calls reaching `quality` of its score."
     if (strong_share is None) == (quality is None): raise UsageError("give --strong-share S or --quality Q (one of them)")
-    for flag, v, lo in (("--strong-share", strong_share, 0.0), ("--quality", quality, 1e-12)):
-        if v is not None and not lo <= v <= 1:  # a share of calls, or a fraction of the strong model's score
-            raise UsageError(f"{flag} {v:g} is not a fraction: give a number {'from 0' if lo == 0 else 'above 0'} to 1", hint=f"{flag} 0.3 (30%)")
+    check_fraction("--strong-share", strong_share); check_fraction("--quality", quality, zero=False)
     s = settings or load_settings()
     route = get_route(name, s)
     if route.policy == "learned": load_router(route, s)

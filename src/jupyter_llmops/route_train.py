@@ -14,8 +14,9 @@ from .routing import (BASES, HAND, ROUTER_FORMAT, Route, Router, get_route, hand
                                     tfidf_analyzer)
 
 # %% auto #0
-__all__ = ['C', 'ScoreTable', 'make_table', 'read_scores', 'scores_from_calls', 'routed_curve', 'oracle_curve', 'first_share',
-           'route_metrics', 'curve_point', 'table_vectors', 'fit_router', 'RouterTraining', 'train_route']
+__all__ = ['NO_GAP', 'C', 'ScoreTable', 'check_fraction', 'make_table', 'read_scores', 'scores_from_calls', 'routed_curve',
+           'oracle_curve', 'first_share', 'route_metrics', 'curve_point', 'table_vectors', 'fit_router',
+           'RouterTraining', 'train_route']
 
 # %% ../../nbs/18_route_train.ipynb #bf827df0
 @dataclass
@@ -47,6 +48,13 @@ class ScoreTable:
 def _unit_cost(model: str, costs: dict) -> float:
     pin, pout = costs.get(model, (0.0, 0.0))
     return (pin + pout) / 2
+
+NO_GAP = "undefined (the strong model's mean score is not above the weak one's: no gap to recover)"  # what a NaN APGR means
+
+def check_fraction(flag: str, v: float | None, zero: bool = True):
+    "`UsageError` unless `v` (a share of calls, or of the strong model's score) is None or in [0, 1] (`zero=False`: (0, 1])."
+    if v is not None and not (0 <= v <= 1 if zero else 0 < v <= 1):  # NaN fails both
+        raise UsageError(f"{flag} {v:g} is not a fraction: give a number {'from 0' if zero else 'above 0'} to 1", hint=f"{flag} 0.3 (30%)")
 
 def make_table(rows: list[dict], models: list[str], costs: dict | None = None, where: str = "the table") -> ScoreTable:
     "A `ScoreTable` of the route's first and last model from rows `{question, scores: {spec: score}, [confidence], [tokens]}`."
@@ -232,7 +240,7 @@ class RouterTraining:
 
     def __repr__(self):
         m = self.metrics
-        apgr = f"{m['cv_apgr']:.2f}" if m['cv_apgr'] == m['cv_apgr'] else "undefined (the strong model's mean score is not above the weak one's: no gap to recover)"
+        apgr = f"{m['cv_apgr']:.2f}" if m['cv_apgr'] == m['cv_apgr'] else NO_GAP
         return (f"route {self.route}: router trained on {self.rows} questions; cross-validated APGR {apgr}, "
                 f"{m['cv_strong_share_at_95']:.0%} of calls to the strong model for 95% of its score; threshold {self.threshold:.3f} "
                 f"({self.model_uri})")
@@ -240,6 +248,7 @@ class RouterTraining:
 def train_route(name: str, data: str | Path | None = None, since: str = "7d", settings: Settings | None = None,
                 quality: float = 0.95) -> RouterTraining:
     "Fit the learned router of route `name` on a score table (`data`) or on recorded calls (`since`); save it; log it to MLflow."
+    check_fraction("--quality", quality, zero=False)
     import numpy as np
     from jupyter_llmops.files import atomic_write
     from jupyter_llmops.mlstore import connect, ensure_experiment
