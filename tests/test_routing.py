@@ -177,10 +177,11 @@ def test_cache_default_is_chosen_on_tuning_questions_and_halves_wrong_answers_on
     data = Path(__file__).resolve().parents[1] / "bench" / "data"
     tune = evaluate_cache(data / "dupq_tune.jsonl", settings=st)
     assert tune.recommended == st.cache_threshold  # the default: the lowest threshold under 1% wrong answers on the tuning set
-    ev = evaluate_cache(data / "dupq_heldout.jsonl", settings=st)
-    m = ev.metrics
-    assert m["threshold"] == st.cache_threshold and m["hit_rate"] >= 0.40  # the default answers 40% of true duplicates
-    assert m["wrong_rate"] <= ev.plain_wrong_at() / 2  # plain cosine at the same hit rate
+    for name in ("heldout", "noisy"):  # written apart; the typed-as-users-type set then revised the rules (not the threshold)
+        ev = evaluate_cache(data / f"dupq_{name}.jsonl", settings=st)
+        m = ev.metrics
+        assert m["threshold"] == st.cache_threshold and m["hit_rate"] >= 0.40, (name, m)  # the default answers 40% of true duplicates
+        assert m["wrong_rate"] <= ev.plain_wrong_at() / 2, (name, m, ev.plain_wrong_at())  # plain cosine at the same hit rate
 
 
 def test_cache_hits_misses_and_invalidation(env, st):

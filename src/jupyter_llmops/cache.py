@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_cache.ipynb #26b480d3
 from __future__ import annotations
-import hashlib, json, re, threading, time
+import hashlib, json, os, re, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
@@ -60,10 +60,14 @@ def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settin
     return (model, model_fingerprint(model, settings or load_settings()), pv[0] if pv else "", str(pv[1]) if pv else "", iname, iver, ctx), question
 
 # %% ../../nbs/14_cache.ipynb #3f5a0c01
-_NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-", re.I)
+_NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-|\bw/o\b", re.I)
 _SENT_END = (".", "!", "?", ":")
 _I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the pronoun, capitalised everywhere: not a name
 _NUM_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
+_NUM_WORDS |= {w: str(i + 1) for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())}
+_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.I)  # 1st, 22nd: a number (the numbers rule compares it), not a name
+# "how 2 make": text-speak for *to* after a word that asks for a verb, not the number two
+_TWO_TO = re.compile(r"\b(how|want|wants|need|needs|have|has|had|going|got|long|way|ways|where|trying|try|able|easy|hard|supposed)\s+2\s+(?=[a-z])", re.I)
 # pairs of opposites: a question with one where the other has its opposite asks the other way round
 _OPPOSITES = [p.split("/") for p in (
     "best/worst pros/cons advantages/disadvantages before/after buy/sell buying/selling high/low higher/lower "
@@ -72,7 +76,15 @@ _OPPOSITES = [p.split("/") for p in (
     "love/hate add/remove morning/evening morning/night day/night win/lose early/late positive/negative "
     "men/women male/female boy/girl husband/wife boyfriend/girlfriend big/small large/small long/short "
     "minimum/maximum min/max inside/outside top/bottom true/false raise/lower benefits/risks benefits/downsides "
-    "benefits/drawbacks advantages/drawbacks").split()]
+    "benefits/drawbacks advantages/drawbacks new/used donor/recipient cooked/raw closest/farthest closest/furthest "
+    "nearest/farthest nearest/furthest raising/lowering raised/lowered increasing/decreasing increased/decreased "
+    "ascending/descending above/below upload/download uploading/downloading encrypt/decrypt encode/decode "
+    "enable/disable enabling/disabling install/uninstall lend/borrow lending/borrowing arrival/departure gain/loss "
+    "profit/loss legal/illegal possible/impossible healthy/unhealthy pass/fail accept/reject hire/fire hiring/firing "
+    "turn_on/turn_off turning_on/turning_off turned_on/turned_off switch_on/switch_off log_in/log_out logged_in/logged_out "
+    "sign_in/sign_out signed_in/signed_out opt_in/opt_out check_in/check_out").split()]
+_ORDINALS = "first second third fourth fifth last".split()
+_OPPOSITES += [[x, y] for i, x in enumerate(_ORDINALS) for y in _ORDINALS[i + 1:] if (x, y) != ("first", "last")]
 
 def _norm(t: str) -> str: return re.sub(r"[^a-z0-9]", "", t.lower())
 
@@ -80,7 +92,7 @@ def _words(text: str) -> list[str]: return re.findall(r"[a-z0-9]+", text.lower()
 
 def numbers(text: str, spelled: bool = False) -> set[str]:
     "The numbers written in digits in `text` (`1,000` as `1000`); with `spelled`, also *one* to *twelve* as digits."
-    out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", text)}
+    out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", _TWO_TO.sub(r"\1 to ", text))}
     return out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out
 
 def _titled(text: str) -> bool:
@@ -96,7 +108,7 @@ def names(text: str, caps: bool | None = None) -> set[str]:
     caps = not _titled(text) if caps is None else caps
     for raw in text.split():
         w = raw.strip("`'\"()[]{},.;:!?")
-        if w and not _I.fullmatch(w) and not w.replace(".", "").replace(",", "").isdigit() and (
+        if w and not _I.fullmatch(w) and not w.replace(".", "").replace(",", "").isdigit() and not _ORDINAL.fullmatch(w) and (
                 any(c.isdigit() for c in w) or (w[0].islower() and any(c.isupper() for c in w[1:])) or
                 caps and (any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start))):
             out.add(w)
@@ -121,12 +133,22 @@ def _spell_out(text: str, other: str) -> str:
 
 def _found(name: str, other: str, words: list[str]) -> bool:
     n = _norm(name)
-    return not n or n in _norm(other) or (len(n) >= 4 and any(len(w) >= 4 and (w.startswith(n) or n.startswith(w)) for w in words))
+    near = lambda w: len(os.path.commonprefix([n, w])) >= 0.7 * max(len(n), len(w))  # a slip or another ending: pythagoras, Pythagorean
+    return not n or n in _norm(other) or (len(n) >= 4 and any(len(w) >= 4 and (w.startswith(n) or n.startswith(w) or near(w)) for w in words))
 
 def _from(text: str) -> str | None:
     "The first word after *from* when the text also says *to*: the direction of a transfer or a trip."
     m = re.search(r"\bfrom\s+(?:the\s+)?(\w+)", text, re.I)
     return _norm(m.group(1)) if m and re.search(r"\bto\b", text, re.I) else None
+
+def _terms(text: str) -> set[str]:
+    "The words of `text`, and a verb with its particle as one term (`turn_off`, `log_in`)."
+    w = _words(text)
+    return set(w) | {f"{x}_{y}" for x, y in zip(w, w[1:]) if y in ("on", "off", "in", "out")}
+
+def _legs(text: str) -> set[tuple[str, str]]:
+    "The (word, word) pairs around *to* / *into* (`list` and `string` in *convert a list to a string*): swapped, the other way round."
+    return {(x, y) for x, y in re.findall(r"(\w+)\s+(?:to|into)\s+(?:(?:a|an|the)\s+)?(\w+)", text.lower())}
 
 def same_question(query: str, stored: str) -> str | None:
     "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation', 'names', 'opposite' or 'direction'."
@@ -137,10 +159,12 @@ def same_question(query: str, stored: str) -> str | None:
     tq, ts = _titled(query), _titled(stored)  # capitals count unless only this one of the two is written as a title
     if any(not _found(n, stored, ws) for n in names(query, ts or not tq)) or \
             any(not _found(n, query, wq) for n in names(stored, tq or not ts)): return "names"
-    a, b = set(_words(query)), set(_words(stored))
+    a, b = _terms(query), _terms(stored)
     if any((x in a - b and y in b - a) or (y in a - b and x in b - a) for x, y in _OPPOSITES): return "opposite"
     fq, fs = _from(query), _from(stored)
     if fq and fs and fq != fs: return "direction"
+    pq, ps = _legs(query), _legs(stored)
+    if any((y, x) in ps and (x, y) not in ps for x, y in pq if x != y): return "direction"
     return None
 
 # %% ../../nbs/14_cache.ipynb #c33d3b8d
