@@ -64,7 +64,13 @@ _NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|nei
 _SENT_END = (".", "!", "?", ":")
 _I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the pronoun, capitalised everywhere: not a name
 _NUM_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
-_NUM_WORDS |= {w: str(i + 1) for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth".split())}
+_NUM_WORDS |= {w: str(i + 13) for i, w in enumerate("thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())}
+_NUM_WORDS |= {w: str(10 * i + 30) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety hundred".split())}
+_NUM_WORDS |= {w: str(i + 1) for i, w in enumerate(("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
+                                                   "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth").split())}
+_NUM_WORDS |= {w: str(10 * i + 30) for i, w in enumerate("thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth".split())}
+_NUM_WORDS["hundred"], _NUM_WORDS["hundredth"] = "100", "100"
+_ROMAN = dict(I=1, II=2, III=3, IV=4, VI=6, VII=7, VIII=8, IX=9, XI=11, XII=12)  # not V or X: *Model X*, *Series X* name a letter
 _ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.I)  # 1st, 22nd: a number (the numbers rule compares it), not a name
 # "how 2 make": text-speak for *to* after a word that asks for a verb, not the number two
 _TWO_TO = re.compile(r"\b(how|want|wants|need|needs|have|has|had|going|got|long|way|ways|where|trying|try|able|easy|hard|supposed)\s+2\s+(?=[a-z])", re.I)
@@ -83,16 +89,36 @@ _OPPOSITES = [p.split("/") for p in (
     "profit/loss legal/illegal possible/impossible healthy/unhealthy pass/fail accept/reject hire/fire hiring/firing "
     "turn_on/turn_off turning_on/turning_off turned_on/turned_off switch_on/switch_off log_in/log_out logged_in/logged_out "
     "sign_in/sign_out signed_in/signed_out opt_in/opt_out check_in/check_out").split()]
-_ORDINALS = "first second third fourth fifth last".split()
-_OPPOSITES += [[x, y] for i, x in enumerate(_ORDINALS) for y in _ORDINALS[i + 1:] if (x, y) != ("first", "last")]
+# groups of words that exclude each other: another one of the group asks about something else
+_GROUPS = [g.split() for g in (
+    "first second third fourth fifth", "minute hour day week month year decade", "minutes hours days weeks months years decades",
+    "summer winter spring autumn", "man woman", "boys girls", "son daughter", "sons daughters", "father mother", "dad mom",
+    "brother sister", "dog cat", "dogs cats", "puppy kitten", "laptop desktop tablet", "laptops desktops tablets",
+    "learn teach", "learning teaching", "student teacher", "students teachers", "free paid", "soft hard", "rising falling",
+    "rise fall", "underrated overrated", "marriage divorce", "married divorced", "beginner intermediate advanced expert professional",
+    "beginners experts professionals")]
+_OPPOSITES += [[x, y] for g in _GROUPS for i, x in enumerate(g) for y in g[i + 1:]]
+_NOT_SUPERLATIVE = set("test interest forest west rest request guest quest chest nest protest contest everest budapest bucharest "
+                       "harvest manifest arrest pest vest crest suggest digest invest honest modest".split())
+_SAME_BEST = dict(greatest="best", finest="best", smartest="best", wisest="best", quickest="fastest", speediest="fastest", simplest="easiest")
 
 def _norm(t: str) -> str: return re.sub(r"[^a-z0-9]", "", t.lower())
 
 def _words(text: str) -> list[str]: return re.findall(r"[a-z0-9]+", text.lower())
 
+def _romans(text: str) -> dict[int, str]:
+    "Roman numerals after a capitalised word inside a sentence (*World War II*, *Henry VIII*): {token index: the number}."
+    out, toks = {}, text.split()
+    for i in range(1, len(toks)):
+        w, prev = toks[i].rstrip(",.;:!?)"), toks[i - 1]
+        if w in _ROMAN and prev[:1].isupper() and prev.isalpha() and i >= 2 and not toks[i - 2].endswith(_SENT_END) and \
+                (w != "I" or toks[i] != w or i == len(toks) - 1):  # *I*: only where it ends a phrase (*World War I?*), not a pronoun
+            out[i] = str(_ROMAN[w])
+    return out
+
 def numbers(text: str, spelled: bool = False) -> set[str]:
-    "The numbers written in digits in `text` (`1,000` as `1000`); with `spelled`, also *one* to *twelve* as digits."
-    out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", _TWO_TO.sub(r"\1 to ", text))}
+    "The numbers written in digits (`1,000` as `1000`) or Roman numerals in `text`; with `spelled`, also number words as digits."
+    out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", _TWO_TO.sub(r"\1 to ", text))} | set(_romans(text).values())
     return out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out
 
 def _titled(text: str) -> bool:
@@ -104,11 +130,11 @@ def names(text: str, caps: bool | None = None) -> set[str]:
     """The name-like words of `text`: capitalised inside a sentence, with inner capitals or digits (not the pronoun *I*).
     Without `caps` (by default: in a text Written Like A Title or IN CAPITALS) capitals tell nothing: only words with
     digits or a lower-case start and inner capitals (`iPhone`) count."""
-    out, start = set(), True
+    out, start, roman = set(), True, _romans(text)
     caps = not _titled(text) if caps is None else caps
-    for raw in text.split():
+    for i, raw in enumerate(text.split()):
         w = raw.strip("`'\"()[]{},.;:!?")
-        if w and not _I.fullmatch(w) and not w.replace(".", "").replace(",", "").isdigit() and not _ORDINAL.fullmatch(w) and (
+        if w and i not in roman and not _I.fullmatch(w) and not w.replace(".", "").replace(",", "").isdigit() and not _ORDINAL.fullmatch(w) and (
                 any(c.isdigit() for c in w) or (w[0].islower() and any(c.isupper() for c in w[1:])) or
                 caps and (any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start))):
             out.add(w)
@@ -142,17 +168,39 @@ def _from(text: str) -> str | None:
     return _norm(m.group(1)) if m and re.search(r"\bto\b", text, re.I) else None
 
 def _terms(text: str) -> set[str]:
-    "The words of `text`, and a verb with its particle as one term (`turn_off`, `log_in`)."
-    w = _words(text)
+    "The words of `text` (*teach myself* read as *learn*), and a verb with its particle as one term (`turn_off`, `log_in`)."
+    w = _words(re.sub(r"\bteach(ing)?\s+(?:myself|yourself|yourselves|himself|herself|themselves|ourselves|oneself)\b", r"learn\1", text, flags=re.I))
     return set(w) | {f"{x}_{y}" for x, y in zip(w, w[1:]) if y in ("on", "off", "in", "out")}
 
 def _legs(text: str) -> set[tuple[str, str]]:
     "The (word, word) pairs around *to* / *into* (`list` and `string` in *convert a list to a string*): swapped, the other way round."
     return {(x, y) for x, y in re.findall(r"(\w+)\s+(?:to|into)\s+(?:(?:a|an|the)\s+)?(\w+)", text.lower())}
 
+def _superlatives(text: str) -> set[str]:
+    "What a question ranks by: *the cheapest*, *the most popular* (*greatest* reads as *best*, *quickest* as *fastest*...)."
+    w = _words(text)
+    out = {y for x, y in zip(w, w[1:]) if x == "the" and y.endswith("est") and len(y) > 4 and y not in _NOT_SUPERLATIVE}
+    out |= {y for x, y in zip(w, w[1:]) if x in ("most", "least") and len(y) > 3 and not y.endswith("ly")}  # not *most effectively*
+    return {_SAME_BEST.get(x, x) for x in out} | ({"best"} if "best" in w else set())
+
+_BOTH_WAYS = re.compile(r"\b(?:or|and|vs|versus|between|compared?|than)\b|&|/", re.I)
+
+def _roles(text: str, caps: bool) -> dict[str, str]:
+    "Each name of `text` (normalised) and the word before it, articles skipped: its role (*in* the UK, *a* US citizen: *can*)."
+    ns, toks, out = {_norm(x) for x in names(text, caps)}, text.split(), {}
+    for i, t in enumerate(toks):
+        n = _norm(t.strip("`'\"()[]{},.;:!?"))
+        if n in ns and n not in out:
+            j = i - 1
+            while j >= 0 and toks[j].lower() in ("a", "an", "the"): j -= 1
+            out[n] = _norm(toks[j]) if j >= 0 else ""
+    return out
+
 def same_question(query: str, stored: str) -> str | None:
     "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation', 'names', 'opposite' or 'direction'."
     if numbers(query) != numbers(stored) and numbers(query, True) != numbers(stored, True): return "numbers"
+    sq, ss = numbers(query, True) - numbers(query), numbers(stored, True) - numbers(stored)  # spelled: *one meal*, *six meals*
+    if sq and ss and not sq & ss: return "numbers"  # (not *two dicts into one* / *two dictionaries*: they share the two)
     if bool(_NEG.search(query)) != bool(_NEG.search(stored)): return "negation"
     query, stored = _spell_out(query, stored), _spell_out(stored, query)
     wq, ws = [_norm(w) for w in query.split()], [_norm(w) for w in stored.split()]
@@ -161,10 +209,15 @@ def same_question(query: str, stored: str) -> str | None:
             any(not _found(n, query, wq) for n in names(stored, tq or not ts)): return "names"
     a, b = _terms(query), _terms(stored)
     if any((x in a - b and y in b - a) or (y in a - b and x in b - a) for x, y in _OPPOSITES): return "opposite"
+    uq, us = _superlatives(query), _superlatives(stored)
+    if uq - us and us - uq: return "opposite"
     fq, fs = _from(query), _from(stored)
     if fq and fs and fq != fs: return "direction"
     pq, ps = _legs(query), _legs(stored)
     if any((y, x) in ps and (x, y) not in ps for x, y in pq if x != y): return "direction"
+    rq, rs = _roles(query, ts or not tq), _roles(stored, tq or not ts)  # a US citizen in the UK is not a UK citizen in the US
+    if not (_BOTH_WAYS.search(query) or _BOTH_WAYS.search(stored)) and any(
+            x in rs and y in rs and rq[x] != rq[y] and (rq[x], rq[y]) == (rs[y], rs[x]) for x in rq for y in rq): return "direction"
     return None
 
 # %% ../../nbs/14_cache.ipynb #c33d3b8d
@@ -172,7 +225,7 @@ HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW g
 
 class SemanticCache:
     "Answers by exact key and question embedding, in SQLite, searched through one FAISS index per key."
-    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.86, verify: bool = True):
+    def __init__(self, path: str | Path, embed_model: str = "local", threshold: float = 0.84, verify: bool = True):
         self.path, self.embed_model, self.threshold, self.verify = Path(path), embed_model, threshold, verify
         self.db = sqlite_db(self.path)
         self.db.execute("""CREATE TABLE IF NOT EXISTS entries (id INTEGER PRIMARY KEY, model TEXT, model_fp TEXT, prompt TEXT,

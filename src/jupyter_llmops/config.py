@@ -149,7 +149,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("route_evaluator", "relevance", "the evaluator that scores a routed answer (route train, cascade route_min_score): relevance, or an aligned one (eval align)", "str", "routing"),
     Key("route_min_score", "", "cascade routes: also escalate when the answer's relevance score (0-1) is under this", "share", "routing", optional=True),
     Key("cache", "off", "semantic cache in front of every model call: on | off", "onoff", "cache"),
-    Key("cache_threshold", "0.86", "semantic cache: cosine similarity of the question at or above which a stored answer is reused", "share", "cache"),
+    Key("cache_threshold", "0.84", "semantic cache: cosine similarity of the question at or above which a stored answer is reused", "share", "cache"),
     Key("cache_verify", "on", "semantic cache: serve a match only when its numbers, negation and names agree with the question", "onoff", "cache"),
     Key("cache_temperature", "0", "semantic cache: highest sampling temperature it serves (answers above it vary on purpose)", "float", "cache", lo=0),
     Key("budget_daily", "", "USD per day: a number for the project, and/or PROMPT=number entries, comma separated", "budget", "budget"),
