@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_cache.ipynb #26b480d3
 from __future__ import annotations
-import hashlib, json, os, re, threading, time
+import functools, hashlib, json, os, re, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
@@ -98,6 +98,8 @@ _GROUPS = [g.split() for g in (
     "rise fall", "underrated overrated", "marriage divorce", "married divorced", "beginner intermediate advanced expert professional",
     "beginners experts professionals")]
 _OPPOSITES += [[x, y] for g in _GROUPS for i, x in enumerate(g) for y in g[i + 1:]]
+_OPPOSITE_OF: dict[str, set] = {}  # each word: the words it excludes (a lookup, not a pass over the list)
+for _x, _y in _OPPOSITES: _OPPOSITE_OF.setdefault(_x, set()).add(_y); _OPPOSITE_OF.setdefault(_y, set()).add(_x)
 _NOT_SUPERLATIVE = set("test interest forest west rest request guest quest chest nest protest contest everest budapest bucharest "
                        "harvest manifest arrest pest vest crest suggest digest invest honest modest".split())
 _SAME_BEST = dict(greatest="best", finest="best", smartest="best", wisest="best", quickest="fastest", speediest="fastest", simplest="easiest")
@@ -116,17 +118,19 @@ def _romans(text: str) -> dict[int, str]:
             out[i] = str(_ROMAN[w])
     return out
 
-def numbers(text: str, spelled: bool = False) -> set[str]:
+@functools.lru_cache(maxsize=4096)  # a lookup verifies up to five candidates against the same question
+def numbers(text: str, spelled: bool = False) -> frozenset[str]:
     "The numbers written in digits (`1,000` as `1000`) or Roman numerals in `text`; with `spelled`, also number words as digits."
     out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", _TWO_TO.sub(r"\1 to ", text))} | set(_romans(text).values())
-    return out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out
+    return frozenset(out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out)
 
 def _titled(text: str) -> bool:
     "Written Like A Title or IN CAPITALS: most of its (4 or more) words start with a capital."
     alpha = re.findall(r"[A-Za-z]+", text)
     return len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) >= 0.6 * len(alpha)
 
-def names(text: str, caps: bool | None = None) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def names(text: str, caps: bool | None = None) -> frozenset[str]:
     """The name-like words of `text`: capitalised inside a sentence, with inner capitals or digits (not the pronoun *I*).
     Without `caps` (by default: in a text Written Like A Title or IN CAPITALS) capitals tell nothing: only words with
     digits or a lower-case start and inner capitals (`iPhone`) count."""
@@ -139,7 +143,7 @@ def names(text: str, caps: bool | None = None) -> set[str]:
                 caps and (any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start))):
             out.add(w)
         start = raw.endswith(_SENT_END)
-    return out
+    return frozenset(out)
 
 def _initials(word: str) -> str: return "".join(p[0].lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", word))
 
@@ -208,7 +212,7 @@ def same_question(query: str, stored: str) -> str | None:
     if any(not _found(n, stored, ws) for n in names(query, ts or not tq)) or \
             any(not _found(n, query, wq) for n in names(stored, tq or not ts)): return "names"
     a, b = _terms(query), _terms(stored)
-    if any((x in a - b and y in b - a) or (y in a - b and x in b - a) for x, y in _OPPOSITES): return "opposite"
+    if any(_OPPOSITE_OF.get(x, set()) & (b - a) for x in a - b): return "opposite"
     uq, us = _superlatives(query), _superlatives(stored)
     if uq - us and us - uq: return "opposite"
     fq, fs = _from(query), _from(stored)
