@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_cache.ipynb #26b480d3
 from __future__ import annotations
-import functools, hashlib, json, os, re, threading, time
+import hashlib, json, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
@@ -12,8 +12,8 @@ from .embeddings import Embedder
 from .files import sqlite_db
 
 # %% auto #0
-__all__ = ['HNSW_FROM', 'CacheHit', 'model_fingerprint', 'numbers', 'names', 'same_question', 'SemanticCache', 'np_bytes',
-           'cache_for', 'CacheStats', 'cache_stats', 'cache_clear']
+__all__ = ['HNSW_FROM', 'CacheHit', 'model_fingerprint', 'SemanticCache', 'np_bytes', 'cache_for', 'CacheStats', 'cache_stats',
+           'cache_clear']
 
 # %% ../../nbs/14_cache.ipynb #25f6639d
 @dataclass
@@ -60,169 +60,7 @@ def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settin
     return (model, model_fingerprint(model, settings or load_settings()), pv[0] if pv else "", str(pv[1]) if pv else "", iname, iver, ctx), question
 
 # %% ../../nbs/14_cache.ipynb #3f5a0c01
-_NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-|\bw/o\b", re.I)
-_SENT_END = (".", "!", "?", ":")
-_I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the pronoun, capitalised everywhere: not a name
-_NUM_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
-_NUM_WORDS |= {w: str(i + 13) for i, w in enumerate("thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())}
-_NUM_WORDS |= {w: str(10 * i + 30) for i, w in enumerate("thirty forty fifty sixty seventy eighty ninety hundred".split())}
-_NUM_WORDS |= {w: str(i + 1) for i, w in enumerate(("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth "
-                                                   "thirteenth fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth").split())}
-_NUM_WORDS |= {w: str(10 * i + 30) for i, w in enumerate("thirtieth fortieth fiftieth sixtieth seventieth eightieth ninetieth hundredth".split())}
-_NUM_WORDS["hundred"], _NUM_WORDS["hundredth"] = "100", "100"
-_ROMAN = dict(I=1, II=2, III=3, IV=4, VI=6, VII=7, VIII=8, IX=9, XI=11, XII=12)  # not V or X: *Model X*, *Series X* name a letter
-_ORDINAL = re.compile(r"\d+(?:st|nd|rd|th)", re.I)  # 1st, 22nd: a number (the numbers rule compares it), not a name
-# "how 2 make": text-speak for *to* after a word that asks for a verb, not the number two
-_TWO_TO = re.compile(r"\b(how|want|wants|need|needs|have|has|had|going|got|long|way|ways|where|trying|try|able|easy|hard|supposed)\s+2\s+(?=[a-z])", re.I)
-# pairs of opposites: a question with one where the other has its opposite asks the other way round
-_OPPOSITES = [p.split("/") for p in (
-    "best/worst pros/cons advantages/disadvantages before/after buy/sell buying/selling high/low higher/lower "
-    "increase/decrease gain/lose for/against east/west north/south fast/slow faster/slower up/down freeze/thaw "
-    "hot/cold cheap/expensive import/export start/stop open/close first/last more/less most/least rich/poor "
-    "love/hate add/remove morning/evening morning/night day/night win/lose early/late positive/negative "
-    "men/women male/female boy/girl husband/wife boyfriend/girlfriend big/small large/small long/short "
-    "minimum/maximum min/max inside/outside top/bottom true/false raise/lower benefits/risks benefits/downsides "
-    "benefits/drawbacks advantages/drawbacks new/used donor/recipient cooked/raw closest/farthest closest/furthest "
-    "nearest/farthest nearest/furthest raising/lowering raised/lowered increasing/decreasing increased/decreased "
-    "ascending/descending above/below upload/download uploading/downloading encrypt/decrypt encode/decode "
-    "enable/disable enabling/disabling install/uninstall lend/borrow lending/borrowing arrival/departure gain/loss "
-    "profit/loss legal/illegal possible/impossible healthy/unhealthy pass/fail accept/reject hire/fire hiring/firing "
-    "turn_on/turn_off turning_on/turning_off turned_on/turned_off switch_on/switch_off log_in/log_out logged_in/logged_out "
-    "sign_in/sign_out signed_in/signed_out opt_in/opt_out check_in/check_out").split()]
-# groups of words that exclude each other: another one of the group asks about something else
-_GROUPS = [g.split() for g in (
-    "first second third fourth fifth", "minute hour day week month year decade", "minutes hours days weeks months years decades",
-    "summer winter spring autumn", "man woman", "boys girls", "son daughter", "sons daughters", "father mother", "dad mom",
-    "brother sister", "dog cat", "dogs cats", "puppy kitten", "laptop desktop tablet", "laptops desktops tablets",
-    "learn teach", "learning teaching", "student teacher", "students teachers", "free paid", "soft hard", "rising falling",
-    "rise fall", "underrated overrated", "marriage divorce", "married divorced", "beginner intermediate advanced expert professional",
-    "beginners experts professionals")]
-_OPPOSITES += [[x, y] for g in _GROUPS for i, x in enumerate(g) for y in g[i + 1:]]
-_OPPOSITE_OF: dict[str, set] = {}  # each word: the words it excludes (a lookup, not a pass over the list)
-for _x, _y in _OPPOSITES: _OPPOSITE_OF.setdefault(_x, set()).add(_y); _OPPOSITE_OF.setdefault(_y, set()).add(_x)
-_NOT_SUPERLATIVE = set("test interest forest west rest request guest quest chest nest protest contest everest budapest bucharest "
-                       "harvest manifest arrest pest vest crest suggest digest invest honest modest".split())
-_SAME_BEST = dict(greatest="best", finest="best", smartest="best", wisest="best", quickest="fastest", speediest="fastest", simplest="easiest")
-
-def _norm(t: str) -> str: return re.sub(r"[^a-z0-9]", "", t.lower())
-
-def _words(text: str) -> list[str]: return re.findall(r"[a-z0-9]+", text.lower())
-
-def _romans(text: str) -> dict[int, str]:
-    "Roman numerals after a capitalised word inside a sentence (*World War II*, *Henry VIII*): {token index: the number}."
-    out, toks = {}, text.split()
-    for i in range(1, len(toks)):
-        w, prev = toks[i].rstrip(",.;:!?)"), toks[i - 1]
-        if w in _ROMAN and prev[:1].isupper() and prev.isalpha() and i >= 2 and not toks[i - 2].endswith(_SENT_END) and \
-                (w != "I" or toks[i] != w or i == len(toks) - 1):  # *I*: only where it ends a phrase (*World War I?*), not a pronoun
-            out[i] = str(_ROMAN[w])
-    return out
-
-@functools.lru_cache(maxsize=4096)  # a lookup verifies up to five candidates against the same question
-def numbers(text: str, spelled: bool = False) -> frozenset[str]:
-    "The numbers written in digits (`1,000` as `1000`) or Roman numerals in `text`; with `spelled`, also number words as digits."
-    out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", _TWO_TO.sub(r"\1 to ", text))} | set(_romans(text).values())
-    return frozenset(out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out)
-
-def _titled(text: str) -> bool:
-    "Written Like A Title or IN CAPITALS: most of its (4 or more) words start with a capital."
-    alpha = re.findall(r"[A-Za-z]+", text)
-    return len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) >= 0.6 * len(alpha)
-
-@functools.lru_cache(maxsize=4096)
-def names(text: str, caps: bool | None = None) -> frozenset[str]:
-    """The name-like words of `text`: capitalised inside a sentence, with inner capitals or digits (not the pronoun *I*).
-    Without `caps` (by default: in a text Written Like A Title or IN CAPITALS) capitals tell nothing: only words with
-    digits or a lower-case start and inner capitals (`iPhone`) count."""
-    out, start, roman = set(), True, _romans(text)
-    caps = not _titled(text) if caps is None else caps
-    for i, raw in enumerate(text.split()):
-        w = raw.strip("`'\"()[]{},.;:!?")
-        if w and i not in roman and not _I.fullmatch(w) and not w.replace(".", "").replace(",", "").isdigit() and not _ORDINAL.fullmatch(w) and (
-                any(c.isdigit() for c in w) or (w[0].islower() and any(c.isupper() for c in w[1:])) or
-                caps and (any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start))):
-            out.add(w)
-        start = raw.endswith(_SENT_END)
-    return frozenset(out)
-
-def _initials(word: str) -> str: return "".join(p[0].lower() for p in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", word))
-
-def _spell_out(text: str, other: str) -> str:
-    "`text` with each run of words that spells an acronym of `other` (`United States` for `US`, `JavaScript` for `JS`) written as it."
-    for a in {_norm(n) for n in names(other) if re.fullmatch(r"(?:[A-Z]\.?){2,6}", n)}:
-        ws = list(re.finditer(r"[A-Za-z0-9]+", text))
-        for k in range(len(ws)):
-            got, j = "", k
-            while j < len(ws) and len(got) < len(a):
-                if not (got and ws[j].group().lower() in ("of", "the", "and")): got += _initials(ws[j].group())
-                j += 1
-            if got == a and _norm(text[ws[k].start():ws[j - 1].end()]) != a:
-                text = text[:ws[k].start()] + a.upper() + text[ws[j - 1].end():]
-                break
-    return text
-
-def _found(name: str, other: str, words: list[str]) -> bool:
-    n = _norm(name)
-    near = lambda w: len(os.path.commonprefix([n, w])) >= 0.7 * max(len(n), len(w))  # a slip or another ending: pythagoras, Pythagorean
-    return not n or n in _norm(other) or (len(n) >= 4 and any(len(w) >= 4 and (w.startswith(n) or n.startswith(w) or near(w)) for w in words))
-
-def _from(text: str) -> str | None:
-    "The first word after *from* when the text also says *to*: the direction of a transfer or a trip."
-    m = re.search(r"\bfrom\s+(?:the\s+)?(\w+)", text, re.I)
-    return _norm(m.group(1)) if m and re.search(r"\bto\b", text, re.I) else None
-
-def _terms(text: str) -> set[str]:
-    "The words of `text` (*teach myself* read as *learn*), and a verb with its particle as one term (`turn_off`, `log_in`)."
-    w = _words(re.sub(r"\bteach(ing)?\s+(?:myself|yourself|yourselves|himself|herself|themselves|ourselves|oneself)\b", r"learn\1", text, flags=re.I))
-    return set(w) | {f"{x}_{y}" for x, y in zip(w, w[1:]) if y in ("on", "off", "in", "out")}
-
-def _legs(text: str) -> set[tuple[str, str]]:
-    "The (word, word) pairs around *to* / *into* (`list` and `string` in *convert a list to a string*): swapped, the other way round."
-    return {(x, y) for x, y in re.findall(r"(\w+)\s+(?:to|into)\s+(?:(?:a|an|the)\s+)?(\w+)", text.lower())}
-
-def _superlatives(text: str) -> set[str]:
-    "What a question ranks by: *the cheapest*, *the most popular* (*greatest* reads as *best*, *quickest* as *fastest*...)."
-    w = _words(text)
-    out = {y for x, y in zip(w, w[1:]) if x == "the" and y.endswith("est") and len(y) > 4 and y not in _NOT_SUPERLATIVE}
-    out |= {y for x, y in zip(w, w[1:]) if x in ("most", "least") and len(y) > 3 and not y.endswith("ly")}  # not *most effectively*
-    return {_SAME_BEST.get(x, x) for x in out} | ({"best"} if "best" in w else set())
-
-_BOTH_WAYS = re.compile(r"\b(?:or|and|vs|versus|between|compared?|than)\b|&|/", re.I)
-
-def _roles(text: str, caps: bool) -> dict[str, str]:
-    "Each name of `text` (normalised) and the word before it, articles skipped: its role (*in* the UK, *a* US citizen: *can*)."
-    ns, toks, out = {_norm(x) for x in names(text, caps)}, text.split(), {}
-    for i, t in enumerate(toks):
-        n = _norm(t.strip("`'\"()[]{},.;:!?"))
-        if n in ns and n not in out:
-            j = i - 1
-            while j >= 0 and toks[j].lower() in ("a", "an", "the"): j -= 1
-            out[n] = _norm(toks[j]) if j >= 0 else ""
-    return out
-
-def same_question(query: str, stored: str) -> str | None:
-    "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation', 'names', 'opposite' or 'direction'."
-    if numbers(query) != numbers(stored) and numbers(query, True) != numbers(stored, True): return "numbers"
-    sq, ss = numbers(query, True) - numbers(query), numbers(stored, True) - numbers(stored)  # spelled: *one meal*, *six meals*
-    if sq and ss and not sq & ss: return "numbers"  # (not *two dicts into one* / *two dictionaries*: they share the two)
-    if bool(_NEG.search(query)) != bool(_NEG.search(stored)): return "negation"
-    query, stored = _spell_out(query, stored), _spell_out(stored, query)
-    wq, ws = [_norm(w) for w in query.split()], [_norm(w) for w in stored.split()]
-    tq, ts = _titled(query), _titled(stored)  # capitals count unless only this one of the two is written as a title
-    if any(not _found(n, stored, ws) for n in names(query, ts or not tq)) or \
-            any(not _found(n, query, wq) for n in names(stored, tq or not ts)): return "names"
-    a, b = _terms(query), _terms(stored)
-    if any(_OPPOSITE_OF.get(x, set()) & (b - a) for x in a - b): return "opposite"
-    uq, us = _superlatives(query), _superlatives(stored)
-    if uq - us and us - uq: return "opposite"
-    fq, fs = _from(query), _from(stored)
-    if fq and fs and fq != fs: return "direction"
-    pq, ps = _legs(query), _legs(stored)
-    if any((y, x) in ps and (x, y) not in ps for x, y in pq if x != y): return "direction"
-    rq, rs = _roles(query, ts or not tq), _roles(stored, tq or not ts)  # a US citizen in the UK is not a UK citizen in the US
-    if not (_BOTH_WAYS.search(query) or _BOTH_WAYS.search(stored)) and any(
-            x in rs and y in rs and rq[x] != rq[y] and (rq[x], rq[y]) == (rs[y], rs[x]) for x in rq for y in rq): return "direction"
-    return None
+from .cache_verify import same_question  # the check after the nearest-neighbour match
 
 # %% ../../nbs/14_cache.ipynb #c33d3b8d
 HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW graph (exact search below it)
