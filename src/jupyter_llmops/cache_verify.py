@@ -10,7 +10,8 @@ import functools, os, re
 __all__ = ['numbers', 'names', 'same_question']
 
 # %% ../../nbs/13_cache_verify.ipynb #3f5a0c01
-_NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-|\bw/o\b", re.I)
+_NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-|\bw/o\b"
+                  r"|\b(?:do|does|did|ca|wo|is|are|was|were|should|would|could|have|has|had|ai|must|need)nt\b", re.I)  # typed without the apostrophe
 _SENT_END = (".", "!", "?", ":")
 _I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the pronoun, capitalised everywhere: not a name
 _NUM_WORDS = {w: str(i) for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
