@@ -136,3 +136,81 @@ def test_recorder_monitor_and_lineage_through_either_path(tmp_path, bulk):
     assert m.summary.calls.to_dict() == {"(none)": 2, "cap/1": 1} and m.summary.loc["(none)", "error_rate"] == 0.5
     view = prompts.show("cap/1", s)
     assert view.traces == [ids[0]] and view.runs.run_id.tolist() == [run.info.run_id]
+
+
+RACE = r'''
+import importlib.abc, importlib.util, importlib.machinery, json, pathlib, sys, threading, time
+from jupyter_llmops.recorder import import_alone
+mode, first, d = sys.argv[1], sys.argv[2], pathlib.Path(sys.argv[3])
+(d / "cyc").mkdir()
+(d / "cyc" / "__init__.py").write_text("from cyc import part\n")  # a package that imports its own submodule, as most do
+(d / "cyc" / "part.py").write_text("X = 1\n")
+class SlowLoader(importlib.machinery.SourceFileLoader):  # its module takes a while to create, as a big extension module's does
+    def create_module(self, spec): time.sleep(0.4); return None
+class Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name != "cyc": return None
+        p = d / "cyc" / "__init__.py"
+        return importlib.util.spec_from_file_location(name, p, loader=SlowLoader(name, str(p)), submodule_search_locations=[str(d / "cyc")])
+sys.meta_path.insert(0, Finder())
+errors = []
+def background():
+    try:
+        if mode == "alone": import_alone("cyc.part")
+        else: import cyc.part
+    except Exception as e: errors.append(["background", type(e).__name__])
+t = threading.Thread(target=background)
+if first == "background": t.start(); time.sleep(0.1)
+else: threading.Timer(0.1, t.start).start()
+try:
+    import cyc
+except Exception as e: errors.append(["user", type(e).__name__])
+time.sleep(0.3); t.join()
+print(json.dumps({"errors": errors, "x": sys.modules["cyc"].part.X}))
+'''
+
+
+@pytest.mark.parametrize("first", ["background", "user"])
+def test_a_background_import_never_deadlocks_the_users_import(tmp_path, first):
+    "A background thread that imports a package while the user's thread imports it: plain, the user's import can raise "
+    "`_DeadlockError` (the showcase's failure); through `import_alone` neither thread fails, whoever starts first."
+    import subprocess, sys
+    def run(mode):
+        d = tmp_path / f"{mode}-{first}"; d.mkdir()
+        out = subprocess.run([sys.executable, "-c", RACE, mode, first, str(d)], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout.splitlines()[-1])
+    plain, alone = run("plain"), run("alone")
+    assert plain["errors"] == ([["user", "_DeadlockError"]] if first == "user" else [])  # the hazard is real in this setting
+    assert alone == {"errors": [], "x": 1}
+
+
+WORK = r'''
+import json, sys, tempfile, threading, time
+from pathlib import Path
+from jupyter_llmops import llm, recorder
+from jupyter_llmops.config import load_settings
+home = Path(tempfile.mkdtemp())
+s = load_settings(home, environ={"LLMOPS_HOME": str(home), "HOME": str(home), "LLMOPS_EXPERIMENT": "alone"})
+after, alone = {}, recorder.import_alone
+def spy(*names, **kw):
+    out = alone(*names, **kw); after[threading.current_thread().name] = set(sys.modules); return out
+recorder.import_alone = spy
+t0 = time.time_ns()
+recorder.RECORDER.submit(s, dict(model="local", messages=[{"role": "user", "content": "What is MLOps?"}],
+                                 text="MLOps is how machine learning is run in production.", start_ns=t0, end_ns=t0 + 10**7, attrs={}))
+assert recorder.flush(scores=True)
+before = set().union(*after.values())
+top = lambda ms: {m.split(".")[0] for m in ms}
+print(json.dumps({"threads": sorted(after), "new_packages": sorted(top(set(sys.modules) - before) - top(before))}))
+'''
+
+
+def test_the_recorders_threads_import_their_packages_alone(tmp_path):
+    "The writer and the scorer import, alone, every package their first call's work needs: the work itself starts no "
+    "package's import (only a few submodules of packages already loaded)."
+    import subprocess, sys
+    out = subprocess.run([sys.executable, "-c", WORK], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.splitlines()[-1])
+    assert got == {"threads": ["llmops-recorder", "llmops-scorer"], "new_packages": []}

@@ -13,7 +13,7 @@ from .files import check_name
 from .grounding import LogisticModel, groundedness, groundedness_detail, groundedness_model, sentences
 
 # %% auto #0
-__all__ = ['EVALUATORS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend', 'toxicity', 'Unscorable',
+__all__ = ['EVALUATORS', 'SCORER_IMPORTS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend', 'toxicity', 'Unscorable',
            'register_evaluator', 'aligned_path', 'aligned', 'threshold_of', 'evaluate_call', 'monitor_evaluators',
            'score_rows']
 
@@ -161,6 +161,9 @@ def evaluate_call(question: str, answer: str, context: list[str] | None = None, 
             out[n] = None
             if reasons is not None: reasons[n] = e.reason
     return out
+
+SCORER_IMPORTS = ("numpy", "sentence_transformers", "sentence_transformers.models.Transformer", "transformers.models.bert.modeling_bert",
+                  "transformers.models.bert.tokenization_bert_fast", "profanity_check")  # what the monitor's evaluators import: the background scorer imports them first, alone
 
 def monitor_evaluators(settings: Settings | None = None) -> list[str]:
     "The evaluators the monitor (and the recorder's background scorer) runs on every call."

@@ -9,7 +9,7 @@ from .budget import estimate_cost, release, reserve, spend
 from .cache import cache_for
 from .config import Settings, load_settings, mask_url, redact
 from .errors import LLMOpsError, UsageError
-from .evaluators import score_rows
+from .evaluators import SCORER_IMPORTS, score_rows
 from .models import ModelSpec, load_causal_lm, parse_spec
 from .net import bound_key, check_destination, open_url
 from .recorder import RECORDER
@@ -17,6 +17,7 @@ from .routing import choose, confident, get_route, question_of
 from .usage import Completion, Usage, cost_of
 
 RECORDER.scorer = score_rows  # each recorded call is scored by the monitor's evaluators in the background (eval_on_record)
+RECORDER.scorer_imports = SCORER_IMPORTS
 
 # %% auto #0
 __all__ = ['complete']

@@ -10,7 +10,47 @@ from .config import Settings, load_settings, redact
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['RECORDER', 'Recorder', 'flush', 'since_ms', 'recorded_calls']
+__all__ = ['WRITER_IMPORTS', 'RECORDER', 'import_alone', 'Recorder', 'flush', 'since_ms', 'recorded_calls']
+
+# %% ../../nbs/12_recorder.ipynb #4b1f7a21
+def _others_importing() -> bool:
+    "Whether another thread holds or waits for a module lock (called with the import lock held)."
+    from importlib import _bootstrap as b
+    me = threading.get_ident()
+    if any(t != me for t in list(b._blocking_on)): return True
+    for ref in list(b._module_locks.values()):
+        lock = ref()
+        if lock is not None and getattr(lock, "count", 0) and getattr(lock, "owner", None) != me: return True
+    return False
+
+def import_alone(*names: str, wait: float = 60.0) -> list[str]:
+    """Import `names` on a background thread without racing another thread's import; return those that failed.
+    Waits (up to `wait` s) until no other thread is inside an import, then imports under the interpreter's import lock."""
+    import _imp, importlib
+    deadline, held = time.monotonic() + wait, False
+    try:
+        while time.monotonic() < deadline:
+            _imp.acquire_lock(); held = True
+            if not _others_importing():
+                time.sleep(0.02)  # a thread that has just looked up a module lock takes it now, or is seen waiting for it
+                if not _others_importing(): break
+            _imp.release_lock(); held = False
+            time.sleep(0.01)
+    except Exception:  # this interpreter's import internals differ: import as any thread would
+        if held: _imp.release_lock(); held = False
+    failed = []
+    try:
+        for n in names:
+            try: importlib.import_module(n)
+            except Exception: failed.append(n)  # the work that needs it reports the error where it happens
+    finally:
+        if held: _imp.release_lock()
+    return failed
+
+WRITER_IMPORTS = ("mlflow", "mlflow.entities", "mlflow.tracking._tracking_service.utils", "mlflow.store.tracking.sqlalchemy_store",
+                  "mlflow.store.model_registry.sqlalchemy_store", "mlflow.tracing.processor.otel", "opentelemetry.sdk.metrics",
+                  "mlflow.store.tracking.sqlalchemy_workspace_store", "mlflow.tracing.export", "sqlalchemy.dialects.sqlite",
+                  "alembic.command", "alembic.config", "netrc", "jupyter_llmops.mlstore")  # what a first write imports
 
 # %% ../../nbs/12_recorder.ipynb #959f6066
 class Recorder:
@@ -21,6 +61,7 @@ class Recorder:
         self.bulk = True  # write SQL stores in bulk; False: always MLflow's log_spans
         self.written = self.failed = self.via_log_spans = 0
         self.scorer = None  # scorer(settings, rows) -> [(trace_id, name, value, reason)]: set by the layer that knows the evaluators
+        self.scorer_imports: tuple = ()  # the modules the scorer imports, imported alone before it first scores
         self._sq, self._sthread, self._closing = queue.SimpleQueue(), None, False
 
     def submit(self, settings: Settings, call: dict) -> str:
@@ -40,6 +81,7 @@ class Recorder:
                 self._thread.start()
 
     def _loop(self):
+        import_alone(*WRITER_IMPORTS)
         while True:
             items = [self.q.get()]
             deadline = time.monotonic() + self.linger
@@ -73,6 +115,7 @@ class Recorder:
                 self._sthread = threading.Thread(target=self._score_loop, name="llmops-scorer", daemon=True); self._sthread.start()
 
     def _score_loop(self):
+        import_alone(*self.scorer_imports)
         while True:
             item = self._sq.get()
             if isinstance(item, threading.Event): item.set(); continue

@@ -15,6 +15,7 @@ from .commands import HelpText, dispatch
 from .config import KEYS, Settings, load_settings, redact
 from .errors import ConflictError, LLMOpsError, UsageError
 from .files import check_name
+from .recorder import WRITER_IMPORTS, import_alone
 
 # %% auto #0
 __all__ = ['SCHEDULE_FIELDS', 'jsonable', 'notebook_path', 'LLMOpsHandler', 'StatusHandler', 'RunsHandler', 'PromptsHandler',
@@ -53,7 +54,8 @@ def jsonable(obj):
     return redact(str(obj))
 
 # %% ../../nbs/60_server.ipynb #9a40c008
-_POOL = ThreadPoolExecutor(8, thread_name_prefix="llmops-api")  # a slow call (MLflow, the monitor) does not stall the others
+_POOL = ThreadPoolExecutor(8, thread_name_prefix="llmops-api",  # a slow call (MLflow, the monitor) does not stall the others
+                           initializer=import_alone, initargs=(*WRITER_IMPORTS, "pandas"))  # each worker's first imports race no other thread's
 
 def _run(argv: list[str], settings: Settings):
     "Run the command `argv` of the one command tree as the server front end, with the settings of the server's root."

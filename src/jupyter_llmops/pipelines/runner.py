@@ -288,6 +288,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     out_nb = out_dir / path.name
     mlrun = {}
     def start_mlflow():  # overlaps the kernel's start
+        from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
+        import_alone(*WRITER_IMPORTS)  # not racing this thread's imports of papermill and jupyter_client
         try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, tags)
         except Exception as e: mlrun["error"] = e
     starter = threading.Thread(target=start_mlflow, daemon=True, name="llmops-mlflow-start")
