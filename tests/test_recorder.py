@@ -214,3 +214,26 @@ def test_the_recorders_threads_import_their_packages_alone(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     got = json.loads(out.stdout.splitlines()[-1])
     assert got == {"threads": ["llmops-recorder", "llmops-scorer"], "new_packages": []}
+
+
+LOGGING = r'''
+import logging, pathlib, sys, threading, time
+from jupyter_llmops.recorder import import_alone
+d = pathlib.Path(sys.argv[1]); sys.path.insert(0, str(d))
+(d / "logmod.py").write_text("import logging, time\ntime.sleep(0.1)\nlog = logging.getLogger('logmod')\n")  # as most libraries do
+(d / "fmtmod.py").write_text("import logging\nclass Fmt(logging.Formatter): pass\n")
+t = threading.Thread(target=import_alone, args=("logmod",))
+with logging._lock:  # as logging.config.dictConfig holds it while it imports a handler's or formatter's class
+    t.start(); time.sleep(0.3)
+    import fmtmod
+t.join()
+print("both imported", "logmod" in sys.modules)
+'''
+
+
+def test_a_background_import_waits_for_a_thread_that_configures_logging(tmp_path):
+    "A thread that holds logging's lock and then imports (as `dictConfig` does) is not left waiting for a background "
+    "import that waits for logging's lock: the background thread imports after it."
+    import subprocess, sys
+    out = subprocess.run([sys.executable, "-c", LOGGING, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout.strip()) == (0, "both imported True"), out.stderr

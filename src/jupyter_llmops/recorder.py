@@ -25,26 +25,31 @@ def _others_importing() -> bool:
 
 def import_alone(*names: str, wait: float = 60.0) -> list[str]:
     """Import `names` on a background thread without racing another thread's import; return those that failed.
-    Waits (up to `wait` s) until no other thread is inside an import, then imports under the interpreter's import lock."""
-    import _imp, importlib
-    deadline, held = time.monotonic() + wait, False
+    Waits (up to `wait` s) until no other thread is inside an import or holds logging's lock, then imports holding both."""
+    import _imp, importlib, logging
+    loaded = lambda n: n in sys.modules and not getattr(getattr(sys.modules[n], "__spec__", None), "_initializing", False)
+    names = [n for n in names if not loaded(n)]
+    if not names: return []  # all there already: nothing to import, nothing to wait for
+    log_lock = getattr(logging, "_lock", None)  # modules take it as they import (getLogger); logging.config imports while holding it
+    deadline, held = time.monotonic() + wait, []
+    def let_go():
+        while held: held.pop()()
     try:
         while time.monotonic() < deadline:
-            _imp.acquire_lock(); held = True
+            _imp.acquire_lock(); held.append(_imp.release_lock)
             if not _others_importing():
                 time.sleep(0.02)  # a thread that has just looked up a module lock takes it now, or is seen waiting for it
-                if not _others_importing(): break
-            _imp.release_lock(); held = False
-            time.sleep(0.01)
-    except Exception:  # this interpreter's import internals differ: import as any thread would
-        if held: _imp.release_lock(); held = False
+                if not _others_importing() and (log_lock is None or log_lock.acquire(blocking=False)):
+                    if log_lock is not None: held.append(log_lock.release)
+                    break
+            let_go(); time.sleep(0.01)
+    except Exception: let_go()  # this interpreter's import internals differ: import as any thread would
     failed = []
     try:
         for n in names:
             try: importlib.import_module(n)
             except Exception: failed.append(n)  # the work that needs it reports the error where it happens
-    finally:
-        if held: _imp.release_lock()
+    finally: let_go()
     return failed
 
 WRITER_IMPORTS = ("mlflow", "mlflow.entities", "mlflow.tracking._tracking_service.utils", "mlflow.store.tracking.sqlalchemy_store",

@@ -16,9 +16,9 @@ from ..files import atomic_write
 from .lease import kernel_of, kill_group
 
 # %% auto #0
-__all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'glue', 'read_glue', 'parse_value', 'parse_params',
-           'shipped_dir', 'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout',
-           'to_html', 'is_secret', 'execute', 'dask_client', 'submit', 'run_notebook']
+__all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'RUN_IMPORTS', 'glue', 'read_glue', 'parse_value',
+           'parse_params', 'shipped_dir', 'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel',
+           'check_timeout', 'to_html', 'is_secret', 'execute', 'dask_client', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 GLUE_MIME = "application/vnd.llmops.glue+json"
@@ -262,6 +262,8 @@ def _annotate(out_nb: Path, nb: dict, res: RunResult):
     nb.setdefault("metadata", {})["llmops"] = {"status": res.status, "error": res.error, "run_id": res.run_id, "params": res.params}
     atomic_write(out_nb, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
+RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert")  # what running a notebook imports
+
 def execute(path: str | Path, # an already resolved notebook (see `run_notebook`)
             params: dict | None = None, timeout: float | None = None, settings: Settings | None = None,
             name: str | None = None, # names the output folder and the MLflow run; default the notebook's stem
@@ -271,6 +273,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             stdout_file=None, # a file the cells' printed output is copied to live (e.g. sys.stdout)
             kernel: dict | None = None) -> RunResult: # shared with the caller: the kernel's `pid`; `on_start(pid)`; see `kill_kernel`
     "Execute notebook `path` with papermill under the deadline; keep output + HTML under `<home>/runs/`; log to MLflow."
+    from jupyter_llmops.recorder import import_alone
+    import_alone(*RUN_IMPORTS)  # a scheduler's job thread: its first imports race no other thread's
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     s = settings or load_settings()
