@@ -262,7 +262,7 @@ def _annotate(out_nb: Path, nb: dict, res: RunResult):
     nb.setdefault("metadata", {})["llmops"] = {"status": res.status, "error": res.error, "run_id": res.run_id, "params": res.params}
     atomic_write(out_nb, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
-RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert")  # what running a notebook imports
+RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert")  # what running a notebook imports (the daemon imports them first)
 
 def execute(path: str | Path, # an already resolved notebook (see `run_notebook`)
             params: dict | None = None, timeout: float | None = None, settings: Settings | None = None,
@@ -273,8 +273,6 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             stdout_file=None, # a file the cells' printed output is copied to live (e.g. sys.stdout)
             kernel: dict | None = None) -> RunResult: # shared with the caller: the kernel's `pid`; `on_start(pid)`; see `kill_kernel`
     "Execute notebook `path` with papermill under the deadline; keep output + HTML under `<home>/runs/`; log to MLflow."
-    from jupyter_llmops.recorder import import_alone
-    import_alone(*RUN_IMPORTS)  # a scheduler's job thread: its first imports race no other thread's
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
     s = settings or load_settings()
