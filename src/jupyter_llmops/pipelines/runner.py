@@ -291,7 +291,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     mlrun = {}
     def start_mlflow():  # overlaps the kernel's start
         from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
-        import_alone(*WRITER_IMPORTS)  # not racing this thread's imports of papermill and jupyter_client
+        import_alone(*WRITER_IMPORTS)  # not racing the caller's imports as it starts the kernel (jupyter_client, zmq)
         try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, tags)
         except Exception as e: mlrun["error"] = e
     starter = threading.Thread(target=start_mlflow, daemon=True, name="llmops-mlflow-start")
