@@ -289,6 +289,41 @@ def test_pipeline_commands_import_nothing_heavy(proj):
     assert out.strip() == "[]"
 
 
+BACKGROUND = r'''
+import importlib.abc, json, sys, threading
+from pathlib import Path
+from jupyter_llmops import recorder
+from jupyter_llmops.config import load_settings
+from jupyter_llmops.pipelines import scheduler as S
+from jupyter_llmops.pipelines.runner import submit
+inside, seen, alone = threading.local(), [], recorder.import_alone
+class Seen(importlib.abc.MetaPathFinder):  # every module a thread starts to import, and whether import_alone imports it
+    def find_spec(self, name, path=None, target=None):
+        if "." not in name and not getattr(inside, "on", False): seen.append((threading.current_thread().name, name))  # a new package
+sys.meta_path.insert(0, Seen())
+def spy(*names, **kw):
+    inside.on = True
+    try: return alone(*names, **kw)
+    finally: inside.on = False
+recorder.import_alone = spy
+s = load_settings()
+S.add_schedule("bg", "ok.ipynb", "0 2 * * *", settings=s)
+if sys.argv[1] == "schedule": done = S.start_run("bg", s).result(300).status
+else: done = submit("local", s, Path("ok.ipynb").resolve(), name="step").result(300).status
+late = sorted({(t, p) for t, p in seen if t.startswith("llmops") and p in sys.modules})  # not a failed probe (pyspark)
+print(json.dumps({"done": done, "late": late}))
+'''
+
+
+@pytest.mark.parametrize("how", ["schedule", "step"])
+def test_background_runs_import_nothing_on_their_own_threads(proj, how):
+    "A background run (`schedule run --background`; a DAG's steps, each on a thread) imports what it needs, alone, before "
+    "its thread starts: the thread then starts no package's import, which could race the user's next cell (a deadlock)."
+    out = subprocess.run([sys.executable, "-c", BACKGROUND, how], capture_output=True, text=True, timeout=600, cwd=proj)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads(out.stdout.splitlines()[-1]) == {"done": "succeeded", "late": []}
+
+
 def test_run_magic_in_a_kernel_returns_the_typed_result(proj):
     from kernel import Kernel
     k = Kernel(cwd=proj)

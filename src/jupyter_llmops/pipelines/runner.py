@@ -262,7 +262,8 @@ def _annotate(out_nb: Path, nb: dict, res: RunResult):
     nb.setdefault("metadata", {})["llmops"] = {"status": res.status, "error": res.error, "run_id": res.run_id, "params": res.params}
     atomic_write(out_nb, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
-RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert")  # what running a notebook imports (the daemon imports them first)
+RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert", "ipykernel.kernelspec",
+               "IPython.paths", "ipython_pygments_lexers")  # what running a notebook imports: its kernel spec, its HTML copy
 
 def execute(path: str | Path, # an already resolved notebook (see `run_notebook`)
             params: dict | None = None, timeout: float | None = None, settings: Settings | None = None,
@@ -368,6 +369,8 @@ def submit(executor: str, settings: Settings, *args, **kw):
         return dask_client(settings).submit(execute, *args, settings=settings, pure=False, key=f"llmops-run-{secrets.token_hex(6)}", **kw)
     if executor == "local":
         from concurrent.futures import Future
+        from jupyter_llmops.recorder import import_alone
+        import_alone(*RUN_IMPORTS)  # here, before the threads: two runs (or a run and the caller) would import at once
         f: Future = Future()
         def work():
             try: f.set_result(execute(*args, settings=settings, **kw))

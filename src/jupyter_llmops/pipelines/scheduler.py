@@ -246,9 +246,16 @@ def resume(name: str, settings: Settings | None = None) -> Schedule: return _sto
 def remove(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).remove(name)
 def history(name: str, limit: int = 50, settings: Settings | None = None) -> History: return _store(settings or load_settings()).history(name, limit)
 
+def _imports_first():
+    "Import what a run needs (`RUN_IMPORTS`) alone, before the run's threads start: a run's first imports on a thread of a kernel would race the user's."
+    from jupyter_llmops.recorder import import_alone
+    from jupyter_llmops.pipelines.runner import RUN_IMPORTS
+    import_alone(*RUN_IMPORTS)
+
 def run_now(name: str, settings: Settings | None = None, lease: float | None = None) -> RunResult: # lease: default pipeline_lease
     "Run schedule `name` now in this process (trigger `manual`, recorded in its history, under a renewed lease): the `RunResult`."
     s = settings or load_settings()
+    _imports_first()
     sched = Scheduler(s, lease=lease or s.pipeline_lease, store=_store(s), owner=_owner("manual:"))
     rid = sched.claim_manual(name)  # ConflictError while another attempt runs
     stop = threading.Event()
@@ -273,6 +280,7 @@ _bg_lock = threading.Lock()
 def start_run(name: str, settings: Settings | None = None, lease: float | None = None) -> ManualRun:
     "Claim a manual attempt of `name` now and run it in a thread of this process: at most `pipeline_parallel` at once, as many waiting."
     s = settings or load_settings()
+    _imports_first()  # in the caller's thread: the work thread then imports nothing of its own
     with _bg_lock:
         slots = _bg["slots"].setdefault(s.pipeline_parallel, threading.BoundedSemaphore(s.pipeline_parallel))
         if _bg["waiting"] >= 2 * s.pipeline_parallel:
