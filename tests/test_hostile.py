@@ -206,6 +206,9 @@ def test_broken_files_and_arguments_are_explained(tmp_path, project):
     assert r.returncode == 2 and "cannot be used" in r.stderr and "bad.db" in r.stderr
     r = _cli_error(["schedule", "add", "a b'c", "a.ipynb", "--cron", "0 2 * * *"], project)
     assert r.returncode == 2 and "bad schedule name" in r.stderr
+    for argv in (["run", "x" * 5000], ["cache", "eval", "--data", "q" * 300 + ".jsonl"], ["rag", "build", "kb", "d" * 300]):
+        r = _cli_error(argv, project)  # a name no file system takes: the fix, not OSError's traceback
+        assert r.returncode == 2 and "path is too long for the file system" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
 def test_one_damaged_index_does_not_hide_the_others(project):

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/40_commands_core.ipynb #741ee76e
 from __future__ import annotations
-import argparse, difflib, shlex, textwrap
+import argparse, difflib, errno, shlex, textwrap
 from dataclasses import dataclass
 from typing import Callable
 from ..config import kit_version
@@ -126,7 +126,11 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
     except _HelpShown as h: return HelpText(h.text)
     if not callable(getattr(args, "run", None)):  # a command's own argument named `run` would hide its runner
         raise TypeError(f"command {name!r}: `run` must be the runner set by set_defaults(run=...), not an argument")
-    return args.run(args, ctx)
+    try: return args.run(args, ctx)
+    except OSError as e:  # a path or name given that no file system takes: the user's to fix, not a traceback
+        if e.errno != errno.ENAMETOOLONG: raise
+        raise UsageError(f"a path is too long for the file system: {str(e.filename)[:60]}... ({len(str(e.filename))} characters)",
+                         hint="give a shorter file, folder or name (a file name is at most 255 bytes on most file systems)") from None
 
 # %% ../../../nbs/40_commands_core.ipynb #c887a317
 def _arg(a) -> str:
