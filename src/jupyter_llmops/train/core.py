@@ -15,8 +15,9 @@ from ..files import read_jsonl
 from ..display import figure, fig_png
 
 # %% auto #0
-__all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'torch_threads', 'cpu_allocator', 'TrainResult', 'loss_chart',
-           'sweep_chart', 'model_folder', 'save_model', 'register', 'param_count', 'folder_mb']
+__all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'check_options', 'torch_threads', 'cpu_allocator',
+           'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'save_model', 'register', 'param_count',
+           'folder_mb']
 
 # %% ../../../nbs/31_train_core.ipynb #9982e1fe
 @dataclass
@@ -47,6 +48,23 @@ def trainer_args(hw: Hardware, out: str, steps: int, batch: int, lr: float | Non
     if hw.device == "cpu": kw.update(use_cpu=True, bf16=False, fp16=False)
     else: kw.update(bf16=hw.bf16, fp16=not hw.bf16)
     return kw
+
+_RANGES = {  # option: (lowest, highest, in words); NaN and infinities are refused everywhere
+    "steps": (1, "at least 1"), "batch": (0, "0 (the recipe's) or more"), "max_length": (0, "0 (the recipe's) or more"),
+    "lr": (0, "a number above 0"), "beta": (0, "0 or more"), "layers": (0, "0 (all) or more"), "depth": (0, "0 (all) or more"),
+    "threads": (0, "0 (the usable cores) or more"), "max_new_tokens": (1, "at least 1"), "eval_answers": (1, "at least 1")}
+
+def check_options(recipe: str, register_as: str | None = None, grid: dict | None = None, **given):
+    "`UsageError` before any work for a number out of its range (in `given` or a sweep's `grid`), or a name MLflow's registry refuses."
+    for k, vs in [*((k, [v]) for k, v in given.items()), *(grid or {}).items()]:
+        lo, words = _RANGES[k]
+        hi = 1 if k == "beta" and recipe == "distill" else math.inf  # distill's beta: 0 forward KL, 0.5 JSD, 1 reverse KL
+        for v in vs:
+            if v is None or (math.isfinite(v) and lo <= v <= hi and (k != "lr" or v > 0)): continue
+            flag = "--" + k.replace("_", "-")
+            raise UsageError(f"{flag} {v:g}: must be {'from 0 to 1 in train distill' if hi == 1 else words}", hint=f"leave {flag} out for the recipe's default")
+    if register_as is not None and (not register_as.strip() or any(c in register_as for c in "/:")):
+        raise UsageError(f"--register {register_as!r}: MLflow's model registry takes no '/' or ':', and no empty name", hint="--register support-sft")
 
 @contextmanager
 def torch_threads(n: int):

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import LLMOpsError, UsageError
 from ..files import read_jsonl
-from .core import (Hardware, TrainResult, _callback, _log_dataset, _png_image, _quiet_datasets, _resumed, _sha1, cpu_allocator,
+from .core import (Hardware, TrainResult, _callback, check_options, _log_dataset, _png_image, _quiet_datasets, _resumed, _sha1, cpu_allocator,
                                        hardware, loss_chart, model_folder, register, save_model, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
 from .distill import compare_models, load_pair, split_heldout, teacher_answer_trainer
@@ -268,7 +268,8 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     if keep not in (None, "best"): raise UsageError(f"--keep {keep!r}: only --keep best is known")
     grid = parse_sweep(sweep)
     if keep and not grid: raise UsageError("--keep best chooses among the runs of a sweep", hint="add --sweep K=V1,V2, or use --register NAME")
-    if steps is not None and steps < 1: raise UsageError("--steps must be at least 1")
+    check_options(recipe, register_as or (f"{recipe}-best" if keep else None), grid, steps=steps, batch=batch, max_length=max_length, lr=lr,
+                  beta=beta, layers=layers, depth=depth, threads=threads, max_new_tokens=max_new_tokens, eval_answers=eval_answers)
     hw = hardware(threads)
     d = recipe_defaults(recipe, hw)
     if method is not None and recipe != "reward": raise UsageError(f"--method is an option of train reward, not of train {recipe}")
