@@ -244,7 +244,9 @@ def list_schedules(settings: Settings | None = None) -> ScheduleList: return Sch
 def pause(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).set_paused(name, True)
 def resume(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).set_paused(name, False)
 def remove(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).remove(name)
-def history(name: str, limit: int = 50, settings: Settings | None = None) -> History: return _store(settings or load_settings()).history(name, limit)
+def history(name: str, limit: int = 50, settings: Settings | None = None) -> History:
+    if limit < 1: raise UsageError(f"--limit {limit}: must be at least 1 (the newest attempts shown)", hint="--limit 20")  # 0 read as "no runs yet"
+    return _store(settings or load_settings()).history(name, limit)
 
 def _imports_first():
     "Import what a run needs (`RUN_IMPORTS`) alone, before the run's threads start: a run's first imports on a thread of a kernel would race the user's."
