@@ -156,6 +156,8 @@ def test_schedule_commands(proj):
     assert list(df.columns[:5]) == ["started", "finished", "status", "attempt", "output_path"]
     assert (h[0].status, h[0].attempt, h[0].trigger, h[0].output_path) == ("succeeded", 1, "manual", r.output_path)
     assert h[0].started <= h[0].finished
+    for flag, v in (("--poll", "nan"), ("--lease", "inf"), ("--poll", "0")):  # refused before a daemon starts
+        with pytest.raises(UsageError, match="both must be positive, finite seconds"): dispatch(["scheduler", "start", flag, v])
     for n in ("0", "-1"):  # 0 would show "no runs yet" for a schedule that has run; SQLite reads -1 as no limit
         with pytest.raises(UsageError, match=f"--limit {n}: must be at least 1"): dispatch(["schedule", "history", "nightly-eval", "--limit", n])
     cli = run_cli("schedule", "history", "nightly-eval", cwd=proj)

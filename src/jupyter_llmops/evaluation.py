@@ -118,6 +118,7 @@ def align(name: str, labels: str | Path | list[dict], features: list[str] | None
     s = settings or load_settings()
     check_name(name, "evaluator name")
     if name in EVALUATORS: raise UsageError(f"{name!r} is a built-in evaluator", hint="pick another name for the aligned one")
+    if not 0 < holdout < 1: raise UsageError(f"--holdout {holdout:g}: the share of labels held out must be above 0 and below 1", hint="--holdout 0.3")
     rows = labels if isinstance(labels, list) else read_labels(labels, s)
     feats = list(features or BASE) + (["judge"] if judge and "judge" not in (features or []) else [])
     y = [bool(r["label"]) for r in rows]

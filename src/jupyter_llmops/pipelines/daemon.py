@@ -66,7 +66,7 @@ def start(settings: Settings | None = None, poll: float = 1.0, lease: float | No
     from jupyter_llmops.pipelines.runner import project_root
     s = settings or load_settings()
     lease = lease or s.pipeline_lease
-    if poll <= 0 or lease <= 0: raise UsageError("--poll and --lease must be positive seconds")
+    if not (0 < poll < float("inf") and 0 < lease < float("inf")): raise UsageError(f"--poll {poll:g} --lease {lease:g}: both must be positive, finite seconds", hint="--poll 1 --lease 60")
     pidfile, logf = _paths(s)
     lock = FileLock(pidfile)
     if not lock.acquire(block=False):  # a daemon runs, or another `start` is launching one
