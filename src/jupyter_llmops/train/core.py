@@ -49,7 +49,7 @@ def trainer_args(hw: Hardware, out: str, steps: int, batch: int, lr: float | Non
     else: kw.update(bf16=hw.bf16, fp16=not hw.bf16)
     return kw
 
-_RANGES = {  # option: (lowest, highest, in words); NaN and infinities are refused everywhere
+_RANGES = {  # option: (lowest allowed, in words); NaN and infinities are refused everywhere, distill's beta above 1 too
     "steps": (1, "at least 1"), "batch": (0, "0 (the recipe's) or more"), "max_length": (0, "0 (the recipe's) or more"),
     "lr": (0, "a number above 0"), "beta": (0, "0 or more"), "layers": (0, "0 (all) or more"), "depth": (0, "0 (all) or more"),
     "threads": (0, "0 (the usable cores) or more"), "max_new_tokens": (1, "at least 1"), "eval_answers": (1, "at least 1")}
