@@ -178,6 +178,7 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
                  settings: Settings | None = None, root: Path | None = None, log: bool = True) -> PipelineResult:
     "Run the steps of a pipeline file in dependency order, independent ones in parallel (local kernels or Dask)."
     s = settings or load_settings()
+    if parallel is not None and parallel < 1: raise UsageError(f"--parallel {parallel}: must be at least 1 (steps at once)", hint="--parallel 2")  # was read as 1, or 0 as unset
     root = Path(root or project_root(s))
     pl = load_pipeline(path, s, root)
     pp = {**pl.params, **(params or {})}
