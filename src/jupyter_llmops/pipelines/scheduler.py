@@ -20,7 +20,7 @@ log = logging.getLogger("jupyter_llmops.scheduler")
 
 # %% auto #0
 __all__ = ['log', 'backoff', 'default_runner', 'Scheduler', 'ScheduleList', 'add_schedule', 'list_schedules', 'pause', 'resume',
-           'remove', 'history', 'run_now', 'ManualRun', 'start_run']
+           'remove', 'history', 'import_for_runs', 'run_now', 'ManualRun', 'start_run']
 
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #b1d4fd03
 def backoff(settings: Settings, attempt: int) -> float:
@@ -248,8 +248,8 @@ def history(name: str, limit: int = 50, settings: Settings | None = None) -> His
     if limit < 1: raise UsageError(f"--limit {limit}: must be at least 1 (the newest attempts shown)", hint="--limit 20")  # 0 read as "no runs yet"
     return _store(settings or load_settings()).history(name, limit)
 
-def _imports_first():
-    "Import what a run needs (`RUN_IMPORTS`) alone, before the run's threads start: a run's first imports on a thread of a kernel would race the user's."
+def import_for_runs():
+    "Import what a run needs (`RUN_IMPORTS`) alone. Call it before a run goes on a thread of a kernel: its first imports there would race the user's."
     from jupyter_llmops.recorder import import_alone
     from jupyter_llmops.pipelines.runner import RUN_IMPORTS
     import_alone(*RUN_IMPORTS)
@@ -257,7 +257,6 @@ def _imports_first():
 def run_now(name: str, settings: Settings | None = None, lease: float | None = None) -> RunResult: # lease: default pipeline_lease
     "Run schedule `name` now in this process (trigger `manual`, recorded in its history, under a renewed lease): the `RunResult`."
     s = settings or load_settings()
-    _imports_first()
     sched = Scheduler(s, lease=lease or s.pipeline_lease, store=_store(s), owner=_owner("manual:"))
     rid = sched.claim_manual(name)  # ConflictError while another attempt runs
     stop = threading.Event()
@@ -282,7 +281,7 @@ _bg_lock = threading.Lock()
 def start_run(name: str, settings: Settings | None = None, lease: float | None = None) -> ManualRun:
     "Claim a manual attempt of `name` now and run it in a thread of this process: at most `pipeline_parallel` at once, as many waiting."
     s = settings or load_settings()
-    _imports_first()  # in the caller's thread: the work thread then imports nothing of its own
+    import_for_runs()  # in the caller's thread: the work thread then imports nothing of its own
     with _bg_lock:
         slots = _bg["slots"].setdefault(s.pipeline_parallel, threading.BoundedSemaphore(s.pipeline_parallel))
         if _bg["waiting"] >= 2 * s.pipeline_parallel:
