@@ -60,6 +60,8 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
     s = settings or load_settings()
     values = dict(values or {})
     if not (question or values): raise UsageError("nothing to ask", hint="write the question (or key: value lines) in the cell")
+    if k < 1: raise UsageError(f"--k {k}: must be at least 1", hint="--k 4 (chunks retrieved with --rag)")  # with or without --rag
+    if max_tokens < 1: raise UsageError(f"--max-tokens {max_tokens}: must be at least 1", hint="--max-tokens 128")
     sources, context = [], ""
     if index:
         from jupyter_llmops.rag import query
