@@ -235,23 +235,35 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
     try:
         mknb(proj / "where.ipynb", "import os, jupyter_llmops as llmops\nllmops.glue('parent', os.getppid())\nllmops.glue('double', k * 2)")
         (proj / "settings.ini").write_text((proj / "settings.ini").read_text() + f"dask_scheduler = {addr}\n")
+        import cloudpickle
+        from jupyter_llmops.pipelines import cluster
+        client = wait(lambda: _try(lambda: cluster.dask_client(load_settings(proj))), 60, 1)
+        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _missing runs on the worker, where tests/ is not
+        # before any task, the worker imports what a run needs as it joins: its task threads will import nothing of their own
+        wait(lambda: list(client.run(_missing, cluster.RUN_IMPORTS).values()) == [[]], 60, 0.5, "the worker's imports")
         r = wait(lambda: _try_dask(), 60, 1)
         assert r.status == "succeeded" and r.glue["double"] == 6
         assert r.glue["parent"] not in (os.getpid(),)  # the kernel's parent is the Dask worker, not this process
         assert Path(r.html_path).is_file() and _mlflow_run(r.run_id).info.status == "FINISHED"
     finally:
-        from jupyter_llmops.pipelines import runner
-        for c in runner._clients.values(): c.close()
-        runner._clients.clear()
+        from jupyter_llmops.pipelines import cluster
+        for c in cluster._clients.values(): c.close()
+        cluster._clients.clear()
         for p in (worker, sched): p.terminate()
         for p in (worker, sched): p.wait(20)
 
 
-def _try_dask():
-    try: return dispatch(["run", "where.ipynb", "-p", "k", "3", "--executor", "dask"])
+def _missing(names): return [n for n in names if n not in sys.modules]
+
+
+def _try(fn):
+    try: return fn()
     except UsageError as e:
         if "no Dask scheduler answers" in str(e): return None
         raise
+
+
+def _try_dask(): return _try(lambda: dispatch(["run", "where.ipynb", "-p", "k", "3", "--executor", "dask"]))
 
 
 SHIPPED = ["rag_eval", "prompt_eval", "drift_report", "distill_retrain"]

@@ -62,7 +62,8 @@ class PipelinesModel(PanelModel):
     def run_now(self):
         "Run the selected schedule now (in this kernel's process; the view calls it in a thread)."
         with self.action(f"running {self.selected}"):
-            from jupyter_llmops.pipelines.scheduler import import_for_runs, run_now
+            from jupyter_llmops.pipelines.cluster import import_for_runs
+            from jupyter_llmops.pipelines.scheduler import run_now
             import_for_runs()  # the view calls this in a thread: its imports would race the user's next cell
             r = run_now(self.selected, self.settings)
             self.status = f"{self.selected}: {r.status}" + (f": {r.error}" if r.error else "")

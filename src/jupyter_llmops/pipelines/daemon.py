@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None):
     for sig in (signal.SIGTERM, signal.SIGINT): signal.signal(sig, lambda *_: stop_ev.set())
     lock.write({"pid": os.getpid(), "owner": sched.owner, "started": time.time(), "poll": a.poll, "lease": a.lease})
     from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
-    from jupyter_llmops.pipelines.runner import RUN_IMPORTS
+    from jupyter_llmops.pipelines.cluster import RUN_IMPORTS
     import_alone(*RUN_IMPORTS, *WRITER_IMPORTS)  # before the lease and job threads: two jobs starting at once import nothing at once
     try: sched.serve(stop_ev)
     finally:

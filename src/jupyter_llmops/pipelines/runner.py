@@ -13,12 +13,13 @@ from ..config import Settings, load_settings, redact, user_settings_path
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
 from ..files import atomic_write
+from .cluster import RUN_IMPORTS, dask_client, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
 
 # %% auto #0
-__all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'RUN_IMPORTS', 'glue', 'read_glue', 'parse_value',
-           'parse_params', 'shipped_dir', 'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel',
-           'check_timeout', 'to_html', 'is_secret', 'execute', 'dask_client', 'submit', 'run_notebook']
+__all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'glue', 'read_glue', 'parse_value', 'parse_params',
+           'shipped_dir', 'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout',
+           'to_html', 'is_secret', 'execute', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 GLUE_MIME = "application/vnd.llmops.glue+json"
@@ -262,9 +263,6 @@ def _annotate(out_nb: Path, nb: dict, res: RunResult):
     nb.setdefault("metadata", {})["llmops"] = {"status": res.status, "error": res.error, "run_id": res.run_id, "params": res.params}
     atomic_write(out_nb, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
-RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert", "ipykernel.kernelspec",
-               "IPython.paths", "ipython_pygments_lexers")  # what running a notebook imports: its kernel spec, its HTML copy
-
 def execute(path: str | Path, # an already resolved notebook (see `run_notebook`)
             params: dict | None = None, timeout: float | None = None, settings: Settings | None = None,
             name: str | None = None, # names the output folder and the MLflow run; default the notebook's stem
@@ -349,28 +347,13 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     return res
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #2cd1c9c4
-_clients: dict = {}
-
-def dask_client(settings: Settings):
-    "A (cached) Dask distributed client for the `dask_scheduler` setting."
-    addr = getattr(settings, "dask_scheduler", "")
-    if not addr: raise UsageError("no Dask scheduler address", hint="%llmops config set dask_scheduler tcp://HOST:8786")
-    try: from distributed import Client
-    except ImportError: raise UsageError("Dask is not installed", hint="pip install 'jupyter-llmops[pipelines]'") from None
-    c = _clients.get(addr)
-    if c is None or c.status not in ("running", "connecting"):
-        try: c = _clients[addr] = Client(addr, timeout=10, set_as_default=False)
-        except OSError as e: raise UsageError(f"no Dask scheduler answers at {addr}: {e}", hint="start one: dask scheduler; dask worker ADDRESS") from None
-    return c
-
 def submit(executor: str, settings: Settings, *args, **kw):
     "Start `execute(*args, **kw)` on `executor` (`local` = a thread of this process driving its own kernel, or `dask`): a future."
     if executor == "dask":
         return dask_client(settings).submit(execute, *args, settings=settings, pure=False, key=f"llmops-run-{secrets.token_hex(6)}", **kw)
     if executor == "local":
         from concurrent.futures import Future
-        from jupyter_llmops.recorder import import_alone
-        import_alone(*RUN_IMPORTS)  # here, before the threads: two runs (or a run and the caller) would import at once
+        import_for_runs()  # here, before the threads: two runs (or a run and the caller) would import at once
         f: Future = Future()
         def work():
             try: f.set_result(execute(*args, settings=settings, **kw))

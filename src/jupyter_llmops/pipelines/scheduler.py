@@ -12,6 +12,7 @@ from pathlib import Path
 from ..alerts import notify
 from ..config import Settings, load_settings, redact
 from ..errors import BusyError, ConflictError, NotFoundError, UsageError
+from .cluster import import_for_runs
 from .lease import LeaseKeeper, kernel_of, kill_group, owner_pid
 from .runner import RunResult, kill_kernel
 from .store import FAILED, HOST, History, JobStore, Schedule, prev_tick
@@ -20,7 +21,7 @@ log = logging.getLogger("jupyter_llmops.scheduler")
 
 # %% auto #0
 __all__ = ['log', 'backoff', 'default_runner', 'Scheduler', 'ScheduleList', 'add_schedule', 'list_schedules', 'pause', 'resume',
-           'remove', 'history', 'import_for_runs', 'run_now', 'ManualRun', 'start_run']
+           'remove', 'history', 'run_now', 'ManualRun', 'start_run']
 
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #b1d4fd03
 def backoff(settings: Settings, attempt: int) -> float:
@@ -247,12 +248,6 @@ def remove(name: str, settings: Settings | None = None) -> Schedule: return _sto
 def history(name: str, limit: int = 50, settings: Settings | None = None) -> History:
     if limit < 1: raise UsageError(f"--limit {limit}: must be at least 1 (the newest attempts shown)", hint="--limit 20")  # 0 read as "no runs yet"
     return _store(settings or load_settings()).history(name, limit)
-
-def import_for_runs():
-    "Import what a run needs (`RUN_IMPORTS`) alone. Call it before a run goes on a thread of a kernel: its first imports there would race the user's."
-    from jupyter_llmops.recorder import import_alone
-    from jupyter_llmops.pipelines.runner import RUN_IMPORTS
-    import_alone(*RUN_IMPORTS)
 
 def run_now(name: str, settings: Settings | None = None, lease: float | None = None) -> RunResult: # lease: default pipeline_lease
     "Run schedule `name` now in this process (trigger `manual`, recorded in its history, under a renewed lease): the `RunResult`."
