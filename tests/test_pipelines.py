@@ -241,6 +241,13 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
         cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _missing runs on the worker, where tests/ is not
         # before any task, the worker imports what a run needs as it joins: its task threads will import nothing of their own
         wait(lambda: list(client.run(_missing, cluster.RUN_IMPORTS).values()) == [[]], 60, 0.5, "the worker's imports")
+        # a worker without the kit (another team's, on a shared cluster) still joins: the plugin is sent by value
+        (proj / "nokit.py").write_text("import sys\nsys.modules['jupyter_llmops'] = None  # this worker cannot import the kit\n")
+        other = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
+                                  "--preload", str(proj / "nokit.py")], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
+        try: wait(lambda: len(client.scheduler_info()["workers"]) == 2, 60, 0.5, "the worker without the kit to join")
+        finally: other.terminate(); other.wait(20)
+        wait(lambda: len(client.scheduler_info()["workers"]) == 1, 30, 0.5, "that worker to leave")
         r = wait(lambda: _try_dask(), 60, 1)
         assert r.status == "succeeded" and r.glue["double"] == 6
         assert r.glue["parent"] not in (os.getpid(),)  # the kernel's parent is the Dask worker, not this process

@@ -26,9 +26,12 @@ _clients: dict = {}
 def _plugin():
     "A Dask worker plugin that calls `import_for_runs` on each worker as it joins: before its task threads run a notebook."
     from distributed.diagnostics.plugin import WorkerPlugin
-    class ImportForRuns(WorkerPlugin):
+    class ImportForRuns(WorkerPlugin):  # sent by value: a worker unpickles it without the kit
         idempotent, name = True, PLUGIN  # registered once per cluster, whichever client comes first
-        def setup(self, worker): import_for_runs()
+        def setup(self, worker):
+            try: from jupyter_llmops.pipelines.cluster import import_for_runs
+            except ImportError: return  # a worker without the kit (a shared cluster) runs no notebook of ours: it starts as ever
+            import_for_runs()
     return ImportForRuns()
 
 def dask_client(settings: Settings):
