@@ -230,11 +230,15 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
     log = open(proj / "dask.log", "wb")
     sched = subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
                              stdout=log, stderr=subprocess.STDOUT, cwd=proj)
-    worker = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                               "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
+    worker = None
     try:
         mknb(proj / "where.ipynb", "import os, jupyter_llmops as llmops\nllmops.glue('parent', os.getppid())\nllmops.glue('double', k * 2)")
         (proj / "settings.ini").write_text((proj / "settings.ini").read_text() + f"dask_scheduler = {addr}\n")
+        # a scheduler without workers would hold the run for ever: refused with the fix
+        e = wait(lambda: _refusal(proj), 60, 1)
+        assert "has no workers" in str(e) and f"dask worker {addr}" in e.hint
+        worker = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                                   "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
         import cloudpickle
         from jupyter_llmops.pipelines import cluster
         client = wait(lambda: _try(lambda: cluster.dask_client(load_settings(proj))), 60, 1)
@@ -256,8 +260,10 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
         from jupyter_llmops.pipelines import cluster
         for c in cluster._clients.values(): c.close()
         cluster._clients.clear()
-        for p in (worker, sched): p.terminate()
-        for p in (worker, sched): p.wait(20)
+        for p in (worker, sched):
+            if p: p.terminate()
+        for p in (worker, sched):
+            if p: p.wait(20)
 
 
 def _missing(names): return [n for n in names if n not in sys.modules]
@@ -266,8 +272,16 @@ def _missing(names): return [n for n in names if n not in sys.modules]
 def _try(fn):
     try: return fn()
     except UsageError as e:
-        if "no Dask scheduler answers" in str(e): return None
+        if "no Dask scheduler answers" in str(e) or "has no workers" in str(e): return None  # not yet
         raise
+
+
+def _refusal(proj):
+    "The error a client gets from a scheduler without workers (None while no scheduler answers)."
+    from jupyter_llmops.pipelines import cluster
+    try: cluster.dask_client(load_settings(proj))
+    except UsageError as e: return None if "no Dask scheduler answers" in str(e) else e
+    raise AssertionError("a scheduler without workers was accepted: a run sent there would wait for ever")
 
 
 def _try_dask(): return _try(lambda: dispatch(["run", "where.ipynb", "-p", "k", "3", "--executor", "dask"]))

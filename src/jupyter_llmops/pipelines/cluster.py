@@ -35,7 +35,7 @@ def _plugin():
     return ImportForRuns()
 
 def dask_client(settings: Settings):
-    "A (cached) Dask distributed client for the `dask_scheduler` setting; its workers import what runs need first."
+    "A (cached) Dask distributed client for the `dask_scheduler` setting, which has workers; they import what runs need first."
     addr = getattr(settings, "dask_scheduler", "")
     if not addr: raise UsageError("no Dask scheduler address", hint="%llmops config set dask_scheduler tcp://HOST:8786")
     try: from distributed import Client
@@ -46,4 +46,6 @@ def dask_client(settings: Settings):
         except OSError as e: raise UsageError(f"no Dask scheduler answers at {addr}: {e}", hint="start one: dask scheduler; dask worker ADDRESS") from None
         c.register_plugin(_plugin())  # the workers there now, and every one that joins later
         _clients[addr] = c
+    if not c.scheduler_info()["workers"]:  # a run sent there would wait for ever, with no deadline to end it
+        raise UsageError(f"the Dask scheduler at {addr} has no workers", hint=f"start one: dask worker {addr}")
     return c
