@@ -46,9 +46,13 @@ def corpus(tmp_path, monkeypatch):
 
 def test_every_format_is_read_and_queried(corpus):
     d, s = corpus
+    os.mkfifo(d / "pipe.md"); (d / "gone.md").symlink_to("deleted.md")  # never read (a FIFO would block the build for ever)
     with pytest.warns(UserWarning, match="skipped handbook/broken.txt: UnicodeDecodeError"):
         b = rag.build("hb", ["handbook"], settings=s, progress=False)
-    assert b.files == 7 and [f for f, _ in b.skipped] == ["handbook/broken.txt"] and b.run_id
+    (d / "pipe.md").unlink(); (d / "gone.md").unlink()
+    assert b.files == 7 and b.run_id
+    assert dict(b.skipped) == {"handbook/broken.txt": dict(b.skipped)["handbook/broken.txt"], "handbook/gone.md": "FileNotFoundError: No such file or directory",
+                               "handbook/pipe.md": "OSError: not a regular file (a FIFO, a socket or a device is never read)"}
     for q, src in [("reset link e-mail", "handbook/account.md"), ("pay invoices by bank transfer", "handbook/billing.txt"),
                    ("restart after installer", "handbook/install.rst"), ("maintenance on Sundays", "handbook/status.html"),
                    ("retry connection to the API server", "handbook/client.py"), ("Shift+Enter run a cell", "handbook/notes/tour.ipynb"),

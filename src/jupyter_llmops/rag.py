@@ -4,7 +4,7 @@
 
 # %% ../../nbs/23_rag.ipynb #c60f93ff
 from __future__ import annotations
-import hashlib, json, os, shutil, tempfile, threading, time, warnings
+import hashlib, json, os, shutil, stat, tempfile, threading, time, warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -152,7 +152,11 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
             for n_done, (path, src) in enumerate(bar, 1):
                 if callback: callback(n_done, len(files))
                 bar.set_postfix(chunks=n_chunks, embedded=embedded, refresh=False)
-                st = path.stat()
+                try:
+                    st = path.stat()
+                    if not stat.S_ISREG(st.st_mode): raise OSError("not a regular file (a FIFO, a socket or a device is never read)")
+                except OSError as e:  # a broken link, a file gone since the scan, a FIFO: skipped, named, as unreadable files are
+                    skipped.append((src, f"{type(e).__name__}: {e.strerror or e}"[:160])); warnings.warn(f"skipped {src}: {skipped[-1][1]}"); continue
                 prev = old.get("files", {}).get(src) if old else None
                 rows = None
                 if prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns and src in old_chunks:

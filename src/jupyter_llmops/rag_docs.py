@@ -4,7 +4,7 @@
 
 # %% ../../nbs/22_rag_docs.ipynb #9a0d75af
 from __future__ import annotations
-import fnmatch, glob, hashlib, json, os, re, warnings
+import hashlib, json, os, re, warnings
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -23,23 +23,34 @@ def find_files(sources: list[str], root: str | Path | None = None) -> list[tuple
     root = Path(root or os.getcwd())
     out, seen = [], set()
     def add(p: Path, name: str):
-        rp = p.resolve()
+        try: rp = p.resolve()
+        except (OSError, RuntimeError): rp = p.absolute()  # a link to itself: the build skips it, named
         if rp not in seen: seen.add(rp); out.append((rp, name))
     for src in sources:
         p = Path(src).expanduser()
         p = p if p.is_absolute() else root / p
         if any(ch in src for ch in "*?["):
-            for m in sorted(glob.glob(str(p), recursive=True)):
-                if Path(m).is_file(): add(Path(m), os.path.relpath(m, root) if not Path(src).is_absolute() else m)
+            for m in _glob(p):
+                if m.is_file(): add(m, os.path.relpath(m, root) if not Path(src).is_absolute() else str(m))
         elif p.is_dir():
             for dirpath, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
                 for f in sorted(files):
-                    fp = Path(dirpath) / f
-                    if fp.suffix.lower() in SUFFIXES: add(fp, str(Path(src) / fp.relative_to(p)))
+                    fp = Path(dirpath) / f  # a broken link or a FIFO here is kept: the build names it as skipped
+                    if fp.suffix.lower() in SUFFIXES and not f.startswith("."): add(fp, str(Path(src) / fp.relative_to(p)))
         elif p.is_file(): add(p, src)
+        elif p.is_symlink() and not p.exists(): raise UsageError(f"{src} is a broken link (to {os.readlink(p)})")
+        elif p.exists(): raise UsageError(f"{src} is not a file or a folder", hint="give files (a FIFO or a device is never read), folders or globs")
         else: raise UsageError(f"no such file or folder: {src}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"")
     return out
+
+def _glob(p: Path) -> list[Path]:
+    "What glob `p` matches, sorted: `**` crosses folders but not folder links (two links in a loop never end) nor hidden names."
+    parts = p.parts
+    i = next(i for i, x in enumerate(parts) if any(ch in x for ch in "*?["))
+    base, pat = Path(*parts[:i]), parts[i:]
+    dotted = any(q.startswith(".") for q in pat)  # a pattern that spells a dot (".github/*.md") may match hidden names
+    return sorted(m for m in base.glob(str(Path(*pat))) if dotted or not any(x.startswith(".") for x in m.relative_to(base).parts))
 
 # %% ../../nbs/22_rag_docs.ipynb #e3674ce0
 @dataclass
