@@ -68,10 +68,10 @@ def read_appended(path: str | Path) -> list[dict]:
     p = Path(path)
     if not p.is_file(): return []
     out = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip(): continue
-        try: obj = json.loads(line)
-        except json.JSONDecodeError: obj = None
+    for i, raw in enumerate(p.read_bytes().splitlines(), 1):  # bytes: a line torn inside a character spoils only itself
+        if not raw.strip(): continue
+        try: obj = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError): obj = None
         if not isinstance(obj, dict):
             warnings.warn(f"{p}:{i}: a torn or damaged line was skipped (a writer was interrupted?)"); continue
         out.append(obj)
