@@ -32,9 +32,10 @@ def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
     p = Path(path).expanduser()
     if not p.is_file(): raise UsageError(f"no data file {p}", hint=hint)
     out = []
-    for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip(): continue
-        try: obj = json.loads(line)
+    for i, raw in enumerate(p.read_bytes().splitlines(), 1):
+        if not raw.strip(): continue
+        try: obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as e: raise UsageError(f"{p}:{i}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})", hint="save the file as UTF-8") from None
         except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})", hint=hint) from None
         if not isinstance(obj, dict): raise UsageError(f"{p}:{i}: each line must be a JSON object", hint=hint)
         lack = missing(obj) if missing else []
