@@ -14,9 +14,9 @@ from .errors import NotFoundError, UsageError
 from .files import NAME, check_name
 
 # %% auto #0
-__all__ = ['VAR', 'DEFAULT_TTL', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered', 'get_compiled', 'invalidate',
-           'render', 'Registered', 'check_alias', 'register', 'set_alias', 'list_prompts', 'PromptView', 'usage',
-           'show', 'PromptDiff', 'diff']
+__all__ = ['VAR', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered',
+           'get_compiled', 'invalidate', 'render', 'Registered', 'check_alias', 'register', 'set_alias', 'list_prompts',
+           'PromptView', 'usage', 'show', 'PromptDiff', 'diff']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -25,10 +25,17 @@ def variables(template: str) -> list[str]:
     "The template's variables, in order of first use."
     return list(dict.fromkeys(VAR.findall(template)))
 
+MAX_TEMPLATE = 100_000  # MLflow keeps a prompt's text in a registry tag of at most this many characters
+
 def check_template(template: str) -> str:
     "The template without surrounding blank lines; an error for an empty one or a malformed `{{...}}`."
     t = template.strip("\n").rstrip()
     if not t.strip(): raise UsageError("the prompt template is empty", hint="write the template in the cell body")
+    if len(t) > MAX_TEMPLATE: raise UsageError(f"the prompt template has {len(t):,} characters: MLflow's registry keeps at most {MAX_TEMPLATE:,}",
+                                               hint="keep long material (documents, examples) out of the template: pass it in a {{variable}}")
+    try: t.encode("utf-8")
+    except UnicodeEncodeError as e: raise UsageError(f"the prompt template is not valid text: a lone surrogate {t[e.start]!r} at character {e.start}",
+                                                     hint="text pasted from a broken source; retype that character") from None
     bad = [m.group(0) for m in re.finditer(r"\{\{.*?\}\}", t) if not VAR.fullmatch(m.group(0))]
     if bad: raise UsageError(f"malformed variable {bad[0]!r}", hint="variables are {{name}}: letters, digits and _")
     return t
@@ -37,6 +44,7 @@ def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
     "`NAME`, `NAME/3` or `NAME@alias` -> (name, version, alias)."
     m = re.fullmatch(rf"({NAME.pattern})(?:/(\d+)|@([A-Za-z][A-Za-z0-9_-]*))?", ref or "")
     if not m: raise UsageError(f"bad prompt reference {ref!r}", hint="NAME, NAME/VERSION or NAME@ALIAS")
+    if m[2] is not None and int(m[2]) < 1: raise UsageError(f"bad prompt reference {ref!r}: versions start at 1", hint=f"{m[1]}/1, or {m[1]} for the latest")
     return m[1], int(m[2]) if m[2] else None, m[3]
 
 # %% ../../nbs/21_prompts.ipynb #30fd4417
