@@ -72,9 +72,12 @@ def read_manifest(d: Path) -> dict:
 
 def _current(name: str, s: Settings) -> Path:
     "The folder of the current version of index `name` (readers follow the pointer, nothing more); NotFoundError if none."
-    v = rag_store.current(index_dir(name, s))
+    v = rag_store.current(d := index_dir(name, s))
     if v is None:
         have = rag_store.names(s.path("indexes"))
+        if name in have:  # a pointer that names no version: damaged, not missing
+            raise RagIndexError(f"index {name!r} is damaged (its CURRENT pointer reads {(d / 'CURRENT').read_bytes()[:40]!r})",
+                                hint=f"rebuild it (%llmops rag build {name} SOURCE...) or drop it (%llmops rag drop {name})")
         raise NotFoundError(f"no index {name!r}", hint=f"indexes: {', '.join(have) or '(none: %llmops rag build NAME SOURCE...)'}")
     return v
 
@@ -391,7 +394,7 @@ def drop(name: str, settings: Settings | None = None) -> str:
     "Delete index `name` (under its lock: a build in progress ends first)."
     s = settings or load_settings()
     d = index_dir(name, s)
-    if rag_store.current(d) is None: raise NotFoundError(f"no index {name!r}")
+    if name not in rag_store.names(d.parent): raise NotFoundError(f"no index {name!r}")  # a damaged one is dropped too
     rag_store.drop(d)
     for k in [k for k in _loaded if Path(k).is_relative_to(d)]: _loaded.pop(k, None)
     return f"dropped index {name}"
