@@ -1,9 +1,10 @@
 """Every TRL recipe for a few steps on the real local model: finite loss, an MLflow run, a model folder that loads and
 generates, and the recipe's held-out metric moved the right way (on rows it did not train on)."""
-import json, math
+import json, math, re
 from pathlib import Path
 import pytest
 from conftest import run_cli
+from jupyter_llmops.errors import UsageError
 
 PREFS = [{"prompt": f"Greet user number {i}.", "chosen": f"Hello, user {i}! How can I help you today?", "rejected": "no"} for i in range(6)]
 HELD_PREFS = [{"prompt": f"Say hi to guest {i}.", "chosen": f"Hi, guest {i}! Welcome, what can I do for you?", "rejected": "go away"} for i in (7, 8, 9)]
@@ -335,6 +336,10 @@ def test_feedback_between_two_prompt_versions(tmp_path, st):
     from jupyter_llmops.feedback import FeedbackSession
     prompts.register("fb-capital", "What is the capital of {{country}}?", "plain", settings=st)
     prompts.register("fb-capital", "Answer with one word. Capital of {{country}}?", "terse", settings=st)
+    for rows, why in [([{"country": "France"}, {"vars": "Peru"}], "vars.jsonl:2: missing field(s) vars (an object)"),
+                      ([{"country": "France"}, {"city": "Lima"}], "vars.jsonl:2: missing field(s) country")]:
+        with pytest.raises(UsageError, match=re.escape(why)):  # refused before the session is saved: a fixed file starts it
+            FeedbackSession("fb-versions", _jsonl(tmp_path / "vars.jsonl", rows), versions=["fb-capital/1", "fb-capital/2"], settings=st)
     f = _jsonl(tmp_path / "vars.jsonl", [{"country": "France"}, {"vars": {"country": "Peru"}}])
     s = FeedbackSession("fb-versions", f, versions=["fb-capital/1", "fb-capital/2"], settings=st, max_tokens=8)
     it = s.next()

@@ -33,10 +33,28 @@ def _read_meta(p: Path) -> dict:
     hint = f"restore {p} from a backup, or start a new session under another name (the judgements beside it stay readable)"
     try: m = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e: raise UsageError(f"{p}: damaged ({type(e).__name__}: {e})", hint=hint) from None
-    need = {"mode": str, "criterion": str, "items": list} if isinstance(m, dict) and m.get("mode") == "label" else {"mode": str, "sources": list, "prompts": list}
+    label = isinstance(m, dict) and m.get("mode") == "label"
+    need = {"mode": str, "criterion": str, "items": list} if label else {"mode": str, "sources": list, "prompts": list}
     bad = [k for k, t in need.items() if not isinstance(m, dict) or not isinstance(m.get(k), t)]
+    if not bad and label:  # the values too: what every later read relies on
+        bad = (["criterion"] if m["criterion"] not in CRITERIA else []) + (["items"] if not all(isinstance(i, dict) and isinstance(i.get("question"), str) for i in m["items"]) else [])
+    elif not bad:
+        kind = str if m["mode"] == "models" else dict
+        bad = (["mode"] if m["mode"] not in ("models", "versions") else []) + (["sources"] if len(m["sources"]) != 2 or not all(isinstance(x, str) and x for x in m["sources"]) else []) \
+              + (["prompts"] if not all(isinstance(x, kind) for x in m["prompts"]) else [])
     if bad: raise UsageError(f"{p}: damaged (field(s) {', '.join(bad)} missing or of the wrong type)", hint=hint)
     return m
+
+def _judgements(folder: Path, choices, sources=None) -> list[dict]:
+    "The judgements saved in `folder`; a line of another shape (hand-edited, another version's) is skipped with a warning."
+    import warnings
+    out = []
+    for j in read_appended(folder / "judgements.jsonl"):
+        ok = isinstance(j.get("index"), int) and j.get("choice") in choices
+        if ok and sources is not None and j["choice"] in ("A", "B"): ok = j.get("source_a") in sources and j.get("source_b") in sources
+        if ok: out.append(j)
+        else: warnings.warn(f"{folder / 'judgements.jsonl'}: a judgement of another shape was skipped: {json.dumps(j)[:120]}")
+    return out
 
 class FeedbackSession:
     "A ranking session: prompts, two sources (models or prompt versions), judgements saved as they are made."
@@ -53,16 +71,25 @@ class FeedbackSession:
         if (models is None) == (versions is None) and prompts is not None:
             raise UsageError("compare either two models (--models A,B) or two prompt versions (--versions P/1,P/2)")
         sources, mode = (models, "models") if models is not None else (versions, "versions")
-        if prompts is not None and len(sources) != 2: raise UsageError(f"--{mode} takes exactly two, comma separated")
+        if prompts is not None and (len(sources) != 2 or not all(sources)): raise UsageError(f"--{mode} takes exactly two, comma separated", hint=f"--{mode} A,B")
         if meta_path.is_file():
             self.meta = _read_meta(meta_path)
+            if self.meta["mode"] == "label": raise UsageError(f"feedback session {name!r} labels answers one at a time; it ranks no pairs",
+                                                              hint=f"resume it: %llmops feedback {name} (pairs and --log belong to ranking sessions)")
             if prompts is not None and (self.meta["sources"], self.meta["mode"]) != (list(sources), mode):
                 raise UsageError(f"feedback session {name!r} already compares {' vs '.join(self.meta['sources'])}",
                                  hint="resume it without --models/--versions, or pick another name")
         elif prompts is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --prompts FILE --models A,B")
         else:
-            need = (lambda o: [] if isinstance(o.get("prompt"), str) and o["prompt"].strip() else ["prompt"]) if mode == "models" else None
+            if mode == "versions":  # each version exists, and its variables are in every line: checked before the session is saved
+                from jupyter_llmops.prompts import get_compiled
+                want = set().union(*(get_compiled(v, self.settings).need for v in sources))
+                need = lambda o: [f"vars (an object)"] if not isinstance(o.get("vars", o), dict) else sorted(want - set(o.get("vars", o)))
+            else:
+                from jupyter_llmops.models import parse_spec
+                for x in sources: parse_spec(x)
+                need = lambda o: [] if isinstance(o.get("prompt"), str) and o["prompt"].strip() else ["prompt"]
             rows = read_jsonl(prompts, hint='one JSON object per line: {"prompt": "..."} (or the prompt variables with --versions)', missing=need)
             items = [r["prompt"] for r in rows] if mode == "models" else [r.get("vars", r) for r in rows]
             self.meta = {"name": name, "mode": mode, "sources": list(sources), "prompts": items, "created": time.time(), "source_file": str(prompts)}
@@ -73,7 +100,7 @@ class FeedbackSession:
     @property
     def pairs_path(self) -> Path: return self.folder / "pairs.jsonl"
 
-    def judged(self) -> set[int]: return {j["index"] for j in read_appended(self.folder / "judgements.jsonl")}
+    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, CHOICES, self.sources)}
 
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.prompts)
@@ -89,7 +116,7 @@ class FeedbackSession:
     def answer(self, index: int, side: int) -> str:
         "Source `side`'s answer to prompt `index`: from the cache, else generated (and recorded as an LLM call)."
         for a in read_appended(self.folder / "answers.jsonl"):
-            if a["index"] == index and a["side"] == side: return a["text"]
+            if a.get("index") == index and a.get("side") == side and isinstance(a.get("text"), str): return a["text"]
         from jupyter_llmops.llm import complete
         attrs = {"llmops.feedback": self.name}
         if self.mode == "models":
@@ -128,7 +155,7 @@ class FeedbackSession:
     def summary(self) -> dict:
         "Wins per source, ties and skips."
         out = {s: 0 for s in self.sources} | {"tie": 0, "skip": 0}
-        for j in {j["index"]: j for j in read_appended(self.folder / "judgements.jsonl")}.values():  # the latest per prompt
+        for j in {j["index"]: j for j in _judgements(self.folder, CHOICES, self.sources)}.values():  # the latest per prompt
             if j["choice"] in ("tie", "skip"): out[j["choice"]] += 1
             else: out[j["source_a"] if j["choice"] == "A" else j["source_b"]] += 1
         return out
@@ -166,7 +193,8 @@ class FeedbackSession:
         while (it := self.next()) is not None:
             n, total = self.progress
             say(f"\n[{n + 1}/{total}] {it.prompt}\n--- A ---\n{it.answer_a}\n--- B ---\n{it.answer_b}")
-            k = ask("better? a / b / t(ie) / s(kip) / q(uit): ").strip().lower()[:1]
+            try: k = ask("better? a / b / t(ie) / s(kip) / q(uit): ").strip().lower()[:1]
+            except EOFError: break  # the end of piped input: as q
             if k == "q": break
             if k in keys: self.judge(it.index, keys[k])
         return f"{self.summary()}; pairs in {self.pairs_path}"
@@ -193,17 +221,19 @@ class LabelSession:
     "A labelling session: one answer per item and a yes/no question about it; labels saved at once in `labels.jsonl`."
     def __init__(self, name: str, # the session; its folder is <home>/feedback/NAME
                  items: str | Path | None = None, # JSONL of {"question" or "prompt", "answer"?, "context"?, "trace_id"?}; needed to create
-                 criterion: str = "grounded", # grounded | correct | acceptable
+                 criterion: str | None = None, # grounded (default) | correct | acceptable; to resume: none, or the session's
                  model: str | None = None, # who answers items without an answer (default: the settings' llm)
                  settings: Settings | None = None, max_tokens: int = 96):
         check_name(name, "feedback session name")
-        if criterion not in CRITERIA: raise UsageError(f"bad label criterion {criterion!r}", hint=f"one of {', '.join(CRITERIA)}")
+        if criterion not in (None, *CRITERIA): raise UsageError(f"bad label criterion {criterion!r}", hint=f"one of {', '.join(CRITERIA)}")
         self.settings, self.name, self.max_tokens = settings or load_settings(), name, max_tokens
         self.folder = Path(self.settings.home) / "feedback" / name
         meta_path = self.folder / "session.json"
         if meta_path.is_file():
             self.meta = _read_meta(meta_path)
             if self.meta.get("mode") != "label": raise UsageError(f"feedback session {name!r} ranks two answers; it has no labels", hint="pick another name")
+            if criterion not in (None, self.meta["criterion"]):
+                raise UsageError(f"feedback session {name!r} labels {self.meta['criterion']!r}, not {criterion!r}", hint=f"resume it with --label {self.meta['criterion']}, or pick another name")
         elif items is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --label grounded --prompts FILE")
         else:
@@ -211,7 +241,7 @@ class LabelSession:
             rows = read_jsonl(items, hint='one JSON object per line: {"question": ..., "answer": ..., "context": ...}', missing=need)
             its = [{"question": r.get("question", r.get("prompt")), "answer": r.get("answer"), "trace_id": r.get("trace_id"),
                     "context": [r["context"]] if isinstance(r.get("context"), str) else list(r.get("context") or [])} for r in rows]
-            self.meta = {"name": name, "mode": "label", "criterion": criterion, "model": model, "items": its, "created": time.time(),
+            self.meta = {"name": name, "mode": "label", "criterion": criterion or "grounded", "model": model, "items": its, "created": time.time(),
                          "source_file": str(items)}
             self.folder.mkdir(parents=True, exist_ok=True)
             atomic_write(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False))
@@ -222,7 +252,7 @@ class LabelSession:
     def labels_path(self) -> Path: return self.folder / "labels.jsonl"
     @property
     def question_text(self) -> str: return CRITERIA[self.criterion]
-    def judged(self) -> set[int]: return {j["index"] for j in read_appended(self.folder / "judgements.jsonl")}
+    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, LABELS)}
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.items)
 
@@ -231,7 +261,7 @@ class LabelSession:
         it = self.items[index]
         if it.get("answer") is not None: return it["answer"]
         for a in read_appended(self.folder / "answers.jsonl"):
-            if a["index"] == index: return a["text"]
+            if a.get("index") == index and isinstance(a.get("text"), str): return a["text"]
         from jupyter_llmops.llm import complete
         msg = (f"Context:\n" + "\n\n".join(it["context"]) + f"\n\nQuestion: {it['question']}") if it["context"] else it["question"]
         out = complete(msg, spec=self.meta.get("model"), max_tokens=self.max_tokens, settings=self.settings, trace_attrs={"llmops.feedback": self.name})
@@ -264,11 +294,11 @@ class LabelSession:
 
     def labels(self) -> list[dict]:
         "The labels, the last one per item."
-        return list({r["index"]: r for r in read_appended(self.labels_path)}.values())
+        return list({r["index"]: r for r in read_appended(self.labels_path) if isinstance(r.get("index"), int) and "label" in r}.values())
 
     def summary(self) -> dict:
         out = dict.fromkeys(LABELS, 0)
-        for j in {j["index"]: j for j in read_appended(self.folder / "judgements.jsonl")}.values(): out[j["choice"]] += 1
+        for j in {j["index"]: j for j in _judgements(self.folder, LABELS)}.values(): out[j["choice"]] += 1
         return out
 
     def to_dict(self) -> dict:
@@ -287,7 +317,8 @@ class LabelSession:
             n, total = self.progress
             ctx = ("\n--- context ---\n" + "\n".join(it.context)) if it.context else ""
             say(f"\n[{n + 1}/{total}] {it.question}{ctx}\n--- answer ---\n{it.answer}")
-            k = ask(f"{self.question_text} y / n / s(kip) / q(uit): ").strip().lower()[:1]
+            try: k = ask(f"{self.question_text} y / n / s(kip) / q(uit): ").strip().lower()[:1]
+            except EOFError: break
             if k == "q": break
             if k in keys: self.judge(it.index, keys[k])
         return f"{self.summary()}; labels in {self.labels_path}"
