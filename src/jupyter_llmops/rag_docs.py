@@ -145,6 +145,10 @@ class Chunk:
         head = " > ".join(dict.fromkeys(x for x in (self.title, self.heading) if x))
         return f"{head}\n{self.text}" if head else self.text
 
+_LONG_RUN = re.compile(r"\S{101,}")  # BERT's wordpiece reads a longer word as one [UNK]
+_BLOB = re.compile(r"\S{200,}")  # an inline image, a key, a minified file: never text to retrieve
+_DATA_RUN = re.compile(r"\S{40,}")  # no word of any language is this long: a chunk of such runs is data (base64, a hash), not text
+
 class Chunker:
     "llama-index's SentenceSplitter, counting tokens with the embedding model's tokenizer, within its max length."
     HEAD_TOKENS = 24  # budget for the heading line
@@ -159,7 +163,13 @@ class Chunker:
         self.chunk_size = min(chunk_size, limit)
         self.overlap = min(overlap, self.chunk_size // 2)
         self.count = lambda s: tokenizer(s, add_special_tokens=False, verbose=False)["input_ids"]  # counting, not truncating
-        self.splitter = SentenceSplitter(chunk_size=self.chunk_size, chunk_overlap=self.overlap, tokenizer=self.count)
+        self.splitter = SentenceSplitter(chunk_size=self.chunk_size, chunk_overlap=self.overlap, tokenizer=self._split_count)
+
+    def _split_count(self, text: str) -> list:
+        "What the splitter counts: the model's tokens, and a run of over 100 characters without a space (a data URI, minified code)"
+        "at 4 characters a token, where the tokenizer reads it as one unknown word: the splitter then cuts it, as it cuts long sentences."
+        ids = self.count(text)
+        return ids + [0] * sum(len(w) // 4 for w in _LONG_RUN.findall(text))
 
     def _head(self, text: str) -> str:
         ids = self.count(text)
@@ -168,9 +178,9 @@ class Chunker:
     def chunks(self, doc: Doc) -> list[Chunk]:
         "Split `doc`; each chunk knows its offset and nearest preceding heading."
         out, cursor = [], 0
-        for piece in self.splitter.split_text(doc.text):
+        for piece in (p for seg in _BLOB.split(doc.text) for p in self.splitter.split_text(seg)):  # blobs out first: cutting them is slow
             piece = piece.strip()
-            if not piece: continue
+            if not piece or sum(map(len, _DATA_RUN.findall(piece))) > 0.9 * len(piece): continue  # empty, or data (base64) rather than text
             at = doc.text.find(piece[:80], max(0, cursor - 4 * len(piece)))
             start = at if at >= 0 else cursor
             cursor = start + 1
