@@ -38,6 +38,8 @@ def check_template(template: str) -> str:
                                                      hint="text pasted from a broken source; retype that character") from None
     bad = [m.group(0) for m in re.finditer(r"\{\{.*?\}\}", t) if not VAR.fullmatch(m.group(0))]
     if bad: raise UsageError(f"malformed variable {bad[0]!r}", hint="variables are {{name}}: letters, digits and _")
+    if (at := re.sub(r"\{\{.*?\}\}", lambda m: "#" * len(m[0]), t).find("{{")) >= 0:  # a variable's closing braces forgotten
+        raise UsageError(f"unclosed '{{{{' at character {at}: {t[at:at + 30]!r}", hint="variables are {{name}}")
     return t
 
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:

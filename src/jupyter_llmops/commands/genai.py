@@ -17,6 +17,7 @@ def _kv(pairs: list[str]) -> dict:
     for p in pairs:
         k, sep, v = p.partition("=")
         if not sep or not k.isidentifier(): raise UsageError(f"bad variable {p!r}", hint='write name=value, e.g. question="How do I reset it?"')
+        if k in out: raise UsageError(f"variable {k} given twice ({k}={out[k]!r} and {p!r})", hint="give each variable once")
         out[k] = v
     return out
 
