@@ -48,7 +48,7 @@ def _glob(p: Path) -> list[Path]:
     "What glob `p` matches, sorted: `**` crosses folders but not folder links (two links in a loop never end) nor hidden names."
     parts = p.parts
     i = next(i for i, x in enumerate(parts) if any(ch in x for ch in "*?["))
-    base, pat = Path(*parts[:i]), parts[i:]
+    base, pat = Path(*parts[:i]), parts[i:] + (("*",) if parts[-1] == "**" else ())  # "docs/**": every file below, as glob.glob
     dotted = any(q.startswith(".") for q in pat)  # a pattern that spells a dot (".github/*.md") may match hidden names
     return sorted(m for m in base.glob(str(Path(*pat))) if dotted or not any(x.startswith(".") for x in m.relative_to(base).parts))
 
