@@ -85,7 +85,7 @@ class FeedbackSession:
             if mode == "versions":  # each version exists, and its variables are in every line: checked before the session is saved
                 from jupyter_llmops.prompts import get_compiled
                 want = set().union(*(get_compiled(v, self.settings).need for v in sources))
-                need = lambda o: [f"vars (an object)"] if not isinstance(o.get("vars", o), dict) else sorted(want - set(o.get("vars", o)))
+                need = lambda o: ["vars (an object)"] if not isinstance(o.get("vars", o), dict) else sorted(want - set(o.get("vars", o)))
             else:
                 from jupyter_llmops.models import parse_spec
                 for x in sources: parse_spec(x)
