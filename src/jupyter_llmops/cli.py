@@ -37,4 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llmops: unexpected {type(e).__name__}: {redact(first)}\nHint: run again with --debug for the traceback", file=sys.stderr)
         return 1
     if res is not None: print(res)
+    if getattr(res, "status", None) not in (None, "succeeded"):  # a run or pipeline that failed: a script (CI) must see it
+        from jupyter_llmops.pipelines.dag import PipelineResult
+        from jupyter_llmops.pipelines.runner import RunResult
+        if isinstance(res, (RunResult, PipelineResult)): return 1
     return 0
