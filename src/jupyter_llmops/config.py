@@ -202,10 +202,19 @@ def _parse(key: Key, text: str, where: str):
 
 # %% ../../nbs/02_config.ipynb #020619f0
 def _has_section(path: Path) -> bool:
+    return _read_ini(path).has_section(SECTION)
+
+_SECTION_LINE = re.compile(r"\[(.+)\]")  # configparser's own: "[llmops] ; a comment" is the section llmops
+
+def _read_ini(path: Path, text: str | None = None) -> ConfigParser:
+    "Settings file `path` parsed (or `text`, meant for it): a UTF-8 BOM is fine; bad syntax or bytes are a `ConfigError`."
     cp = ConfigParser(interpolation=None)
-    try: cp.read(path, encoding="utf-8")
+    try:
+        if text is None: cp.read(path, encoding="utf-8-sig")
+        else: cp.read_string(text, str(path))
     except _IniError as e: raise ConfigError(f"cannot parse {path}: {e}", hint="fix the file's INI syntax") from None
-    return cp.has_section(SECTION)
+    except UnicodeDecodeError as e: raise ConfigError(f"{path} is not UTF-8 text (byte {e.object[e.start]:#04x} at {e.start})", hint="save it as UTF-8") from None
+    return cp
 
 def user_settings_path(environ: Mapping[str, str] | None = None) -> Path:
     "The user-level settings file, used when no project settings.ini is found."
@@ -282,13 +291,11 @@ def mask_url(url: str) -> str:
 # %% ../../nbs/02_config.ipynb #87b76b32
 def _ini_values(f: Path) -> dict[str, tuple[str, int]]:
     "The `[llmops]` keys of settings file `f`: {key: (text, line number)}."
-    cp = ConfigParser(interpolation=None)
-    try: cp.read(f, encoding="utf-8")
-    except _IniError as e: raise ConfigError(f"cannot parse {f}: {e}", hint="fix the file's INI syntax") from None
+    cp = _read_ini(f)
     lines, sec = {}, None
-    for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+    for i, line in enumerate(f.read_text(encoding="utf-8-sig").splitlines(), 1):
         s = line.strip()
-        if s.startswith("[") and s.endswith("]"): sec = s[1:-1].strip()
+        if (m := _SECTION_LINE.match(s)): sec = m[1].strip()
         elif sec == SECTION and (m := re.match(r"\s*([^=:\s][^=:]*?)\s*[=:]", line)): lines[m[1].lower()] = i
     return {k: (v, lines.get(k, 0)) for k, v in cp[SECTION].items()} if cp.has_section(SECTION) else {}
 
@@ -322,19 +329,21 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
 # %% ../../nbs/02_config.ipynb #90253f32
 def _set_line(text: str, key: str, value: str) -> str:
     "Set `key = value` in the [llmops] section of INI `text`, keeping every other line."
-    out, in_sec, seen, done = [], False, False, False
-    pat = re.compile(rf"^\s*{re.escape(key)}\s*[=:]")
+    out, in_sec, seen, done, cont = [], False, False, False, None
+    pat = re.compile(rf"^(\s*){re.escape(key)}\s*[=:]", re.I)  # configparser reads keys in any case
     for line in text.splitlines():
         s = line.strip()
-        if s.startswith("[") and s.endswith("]"):
+        if cont is not None and s and len(line) - len(line.lstrip()) > cont: continue  # the old value's continuation lines
+        cont = None
+        if _SECTION_LINE.match(s):
             if in_sec and not done:  # end of our section: add the key after its last non-blank line
                 i = len(out)
                 while i and not out[i - 1].strip(): i -= 1
                 out.insert(i, f"{key} = {value}"); done = True
-            in_sec = s[1:-1].strip() == SECTION
+            in_sec = _SECTION_LINE.match(s)[1].strip() == SECTION
             seen |= in_sec
-        elif in_sec and not done and pat.match(line):
-            out.append(f"{key} = {value}"); done = True; continue
+        elif in_sec and not done and (m := pat.match(line)):
+            out.append(f"{key} = {value}"); done, cont = True, len(m[1]); continue
         out.append(line)
     if not done:
         if not seen: out += ([""] if out else []) + [f"[{SECTION}]"]
@@ -346,10 +355,15 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
     "Write `key = value` into the settings file (the project's, else the user-level one) and return the new settings."
     env = os.environ if environ is None else environ
     if key not in KEYS: raise UsageError(f"unknown settings key {key!r}", hint=f"known keys: {', '.join(KEYS)}")
-    if "\n" in value: raise UsageError("a settings value is one line")
+    if value.splitlines() not in ([value], []): raise UsageError("a settings value is one line", hint="no line break (\\n, \\r, U+2028...) in it")
     _parse(KEYS[key], value, "config set")
     f = find_settings_file(start, env) or user_settings_path(env)
-    atomic_write(f, _set_line(f.read_text(encoding="utf-8") if f.exists() else "", key, value))
+    new = _set_line(f.read_text(encoding="utf-8-sig") if f.exists() else "", key, value)
+    cp = _read_ini(f, new)  # what the file would say: written only if it reads back as meant
+    if not cp.has_section(SECTION) or cp[SECTION].get(key, "").strip() != value.strip():
+        raise ConfigError(f"{f} could not be updated safely (it would read {key} = {cp[SECTION].get(key) if cp.has_section(SECTION) else None!r}); it was left as it was",
+                          hint=f"edit it by hand: {key} = {value} under [{SECTION}]")
+    atomic_write(f, new)
     s = load_settings(start, env)
     if s.sources[key].startswith("env"):
         warnings.warn(f"{key} was written to {f}, but {s.sources[key]} overrides it")
