@@ -206,6 +206,11 @@ def test_broken_files_and_arguments_are_explained(tmp_path, project):
     assert r.returncode == 2 and "cannot be used" in r.stderr and "bad.db" in r.stderr
     r = _cli_error(["schedule", "add", "a b'c", "a.ipynb", "--cron", "0 2 * * *"], project)
     assert r.returncode == 2 and "bad schedule name" in r.stderr
+    (project / "empty.csv").write_text(""); (project / "ok.csv").write_text("x\n1\n2\n")
+    (project / "fake.parquet").write_text("x\n1\n")
+    for bad in ("empty.csv", "fake.parquet"):  # pandas' and pyarrow's errors: the file named, not an unexpected error
+        r = _cli_error(["drift", bad, "ok.csv"], project)
+        assert r.returncode == 2 and f"{bad}: cannot be read as" in r.stderr, r.stderr
     for argv in (["run", "x" * 5000], ["cache", "eval", "--data", "q" * 300 + ".jsonl"], ["rag", "build", "kb", "d" * 300]):
         r = _cli_error(argv, project)  # a name no file system takes: the fix, not OSError's traceback
         assert r.returncode == 2 and "path is too long for the file system" in r.stderr and "Traceback" not in r.stderr, r.stderr

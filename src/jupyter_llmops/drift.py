@@ -47,10 +47,17 @@ def column_drift(ref, cur, test: str = "auto") -> dict:
     "One column's test, statistic, p-value (None when the test has none), threshold and verdict."
     from scipy import stats
     from scipy.spatial.distance import jensenshannon
+    import pandas as pd
     cat = is_categorical(ref)
+    if not cat:  # numbers: NaN and infinities measure nothing; a side left empty (a column gone missing) is drift, not calm
+        if not pd.api.types.is_numeric_dtype(cur):
+            raise UsageError(f"{ref.name}: numbers in the reference, {cur.dtype} values in the current data", hint="convert the column first, or leave it out with --columns")
+        ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
     if test == "auto": test = ("chi2" if len(ref) <= 1000 else "js") if cat else ("ks" if len(ref) <= 1000 else "wasserstein")
     if test in ("ks", "wasserstein") and cat: raise UsageError(f"{ref.name}: {test} needs a numeric column", hint="use chi2, js or psi")
     p = None
+    if ref.dropna().empty or cur.dropna().empty:
+        return dict(column=str(ref.name), test=test, statistic=float("nan"), p_value=None, threshold=THRESHOLDS[test], drift=True)
     if test == "ks": stat, p = stats.ks_2samp(ref.dropna(), cur.dropna())
     elif test == "wasserstein":
         sd = float(np.std(ref.dropna())) or 1.0
@@ -65,6 +72,7 @@ def column_drift(ref, cur, test: str = "auto") -> dict:
     else: stat = psi(ref, cur, cat)
     thr = THRESHOLDS[test]
     drift = bool(p < thr) if p is not None else bool(stat >= thr)
+    drift |= not np.isfinite(stat) or (p is not None and not np.isfinite(p))  # a test that measured nothing is not "no drift"
     return dict(column=str(ref.name), test=test, statistic=float(stat), p_value=None if p is None else float(p), threshold=thr, drift=drift)
 
 # %% ../../nbs/27_drift.ipynb #953f2b4d
@@ -113,6 +121,8 @@ def drift(reference, current, columns: list[str] | None = None, test: str = "aut
     missing = [c for c in cols if c not in reference.columns or c not in current.columns]
     if missing: raise UsageError(f"column(s) not in both frames: {', '.join(map(str, missing))}")
     if not cols: raise UsageError("the frames share no column")
+    twice = sorted({str(c) for f in (reference, current) for c in f.columns[f.columns.duplicated()] if c in cols})
+    if twice: raise UsageError(f"column name(s) used twice: {', '.join(twice)}", hint="rename the columns so each name is one column")
     if len(reference) < 2 or len(current) < 2: raise UsageError("each frame needs at least two rows")
     rows = pd.DataFrame([column_drift(reference[c], current[c], test) for c in cols])
     share = float(rows.drift.mean())

@@ -54,7 +54,10 @@ def _frame(ref: str, ctx):
     if ctx.ns is not None and ref in ctx.ns: return ctx.ns[ref]
     if Path(ref).is_file():
         import pandas as pd
-        return pd.read_parquet(ref) if ref.endswith(".parquet") else pd.read_csv(ref)
+        try: return pd.read_parquet(ref) if ref.endswith(".parquet") else pd.read_csv(ref)
+        except (ValueError, OSError, ImportError) as e:  # empty, ragged, not UTF-8, not Parquet: pandas' and pyarrow's errors are ValueErrors
+            raise UsageError(f"{ref}: cannot be read as {'Parquet' if ref.endswith('.parquet') else 'CSV'} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})",
+                             hint="a CSV with a header row (UTF-8), or a .parquet file") from None
     raise UsageError(f"{ref!r} is neither a DataFrame in the notebook nor a file", hint="name two DataFrames: %llmops drift ref_df cur_df")
 
 @command("drift", "data drift per column (KS, chi-square, Wasserstein, Jensen-Shannon, PSI), logged to MLflow; "
