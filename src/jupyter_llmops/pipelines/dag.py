@@ -43,6 +43,11 @@ def _refs(value) -> list[tuple]:
     if isinstance(value, list): return [r for v in value for r in _refs(v)]
     return []
 
+def _strings(value) -> list[str]:
+    "The texts in a parameter value."
+    if isinstance(value, str): return [value]
+    return [s for v in (value.values() if isinstance(value, dict) else value if isinstance(value, list) else []) for s in _strings(v)]
+
 def _ancestors(steps: dict, name: str) -> set:
     out, todo = set(), list(steps[name].needs)
     while todo:
@@ -60,9 +65,19 @@ def _yaml_unique(text: str):
         if dup: raise UsageError(f"line {node.start_mark.line + 1}: {', '.join(map(repr, dup))} given twice", hint="every step name (and every key of a mapping) once")
         return yaml.SafeLoader.construct_mapping(loader, node, deep)
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return yaml.load(text, Loader)
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)  # 2024-01-01 stays the text written
+    def no(loader, node): raise UsageError(f"line {node.start_mark.line + 1}: {node.tag.rsplit(':', 1)[-1]} values are not notebook parameters", hint="write a list, a mapping or quoted text")
+    for tag in ("set", "binary", "omap", "pairs"): Loader.add_constructor(f"tag:yaml.org,2002:{tag}", no)
+    doc, todo, walked = yaml.load(text, Loader), [], 0
+    todo.append(doc)
+    while todo:  # an alias is a shared object: one that contains itself, or a "billion laughs" of them, would never be walked out
+        x = todo.pop(); walked += 1
+        if walked > 100_000: raise UsageError("over 100,000 values: aliases (*name) that contain themselves or multiply", hint="write the values out")
+        if isinstance(x, (dict, list)): todo += list(x.values()) if isinstance(x, dict) else x
+    return doc
 
-def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path | None = None) -> Pipeline:
+def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path | None = None,
+                  given: set | None = None) -> Pipeline: # given: the names of the -p values the run adds to params
     "Read and check a pipeline file: each field's type, known `needs`, no cycle, glue read only from ancestors; errors name the file and step."
     import yaml
     s = settings or load_settings()
@@ -71,6 +86,7 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     p = (p if p.is_absolute() else next((c for c in (Path.cwd() / p, root / p) if c.is_file()), root / p)).resolve()
     if not p.is_file(): raise UsageError(f"no pipeline file {path}", hint="a YAML file with steps: {NAME: {notebook: ..., needs: [...], params: {...}}}")
     try: doc = _yaml_unique(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e: raise UsageError(f"{p}: not UTF-8 text (byte {e.object[e.start]:#04x} at {e.start})", hint="save it as UTF-8") from None
     except yaml.YAMLError as e: raise UsageError(f"{p}: not YAML ({e})", hint="check the indentation and quotes at the line named") from None
     except UsageError as e: raise UsageError(f"{p}:{e.message}", hint=e.hint) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), (dict, list)) or not doc["steps"]:
@@ -92,7 +108,8 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     for name, d in raw.items():
         if not isinstance(d, dict) or not isinstance(d.get("notebook"), str):
             raise UsageError(f"{p}: step {name!r} needs a notebook (a path)", hint=f"{name}: {{notebook: {name}.ipynb}}")
-        if not re.fullmatch(r"[A-Za-z_][\w-]*", str(name)): raise UsageError(f"{p}: bad step name {name!r}", hint="letters, digits, _ and -")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][\w-]*", name):  # YAML reads yes, no, null, 1 as other types
+            raise UsageError(f"{p}: bad step name {name!r}", hint="letters, digits, _ and -; quote yes, no and null: 'yes':")
         extra = sorted(set(d) - {"name", "notebook", "needs", "params", "timeout"})
         if extra: raise UsageError(f"{p}: step {name}: unknown field(s) {', '.join(map(str, extra))}", hint="a step has notebook, needs, params and timeout")
         needs = d.get("needs") or []
@@ -120,8 +137,14 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
         state[n] = 2
     for n in steps: visit(n, [])
     params = dict(doc.get("params") or {})
+    typo = sorted(set(given or ()) - set(params) - {k for st in steps.values() for src, k in _refs(st.params) if src == "params"})
+    if typo: raise UsageError(f"{p}: -p {', '.join(typo)}: the pipeline has no such parameter", hint=f"its params: {', '.join(params) or '(none)'}")
+    params.update(dict.fromkeys(set(given or ()) - set(params)))
     for st in steps.values():
         anc = _ancestors(steps, st.name)
+        loose = [v for v in _strings(st.params) if "{{" in REF.sub("", v)]
+        if loose: raise UsageError(f"{p}: step {st.name}: {loose[0]!r} holds a '{{{{' that is not a reference",
+                                   hint="{{ params.NAME }} or {{ steps.STEP.glue.NAME }}")
         for src, key in _refs(st.params):
             if src == "params":
                 if key not in params: raise UsageError(f"{p}: step {st.name} uses params.{key}, which the pipeline does not define",
@@ -180,7 +203,7 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     s = settings or load_settings()
     if parallel is not None and parallel < 1: raise UsageError(f"--parallel {parallel}: must be at least 1 (steps at once)", hint="--parallel 2")  # was read as 1, or 0 as unset
     root = Path(root or project_root(s))
-    pl = load_pipeline(path, s, root)
+    pl = load_pipeline(path, s, root, set(params or ()))
     pp = {**pl.params, **(params or {})}
     width = max(1, int(parallel or pl.parallel or s.pipeline_parallel))
     results, timings, running, t0 = {}, {}, {}, time.perf_counter()
