@@ -60,12 +60,17 @@ def make_table(rows: list[dict], models: list[str], costs: dict | None = None, w
     "A `ScoreTable` of the route's first and last model from rows `{question, scores: {spec: score}, [confidence], [tokens]}`."
     import numpy as np
     weak, strong, costs = models[0], models[-1], costs or {}
-    keep = [r for r in rows if weak in r.get("scores", {}) and strong in r.get("scores", {})]
+    odd = next((r for r in rows if not (isinstance(r.get("question"), str) and isinstance(r.get("scores"), dict) and isinstance(r.get("tokens") or {}, dict))), None)
+    if odd is not None: raise UsageError(f"{where}: a line of another shape: {json.dumps(odd, default=str)[:120]}",
+                                         hint='{"question": "text", "scores": {"MODEL": 0.0-1.0, ...}, "tokens": {"MODEL": N} (optional)}')
+    keep = [r for r in rows if weak in r["scores"] and strong in r["scores"]]
+    if 2 <= len(keep) < len(rows):  # a misspelled model key drops its lines: said, not silent
+        warnings.warn(f"{where}: {len(rows) - len(keep)} of {len(rows)} line(s) lack a score of {weak} or {strong}: left out")
     if len(keep) < 2:
         raise UsageError(f"{where}: {len(keep)} question(s) score both {weak} and {strong}; a route needs both models' scores",
                          hint='lines like {"question": "...", "scores": {"' + weak + '": 0, "' + strong + '": 1}}')
     def num(v, what: str, r: dict) -> float:  # a JSON number (true/false count as 1/0); a string or null is refused, not guessed
-        if isinstance(v, (bool, int, float)) and math.isfinite(v): return float(v)
+        if isinstance(v, (bool, int, float)) and abs(v) < 1e308 and math.isfinite(v): return float(v)  # 1e400 written as an integer too
         raise UsageError(f"{where}: {what} of {str(r['question'])[:60]!r} is {json.dumps(v)}, not a number",
                          hint="scores are JSON numbers in [0, 1]: 0 or 1 for wrong/right, or a grade normalised (a 1-10 grade / 10)")
     sc = np.array([[num(r["scores"][weak], f"the score of {weak}", r), num(r["scores"][strong], f"the score of {strong}", r)] for r in keep])
