@@ -100,6 +100,9 @@ def resolve_notebook(path: str | Path, settings: Settings | None = None, root: P
         raise UsageError(f"no notebook {path} (looked in {Path.cwd()} and {root})", hint=f"give the notebook's path, or a shipped pipeline: {shipped}")
     if cand.suffix != ".ipynb": raise UsageError(f"{path} is not a notebook", hint="give an .ipynb file (or a pipeline .yaml to `run`)")
     if not os.access(cand, os.R_OK): raise UsageError(f"{path} cannot be read", hint="check the file's permissions")
+    try: why = "" if isinstance(json.loads(cand.read_bytes()), dict) else "not a JSON object"  # papermill would fail with no output to keep
+    except (ValueError, RecursionError) as e: why = f"{type(e).__name__}: {str(e)[:80]}"
+    if why: raise UsageError(f"{path} is not a notebook ({why})", hint="a notebook saved by Jupyter (.ipynb JSON)")
     return cand
 
 def is_shipped(path: str | Path) -> bool:
