@@ -60,12 +60,13 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
     "Hit rate on duplicates, wrong-answer rate and lookup time of the semantic cache per threshold, on pairs in `data`."
     import numpy as np, pandas as pd
     s = settings or load_settings()
-    rows = read_jsonl(data, hint='{"stored": "...", "query": "...", "duplicate": true} per line',
-                      missing=lambda o: [k for k in ("stored", "query", "duplicate") if k not in o])
-    for i, r in enumerate(rows, 1):  # "false" (a string) would count as a duplicate: refused, not guessed
-        if r["duplicate"] not in (0, 1):  # true and false are 1 and 0
-            raise UsageError(f"{data}: line {i}: duplicate is {json.dumps(r['duplicate'])}, not true or false",
-                             hint='{"stored": "...", "query": "...", "duplicate": true} per line (a JSON boolean, no quotes)')
+    def wrong(o):  # what a line lacks, named with the file's own line number; "false" (a string) would count as a duplicate
+        return ([k for k in ("stored", "query", "duplicate") if k not in o]
+                or [f"{k} (text: {json.dumps(o[k])} is none)" for k in ("stored", "query") if not isinstance(o[k], str) or not o[k].strip()]
+                or ([] if o["duplicate"] in (0, 1) and not isinstance(o["duplicate"], float) else [f"duplicate (true or false: {json.dumps(o['duplicate'])} is neither)"]))
+    rows = read_jsonl(data, hint='{"stored": "...", "query": "...", "duplicate": true} per line (a JSON boolean, no quotes)', missing=wrong)
+    same = {(r["stored"], r["query"]) for r in rows if r["duplicate"]} & {(r["stored"], r["query"]) for r in rows if not r["duplicate"]}
+    if same: raise UsageError(f"{data}: a pair is labelled both duplicate and not: {next(iter(same))}", hint="label each pair once")
     thresholds = sorted(float(t) for t in thresholds)
     if not thresholds or not all(0 < t <= 1 for t in thresholds): raise UsageError("thresholds must be numbers in (0, 1]")
     if not 0 <= target < 1:  # a share of queries answered wrongly: 2 would recommend anything, -1 nothing
