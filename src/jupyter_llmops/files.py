@@ -37,6 +37,7 @@ def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
         try: obj = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError as e: raise UsageError(f"{p}:{i}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})", hint="save the file as UTF-8") from None
         except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})", hint=hint) from None
+        except RecursionError: raise UsageError(f"{p}:{i}: nested too deeply to read", hint=hint) from None
         if not isinstance(obj, dict): raise UsageError(f"{p}:{i}: each line must be a JSON object", hint=hint)
         lack = missing(obj) if missing else []
         if lack: raise UsageError(f"{p}:{i}: missing field(s) {', '.join(lack)}", hint=hint)
@@ -72,7 +73,7 @@ def read_appended(path: str | Path) -> list[dict]:
     for i, raw in enumerate(p.read_bytes().splitlines(), 1):  # bytes: a line torn inside a character spoils only itself
         if not raw.strip(): continue
         try: obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError): obj = None
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError): obj = None
         if not isinstance(obj, dict):
             warnings.warn(f"{p}:{i}: a torn or damaged line was skipped (a writer was interrupted?)"); continue
         out.append(obj)
