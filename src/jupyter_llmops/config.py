@@ -35,6 +35,7 @@ def parse_costs(text: str) -> dict[str, tuple[float, float]]:
         except ValueError:
             raise ConfigError(f"bad costs entry {item!r}",
                               hint="write model=price or model=input/output in USD per 1k tokens, e.g. local=0, openai:gpt-4o-mini=0.00015/0.0006") from None
+        if model.strip() in out: raise ConfigError(f"costs: {model.strip()} is priced twice", hint="one price per model")
         out[model.strip()] = (parts[0], parts[-1])
     return out
 
@@ -48,6 +49,7 @@ def parse_budget(text: str) -> dict[str, float]:
             if v < 0 or not math.isfinite(v): raise ValueError
         except ValueError:
             raise ConfigError(f"bad budget entry {item!r}", hint="5 (USD, whole project) or qa=1 (per prompt), comma separated") from None
+        if scope.strip() in out: raise ConfigError(f"budget: {scope.strip() or 'the whole project'} is given twice", hint="one budget per scope")
         out[scope.strip()] = v
     return out
 
@@ -202,7 +204,10 @@ def _parse(key: Key, text: str, where: str):
 
 # %% ../../nbs/02_config.ipynb #020619f0
 def _has_section(path: Path) -> bool:
-    return _read_ini(path).has_section(SECTION)
+    cp = _read_ini(path)
+    near = [x for x in cp.sections() if x != SECTION and x.strip().lower() == SECTION]
+    if near and not cp.has_section(SECTION): warnings.warn(f"{path}: section [{near[0]}] is not [{SECTION}]: the file is not read (section names are case-sensitive)")
+    return cp.has_section(SECTION)
 
 _SECTION_LINE = re.compile(r"\[(.+)\]")  # configparser's own: "[llmops] ; a comment" is the section llmops
 
