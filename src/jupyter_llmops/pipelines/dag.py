@@ -60,10 +60,10 @@ def _yaml_unique(text: str):
     import yaml
     class Loader(yaml.SafeLoader): pass
     def mapping(loader, node, deep=False):
-        keys = [loader.construct_object(k, deep=deep) for k, _ in node.value]
+        keys = [loader.construct_object(k, deep=deep) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"]  # as written
         dup = sorted({str(k) for k in keys if keys.count(k) > 1})
         if dup: raise UsageError(f"line {node.start_mark.line + 1}: {', '.join(map(repr, dup))} given twice", hint="every step name (and every key of a mapping) once")
-        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)  # which merges <<: *defaults, the keys written winning
     Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     Loader.add_constructor("tag:yaml.org,2002:timestamp", yaml.SafeLoader.construct_yaml_str)  # 2024-01-01 stays the text written
     def no(loader, node): raise UsageError(f"line {node.start_mark.line + 1}: {node.tag.rsplit(':', 1)[-1]} values are not notebook parameters", hint="write a list, a mapping or quoted text")
