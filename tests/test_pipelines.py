@@ -256,6 +256,14 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
         assert r.status == "succeeded" and r.glue["double"] == 6
         assert r.glue["parent"] not in (os.getpid(),)  # the kernel's parent is the Dask worker, not this process
         assert Path(r.html_path).is_file() and _mlflow_run(r.run_id).info.status == "FINISHED"
+        # every worker leaves while a run waits on the cluster: the run is given up after the grace, not waited on for ever
+        from jupyter_llmops.pipelines.runner import submit
+        mknb(proj / "slow.ipynb", "import time\ntime.sleep(300)")
+        monkeypatch.setattr(cluster, "NO_WORKER_GRACE", 3.0)
+        f = submit("dask", load_settings(proj), proj / "slow.ipynb", log=False)
+        wait(lambda: any(client.processing().values()), 60, 0.5, "the slow run to start on the worker")
+        worker.terminate(); worker.wait(30)
+        with pytest.raises(UsageError, match="no worker for 3 s: the run was given up"): f.result(timeout=90)
     finally:
         from jupyter_llmops.pipelines import cluster
         for c in cluster._clients.values(): c.close()

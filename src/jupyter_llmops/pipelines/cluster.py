@@ -8,7 +8,7 @@ from ..config import Settings
 from ..errors import UsageError
 
 # %% auto #0
-__all__ = ['RUN_IMPORTS', 'PLUGIN', 'import_for_runs', 'dask_client']
+__all__ = ['RUN_IMPORTS', 'PLUGIN', 'NO_WORKER_GRACE', 'import_for_runs', 'dask_client', 'watch']
 
 # %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e23
 RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert", "ipykernel.kernelspec",
@@ -49,3 +49,26 @@ def dask_client(settings: Settings):
     if not c.scheduler_info()["workers"]:  # a run sent there would wait for ever, with no deadline to end it
         raise UsageError(f"the Dask scheduler at {addr} has no workers", hint=f"start one: dask worker {addr}")
     return c
+
+# %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e27
+NO_WORKER_GRACE = 60.0  # seconds a submitted run waits on a cluster that has lost every worker before it is given up
+
+def watch(fut, client):
+    "A `concurrent.futures.Future` of Dask future `fut` that fails (and cancels it) once the cluster has had no worker for `NO_WORKER_GRACE` s."
+    import threading, time
+    from concurrent.futures import Future
+    out, alone = Future(), [None]
+    def wait():
+        while True:
+            try: out.set_result(fut.result(timeout=2)); return
+            except TimeoutError: pass
+            except BaseException as e: out.set_exception(e); return
+            try: workers = client.scheduler_info()["workers"]
+            except Exception: workers = {}  # the scheduler gone too: as good as no worker
+            alone[0] = None if workers else (alone[0] or time.monotonic())
+            if alone[0] and time.monotonic() - alone[0] > NO_WORKER_GRACE:
+                fut.cancel()
+                out.set_exception(UsageError(f"the Dask cluster has had no worker for {NO_WORKER_GRACE:g} s: the run was given up",
+                                             hint="start a worker (dask worker ADDRESS) and run it again")); return
+    threading.Thread(target=wait, daemon=True, name="llmops-dask-watch").start()
+    return out
