@@ -36,17 +36,14 @@ class Pipeline:
     params: dict = field(default_factory=dict)
     parallel: int | None = None
 
-def _refs(value) -> list[tuple]:
-    "The (step, glue name) and ('params', key) references in a parameter value."
-    if isinstance(value, str): return [(m[2], m[3]) if m[2] else ("params", m[4]) for m in REF.finditer(value)]
-    if isinstance(value, dict): return [r for v in value.values() for r in _refs(v)]
-    if isinstance(value, list): return [r for v in value for r in _refs(v)]
-    return []
-
 def _strings(value) -> list[str]:
     "The texts in a parameter value."
     if isinstance(value, str): return [value]
     return [s for v in (value.values() if isinstance(value, dict) else value if isinstance(value, list) else []) for s in _strings(v)]
+
+def _refs(value) -> list[tuple]:
+    "The (step, glue name) and ('params', key) references in a parameter value."
+    return [(m[2], m[3]) if m[2] else ("params", m[4]) for s in _strings(value) for m in REF.finditer(s)]
 
 def _ancestors(steps: dict, name: str) -> set:
     out, todo = set(), list(steps[name].needs)
