@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError
-from .runner import RunResult, project_root, resolve_notebook, shipped_dir, status_badge, submit
+from .runner import RunResult, project_root, resolve_notebook, shipped_path, status_badge, submit
 
 # %% auto #0
 __all__ = ['REF', 'Step', 'Pipeline', 'load_pipeline', 'render', 'PipelineResult', 'run_pipeline']
@@ -121,8 +121,7 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")):
             raise UsageError(f"{p}: step {name}: timeout must be a positive number of seconds, not {timeout!r}", hint="timeout: 600")
         rel = Path(d["notebook"]); nb = rel if rel.is_absolute() else p.parent / rel
-        if not nb.exists() and len(rel.parts) <= 2 and rel.parts[0] in (rel.name, "pipelines") and (shipped_dir() / rel.name).is_file():
-            nb = shipped_dir() / rel.name  # a shipped pipeline by name (pipelines/showcase.ipynb), as `run` finds it
+        if not nb.exists() and (sp := shipped_path(rel)) and sp.is_file(): nb = sp  # a shipped pipeline by name, as `run` finds it
         nb = resolve_notebook(nb, s, root)
         steps[name] = Step(name, nb, params, needs, timeout)
     for st in steps.values():

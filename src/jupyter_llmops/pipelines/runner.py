@@ -18,8 +18,8 @@ from .lease import kernel_of, kill_group
 
 # %% auto #0
 __all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'glue', 'read_glue', 'parse_value', 'parse_params',
-           'shipped_dir', 'project_root', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout',
-           'to_html', 'is_secret', 'execute', 'submit', 'run_notebook']
+           'shipped_dir', 'project_root', 'shipped_path', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel',
+           'check_timeout', 'to_html', 'is_secret', 'execute', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 GLUE_MIME = "application/vnd.llmops.glue+json"
@@ -86,17 +86,20 @@ def project_root(settings: Settings | None = None) -> Path:
     if f is not None and Path(f).resolve() != user_settings_path().resolve(): return Path(f).parent.resolve()
     return Path.cwd().resolve()
 
+def shipped_path(path: str | Path) -> Path | None:
+    "Where the shipped pipeline `path` names would be (`rag_eval`, `pipelines/rag_eval.ipynb`); None for a path of another form."
+    p = Path(path)
+    if p.is_absolute() or not (len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "pipelines")): return None
+    return shipped_dir() / (p.name if p.suffix else p.name + ".ipynb")
+
 def resolve_notebook(path: str | Path, settings: Settings | None = None, root: Path | None = None) -> Path:
     "The absolute path of notebook `path` (from the working folder, then the project root, then the shipped pipelines); `UsageError` if missing or not a notebook."
     root = Path(root or project_root(settings)).resolve()
     p = Path(path).expanduser()
-    ship = shipped_dir()
-    cands = [p] if p.is_absolute() else [Path.cwd() / p, root / p]
-    if not p.is_absolute() and (len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "pipelines")):
-        cands.append(ship / (p.name if p.suffix else p.name + ".ipynb"))
+    cands = ([p] if p.is_absolute() else [Path.cwd() / p, root / p]) + ([sp] if (sp := shipped_path(p)) else [])
     cand = next((c.resolve() for c in cands if c.is_file()), None)
     if cand is None:
-        shipped = ", ".join(sorted(q.stem for q in ship.glob("*.ipynb")))
+        shipped = ", ".join(sorted(q.stem for q in shipped_dir().glob("*.ipynb")))
         raise UsageError(f"no notebook {path} (looked in {Path.cwd()} and {root})", hint=f"give the notebook's path, or a shipped pipeline: {shipped}")
     if cand.suffix != ".ipynb": raise UsageError(f"{path} is not a notebook", hint="give an .ipynb file (or a pipeline .yaml to `run`)")
     if not os.access(cand, os.R_OK): raise UsageError(f"{path} cannot be read", hint="check the file's permissions")
