@@ -57,16 +57,17 @@ def watch(fut, client):
     "A `concurrent.futures.Future` of Dask future `fut` that fails (and cancels it) once the cluster has had no worker for `NO_WORKER_GRACE` s."
     import threading, time
     from concurrent.futures import Future
-    out, alone = Future(), [None]
+    out = Future()
     def wait():
+        alone = None  # since when the cluster has had no worker
         while True:
             try: out.set_result(fut.result(timeout=2)); return
             except TimeoutError: pass
             except BaseException as e: out.set_exception(e); return
             try: workers = client.scheduler_info()["workers"]
             except Exception: workers = {}  # the scheduler gone too: as good as no worker
-            alone[0] = None if workers else (alone[0] or time.monotonic())
-            if alone[0] and time.monotonic() - alone[0] > NO_WORKER_GRACE:
+            alone = None if workers else (alone or time.monotonic())
+            if alone and time.monotonic() - alone > NO_WORKER_GRACE:
                 fut.cancel()
                 out.set_exception(UsageError(f"the Dask cluster has had no worker for {NO_WORKER_GRACE:g} s: the run was given up",
                                              hint="start a worker (dask worker ADDRESS) and run it again")); return
