@@ -340,12 +340,12 @@ def _set_line(text: str, key: str, value: str) -> str:
         s = line.strip()
         if cont is not None and s and len(line) - len(line.lstrip()) > cont: continue  # the old value's continuation lines
         cont = None
-        if _SECTION_LINE.match(s):
+        if (h := _SECTION_LINE.match(s)):
             if in_sec and not done:  # end of our section: add the key after its last non-blank line
                 i = len(out)
                 while i and not out[i - 1].strip(): i -= 1
                 out.insert(i, f"{key} = {value}"); done = True
-            in_sec = _SECTION_LINE.match(s)[1].strip() == SECTION
+            in_sec = h[1].strip() == SECTION
             seen |= in_sec
         elif in_sec and not done and (m := pat.match(line)):
             out.append(f"{key} = {value}"); done, cont = True, len(m[1]); continue
