@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 from .config import Settings, load_settings
-from .errors import UsageError
+from .errors import UsageError, at_least
 
 # %% auto #0
 __all__ = ['SYSTEM_RAG', 'Answer', 'parse_cell', 'ask']
@@ -60,8 +60,8 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
     s = settings or load_settings()
     values = dict(values or {})
     if not (question or values): raise UsageError("nothing to ask", hint="write the question (or key: value lines) in the cell")
-    if k < 1: raise UsageError(f"--k {k}: must be at least 1", hint="--k 4 (chunks retrieved with --rag)")  # with or without --rag
-    if max_tokens < 1: raise UsageError(f"--max-tokens {max_tokens}: must be at least 1", hint="--max-tokens 128")
+    at_least("--k", k, hint="--k 4 (chunks retrieved with --rag)")  # with or without --rag
+    at_least("--max-tokens", max_tokens, hint="--max-tokens 128")
     sources, context = [], ""
     if index:
         from jupyter_llmops.rag import query

@@ -8,7 +8,7 @@ import sys
 
 # %% auto #0
 __all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed',
-           'BusyError']
+           'BusyError', 'at_least']
 
 # %% ../../nbs/00_errors.ipynb #50211602
 class LLMOpsError(Exception):
@@ -65,3 +65,13 @@ class EvaluationFailed(LLMOpsError):
 class BusyError(LLMOpsError):
     "Too much work is waiting already (a bounded queue is full): try again later."
     http_status = 429
+
+# %% ../../nbs/00_errors.ipynb #d31062df
+def at_least(flag: str, # the name the user typed: `--k` on a command, `max_tokens` in Python
+             value: int, # what was given
+             low: int = 1, # the smallest value that works
+             hint: str | None = None, # a value that works, with what it counts
+             ) -> int:
+    "Return `value`, or raise a `UsageError` naming the flag when it is under `low`."
+    if value < low: raise UsageError(f"{flag} {value}: must be at least {low}", hint=hint)
+    return value

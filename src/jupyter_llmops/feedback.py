@@ -8,7 +8,7 @@ import hashlib, json, os, time
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
-from .errors import UsageError
+from .errors import UsageError, at_least
 from .files import append_jsonl, atomic_write, check_name, read_appended, read_jsonl
 
 # %% auto #0
@@ -64,7 +64,7 @@ class FeedbackSession:
                  versions: list[str] | None = None, # or two prompt versions (NAME/1, NAME@alias) answered by the settings' llm
                  settings: Settings | None = None, max_tokens: int = 96):
         check_name(name, "feedback session name")
-        if max_tokens < 1: raise UsageError(f"--max-tokens {max_tokens}: must be at least 1", hint="--max-tokens 96")  # here, not at the first answer
+        at_least("--max-tokens", max_tokens, hint="--max-tokens 96")  # here, not at the first answer
         self.settings, self.name, self.max_tokens = settings or load_settings(), name, max_tokens
         self.folder = Path(self.settings.home) / "feedback" / name
         meta_path = self.folder / "session.json"

@@ -8,7 +8,7 @@ import json, os, time, urllib.error, urllib.request, warnings
 from .budget import estimate_cost, release, reserve, spend
 from .cache import cache_for
 from .config import Settings, load_settings, mask_url, redact
-from .errors import LLMOpsError, UsageError
+from .errors import LLMOpsError, UsageError, at_least
 from .evaluators import SCORER_IMPORTS, score_rows
 from .models import ModelSpec, load_causal_lm, parse_spec
 from .net import bound_key, check_destination, open_url
@@ -142,7 +142,7 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
     "Ask an LLM and return its text, token usage, latency and cost: cache, budget, route choice, backend, cascade, record."
     settings = settings or load_settings()
     s = parse_spec(spec or settings.llm)
-    if max_tokens < 1: raise UsageError("max_tokens must be at least 1")
+    at_least("max_tokens", max_tokens, hint="max_tokens=128")
     if s.kind == "route": return _routed(s.name, prompt, max_tokens, temperature, system, settings, record, trace_attrs, on_token)
     msgs = _messages(prompt, system)
     pv = getattr(prompt, "prompt_version", None)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 from .config import Settings, load_settings, redact
 from .files import read_jsonl
-from .errors import UsageError
+from .errors import UsageError, at_least
 from . import prompts
 
 # %% auto #0
@@ -121,8 +121,8 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     if bad: raise UsageError(f"unknown scorer(s) {', '.join(bad)}", hint=f"scorers: {', '.join(SCORERS)}, or any evaluator (relevance, an aligned one)")
     fns = {sc: scorer(sc, s) for sc in scorers}
     if len(versions) < 1: raise UsageError("give at least one version: --versions 1,2")
-    if k < 1: raise UsageError(f"--k {k}: must be at least 1", hint="--k 4 (chunks retrieved per case with --rag)")
-    if max_tokens < 1: raise UsageError(f"--max-tokens {max_tokens}: must be at least 1", hint="--max-tokens 64")  # before any case runs
+    at_least("--k", k, hint="--k 4 (chunks retrieved per case with --rag)")
+    at_least("--max-tokens", max_tokens, hint="--max-tokens 64")  # before any case runs
     if NEEDS_RAG & set(scorers) and not rag: raise UsageError("the groundedness scorer needs retrieved context", hint="add --rag INDEX")
     if promote: prompts.check_alias(promote)
     compiled = {v: prompts.get_compiled(f"{name}/{int(v)}", s) for v in versions}

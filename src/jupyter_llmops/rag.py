@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder, EmbeddingCache
-from .errors import LLMOpsError, NotFoundError, UsageError
+from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .files import atomic_write, check_name
 from .rag_docs import Chunk, Chunker, find_files, read_doc
 from .rag_rank import bm25_top, by_document, fuse, lexical_tokens, query_terms
@@ -119,7 +119,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
     t0 = time.perf_counter()
     s = settings or load_settings()
     if index not in INDEX_TYPES: raise UsageError(f"bad index type {index!r}", hint=f"one of {', '.join(INDEX_TYPES)}")
-    if chunk_size < 16 or overlap < 0: raise UsageError("--chunk-size must be at least 16 and --overlap at least 0")
+    at_least("--chunk-size", chunk_size, 16, hint="--chunk-size 512 (tokens per chunk)"); at_least("--overlap", overlap, 0, hint="--overlap 64")
     d = index_dir(name, s)
     files = find_files(sources, root)
     if not files: raise UsageError(f"no documents to index in {', '.join(sources)}", hint="supported: .md .txt .rst .html .py .ipynb .pdf")
@@ -365,7 +365,7 @@ def query(name: str, question: str, k: int = 5, mode: str = "hybrid", settings: 
     "The `k` best chunks of index `name` for `question`."
     s = settings or load_settings()
     if mode not in MODES: raise UsageError(f"bad mode {mode!r}", hint=f"one of {', '.join(MODES)}")
-    if k < 1: raise UsageError("--k must be at least 1")
+    at_least("--k", k, hint="--k 4 (chunks retrieved)")
     if not question.strip(): raise UsageError("the question is empty")
     idx = load(name, s)
     n = max(5 * k, 50)

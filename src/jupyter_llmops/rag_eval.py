@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .files import atomic_write, check_name, read_jsonl
-from .errors import UsageError
+from .errors import UsageError, at_least
 from . import rag
 
 # %% auto #0
@@ -143,7 +143,7 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
     import random
     from tqdm.auto import tqdm
     s = settings or load_settings()
-    if n < 1: raise UsageError("--n must be at least 1")
+    at_least("--n", n, hint="--n 20 (questions generated)")
     if method not in ("llm", "extractive"): raise UsageError(f"bad method {method!r}", hint="llm or extractive")
     idx = rag.load(name, s)
     rng = random.Random(seed)
@@ -233,7 +233,7 @@ def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", ov
     sizes, overs = _int_list(chunk_sizes, "--chunk-size"), _int_list(overlaps, "--overlap")
     modes = _str_list(modes, rag.MODES, "--mode")
     if keep not in (None, "best"): raise UsageError(f"bad --keep {keep!r}", hint="--keep best")
-    if k < 1: raise UsageError("--k must be at least 1")
+    at_least("--k", k, hint="--k 4 (chunks retrieved per question)")
     n_q = len(read_qa(data))  # a bad file fails before any build
     grid = [(c, o) for c in sizes for o in overs if o < c]
     if not grid: raise UsageError("every overlap is at least its chunk size", hint="--overlap must be smaller than --chunk-size")

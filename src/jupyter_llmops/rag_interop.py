@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, os
 from pathlib import Path
 from .config import Settings, load_settings
-from .errors import UsageError
+from .errors import UsageError, at_least
 from .files import atomic_write
 from . import rag
 
@@ -90,7 +90,7 @@ class KitIndex:
 
     def as_retriever(self, k: int = 5, mode: str | None = None, **kw):
         "A llama-index `BaseRetriever`: `.retrieve(q)` gives `NodeWithScore`s (text, score, source metadata)."
-        if k < 1: raise UsageError("k must be at least 1")
+        at_least("k", k, hint="k=4 (chunks retrieved)")
         return _retriever_class()(self, k, mode, **kw)
 
     def as_query_engine(self, k: int = 5, llm=None, mode: str | None = None, **kw):

@@ -10,7 +10,7 @@ from html import escape
 from typing import Callable
 from .config import Settings, load_settings, redact
 from .display import figure, img_html, png_b64, ts as _ts
-from .errors import LLMOpsError, NotFoundError, UsageError
+from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, list_experiments
 
 # %% auto #0
@@ -119,7 +119,7 @@ def runs(experiment: str | None = None, metric: str | None = None, top: int = 20
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
         raise NotFoundError(f"no experiment {name!r}", hint=f"experiments: {', '.join(list_experiments(s)) or '(none yet)'}")
-    if top < 1: raise UsageError("--top must be at least 1")
+    at_least("--top", top, hint="--top 5")
     order = [f"metrics.`{metric}` {'ASC' if ascending else 'DESC'}"] if metric else ["attributes.start_time DESC"]
     df = mlflow.search_runs([exp.experiment_id], order_by=order, max_results=top)
     if metric and len(df) and f"metrics.{metric}" not in df.columns:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
-from ..errors import UsageError
+from ..errors import UsageError, at_least
 from .runner import RunResult, project_root, resolve_notebook, shipped_path, status_badge, submit
 
 # %% auto #0
@@ -200,7 +200,7 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
                  settings: Settings | None = None, root: Path | None = None, log: bool = True) -> PipelineResult:
     "Run the steps of a pipeline file in dependency order, independent ones in parallel (local kernels or Dask)."
     s = settings or load_settings()
-    if parallel is not None and parallel < 1: raise UsageError(f"--parallel {parallel}: must be at least 1 (steps at once)", hint="--parallel 2")  # was read as 1, or 0 as unset
+    if parallel is not None: at_least("--parallel", parallel, hint="--parallel 2 (steps at once)")  # was read as 1, or 0 as unset
     root = Path(root or project_root(s))
     pl = load_pipeline(path, s, root, set(params or ()))
     pp = {**pl.params, **(params or {})}

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from ..alerts import notify
 from ..config import Settings, load_settings, redact
-from ..errors import BusyError, ConflictError, NotFoundError, UsageError
+from ..errors import BusyError, ConflictError, NotFoundError, UsageError, at_least
 from .cluster import import_for_runs
 from .lease import LeaseKeeper, kernel_of, kill_group, owner_pid
 from .runner import RunResult, kill_kernel
@@ -246,7 +246,7 @@ def pause(name: str, settings: Settings | None = None) -> Schedule: return _stor
 def resume(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).set_paused(name, False)
 def remove(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).remove(name)
 def history(name: str, limit: int = 50, settings: Settings | None = None) -> History:
-    if limit < 1: raise UsageError(f"--limit {limit}: must be at least 1 (the newest attempts shown)", hint="--limit 20")  # 0 read as "no runs yet"
+    at_least("--limit", limit, hint="--limit 20 (the newest attempts shown)")  # 0 read as "no runs yet"
     return _store(settings or load_settings()).history(name, limit)
 
 def run_now(name: str, settings: Settings | None = None, lease: float | None = None) -> RunResult: # lease: default pipeline_lease
