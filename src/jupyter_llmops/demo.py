@@ -313,9 +313,9 @@ def run_demo(settings: Settings, question: str = "In two sentences, what is MLOp
              distill_steps: int = 30, echo=None) -> DemoResult:
     "Run the showcase pipeline notebook with the kit's runner, its printed output shown live; say where the results are."
     echo = echo or (lambda *a: print(*a, flush=True))
-    from jupyter_llmops.errors import LLMOpsError, UsageError
-    if max_tokens < 1 or distill_steps < 0:  # refused here, not minutes into the run
-        raise UsageError(f"--max-tokens {max_tokens} --distill-steps {distill_steps}: need at least 1 token and 0 or more steps", hint="--max-tokens 96 --distill-steps 30")
+    from jupyter_llmops.errors import LLMOpsError, at_least
+    at_least("--max-tokens", max_tokens, hint="--max-tokens 96")  # refused here, not minutes into the run
+    at_least("--distill-steps", distill_steps, hint="--distill-steps 30")  # 0 passed here once, then the run failed at step 8
     from jupyter_llmops.pipelines.runner import run_notebook
     echo("jupyter-llmops showcase: the pipeline notebook pipelines/showcase.ipynb, run by the kit's runner (papermill)\n")
     res = run_notebook("pipelines/showcase.ipynb", {"question": question, "max_tokens": max_tokens, "distill_steps": distill_steps},
