@@ -125,7 +125,7 @@ def test_route_trained_and_evaluated_from_a_score_table_of_models_never_called(e
         q = rnd.choice(topics[kind]).format(a=rnd.randint(2, 99), b=rnd.randint(2, 99)) + f" (case {i})"
         hard = kind == "proofs"
         rows.append({"question": q, "scores": {weak: float(not hard and rnd.random() < 0.9), strong: float(rnd.random() < 0.95)},
-                     "confidence": {weak: (-2.0 if hard else -0.3) + rnd.gauss(0, 0.5)}})
+                     "confidence": {weak: min(0.0, (-2.0 if hard else -0.3) + rnd.gauss(0, 0.5))}})  # a log-probability
     train, test = _table(tmp_path / "train.jsonl", rows[:100]), _table(tmp_path / "test.jsonl", rows[100:])
     dispatch(["route", "add", "t1", "--models", f"{weak},{strong}", "--policy", "learned"])
     res = dispatch(["route", "train", "t1", "--data", train])

@@ -78,6 +78,9 @@ def make_table(rows: list[dict], models: list[str], costs: dict | None = None, w
         raise UsageError(f"{where}: scores must be numbers in [0, 1]", hint="normalise grades first, e.g. a 1-10 grade / 10")
     conf = [r.get("confidence", {}).get(weak) if isinstance(r.get("confidence"), dict) else r.get("confidence") for r in keep]
     conf = np.array([num(c, f"the confidence of {weak}", r) for c, r in zip(conf, keep)]) if all(c is not None for c in conf) else None
+    if conf is not None and conf.max() > 0:  # a probability here would set a cascade threshold the route never meets
+        raise UsageError(f"{where}: a confidence of {weak} is {conf.max():g}: it is the mean token log-probability, 0 or less",
+                         hint="write a probability p as its log, math.log(p): 0.8 is -0.22")
     tok = lambda r, m: num((r.get("tokens") or {}).get(m, 1000), f"the tokens of {m}", r) / 1000
     return ScoreTable([str(r["question"]) for r in keep], sc[:, 0], sc[:, 1], (weak, strong), conf,
                       np.array([_unit_cost(weak, costs) * tok(r, weak) for r in keep]), np.array([_unit_cost(strong, costs) * tok(r, strong) for r in keep]))
