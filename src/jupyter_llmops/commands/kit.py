@@ -5,6 +5,7 @@
 # %% ../../../nbs/41_commands_kit.ipynb #3971b056
 from __future__ import annotations
 from .core import HelpText, actions, build_parser, command, help_tree
+from ..errors import UsageError
 
 PANELS = ("tracking", "prompts", "rag", "monitor", "experiments", "pipelines")  # the views `panel NAME` asks the front end for
 
@@ -23,8 +24,19 @@ def _config_show(a, ctx):
     from jupyter_llmops.config import ConfigView
     return ConfigView(ctx.settings)
 
+def _check_model_setting(key: str, value: str) -> None:
+    "Refuse a model setting that no call could use when it is written, not at the first call that reads it."
+    v = value.strip()
+    if key == "llm" or (key == "judge_llm" and v):  # an empty judge_llm means: ask the llm setting's model
+        from jupyter_llmops.models import parse_spec
+        parse_spec(v)
+    fixed = {"embed_model": ("local",), "toxicity_model": ("auto", "lexicon")}.get(key)
+    if fixed is not None and v not in fixed and not (v.startswith("hf:") and v[3:].strip()):
+        raise UsageError(f"bad {key} {v!r}", hint=f"{' | '.join(fixed)} | hf:<folder>")
+
 def _config_set(a, ctx):
     from jupyter_llmops.config import ConfigView, set_setting
+    _check_model_setting(a.key, a.value)
     return ConfigView(set_setting(a.key, a.value))
 
 @command("config", "show the settings and where each came from", "kit")
