@@ -12,13 +12,24 @@ from .errors import UsageError
 __all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'FileLock', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
+def _umask() -> int:
+    "The process's umask, read without setting it (`os.umask` sets it too, a race with other threads' file creation)."
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"): return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError): pass
+    return 0o022
+
 def atomic_write(path: str | Path, data: str | bytes):
     "Write `data` to `path` through a temporary file in the same folder and a rename: readers see old or new, never half."
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try: mode = path.stat().st_mode & 0o7777  # the file keeps its permissions: a shared settings.ini stays readable
+    except OSError: mode = 0o666 & ~_umask()  # a new file gets what open() would give it, not mkstemp's 0o600
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), mode)
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush(); os.fsync(fh.fileno())
         os.replace(tmp, path)
