@@ -13,6 +13,11 @@ from .errors import LLMOpsError
 __all__ = ['main']
 
 # %% ../../nbs/59_cli.ipynb #dc7a8d81
+def _text(res) -> str:
+    "A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns)."
+    if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"): return res.to_string(max_colwidth=None, max_cols=None, max_rows=None)
+    return str(res)
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `llmops`."
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         first = (str(e).strip().splitlines() or [""])[0][:300]
         print(f"llmops: unexpected {type(e).__name__}: {redact(first)}\nHint: run again with --debug for the traceback", file=sys.stderr)
         return 1
-    if res is not None: print(res)
+    if res is not None: print(_text(res))
     if getattr(res, "status", None) not in (None, "succeeded"):  # a run or pipeline that failed: a script (CI) must see it
         from jupyter_llmops.pipelines.dag import PipelineResult
         from jupyter_llmops.pipelines.runner import RunResult
