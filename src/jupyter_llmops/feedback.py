@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
-from .files import append_jsonl, atomic_write, check_name, read_appended, read_jsonl
+from .files import FileLock, append_jsonl, atomic_write, check_name, read_appended, read_jsonl
 
 # %% auto #0
 __all__ = ['CHOICES', 'CRITERIA', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session']
@@ -143,13 +143,14 @@ class FeedbackSession:
         if not 0 <= index < len(self.prompts): raise UsageError(f"no prompt {index} in session {self.name!r}")
         it = self.item(index)
         rec = {"index": index, "choice": choice, "source_a": it.source_a, "source_b": it.source_b, "ts": time.time()}
-        if any(p.get("index") == index for p in read_appended(self.pairs_path)):  # judged again: one pair per prompt
-            atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in read_appended(self.pairs_path) if p.get("index") != index))
-        if choice in ("A", "B"):
-            win, lose = ((it.answer_a, it.source_a), (it.answer_b, it.source_b))[:: 1 if choice == "A" else -1]
-            append_jsonl(self.pairs_path, {"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": win[1],
-                                      "rejected_by": lose[1], "session": self.name, "index": index})
-        append_jsonl(self.folder / "judgements.jsonl", rec)
+        with FileLock(self.folder / ".judge.lock"):  # another annotator's pair, appended meanwhile, is never rewritten away
+            if any(p.get("index") == index for p in read_appended(self.pairs_path)):  # judged again: one pair per prompt
+                atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in read_appended(self.pairs_path) if p.get("index") != index))
+            if choice in ("A", "B"):
+                win, lose = ((it.answer_a, it.source_a), (it.answer_b, it.source_b))[:: 1 if choice == "A" else -1]
+                append_jsonl(self.pairs_path, {"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": win[1],
+                                          "rejected_by": lose[1], "session": self.name, "index": index})
+            append_jsonl(self.folder / "judgements.jsonl", rec)
         return rec
 
     def summary(self) -> dict:
