@@ -233,6 +233,60 @@ def test_one_damaged_index_does_not_hide_the_others(project):
     assert r.returncode == 0 and "good" in r.stdout and "damaged" in r.stdout
 
 
+
+# -- text from data never becomes markup: JupyterLab does not sanitise HTML that the user's own kernel printed
+
+BAD = ['<img src=x onerror=alert(1)>', '"><script>alert(1)</script>', "x' onerror='alert(1)", "javascript:alert(1)"]
+
+
+def _inert(html: str) -> bool:
+    "No tag, attribute or link of the hostile strings survives in `html` as markup."
+    return not any(t in html for t in ("<img src=x", "<script>alert", "' onerror=", "href='javascript:", 'href="javascript:'))
+
+
+def test_text_from_data_is_escaped_in_every_html_view(st, tmp_path, monkeypatch):
+    "Each view that once let one of these through, fed them from where they come: CSV headers, run names and params, a"
+    " registry's prompt names, model specs in alerts, an index's manifest and chunks, output paths."
+    import pandas as pd
+    from jupyter_llmops import prompts, tracking
+    from jupyter_llmops.ask import Answer
+    from jupyter_llmops.display import img_html
+    from jupyter_llmops.drift import drift
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.panels import monitor, pipelines, rag as rag_panels
+    from jupyter_llmops.panels.prompts import PromptsModel
+    from jupyter_llmops.rag import Hit, QueryResult
+    from jupyter_llmops.usage import Usage
+    bad = BAD[0]
+    views = {}
+    ref, cur = pd.DataFrame({b: [1.0, 2, 3, 4] for b in BAD}), pd.DataFrame({b: [9.0, 9, 9, 8] for b in BAD})
+    views["drift (CSV headers)"] = drift(ref, cur, log=False)._repr_html_()
+    mlflow = connect(st); mlflow.set_experiment("hostile")
+    ids = []
+    for b in BAD[:3]:
+        with mlflow.start_run(run_name=b) as r: mlflow.log_param("lr", b); mlflow.log_metric("m", 1.0); ids.append(r.info.run_id)
+    views["compare (run names, params)"] = tracking.compare(ids, "hostile", st)._repr_html_()
+    views["run view"] = tracking.get_run(ids[0], "hostile", st)._repr_html_()
+    pm = PromptsModel(st); pm.prompt, pm.version_a, pm.version_b, pm.templates = bad, 1, 2, {1: "hello {{x}}", 2: "hi {{x}}"}
+    views["prompt panel diff (a registry's name)"] = pm.diff_html()
+    views["prompt diff"] = prompts.PromptDiff(bad, 1, 2, "a", "b")._repr_html_()
+    alerts = [{"group": f"openai:{bad}", "metric": "error_rate", "value": 1.0, "threshold": 0.1}]
+    views["monitor alerts (a model spec)"] = monitor.alerts_html(alerts)
+    mm = monitor.MonitorModel(st); mm.since, mm.calls, mm.summary = bad, 1, [{"group": bad, "calls": 1}]
+    views["monitor dashboard"] = monitor.dashboard_html(mm)
+    hit = Hit(bad, 0.5, bad, bad, bad, bad, 1)
+    views["rag query (chunks.jsonl)"] = QueryResult(bad, "what img src", "hybrid", [hit])._repr_html_()
+    views["rag panel hits"] = rag_panels.hits_html([{"rank": 1, "score": 0.5, "source": bad, "start": bad, "heading": bad, "text": bad}], "img src")
+    rm = rag_panels.RagModel(st); rm.indexes = [dict(name="docs", version=1, files=1, chunks=1, index=bad, model="m", built=BAD[1])]
+    views["rag panel index table (manifest)"] = rag_panels.rag_panel(model=rm).children[1].value
+    views["ask sources"] = Answer(bad, Usage(), 0.1, 0.0, [{"n": bad, "source": bad, "start": bad}], model=bad, prompt=(bad, bad))._repr_html_()
+    views["image given as text"] = img_html(BAD[2])
+    monkeypatch.chdir(tmp_path); (tmp_path / "javascript:alert(1)").write_text("{}")
+    views["pipelines panel link (an output path)"] = pipelines._link(str(tmp_path / "javascript:alert(1)"), "notebook")
+    live = [name for name, html in views.items() if not _inert(html)]
+    assert live == [], {name: views[name][:300] for name in live}
+    assert "&lt;img src=x" in views["drift (CSV headers)"] and "&lt;img src=x" in views["compare (run names, params)"]  # shown, as text
+
 # -- the REST API as a Jupyter citizen
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]

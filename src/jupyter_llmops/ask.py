@@ -35,11 +35,11 @@ class Answer:
         return f"{'' if self.streamed else self.text + chr(10)}({self.usage.total} tokens, {self.latency_s:.2f} s, ${self.cost:.6f}){src}"
 
     def _repr_html_(self):
-        src = "".join(f"<li>[{s['n']}] <code>{escape(s['source'])}</code>:{s['start']}</li>" for s in self.sources)
+        src = "".join(f"<li>[{escape(str(s['n']))}] <code>{escape(s['source'])}</code>:{escape(str(s['start']))}</li>" for s in self.sources)
         text = "" if self.streamed else f"<div style='white-space:pre-wrap'>{escape(self.text)}</div>"
         return (f"<div>{text}<small>{escape(self.model)} · "
                 f"{self.usage.prompt}+{self.usage.completion} tokens · {self.latency_s:.2f} s · ${self.cost:.6f}"
-                + (f" · prompt {self.prompt[0]}/{self.prompt[1]}" if self.prompt else "") + "</small>"
+                + (f" · prompt {escape(str(self.prompt[0]))}/{escape(str(self.prompt[1]))}" if self.prompt else "") + "</small>"
                 + (f"<ol style='list-style:none;padding-left:0'>{src}</ol>" if src else "") + "</div>")
 
 def parse_cell(cell: str) -> tuple[str, dict]:

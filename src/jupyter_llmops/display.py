@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 from html import escape
 
 # %% auto #0
-__all__ = ['STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html', 'status_badge', 'ts', 'slug',
-           'register_view', 'make_view', 'register_display']
+__all__ = ['STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html', 'styled', 'mark_terms',
+           'status_badge', 'ts', 'slug', 'register_view', 'make_view', 'register_display']
 
 # %% ../../nbs/04_display.ipynb #ea6e8175
 def figure(width: float = 6.0, height: float = 3.0):
@@ -34,7 +34,7 @@ def img_html(png: bytes | str | object, alt: str = "", width: int | None = None)
     if png is None or png == "" or png == b"": return ""
     data = png if isinstance(png, str) else png_b64(png)
     w = f" width='{int(width)}'" if width else ""
-    return f"<img src='data:image/png;base64,{data}' alt='{escape(alt)}'{w}/>"
+    return f"<img src='data:image/png;base64,{escape(data)}' alt='{escape(alt)}'{w}/>"  # base64 text given: never an attribute's end
 
 # %% ../../nbs/04_display.ipynb #829e20ca
 def cell_text(v) -> str:
@@ -54,6 +54,16 @@ def table_html(rows: list[dict], columns: list[str] | None = None, # the keys sh
     body = "".join("<tr>" + "".join(f"<td>{render[c](r.get(c), r) if c in render else escape(cell_text(r.get(c)))}</td>" for c in cols)
                    + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+def styled(df, precision: int = 4, na_rep: str = ""):
+    "`df.style` with every cell and every label escaped: pandas' Styler writes text as it is, and run names or CSV headers are data."
+    return df.style.format(precision=precision, na_rep=na_rep, escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+
+def mark_terms(text: str, question: str) -> str:
+    "`text` escaped, the question's words of 3+ letters marked where a word starts; a mark never splits an escape (`&amp;`)."
+    terms = [t for t in re.findall(r"\w+", question.lower()) if len(t) > 2]
+    if not terms: return escape(text)
+    return re.sub(r"(?<![&#])\b(" + "|".join(map(re.escape, terms)) + r")", r"<mark>\1</mark>", escape(text), flags=re.I)
 
 # %% ../../nbs/04_display.ipynb #861833c6
 STATUS_COLOURS = {"succeeded": "#1a7f37", "FINISHED": "#1a7f37", "ok": "#1a7f37", "failed": "#cf222e", "FAILED": "#cf222e",

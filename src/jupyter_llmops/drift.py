@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from html import escape
 import numpy as np
 from .config import Settings, load_settings
-from .display import figure, img_html, png_b64
+from .display import figure, img_html, png_b64, styled
 from .errors import UsageError
 
 # %% auto #0
@@ -105,7 +105,7 @@ class DriftReport:
         return png_b64(fig)
 
     def _repr_html_(self):
-        sty = self.columns.style.apply(lambda r: ["background:#ffebe9" if r.drift else "" for _ in r], axis=1).format(precision=4, na_rep="")
+        sty = styled(self.columns).apply(lambda r: ["background:#ffebe9" if r.drift else "" for _ in r], axis=1)  # column names are CSV headers: escaped
         return (f"<div><b>drift</b>: {int(self.columns.drift.sum())} of {len(self.columns)} columns ({self.share_drifted:.0%}) · "
                 f"dataset drift <b>{self.dataset_drift}</b> <small>({self.n_reference} reference rows, {self.n_current} current)</small>"
                 f"{sty.to_html()}{img_html(self.heatmap_png(), 'drift per column')}</div>")

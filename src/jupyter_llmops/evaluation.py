@@ -6,6 +6,7 @@
 from __future__ import annotations
 import json, math, random, time
 from dataclasses import dataclass, field
+from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import EvaluationFailed, UsageError
@@ -100,7 +101,7 @@ class AlignResult:
         return f"aligned evaluator {self.name} ({', '.join(self.features)}) on {self.labels} labels; held-out agreement:\n{self.agreement.to_string()}\nsaved in {self.path}"
 
     def _repr_html_(self):
-        return f"<div><b>aligned evaluator {self.name}</b> <small>{self.labels} labels; held out: before / after</small>{self.agreement.to_html(float_format='%.3f')}</div>"
+        return f"<div><b>aligned evaluator {escape(self.name)}</b> <small>{self.labels} labels; held out: before / after</small>{self.agreement.to_html(float_format='%.3f')}</div>"
 
 # %% ../../nbs/18_evaluation.ipynb #a49bca7e
 def _fit(X, y, names) -> LogisticModel:

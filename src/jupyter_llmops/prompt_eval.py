@@ -87,11 +87,11 @@ class EvalResult:
         return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: v{v}" for k, v in self.winners.items())
 
     def _repr_html_(self):
-        from jupyter_llmops.display import img_html
+        from jupyter_llmops.display import img_html, styled
         from jupyter_llmops.tracking import _chart_png
         def mark(col):
             return ["font-weight:bold;background:#dafbe1" if v == self.winners[col.name] else "" for v in col.index]
-        table = self.summary.style.apply(mark, axis=0).format(precision=4).to_html()
+        table = styled(self.summary).apply(mark, axis=0).to_html()
         q = [c for c in self.scorers if c not in LOWER_IS_BETTER]
         chart = ""
         if q:

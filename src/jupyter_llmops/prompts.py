@@ -254,7 +254,7 @@ class PromptView:
         if self.runs is not None:
             used = (f"<div><b>used by</b> {len(self.runs)} run(s), {len(self.traces)} trace(s)</div>"
                     + (self.runs.head(10).to_html(index=False) if len(self.runs) else ""))
-        return (f"<div><b>{escape(self.name)}</b> version {self.version} {al} <small>{self.created} UTC · {escape(self.message)}</small>"
+        return (f"<div><b>{escape(self.name)}</b> version {self.version} {al} <small>{escape(str(self.created))} UTC · {escape(self.message)}</small>"
                 f"<pre style='background:#f6f8fa;padding:6px'>{_hl(self.template)}</pre><small>versions: {vers}</small>{used}</div>")
 
 def usage(name: str, version: int, settings: Settings | None = None):
@@ -303,8 +303,8 @@ class PromptDiff:
     def __repr__(self): return self.unified or f"{self.name}/{self.a} and /{self.b} are identical"
 
     def _repr_html_(self):
-        return difflib.HtmlDiff(wrapcolumn=70).make_table(self.text_a.splitlines(), self.text_b.splitlines(),
-                                                         f"{self.name}/{self.a}", f"{self.name}/{self.b}")
+        return difflib.HtmlDiff(wrapcolumn=70).make_table(self.text_a.splitlines(), self.text_b.splitlines(),  # difflib escapes the texts, not the titles
+                                                         escape(f"{self.name}/{self.a}"), escape(f"{self.name}/{self.b}"))
 
 def diff(name: str, a: int | str, b: int | str, settings: Settings | None = None) -> PromptDiff:
     "The difference between versions `a` and `b` of prompt `name`."

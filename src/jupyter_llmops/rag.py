@@ -284,12 +284,9 @@ class QueryResult:
             f"{h.rank}. [{h.score:.3f}] {h.source}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits])
 
     def _repr_html_(self):
-        import re
-        terms = [t for t in re.findall(r"\w+", self.question.lower()) if len(t) > 2]
-        pat = re.compile(r"\b(" + "|".join(map(re.escape, terms)) + r")", re.I) if terms else None
-        mark = lambda t: pat.sub(r"<mark>\1</mark>", escape(t)) if pat else escape(t)
-        rows = "".join(f"<tr><td>{h.rank}</td><td>{h.score:.3f}</td><td><code>{escape(h.source)}</code>:{h.start}<br>"
-                       f"<small>{escape(h.heading or h.title)}</small></td><td>{mark(h.text[:600])}</td></tr>" for h in self.hits)
+        from jupyter_llmops.display import mark_terms
+        rows = "".join(f"<tr><td>{h.rank}</td><td>{h.score:.3f}</td><td><code>{escape(h.source)}</code>:{escape(str(h.start))}<br>"
+                       f"<small>{escape(h.heading or h.title)}</small></td><td>{mark_terms(h.text[:600], self.question)}</td></tr>" for h in self.hits)
         return (f"<div><b>{escape(self.mode)}</b> search of <code>{escape(self.index)}</code>: <i>{escape(self.question)}</i>"
                 f"<table><tr><th>#</th><th>score</th><th>source</th><th>text</th></tr>{rows}</table></div>")
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Callable
 from .config import Settings, load_settings, redact
-from .display import figure, img_html, png_b64, ts as _ts
+from .display import figure, img_html, png_b64, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, list_experiments
 
@@ -20,7 +20,7 @@ __all__ = ['RunView', 'get_run', 'track', 'runs', 'Comparison', 'compare', 'Mode
 def _kv_table(d: dict, limit: int = 12) -> str:
     items = sorted(d.items())[:limit]
     more = f"<tr><td colspan=2><small>… {len(d) - limit} more</small></td></tr>" if len(d) > limit else ""
-    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else escape(str(v))[:60]
+    fmt = lambda v: f"{v:.4g}" if isinstance(v, float) else escape(str(v)[:60])  # cut, then escaped: no half an entity
     return "<table>" + "".join(f"<tr><td><code>{escape(k)}</code></td><td>{fmt(v)}</td></tr>" for k, v in items) + more + "</table>"
 
 @dataclass
@@ -52,8 +52,8 @@ class RunView:
     def _repr_html_(self):
         colour = {"FINISHED": "#1a7f37", "FAILED": "#cf222e", "RUNNING": "#9a6700"}.get(self.status, "#57606a")
         return (f"<div style='border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;display:inline-block'>"
-                f"<b>{escape(self.run_name or 'run')}</b> <span style='color:{colour}'>● {self.status}</span> "
-                f"<small>experiment <code>{escape(self.experiment)}</code> · run <code>{self.run_id}</code> · {self.start} UTC</small>"
+                f"<b>{escape(self.run_name or 'run')}</b> <span style='color:{colour}'>● {escape(str(self.status))}</span> "
+                f"<small>experiment <code>{escape(self.experiment)}</code> · run <code>{escape(self.run_id)}</code> · {escape(str(self.start))} UTC</small>"
                 f"<div style='display:flex;gap:24px'><div><b>params</b>{_kv_table(self.params)}</div>"
                 f"<div><b>metrics</b>{_kv_table(self.metrics)}</div></div>"
                 f"<small>MLflow UI: <code>mlflow ui --backend-store-uri {escape(self.tracking_uri)}</code></small></div>")
@@ -155,15 +155,15 @@ class Comparison:
         return f"params:\n{self.params.to_string()}\n\nmetrics:\n{self.metrics.to_string()}"
 
     def _repr_html_(self):
-        def styled(df):
+        def table(df):
             if df.empty: return "<i>none</i>"
             cols = [c for c in df.columns if c != "differs"]
             hi = lambda row: ["background:#fff3cd" if df.loc[row.name, "differs"] else "" for _ in row]
-            return df[cols].style.apply(hi, axis=1).format(precision=4).to_html()
+            return styled(df[cols]).apply(hi, axis=1).to_html()  # run names and param values are anyone's text: escaped
         num = self.metrics.drop(columns="differs").apply(lambda c: c.astype(float)) if not self.metrics.empty else None
         chart = img_html(_chart_png(num), "metrics by run") if num is not None and not num.empty else ""
-        return (f"<div><b>params</b> <small>(rows that differ are highlighted)</small>{styled(self.params)}"
-                f"<b>metrics</b>{styled(self.metrics)}{chart}</div>")
+        return (f"<div><b>params</b> <small>(rows that differ are highlighted)</small>{table(self.params)}"
+                f"<b>metrics</b>{table(self.metrics)}{chart}</div>")
 
 def compare(refs: list[str], experiment: str | None = None, settings: Settings | None = None) -> Comparison:
     "Params and metrics of two or more runs side by side, differences marked."

@@ -7,11 +7,12 @@ from __future__ import annotations
 import threading
 from traitlets import Bool, Float, Int, List, Unicode
 from ..config import Settings
+from html import escape
 from ..display import img_html, table_html
 from .base import PanelModel, panel_view
 
 # %% auto #0
-__all__ = ['MonitorModel', 'alerts_text', 'dashboard_html', 'Ticker', 'monitor_panel']
+__all__ = ['MonitorModel', 'alerts_text', 'alerts_html', 'dashboard_html', 'Ticker', 'monitor_panel']
 
 # %% ../../../nbs/54_panels_monitor.ipynb #b930fa37
 class MonitorModel(PanelModel):
@@ -45,10 +46,14 @@ def alerts_text(alerts: list[dict]) -> str:
     "Alerts as one line: `group: metric value > threshold; ...`."
     return "; ".join(f"{a['group']}: {a['metric']} {a['value']:.3g} > {a['threshold']:.3g}" for a in alerts)
 
+def alerts_html(alerts: list[dict]) -> str:
+    "The alerts line as the panel shows it: red, and escaped (a group is a model spec, and `openai:<anything>` is one)."
+    return f"<b style='color:#cf222e'>alerts: {escape(alerts_text(alerts))}</b>" if alerts else ""
+
 def dashboard_html(m: MonitorModel) -> str:
     "The dashboard of a `MonitorModel`: the summary table and the chart."
     if not m.calls: return "<i>no recorded calls in this window: ask the LLM first (%%llmops ask)</i>"
-    return (f"<small>last {m.since}, by {m.by}, {m.calls} calls</small>" + table_html(m.summary, headers={"group": m.by})
+    return (f"<small>last {escape(m.since)}, by {escape(m.by)}, {m.calls} calls</small>" + table_html(m.summary, headers={"group": m.by})
             + img_html(m.chart, "LLM calls and latency over time") + img_html(m.hallucination_chart, "hallucination rate over time"))
 
 # %% ../../../nbs/54_panels_monitor.ipynb #4427f505
@@ -92,7 +97,7 @@ def monitor_panel(model: MonitorModel | None = None, settings: Settings | None =
     link((m, "since"), (since, "value")); link((m, "by"), (by, "value")); link((m, "evaluate"), (ev, "value")); link((m, "every"), (auto, "value"))
     redraw = lambda _=None: setattr(board, "value", dashboard_html(m))
     m.observe(redraw, ["summary", "chart", "calls", "hallucination_chart"]); redraw()
-    dlink((m, "alerts"), (alerts, "value"), lambda a: f"<b style='color:#cf222e'>alerts: {alerts_text(a)}</b>" if a else "")
+    dlink((m, "alerts"), (alerts, "value"), alerts_html)
     refresh.on_click(lambda _: m.refresh())
     box = panel_view(m, "LLM monitor", w.HBox([since, by, ev, auto, refresh]), alerts, board)
     box.ticker = ticker = Ticker(m)

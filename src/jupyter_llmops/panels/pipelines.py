@@ -19,7 +19,7 @@ __all__ = ['PipelinesModel', 'schedules_html', 'pipelines_panel']
 def _link(path: str, label: str) -> str:
     if not path: return ""
     p = Path(path)
-    try: href = os.path.relpath(p, Path.cwd()) if p.resolve().is_relative_to(Path.cwd().resolve()) else p.with_suffix(".html").as_uri()
+    try: href = "./" + os.path.relpath(p, Path.cwd()) if p.resolve().is_relative_to(Path.cwd().resolve()) else p.with_suffix(".html").as_uri()  # "./": never read as a scheme (javascript:)
     except ValueError: href = p.as_uri()
     return f"<a href='{escape(href)}' target='_blank'>{escape(label)}</a>"
 

@@ -63,7 +63,8 @@ class PromptsModel(PanelModel):
         "Versions A and B side by side, changes marked."
         a, b = self.templates.get(self.version_a), self.templates.get(self.version_b)
         if a is None or b is None: return ""
-        return difflib.HtmlDiff(wrapcolumn=60).make_table(a.splitlines(), b.splitlines(), f"{self.prompt}/{self.version_a}", f"{self.prompt}/{self.version_b}")
+        return difflib.HtmlDiff(wrapcolumn=60).make_table(a.splitlines(), b.splitlines(), escape(f"{self.prompt}/{self.version_a}"),  # difflib escapes the texts, not the titles
+                                                          escape(f"{self.prompt}/{self.version_b}"))
 
     def save(self) -> str:
         "Register the editor's text as a new version (or report the identical one); apply the alias."

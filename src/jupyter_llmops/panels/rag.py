@@ -8,7 +8,7 @@ from html import escape
 from traitlets import Dict, Float, Int, List, Unicode
 from .. import rag
 from ..config import Settings
-from ..display import table_html
+from ..display import cell_text, mark_terms, table_html
 from .base import NONE, PanelModel, panel_view
 
 # %% auto #0
@@ -72,13 +72,9 @@ class RagModel(PanelModel):
 # %% ../../../nbs/53_panels_rag.ipynb #aee8af51
 def hits_html(hits: list[dict], question: str) -> str:
     "The hits of an answer as a table, the question's words marked."
-    import re
-    terms = [t for t in re.findall(r"\w+", question.lower()) if len(t) > 2]
-    pat = re.compile(r"\b(" + "|".join(map(re.escape, terms)) + r")", re.I) if terms else None
-    mark = lambda t: pat.sub(r"<mark>\1</mark>", escape(t)) if pat else escape(t)
     return table_html(hits, ["rank", "score", "source", "text"], empty="",
-                      render={"source": lambda v, r: f"<code>{escape(v)}</code>:{r['start']}<br><small>{escape(r['heading'] or '')}</small>",
-                              "text": lambda v, r: mark(v[:600])})
+                      render={"source": lambda v, r: f"<code>{escape(v)}</code>:{escape(str(r['start']))}<br><small>{escape(r['heading'] or '')}</small>",
+                              "text": lambda v, r: mark_terms(v[:600], question)})
 
 def rag_panel(model: RagModel | None = None, settings: Settings | None = None):
     "The ipywidgets view of a `RagModel` (refreshed on creation)."
@@ -93,7 +89,7 @@ def rag_panel(model: RagModel | None = None, settings: Settings | None = None):
     build, bar = w.Button(description="Build", button_style="primary"), w.FloatProgress(min=0, max=1, description="progress")
     q, ask = w.Text(description="question", layout=w.Layout(width="520px")), w.Button(description="Search")
     dlink((m, "indexes"), (table, "value"), lambda rows: "<table><tr><th>index</th><th>version</th><th>files</th><th>chunks</th><th>type</th><th>built</th></tr>"
-          + "".join(f"<tr><td>{escape(r['name'])}</td><td>{r['version']}</td><td>{r['files']}</td><td>{r['chunks']}</td><td>{r['index']}</td><td>{r['built']}</td></tr>" for r in rows)
+          + "".join("<tr>" + "".join(f"<td>{escape(cell_text(r[k]))}</td>" for k in ("name", "version", "files", "chunks", "index", "built")) + "</tr>" for r in rows)
           + "</table>" if rows else "<i>no index yet: build one below</i>")
     dlink((m, "indexes"), (idx, "options"), lambda rows: [r["name"] for r in rows]); link((m, "index"), (idx, "value"), NONE)
     for a, b in [("build_name", name), ("build_sources", sources), ("chunk_size", size), ("overlap", overlap), ("index_type", kind), ("question", q)]:
