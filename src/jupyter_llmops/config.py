@@ -315,6 +315,7 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
         for k, (v, line) in _ini_values(f).items():
             if k not in KEYS:
                 warnings.warn(f"{f}:{line}: unknown key {k!r} ignored (known: {', '.join(KEYS)})"); continue
+            if re.search(r"\s[;#]", v): warnings.warn(f"{f}:{line}: {k} = {v.strip()!r}: in settings.ini a ';' or '#' after the value is part of it; put a comment on a line of its own")
             if v.strip(): raw[k], src[k] = (v.strip(), f"{f}:{line}"), str(f)
     for k in KEYS:
         v = env.get(ENV_PREFIX + k.upper())
