@@ -32,22 +32,35 @@ def post_json(url: str, payload: dict, timeout: float = 5.0, what: str = "webhoo
         return False
 
 # %% ../../nbs/11_alerts.ipynb #cdaac488
+def _keys(alerts: list[dict]) -> list[str]:
+    "Each alert's ledger key: group, metric and the hour. Not the window: the daemon's 1h and a cell's 24h see one breach."
+    import time
+    hour = time.strftime("%Y-%m-%dT%H", time.gmtime())
+    return [f"{a['group']}|{a['metric']}|{hour}" for a in alerts]
+
 def _fresh(alerts: list[dict], s: Settings, since: str) -> list[dict]:
-    "The alerts not sent yet this hour (same group, metric and window), recorded as sent: one ledger per home."
+    "The alerts not sent yet this hour (same group and metric, any window), recorded as sent: one ledger per home."
     import time
     from jupyter_llmops.files import sqlite_db
     db = sqlite_db(s.path("alerts.db"))
     db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, at REAL)")
-    hour = time.strftime("%Y-%m-%dT%H", time.gmtime())
     out = []
     db.execute("BEGIN IMMEDIATE")
     try:
-        for a in alerts:
-            if db.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (f"{a['group']}|{a['metric']}|{since}|{hour}", time.time())).rowcount: out.append(a)
+        for a, key in zip(alerts, _keys(alerts)):
+            if db.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (key, time.time())).rowcount: out.append(a)
         db.execute("COMMIT")
     except BaseException: db.execute("ROLLBACK"); raise
     finally: db.close()
     return out
+
+def _unsend(alerts: list[dict], s: Settings):
+    "Take alerts out of the ledger: the webhook refused them, so the next check sends them again."
+    from jupyter_llmops.files import sqlite_db
+    db = sqlite_db(s.path("alerts.db"))
+    try:
+        with db: db.executemany("DELETE FROM sent WHERE key = ?", [(k,) for k in _keys(alerts)])
+    finally: db.close()
 
 def send_alerts(alerts: list[dict], s: Settings, since: str, dedupe: bool = True) -> bool:
     "Log alerts to MLflow (a run tagged `llmops.kind = monitor-alert`) and POST them to `alert_webhook`, each at most once an hour; failures are warnings."
@@ -61,7 +74,9 @@ def send_alerts(alerts: list[dict], s: Settings, since: str, dedupe: bool = True
             mlflow.log_dict({"since": since, "alerts": alerts}, "alerts.json")
             mlflow.log_metrics({f"alert.{re.sub(r'[^A-Za-z0-9_.-]', '_', a['group'])}.{a['metric']}": a["value"] for a in alerts})
     except Exception as e: warnings.warn(f"alerts were not logged to MLflow: {redact(str(e))}")
-    return post_json(s.alert_webhook, {"source": "jupyter-llmops", "since": since, "alerts": alerts}, what="alert webhook")
+    sent = post_json(s.alert_webhook, {"source": "jupyter-llmops", "since": since, "alerts": alerts}, what="alert webhook")
+    if dedupe and s.alert_webhook and not sent: _unsend(alerts, s)  # refused or unreachable: not "sent this hour"
+    return sent
 
 def notify(settings: Settings, event: str, payload: dict) -> bool:
     "POST `{event, ...payload}` to `pipeline_webhook` (pipeline failures and recoveries); False if unset or it fails."
