@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .alerts import send_alerts
 from .config import Settings, parse_budget
 from .errors import LLMOpsError
-from .files import sqlite_db
+from .files import rollback, sqlite_db
 
 # %% auto #0
 __all__ = ['RESERVATION_TTL', 'BudgetExceeded', 'spent', 'estimate_cost', 'check_budget', 'Reservation', 'reserve', 'release',
@@ -100,7 +100,7 @@ def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, n
                               time.time() + RESERVATION_TTL)).lastrowid
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK"); raise
+            rollback(db); raise
     return Reservation(rid, estimate)
 
 def release(s: Settings, r: Reservation | None):
@@ -135,7 +135,7 @@ def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: fl
                                            value=total, threshold=thr, budget=lim, period=per))
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK"); raise
+            rollback(db); raise
     if alerts:
         notify = notify or send_alerts
         notify(alerts, s, "this day" if all(a["metric"].startswith("budget_daily") for a in alerts) else "this month")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder
-from .files import sqlite_db
+from .files import immediate, sqlite_db
 
 # %% auto #0
 __all__ = ['HNSW_FROM', 'CacheHit', 'model_fingerprint', 'SemanticCache', 'np_bytes', 'cache_for', 'CacheStats', 'cache_stats',
@@ -142,24 +142,20 @@ class SemanticCache:
         "The stored answer of the nearest earlier question with the same key, if near enough (and verified)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
         best = self.match(key, q, self._embed(q))
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self._lock, immediate(self.db):  # never left open: an open one would stall every other process's cache
             self._count(lookups=1, hits=int(best is not None), saved=(best[4] or 0.0) if best else 0.0)
             if best: self.db.execute("UPDATE entries SET hits = hits + 1, saved = saved + cost WHERE id = ?", (best[0],))
-            self.db.execute("COMMIT")
         if best is None: return None
         i, sim, question, answer, cost, lp, lat = best
         return CacheHit(answer, cost or 0.0, lp, sim, lat or 0.0, question)
 
     def add(self, key: tuple, questions: list[str], vecs, answers: list[str], cost: float = 0.0, logprob=None, latency_s: float = 0.0):
         "Store entries under exact key `key` (one transaction); the key's loaded index takes them at its next lookup."
-        with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+        with self._lock, immediate(self.db):
             self.db.executemany("INSERT INTO entries (model, model_fp, prompt, prompt_version, index_name, index_version, ctx, question, vec, "
                                 "embed_model, answer, cost, logprob, latency_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 [(*key, q, np_bytes(v), self.embed_model, a, cost, logprob, latency_s, time.time())
                                  for q, v, a in zip(questions, vecs, answers)])
-            self.db.execute("COMMIT")
 
     def store(self, model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, c, settings: Settings | None = None):
         "Keep a generated answer (`c`: a Completion)."
@@ -244,9 +240,8 @@ def cache_clear(settings: Settings | None = None, stale_only: bool = False, inde
     c = SemanticCache(s.path("cache", "semantic.db"), s.embed_model)
     with c._lock:
         ids = _stale_ids(c, s, index_version) if stale_only else None
-        c.db.execute("BEGIN IMMEDIATE")
-        if stale_only: c.db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
-        else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters")
-        c.db.execute("COMMIT")
+        with immediate(c.db):
+            if stale_only: c.db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
+            else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters")
     for other in _caches.values(): other._index.clear()  # this process's loaded indexes read the table again
     return cache_stats(s, index_version)

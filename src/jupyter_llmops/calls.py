@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, sqlite3, threading
 from pathlib import Path
 from .config import Settings, redact
-from .files import sqlite_db
+from .files import rollback, sqlite_db
 
 # %% auto #0
 __all__ = ['SCHEMA', 'COLUMNS', 'LIGHT', 'CAP', 'CONTEXT_CAP', 'typed', 'context_of', 'call_row', 'CallTable']
@@ -77,7 +77,7 @@ class CallTable:
         with self.lock:
             self.db.execute("BEGIN IMMEDIATE")
             try: self.db.executemany(sql, rows); self.db.execute("COMMIT")
-            except BaseException: self.db.execute("ROLLBACK"); raise
+            except BaseException: rollback(self.db); raise
 
     def add(self, rows: list[dict]):
         "Write call rows (a batch) in one transaction."
@@ -105,7 +105,7 @@ class CallTable:
                 for n in {n for _, n, _, _ in scores}:
                     self.db.executemany(f'UPDATE calls SET "score:{n}" = ? WHERE trace_id = ?', [(-1.0 if v is None else v, t) for t, m, v, _ in scores if m == n])
                 self.db.execute("COMMIT")
-            except BaseException: self.db.execute("ROLLBACK"); raise
+            except BaseException: rollback(self.db); raise
 
     def window(self, since_ms: int, columns: list[str] | None = None):
         "The calls since `since_ms` (epoch ms), newest first, as a DataFrame of `columns` (default: no texts)."

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import hashlib, threading
 from pathlib import Path
-from .files import sqlite_db
+from .files import rollback, sqlite_db
 from .models import LOCAL_EMBED, embed_model_path
 
 # %% auto #0
@@ -108,4 +108,4 @@ class EmbeddingCache:
         rows = [(model, k, v.tobytes()) for k, v in items.items()]
         self.db.execute("BEGIN IMMEDIATE")
         try: self.db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?, ?)", rows); self.db.execute("COMMIT")
-        except BaseException: self.db.execute("ROLLBACK"); raise
+        except BaseException: rollback(self.db); raise

@@ -5,11 +5,13 @@
 # %% ../../nbs/01_files.ipynb #4d77dd87
 from __future__ import annotations
 import json, os, re, sqlite3, tempfile, threading, warnings
+from contextlib import contextmanager
 from pathlib import Path
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'FileLock', 'check_name']
+__all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback', 'immediate',
+           'FileLock', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -99,6 +101,22 @@ def sqlite_db(path: str | Path, timeout: float = 30.0) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
     return db
+
+def rollback(db: sqlite3.Connection):
+    "Roll back `db`'s open transaction, if SQLite has not ended it already (it does on a full disk): a second ROLLBACK would raise 'no transaction is active' and hide the error that matters."
+    if db.in_transaction:
+        try: db.execute("ROLLBACK")
+        except sqlite3.Error: pass
+
+@contextmanager
+def immediate(db: sqlite3.Connection):
+    "One `BEGIN IMMEDIATE` transaction on `db`: committed when the block ends, rolled back when it raises, never left open."
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        rollback(db); raise
 
 # %% ../../nbs/01_files.ipynb #e9328fcb
 class FileLock:
