@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import LLMOpsError, UsageError
-from ..files import read_jsonl
+from ..files import read_appended, read_jsonl
 
 # %% auto #0
 __all__ = ['FORMATS', 'RECIPES', 'hh_turns', 'split_dialogues', 'feedback_pairs_path', 'feedback_labels_path', 'data_path',
@@ -135,7 +135,11 @@ def _rows(recipe: str, data, settings) -> list[dict]:
     if str(data).startswith("calls:"):
         if recipe != "kto": raise UsageError("calls:SINCE holds single labelled answers: it feeds train kto", hint=f"{recipe} takes a file: {FORMATS[recipe]}")
         return labelled_calls(str(data)[6:], settings)
-    return read_jsonl(data_path(data, settings, recipe), hint=f"{recipe} takes one JSON object per line: {FORMATS[recipe]}", missing=_missing(recipe))
+    p, hint = data_path(data, settings, recipe), f"{recipe} takes one JSON object per line: {FORMATS[recipe]}"
+    if str(data).startswith("feedback:") and p.is_file():  # the kit's own append-only file: a line cut by a full disk or a kill is skipped, with a warning
+        rows = list({("item", r["index"]) if "index" in r else ("line", i): r for i, r in enumerate(read_appended(p))}.values())  # a label given again: the last
+        if rows and not any(_missing(recipe)(r) for r in rows): return rows
+    return read_jsonl(p, hint=hint, missing=_missing(recipe))  # a user's file, or a damaged session: the error names the line
 
 def load_data(recipe: str, # sft | reward | dpo | kto | distill
               data: str | Path, # a JSONL file; feedback:NAME, a feedback session; kto also calls:SINCE (labelled recorded calls)
