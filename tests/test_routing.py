@@ -146,6 +146,33 @@ def test_route_trained_and_evaluated_from_a_score_table_of_models_never_called(e
         dispatch(["route", "train", "t1", "--data", _table(tmp_path / "other.jsonl", [{"question": "q", "scores": {"local": 1}}])])
 
 
+
+def test_a_route_changed_while_it_trains_or_calibrates_is_never_undone(env, st, tmp_path, monkeypatch):
+    "Another process's change made while a route trains or calibrates (made here inside the fit) is kept, and nothing half-saved."
+    from jupyter_llmops import route_eval, route_train
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.routing import add_route, get_route, remove_route, route_path, router_path
+    weak, strong, other = (f"openai:{m}@http://127.0.0.1:9" for m in ("cheap", "capable", "other"))
+    rows = [{"question": f"{'Prove the theorem in full' if i % 3 == 0 else 'Add the numbers'} {i}.",
+             "scores": {weak: float(i % 3 != 0), strong: 1.0}} for i in range(40)]
+    data = _table(tmp_path / "t.jsonl", rows)
+    meanwhile = lambda fn, action: lambda *a, **k: (fn(*a, **k), action())[0]  # the other process acts while this one works
+    add_route("race", [weak, strong], "rules", st)
+    fit = route_train.fit_router
+    monkeypatch.setattr(route_train, "fit_router", meanwhile(fit, lambda: remove_route("race", st)))
+    with pytest.raises(UsageError, match="was removed while it was trained"): route_train.train_route("race", data, settings=st)
+    assert not route_path("race", st).exists() and not router_path("race", st).exists()  # not brought back as a learned route
+    add_route("race", [weak, strong], "rules", st)
+    monkeypatch.setattr(route_train, "fit_router", meanwhile(fit, lambda: add_route("race", [weak, other], "rules", st)))
+    with pytest.raises(UsageError, match=r"changed \(models\) while it was trained"): route_train.train_route("race", data, settings=st)
+    assert (get_route("race", st).models, get_route("race", st).policy) == ([weak, other], "rules") and not router_path("race", st).exists()
+    add_route("race", [weak, strong], "rules", st)
+    monkeypatch.setattr(route_eval, "curve_point", meanwhile(route_eval.curve_point, lambda: add_route("race", [weak, strong], "cascade", st)))
+    with pytest.raises(UsageError, match=r"changed \(policy\) while it was calibrated"):
+        route_eval.calibrate_route("race", data, strong_share=0.3, settings=st)
+    assert get_route("race", st).policy == "cascade" and get_route("race", st).threshold is None  # its threshold not set from the rules curve
+    assert not [p.name for p in route_path("race", st).parent.iterdir() if ".staging" in p.name]  # no staging folder left
+
 def test_a_router_file_that_holds_a_pickle_is_refused(env, st, tmp_path):
     import io
     import numpy as np

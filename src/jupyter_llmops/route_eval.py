@@ -13,7 +13,7 @@ from .display import figure, fig_png, img_html, table_html
 from .errors import UsageError
 from .route_train import (NO_GAP, ScoreTable, check_fraction, curve_point, oracle_curve, read_scores, route_metrics,
                                         routed_curve, table_vectors)
-from .routing import Route, _keywords, _kw_hits, get_route, load_router, router_path, save_route
+from .routing import Route, _keywords, _kw_hits, current_route, get_route, load_router, route_lock, router_path, save_route
 
 # %% auto #0
 __all__ = ['policy_scores', 'native', 'routed_at', 'current_threshold', 'RouteEval', 'eval_table', 'eval_route',
@@ -152,6 +152,8 @@ def calibrate_route(name: str, data: str | Path, strong_share: float | None = No
     if route.policy not in ev.curves:
         raise UsageError(f"route {name} is a {route.policy} route, and {data} does not allow evaluating it", hint='a cascade needs "confidence" in each line')
     row = curve_point(ev.curves[route.policy], strong_share, quality, ev.strong_mean)
-    route.threshold = float(row.threshold)
-    save_route(route, s)
+    with route_lock(name, s):  # a threshold is only meant for the models, policy and router it was measured on
+        route = current_route(route, s, "calibrated", same=("models", "policy", "model_uri"))
+        route.threshold = float(row.threshold)
+        save_route(route, s)
     return eval_table(route, read_scores(data, route.models, s.costs), s)

@@ -4,14 +4,14 @@
 
 # %% ../../nbs/18_route_train.ipynb #412eff8d
 from __future__ import annotations
-import json, math, time, warnings
+import json, math, shutil, tempfile, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError
 from .files import read_jsonl
-from .routing import (BASES, HAND, ROUTER_FORMAT, Route, Router, get_route, hand_features, router_path, save_route,
-                                    tfidf_analyzer)
+from .routing import (BASES, HAND, ROUTER_FORMAT, Route, Router, current_route, get_route, hand_features, route_lock,
+                                    router_path, save_route, tfidf_analyzer)
 
 # %% auto #0
 __all__ = ['NO_GAP', 'C', 'ScoreTable', 'check_fraction', 'make_table', 'read_scores', 'scores_from_calls', 'routed_curve',
@@ -274,18 +274,18 @@ def train_route(name: str, data: str | Path | None = None, since: str = "7d", se
                                C=json.dumps(C), quality=quality))
         mlflow.log_metrics({**cv, "rows": len(t), "weak_mean": float(t.weak.mean()), "strong_mean": float(t.strong.mean()),
                             "threshold": router.meta["threshold"]})
-        d = Path(s.path("routes")) / f".{name}.staging"
-        d.mkdir(parents=True, exist_ok=True)
+        Path(s.path("routes")).mkdir(parents=True, exist_ok=True)
+        d = Path(tempfile.mkdtemp(dir=s.path("routes"), prefix=f".{name}.staging-"))  # its own: two trainings of one route at once
         try:
             router.save(d / "router.npz")
             (d / "router.json").write_text(json.dumps(router.meta, indent=1))
             mlflow.log_artifacts(str(d), "router")
-        finally:
-            for f in d.glob("*"): f.unlink()
-            d.rmdir()
+        finally: shutil.rmtree(d, ignore_errors=True)
         mlflow.log_dict({"models": list(t.models), "rows": [dict(question=q, weak=float(w), strong=float(g))
                                                              for q, w, g in zip(t.questions, t.weak, t.strong)]}, "router_training.json")
-    router.save(router_path(name, s))
-    r.model_uri, r.policy, r.threshold = f"runs:/{run.info.run_id}/router", "learned", router.meta["threshold"]
-    save_route(r, s)
+    with route_lock(name, s):  # the route as it is now: a change made while it trained is kept, a removal is not undone
+        r = current_route(r, s, f"trained (its router is in MLflow run {run.info.run_id})")
+        router.save(router_path(name, s))
+        r.model_uri, r.policy, r.threshold = f"runs:/{run.info.run_id}/router", "learned", router.meta["threshold"]
+        save_route(r, s)
     return RouterTraining(name, len(t), cv, r.threshold, run.info.run_id, r.model_uri)

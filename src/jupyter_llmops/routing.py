@@ -5,17 +5,19 @@
 # %% ../../nbs/16_routing.ipynb #ad9acfb8
 from __future__ import annotations
 import json, re, time, warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import NotFoundError, UsageError
-from .files import atomic_write, check_name
+from .files import FileLock, atomic_write, check_name
 
 # %% auto #0
-__all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'save_route', 'add_route',
-           'get_route', 'read_route', 'list_routes', 'remove_route', 'hand_features', 'rules_choice', 'tfidf_analyzer',
-           'Router', 'load_router', 'question_of', 'learned_choice', 'Candidates', 'choose', 'confident']
+__all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'save_route',
+           'route_lock', 'current_route', 'add_route', 'get_route', 'read_route', 'list_routes', 'remove_route',
+           'hand_features', 'rules_choice', 'tfidf_analyzer', 'Router', 'load_router', 'question_of', 'learned_choice',
+           'Candidates', 'choose', 'confident']
 
 # %% ../../nbs/16_routing.ipynb #bc523007
 POLICIES = ("rules", "learned", "cascade")
@@ -47,6 +49,19 @@ def save_route(r: Route, settings: Settings) -> Route:
     atomic_write(route_path(r.name, settings), json.dumps(asdict(r), indent=1))
     return r
 
+@contextmanager
+def route_lock(name: str, settings: Settings):
+    "Route `name`'s lock: every change reads and writes its files under it, so two processes never undo each other's."
+    with FileLock(settings.path("routes", f".{check_name(name, 'route name')}.lock")): yield
+
+def current_route(r: Route, settings: Settings, what: str, same: tuple = ("models",)) -> Route:
+    "Route `r` as its file says now (call it under `route_lock`); a `UsageError` if it was removed, or its `same` fields changed, while `what` ran."
+    try: now = get_route(r.name, settings)
+    except NotFoundError: raise UsageError(f"route {r.name} was removed while it was {what}: nothing was saved", hint=f"add it again (%llmops route add {r.name} --models ...), then run this again") from None
+    changed = [f for f in same if getattr(now, f) != getattr(r, f)]
+    if changed: raise UsageError(f"route {r.name} changed ({', '.join(changed)}) while it was {what}: nothing was saved", hint="run it again on the route as it is now")
+    return now
+
 def add_route(name: str, models: list[str], policy: str = "rules", settings: Settings | None = None) -> Route:
     "Create or replace route `name` over `models` (cheapest first)."
     from jupyter_llmops.models import parse_spec
@@ -58,11 +73,12 @@ def add_route(name: str, models: list[str], policy: str = "rules", settings: Set
         if parse_spec(m).kind == "route": raise UsageError(f"{m}: a route cannot contain a route")
     r = Route(name, models, policy)
     p = route_path(name, s)
-    if p.exists():  # keep a trained router (same models) and a calibrated threshold (same policy) across a re-add
-        old = read_route(p)
-        if old.models == models: r.model_uri = old.model_uri
-        if old.models == models and old.policy == policy: r.threshold = old.threshold
-    return save_route(r, s)
+    with route_lock(name, s):
+        if p.exists():  # keep a trained router (same models) and a calibrated threshold (same policy) across a re-add
+            old = read_route(p)
+            if old.models == models: r.model_uri = old.model_uri
+            if old.models == models and old.policy == policy: r.threshold = old.threshold
+        return save_route(r, s)
 
 def get_route(name: str, settings: Settings | None = None) -> Route:
     "Route `name`; a clear error when it does not exist."
@@ -98,9 +114,10 @@ def list_routes(settings: Settings | None = None) -> list[Route]:
 def remove_route(name: str, settings: Settings | None = None) -> str:
     "Delete route `name` and its trained router (the MLflow copy stays)."
     s = settings or load_settings()
-    get_route(name, s)
-    route_path(name, s).unlink()
-    router_path(name, s).unlink(missing_ok=True)
+    with route_lock(name, s):
+        get_route(name, s)
+        route_path(name, s).unlink()
+        router_path(name, s).unlink(missing_ok=True)
     return f"route {name} removed"
 
 # %% ../../nbs/16_routing.ipynb #f094659e
