@@ -42,3 +42,52 @@ def test_two_annotators_never_lose_each_others_pairs(tmp_path, monkeypatch):
         want = s.sources[0] if "AB"[(last + p["index"]) % 2] == ("A" if not s.swapped(p["index"]) else "B") else s.sources[1]
         assert p["chosen_by"] == want, p
     assert s.summary()[s.sources[0]] + s.summary()[s.sources[1]] == PROMPTS
+
+
+OPENER = textwrap.dedent("""
+    import sys, time
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.feedback import FeedbackSession
+    who, prompts = (int(x) for x in sys.argv[1:])
+    s = FeedbackSession("pair", settings=load_settings())
+    texts = [(s.item(i).answer_a, s.item(i).answer_b) for i in range(prompts)]  # both open every item, at the same time
+    for i in range(who, prompts, 2): s.judge(i, "A")
+    while s.progress[0] < prompts: time.sleep(0.05)  # both finish, then both ask to log, as the panel does
+    print(repr((texts, s.log_if_needed())))
+""")
+
+
+def test_two_annotators_opening_one_item_pay_for_one_answer_and_log_once(tmp_path, monkeypatch):
+    "Answers come from a loopback server that numbers them: a second generation of an item would show as another text."
+    import ast, threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    served, lock = [], threading.Lock()
+
+    class Chat(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            with lock: served.append(1); n = len(served)
+            out = json.dumps({"choices": [{"message": {"content": f"answer number {n}"}}], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}).encode()
+            self.send_response(200); self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(out)))
+            self.end_headers(); self.wfile.write(out)
+
+        def log_message(self, *a): pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Chat)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    home = tmp_path / "home"
+    monkeypatch.setenv("LLMOPS_HOME", str(home))
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"question {i}?"}) + "\n" for i in range(6)))
+    url = f"http://127.0.0.1:{srv.server_port}/v1"
+    FeedbackSession("pair", prompts=data, models=[f"openai:a@{url}", f"openai:b@{url}"], settings=load_settings())
+    env = {**os.environ, "LLMOPS_HOME": str(home), "LLMOPS_TRACKING_URI": f"sqlite:///{home}/mlflow.db"}
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(who), "6"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for who in (0, 1)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    srv.shutdown()
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    (texts0, run0), (texts1, run1) = (ast.literal_eval(o.strip().splitlines()[-1]) for o, _ in outs)
+    assert len(served) == 12 and texts0 == texts1  # one answer per item and side, and both annotators judged the same texts
+    assert len(read_appended(Path(home) / "feedback" / "pair" / "answers.jsonl")) == 12
+    assert [r for r in (run0, run1) if r] and len([r for r in (run0, run1) if r]) == 1  # the finished session logged once

@@ -45,6 +45,17 @@ def _read_meta(p: Path) -> dict:
     if bad: raise UsageError(f"{p}: damaged (field(s) {', '.join(bad)} missing or of the wrong type)", hint=hint)
     return m
 
+def _answer_once(folder: Path, key: dict, generate) -> str:
+    "The answer of `key` cached in `folder`'s answers.jsonl, else `generate()`'s, cached: under the session's lock, so two annotators opening one item pay for one answer and judge the same text."
+    def cached() -> str | None:
+        return next((a["text"] for a in read_appended(folder / "answers.jsonl") if all(a.get(k) == v for k, v in key.items()) and isinstance(a.get("text"), str)), None)
+    if (text := cached()) is not None: return text
+    with FileLock(folder / ".answer.lock"):
+        if (text := cached()) is not None: return text  # the other annotator generated it while this one waited
+        rec = generate()
+        append_jsonl(folder / "answers.jsonl", {**key, **rec})
+        return rec["text"]
+
 def _judgements(folder: Path, choices, sources=None) -> list[dict]:
     "The judgements saved in `folder`; a line of another shape (hand-edited, another version's) is skipped with a warning."
     import warnings
@@ -115,17 +126,16 @@ class FeedbackSession:
 
     def answer(self, index: int, side: int) -> str:
         "Source `side`'s answer to prompt `index`: from the cache, else generated (and recorded as an LLM call)."
-        for a in read_appended(self.folder / "answers.jsonl"):
-            if a.get("index") == index and a.get("side") == side and isinstance(a.get("text"), str): return a["text"]
-        from jupyter_llmops.llm import complete
-        attrs = {"llmops.feedback": self.name}
-        if self.mode == "models":
-            out = complete(self.prompts[index], spec=self.sources[side], max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
-        else:
-            from jupyter_llmops.prompts import render
-            out = complete(render(self.sources[side], self.settings, **self.prompts[index]), max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
-        append_jsonl(self.folder / "answers.jsonl", {"index": index, "side": side, "source": self.sources[side], "text": out.text})
-        return out.text
+        def generate() -> dict:
+            from jupyter_llmops.llm import complete
+            attrs = {"llmops.feedback": self.name}
+            if self.mode == "models":
+                out = complete(self.prompts[index], spec=self.sources[side], max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
+            else:
+                from jupyter_llmops.prompts import render
+                out = complete(render(self.sources[side], self.settings, **self.prompts[index]), max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
+            return {"source": self.sources[side], "text": out.text}
+        return _answer_once(self.folder, {"index": index, "side": side}, generate)
 
     def item(self, index: int) -> Item:
         a, b = (1, 0) if self.swapped(index) else (0, 1)
@@ -161,9 +171,14 @@ class FeedbackSession:
             else: out[j["source_a"] if j["choice"] == "A" else j["source_b"]] += 1
         return out
 
+    def log_if_needed(self) -> str | None:
+        "Log the pairs (the run id) unless nothing was judged since the last log: once, when two annotators finish together."
+        with FileLock(self.folder / ".log.lock"): return self.log_dataset() if self.needs_log() else None
+
     def log_dataset(self, experiment: str | None = None) -> str:
         "Log the preference pairs to MLflow as a dataset (with the win counts); the run id."
         import pandas as pd
+        judged = self.progress[0]  # counted before the pairs are read: a judgement made meanwhile is logged next time
         from jupyter_llmops.mlstore import connect, ensure_experiment
         mlflow = connect(self.settings)
         eid = ensure_experiment(experiment or self.settings.experiment, self.settings)
@@ -175,7 +190,7 @@ class FeedbackSession:
             if pairs:
                 mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame(pairs), name=f"feedback-{self.name}"), context="feedback")
                 mlflow.log_artifact(str(self.pairs_path))
-        atomic_write(self.folder / "logged.json", json.dumps({"judged": self.progress[0], "run_id": run.info.run_id}))
+        atomic_write(self.folder / "logged.json", json.dumps({"judged": judged, "run_id": run.info.run_id}))
         return run.info.run_id
 
     def __repr__(self):
@@ -261,13 +276,12 @@ class LabelSession:
         "The item's answer: given in the file, else generated once (recorded as an LLM call) and cached."
         it = self.items[index]
         if it.get("answer") is not None: return it["answer"]
-        for a in read_appended(self.folder / "answers.jsonl"):
-            if a.get("index") == index and isinstance(a.get("text"), str): return a["text"]
-        from jupyter_llmops.llm import complete
-        msg = (f"Context:\n" + "\n\n".join(it["context"]) + f"\n\nQuestion: {it['question']}") if it["context"] else it["question"]
-        out = complete(msg, spec=self.meta.get("model"), max_tokens=self.max_tokens, settings=self.settings, trace_attrs={"llmops.feedback": self.name})
-        append_jsonl(self.folder / "answers.jsonl", {"index": index, "side": 0, "text": out.text, "trace_id": out.trace_id})
-        return out.text
+        def generate() -> dict:
+            from jupyter_llmops.llm import complete
+            msg = (f"Context:\n" + "\n\n".join(it["context"]) + f"\n\nQuestion: {it['question']}") if it["context"] else it["question"]
+            out = complete(msg, spec=self.meta.get("model"), max_tokens=self.max_tokens, settings=self.settings, trace_attrs={"llmops.feedback": self.name})
+            return {"side": 0, "text": out.text, "trace_id": out.trace_id}
+        return _answer_once(self.folder, {"index": index}, generate)
 
     def item(self, index: int) -> LabelItem:
         it = self.items[index]

@@ -35,7 +35,8 @@ class FeedbackModel(PanelModel):
             self.progress = f"{n} of {total} judged"
             if it is None:
                 self.done, self.index, self.prompt, self.answer_a, self.answer_b = True, -1, "", "", ""
-                logged = f"; logged to MLflow run {self.session.log_dataset()}" if self.session.needs_log() else ""
+                rid = self.session.log_if_needed()  # two annotators finishing together: logged once
+                logged = f"; logged to MLflow run {rid}" if rid else ""
                 self.status = f"all {total} prompts judged: {self.session.summary()}; pairs in {self.session.pairs_path}{logged}"
             else:
                 self.done, self.index, self.prompt, self.answer_a, self.answer_b = False, it.index, it.prompt, it.answer_a, it.answer_b
