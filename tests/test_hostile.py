@@ -203,7 +203,7 @@ def test_broken_files_and_arguments_are_explained(tmp_path, project):
     assert r.returncode == 2 and "env LLMOPS_COSTS: costs: bad costs entry" in r.stderr
     (project / "bad.db").write_bytes(b"this is not a database " * 200)
     r = _cli_error(["schedule", "list"], project, env={"LLMOPS_JOBS_DB": f"sqlite:///{project / 'bad.db'}"})
-    assert r.returncode == 2 and "cannot be used" in r.stderr and "bad.db" in r.stderr
+    assert r.returncode == 2 and "cannot be used" in r.stderr and "bad.db" in r.stderr and "damaged or not a jobs database" in r.stderr
     r = _cli_error(["schedule", "add", "a b'c", "a.ipynb", "--cron", "0 2 * * *"], project)
     assert r.returncode == 2 and "bad schedule name" in r.stderr
     (project / "empty.csv").write_text(""); (project / "ok.csv").write_text("x\n1\n2\n")

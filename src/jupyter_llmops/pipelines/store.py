@@ -198,8 +198,9 @@ def _engine(url: str):
         except DatabaseError as e:
             engine.dispose()
             first = str(getattr(e, "orig", e)).splitlines()[0]
-            raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}",
-                              hint="it is damaged or not a jobs database: move the file away (a new one is made), or set jobs_db") from None
+            raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}",  # a full disk reads "disk I/O error" to a new connection
+                              hint="is its disk full? free space and try again: the database is kept as it is" if "disk" in first else
+                              "it is damaged or not a jobs database: move the file away (a new one is made), or set jobs_db") from None
         _engines[url] = (engine, tables)
         return _engines[url]
 
