@@ -66,6 +66,16 @@ def test_run_failed_cell_keeps_error(proj):
     assert _mlflow_run(r.run_id).info.status == "FAILED" and "failed" in repr(r)
 
 
+
+def test_a_result_that_cannot_be_written_into_the_output_is_still_returned_and_logged(proj, monkeypatch):
+    "A full disk when the status is written into the output notebook: the run's result still comes back, its MLflow run ends."
+    from jupyter_llmops.pipelines import runner
+    def full(*a): raise OSError(28, "No space left on device")
+    monkeypatch.setattr(runner, "_annotate", full)
+    with pytest.warns(UserWarning, match="result was not written into .*No space left"):
+        r = run_notebook("ok.ipynb", {"k": 2})
+    assert r.status == "succeeded" and r.glue["double"] == 4 and _mlflow_run(r.run_id).info.status == "FINISHED"
+
 def test_timeout_kills_the_kernel(proj):
     t = time.time()
     r = run_notebook("slow.ipynb", timeout=4)

@@ -343,7 +343,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     res = RunResult(str(path), status, str(out_nb), "", run_id, error, cell, time.perf_counter() - t0, shown,
                     read_glue(nb) if nb else {}, started.isoformat(timespec="seconds"), state.get("kernel_started"))
     if nb:
-        _annotate(out_nb, nb, res)
+        try: _annotate(out_nb, nb, res)
+        except OSError as e: warnings.warn(f"the run's result was not written into {out_nb}: {e}")  # a full disk: the result still returns
         if html:
             try: res.html_path = str(to_html(out_nb, nb))
             except Exception as e: warnings.warn(f"no HTML copy: {e}")
