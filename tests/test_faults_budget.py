@@ -100,6 +100,7 @@ def test_cache_failures_never_lose_the_answer_or_the_spend(paid, model_server, m
     from jupyter_llmops.cache import SemanticCache
     s = paid.updated(cache="on", budget_hard="off")
     def broken(*a, **kw): raise sqlite3.OperationalError("disk I/O error")
+    store, lookup = SemanticCache.store, SemanticCache.lookup
     monkeypatch.setattr(SemanticCache, "store", broken)
     with pytest.warns(UserWarning, match="the answer was not cached .*disk I/O error"):
         c = complete(PROMPT, model_server.spec, max_tokens=TOKENS[1], settings=s, record=False)
@@ -108,6 +109,12 @@ def test_cache_failures_never_lose_the_answer_or_the_spend(paid, model_server, m
     with pytest.warns(UserWarning, match="the semantic cache could not be read"):
         c = complete(PROMPT, model_server.spec, max_tokens=TOKENS[1], settings=s, record=False)
     assert c.text.startswith("hi") and not c.cached and spent(s, "daily") == pytest.approx(0.10)
+    monkeypatch.setattr(SemanticCache, "store", store); monkeypatch.setattr(SemanticCache, "lookup", lookup)
+    first = complete(PROMPT, model_server.spec, max_tokens=TOKENS[1], settings=s, record=False)  # stored, this time
+    monkeypatch.setattr(SemanticCache, "_count", broken)  # a full disk: the hit cannot be counted, but it can be read
+    with pytest.warns(UserWarning, match="the cache's counters were not updated"):
+        c = complete(PROMPT, model_server.spec, max_tokens=TOKENS[1], settings=s, record=False)
+    assert c.cached and c.text == first.text and spent(s, "daily") == pytest.approx(0.15)  # served from the cache, not paid again
 
 
 def test_changing_the_embedding_model_never_breaks_a_cached_call(paid, model_server, tmp_path):

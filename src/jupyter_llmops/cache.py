@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_cache.ipynb #26b480d3
 from __future__ import annotations
-import hashlib, json, threading, time
+import hashlib, json, sqlite3, threading, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
@@ -142,9 +142,11 @@ class SemanticCache:
         "The stored answer of the nearest earlier question with the same key, if near enough (and verified)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
         best = self.match(key, q, self._embed(q))
-        with self._lock, immediate(self.db):  # never left open: an open one would stall every other process's cache
-            self._count(lookups=1, hits=int(best is not None), saved=(best[4] or 0.0) if best else 0.0)
-            if best: self.db.execute("UPDATE entries SET hits = hits + 1, saved = saved + cost WHERE id = ?", (best[0],))
+        try:
+            with self._lock, immediate(self.db):  # never left open: an open one would stall every other process's cache
+                self._count(lookups=1, hits=int(best is not None), saved=(best[4] or 0.0) if best else 0.0)
+                if best: self.db.execute("UPDATE entries SET hits = hits + 1, saved = saved + cost WHERE id = ?", (best[0],))
+        except sqlite3.OperationalError as e: warnings.warn(f"the cache's counters were not updated: {e}")  # a full disk: the answer is still served
         if best is None: return None
         i, sim, question, answer, cost, lp, lat = best
         return CacheHit(answer, cost or 0.0, lp, sim, lat or 0.0, question)
