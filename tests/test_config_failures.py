@@ -33,3 +33,30 @@ def test_atomic_write_keeps_old_content_on_failure(tmp_path):
         atomic_write(f, 12345)  # not text nor bytes: fails while writing
     assert f.read_text() == "[llmops]\nllm = local\n"
     assert [p.name for p in tmp_path.iterdir()] == ["settings.ini"]
+
+
+SETTER = """
+import sys
+from jupyter_llmops.config import _ini_values, set_setting
+from pathlib import Path
+key, f = sys.argv[1], Path(sys.argv[2])
+for i in range(40):
+    set_setting(key, str(i + 1), start=f.parent, environ={"HOME": str(f.parent)})
+    got = _ini_values(f)[key][0].strip()
+    if got != str(i + 1): sys.exit(f"{key} = {i + 1} was lost: the file says {got}")  # overwritten by the other writer's copy
+"""
+
+
+def test_two_config_sets_at_once_lose_neither(tmp_path):
+    "Two processes writing two keys of one settings.ini, 40 times each: every write is still there when its writer looks."
+    import subprocess, sys
+    from jupyter_llmops.config import _ini_values
+    f = tmp_path / "settings.ini"
+    f.write_text("[llmops]\nexperiment = shared\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMOPS_")}
+    procs = [subprocess.Popen([sys.executable, "-c", SETTER, key, str(f)], env=env, stderr=subprocess.PIPE, text=True)
+             for key in ("route_max_words", "pipeline_parallel")]
+    errs = [p.communicate(timeout=300)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errs
+    vals = {k: v.strip() for k, (v, _) in _ini_values(f).items()}
+    assert vals == {"experiment": "shared", "route_max_words": "40", "pipeline_parallel": "40"}

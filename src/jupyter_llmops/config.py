@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, make_dataclass, replace
 from pathlib import Path
 from typing import Mapping
 from .errors import ConfigError, UsageError
-from .files import atomic_write, read_jsonl
+from .files import atomic_write, file_locked, read_jsonl
 
 # %% auto #0
 __all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Settings', 'parse_costs', 'parse_budget', 'parse_bindings', 'Key',
@@ -364,15 +364,15 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
     if value.splitlines() not in ([value], []): raise UsageError("a settings value is one line", hint="no line break (\\n, \\r, U+2028...) in it")
     _parse(KEYS[key], value, "config set")
     f = find_settings_file(start, env) or user_settings_path(env)
-    new = _set_line(f.read_text(encoding="utf-8-sig") if f.exists() else "", key, value)
-    cp = _read_ini(f, new)  # what the file would say: written only if it reads back as meant
-    if not cp.has_section(SECTION) or cp[SECTION].get(key, "").strip() != value.strip():
-        raise ConfigError(f"{f} could not be updated safely (it would read {key} = {cp[SECTION].get(key) if cp.has_section(SECTION) else None!r}); it was left as it was",
-                          hint=f"edit it by hand: {key} = {value} under [{SECTION}]")
-    atomic_write(f, new)
+    with file_locked(f):  # two `config set` at once: the second reads the first's write, and neither is lost
+        new = _set_line(f.read_text(encoding="utf-8-sig"), key, value)
+        cp = _read_ini(f, new)  # what the file would say: written only if it reads back as meant
+        if not cp.has_section(SECTION) or cp[SECTION].get(key, "").strip() != value.strip():
+            raise ConfigError(f"{f} could not be updated safely (it would read {key} = {cp[SECTION].get(key) if cp.has_section(SECTION) else None!r}); it was left as it was",
+                              hint=f"edit it by hand: {key} = {value} under [{SECTION}]")
+        atomic_write(f, new)
     s = load_settings(start, env)
-    if s.sources[key].startswith("env"):
-        warnings.warn(f"{key} was written to {f}, but {s.sources[key]} overrides it")
+    if s.sources[key].startswith("env"): warnings.warn(f"{key} was written to {f}, but {s.sources[key]} overrides it")
     return s
 
 # %% ../../nbs/02_config.ipynb #a07d4db4

@@ -10,8 +10,8 @@ from pathlib import Path
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback', 'immediate',
-           'FileLock', 'check_name']
+__all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback', 'file_locked',
+           'immediate', 'FileLock', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -107,6 +107,22 @@ def rollback(db: sqlite3.Connection):
     if db.in_transaction:
         try: db.execute("ROLLBACK")
         except sqlite3.Error: pass
+
+@contextmanager
+def file_locked(path: str | Path):
+    "Hold an exclusive `flock` on file `path` itself (made, empty, if missing) while the block reads it and replaces it with `atomic_write`: two read-modify-writes of one file take turns, and neither is lost. A writer that waited on a file replaced meanwhile locks the new one."
+    import fcntl
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        fd = os.open(p, os.O_RDONLY | os.O_CREAT, 0o666 & ~_umask())
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            if os.fstat(fd).st_ino == os.stat(p).st_ino: break  # still the file at `path`
+        except FileNotFoundError: pass
+        os.close(fd)
+    try: yield p
+    finally: os.close(fd)
 
 @contextmanager
 def immediate(db: sqlite3.Connection):
