@@ -8,7 +8,7 @@ import json, os
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
-from .files import atomic_write
+from .files import FileLock, atomic_write
 from . import rag
 
 # %% auto #0
@@ -153,10 +153,11 @@ def import_llamaindex(name: str, persist_dir: str | Path, chunk_size: int = 200,
     stage = s.path("imports", rag.check_name(name, "index name"))
     names = _file_names(list(docs))
     keep = set(names.values())
-    for old in (stage.rglob("*") if stage.exists() else []):
-        if old.is_file() and old.relative_to(stage).as_posix() not in keep: old.unlink()
-    for key, text in docs.items():
-        p = stage / names[key]
-        p.parent.mkdir(parents=True, exist_ok=True)
-        if not p.exists() or p.read_text(encoding="utf-8") != text: atomic_write(p, text)
-    return rag.build(name, ["."], chunk_size, overlap, index, s, progress=progress, root=stage)
+    with FileLock(s.path("imports", f".{name}.lock")):  # two imports into one index: the staging folder is one's, then the other's
+        for old in (stage.rglob("*") if stage.exists() else []):
+            if old.is_file() and old.relative_to(stage).as_posix() not in keep: old.unlink()
+        for key, text in docs.items():
+            p = stage / names[key]
+            p.parent.mkdir(parents=True, exist_ok=True)
+            if not p.exists() or p.read_text(encoding="utf-8") != text: atomic_write(p, text)
+        return rag.build(name, ["."], chunk_size, overlap, index, s, progress=progress, root=stage)
