@@ -60,11 +60,16 @@ def prune(d: Path, grace: float = GRACE):
 def new_version(d: Path, grace: float = GRACE, timeout: float | None = None):
     "Hold the index's lock; yield (number, staging folder); on success publish it as the current version, then prune."
     d = Path(d)
-    (d / "versions").mkdir(parents=True, exist_ok=True)
-    lock = FileLock(d / "lock")
-    if not lock.acquire(timeout=timeout):
-        from jupyter_llmops.errors import ConflictError
-        raise ConflictError(f"index {d.name!r} is being built by another process", hint="wait for that build to end")
+    while True:
+        (d / "versions").mkdir(parents=True, exist_ok=True)
+        lock = FileLock(d / "lock")
+        if not lock.acquire(timeout=timeout):
+            from jupyter_llmops.errors import ConflictError
+            raise ConflictError(f"index {d.name!r} is being built by another process", hint="wait for that build to end")
+        try:
+            if os.fstat(lock.fd).st_ino == os.stat(d / "lock").st_ino: break
+        except FileNotFoundError: pass
+        lock.release()  # the index was dropped while this build waited (it holds the old folder's lock): build it anew
     try:
         lock.write({"pid": os.getpid(), "since": time.time()})
         cur = current(d)
