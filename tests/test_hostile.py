@@ -252,7 +252,7 @@ def test_text_from_data_is_escaped_in_every_html_view(st, tmp_path, monkeypatch)
     from jupyter_llmops.ask import Answer
     from jupyter_llmops.display import img_html
     from jupyter_llmops.drift import drift
-    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.mlstore import connect, ensure_experiment
     from jupyter_llmops.panels import monitor, pipelines, rag as rag_panels
     from jupyter_llmops.panels.prompts import PromptsModel
     from jupyter_llmops.rag import Hit, QueryResult
@@ -261,10 +261,10 @@ def test_text_from_data_is_escaped_in_every_html_view(st, tmp_path, monkeypatch)
     views = {}
     ref, cur = pd.DataFrame({b: [1.0, 2, 3, 4] for b in BAD}), pd.DataFrame({b: [9.0, 9, 9, 8] for b in BAD})
     views["drift (CSV headers)"] = drift(ref, cur, log=False)._repr_html_()
-    mlflow = connect(st); mlflow.set_experiment("hostile")
+    mlflow, eid = connect(st), ensure_experiment("hostile", st)  # not mlflow.set_experiment: it leaves MLFLOW_EXPERIMENT_ID set for later tests
     ids = []
     for b in BAD[:3]:
-        with mlflow.start_run(run_name=b) as r: mlflow.log_param("lr", b); mlflow.log_metric("m", 1.0); ids.append(r.info.run_id)
+        with mlflow.start_run(experiment_id=eid, run_name=b) as r: mlflow.log_param("lr", b); mlflow.log_metric("m", 1.0); ids.append(r.info.run_id)
     views["compare (run names, params)"] = tracking.compare(ids, "hostile", st)._repr_html_()
     views["run view"] = tracking.get_run(ids[0], "hostile", st)._repr_html_()
     pm = PromptsModel(st); pm.prompt, pm.version_a, pm.version_b, pm.templates = bad, 1, 2, {1: "hello {{x}}", 2: "hi {{x}}"}
