@@ -31,6 +31,14 @@ def backoff(settings: Settings, attempt: int) -> float:
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #739f884b
 def _owner(prefix: str = "") -> str: return f"{prefix}{HOST}:{os.getpid()}:{secrets.token_hex(3)}"
 
+def _patiently(fn, tries: int = 4, wait: float = 0.5):
+    "`fn()`, tried again after an error (a full disk, a database briefly away): a run's end is worth a few seconds."
+    for i in range(tries):
+        try: return fn()
+        except Exception:
+            if i == tries - 1: raise
+            time.sleep(wait * (i + 1))
+
 def default_runner(schedule: Schedule, row, settings: Settings, kernel: dict | None = None):
     "Run one attempt of `schedule` with the notebook runner (locally, or on Dask): a `RunResult`. `kernel` is shared with `execute`."
     from jupyter_llmops.pipelines.runner import execute, submit
@@ -158,7 +166,7 @@ class Scheduler:
             if rid in self.lost:
                 res.status, res.error = "lost_lease", f"the attempt lost its lease ({self.lost[rid]}); the kernel was killed"
                 log.warning("run %s: %s; result dropped", rid, res.error)
-            elif not self.store.finish(rid, res.status, res.output_path, res.html_path, res.run_id, res.error, only_if_running=True, owner=self.owner):
+            elif not _patiently(lambda: self.store.finish(rid, res.status, res.output_path, res.html_path, res.run_id, res.error, only_if_running=True, owner=self.owner)):
                 log.warning("run %s ended after its lease was taken over; result dropped", rid)
             else:
                 log.info("%s: run %s %s%s", row.schedule, rid, res.status, f": {res.error}" if res.error else "")
@@ -166,8 +174,8 @@ class Scheduler:
                     if self.store.previous_outcome(row.schedule, rid) in FAILED:
                         notify(self.settings, "recovery", dict(schedule=row.schedule, status=res.status, attempt=row.attempt, output_path=res.output_path, tick=row.tick))
                 else: self._after_failure(rid, res.status, res.error, res.output_path)
-        except Exception:
-            log.exception("run %s: could not record its end", rid)
+        except Exception as e:  # one line, not a database driver's traceback: `schedule run` shows this log on stderr
+            log.error("run %s: could not record its end (%s): %s", rid, res.status, redact(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"))
         finally:
             self.keeper.drop(rid)
             with self._lock: self.active.pop(rid, None); self.kernels.pop(rid, None)
