@@ -91,3 +91,36 @@ def test_two_annotators_opening_one_item_pay_for_one_answer_and_log_once(tmp_pat
     assert len(served) == 12 and texts0 == texts1  # one answer per item and side, and both annotators judged the same texts
     assert len(read_appended(Path(home) / "feedback" / "pair" / "answers.jsonl")) == 12
     assert [r for r in (run0, run1) if r] and len([r for r in (run0, run1) if r]) == 1  # the finished session logged once
+
+
+CREATOR = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.feedback import FeedbackSession
+    other, prompts, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    while not go.exists(): time.sleep(0.001)  # both start together
+    for i in range(20):
+        try: FeedbackSession(f"born-{i}", prompts=prompts, models=["openai:a@http://127.0.0.1:9", other], settings=load_settings()); print("made", i)
+        except UsageError as e: print("refused", i, "already compares" in str(e))
+""")
+
+
+def test_two_annotators_creating_one_session_at_once_never_both_win(tmp_path, monkeypatch):
+    "Two processes start the same session with different models, 20 times: each time one makes it, the other is told it exists."
+    home = tmp_path / "home"
+    data = tmp_path / "prompts.jsonl"
+    data.write_text(json.dumps({"prompt": "question?"}) + "\n")
+    env = {**os.environ, "LLMOPS_HOME": str(home)}
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", CREATOR, f"openai:{m}@http://127.0.0.1:9", str(data), str(go)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for m in ("b", "c")]
+    import time
+    time.sleep(3); go.touch()
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [e for _, e in outs]
+    lines = sorted(l for o, _ in outs for l in o.splitlines())
+    made = [l for l in lines if l.startswith("made")]
+    assert len(made) == 20 and sorted(int(l.split()[1]) for l in made) == list(range(20))  # each session made once
+    assert all(l.endswith("True") for l in lines if l.startswith("refused")) and len(lines) == 40  # the other told why

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
-from .files import FileLock, append_jsonl, atomic_write, check_name, read_appended, read_jsonl
+from .files import FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
 
 # %% auto #0
 __all__ = ['CHOICES', 'CRITERIA', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session']
@@ -105,7 +105,8 @@ class FeedbackSession:
             items = [r["prompt"] for r in rows] if mode == "models" else [r.get("vars", r) for r in rows]
             self.meta = {"name": name, "mode": mode, "sources": list(sources), "prompts": items, "created": time.time(), "source_file": str(prompts)}
             self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False))
+            if not create_new(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False)):  # another process made it meanwhile:
+                return FeedbackSession.__init__(self, name, prompts, models, versions, settings, max_tokens)  # resume it, or say it differs
         self.sources, self.mode, self.prompts = self.meta["sources"], self.meta["mode"], self.meta["prompts"]
 
     @property
@@ -260,7 +261,8 @@ class LabelSession:
             self.meta = {"name": name, "mode": "label", "criterion": criterion or "grounded", "model": model, "items": its, "created": time.time(),
                          "source_file": str(items)}
             self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False))
+            if not create_new(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False)):  # another process made it meanwhile
+                return LabelSession.__init__(self, name, items, criterion, model, settings, max_tokens)
         self.criterion, self.items = self.meta["criterion"], self.meta["items"]
 
     mode = "label"

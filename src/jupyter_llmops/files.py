@@ -10,8 +10,8 @@ from pathlib import Path
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['NAME', 'atomic_write', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback', 'file_locked',
-           'immediate', 'FileLock', 'check_name']
+__all__ = ['NAME', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback',
+           'file_locked', 'immediate', 'FileLock', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -37,6 +37,21 @@ def atomic_write(path: str | Path, data: str | bytes):
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
+
+# %% ../../nbs/01_files.ipynb #e9ab55b6
+def create_new(path: str | Path, data: str | bytes) -> bool:
+    "Write `data` to `path` only where no file is: True when this call made it, False when another was first (never half a file: a hard link of a complete one)."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), 0o666 & ~_umask())
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush(); os.fsync(fh.fileno())
+        try: os.link(tmp, path); return True
+        except FileExistsError: return False
+    finally: Path(tmp).unlink(missing_ok=True)
 
 # %% ../../nbs/01_files.ipynb #10a5de32
 def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
