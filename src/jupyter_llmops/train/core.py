@@ -91,7 +91,7 @@ def cpu_allocator(on: bool = True):
     A training step on a CPU allocates and frees hundreds of MB (activations, gradients, the LM head's tiles). With
     glibc's defaults, every block over its mmap threshold (at most 32 MB) is mapped fresh and unmapped when freed, so
     each step page-faults and zeroes it all again: about 700 MB a step for SmolLM2-135M. Raising the mmap and trim
-    thresholds to 1 GB reuses the freed memory: no page faults, about 8% less CPU time per step. (PyTorch's CPU
+    thresholds to 1 GB reuses the freed memory once the heap has settled (within the first steps): no page faults, about 8% less CPU time per step. (PyTorch's CPU
     tuning guide gets the same from jemalloc or tcmalloc, which need LD_PRELOAD at process start.) This holds in the
     main thread, where a notebook's cells and `%llmops train` run; another thread's arena maps blocks over 64 MB anyway.
     On leaving, the thresholds are set to the values glibc's own dynamic thresholds climb to (32 MB, 64 MB), and the
