@@ -76,6 +76,22 @@ def test_a_result_that_cannot_be_written_into_the_output_is_still_returned_and_l
         r = run_notebook("ok.ipynb", {"k": 2})
     assert r.status == "succeeded" and r.glue["double"] == 4 and _mlflow_run(r.run_id).info.status == "FINISHED"
 
+
+def test_a_save_cut_short_keeps_the_last_whole_output_notebook(proj, monkeypatch):
+    "papermill saves the output notebook as cells run; when a save fails (a full disk), the run fails and the last save stays whole."
+    from jupyter_llmops.pipelines import runner
+    mknb(proj / "four.ipynb", "a = 1", "b = 2", "c = 3", "d = 4")
+    real, saves = runner.atomic_write, []
+    def write(path, data):
+        saves.append(path)
+        if len(saves) == 4: raise OSError(28, "No space left on device")
+        return real(path, data)
+    monkeypatch.setattr(runner, "atomic_write", write)
+    r = run_notebook("four.ipynb")
+    assert r.status == "failed" and "No space left on device" in r.error
+    nb = json.loads(Path(r.output_path).read_text())  # whole: the third save, then the run's status
+    assert nb["metadata"]["llmops"]["status"] == "failed" and nb["metadata"]["papermill"]["output_path"] == r.output_path
+
 def test_timeout_kills_the_kernel(proj):
     t = time.time()
     r = run_notebook("slow.ipynb", timeout=4)

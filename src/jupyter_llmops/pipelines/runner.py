@@ -267,7 +267,16 @@ def _running_cell(out_nb: Path) -> int | None:
 def _annotate(out_nb: Path, nb: dict, res: RunResult):
     "Record the run's status in the output notebook's metadata (`llmops`)."
     nb.setdefault("metadata", {})["llmops"] = {"status": res.status, "error": res.error, "run_id": res.run_id, "params": res.params}
+    if isinstance(nb["metadata"].get("papermill"), dict): nb["metadata"]["papermill"]["output_path"] = str(out_nb)  # not _ATOMIC's form
     atomic_write(out_nb, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+_ATOMIC = "llmops-atomic://"  # papermill saves an output notebook after each cell: through this scheme, with atomic_write
+
+class _AtomicIO:
+    "papermill's I/O for `_ATOMIC` paths: a save cut short (a full disk, a kill) leaves the previous save whole, not half a file."
+    read = staticmethod(lambda path: Path(path[len(_ATOMIC):]).read_text(encoding="utf-8"))
+    write = staticmethod(lambda buf, path: atomic_write(path[len(_ATOMIC):], buf))
+    pretty_path = staticmethod(lambda path: path[len(_ATOMIC):])  # no listdir: only output notebooks take this scheme
 
 def execute(path: str | Path, # an already resolved notebook (see `run_notebook`)
             params: dict | None = None, timeout: float | None = None, settings: Settings | None = None,
@@ -280,6 +289,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     "Execute notebook `path` with papermill under the deadline; keep output + HTML under `<home>/runs/`; log to MLflow."
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
+    from papermill.iorw import papermill_io
+    if all(scheme != _ATOMIC for scheme, _ in papermill_io._handlers): papermill_io.register(_ATOMIC, _AtomicIO)
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
     secret = [k for k, v in params.items() if is_secret(k, v)]
@@ -312,7 +323,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     try:
         for start in (1, 2):  # a kernel that dies or stays silent while starting (e.g. a port another kernel took at that instant) starts once more
             try:
-                pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), str(out_nb), parameters=shown, kernel_name=kernel_name,
+                pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), _ATOMIC + str(out_nb), parameters=shown, kernel_name=kernel_name,
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
                                     stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT)
                 break
