@@ -205,11 +205,13 @@ class CacheStats:
         return (f"semantic cache {self.path}: {self.entries} entries ({self.stale} stale), {self.lookups} lookups, "
                 f"{self.hits} hits ({self.hit_rate:.0%}), ${self.saved:.6f} saved")
 
-def _stale_ids(c: SemanticCache, s: Settings, index_version=None) -> list[int]:
-    "Entries whose model fingerprint, prompt version, index version or embedding model is no longer current."
+_STALE_COLS = ("id", "model", "model_fp", "prompt", "prompt_version", "index_name", "index_version", "embed_model")
+
+def _stale_ids(c: SemanticCache, s: Settings, index_version=None) -> list[tuple]:
+    "Entries whose model fingerprint, prompt version, index version or embedding model is no longer current: rows of `_STALE_COLS`."
     out, latest_prompt, index_v = [], {}, {}
-    for id_, model, fp, prompt, pver, iname, iver, emb in c.db.execute(
-            "SELECT id, model, model_fp, prompt, prompt_version, index_name, index_version, embed_model FROM entries").fetchall():
+    for row in c.db.execute(f"SELECT {', '.join(_STALE_COLS)} FROM entries").fetchall():
+        id_, model, fp, prompt, pver, iname, iver, emb = row
         stale = emb != c.embed_model
         try: stale = stale or model_fingerprint(model, s) != fp
         except Exception: stale = True  # the model is gone
@@ -225,7 +227,7 @@ def _stale_ids(c: SemanticCache, s: Settings, index_version=None) -> list[int]:
                     latest_prompt[prompt] = str(connect(s).genai.load_prompt(f"prompts:/{prompt}@latest").version)
                 except Exception: latest_prompt[prompt] = pver
             stale = latest_prompt[prompt] != pver
-        if stale: out.append(id_)
+        if stale: out.append(row)
     return out
 
 def cache_stats(settings: Settings | None = None, index_version=None) -> CacheStats: # index_version(name) -> current version
@@ -243,7 +245,8 @@ def cache_clear(settings: Settings | None = None, stale_only: bool = False, inde
     with c._lock:
         ids = _stale_ids(c, s, index_version) if stale_only else None
         with immediate(c.db):
-            if stale_only: c.db.executemany("DELETE FROM entries WHERE id = ?", [(i,) for i in ids])
+            if stale_only:  # only a row that still holds what was judged stale: its id may have been reused by a fresh entry since
+                c.db.executemany(f"DELETE FROM entries WHERE {' AND '.join(f'{k} IS ?' for k in _STALE_COLS)}", ids)
             else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters")
     for other in _caches.values(): other._index.clear()  # this process's loaded indexes read the table again
     return cache_stats(s, index_version)
