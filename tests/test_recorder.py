@@ -118,12 +118,12 @@ def test_recorder_monitor_and_lineage_through_either_path(tmp_path, bulk):
     env = {"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "rec-e2e"}
     s = load_settings(tmp_path, environ=env)
     prompts.register("cap", "Capital of {{country}}?", settings=s)
-    connect(s); mlflow.set_experiment(experiment_id=ensure_experiment(s.experiment, s))
+    connect(s); eid = ensure_experiment(s.experiment, s)  # not mlflow.set_experiment: it leaves MLFLOW_EXPERIMENT_ID set for later tests
     now, before = time.time_ns(), RECORDER.via_log_spans
     calls = [{**c, "start_ns": now + i * 10**6, "end_ns": now + i * 10**6 + (c["end_ns"] - c["start_ns"])} for i, c in enumerate(CALLS[:3])]
     RECORDER.bulk = bulk
     try:
-        with mlflow.start_run() as run:
+        with mlflow.start_run(experiment_id=eid) as run:
             ids = [RECORDER.submit(s, c) for c in calls]
         assert recorder.flush()
     finally:
