@@ -41,16 +41,14 @@ def _keys(alerts: list[dict]) -> list[str]:
 def _fresh(alerts: list[dict], s: Settings, since: str) -> list[dict]:
     "The alerts not sent yet this hour (same group and metric, any window), recorded as sent: one ledger per home."
     import time
-    from jupyter_llmops.files import rollback, sqlite_db
+    from jupyter_llmops.files import immediate, sqlite_db
     db = sqlite_db(s.path("alerts.db"))
     db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, at REAL)")
     out = []
-    db.execute("BEGIN IMMEDIATE")
     try:
-        for a, key in zip(alerts, _keys(alerts)):
-            if db.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (key, time.time())).rowcount: out.append(a)
-        db.execute("COMMIT")
-    except BaseException: rollback(db); raise
+        with immediate(db):
+            for a, key in zip(alerts, _keys(alerts)):
+                if db.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (key, time.time())).rowcount: out.append(a)
     finally: db.close()
     return out
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from .alerts import send_alerts
 from .config import Settings, parse_budget
 from .errors import LLMOpsError
-from .files import rollback, sqlite_db
+from .files import immediate, sqlite_db
 
 # %% auto #0
 __all__ = ['RESERVATION_TTL', 'BudgetExceeded', 'spent', 'estimate_cost', 'check_budget', 'Reservation', 'reserve', 'release',
@@ -87,20 +87,15 @@ def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, n
     budgets = [b for b in _budgets(s) if _applies(b[1], prompt_version)]
     if not budgets: return None
     db = _db(s)
-    with _dlock:
-        db.execute("BEGIN IMMEDIATE")  # other processes wait here: the check and the hold are one step
-        try:
-            db.execute("DELETE FROM reserved WHERE expires < ?", (time.time(),))
-            for kind, scope, lim in budgets:
-                row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(kind, now), scope)).fetchone()
-                got = (row[0] if row else 0.0) + _in_flight(db, kind, scope, now)
-                if got >= lim: _refuse(kind, scope, lim, got)
-            rid = db.execute("INSERT INTO reserved (prompt, day, month, cost, expires) VALUES (?, ?, ?, ?, ?)",
-                             (prompt_version[0] if prompt_version else "", _period("daily", now), _period("monthly", now), estimate,
-                              time.time() + RESERVATION_TTL)).lastrowid
-            db.execute("COMMIT")
-        except BaseException:
-            rollback(db); raise
+    with _dlock, immediate(db):  # other processes wait here: the check and the hold are one step
+        db.execute("DELETE FROM reserved WHERE expires < ?", (time.time(),))
+        for kind, scope, lim in budgets:
+            row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(kind, now), scope)).fetchone()
+            got = (row[0] if row else 0.0) + _in_flight(db, kind, scope, now)
+            if got >= lim: _refuse(kind, scope, lim, got)
+        rid = db.execute("INSERT INTO reserved (prompt, day, month, cost, expires) VALUES (?, ?, ?, ?, ?)",
+                         (prompt_version[0] if prompt_version else "", _period("daily", now), _period("monthly", now), estimate,
+                          time.time() + RESERVATION_TTL)).lastrowid
     return Reservation(rid, estimate)
 
 def release(s: Settings, r: Reservation | None):
@@ -118,24 +113,19 @@ def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: fl
     share = s.budget_alert_share
     db, alerts = _db(s), []
     scopes = {""} | ({prompt_version[0]} if prompt_version else set())
-    with _dlock:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if reservation is not None: db.execute("DELETE FROM reserved WHERE id = ?", (reservation.id,))
-            for kind in {k for k, _, _ in budgets}:
-                for scope in scopes:
-                    db.execute("INSERT INTO spend VALUES (?, ?, ?) ON CONFLICT (period, scope) DO UPDATE SET cost = cost + excluded.cost",
-                               (_period(kind, now), scope, cost))
-            for kind, scope, lim in budgets:
-                per = _period(kind, now)
-                total = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (per, scope)).fetchone()[0]
-                for level, thr in (("share", share * lim), ("spent", lim)):
-                    if total >= thr and db.execute("INSERT OR IGNORE INTO alerted VALUES (?, ?, ?)", (per, scope, level)).rowcount:
-                        alerts.append(dict(group=f"budget {scope or 'project'}", metric=f"budget_{kind}" + ("" if level == "share" else "_spent"),
-                                           value=total, threshold=thr, budget=lim, period=per))
-            db.execute("COMMIT")
-        except BaseException:
-            rollback(db); raise
+    with _dlock, immediate(db):
+        if reservation is not None: db.execute("DELETE FROM reserved WHERE id = ?", (reservation.id,))
+        for kind in {k for k, _, _ in budgets}:
+            for scope in scopes:
+                db.execute("INSERT INTO spend VALUES (?, ?, ?) ON CONFLICT (period, scope) DO UPDATE SET cost = cost + excluded.cost",
+                           (_period(kind, now), scope, cost))
+        for kind, scope, lim in budgets:
+            per = _period(kind, now)
+            total = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (per, scope)).fetchone()[0]
+            for level, thr in (("share", share * lim), ("spent", lim)):
+                if total >= thr and db.execute("INSERT OR IGNORE INTO alerted VALUES (?, ?, ?)", (per, scope, level)).rowcount:
+                    alerts.append(dict(group=f"budget {scope or 'project'}", metric=f"budget_{kind}" + ("" if level == "share" else "_spent"),
+                                       value=total, threshold=thr, budget=lim, period=per))
     if alerts:
         notify = notify or send_alerts
         notify(alerts, s, "this day" if all(a["metric"].startswith("budget_daily") for a in alerts) else "this month")

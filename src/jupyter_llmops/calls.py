@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, sqlite3, threading
 from pathlib import Path
 from .config import Settings, redact
-from .files import rollback, sqlite_db
+from .files import immediate, sqlite_db
 
 # %% auto #0
 __all__ = ['SCHEMA', 'COLUMNS', 'LIGHT', 'CAP', 'CONTEXT_CAP', 'typed', 'context_of', 'call_row', 'CallTable']
@@ -75,9 +75,7 @@ class CallTable:
     def _tx(self, sql: str, rows: list):
         "Run `sql` for every row in one transaction: all rows or none."
         with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try: self.db.executemany(sql, rows); self.db.execute("COMMIT")
-            except BaseException: rollback(self.db); raise
+            with immediate(self.db): self.db.executemany(sql, rows)
 
     def add(self, rows: list[dict]):
         "Write call rows (a batch) in one transaction."
@@ -98,14 +96,10 @@ class CallTable:
         "Cache scores: (trace_id, name, value or None, reason) tuples, in one transaction (the `scores` rows and the calls' score columns)."
         if not scores: return
         self._score_columns(sorted({n for _, n, _, _ in scores}))
-        with self.lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                self.db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", [(t, n, v, r or "") for t, n, v, r in scores])
-                for n in {n for _, n, _, _ in scores}:
-                    self.db.executemany(f'UPDATE calls SET "score:{n}" = ? WHERE trace_id = ?', [(-1.0 if v is None else v, t) for t, m, v, _ in scores if m == n])
-                self.db.execute("COMMIT")
-            except BaseException: rollback(self.db); raise
+        with self.lock, immediate(self.db):
+            self.db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?, ?, ?)", [(t, n, v, r or "") for t, n, v, r in scores])
+            for n in {n for _, n, _, _ in scores}:
+                self.db.executemany(f'UPDATE calls SET "score:{n}" = ? WHERE trace_id = ?', [(-1.0 if v is None else v, t) for t, m, v, _ in scores if m == n])
 
     def window(self, since_ms: int, columns: list[str] | None = None):
         "The calls since `since_ms` (epoch ms), newest first, as a DataFrame of `columns` (default: no texts)."

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import hashlib, threading
 from pathlib import Path
-from .files import rollback, sqlite_db
+from .files import immediate, sqlite_db
 from .models import LOCAL_EMBED, embed_model_path
 
 # %% auto #0
@@ -106,6 +106,4 @@ class EmbeddingCache:
 
     def put_many(self, model: str, items: dict):
         rows = [(model, k, v.tobytes()) for k, v in items.items()]
-        self.db.execute("BEGIN IMMEDIATE")
-        try: self.db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?, ?)", rows); self.db.execute("COMMIT")
-        except BaseException: rollback(self.db); raise
+        with immediate(self.db): self.db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?, ?)", rows)
