@@ -11,7 +11,7 @@ from .errors import UsageError
 
 # %% auto #0
 __all__ = ['NAME', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback',
-           'file_locked', 'immediate', 'FileLock', 'check_name']
+           'same_file', 'file_locked', 'immediate', 'FileLock', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -22,35 +22,35 @@ def _umask() -> int:
     except (OSError, ValueError, IndexError): pass
     return 0o022
 
-def atomic_write(path: str | Path, data: str | bytes):
-    "Write `data` to `path` through a temporary file in the same folder and a rename: readers see old or new, never half."
-    path = Path(path)
+def _complete_copy(path: Path, data: str | bytes, mode: int) -> str:
+    "A temporary file beside `path` holding all of `data`, on disk, with permissions `mode`: its name (none is left on failure)."
     path.parent.mkdir(parents=True, exist_ok=True)
-    try: mode = path.stat().st_mode & 0o7777  # the file keeps its permissions: a shared settings.ini stays readable
-    except OSError: mode = 0o666 & ~_umask()  # a new file gets what open() would give it, not mkstemp's 0o600
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), mode)
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush(); os.fsync(fh.fileno())
-        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True); raise
+    return tmp
+
+def atomic_write(path: str | Path, data: str | bytes):
+    "Write `data` to `path` through a temporary file in the same folder and a rename: readers see old or new, never half."
+    path = Path(path)
+    try: mode = path.stat().st_mode & 0o7777  # the file keeps its permissions: a shared settings.ini stays readable
+    except OSError: mode = 0o666 & ~_umask()  # a new file gets what open() would give it, not mkstemp's 0o600
+    tmp = _complete_copy(path, data, mode)
+    try: os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
 
 # %% ../../nbs/01_files.ipynb #e9ab55b6
 def create_new(path: str | Path, data: str | bytes) -> bool:
     "Write `data` to `path` only where no file is: True when this call made it, False when another was first (never half a file: a hard link of a complete one)."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), 0o666 & ~_umask())
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-            fh.flush(); os.fsync(fh.fileno())
-        try: os.link(tmp, path); return True
-        except FileExistsError: return False
+    tmp = _complete_copy(Path(path), data, 0o666 & ~_umask())
+    try: os.link(tmp, path); return True
+    except FileExistsError: return False
     finally: Path(tmp).unlink(missing_ok=True)
 
 # %% ../../nbs/01_files.ipynb #10a5de32
@@ -123,6 +123,11 @@ def rollback(db: sqlite3.Connection):
         try: db.execute("ROLLBACK")
         except sqlite3.Error: pass
 
+def same_file(fd: int, path: str | Path) -> bool:
+    "Whether open file `fd` is still the file at `path` (neither replaced by a rename nor removed): a lock taken on it is the path's."
+    try: return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError: return False
+
 @contextmanager
 def file_locked(path: str | Path):
     "Hold an exclusive `flock` on file `path` itself (made, empty, if missing) while the block reads it and replaces it with `atomic_write`: two read-modify-writes of one file take turns, and neither is lost. A writer that waited on a file replaced meanwhile locks the new one."
@@ -132,9 +137,7 @@ def file_locked(path: str | Path):
     while True:
         fd = os.open(p, os.O_RDONLY | os.O_CREAT, 0o666 & ~_umask())
         fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            if os.fstat(fd).st_ino == os.stat(p).st_ino: break  # still the file at `path`
-        except FileNotFoundError: pass
+        if same_file(fd, p): break
         os.close(fd)
     try: yield p
     finally: os.close(fd)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, re, shutil, time
 from contextlib import contextmanager
 from pathlib import Path
-from .files import FileLock, atomic_write
+from .files import FileLock, atomic_write, same_file
 
 GRACE = 600.0  # seconds a superseded version is kept for readers that followed the pointer earlier
 
@@ -66,9 +66,7 @@ def new_version(d: Path, grace: float = GRACE, timeout: float | None = None):
         if not lock.acquire(timeout=timeout):
             from jupyter_llmops.errors import ConflictError
             raise ConflictError(f"index {d.name!r} is being built by another process", hint="wait for that build to end")
-        try:
-            if os.fstat(lock.fd).st_ino == os.stat(d / "lock").st_ino: break
-        except FileNotFoundError: pass
+        if same_file(lock.fd, d / "lock"): break
         lock.release()  # the index was dropped while this build waited (it holds the old folder's lock): build it anew
     try:
         lock.write({"pid": os.getpid(), "since": time.time()})
