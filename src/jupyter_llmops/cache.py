@@ -207,7 +207,7 @@ class CacheStats:
 
 _STALE_COLS = ("id", "model", "model_fp", "prompt", "prompt_version", "index_name", "index_version", "embed_model")
 
-def _stale_ids(c: SemanticCache, s: Settings, index_version=None) -> list[tuple]:
+def _stale_rows(c: SemanticCache, s: Settings, index_version=None) -> list[tuple]:
     "Entries whose model fingerprint, prompt version, index version or embedding model is no longer current: rows of `_STALE_COLS`."
     out, latest_prompt, index_v = [], {}, {}
     for row in c.db.execute(f"SELECT {', '.join(_STALE_COLS)} FROM entries").fetchall():
@@ -236,17 +236,17 @@ def cache_stats(settings: Settings | None = None, index_version=None) -> CacheSt
     c = SemanticCache(s.path("cache", "semantic.db"), s.embed_model)
     n = dict(c.db.execute("SELECT name, value FROM counters").fetchall())
     entries = c.db.execute("SELECT count(*) FROM entries").fetchone()[0]
-    return CacheStats(entries, int(n.get("lookups", 0)), int(n.get("hits", 0)), float(n.get("saved", 0.0)), len(_stale_ids(c, s, index_version)), str(c.path))
+    return CacheStats(entries, int(n.get("lookups", 0)), int(n.get("hits", 0)), float(n.get("saved", 0.0)), len(_stale_rows(c, s, index_version)), str(c.path))
 
 def cache_clear(settings: Settings | None = None, stale_only: bool = False, index_version=None) -> CacheStats:
     "Remove the stale entries, or every entry and the counters."
     s = settings or load_settings()
     c = SemanticCache(s.path("cache", "semantic.db"), s.embed_model)
     with c._lock:
-        ids = _stale_ids(c, s, index_version) if stale_only else None
+        rows = _stale_rows(c, s, index_version) if stale_only else None
         with immediate(c.db):
             if stale_only:  # only a row that still holds what was judged stale: its id may have been reused by a fresh entry since
-                c.db.executemany(f"DELETE FROM entries WHERE {' AND '.join(f'{k} IS ?' for k in _STALE_COLS)}", ids)
+                c.db.executemany(f"DELETE FROM entries WHERE {' AND '.join(f'{k} IS ?' for k in _STALE_COLS)}", rows)
             else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters")
     for other in _caches.values(): other._index.clear()  # this process's loaded indexes read the table again
     return cache_stats(s, index_version)
