@@ -321,6 +321,78 @@ def _refusal(proj):
 def _try_dask(): return _try(lambda: dispatch(["run", "where.ipynb", "-p", "k", "3", "--executor", "dask"]))
 
 
+def _lan_address():
+    "This machine's first IPv4 address that is not loopback: a scheduler there is reached over the network."
+    import ipaddress, psutil
+    for addrs in psutil.net_if_addrs().values():
+        for a in addrs:
+            if a.family == socket.AF_INET and not ipaddress.ip_address(a.address).is_loopback: return a.address
+    raise AssertionError("this machine has no network address besides loopback")
+
+
+def _cluster(proj, host, tls=None):
+    "A Dask scheduler and one worker listening on `host`, over TLS with the PEM files `tls` = (cert, key) when given: (address, processes)."
+    bindir, proto = Path(sys.executable).parent, "tls" if tls else "tcp"
+    with socket.socket() as so:
+        so.bind((host, 0)); port = so.getsockname()[1]
+    addr, flags = f"{proto}://{host}:{port}", ["--tls-ca-file", tls[0], "--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
+    log = open(proj / f"dask-{proto}.log", "wb")
+    sched = subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", host, "--port", str(port), "--protocol", proto,
+                              "--no-dashboard", *flags], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
+    worker = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--no-dashboard", "--host", host, *flags],
+                              stdout=log, stderr=subprocess.STDOUT, cwd=proj)
+    return addr, [worker, sched]
+
+
+def _use_scheduler(proj, addr, extra=""):
+    text = "".join(l for l in (proj / "settings.ini").read_text().splitlines(True) if not l.startswith(("dask_scheduler", "tracking_uri")))
+    (proj / "settings.ini").write_text(text + f"dask_scheduler = {addr}\n" + extra)
+
+
+@pytest.mark.slow
+def test_a_secret_goes_to_a_dask_cluster_on_another_machine_only_over_tls(proj, tmp_path_factory):
+    import dask
+    from distributed import Security
+    from jupyter_llmops.net import InsecureDestination
+    from jupyter_llmops.pipelines import cluster
+    host, key = _lan_address(), "sk-test-0123456789abcdefXYZ"
+    certs, sec = tmp_path_factory.mktemp("tls"), Security.temporary()
+    (certs / "cert.pem").write_text(sec.tls_ca_file); (certs / "key.pem").write_text(sec.tls_client_key)
+    pem = (str(certs / "cert.pem"), str(certs / "key.pem"))
+    mknb(proj / "key.ipynb", "import jupyter_llmops as llmops\nopen('ran', 'a').write('x')\nllmops.glue('key_length', len(api_key))",
+         params="api_key = ''")
+    procs = []
+    try:
+        plain, ps = _cluster(proj, host); procs += ps
+        _use_scheduler(proj, plain)
+        wait(lambda: _try(lambda: cluster.dask_client(load_settings(proj))), 60, 1, "the plain cluster")
+        # over plain tcp to this machine's network address, a secret parameter is refused before anything is sent
+        with pytest.raises(InsecureDestination, match=f"parameter api_key would cross the network in clear text to the Dask scheduler at {plain}"):
+            run_notebook("key.ipynb", params={"api_key": key}, executor="dask")
+        # and so is a settings value holding a password (a team's tracking store), named but never shown
+        _use_scheduler(proj, plain, "tracking_uri = postgresql://kit:pw-0123456789@db.example/mlflow\n")
+        with pytest.raises(InsecureDestination, match="setting tracking_uri would cross") as e:
+            run_notebook("key.ipynb", executor="dask", log=False)
+        assert "pw-0123456789" not in str(e.value) + e.value.hint
+        assert not (proj / "ran").exists()  # neither run started
+        _use_scheduler(proj, plain)
+        r = run_notebook("key.ipynb", executor="dask")  # nothing secret: it runs there
+        assert r.status == "succeeded" and r.glue["key_length"] == 0
+        # over TLS (the certificates in Dask's configuration) the secret goes, and reaches the notebook
+        tls, ps = _cluster(proj, host, pem); procs += ps
+        _use_scheduler(proj, tls)
+        with dask.config.set({"distributed.comm.tls.ca-file": pem[0], "distributed.comm.tls.client.cert": pem[0],
+                              "distributed.comm.tls.client.key": pem[1]}):
+            wait(lambda: _try(lambda: cluster.dask_client(load_settings(proj))), 60, 1, "the TLS cluster")
+            r = run_notebook("key.ipynb", params={"api_key": key}, executor="dask")
+        assert r.status == "succeeded" and r.glue["key_length"] == len(key) and r.params["api_key"] != key
+    finally:
+        for c in cluster._clients.values(): c.close()
+        cluster._clients.clear()
+        for p in procs: p.terminate()
+        for p in procs: p.wait(20)
+
+
 SHIPPED = ["rag_eval", "prompt_eval", "drift_report", "distill_retrain"]
 
 

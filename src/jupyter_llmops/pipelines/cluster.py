@@ -4,11 +4,14 @@
 
 # %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e22
 from __future__ import annotations
-from ..config import Settings
+import secrets
+from ..config import Settings, redact
 from ..errors import UsageError
+from ..net import InsecureDestination, is_loopback
 
 # %% auto #0
-__all__ = ['RUN_IMPORTS', 'PLUGIN', 'NO_WORKER_GRACE', 'import_for_runs', 'dask_client', 'watch']
+__all__ = ['RUN_IMPORTS', 'PLUGIN', 'NO_WORKER_GRACE', 'import_for_runs', 'dask_client', 'watch', 'private', 'private_workers',
+           'dask_submit']
 
 # %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e23
 RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert", "ipykernel.kernelspec",
@@ -53,8 +56,8 @@ def dask_client(settings: Settings):
 # %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e27
 NO_WORKER_GRACE = 60.0  # seconds a submitted run waits on a cluster that has lost every worker before it is given up
 
-def watch(fut, client):
-    "A `concurrent.futures.Future` of Dask future `fut` that fails (and cancels it) once the cluster has had no worker for `NO_WORKER_GRACE` s."
+def watch(fut, client, among: list[str] | None = None):
+    "A `concurrent.futures.Future` of Dask future `fut` that fails (and cancels it) once the cluster has had no worker (`among` these) for `NO_WORKER_GRACE` s."
     import threading, time
     from concurrent.futures import Future
     out = Future()
@@ -64,8 +67,8 @@ def watch(fut, client):
             try: out.set_result(fut.result(timeout=2)); return
             except TimeoutError: pass
             except BaseException as e: out.set_exception(e); return
-            try: workers = client.scheduler_info()["workers"]
-            except Exception: workers = {}  # the scheduler gone too: as good as no worker
+            try: workers = [w for w in client.scheduler_info()["workers"] if among is None or w in among]
+            except Exception: workers = []  # the scheduler gone too: as good as no worker
             alone = None if workers else (alone or time.monotonic())
             if alone and time.monotonic() - alone > NO_WORKER_GRACE:
                 fut.cancel()
@@ -73,3 +76,30 @@ def watch(fut, client):
                                              hint="start a worker (dask worker ADDRESS) and run it again")); return
     threading.Thread(target=wait, daemon=True, name="llmops-dask-watch").start()
     return out
+
+def private(addr: str) -> bool:
+    "Whether Dask messages to `addr` are out of sight on the way: TLS, in-process, or to this machine."
+    url = addr if "://" in addr else "tcp://" + addr  # Dask's default protocol
+    return url.split("://", 1)[0].lower() in ("tls", "inproc") or is_loopback(url)
+
+_HINT = ("use TLS: dask_scheduler = tls://HOST:PORT, with the certificates in Dask's configuration (distributed.comm.tls.*); "
+         "or a scheduler and workers on this machine (tcp://127.0.0.1:PORT); or give the workers the secret in their own environment")
+
+def private_workers(client, addr: str, secret: list[str]) -> list[str]:
+    "The workers of `client`'s cluster (at `addr`) that a run holding `secret` (what is secret, by name) may go to; `InsecureDestination` when none."
+    what = ", ".join(secret)
+    if not private(addr):
+        raise InsecureDestination(f"{what} would cross the network in clear text to the Dask scheduler at {redact(addr)}", hint=_HINT)
+    ok = [w for w in client.scheduler_info()["workers"] if private(w)]
+    if not ok:
+        raise InsecureDestination(f"{what} would cross the network in clear text: no worker of the Dask cluster at {redact(addr)} "
+                                  "is reached over TLS or on this machine", hint=_HINT)
+    return ok
+
+def dask_submit(settings: Settings, fn, *args, secret: list[str] = (), **kw):
+    "Submit `fn(*args, settings=settings, **kw)` to the cluster: a watched future. A run holding secrets (`secret` names them; settings are checked here) goes only to workers reached privately."
+    c = dask_client(settings)
+    secret = [*secret, *(f"setting {k}" for k, v in vars(settings).items() if isinstance(v, str) and redact(v) != v)]
+    among = private_workers(c, settings.dask_scheduler, secret) if secret else None  # pinned to them: never another worker
+    fut = c.submit(fn, *args, settings=settings, pure=False, key=f"llmops-run-{secrets.token_hex(6)}", workers=among, **kw)
+    return watch(fut, c, among)  # a run on a cluster whose workers all left would wait for ever

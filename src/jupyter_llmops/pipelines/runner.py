@@ -13,7 +13,7 @@ from ..config import Settings, load_settings, redact, user_settings_path
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
 from ..files import atomic_write
-from .cluster import RUN_IMPORTS, dask_client, import_for_runs, watch  # RUN_IMPORTS, dask_client: here too, as before
+from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
 
 # %% auto #0
@@ -367,9 +367,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
 # %% ../../../nbs/35_pipelines_runner.ipynb #2cd1c9c4
 def submit(executor: str, settings: Settings, *args, **kw):
     "Start `execute(*args, **kw)` on `executor` (`local` = a thread of this process driving its own kernel, or `dask`): a future."
-    if executor == "dask":
-        c = dask_client(settings)  # watched: a run on a cluster whose workers all left would wait for ever
-        return watch(c.submit(execute, *args, settings=settings, pure=False, key=f"llmops-run-{secrets.token_hex(6)}", **kw), c)
+    if executor == "dask":  # secrets only where nobody reads them on the way (34_pipelines_cluster)
+        return dask_submit(settings, execute, *args, secret=[f"parameter {k}" for k, v in (kw.get("params") or {}).items() if is_secret(k, v)], **kw)
     if executor == "local":
         from concurrent.futures import Future
         import_for_runs()  # here, before the threads: two runs (or a run and the caller) would import at once
