@@ -393,6 +393,37 @@ def test_a_secret_goes_to_a_dask_cluster_on_another_machine_only_over_tls(proj, 
         for p in procs: p.wait(20)
 
 
+@pytest.mark.slow
+def test_a_run_whose_dask_worker_dies_is_not_started_again(proj):
+    from jupyter_llmops.pipelines import cluster
+    from jupyter_llmops.pipelines.runner import submit
+    addr, procs = _cluster(proj, "127.0.0.1")
+    procs.append(subprocess.Popen([str(Path(sys.executable).parent / "dask"), "worker", addr, "--nthreads", "1", "--no-dashboard",
+                                   "--host", "127.0.0.1"], stdout=open(proj / "dask-2.log", "wb"), stderr=subprocess.STDOUT, cwd=proj))
+    mknb(proj / "once.ipynb", "import os, time\nopen('starts', 'a').write(f'{os.getpid()}\\n')\ntime.sleep(300)")
+    try:
+        _use_scheduler(proj, addr)
+        client = wait(lambda: _try(lambda: cluster.dask_client(load_settings(proj))), 60, 1, "the cluster")
+        wait(lambda: len(client.scheduler_info()["workers"]) == 2, 60, 0.5, "both workers")
+        f = submit("dask", load_settings(proj), proj / "once.ipynb", log=False)
+        wait(lambda: (proj / "starts").exists(), 120, 0.5, "the notebook to start")
+        running = next(w for w, keys in client.processing().items() if keys)
+        os.kill(client.run(os.getpid, workers=[running])[running], signal.SIGKILL)  # its worker dies mid-run
+        # Dask starts the task again on the other worker: refused there, and the caller is told
+        with pytest.raises(cluster.RunLost, match="died mid-run") as e: f.result(timeout=120)
+        assert "output notebook" in e.value.hint
+        time.sleep(3)
+        assert len((proj / "starts").read_text().split()) == 1  # the notebook started once
+    finally:
+        for pid in ((proj / "starts").read_text().split() if (proj / "starts").exists() else []):
+            try: os.kill(int(pid), signal.SIGKILL)  # the dead worker's kernel
+            except ProcessLookupError: pass
+        for c in cluster._clients.values(): c.close()
+        cluster._clients.clear()
+        for p in procs: p.terminate()
+        for p in procs: p.wait(20)
+
+
 SHIPPED = ["rag_eval", "prompt_eval", "drift_report", "distill_retrain"]
 
 

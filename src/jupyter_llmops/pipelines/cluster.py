@@ -10,8 +10,8 @@ from ..errors import UsageError
 from ..net import InsecureDestination, is_loopback
 
 # %% auto #0
-__all__ = ['RUN_IMPORTS', 'PLUGIN', 'NO_WORKER_GRACE', 'import_for_runs', 'dask_client', 'watch', 'private', 'private_workers',
-           'dask_submit']
+__all__ = ['RUN_IMPORTS', 'PLUGIN', 'NO_WORKER_GRACE', 'import_for_runs', 'dask_client', 'watch', 'RunLost', 'private',
+           'private_workers', 'dask_submit']
 
 # %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e23
 RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert", "ipykernel.kernelspec",
@@ -77,6 +77,20 @@ def watch(fut, client, among: list[str] | None = None):
     threading.Thread(target=wait, daemon=True, name="llmops-dask-watch").start()
     return out
 
+class RunLost(UsageError):
+    "The Dask worker running a notebook died mid-run, and Dask started the task again: refused, since its first attempt may have done part of its work."
+
+def _once(key: str, fn, *args, settings: Settings, **kw):
+    "`fn(*args, settings=settings, **kw)` on a worker, once: a second start of task `key` (its worker died, Dask rescheduled it) raises `RunLost`."
+    from jupyter_llmops.files import create_new
+    mark = settings.path("runs", ".dask", key)
+    mark.parent.mkdir(parents=True, exist_ok=True)
+    if not create_new(mark, ""):  # the marker stays: Dask may start the task once more still (3 times in all by default)
+        raise RunLost(f"the Dask worker running {key} died mid-run; Dask started it again, which the kit refuses: "
+                      "its first attempt may have done part of its work", hint="look at its output notebook, then run it again")
+    try: return fn(*args, settings=settings, **kw)
+    finally: mark.unlink(missing_ok=True)
+
 def private(addr: str) -> bool:
     "Whether Dask messages to `addr` are out of sight on the way: TLS, in-process, or to this machine."
     url = addr if "://" in addr else "tcp://" + addr  # Dask's default protocol
@@ -101,5 +115,6 @@ def dask_submit(settings: Settings, fn, *args, secret: list[str] = (), **kw):
     c = dask_client(settings)
     secret = [*secret, *(f"setting {k}" for k, v in vars(settings).items() if isinstance(v, str) and redact(v) != v)]
     among = private_workers(c, settings.dask_scheduler, secret) if secret else None  # pinned to them: never another worker
-    fut = c.submit(fn, *args, settings=settings, pure=False, key=f"llmops-run-{secrets.token_hex(6)}", workers=among, **kw)
+    key = f"llmops-run-{secrets.token_hex(6)}"
+    fut = c.submit(_once, key, fn, *args, settings=settings, pure=False, key=key, workers=among, **kw)  # started once at most
     return watch(fut, c, among)  # a run on a cluster whose workers all left would wait for ever
