@@ -21,7 +21,7 @@ def unload_ipython_extension(ipython):
 
 def glue(name, value):
     "Publish `value` under `name` from a notebook run by `%llmops run` (read back into `result.glue`; pipelines pass it on)."
-    from .pipelines.runner import glue as _glue
+    from .pipelines.glue import glue as _glue
     return _glue(name, value)
 
 

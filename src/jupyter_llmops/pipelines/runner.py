@@ -13,47 +13,21 @@ from ..config import Settings, load_settings, redact, user_settings_path
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
 from ..files import atomic_write
+from .glue import GLUE_MIME, glue, read_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
 
 # %% auto #0
-__all__ = ['GLUE_MIME', 'STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'glue', 'read_glue', 'parse_value', 'parse_params',
-           'shipped_dir', 'project_root', 'shipped_path', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel',
-           'check_timeout', 'to_html', 'is_secret', 'execute', 'submit', 'run_notebook']
+__all__ = ['STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'parse_value', 'parse_params', 'shipped_dir', 'project_root',
+           'shipped_path', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout', 'to_html',
+           'is_secret', 'execute', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
-GLUE_MIME = "application/vnd.llmops.glue+json"
 STATUSES = ("succeeded", "failed", "timed_out")
 EXPERIMENT = "pipelines"
 KERNEL_START_TIMEOUT = 60  # seconds a new kernel has to answer kernel_info (papermill's default)
 # nbclient's errors for a kernel that never became ready: no cell has run, so starting another one is safe
 _START_FAILURES = {"before replying to kernel_info": "died", "didn't respond in": "did not answer"}
-
-def glue(name: str, # an identifier: downstream steps refer to it as steps.STEP.glue.NAME
-         value): # anything JSON can hold
-    "Publish `value` under `name` from a notebook run by the runner (it is read back from the output notebook)."
-    if not isinstance(name, str) or not name.isidentifier():
-        raise UsageError(f"bad glue name {name!r}", hint="use an identifier, e.g. glue('accuracy', 0.93)")
-    try: json.dumps(value)
-    except (TypeError, ValueError):
-        raise UsageError(f"glue {name!r}: {type(value).__name__} is not JSON-serialisable",
-                         hint="glue numbers, strings, booleans, lists or dicts (e.g. float(x), df.to_dict())") from None
-    try: from IPython.display import display
-    except ImportError: return
-    display({GLUE_MIME: {"name": name, "value": value}, "text/plain": f"glue: {name} = {value!r}"}, raw=True)
-
-def read_glue(nb: dict | str | Path) -> dict:
-    "The values glued in an executed notebook (a path or its JSON), the last one winning per name."
-    if not isinstance(nb, dict): nb = json.loads(Path(nb).read_text(encoding="utf-8"))
-    out = {}
-    for c in nb.get("cells", []):
-        for o in c.get("outputs") or []:
-            d = (o.get("data") or {}).get(GLUE_MIME)
-            if isinstance(d, str):
-                try: d = json.loads(d)
-                except ValueError: continue
-            if isinstance(d, dict) and "name" in d: out[d["name"]] = d.get("value")
-    return out
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #b61f1cb7
 def parse_value(text: str):
