@@ -136,8 +136,10 @@ def file_locked(path: str | Path):
     p.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(p, os.O_RDONLY | os.O_CREAT, 0o666 & ~_umask())
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        if same_file(fd, p): break
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if same_file(fd, p): break
+        except BaseException: os.close(fd); raise  # an interrupt: the lock is never left held by a lost descriptor
         os.close(fd)
     try: yield p
     finally: os.close(fd)
@@ -145,8 +147,8 @@ def file_locked(path: str | Path):
 @contextmanager
 def immediate(db: sqlite3.Connection):
     "One `BEGIN IMMEDIATE` transaction on `db`: committed when the block ends, rolled back when it raises, never left open."
-    db.execute("BEGIN IMMEDIATE")
     try:
+        db.execute("BEGIN IMMEDIATE")  # inside: an interrupt as it returns (after a wait for the lock) must not leave it open
         yield db
         db.execute("COMMIT")
     except BaseException:
@@ -166,12 +168,16 @@ class FileLock:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             os.set_inheritable(self.fd, False)  # kernels and other children must never keep it alive
         end = None if timeout is None else time.monotonic() + timeout
-        while True:
-            try: fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB); return True
-            except BlockingIOError:
-                if not block or (end is not None and time.monotonic() >= end):
-                    os.close(self.fd); self.fd = None; return False
-                time.sleep(0.05)
+        try:
+            while True:
+                try: fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB); return True
+                except BlockingIOError:
+                    if not block or (end is not None and time.monotonic() >= end):
+                        os.close(self.fd); self.fd = None; return False
+                    time.sleep(0.05)
+        except BaseException:  # an interrupt while it waits: no descriptor left open
+            if self.fd is not None: os.close(self.fd); self.fd = None
+            raise
 
     def write(self, info: dict):
         "Record who holds the lock (JSON in the locked file, replaced in place: the file is never renamed)."

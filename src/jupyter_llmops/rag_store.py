@@ -66,7 +66,9 @@ def new_version(d: Path, grace: float = GRACE, timeout: float | None = None):
         if not lock.acquire(timeout=timeout):
             from jupyter_llmops.errors import ConflictError
             raise ConflictError(f"index {d.name!r} is being built by another process", hint="wait for that build to end")
-        if same_file(lock.fd, d / "lock"): break
+        try:
+            if same_file(lock.fd, d / "lock"): break
+        except BaseException: lock.release(); raise  # an interrupt: the lock is not left held by this process
         lock.release()  # the index was dropped while this build waited (it holds the old folder's lock): build it anew
     try:
         lock.write({"pid": os.getpid(), "since": time.time()})

