@@ -53,3 +53,26 @@ def test_an_interrupt_as_a_lock_is_taken_never_keeps_it(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt), rag_store.new_version(tmp_path / "kb", timeout=2): pass
     with rag_store.new_version(tmp_path / "kb", timeout=2) as (n, staging): pass  # not "being built by another process"
     assert n == 1
+
+
+def test_an_interrupt_after_the_model_answered_holds_no_budget(st, monkeypatch):
+    from jupyter_llmops import budget, llm
+    from jupyter_llmops.usage import Usage
+    monkeypatch.setattr(llm, "_openai", lambda *a, **k: ("an answer", Usage(3, 2)))  # the backend answers at once
+    real = llm.cost_of
+    def interrupted(*a, **k): raise KeyboardInterrupt  # the answer is back; the interrupt lands as its cost is computed
+    monkeypatch.setattr(llm, "cost_of", interrupted)
+    with pytest.raises(KeyboardInterrupt): llm.complete("hi", "openai:gpt-test", settings=st, record=False)
+    assert budget._db(st).execute("SELECT COUNT(*) FROM reserved").fetchone()[0] == 0
+    monkeypatch.setattr(llm, "cost_of", real)
+    assert llm.complete("hi", "openai:gpt-test", settings=st, record=False).text == "an answer"  # not refused as over budget
+    # and an interrupt just after the hold was committed, before the caller has it
+    real_r, made = budget.Reservation, []
+    def handed_over(*a):
+        made.append(a)
+        if len(made) == 1: raise KeyboardInterrupt
+        return real_r(*a)
+    monkeypatch.setattr(budget, "Reservation", handed_over)
+    with pytest.raises(KeyboardInterrupt): budget.reserve(st, 0.05)
+    monkeypatch.setattr(budget, "Reservation", real_r)
+    assert budget._db(st).execute("SELECT COUNT(*) FROM reserved").fetchone()[0] == 0

@@ -80,29 +80,33 @@ class Reservation:
     "The estimated cost a call holds against the hard budgets while it runs."
     id: int
     cost: float
+    until: float  # its expiry: with the id, names its row alone (SQLite reuses a deleted row's id)
 
 def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, now: float | None = None) -> Reservation | None:
     "Check the hard budgets and hold `estimate` USD, in one transaction: `BudgetExceeded` when one is spent. None without hard budgets."
     if not s.budget_hard or not (s.budget_daily or s.budget_monthly): return None
     budgets = [b for b in _budgets(s) if _applies(b[1], prompt_version)]
     if not budgets: return None
-    db = _db(s)
-    with _dlock, immediate(db):  # other processes wait here: the check and the hold are one step
-        db.execute("DELETE FROM reserved WHERE expires < ?", (time.time(),))
-        for kind, scope, lim in budgets:
-            row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(kind, now), scope)).fetchone()
-            got = (row[0] if row else 0.0) + _in_flight(db, kind, scope, now)
-            if got >= lim: _refuse(kind, scope, lim, got)
-        rid = db.execute("INSERT INTO reserved (prompt, day, month, cost, expires) VALUES (?, ?, ?, ?, ?)",
-                         (prompt_version[0] if prompt_version else "", _period("daily", now), _period("monthly", now), estimate,
-                          time.time() + RESERVATION_TTL)).lastrowid
-    return Reservation(rid, estimate)
+    db, rid, until = _db(s), None, time.time() + RESERVATION_TTL
+    try:
+        with _dlock, immediate(db):  # other processes wait here: the check and the hold are one step
+            db.execute("DELETE FROM reserved WHERE expires < ?", (time.time(),))
+            for kind, scope, lim in budgets:
+                row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(kind, now), scope)).fetchone()
+                got = (row[0] if row else 0.0) + _in_flight(db, kind, scope, now)
+                if got >= lim: _refuse(kind, scope, lim, got)
+            rid = db.execute("INSERT INTO reserved (prompt, day, month, cost, expires) VALUES (?, ?, ?, ?, ?)",
+                             (prompt_version[0] if prompt_version else "", _period("daily", now), _period("monthly", now), estimate, until)).lastrowid
+        return Reservation(rid, estimate, until)
+    except BaseException:  # an interrupt after the commit, before the caller holds it: not held for an hour
+        if rid is not None: release(s, Reservation(rid, estimate, until))  # its own row only, even after a rollback
+        raise
 
 def release(s: Settings, r: Reservation | None):
     "Give back the reservation of a call that failed (nothing was spent)."
     if r is None: return
     db = _db(s)
-    with _dlock: db.execute("DELETE FROM reserved WHERE id = ?", (r.id,))
+    with _dlock: db.execute("DELETE FROM reserved WHERE id = ? AND expires = ?", (r.id, r.until))  # a second release deletes nothing
 
 def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: float | None = None,
           notify=None, # notify(alerts, settings, since); default alerts.send_alerts
@@ -114,7 +118,7 @@ def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: fl
     db, alerts = _db(s), []
     scopes = {""} | ({prompt_version[0]} if prompt_version else set())
     with _dlock, immediate(db):
-        if reservation is not None: db.execute("DELETE FROM reserved WHERE id = ?", (reservation.id,))
+        if reservation is not None: db.execute("DELETE FROM reserved WHERE id = ? AND expires = ?", (reservation.id, reservation.until))
         for kind in {k for k, _, _ in budgets}:
             for scope in scopes:
                 db.execute("INSERT INTO spend VALUES (?, ?, ?) ON CONFLICT (period, scope) DO UPDATE SET cost = cost + excluded.cost",

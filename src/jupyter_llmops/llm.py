@@ -165,13 +165,13 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         t0, ns0, lp = time.perf_counter(), time.time_ns(), None
         if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token, bindings=settings.openai_keys)
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
-    except BaseException as e:
-        release(settings, held)  # nothing was spent
+        c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv, logprob=lp)
+        try: spend(settings, c.cost, pv, reservation=held)  # the spend first: counted, and the alert share's alerts raised
+        except Exception as e: warnings.warn(f"the call's cost was not added to the budget ledger ({type(e).__name__}: {e})")
+    except BaseException as e:  # an interrupt too, even after the model answered: the hold never outlives the call
+        release(settings, held)
         if record and isinstance(e, Exception): _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
         raise
-    c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv, logprob=lp)
-    try: spend(settings, c.cost, pv, reservation=held)  # the spend first: counted, and the alert share's alerts raised
-    except Exception as e: warnings.warn(f"the call's cost was not added to the budget ledger ({type(e).__name__}: {e})")
     if cache is not None:
         try: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, c)
         except Exception as e: warnings.warn(f"the answer was not cached ({type(e).__name__}: {e})")
