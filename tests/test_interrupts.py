@@ -76,3 +76,29 @@ def test_an_interrupt_after_the_model_answered_holds_no_budget(st, monkeypatch):
     with pytest.raises(KeyboardInterrupt): budget.reserve(st, 0.05)
     monkeypatch.setattr(budget, "Reservation", real_r)
     assert budget._db(st).execute("SELECT COUNT(*) FROM reserved").fetchone()[0] == 0
+
+
+def test_an_interrupted_rejudge_never_loses_the_prompts_pair(tmp_path, monkeypatch):
+    from jupyter_llmops import feedback
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "h")); monkeypatch.chdir(tmp_path)
+    s = load_settings(tmp_path)
+    Path("p.jsonl").write_text('{"prompt": "capital of France?"}\n{"prompt": "2+2?"}\n')
+    fs = feedback.FeedbackSession("fb", prompts="p.jsonl", models=["local", "hf:./other"], settings=s)
+    for i in range(2):  # the answers, as if generated
+        for side in range(2):
+            feedback.append_jsonl(fs.folder / "answers.jsonl", {"index": i, "side": side, "source": fs.sources[side], "text": f"answer {i}/{side}"})
+    fs.judge(0, "A")
+    pair_of = lambda: [p["chosen"] for p in feedback.read_appended(fs.pairs_path) if p["index"] == 0]
+    first = pair_of()
+    # re-judged as B, interrupted at each write: the old pair goes, the new one comes, the judgement is recorded
+    for fn, target in (("atomic_write", "pairs.jsonl"), ("append_jsonl", "pairs.jsonl"), ("append_jsonl", "judgements.jsonl")):
+        real = getattr(feedback, fn)
+        def stop(path, *x, real=real, target=target):
+            if Path(path).name == target: raise KeyboardInterrupt
+            return real(path, *x)
+        monkeypatch.setattr(feedback, fn, stop)
+        try: fs.judge(0, "B")  # a write it does not make is not interrupted
+        except KeyboardInterrupt: pass
+        monkeypatch.setattr(feedback, fn, real)
+        assert len(pair_of()) == 1, (fn, target)  # the judged prompt keeps one pair: never none
+    assert pair_of() != first and len(feedback.read_appended(fs.pairs_path)) == 1  # B's, once its write had happened

@@ -155,12 +155,15 @@ class FeedbackSession:
         it = self.item(index)
         rec = {"index": index, "choice": choice, "source_a": it.source_a, "source_b": it.source_b, "ts": time.time()}
         with FileLock(self.folder / ".judge.lock"):  # another annotator's pair, appended meanwhile, is never rewritten away
-            if any(p.get("index") == index for p in read_appended(self.pairs_path)):  # judged again: one pair per prompt
-                atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in read_appended(self.pairs_path) if p.get("index") != index))
+            pair = []
             if choice in ("A", "B"):
                 win, lose = ((it.answer_a, it.source_a), (it.answer_b, it.source_b))[:: 1 if choice == "A" else -1]
-                append_jsonl(self.pairs_path, {"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": win[1],
-                                          "rejected_by": lose[1], "session": self.name, "index": index})
+                pair = [{"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": win[1], "rejected_by": lose[1],
+                         "session": self.name, "index": index}]
+            old = read_appended(self.pairs_path)
+            if any(p.get("index") == index for p in old):  # judged again: one pair per prompt, the old one replaced in one write
+                atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in [*(p for p in old if p.get("index") != index), *pair]))
+            elif pair: append_jsonl(self.pairs_path, pair[0])
             append_jsonl(self.folder / "judgements.jsonl", rec)
         return rec
 
