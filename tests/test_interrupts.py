@@ -102,3 +102,22 @@ def test_an_interrupted_rejudge_never_loses_the_prompts_pair(tmp_path, monkeypat
         monkeypatch.setattr(feedback, fn, real)
         assert len(pair_of()) == 1, (fn, target)  # the judged prompt keeps one pair: never none
     assert pair_of() != first and len(feedback.read_appended(fs.pairs_path)) == 1  # B's, once its write had happened
+
+
+def test_an_interrupted_index_refresh_is_read_again_whole(tmp_path, monkeypatch):
+    import faiss
+    from jupyter_llmops.cache import SemanticCache
+    c = SemanticCache(tmp_path / "semantic.db")
+    key = ("m", "fp", "", "", "", "", "ctx")
+    v = np.random.default_rng(0).normal(size=(6, 8)).astype("float32"); v /= np.linalg.norm(v, axis=1, keepdims=True)
+    c.add(key, [f"q{i}" for i in range(3)], v[:3], [f"a{i}" for i in range(3)])
+    assert [i for i, *_ in c.candidates(key, v[0], k=5)][0] == 1  # the key's index, loaded
+    c.add(key, [f"q{i}" for i in range(3, 6)], v[3:], [f"a{i}" for i in range(3, 6)])
+    real = faiss.IndexIDMap2.add_with_ids
+    def add_then_interrupt(self, *a):
+        real(self, *a); raise KeyboardInterrupt  # pending during the (C) add, raised as it returns
+    monkeypatch.setattr(faiss.IndexIDMap2, "add_with_ids", add_then_interrupt)
+    with pytest.raises(KeyboardInterrupt): c.candidates(key, v[4], k=5)
+    monkeypatch.setattr(faiss.IndexIDMap2, "add_with_ids", real)
+    got = [i for i, *_ in c.candidates(key, v[4], k=5)]
+    assert got[0] == 5 and len(set(got)) == len(got) == 5 and c._index[key][0].ntotal == 6  # each entry once

@@ -104,6 +104,7 @@ class SemanticCache:
         if rows and ix is not None and ix.ntotal < HNSW_FROM <= ix.ntotal + len(rows):
             self._index.pop(key); return self._faiss(key)  # grown large: read the key again into a graph index
         if rows:
+            self._index.pop(key, None)  # grown in place below: an interrupt midway must not leave a half-grown index here
             vecs = np.stack([np.frombuffer(r[1], dtype="float32") for r in rows])
             if ix is None and len(rows) >= HNSW_FROM:
                 g = faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
