@@ -121,3 +121,18 @@ def test_an_interrupted_index_refresh_is_read_again_whole(tmp_path, monkeypatch)
     monkeypatch.setattr(faiss.IndexIDMap2, "add_with_ids", real)
     got = [i for i, *_ in c.candidates(key, v[4], k=5)]
     assert got[0] == 5 and len(set(got)) == len(got) == 5 and c._index[key][0].ntotal == 6  # each entry once
+
+
+def test_an_interrupt_as_the_writer_thread_starts_does_not_stop_recording(st, monkeypatch):
+    from jupyter_llmops.recorder import Recorder
+    rec = Recorder()
+    real = threading.Thread.start
+    def start(self):
+        if self.name == "llmops-recorder": monkeypatch.setattr(threading.Thread, "start", real); raise KeyboardInterrupt
+        return real(self)
+    monkeypatch.setattr(threading.Thread, "start", start)
+    call = dict(model="local", messages=[{"role": "user", "content": "hi"}], text="hello", start_ns=time.time_ns(),
+                end_ns=time.time_ns() + 1000, prompt=None, attrs={}, error=None)
+    with pytest.raises(KeyboardInterrupt): rec.submit(st, call)
+    rec.submit(st, call)  # the next call starts the writer: both are written
+    assert rec.flush(timeout=120) and rec.written == 2

@@ -82,8 +82,9 @@ class Recorder:
     def _start(self):
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name="llmops-recorder", daemon=True)
-                self._thread.start()
+                t = threading.Thread(target=self._loop, name="llmops-recorder", daemon=True)
+                try: t.start()
+                finally: self._thread = t if t.ident is not None else None  # an interrupt before it ran: the next call starts one
 
     def _loop(self):
         import_alone(*WRITER_IMPORTS)
@@ -117,7 +118,9 @@ class Recorder:
         self._sq.put((settings, rows))
         with self._lock:
             if self._sthread is None:
-                self._sthread = threading.Thread(target=self._score_loop, name="llmops-scorer", daemon=True); self._sthread.start()
+                t = threading.Thread(target=self._score_loop, name="llmops-scorer", daemon=True)
+                try: t.start()
+                finally: self._sthread = t if t.ident is not None else None
 
     def _score_loop(self):
         import_alone(*self.scorer_imports)
