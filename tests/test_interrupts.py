@@ -136,3 +136,42 @@ def test_an_interrupt_as_the_writer_thread_starts_does_not_stop_recording(st, mo
     with pytest.raises(KeyboardInterrupt): rec.submit(st, call)
     rec.submit(st, call)  # the next call starts the writer: both are written
     assert rec.flush(timeout=120) and rec.written == 2
+
+
+def _sleeper(path: Path) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell("import time\nfor i in range(120):\n    open('ticks', 'a').write('x'); time.sleep(0.5)")]
+    nbformat.write(nb, path)
+    return path
+
+
+def _interrupt_when_working(tmp_path):
+    "Press 'interrupt kernel' (SIGINT to this process) once the notebook has worked for a second."
+    def press():
+        while not (tmp_path / "ticks").exists(): time.sleep(0.1)
+        time.sleep(1); os.kill(os.getpid(), signal.SIGINT)
+    threading.Thread(target=press, daemon=True).start()
+
+
+def test_an_interrupted_run_is_recorded_failed_everywhere_and_its_schedule_can_run_again(st, tmp_path, monkeypatch, request):
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.pipelines import scheduler
+    monkeypatch.setenv("LLMOPS_JOBS_DB", f"sqlite:///{tmp_path}/jobs.db")
+    nb = _sleeper(tmp_path / "work.ipynb")
+    scheduler.add_schedule("nightly", str(nb), "0 3 * * *", settings=st)
+    was = signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a kernel: SIGINT raises KeyboardInterrupt
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, was))
+    _interrupt_when_working(tmp_path)
+    with pytest.raises(KeyboardInterrupt) as e: scheduler.run_now("nightly", st)
+    res = e.value.result
+    assert res.status == "failed" and res.error.startswith("interrupted in cell 0")
+    out = json.loads(Path(res.output_path).read_text())
+    assert out["metadata"]["llmops"]["status"] == "failed"  # the output notebook says so
+    assert connect(st).MlflowClient().get_run(res.run_id).info.status == "FAILED"  # the MLflow run is not left RUNNING
+    rows = scheduler.history("nightly", settings=st).rows
+    assert [(r.status, r.error[:14]) for r in rows] == [("failed", "interrupted in")]  # not running until its lease runs out
+    (tmp_path / "ticks").unlink()
+    _interrupt_when_working(tmp_path)  # and it can be run again at once (no ConflictError)
+    with pytest.raises(KeyboardInterrupt): scheduler.run_now("nightly", st)
+    assert [r.status for r in scheduler.history("nightly", settings=st).rows] == ["failed", "failed"]

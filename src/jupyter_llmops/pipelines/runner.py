@@ -292,7 +292,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     def watchdog():
         if not done.wait(timeout): state["deadline_passed"] = True; _kill(state)
     threading.Thread(target=watchdog, daemon=True, name="llmops-run-deadline").start()
-    status, error, cell = "succeeded", "", None
+    status, error, cell, interrupted = "succeeded", "", None, None
     t0 = time.perf_counter()
     try:
         for start in (1, 2):  # a kernel that dies or stays silent while starting (e.g. a port another kernel took at that instant) starts once more
@@ -308,6 +308,9 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     except PapermillExecutionError as e:
         status, cell = "failed", e.cell_index
         error = redact(f"cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}")
+    except KeyboardInterrupt as e:  # the user stopped it (papermill has killed the kernel): recorded as failed, then passed on
+        cell, interrupted = _running_cell(out_nb), e
+        status, error = "failed", "interrupted" + (f" in cell {cell}" if cell is not None else "")
     except Exception as e:
         status, error = "failed", redact(f"{type(e).__name__}: {e}")
         if type(e).__name__ == "NoSuchKernel":
@@ -336,6 +339,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     if run_id:
         try: _mlflow_end(s, run_id, res)
         except Exception as e: warnings.warn(f"MLflow run {run_id} not closed: {e}")
+    if interrupted is not None: interrupted.result = res; raise interrupted  # its output notebook and MLflow run say so
     return res
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #2cd1c9c4

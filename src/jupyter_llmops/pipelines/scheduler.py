@@ -160,8 +160,9 @@ class Scheduler:
         try:
             if rid in self.lost: res = RunResult(row.schedule, "lost_lease", "")  # given up before it started: never run
             else: res = self.runner(self.store.get(row.schedule), row, self.settings, kernel)
-        except Exception as e:
-            res, err = RunResult(row.schedule, "failed", "", error=f"{type(e).__name__}: {e}"), e
+        except BaseException as e:  # an interrupt (`schedule run` in a cell) too: the attempt ends failed, not running until its lease runs out
+            res = getattr(e, "result", None) or RunResult(row.schedule, "failed", "", error=f"{type(e).__name__}: {e}" if isinstance(e, Exception) else "interrupted")
+            err = e
         try:
             if rid in self.lost:
                 res.status, res.error = "lost_lease", f"the attempt lost its lease ({self.lost[rid]}); the kernel was killed"
@@ -179,7 +180,7 @@ class Scheduler:
         finally:
             self.keeper.drop(rid)
             with self._lock: self.active.pop(rid, None); self.kernels.pop(rid, None)
-        if err is not None and reraise: raise err
+        if err is not None and (reraise or not isinstance(err, Exception)): raise err
         return res
 
     ALERT_EVERY = 300.0  # seconds between two looks at the monitor's thresholds
