@@ -10,7 +10,7 @@ from pathlib import Path
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['NAME', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback',
+__all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback',
            'same_file', 'file_locked', 'immediate', 'FileLock', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
@@ -31,9 +31,15 @@ def _complete_copy(path: Path, data: str | bytes, mode: int) -> str:
             os.fchmod(fh.fileno(), mode)
             fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             fh.flush(); os.fsync(fh.fileno())
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True); raise named(e, path) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
     return tmp
+
+def named(e: OSError, path) -> OSError:
+    "`e` naming `path` when it names no file: a write that fails on a full disk says only `No space left on device`."
+    return e if e.filename is not None else OSError(e.errno, e.strerror, str(path))
 
 def atomic_write(path: str | Path, data: str | bytes):
     "Write `data` to `path` through a temporary file in the same folder and a rename: readers see old or new, never half."
@@ -81,17 +87,19 @@ def append_jsonl(path: str | Path, obj: dict):
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
-    with _append_lock, open(p, "ab+") as f:
-        try:
-            import fcntl
-            fcntl.flock(f, fcntl.LOCK_EX)  # other processes appending to the same file wait
-        except ImportError: pass
-        f.seek(0, os.SEEK_END)
-        if f.tell():
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n": line = b"\n" + line
+    try:
+        with _append_lock, open(p, "ab+") as f:
+            try:
+                import fcntl
+                fcntl.flock(f, fcntl.LOCK_EX)  # other processes appending to the same file wait
+            except ImportError: pass
             f.seek(0, os.SEEK_END)
-        f.write(line); f.flush(); os.fsync(f.fileno())
+            if f.tell():
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n": line = b"\n" + line
+                f.seek(0, os.SEEK_END)
+            f.write(line); f.flush(); os.fsync(f.fileno())
+    except OSError as e: raise named(e, p) from None  # the file's close, too, fails on a full disk
 
 def read_appended(path: str | Path) -> list[dict]:
     "The objects of an append-only JSONL file; a torn line is skipped with a warning naming the file and line."
