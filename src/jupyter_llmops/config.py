@@ -223,8 +223,7 @@ def _read_ini(path: Path, text: str | None = None) -> ConfigParser:
 
 def user_settings_path(environ: Mapping[str, str] | None = None) -> Path:
     "The user-level settings file, used when no project settings.ini is found."
-    env = os.environ if environ is None else environ
-    return Path(env.get("HOME") or Path.home()) / ".llmops" / FILENAME
+    return Path((os.environ if environ is None else environ).get("HOME") or Path.home()) / ".llmops" / FILENAME
 
 def _distrust(f: Path) -> str | None:
     "Why settings file `f` may not be trusted (another user's, or writable by others); None when it may."
@@ -363,11 +362,12 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
     if key not in KEYS: raise UsageError(f"unknown settings key {key!r}", hint=f"known keys: {', '.join(KEYS)}")
     if value.splitlines() not in ([value], []): raise UsageError("a settings value is one line", hint="no line break (\\n, \\r, U+2028...) in it")
     _parse(KEYS[key], value, "config set")
-    f = find_settings_file(start, env) or user_settings_path(env)
+    f = find_settings_file(start, env) or user_settings_path(env); made = not f.exists()
     with file_locked(f):  # two `config set` at once: the second reads the first's write, and neither is lost
         new = _set_line(f.read_text(encoding="utf-8-sig"), key, value)
         cp = _read_ini(f, new)  # what the file would say: written only if it reads back as meant
         if not cp.has_section(SECTION) or cp[SECTION].get(key, "").strip() != value.strip():
+            if made and not f.stat().st_size: f.unlink()  # the file this call made to lock it: gone again, as the error says
             raise ConfigError(f"{f} could not be updated safely (it would read {key} = {cp[SECTION].get(key) if cp.has_section(SECTION) else None!r}); it was left as it was",
                               hint=f"edit it by hand: {key} = {value} under [{SECTION}]")
         atomic_write(f, new)
