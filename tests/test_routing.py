@@ -91,7 +91,7 @@ def test_learned_router_trains_on_recorded_calls_as_plain_data_and_routes(env, s
     res = dispatch(["route", "train", "l1", "--since", "1h"])
     r = get_route("l1", st)
     assert res.rows == len(Q_EASY + Q_HARD) and res.model_uri == r.model_uri and r.model_uri.startswith("runs:/")
-    assert r.threshold == res.threshold and router_path("l1", st).is_file()
+    assert r.threshold == res.threshold and router_path("l1", st, r.model_uri).is_file()
     client = MlflowClient(st.tracking_uri)
     run = client.get_run(res.run_id)
     assert run.data.params["format"] == "llmops-router/1" and run.data.tags["llmops.kind"] == "router" and "cv_apgr" in run.data.metrics
@@ -151,7 +151,7 @@ def test_a_route_changed_while_it_trains_or_calibrates_is_never_undone(env, st, 
     "Another process's change made while a route trains or calibrates (made here inside the fit) is kept, and nothing half-saved."
     from jupyter_llmops import route_eval, route_train
     from jupyter_llmops.errors import UsageError
-    from jupyter_llmops.routing import add_route, get_route, remove_route, route_path, router_path
+    from jupyter_llmops.routing import add_route, get_route, remove_route, route_path, router_files
     weak, strong, other = (f"openai:{m}@http://127.0.0.1:9" for m in ("cheap", "capable", "other"))
     rows = [{"question": f"{'Prove the theorem in full' if i % 3 == 0 else 'Add the numbers'} {i}.",
              "scores": {weak: float(i % 3 != 0), strong: 1.0}} for i in range(40)]
@@ -161,17 +161,43 @@ def test_a_route_changed_while_it_trains_or_calibrates_is_never_undone(env, st, 
     fit = route_train.fit_router
     monkeypatch.setattr(route_train, "fit_router", meanwhile(fit, lambda: remove_route("race", st)))
     with pytest.raises(UsageError, match="was removed while it was trained"): route_train.train_route("race", data, settings=st)
-    assert not route_path("race", st).exists() and not router_path("race", st).exists()  # not brought back as a learned route
+    assert not route_path("race", st).exists() and not router_files("race", st)  # not brought back as a learned route
     add_route("race", [weak, strong], "rules", st)
     monkeypatch.setattr(route_train, "fit_router", meanwhile(fit, lambda: add_route("race", [weak, other], "rules", st)))
     with pytest.raises(UsageError, match=r"changed \(models\) while it was trained"): route_train.train_route("race", data, settings=st)
-    assert (get_route("race", st).models, get_route("race", st).policy) == ([weak, other], "rules") and not router_path("race", st).exists()
+    assert (get_route("race", st).models, get_route("race", st).policy) == ([weak, other], "rules") and not router_files("race", st)
     add_route("race", [weak, strong], "rules", st)
     monkeypatch.setattr(route_eval, "curve_point", meanwhile(route_eval.curve_point, lambda: add_route("race", [weak, strong], "cascade", st)))
     with pytest.raises(UsageError, match=r"changed \(policy\) while it was calibrated"):
         route_eval.calibrate_route("race", data, strong_share=0.3, settings=st)
     assert get_route("race", st).policy == "cascade" and get_route("race", st).threshold is None  # its threshold not set from the rules curve
     assert not [p.name for p in route_path("race", st).parent.iterdir() if ".staging" in p.name]  # no staging folder left
+
+def test_a_training_killed_as_it_switches_leaves_the_route_and_its_router_as_they_were(env, st, tmp_path, monkeypatch):
+    "A route's threshold is set for one router: a training killed before its route is written keeps the old pair whole."
+    from jupyter_llmops import route_train
+    from jupyter_llmops.routing import add_route, get_route, router_file, router_files
+    weak, strong = (f"openai:{m}@http://127.0.0.1:9" for m in ("cheap", "capable"))
+    one = _table(tmp_path / "one.jsonl", [{"question": f"{'Prove the theorem in full' if i % 3 == 0 else 'Add the numbers'} {i}.",
+                                           "scores": {weak: float(i % 3 != 0), strong: 1.0}} for i in range(40)])
+    two = _table(tmp_path / "two.jsonl", [{"question": f"{'Translate the poem' if i % 2 else 'Name the colour'} {i}.",
+                                           "scores": {weak: float(i % 2 == 0), strong: 1.0}} for i in range(40)])
+    add_route("k1", [weak, strong], "rules", st)
+    route_train.train_route("k1", one, settings=st)
+    before = get_route("k1", st)
+    router = router_file(before, st).read_bytes()
+    def killed(*a): raise KeyboardInterrupt  # the process dies as it writes the route (after the new router is on disk)
+    save = route_train.save_route
+    monkeypatch.setattr(route_train, "save_route", killed)
+    with pytest.raises(KeyboardInterrupt): route_train.train_route("k1", two, settings=st)
+    monkeypatch.setattr(route_train, "save_route", save)
+    after = get_route("k1", st)
+    assert (after.model_uri, after.threshold) == (before.model_uri, before.threshold)
+    assert router_file(after, st).read_bytes() == router  # the router the threshold was set for, not the killed training's
+    assert len(router_files("k1", st)) == 2  # the killed training's file, unused
+    res = route_train.train_route("k1", two, settings=st)
+    files = router_files("k1", st)  # the next training's router only: the old one and the killed training's are removed
+    assert files == [router_file(get_route("k1", st), st)] and files[0].name == f"k1.router-{res.run_id}.npz"
 
 def test_a_router_file_that_holds_a_pickle_is_refused(env, st, tmp_path):
     import io

@@ -13,7 +13,7 @@ from .display import figure, fig_png, img_html, table_html
 from .errors import UsageError
 from .route_train import (NO_GAP, ScoreTable, check_fraction, curve_point, oracle_curve, read_scores, route_metrics,
                                         routed_curve, table_vectors)
-from .routing import Route, _keywords, _kw_hits, current_route, get_route, load_router, route_lock, router_path, save_route
+from .routing import Route, _keywords, _kw_hits, current_route, get_route, load_router, route_lock, router_file, save_route
 
 # %% auto #0
 __all__ = ['policy_scores', 'native', 'routed_at', 'current_threshold', 'RouteEval', 'eval_table', 'eval_route',
@@ -26,7 +26,7 @@ def policy_scores(route: Route, t: ScoreTable, s: Settings, vecs=None) -> dict:
     "Each policy's score per question (higher: more likely sent to the strong model), for the policies this table allows."
     import numpy as np
     out = {}
-    if router_path(route.name, s).is_file():
+    if router_file(route, s) is not None:
         out["learned"] = load_router(route, s).score(t.questions, table_vectors(t.questions, s) if vecs is None else vecs)
     if t.confidence is not None: out["cascade"] = -np.asarray(t.confidence, float)
     kws = _keywords(s)
@@ -122,7 +122,7 @@ def eval_route(name: str, data: str | Path, settings: Settings | None = None, lo
     "Evaluate route `name` on the score table in `data`; log the metrics, curve and chart to MLflow."
     s = settings or load_settings()
     route = get_route(name, s)
-    if route.policy == "learned" and not router_path(name, s).is_file(): load_router(route, s)  # the error that says how to train it
+    if route.policy == "learned" and router_file(route, s) is None: load_router(route, s)  # the error that says how to train it
     ev = eval_table(route, read_scores(data, route.models, s.costs), s)
     if log:
         from jupyter_llmops.mlstore import connect, ensure_experiment

@@ -11,7 +11,7 @@ from .config import Settings, load_settings
 from .errors import UsageError
 from .files import read_jsonl
 from .routing import (BASES, HAND, ROUTER_FORMAT, Route, Router, current_route, get_route, hand_features, route_lock,
-                                    router_path, save_route, tfidf_analyzer)
+                                    router_files, router_path, save_route, tfidf_analyzer)
 
 # %% auto #0
 __all__ = ['NO_GAP', 'C', 'ScoreTable', 'check_fraction', 'make_table', 'read_scores', 'scores_from_calls', 'routed_curve',
@@ -285,7 +285,9 @@ def train_route(name: str, data: str | Path | None = None, since: str = "7d", se
                                                              for q, w, g in zip(t.questions, t.weak, t.strong)]}, "router_training.json")
     with route_lock(name, s):  # the route as it is now: a change made while it trained is kept, a removal is not undone
         r = current_route(r, s, f"trained (its router is in MLflow run {run.info.run_id})")
-        router.save(router_path(name, s))
         r.model_uri, r.policy, r.threshold = f"runs:/{run.info.run_id}/router", "learned", router.meta["threshold"]
-        save_route(r, s)
+        keep = router.save(router_path(name, s, r.model_uri))  # a file of its own: until the route names it, the old router serves
+        save_route(r, s)  # the switch: router and threshold at once (a training killed before it leaves the route as it was)
+        for p in router_files(name, s):
+            if p != keep: p.unlink(missing_ok=True)  # the routers before it, and a killed training's
     return RouterTraining(name, len(t), cv, r.threshold, run.info.run_id, r.model_uri)

@@ -14,10 +14,10 @@ from .errors import NotFoundError, UsageError
 from .files import FileLock, atomic_write, check_name
 
 # %% auto #0
-__all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'save_route',
-           'route_lock', 'current_route', 'add_route', 'get_route', 'read_route', 'list_routes', 'remove_route',
-           'hand_features', 'rules_choice', 'tfidf_analyzer', 'Router', 'load_router', 'question_of', 'learned_choice',
-           'Candidates', 'choose', 'confident']
+__all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'router_files',
+           'router_file', 'save_route', 'route_lock', 'current_route', 'add_route', 'get_route', 'read_route',
+           'list_routes', 'remove_route', 'hand_features', 'rules_choice', 'tfidf_analyzer', 'Router', 'load_router',
+           'question_of', 'learned_choice', 'Candidates', 'choose', 'confident']
 
 # %% ../../nbs/16_routing.ipynb #bc523007
 POLICIES = ("rules", "learned", "cascade")
@@ -28,7 +28,7 @@ class Route:
     name: str
     models: list
     policy: str = "rules"
-    model_uri: str = ""  # learned: runs:/RUN_ID/router, the MLflow copy of <home>/routes/NAME.router.npz
+    model_uri: str = ""  # learned: runs:/RUN_ID/router, the MLflow copy of <home>/routes/NAME.router-RUN_ID.npz
     created: float = field(default_factory=time.time)
     threshold: float | None = None  # learned: router score; cascade: least confidence kept; rules: most words for the cheap model
 
@@ -40,9 +40,19 @@ def route_path(name: str, settings: Settings) -> Path:
     "Where route `name` is kept."
     return settings.path("routes", f"{check_name(name, 'route name')}.json")
 
-def router_path(name: str, settings: Settings) -> Path:
-    "Where the trained router of route `name` is kept (plain data: numpy arrays and JSON, no pickle)."
-    return settings.path("routes", f"{check_name(name, 'route name')}.router.npz")
+def router_path(name: str, settings: Settings, model_uri: str = "") -> Path:
+    "Where a trained router of route `name` is kept (plain data: numpy arrays and JSON, no pickle): one file per training, named by its MLflow run (`model_uri`), so the route file, written last, names the router its threshold was set for."
+    run = model_uri.split("/")[1] if model_uri.startswith("runs:/") else ""
+    return settings.path("routes", f"{check_name(name, 'route name')}.router{'-' + run if run else ''}.npz")
+
+def router_files(name: str, settings: Settings) -> list[Path]:
+    "Every trained router file of route `name`: its current one, older ones, a killed training's."
+    d, pat = settings.path("routes"), re.compile(re.escape(check_name(name, "route name")) + r"\.router(-[0-9A-Za-z]+)?\.npz")
+    return sorted(p for p in d.iterdir() if pat.fullmatch(p.name)) if d.is_dir() else []
+
+def router_file(route: "Route", settings: Settings) -> Path | None:
+    "The trained router file of `route` (the one its `model_uri` names; a route trained before routers were named by run: the unnamed one), or None."
+    return next((p for p in (router_path(route.name, settings, route.model_uri), router_path(route.name, settings)) if p.is_file()), None)
 
 def save_route(r: Route, settings: Settings) -> Route:
     "Write route `r` (atomically)."
@@ -117,7 +127,7 @@ def remove_route(name: str, settings: Settings | None = None) -> str:
     with route_lock(name, s):
         get_route(name, s)
         route_path(name, s).unlink()
-        router_path(name, s).unlink(missing_ok=True)
+        for p in router_files(name, s): p.unlink(missing_ok=True)
     return f"route {name} removed"
 
 # %% ../../nbs/16_routing.ipynb #f094659e
@@ -239,8 +249,8 @@ _routers: dict = {}
 
 def load_router(route: Route, settings: Settings) -> Router:
     "The trained router of `route`, read once per process (again when its file changes)."
-    p = router_path(route.name, settings)
-    if not p.is_file():
+    p = router_file(route, settings)
+    if p is None:
         old = route.model_uri.startswith("models:/")
         raise UsageError(f"route {route.name} has no trained router" + (" in this kit's format (it was a pickled model)" if old else " yet"),
                          hint=f"train it: %llmops route train {route.name} --data SCORES.jsonl (or --since 7d)")
