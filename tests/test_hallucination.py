@@ -99,6 +99,12 @@ def test_eval_align_on_a_label_session_feeds_the_monitor(tmp_path):
     assert "museum-ok (aligned)" in r.stdout and "groundedness" in r.stdout
     a = aligned("museum-ok", s)
     assert a["features"] == ["groundedness", "relevance"] and a["model"].meta["n_labels"] == 16
+    from mlflow import MlflowClient
+    from jupyter_llmops.evaluators import aligned_path
+    c = MlflowClient(s.tracking_uri)
+    run = c.search_runs([c.get_experiment_by_name(s.experiment).experiment_id], "tags.`llmops.kind` = 'eval-align'")[0]
+    logged = Path(c.download_artifacts(run.info.run_id, "museum-ok.json", str(tmp_path)))
+    assert json.loads(logged.read_text()) == json.loads(aligned_path("museum-ok", s).read_text())  # the fitted evaluator, in MLflow
     s2 = s.updated(hallucination_evaluator="museum-ok")
     submit(s2, [(good[0], True), (bad[1], False)], model="museum-bot", ctx=[{"source": "museum.md", "text": ctx}])
     m = monitor("1h", settings=s2, alert=False)

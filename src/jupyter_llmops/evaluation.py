@@ -144,8 +144,8 @@ def align(name: str, labels: str | Path | list[dict], features: list[str] | None
     final = _fit(M, y, keep)
     final.meta = {"labels": str(labels) if not isinstance(labels, list) else "(rows)", "n_labels": len(y), "holdout": holdout,
                   "agreement_held_out": agreement.reset_index().to_dict("records"), "fitted": time.time()}
-    path = aligned_path(name, s)
-    atomic_write(path, json.dumps({"name": name, "kind": "aligned", "features": keep, "model": final.__dict__}, indent=1))
+    path, text = aligned_path(name, s), json.dumps({"name": name, "kind": "aligned", "features": keep, "model": final.__dict__}, indent=1)
+    atomic_write(path, text)
     run_id = None
     if log:
         from jupyter_llmops.mlstore import connect, ensure_experiment
@@ -155,6 +155,6 @@ def align(name: str, labels: str | Path | list[dict], features: list[str] | None
             mlflow.log_params({"features": ",".join(keep), "labels": final.meta["labels"], "n_labels": len(y), "holdout": holdout})
             mlflow.log_metrics({f"{k}.{('aligned' if e.endswith('(aligned)') else e)}": float(v) for e, r in agreement.iterrows()
                                 for k, v in r.items() if k != "n" and math.isfinite(v)})
-            mlflow.log_artifact(str(path))
+            mlflow.log_text(text, path.name)  # what this call fitted: another `eval align NAME` may have replaced the file since
             run_id = run.info.run_id
     return AlignResult(name, keep, agreement, path, run_id, len(y))
