@@ -138,6 +138,20 @@ def test_an_interrupt_as_the_writer_thread_starts_does_not_stop_recording(st, mo
     assert rec.flush(timeout=120) and rec.written == 2
 
 
+def test_an_alias_moved_then_interrupted_is_never_served_stale(st, monkeypatch):
+    import mlflow
+    from jupyter_llmops import prompts
+    prompts.register("greet", "Hello {{name}}", alias="prod", settings=st)
+    assert prompts.render("greet@prod", settings=st, name="Ada").text == "Hello Ada"  # cached in this process
+    real = mlflow.genai.set_prompt_alias
+    def moved_then_interrupted(*a, **k): real(*a, **k); raise KeyboardInterrupt
+    monkeypatch.setattr(mlflow.genai, "set_prompt_alias", moved_then_interrupted)
+    with pytest.raises(KeyboardInterrupt): prompts.register("greet", "Hi {{name}}", alias="prod", settings=st)
+    with pytest.raises(KeyboardInterrupt): prompts.set_alias("greet", 1, "old", settings=st)
+    monkeypatch.setattr(mlflow.genai, "set_prompt_alias", real)
+    assert prompts.render("greet@prod", settings=st, name="Ada").text == "Hi Ada"  # the moved alias, not the cached version
+
+
 def _sleeper(path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -185,14 +185,15 @@ def register(name: str, template: str, message: str | None = None, alias: str | 
     template = check_template(template)
     if alias: check_alias(alias)
     mlflow = _mlflow(s)
-    with _lock(s, name):
-        same = [v for v in _versions(name, s) if v.template == template]
-        if same: version, created = int(same[0].version), False
-        else:
-            pv = mlflow.genai.register_prompt(name, template, commit_message=message or None, tags={"llmops.created_by": "jupyter-llmops"})
-            version, created = int(pv.version), True
-        if alias: mlflow.genai.set_prompt_alias(name, alias, version)
-    invalidate(name)
+    try:
+        with _lock(s, name):
+            same = [v for v in _versions(name, s) if v.template == template]
+            if same: version, created = int(same[0].version), False
+            else:
+                pv = mlflow.genai.register_prompt(name, template, commit_message=message or None, tags={"llmops.created_by": "jupyter-llmops"})
+                version, created = int(pv.version), True
+            if alias: mlflow.genai.set_prompt_alias(name, alias, version)
+    finally: invalidate(name)  # even when it stopped half way (an error, an interrupt): this process never serves a moved alias stale
     return Registered(name, version, created, alias)
 
 def set_alias(name: str, version: int | str, alias: str, settings: Settings | None = None) -> Registered:
@@ -202,8 +203,8 @@ def set_alias(name: str, version: int | str, alias: str, settings: Settings | No
     if not str(version).isdigit(): raise UsageError(f"version must be a number, not {version!r}")
     if int(version) not in [int(v.version) for v in _versions(name, s)]:
         raise NotFoundError(f"prompt {name!r} has no version {version}", hint="`%llmops prompt show NAME` lists its versions")
-    _mlflow(s).genai.set_prompt_alias(name, alias, int(version))
-    invalidate(name)
+    try: _mlflow(s).genai.set_prompt_alias(name, alias, int(version))
+    finally: invalidate(name)
     return Registered(name, int(version), False, alias)
 
 # %% ../../nbs/21_prompts.ipynb #de484c69
