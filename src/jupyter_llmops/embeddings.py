@@ -51,8 +51,9 @@ class Embedder:
         "One short text (a question) as a (1, dim) array, the vector `encode([text])` gives, on one intra-op thread (see above)."
         import torch
         n = torch.get_num_threads()
-        if n != 1: torch.set_num_threads(1)
-        try: return self._one(text)
+        try:
+            if n != 1: torch.set_num_threads(1)  # inside: an interrupt must not leave the process on one thread
+            return self._one(text)
         finally:
             if n != 1: torch.set_num_threads(n)
 
