@@ -72,6 +72,9 @@ def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
         except UnicodeDecodeError as e: raise UsageError(f"{p}:{i}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})", hint="save the file as UTF-8") from None
         except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})", hint=hint) from None
         except RecursionError: raise UsageError(f"{p}:{i}: nested too deeply to read", hint=hint) from None
+        if re.search(rb"\\u[dD][89a-fA-F]", raw):  # an escaped surrogate: text only when it is one half of a pair
+            try: json.dumps(obj, ensure_ascii=False).encode("utf-8")
+            except UnicodeEncodeError: raise UsageError(f"{p}:{i}: a lone surrogate (an escape \\ud800 to \\udfff without its pair) is not text", hint="write the character itself, or both halves of its pair") from None
         if not isinstance(obj, dict): raise UsageError(f"{p}:{i}: each line must be a JSON object", hint=hint)
         lack = missing(obj) if missing else []
         if lack: raise UsageError(f"{p}:{i}: missing field(s) {', '.join(lack)}", hint=hint)
