@@ -78,6 +78,47 @@ def test_cli_bad_data_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "--sweep cannot vary 'max_length'" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = run_cli("train", "dpo", "--data", str(f), "--sweep", "beta=0.1,0.2", cwd=tmp_path)  # 6 rows: no automatic held-out split
     assert r.returncode == 2 and "a sweep ranks its runs on held-out rows" in r.stderr, r.stderr
+    chats = str(_jsonl(tmp_path / "chats.jsonl", CHATS))  # refused before any training: a name the registry refuses, a damaged model
+    r = run_cli("train", "sft", "--data", chats, "--steps", "1", "--register", "..", cwd=tmp_path)
+    assert r.returncode == 2 and "--register '..': MLflow's model registry refuses that name" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    (tmp_path / "damaged").mkdir(); (tmp_path / "damaged" / "config.json").write_text("{}")
+    r = run_cli("train", "sft", "--data", chats, "--model", f"hf:{tmp_path / 'damaged'}", cwd=tmp_path)
+    assert r.returncode == 2 and "does not hold a model Transformers can read" in r.stderr, r.stderr
+
+
+def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st):
+    import mlflow
+    from jupyter_llmops.errors import LLMOpsError
+    from jupyter_llmops.train import sft
+    with pytest.raises(LLMOpsError, match="not finite|diverged"):  # the weights of a learning rate of 1e10 are NaN after one step
+        sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=2, lr=1e10, settings=st, **FAST)
+    c = mlflow.MlflowClient(st.tracking_uri)
+    run = c.search_runs([c.get_experiment_by_name(st.experiment).experiment_id], order_by=["attributes.start_time DESC"], max_results=1)[0]
+    assert run.info.status == "FAILED" and "model" not in {a.path for a in c.list_artifacts(run.info.run_id)}
+
+
+def test_a_training_stopped_by_sigterm_ends_its_run_failed(tmp_path):
+    import signal, sqlite3, subprocess, sys
+    import mlflow
+    from faults import wait
+    (tmp_path / "settings.ini").write_text("[llmops]\nexperiment = sigterm\n")
+    env = {**__import__("os").environ, "LLMOPS_HOME": str(tmp_path / "h"), "TMPDIR": str(tmp_path)}
+    p = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "train", "sft", "--data", str(_jsonl(tmp_path / "c.jsonl", CHATS)),
+                          "--steps", "500", "--batch", "2", "--max-length", "64"], cwd=tmp_path, env=env,
+                         stdout=open(tmp_path / "out.log", "wb"), stderr=subprocess.STDOUT)
+    db = tmp_path / "h" / "mlflow.db"
+    def loss_logged():  # read with sqlite3 alone: an MLflow client here would race the command's own set-up of the store
+        if not db.exists(): return None
+        try:
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+                return con.execute("SELECT run_uuid FROM metrics WHERE key = 'loss' LIMIT 1").fetchone()
+        except sqlite3.Error: return None
+    run_id = wait(loss_logged, 300, 1, "the training's first logged step")[0]
+    p.send_signal(signal.SIGTERM)  # a `kill`, a job or a container stopping
+    p.wait(120)
+    out = (tmp_path / "out.log").read_text(errors="replace")
+    assert p.returncode != 0 and mlflow.MlflowClient(f"sqlite:///{db}").get_run(run_id).info.status == "FAILED", out[-2000:]
+    assert not list(tmp_path.glob("llmops-train-*"))  # its temporary folder went with it
 
 
 def test_sft_lora_registers_a_model_that_serves(tmp_path, st):

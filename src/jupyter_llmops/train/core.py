@@ -15,9 +15,9 @@ from ..files import read_jsonl
 from ..display import figure, fig_png
 
 # %% auto #0
-__all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'check_options', 'torch_threads', 'cpu_allocator',
-           'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'save_model', 'register', 'param_count',
-           'folder_mb']
+__all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'check_options', 'torch_threads', 'sigterm_interrupts',
+           'cpu_allocator', 'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'check_finite', 'save_model',
+           'register', 'param_count', 'folder_mb']
 
 # %% ../../../nbs/31_train_core.ipynb #9982e1fe
 @dataclass
@@ -43,7 +43,8 @@ def hardware(threads: int | None = None) -> Hardware:
 def trainer_args(hw: Hardware, out: str, steps: int, batch: int, lr: float | None, seed: int = 0) -> dict:
     "The TrainingArguments fields every recipe sets (TRL's own defaults for the rest)."
     kw = dict(output_dir=out, max_steps=steps, per_device_train_batch_size=batch, logging_steps=1, save_strategy="no",
-              report_to="none", disable_tqdm=True, dataloader_num_workers=0, seed=seed, gradient_checkpointing=False)
+              report_to="none", disable_tqdm=True, dataloader_num_workers=0, seed=seed, gradient_checkpointing=False,
+              logging_nan_inf_filter=False)  # a diverging loss is reported as it is, not hidden by the mean of the steps before
     if lr is not None: kw["learning_rate"] = lr
     if hw.device == "cpu": kw.update(use_cpu=True, bf16=False, fp16=False)
     else: kw.update(bf16=hw.bf16, fp16=not hw.bf16)
@@ -63,8 +64,11 @@ def check_options(recipe: str, register_as: str | None = None, grid: dict | None
             if v is None or (math.isfinite(v) and lo <= v <= hi and (k != "lr" or v > 0)): continue
             flag = "--" + k.replace("_", "-")
             raise UsageError(f"{flag} {v:g}: must be {'from 0 to 1 in train distill' if hi == 1 else words}", hint=f"leave {flag} out for the recipe's default")
-    if register_as is not None and (not register_as.strip() or any(c in register_as for c in "/:")):
-        raise UsageError(f"--register {register_as!r}: MLflow's model registry takes no '/' or ':', and no empty name", hint="--register support-sft")
+    if register_as is not None:  # checked as MLflow's registry checks it, before any training
+        from mlflow.exceptions import MlflowException
+        from mlflow.utils.validation import _validate_model_name
+        try: _validate_model_name(register_as)
+        except MlflowException: raise UsageError(f"--register {register_as!r}: MLflow's model registry refuses that name (no '/' or ':', not empty, not a path such as '..')", hint="--register support-sft") from None
 
 @contextmanager
 def torch_threads(n: int):
@@ -83,6 +87,16 @@ def _glibc():
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc": return None
     try: return ctypes.CDLL("libc.so.6")
     except OSError: return None
+
+@contextmanager
+def sigterm_interrupts():
+    "While a training runs in the main thread, SIGTERM (a `kill`, a stopping container or job) interrupts it as Ctrl-C does: its MLflow run ends FAILED and its temporary folders go."
+    import signal, threading
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    def stop(signum, frame): raise KeyboardInterrupt("SIGTERM")
+    old = signal.signal(signal.SIGTERM, stop)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, old)
 
 @contextmanager
 def cpu_allocator(on: bool = True):
@@ -233,6 +247,11 @@ def model_folder(spec: str, settings: Settings) -> Path:
         p = Path(s.name).expanduser()
         if not (p / "config.json").is_file():
             raise UsageError(f"no model at {p}", hint="training takes local, hf:<folder saved with save_pretrained> or models:/NAME/VERSION")
+        from transformers import AutoConfig
+        try: AutoConfig.from_pretrained(str(p))  # a damaged folder is named now, not by a tokenizer's error after the run began
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{p} does not hold a model Transformers can read ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
+                             hint="a folder saved with save_pretrained (config.json, weights, tokenizer)") from None
         return p
     raise UsageError(f"{spec} is served remotely: it has no weights to train", hint="train local, hf:<folder> or models:/...")
 
@@ -243,8 +262,17 @@ def _local_artifact_dir(mlflow) -> Path | None:
     if u.scheme in ("", "file"): return Path(unquote(u.path))
     return None
 
+def check_finite(model):
+    "`LLMOpsError` when a weight of `model` is NaN or infinite: a diverged training is never saved (its mean loss can look fine)."
+    import torch
+    ts = [t for t in model.state_dict().values() if t.is_floating_point()]
+    bad = sum(not bool(torch.isfinite(t).all()) for t in ts)
+    if bad: raise LLMOpsError(f"the training diverged: {bad} of {len(ts)} weight tensors hold NaN or infinity; nothing was saved",
+                              hint="lower --lr (or check the data), then train again")
+
 def save_model(model, tok, mlflow, settings: Settings, name: str = "model") -> Path:
-    "Save model + tokenizer as the active run's artifact `name` (a local folder); upload when the store is remote."
+    "Save model + tokenizer as the active run's artifact `name` (a local folder); upload when the store is remote. A diverged model is refused."
+    check_finite(model)
     art = _local_artifact_dir(mlflow)
     base = art if art is not None else Path(settings.home) / "models" / "trained" / mlflow.active_run().info.run_id
     base.mkdir(parents=True, exist_ok=True)

@@ -81,12 +81,14 @@ def _missing(recipe: str):
             return lack if len(lack) < 2 else ["messages (or prompt and completion)"]
         if recipe in ("reward", "dpo") or (recipe == "kto" and "label" not in o and ("chosen" in o or "rejected" in o)):
             lack = [k for k in ("prompt", "chosen", "rejected") if not _text_or_chat(o.get(k)) and (k != "prompt" or "prompt" in o)]
-            if not lack and _pair(o) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
+            if not lack and (p := _pair(o)) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
+            elif not lack and p["chosen"] == p["rejected"]: lack = ["rejected (the same as chosen: nothing to prefer)"]
             return lack
         if recipe == "kto":
             lack = [k for k in ("prompt", "completion") if not _text_or_chat(o.get(k))]
             return lack + ([] if isinstance(o.get("label"), bool) else ["label (true or false)"])
-        return [] if _text_or_chat(o.get("prompt")) or _is_chat(o.get("messages")) else ["prompt"]
+        ref = [] if "completion" not in o or _text_or_chat(o["completion"]) else ["completion (the reference answer: text or chat)"]
+        return ref + ([] if _text_or_chat(o.get("prompt")) or _is_chat(o.get("messages")) else ["prompt"])
     return check
 
 # %% ../../../nbs/30_train_data.ipynb #8b184161

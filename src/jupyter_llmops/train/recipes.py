@@ -13,7 +13,7 @@ from ..config import Settings, load_settings
 from ..errors import LLMOpsError, UsageError
 from ..files import read_jsonl
 from .core import (Hardware, TrainResult, _callback, check_options, _log_dataset, _png_image, _quiet_datasets, _resumed, _sha1, cpu_allocator,
-                                       hardware, loss_chart, model_folder, register, save_model, sweep_chart, torch_threads, trainer_args)
+                                       hardware, loss_chart, model_folder, register, save_model, sigterm_interrupts, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
 from .distill import compare_models, load_pair, split_heldout, teacher_answer_trainer
 from .evaluate import POOLING, PRIMARY, HeldOut, _key, encode, fit_prompt, fit_reward_head, rank_key, split_eval
@@ -307,7 +307,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     p = _Plan(recipe, spec, base, hw, st, tok, _train_rows(recipe, rows, tok, hp["max_length"]), held, max_new_tokens,
               bool(on_policy), progress=progress, callbacks=list(callbacks or []))
     name = f"{recipe}-{'sweep-' if grid else ''}{time.strftime('%Y%m%d-%H%M%S')}"
-    with _quiet_datasets(), tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), cpu_allocator(hw.device == "cpu") as tuned_malloc, mlflow.start_run(experiment_id=eid, run_name=name) as run:
+    with sigterm_interrupts(), _quiet_datasets(), tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), cpu_allocator(hw.device == "cpu") as tuned_malloc, mlflow.start_run(experiment_id=eid, run_name=name) as run:
         mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": recipe, "llmops.base_model": spec} | ({"llmops.sweep": "parent"} if grid else {}))
         params = dict(recipe=recipe, model=spec, **{k: v for k, v in _resolved(hp, len(rows)).items() if k not in grid}, device=hw.device, threads=hw.threads, bf16=hw.bf16,
                       gradient_checkpointing=False, malloc_tuned=tuned_malloc, data=str(data), rows=len(rows), heldout=len(held_rows),
