@@ -65,7 +65,18 @@ def fit_prompt(tok, prompt: list[dict], answers: list[list[dict]], max_length: i
     while len(turns) > 1 and max(len(_ids(tok, system + turns + a)) for a in answers) > max_length:
         turns = turns[1:]
         while len(turns) > 1 and turns[0]["role"] != "user": turns = turns[1:]
-    return system + turns
+    out = system + turns
+    for _ in range(3):  # a last turn too long by itself loses its oldest tokens: DPO and KTO would drop a row whose prompt fills max_length
+        n = len(_ids(tok, out, gen=True))
+        room = max_length - min(max(len(_ids(tok, out + a)) - n for a in answers), max_length // 2)  # the answer keeps half, or all it needs
+        if n <= room: return out
+        ids = tok(out[-1]["content"], add_special_tokens=False)["input_ids"]
+        if len(ids) <= 1: break
+        out = out[:-1] + [dict(out[-1], content=tok.decode(ids[min(len(ids) - 1, n - room + 2):]))]
+    if len(_ids(tok, out, gen=True)) >= max_length:
+        raise UsageError(f"--max-length {max_length}: too short for a prompt even cut down to its last words ({len(_ids(tok, out, gen=True))} tokens with the chat template)",
+                         hint="a larger --max-length (the recipe's default, 128 or more)")
+    return out
 
 # %% ../../../nbs/33_train_evaluate.ipynb #df322984
 def _batches(lengths: list[int], batch: int):
