@@ -84,6 +84,9 @@ def test_cli_bad_data_is_a_usage_error(tmp_path):
     (tmp_path / "damaged").mkdir(); (tmp_path / "damaged" / "config.json").write_text("{}")
     r = run_cli("train", "sft", "--data", chats, "--model", f"hf:{tmp_path / 'damaged'}", cwd=tmp_path)
     assert r.returncode == 2 and "does not hold a model Transformers can read" in r.stderr, r.stderr
+    prefs = str(_jsonl(tmp_path / "prefs6.jsonl", PREFS))
+    r = run_cli("train", "dpo", "--data", prefs, "--steps", "1", "--judge-model", f"hf:{tmp_path / 'nojudge'}", cwd=tmp_path)
+    assert r.returncode == 2 and "no model at" in r.stderr and "nojudge" in r.stderr, r.stderr  # before any training
 
 
 def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st):

@@ -299,6 +299,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     eid = ensure_experiment(experiment or st.experiment, st)
     spec = teacher if recipe == "distill" else model
     base = model_folder(spec, st)
+    if judge_model: model_folder(judge_model, st)  # a judge that is not there is named now, not after the training it would judge
     tok = AutoTokenizer.from_pretrained(str(base), padding_side="left" if recipe == "distill" else "right")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     if recipe in ("dpo", "kto"): held_rows = _train_rows(recipe, held_rows, tok, hp["max_length"])
