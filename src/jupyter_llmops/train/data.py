@@ -81,8 +81,7 @@ def _missing(recipe: str):
             return lack if len(lack) < 2 else ["messages (or prompt and completion)"]
         if recipe in ("reward", "dpo") or (recipe == "kto" and "label" not in o and ("chosen" in o or "rejected" in o)):
             lack = [k for k in ("prompt", "chosen", "rejected") if not _text_or_chat(o.get(k)) and (k != "prompt" or "prompt" in o)]
-            if not lack and (p := _pair(o)) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
-            elif not lack and p["chosen"] == p["rejected"]: lack = ["rejected (the same as chosen: nothing to prefer)"]
+            if not lack and _pair(o) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
             return lack
         if recipe == "kto":
             lack = [k for k in ("prompt", "completion") if not _text_or_chat(o.get(k))]
@@ -148,18 +147,21 @@ def load_data(recipe: str, # sft | reward | dpo | kto | distill
               settings: Settings | None = None) -> list[dict]:
     "Read and validate the training data of `recipe`; rows in TRL's conversational format."
     if recipe not in FORMATS: raise UsageError(f"unknown recipe {recipe!r}", hint=f"use one of {', '.join(RECIPES)}")
-    out = []
+    out, same = [], 0
     for o in _rows(recipe, data, settings):
         if recipe == "sft":
             out.append({"messages": o["messages"] if "messages" in o else _chat(o["prompt"], "user") + _chat(o["completion"], "assistant")})
         elif recipe in ("reward", "dpo"):
-            out.append(_pair(o))
+            out.append(_pair(o)); same += out[-1]["chosen"] == out[-1]["rejected"]
         elif recipe == "kto":
             if "label" in o: out.append({"prompt": _chat(o["prompt"], "user"), "completion": _chat(o["completion"], "assistant"), "label": o["label"]})
             else:
-                p = _pair(o)
+                p = _pair(o); same += p["chosen"] == p["rejected"]
                 out += [{"prompt": p["prompt"], "completion": p["chosen"], "label": True}, {"prompt": p["prompt"], "completion": p["rejected"], "label": False}]
         else:
             msgs = o["messages"] if "prompt" not in o else _chat(o["prompt"], "user")
             out.append({"prompt": [m for m in msgs if m["role"] != "assistant"] or msgs, "reference": o.get("completion")})
+    if same:  # two versions that answered alike: said, not refused (a session comparing a model with itself still trains)
+        import warnings
+        warnings.warn(f"{data}: {same} of its preference pairs have the same chosen and rejected answer: they teach the model nothing")
     return out
