@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import LLMOpsError, UsageError
-from ..files import read_appended, read_jsonl
+from ..files import check_name, read_appended, read_jsonl
 
 # %% auto #0
 __all__ = ['FORMATS', 'RECIPES', 'hh_turns', 'split_dialogues', 'feedback_pairs_path', 'feedback_labels_path', 'data_path',
@@ -93,11 +93,11 @@ def _missing(recipe: str):
 # %% ../../../nbs/30_train_data.ipynb #8b184161
 def feedback_pairs_path(name: str, settings: Settings) -> Path:
     "Where the feedback panel keeps the preference pairs of session `name`."
-    return Path(settings.home) / "feedback" / name / "pairs.jsonl"
+    return Path(settings.home) / "feedback" / check_name(name, "feedback session") / "pairs.jsonl"
 
 def feedback_labels_path(name: str, settings: Settings) -> Path:
     "Where a feedback session in label mode (thumbs up/down) keeps its labelled answers."
-    return Path(settings.home) / "feedback" / name / "labels.jsonl"
+    return Path(settings.home) / "feedback" / check_name(name, "feedback session") / "labels.jsonl"
 
 def data_path(data: str | Path, settings: Settings | None = None, recipe: str | None = None) -> Path:
     "The file behind a data argument: a path, or feedback:NAME for a feedback session's pairs (kto: its labels, when it has them)."
