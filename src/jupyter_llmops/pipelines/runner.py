@@ -308,9 +308,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     except PapermillExecutionError as e:
         status, cell = "failed", e.cell_index
         error = redact(f"cell {e.cell_index} (execution count {e.exec_count}) raised {e.ename}: {e.evalue}")
-    except KeyboardInterrupt as e:  # the user stopped it (papermill has killed the kernel): recorded as failed, then passed on
-        cell, interrupted = _running_cell(out_nb), e
-        status, error = "failed", "interrupted" + (f" in cell {cell}" if cell is not None else "")
+    except KeyboardInterrupt as e: interrupted = e  # the user stopped it (papermill has killed the kernel): recorded as failed, then passed on
     except Exception as e:
         status, error = "failed", redact(f"{type(e).__name__}: {e}")
         if type(e).__name__ == "NoSuchKernel":
@@ -318,11 +316,12 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
                      f"{sys.executable} -m ipykernel install --user --name {kernel_name}")
     finally:
         done.set()
-    if state.get("deadline_passed") or state.get("killed"):
+    if state.get("deadline_passed") or state.get("killed") or interrupted is not None:
         cell = _running_cell(out_nb) if cell is None else cell
         where = f" in cell {cell}" if cell is not None else ""
         if state.get("deadline_passed"): status, error = "timed_out", f"timed out after {timeout:g}s{where}; the kernel was killed"
-        else: status, error = "failed", f"the kernel was killed{where}: {state['killed']}"
+        elif state.get("killed"): status, error = "failed", f"the kernel was killed{where}: {state['killed']}"
+        else: status, error = "failed", f"interrupted{where}"
     if log: starter.join()
     if "error" in mlrun: warnings.warn(f"not logged to MLflow: {mlrun['error']}")
     run_id = mlrun.get("id", "")
