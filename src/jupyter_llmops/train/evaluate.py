@@ -73,8 +73,8 @@ def fit_prompt(tok, prompt: list[dict], answers: list[list[dict]], max_length: i
         ids = tok(out[-1]["content"], add_special_tokens=False)["input_ids"]
         if len(ids) <= 1: break
         out = out[:-1] + [dict(out[-1], content=tok.decode(ids[min(len(ids) - 1, n - room + 2):]))]
-    if len(_ids(tok, out, gen=True)) >= max_length:
-        raise UsageError(f"--max-length {max_length}: too short for a prompt even cut down to its last words ({len(_ids(tok, out, gen=True))} tokens with the chat template)",
+    if (n := len(_ids(tok, out, gen=True))) >= max_length:
+        raise UsageError(f"--max-length {max_length}: too short for a prompt even cut down to its last words ({n} tokens with the chat template)",
                          hint="a larger --max-length (the recipe's default, 128 or more)")
     return out
 
