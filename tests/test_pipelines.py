@@ -243,9 +243,9 @@ def test_pipeline_dag_glue_flows_downstream_and_independent_steps_run_in_paralle
     assert run.data.tags["llmops.pipeline"] == "flow" and run.data.params["k"] == "7"
 
 
-def _free_port():
+def _free_port(host: str = "127.0.0.1"):
     with socket.socket() as so:
-        so.bind(("127.0.0.1", 0)); return so.getsockname()[1]
+        so.bind((host, 0)); return so.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -332,9 +332,7 @@ def _lan_address():
 
 def _cluster(proj, host, tls=None):
     "A Dask scheduler and one worker listening on `host`, over TLS with the PEM files `tls` = (cert, key) when given: (address, processes)."
-    bindir, proto = Path(sys.executable).parent, "tls" if tls else "tcp"
-    with socket.socket() as so:
-        so.bind((host, 0)); port = so.getsockname()[1]
+    bindir, proto, port = Path(sys.executable).parent, "tls" if tls else "tcp", _free_port(host)
     addr, flags = f"{proto}://{host}:{port}", ["--tls-ca-file", tls[0], "--tls-cert", tls[0], "--tls-key", tls[1]] if tls else []
     log = open(proj / f"dask-{proto}.log", "wb")
     sched = subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", host, "--port", str(port), "--protocol", proto,
