@@ -46,15 +46,24 @@ def _add(store, proj, name, cron="* * * * * *", retries=0, **params):
 IDLE = 2 * KERNEL_START_TIMEOUT + 60
 
 
-def _idle(store, names, proj):
-    "Pause the schedules and wait until none of them has an attempt running or queued; if one stays busy, say which and show the daemons' logs."
+def _idle(store, names, proj, procs=()):
+    """Pause the schedules and wait until none of them has an attempt running or queued; if one stays busy, say which,
+    with what its kernel logged, and show the daemons' logs, after asking each daemon (SIGUSR1) for its threads' and tasks' stacks."""
     for n in names: store.set_paused(n, True)
     try:
         wait(lambda: not any(store.busy(n) for n in names), IDLE, what="the schedules to be idle")
     except AssertionError as e:
         rows = [dict(store.row(r.id)._mapping) for n in names for r in store.history(n, limit=1000) if r.status in ("running", "queued")]
-        logs = "\n".join(f"--- {h}\n" + "\n".join(daemon_log(h).splitlines()[-40:]) for h in sorted(proj.glob("home*")))
-        raise AssertionError(f"{e}; now {store.now():.1f}; busy: {rows}\n{logs}") from None
+        for p in procs: os.kill(p.pid, signal.SIGUSR1)
+        time.sleep(2)
+        ran = {r["schedule"]: events(proj / f"{r['schedule']}.log")[-3:] for r in rows}
+        kernels = {r["pid"]: (Path(f"/proc/{r['pid']}/stat").read_text().split(")")[-1].split()[0] if r["pid"] and alive(r["pid"]) else "gone") for r in rows}
+        mine = lambda l: any(f"run {r['id']}" in l or f"llmops-job-{r['id']}" in l for r in rows)
+        def told(h):  # the busy attempts' lines, then the stacks the daemon wrote last
+            text = daemon_log(h)
+            return [l for l in text.splitlines() if mine(l)] + (text.rsplit(" stacks of PID ", 1)[1].splitlines()[:400] if " stacks of PID " in text else [])
+        logs = "\n".join(f"--- {h}\n" + "\n".join(told(h)) for h in sorted(proj.glob("home*")))
+        raise AssertionError(f"{e}; now {store.now():.1f}; busy: {rows}; their kernels' state {kernels}, last events {ran}\n{logs}") from None
 
 
 def _attempts(store, name):
@@ -72,7 +81,7 @@ def test_two_scheduler_processes_run_every_tick_once(db, proj, postgres):
     try:
         count = lambda: sum(len(store.history(n, limit=1000)) for n in names)
         wait(lambda: count() >= TICKS, 900, 1.0, f"{TICKS} claimed ticks")
-        _idle(store, names, proj)
+        _idle(store, names, proj, procs)
     finally:
         for p in procs: stop_daemon(p)
     rows = [r for n in names for r in store.history(n, limit=1000)]
@@ -111,6 +120,26 @@ def test_sigkill_of_the_scheduler_mid_run(proj):
     assert _attempts(store, "k") == [("succeeded", 2, "cron"), ("lost_lease", 1, "cron")]
     assert "lease" in store.history("k")[1].error
     assert len(events(proj / "k.log", "end")) == 1  # one result
+
+
+def test_sigusr1_makes_the_daemon_write_where_each_run_waits(proj):
+    "`kill -USR1 PID` writes the daemon's threads' stacks and its event loops' awaits into its log: a stuck run shows what it waits for."
+    store = JobStore(f"sqlite:///{proj}/jobs.db")
+    _add(store, proj, "u", first=True)  # its first attempt hangs in a cell
+    p = daemon(proj, proj / "home", f"sqlite:///{proj}/jobs.db")
+    try:
+        wait(lambda: events(proj / "u.log", "hang"), 90, what="the run to hang")
+        rid = store.running(schedule="u")[0].id
+        os.kill(p.pid, signal.SIGUSR1)
+        text = wait(lambda: "--- task" in daemon_log(proj / "home") and daemon_log(proj / "home"), 20, what="the stacks in the log")
+        assert p.poll() is None  # the daemon goes on
+    finally:
+        stop_daemon(p)
+    stacks = text.rsplit(" stacks of PID ", 1)[1]
+    job = stacks.split(f"--- thread llmops-job-{rid}\n")[1].split("\n---")[0]
+    assert "in execute\n" in job and "in execute_notebook\n" in job, job  # the attempt's thread, in the runner, in papermill
+    task = next(t for t in stacks.split("--- task ")[1:] if "in _async_poll_for_reply\n" in t)  # its kernel client: the cell's reply
+    assert "channels.py" in task and "in get_msg\n  awaiting " in task, task  # down to the shell channel's get_msg
 
 
 @pytest.mark.solo
@@ -170,7 +199,7 @@ def test_clock_offset_between_two_schedulers(proj):
     procs = [daemon(proj, proj / "home-a", url, lease=2), daemon(proj, proj / "home-b", url, lease=2, clock_offset=3600.0)]
     try:
         wait(lambda: len(events(proj / "c.log", "end")) >= 4, 180, what="four runs")
-        _idle(store, ["c"], proj)
+        _idle(store, ["c"], proj, procs)
     finally:
         for p in procs: stop_daemon(p)
     rows = store.history("c", limit=1000)
@@ -199,7 +228,7 @@ def test_missed_ticks_after_downtime_run_once(proj):
     p = daemon(proj, home, f"sqlite:///{proj}/jobs.db")
     try:
         wait(lambda: store.last_tick("m") > last, 30, what="the catch-up tick")
-        _idle(store, ["m"], proj)
+        _idle(store, ["m"], proj, [p])
     finally:
         stop_daemon(p)
     after = sorted(r.tick.timestamp() for r in store.history("m") if r.tick.timestamp() > last)
@@ -228,7 +257,7 @@ def test_a_schedule_never_overlaps_itself_with_cron_and_manual_runs(proj, monkey
         cron = wait(lambda: [x for x in store.running(schedule="o") if x.trigger == "cron"], 30, 0.1, "a cron attempt")[0]
         r = run_cli("schedule", "run", "o", cwd=proj)
         assert r.returncode != 0 and f"already running: attempt {cron.id} (cron" in r.stderr, r.stderr
-        _idle(store, ["o"], proj)
+        _idle(store, ["o"], proj, [p])
     finally:
         stop_daemon(p)
     spans = []
@@ -255,7 +284,7 @@ def test_a_crashed_manual_run_blocks_its_schedule_for_one_lease_only(proj, monke
     p = daemon(proj, proj / "home", f"sqlite:///{proj}/jobs.db", lease=2)
     try:
         wait(lambda: any(s == "succeeded" for s, _, _ in _attempts(store, "x")), 30, what="a cron run after the lease")
-        _idle(store, ["x"], proj)
+        _idle(store, ["x"], proj, [p])
     finally:
         stop_daemon(p)
     assert _attempts(store, "x")[-1] == ("lost_lease", 1, "manual")

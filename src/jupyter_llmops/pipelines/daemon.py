@@ -13,7 +13,7 @@ from ..files import FileLock
 from .scheduler import Scheduler, log
 
 # %% auto #0
-__all__ = ['MAIN', 'SchedulerStatus', 'status', 'start', 'stop', 'RedactingFormatter', 'main']
+__all__ = ['MAIN', 'SchedulerStatus', 'status', 'start', 'stop', 'dump_stacks', 'RedactingFormatter', 'main']
 
 # %% ../../../nbs/38_pipelines_daemon.ipynb #060b6491
 MAIN = "from jupyter_llmops.pipelines.daemon import main; main()"
@@ -105,6 +105,25 @@ def stop(settings: Settings | None = None, timeout: float = 20.0) -> SchedulerSt
             os.kill(st.pid, signal.SIGKILL); _wait_pid(s, 5)
     return status(s)
 
+def dump_stacks(out=None):
+    "Write every thread's stack, and the tasks of every running event loop (a run's kernel client awaits in one), to `out` (stdout)."
+    import asyncio, gc, traceback
+    out = out or sys.stdout
+    names = {t.ident: t.name for t in threading.enumerate()}
+    out.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} stacks of PID {os.getpid()}\n")
+    for tid, frame in sys._current_frames().items():
+        out.write(f"--- thread {names.get(tid, tid)}\n" + "".join(traceback.format_stack(frame)))
+    for loop in [o for o in gc.get_objects() if isinstance(o, asyncio.AbstractEventLoop)]:
+        if not loop.is_running(): continue
+        for task in asyncio.all_tasks(loop):  # each task's chain of awaits, down to what it waits for
+            out.write(f"--- task {task.get_name()}\n")
+            aw = task.get_coro()
+            while (f := getattr(aw, "cr_frame", None) or getattr(aw, "gi_frame", None)) is not None:
+                out.write(f'  File "{f.f_code.co_filename}", line {f.f_lineno}, in {f.f_code.co_name}\n')
+                aw = getattr(aw, "cr_await", None) or getattr(aw, "gi_yieldfrom", None)
+            if aw is not None: out.write(f"  awaiting {aw!r}"[:300] + "\n")
+    out.flush()
+
 class RedactingFormatter(logging.Formatter):
     "Every line of the scheduler's log passes through `redact`: a notebook's error text may quote a secret."
     def format(self, record): return redact(super().format(record))
@@ -128,6 +147,7 @@ def main(argv: list[str] | None = None):
     sched = Scheduler(s, a.poll, a.lease)
     stop_ev = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT): signal.signal(sig, lambda *_: stop_ev.set())
+    signal.signal(signal.SIGUSR1, lambda *_: dump_stacks())  # `kill -USR1 PID`: what each thread and each run waits for, into the log
     lock.write({"pid": os.getpid(), "owner": sched.owner, "started": time.time(), "poll": a.poll, "lease": a.lease})
     from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
     from jupyter_llmops.pipelines.cluster import RUN_IMPORTS
