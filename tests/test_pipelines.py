@@ -146,6 +146,34 @@ def test_a_kernel_that_stays_silent_while_starting_is_started_once_more(proj, mo
     assert (r.status, len(calls)) == ("failed", 2) and "didn't respond" in r.error
 
 
+def test_a_tcp_port_another_process_holds_cannot_hang_a_run(proj, tmp_path, monkeypatch):
+    """jupyter_client chooses a kernel's TCP ports a moment before the kernel binds them, and two daemons starting kernels
+    at once were given the same one: the kernel that lost died, its client's shell socket reached the other kernel's
+    socket of another type, and its blocking kernel_info send waited for ever (a CI run, then 1 in 12 runs of the
+    two-daemon test). Here another process's PUB socket holds every port jupyter_client would give, and the kernel
+    starts slowly, as on a loaded machine (the client's second request found no peer): the run still runs."""
+    import zmq
+    spec = tmp_path / "jp" / "kernels" / "slow"
+    spec.mkdir(parents=True)
+    boot = "import runpy, sys, time; time.sleep(2.5); sys.argv = ['ipykernel_launcher', '-f', sys.argv[1]]; runpy.run_module('ipykernel_launcher', run_name='__main__')"
+    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", boot, "{connection_file}"], "display_name": "slow", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jp"))
+    from jupyter_client.connect import LocalPortCache
+    from jupyter_llmops.pipelines import runner
+    ctx = zmq.Context()
+    taken = ctx.socket(zmq.PUB); port = taken.bind_to_random_port("tcp://127.0.0.1")
+    monkeypatch.setattr(LocalPortCache, "find_available_port", lambda self, ip: port)
+    folders, real = [], runner._ipc_folder
+    monkeypatch.setattr(runner, "_ipc_folder", lambda: folders.append(real()) or folders[-1])
+    out = {}
+    t = threading.Thread(target=lambda: out.update(r=runner.execute(proj / "ok.ipynb", {"k": 4}, timeout=60, log=False, kernel_name="slow")), daemon=True)
+    t.start(); t.join(120)  # before: this thread blocked in a ZeroMQ send for ever, past its own deadline
+    taken.close(0); ctx.term()
+    assert "r" in out, "the run did not end"
+    assert (out["r"].status, out["r"].glue["double"]) == ("succeeded", 8), out["r"].error
+    assert len(folders) == 1 and not Path(folders[0]).exists()  # its kernel's socket folder, gone with the run
+
+
 def test_any_readable_notebook_runs_in_its_own_folder(proj, tmp_path_factory):
     "The CLI and the magic run what their user can read (confinement is the REST server's job); the kernel starts beside the notebook."
     elsewhere = tmp_path_factory.mktemp("elsewhere")

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #76c0e47f
 from __future__ import annotations
-import importlib.util, json, os, re, secrets, signal, sys, threading, time, warnings
+import importlib.util, json, os, re, secrets, shutil, signal, sys, tempfile, threading, time, warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -124,10 +124,24 @@ class RunResult:
         return f"<div><b>{escape(Path(self.notebook).name)}</b>: {status_badge(self.status)} in {self.duration:.1f}s<table>{body}</table></div>"
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #5173fd36
+def _ipc_folder() -> str | None:
+    "A new folder (mode 0700) for one kernel's Unix sockets, with a path short enough for them; None on Windows."
+    if os.name == "nt": return None
+    for base in (tempfile.gettempdir(), "/tmp"):
+        d = tempfile.mkdtemp(prefix="llmops-k", dir=base)
+        if len(d) < 90: return d  # a socket's path ("<d>/kernel-5") must stay under 104 bytes (macOS; 108 on Linux)
+        os.rmdir(d)
+    return None
+
 def _kernel_manager_class(state: dict):
     "An AsyncKernelManager subclass that records its kernel's pid and start time in `state` (and kills it if already late)."
     from jupyter_client.manager import AsyncKernelManager
     class RunKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            super().__init__(**kw)
+            if d := _ipc_folder():  # Unix sockets of its own: no TCP port for two kernels to race for (above)
+                self.transport, self.ip, self.cache_ports = "ipc", os.path.join(d, "kernel"), False
+                state.setdefault("ipc_folders", []).append(d)
         async def _async_start_kernel(self, **kw):
             if state.get("env"): kw["env"] = {**kw.get("env", os.environ), **state["env"]}  # secrets and settings reach the kernel only
             state["kernel_started"] = time.time()
@@ -295,7 +309,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     status, error, cell, interrupted = "succeeded", "", None, None
     t0 = time.perf_counter()
     try:
-        for start in (1, 2):  # a kernel that dies or stays silent while starting (e.g. a port another kernel took at that instant) starts once more
+        for start in (1, 2):  # a kernel that dies or stays silent while starting (a crash; on Windows, a TCP port another kernel took) starts once more
             try:
                 pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), _ATOMIC + str(out_nb), parameters=shown, kernel_name=kernel_name,
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
@@ -316,6 +330,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
                      f"{sys.executable} -m ipykernel install --user --name {kernel_name}")
     finally:
         done.set()
+        for d in state.pop("ipc_folders", []): shutil.rmtree(d, ignore_errors=True)  # its kernels' socket folders
     if state.get("deadline_passed") or state.get("killed") or interrupted is not None:
         cell = _running_cell(out_nb) if cell is None else cell
         where = f" in cell {cell}" if cell is not None else ""
