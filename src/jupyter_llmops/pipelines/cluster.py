@@ -84,7 +84,7 @@ def _once(key: str, fn, *args, settings: Settings, **kw):
     "`fn(*args, settings=settings, **kw)` on a worker, once: a second start of task `key` (its worker died, Dask rescheduled it) raises `RunLost`."
     from jupyter_llmops.files import create_new
     mark = settings.path("runs", ".dask", key)
-    if not create_new(mark, ""):  # (its folder is made as it writes)  # the marker stays: Dask may start the task once more still (3 times in all by default)
+    if not create_new(mark, ""):  # (it makes the folder) the marker stays: Dask may start the task once more still (3 times in all by default)
         raise RunLost(f"the Dask worker running {key} died mid-run; Dask started it again, which the kit refuses: "
                       "its first attempt may have done part of its work", hint="look at its output notebook, then run it again")
     try: return fn(*args, settings=settings, **kw)
