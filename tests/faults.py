@@ -40,13 +40,15 @@ def wait(cond, timeout: float, step: float = 0.2, what: str = ""):
     raise AssertionError(f"timed out after {timeout:g}s waiting for {what or cond}")
 
 
+def proc_state(pid: int) -> str | None:
+    "Process `pid`'s state letter in /proc (R running, S sleeping, D in I/O, T stopped, Z zombie), or None when it is gone."
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError: return None
+
+
 def alive(pid: int) -> bool:
     "Whether process `pid` exists and is not a zombie."
-    try:
-        st = Path(f"/proc/{pid}/stat").read_text()
-        return st.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return proc_state(pid) not in (None, "Z")
 
 
 def daemon(project: Path, home: Path, jobs_db: str, lease: float = 3.0, poll: float = 0.2, clock_offset: float = 0.0,

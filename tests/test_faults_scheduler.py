@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 import pytest
 from conftest import run_cli
-from faults import alive, daemon, daemon_log, event_notebook, events, stop_daemon, wait
+from faults import alive, daemon, daemon_log, event_notebook, events, proc_state, stop_daemon, wait
 from jupyter_llmops.config import load_settings
 from jupyter_llmops.errors import BusyError, UsageError
 from jupyter_llmops.pipelines import daemon as D, scheduler as S
@@ -57,7 +57,7 @@ def _idle(store, names, proj, procs=()):
         for p in procs: os.kill(p.pid, signal.SIGUSR1)
         time.sleep(2)
         ran = {r["schedule"]: events(proj / f"{r['schedule']}.log")[-3:] for r in rows}
-        kernels = {r["pid"]: (Path(f"/proc/{r['pid']}/stat").read_text().split(")")[-1].split()[0] if r["pid"] and alive(r["pid"]) else "gone") for r in rows}
+        kernels = {r["pid"]: (r["pid"] and proc_state(r["pid"])) or "gone" for r in rows}
         mine = lambda l: any(f"run {r['id']}" in l or f"llmops-job-{r['id']}" in l for r in rows)
         def told(h):  # the busy attempts' lines, then the stacks the daemon wrote last
             text = daemon_log(h)

@@ -22,6 +22,15 @@ def mknb(path: Path, *cells: str, params: str = "k = 1"):
     return path
 
 
+def kernelspec(tmp_path: Path, monkeypatch, name: str, boot: str) -> Path:
+    "A Jupyter kernel `name` that runs Python code `boot` with the connection file's path as argv[1] (JUPYTER_PATH points at it)."
+    spec = tmp_path / "jp" / "kernels" / name
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", boot, "{connection_file}"], "display_name": name, "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jp"))
+    return spec
+
+
 @pytest.fixture
 def proj(tmp_path, monkeypatch):
     "A project (settings.ini, cwd) with its own jobs database; MLflow in the session home."
@@ -107,19 +116,15 @@ def test_a_kernel_that_dies_while_starting_is_started_once_more(proj, tmp_path, 
     "A kernel whose process exits before it answers (seen once in 200 starts when two daemons launch kernels at once)."
     import warnings
     from jupyter_llmops.pipelines.runner import execute
-    flag, spec = tmp_path / "died-once", tmp_path / "jp" / "kernels" / "flaky"
-    spec.mkdir(parents=True)
-    boot = (f"import os, runpy, sys\nif not os.path.exists({str(flag)!r}): open({str(flag)!r}, 'w').close(); sys.exit(1)\n"
-            "sys.argv = ['ipykernel_launcher', '-f', sys.argv[1]]; runpy.run_module('ipykernel_launcher', run_name='__main__')")
-    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", boot, "{connection_file}"], "display_name": "flaky", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jp"))
+    flag = tmp_path / "died-once"
+    kernelspec(tmp_path, monkeypatch, "flaky", f"import os, runpy, sys\nif not os.path.exists({str(flag)!r}): open({str(flag)!r}, 'w').close(); sys.exit(1)\n"
+               "sys.argv = ['ipykernel_launcher', '-f', sys.argv[1]]; runpy.run_module('ipykernel_launcher', run_name='__main__')")
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         r = execute(proj / "ok.ipynb", {"k": 2}, kernel_name="flaky", log=False)
     assert (r.status, r.glue["double"]) == ("succeeded", 4) and flag.exists(), r.error
     assert any("the kernel died while starting" in str(x.message) for x in w)
-    flag.unlink(); (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", "import sys; sys.exit(1)", "{connection_file}"],
-                                                                   "display_name": "dead", "language": "python"}))
+    flag.unlink(); kernelspec(tmp_path, monkeypatch, "flaky", "import sys; sys.exit(1)")
     r = execute(proj / "ok.ipynb", kernel_name="flaky", log=False)  # a kernel that never starts: failed, after one more try
     assert r.status == "failed" and "kernel_info" in r.error
 
@@ -153,11 +158,8 @@ def test_a_tcp_port_another_process_holds_cannot_hang_a_run(proj, tmp_path, monk
     two-daemon test). Here another process's PUB socket holds every port jupyter_client would give, and the kernel
     starts slowly, as on a loaded machine (the client's second request found no peer): the run still runs."""
     import zmq
-    spec = tmp_path / "jp" / "kernels" / "slow"
-    spec.mkdir(parents=True)
-    boot = "import runpy, sys, time; time.sleep(2.5); sys.argv = ['ipykernel_launcher', '-f', sys.argv[1]]; runpy.run_module('ipykernel_launcher', run_name='__main__')"
-    (spec / "kernel.json").write_text(json.dumps({"argv": [sys.executable, "-c", boot, "{connection_file}"], "display_name": "slow", "language": "python"}))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jp"))
+    kernelspec(tmp_path, monkeypatch, "slow", "import runpy, sys, time; time.sleep(2.5); "
+               "sys.argv = ['ipykernel_launcher', '-f', sys.argv[1]]; runpy.run_module('ipykernel_launcher', run_name='__main__')")
     from jupyter_client.connect import LocalPortCache
     from jupyter_llmops.pipelines import runner
     ctx = zmq.Context()
