@@ -58,17 +58,19 @@ def encode(tok, prompt: list[dict], completion: list[dict], max_length: int) -> 
     ids = full[start - keep_prompt:start] + full[start:start + max_length - keep_prompt]
     return ids, keep_prompt
 
-def fit_prompt(tok, prompt: list[dict], answers: list[list[dict]], max_length: int) -> list[dict]:
-    "The prompt without its oldest turns while prompt + the longest answer is over `max_length` tokens (the last user turn stays)."
+def fit_prompt(tok, prompt: list[dict], answers: list[list[dict]] | int, max_length: int) -> list[dict]:
+    """The prompt without its oldest turns while prompt + the longest answer is over `max_length` tokens (the last user turn
+    stays). `answers` may be a number of tokens: room for an answer not yet written (a distillation's teacher's)."""
     system = [m for m in prompt[:1] if m["role"] == "system"]
     turns = prompt[len(system):]
-    while len(turns) > 1 and max(len(_ids(tok, system + turns + a)) for a in answers) > max_length:
+    def longest(msgs): return len(_ids(tok, msgs, gen=True)) + answers if isinstance(answers, int) else max(len(_ids(tok, msgs + a)) for a in answers)
+    while len(turns) > 1 and longest(system + turns) > max_length:
         turns = turns[1:]
         while len(turns) > 1 and turns[0]["role"] != "user": turns = turns[1:]
     out = system + turns
     for _ in range(3):  # a last turn too long by itself loses its oldest tokens: DPO and KTO would drop a row whose prompt fills max_length
         n = len(_ids(tok, out, gen=True))
-        room = max_length - min(max(len(_ids(tok, out + a)) - n for a in answers), max_length // 2)  # the answer keeps half, or all it needs
+        room = max_length - min(longest(out) - n, max_length // 2)  # the answer keeps half, or all it needs
         if n <= room: return out
         ids = tok(out[-1]["content"], add_special_tokens=False)["input_ids"]
         if len(ids) <= 1: break

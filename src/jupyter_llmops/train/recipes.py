@@ -101,19 +101,17 @@ def _load(recipe: str, base: str, hw: Hardware, layers: int | None = None, depth
     _freeze_below(m, layers)
     return m
 
-def _train_rows(recipe: str, rows: list[dict], tok, max_length: int, seed: int = 0) -> list[dict]:
+def _train_rows(recipe: str, rows: list[dict], tok, max_length: int, seed: int = 0, max_new_tokens: int = 32) -> list[dict]:
     if recipe == "reward":
         out = []
         for r in rows:
             (c, cs), (j, js) = encode(tok, r["prompt"], r["chosen"], max_length), encode(tok, r["prompt"], r["rejected"], max_length)
             out.append({"chosen_ids": c, "rejected_ids": j, "starts": (cs, js), "group": _key(r)})
         return out
-    if recipe == "dpo": return [dict(r, prompt=fit_prompt(tok, r["prompt"], [r["chosen"], r["rejected"]], max_length)) for r in rows]
-    if recipe == "kto":
-        out = [dict(r, prompt=fit_prompt(tok, r["prompt"], [r["completion"]], max_length)) for r in rows]
-        random.Random(seed).shuffle(out)
-        return out
-    return rows
+    room = {"dpo": lambda r: [r["chosen"], r["rejected"]], "kto": lambda r: [r["completion"]], "distill": lambda r: max_new_tokens}  # what a prompt leaves room for
+    if recipe in room: out = [dict(r, prompt=fit_prompt(tok, r["prompt"], room[recipe](r), max_length)) for r in rows]
+    if recipe == "kto": random.Random(seed).shuffle(out)
+    return out if recipe in room else rows
 
 KEEP = {"reward": ("chosen_ids", "rejected_ids"), "distill": ("prompt",), "sft": ("messages",), "kto": ("prompt", "completion", "label"),
         "dpo": ("prompt", "chosen", "rejected")}  # the columns each trainer takes
@@ -302,10 +300,10 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     if judge_model: model_folder(judge_model, st)  # a judge that is not there is named now, not after the training it would judge
     tok = AutoTokenizer.from_pretrained(str(base), padding_side="left" if recipe == "distill" else "right")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
-    if recipe in ("dpo", "kto"): held_rows = _train_rows(recipe, held_rows, tok, hp["max_length"])
+    if recipe in ("dpo", "kto", "distill"): held_rows = _train_rows(recipe, held_rows, tok, hp["max_length"], max_new_tokens=max_new_tokens)
     held = HeldOut(recipe, held_rows, tok, hp["max_length"], max_new_tokens, eval_answers, judge_model, st) if held_rows else None
     if recipe == "distill" and on_policy is None: on_policy = hw.device != "cpu"  # on a CPU, generating every step costs more than it teaches
-    p = _Plan(recipe, spec, base, hw, st, tok, _train_rows(recipe, rows, tok, hp["max_length"]), held, max_new_tokens,
+    p = _Plan(recipe, spec, base, hw, st, tok, _train_rows(recipe, rows, tok, hp["max_length"], max_new_tokens=max_new_tokens), held, max_new_tokens,
               bool(on_policy), progress=progress, callbacks=list(callbacks or []))
     name = f"{recipe}-{'sweep-' if grid else ''}{time.strftime('%Y%m%d-%H%M%S')}"
     with sigterm_interrupts(), _quiet_datasets(), tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), cpu_allocator(hw.device == "cpu") as tuned_malloc, mlflow.start_run(experiment_id=eid, run_name=name) as run:
