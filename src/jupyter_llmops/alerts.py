@@ -5,7 +5,8 @@
 # %% ../../nbs/11_alerts.ipynb #b3e5461f
 from __future__ import annotations
 import json, re, urllib.request, warnings
-from .config import Settings, mask_url, redact
+from .config import Settings
+from .redaction import mask_url, redact
 from .net import InsecureDestination, check_destination, open_url
 
 # %% auto #0

@@ -6,7 +6,8 @@
 from __future__ import annotations
 import json, sqlite3, threading
 from pathlib import Path
-from .config import Settings, redact
+from .config import Settings
+from .redaction import redact
 from .files import immediate, sqlite_db
 
 # %% auto #0

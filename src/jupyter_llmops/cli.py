@@ -6,7 +6,8 @@
 from __future__ import annotations
 import sys, traceback
 from .commands import HelpText, dispatch, help_tree
-from .config import kit_version, redact
+from .config import kit_version
+from .redaction import redact
 from .errors import LLMOpsError
 
 # %% auto #0

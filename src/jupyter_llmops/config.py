@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Mapping
 from .errors import ConfigError, UsageError
 from .files import atomic_write, file_locked, read_jsonl
+from .redaction import mask_url, redact
 
 # %% auto #0
 __all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Settings', 'parse_costs', 'parse_budget', 'parse_bindings', 'Key',
-           'kit_version', 'user_settings_path', 'settings_discovery', 'find_settings_file', 'redact', 'mask_url',
-           'load_settings', 'set_setting', 'ConfigView']
+           'kit_version', 'user_settings_path', 'settings_discovery', 'find_settings_file', 'load_settings',
+           'set_setting', 'ConfigView']
 
 # %% ../../nbs/02_config.ipynb #12c174b3
 SECTION, FILENAME, ENV_PREFIX = "llmops", "settings.ini", "LLMOPS_"
@@ -263,34 +264,6 @@ def find_settings_file(start: str | Path | None = None, # folder to search from;
                        environ: Mapping[str, str] | None = None) -> Path | None:
     "The settings file `settings_discovery` chooses (the nearest trusted settings.ini within the project; else the user-level one)."
     return settings_discovery(start, environ)[0]
-
-# %% ../../nbs/02_config.ipynb #c848cc70
-# scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space
-_URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^\s]*?)@(?P<host>[^@/\s?#]+(?:[/?#\s]|$))", re.I)
-_SECRETS = [re.compile(p) for p in (
-    r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")]
-_HEADER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=-]{8,})")
-_ASSIGNED = re.compile(r"""(?i)((?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|pwd|credentials?|auth)\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
-_WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
-_URL = re.compile(r"https?://[^\s'\"]+", re.I)
-# a random token in a URL path: 24+ characters mixing upper case, lower case and digits (not a hex id, not a date-stamped folder)
-_LONG_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{24,}(?=[/?#]|$)")
-
-def redact(text: str) -> str:
-    "Hide passwords in URIs, API keys and tokens, authorization headers, secret webhook paths and long random URL segments."
-    text = _URI_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:***@{m['host']}", text)
-    for pat in _SECRETS: text = pat.sub("***", text)
-    text = _WEBHOOK.sub(lambda m: m[1] + "/***", text)
-    text = _URL.sub(lambda m: _LONG_SEGMENT.sub("***", m[0]), text)
-    text = _HEADER.sub(lambda m: m[1] + m[2] + "***", text)
-    return _ASSIGNED.sub(lambda m: m[1] + "***", text)
-
-def mask_url(url: str) -> str:
-    "A URL with only its scheme and host shown (`https://hooks.example.com/***`): for webhooks, whose path may be the secret."
-    m = re.match(r"([a-z][a-z0-9+.-]*://)(?:[^@/\s]*@)?([^/?#\s]*)(.*)", url or "", re.I)
-    if not m: return redact(url or "")
-    return f"{m[1]}{m[2]}" + ("/***" if m[3] not in ("", "/") else m[3])
 
 # %% ../../nbs/02_config.ipynb #87b76b32
 def _ini_values(f: Path) -> dict[str, tuple[str, int]]:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64, contextlib, json, logging, os, sys
 from html import escape
 from pathlib import Path
-from .config import Settings, mask_url
+from .config import Settings
+from .redaction import mask_url
 from .display import figure, fig_png
 
 # %% auto #0

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json, math, os, re, urllib.error, urllib.request
 from dataclasses import dataclass
 from .net import InsecureDestination, bound_key, check_destination, open_url
-from .config import Settings, load_settings, mask_url
+from .config import Settings, load_settings
+from .redaction import mask_url
 from .errors import UsageError
 from .evaluators import Unscorable, register_evaluator
 from .models import load_causal_lm, parse_spec

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json, os, time, urllib.error, urllib.request, warnings
 from .budget import estimate_cost, release, reserve, spend
 from .cache import cache_for
-from .config import Settings, load_settings, mask_url, redact
+from .config import Settings, load_settings
+from .redaction import mask_url, redact
 from .errors import LLMOpsError, UsageError, at_least
 from .evaluators import SCORER_IMPORTS, score_rows
 from .models import ModelSpec, load_causal_lm, parse_spec

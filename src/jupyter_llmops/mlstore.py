@@ -5,7 +5,8 @@
 # %% ../../nbs/08_mlstore.ipynb #6d54f09f
 from __future__ import annotations
 import os, urllib.error, urllib.request
-from .config import Settings, load_settings, redact
+from .config import Settings, load_settings
+from .redaction import redact
 from .display import slug
 from .errors import LLMOpsError
 

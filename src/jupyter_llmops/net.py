@@ -6,7 +6,7 @@
 from __future__ import annotations
 import ipaddress, os, urllib.error, urllib.request, warnings
 from urllib.parse import urlsplit
-from .config import mask_url
+from .redaction import mask_url
 from .errors import LLMOpsError
 
 # %% auto #0

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Callable
-from .config import Settings, load_settings, redact
+from .config import Settings, load_settings
+from .redaction import redact
 from .files import read_jsonl
 from .errors import UsageError, at_least
 from . import prompts

@@ -6,7 +6,8 @@
 from __future__ import annotations
 import atexit, base64, json, queue, re, secrets, sys, threading, time, warnings
 from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, typed
-from .config import Settings, load_settings, redact
+from .config import Settings, load_settings
+from .redaction import redact
 from .errors import UsageError
 
 # %% auto #0

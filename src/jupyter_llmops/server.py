@@ -12,7 +12,8 @@ from jupyter_server.auth.decorator import authorized
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 from .commands import HelpText, dispatch
-from .config import KEYS, Settings, load_settings, redact
+from .config import KEYS, Settings, load_settings
+from .redaction import redact
 from .errors import ConflictError, LLMOpsError, UsageError
 from .files import check_name
 from .recorder import WRITER_IMPORTS, import_alone

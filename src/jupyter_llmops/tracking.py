@@ -8,7 +8,8 @@ import importlib.util, os, re
 from dataclasses import dataclass, field
 from html import escape
 from typing import Callable
-from .config import Settings, load_settings, redact
+from .config import Settings, load_settings
+from .redaction import redact
 from .display import figure, img_html, png_b64, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, list_experiments

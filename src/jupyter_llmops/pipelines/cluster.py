@@ -5,7 +5,8 @@
 # %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e22
 from __future__ import annotations
 import secrets
-from ..config import Settings, redact
+from ..config import Settings
+from ..redaction import redact
 from ..errors import UsageError
 from ..net import InsecureDestination, is_loopback
 

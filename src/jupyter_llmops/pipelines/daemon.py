@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging, os, signal, subprocess, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
-from ..config import Settings, load_settings, redact
+from ..config import Settings, load_settings
+from ..redaction import redact
 from ..errors import LLMOpsError, UsageError
 from ..files import FileLock
 from .scheduler import Scheduler, log

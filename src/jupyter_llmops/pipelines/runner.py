@@ -9,7 +9,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
-from ..config import Settings, load_settings, redact, user_settings_path
+from ..config import Settings, load_settings, user_settings_path
+from ..redaction import redact
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
 from ..files import atomic_write

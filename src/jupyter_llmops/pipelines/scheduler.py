@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from ..alerts import notify
-from ..config import Settings, load_settings, redact
+from ..config import Settings, load_settings
+from ..redaction import redact
 from ..errors import BusyError, ConflictError, NotFoundError, UsageError, at_least
 from .cluster import import_for_runs
 from .lease import LeaseKeeper, kernel_of, kill_group, owner_pid

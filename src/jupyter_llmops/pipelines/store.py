@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from html import escape
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
-from ..config import Settings, load_settings, redact
+from ..config import Settings, load_settings
+from ..redaction import redact
 from ..display import status_badge, table_html
 from ..errors import ConfigError, ConflictError, NotFoundError, UsageError
 from ..files import check_name
