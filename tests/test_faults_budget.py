@@ -73,6 +73,7 @@ def test_eight_threads_on_a_hard_budget(paid, model_server):
 
 
 def test_four_processes_on_a_hard_budget(paid, model_server, tmp_path):
+    "Two of them at UTC+14 and two at UTC-11, whose local dates always differ: by default (UTC) all four count one day."
     code = textwrap.dedent(f"""
         from jupyter_llmops.budget import BudgetExceeded
         from jupyter_llmops.config import load_settings
@@ -83,7 +84,9 @@ def test_four_processes_on_a_hard_budget(paid, model_server, tmp_path):
             except BudgetExceeded: break
         print(n)
     """)
-    ps = [subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    zones = ["Pacific/Kiritimati", "Pacific/Pago_Pago"] * 2
+    ps = [subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           env={**os.environ, "TZ": z}) for z in zones]
     outs = [p.communicate(timeout=300) for p in ps]
     assert [p.returncode for p in ps] == [0] * 4, [e[-1000:] for _, e in outs]
     assert sum(int(o) for o, _ in outs) == len(model_server.calls)

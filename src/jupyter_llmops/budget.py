@@ -6,6 +6,8 @@
 from __future__ import annotations
 import threading, time
 from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from .alerts import send_alerts
 from .config import Settings, parse_budget
 from .errors import LLMOpsError
@@ -24,9 +26,10 @@ def _budgets(s: Settings) -> list[tuple[str, str, float]]:
     return [(kind, scope, lim) for kind, key in (("daily", "budget_daily"), ("monthly", "budget_monthly"))
             for scope, lim in (getattr(s, key) or {}).items()]
 
-def _period(kind: str, now: float | None = None) -> str:
-    t = time.localtime(now)
-    return time.strftime("%Y-%m-%d" if kind == "daily" else "%Y-%m", t)
+def _period(s: Settings, kind: str, now: float | None = None) -> str:
+    "The day or month that `now` falls in, in the zone of `budget_timezone`."
+    t = datetime.fromtimestamp(time.time() if now is None else now, None if s.budget_timezone == "local" else ZoneInfo(s.budget_timezone))
+    return t.strftime("%Y-%m-%d" if kind == "daily" else "%Y-%m")
 
 # %% ../../nbs/15_budget.ipynb #fd87ffd7
 _dbs: dict = {}
@@ -45,7 +48,7 @@ def _db(s: Settings):
 
 def spent(s: Settings, kind: str = "daily", scope: str = "", now: float | None = None) -> float:
     "USD spent in the current day or month, for the project ('') or a prompt."
-    row = _db(s).execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(kind, now), scope)).fetchone()
+    row = _db(s).execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(s, kind, now), scope)).fetchone()
     return row[0] if row else 0.0
 
 def _applies(scope: str, pv) -> bool: return scope == "" or (pv is not None and pv[0] == scope)
@@ -58,10 +61,10 @@ def estimate_cost(model: str, msgs: list, max_tokens: int, costs: dict) -> float
     prompt = sum(len(str(m.get("content", "")).encode("utf-8")) + 8 for m in msgs) + 8
     return cost_of(model, Usage(prompt, max_tokens), costs)
 
-def _in_flight(db, kind: str, scope: str, now: float | None) -> float:
+def _in_flight(s: Settings, db, kind: str, scope: str, now: float | None) -> float:
     col = "day" if kind == "daily" else "month"
     q = f"SELECT COALESCE(SUM(cost), 0) FROM reserved WHERE {col} = ? AND expires >= ?" + (" AND prompt = ?" if scope else "")
-    return db.execute(q, (_period(kind, now), time.time(), *([scope] if scope else []))).fetchone()[0]
+    return db.execute(q, (_period(s, kind, now), time.time(), *([scope] if scope else []))).fetchone()[0]
 
 def _refuse(kind: str, scope: str, lim: float, got: float):
     what = f"prompt {scope}" if scope else "the project"
@@ -72,7 +75,7 @@ def check_budget(s: Settings, prompt_version: tuple | None = None):
     "Raise `BudgetExceeded` when a hard budget that covers this call is spent (calls in flight included); instant when no budget is set."
     if not s.budget_hard or not (s.budget_daily or s.budget_monthly): return
     for kind, scope, lim in _budgets(s):
-        if _applies(scope, prompt_version) and (got := spent(s, kind, scope) + _in_flight(_db(s), kind, scope, None)) >= lim:
+        if _applies(scope, prompt_version) and (got := spent(s, kind, scope) + _in_flight(s, _db(s), kind, scope, None)) >= lim:
             _refuse(kind, scope, lim, got)
 
 @dataclass
@@ -92,11 +95,11 @@ def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, n
         with _dlock, immediate(db):  # other processes wait here: the check and the hold are one step
             db.execute("DELETE FROM reserved WHERE expires < ?", (time.time(),))
             for kind, scope, lim in budgets:
-                row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(kind, now), scope)).fetchone()
-                got = (row[0] if row else 0.0) + _in_flight(db, kind, scope, now)
+                row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(s, kind, now), scope)).fetchone()
+                got = (row[0] if row else 0.0) + _in_flight(s, db, kind, scope, now)
                 if got >= lim: _refuse(kind, scope, lim, got)
             rid = db.execute("INSERT INTO reserved (prompt, day, month, cost, expires) VALUES (?, ?, ?, ?, ?)",
-                             (prompt_version[0] if prompt_version else "", _period("daily", now), _period("monthly", now), estimate, until)).lastrowid
+                             (prompt_version[0] if prompt_version else "", _period(s, "daily", now), _period(s, "monthly", now), estimate, until)).lastrowid
         return Reservation(rid, estimate, until)
     except BaseException:  # an interrupt after the commit, before the caller holds it: not held for an hour
         if rid is not None: release(s, Reservation(rid, estimate, until))  # its own row only, even after a rollback
@@ -122,9 +125,9 @@ def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: fl
         for kind in {k for k, _, _ in budgets}:
             for scope in scopes:
                 db.execute("INSERT INTO spend VALUES (?, ?, ?) ON CONFLICT (period, scope) DO UPDATE SET cost = cost + excluded.cost",
-                           (_period(kind, now), scope, cost))
+                           (_period(s, kind, now), scope, cost))
         for kind, scope, lim in budgets:
-            per = _period(kind, now)
+            per = _period(s, kind, now)
             total = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (per, scope)).fetchone()[0]
             for level, thr in (("share", share * lim), ("spent", lim)):
                 if total >= thr and db.execute("INSERT OR IGNORE INTO alerted VALUES (?, ?, ?)", (per, scope, level)).rowcount:
@@ -151,6 +154,6 @@ def budget_status(s: Settings) -> BudgetStatus:
     rows = []
     for kind, scope, lim in _budgets(s):
         got = spent(s, kind, scope)
-        rows.append(dict(budget=kind, scope=scope or "project", period=_period(kind), spent=got, limit=lim,
+        rows.append(dict(budget=kind, scope=scope or "project", period=_period(s, kind), spent=got, limit=lim,
                          share=got / lim if lim else 1.0, hard=s.budget_hard))
     return BudgetStatus(rows)

@@ -14,8 +14,8 @@ from .files import atomic_write, file_locked, read_jsonl
 from .redaction import mask_url, redact
 
 # %% auto #0
-__all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Settings', 'parse_costs', 'parse_budget', 'parse_bindings', 'Key',
-           'kit_version', 'user_settings_path', 'settings_discovery', 'find_settings_file', 'load_settings',
+__all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Settings', 'parse_costs', 'parse_budget', 'parse_bindings', 'parse_zone',
+           'Key', 'kit_version', 'user_settings_path', 'settings_discovery', 'find_settings_file', 'load_settings',
            'set_setting', 'ConfigView']
 
 # %% ../../nbs/02_config.ipynb #12c174b3
@@ -64,13 +64,19 @@ def parse_bindings(text: str) -> list[tuple[str, str]]:
         out.append((url.strip().rstrip("/"), var.strip()))
     return out
 
+def parse_zone(text: str) -> str:
+    "`local` (each process's own zone), or an IANA time zone name this machine's zone database knows (UTC, Europe/Paris)."
+    from zoneinfo import ZoneInfo
+    try: return "local" if text.lower() == "local" else ZoneInfo(text).key
+    except (ValueError, LookupError, OSError): raise ValueError("a time zone: UTC, local, or an IANA name such as Europe/Paris") from None
+
 @dataclass(frozen=True)
 class Key:
     "A settings key: its default as text, what it means, its kind and group, and the bounds of a number."
     name: str
     default: str
     help: str
-    kind: str = "str"  # str | path | int | float | share | onoff | url | duration | costs | list | budget | bindings
+    kind: str = "str"  # str | path | int | float | share | onoff | url | duration | costs | list | budget | bindings | timezone
     group: str = "core"  # core | alerts | eval | pipelines | routing | cache | budget
     lo: float | None = None  # smallest number allowed
     hi: float | None = None  # largest number allowed
@@ -84,6 +90,7 @@ class Key:
         if self.kind == "budget": return parse_budget(t)
         if self.kind == "list": return [x.strip() for x in t.split(",") if x.strip()]
         if self.kind == "bindings": return parse_bindings(t)
+        if self.kind == "timezone": return parse_zone(t or self.default)
         if self.kind == "onoff":
             if t.lower() not in _ONOFF: raise ValueError("write on or off")
             return _ONOFF[t.lower()]
@@ -159,11 +166,12 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("budget_monthly", "", "USD per calendar month: a number for the project, and/or PROMPT=number entries", "budget", "budget"),
     Key("budget_alert_share", "0.8", "share of a budget whose crossing raises the monitor's alerts (MLflow + alert_webhook)", "share", "budget"),
     Key("budget_hard", "off", "on: refuse calls once a budget is spent (BudgetExceeded)", "onoff", "budget"),
+    Key("budget_timezone", "UTC", "the time zone of the budgets' days and months: UTC, an IANA name (Europe/Paris), or local (each process's own, which processes in other zones do not share)", "timezone", "budget"),
 ]}
 
 # %% ../../nbs/02_config.ipynb #a11dff94
 _TYPES = {"str": "str", "path": "Path", "int": "int", "float": "float | None", "share": "float | None", "onoff": "bool",
-          "url": "str", "duration": "float", "costs": "dict", "list": "list", "budget": "dict", "bindings": "list"}
+          "url": "str", "duration": "float", "costs": "dict", "list": "list", "budget": "dict", "bindings": "list", "timezone": "str"}
 
 class _SettingsMethods:
     def raw(self, key: str) -> str:
