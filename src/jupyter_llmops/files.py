@@ -4,14 +4,14 @@
 
 # %% ../../nbs/01_files.ipynb #4d77dd87
 from __future__ import annotations
-import json, os, re, sqlite3, tempfile, threading, warnings
+import functools, json, os, re, shutil, sqlite3, tempfile, threading, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 from .errors import UsageError
 
 # %% auto #0
 __all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback',
-           'same_file', 'file_locked', 'immediate', 'FileLock', 'check_name']
+           'same_file', 'file_locked', 'immediate', 'FileLock', 'pid_tmpdir', 'check_name']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -216,6 +216,24 @@ class FileLock:
             try: return json.loads(os.pread(fd, 65536, 0) or b"{}")
             except ValueError: return {}
         finally: os.close(fd)
+
+# %% ../../nbs/01_files.ipynb #5b0e1c7b
+def pid_tmpdir(prefix: str, base: str | None = None) -> str:
+    "A new folder (mode 0700) `<base>/<prefix><pid>-<random>`; first, once per process, those of dead processes are removed."
+    base = base or tempfile.gettempdir()
+    _sweep_pid_dirs(prefix, base)
+    return tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=base)
+
+@functools.cache  # once per process, prefix and folder
+def _sweep_pid_dirs(prefix: str, base: str):
+    for d in Path(base).glob(f"{prefix}*-*"):
+        pid = d.name[len(prefix):].partition("-")[0]
+        try:
+            st = d.lstat()
+            if not pid.isdigit() or st.st_uid != os.getuid() or st.st_mtime > time.time() - 600: continue
+            os.kill(int(pid), 0)  # alive: kept
+        except ProcessLookupError: shutil.rmtree(d, ignore_errors=True)
+        except OSError: pass
 
 # %% ../../nbs/01_files.ipynb #cbca2995
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

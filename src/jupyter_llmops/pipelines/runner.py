@@ -13,7 +13,7 @@ from ..config import Settings, load_settings, user_settings_path
 from ..redaction import redact
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
-from ..files import atomic_write
+from ..files import atomic_write, pid_tmpdir
 from .glue import GLUE_MIME, glue, read_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
@@ -129,7 +129,7 @@ def _ipc_folder() -> str | None:
     "A new folder (mode 0700) for one kernel's Unix sockets, with a path short enough for them; None on Windows."
     if os.name == "nt": return None
     for base in (tempfile.gettempdir(), "/tmp"):
-        d = tempfile.mkdtemp(prefix="llmops-k", dir=base)
+        d = pid_tmpdir("llmops-k", base)
         if len(d) < 90: return d  # a socket's path ("<d>/kernel-5") must stay under 104 bytes (macOS; 108 on Linux)
         os.rmdir(d)
     return None
