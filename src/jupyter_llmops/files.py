@@ -68,7 +68,7 @@ def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
     out = []
     for i, raw in enumerate(p.read_bytes().splitlines(), 1):
         if not raw.strip(): continue
-        try: obj = json.loads(raw.decode("utf-8"))
+        try: obj = json.loads(raw.decode("utf-8-sig" if i == 1 else "utf-8"))  # a byte-order mark (Windows editors) opens the file
         except UnicodeDecodeError as e: raise UsageError(f"{p}:{i}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})", hint="save the file as UTF-8") from None
         except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})", hint=hint) from None
         except RecursionError: raise UsageError(f"{p}:{i}: nested too deeply to read", hint=hint) from None
