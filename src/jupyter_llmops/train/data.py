@@ -14,8 +14,8 @@ from ..errors import LLMOpsError, UsageError
 from ..files import check_name, read_appended, read_jsonl
 
 # %% auto #0
-__all__ = ['FORMATS', 'RECIPES', 'hh_turns', 'split_dialogues', 'feedback_pairs_path', 'feedback_labels_path', 'data_path',
-           'labelled_calls', 'load_data']
+__all__ = ['FORMATS', 'RECIPES', 'ROLES', 'hh_turns', 'split_dialogues', 'feedback_pairs_path', 'feedback_labels_path',
+           'data_path', 'labelled_calls', 'load_data']
 
 # %% ../../../nbs/30_train_data.ipynb #b70c87b5
 _PAIR = '{"prompt": "...", "chosen": "...", "rejected": "..."}, or {"chosen": ..., "rejected": ...}: two whole dialogues that share their beginning (HH-RLHF text "\\n\\nHuman: ...\\n\\nAssistant: ..." or message lists)'
@@ -28,10 +28,18 @@ FORMATS = {
 }
 RECIPES = tuple(FORMATS)
 
+ROLES = ("system", "user", "assistant", "tool")  # a chat template's roles: "human" or "bot" would be trained in as written
+
 def _is_chat(v) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in v)
+    "A list of {role, content} messages, each of a known role, each but a system message holding text."
+    return isinstance(v, list) and bool(v) and all(isinstance(m, dict) and m.get("role") in ROLES and isinstance(m.get("content"), str)
+                                                   and (m["role"] == "system" or bool(m["content"].strip())) for m in v)
 
 def _text_or_chat(v) -> bool: return (isinstance(v, str) and bool(v.strip())) or _is_chat(v)
+
+def _asks(v) -> bool:
+    "A prompt: text, or a chat with a user turn (a judge reads the question from it)."
+    return _text_or_chat(v) and (isinstance(v, str) or any(m["role"] == "user" for m in v))
 
 def _chat(v, role: str) -> list[dict]:
     return v if isinstance(v, list) else [{"role": role, "content": v}]
@@ -75,19 +83,21 @@ def _missing(recipe: str):
     def check(o: dict) -> list[str]:
         if recipe == "sft":
             if "messages" in o:
-                ok = _is_chat(o["messages"]) and any(m["role"] == "assistant" for m in o["messages"])
-                return [] if ok else ["messages (a list of {role, content} with an assistant turn)"]
-            lack = [k for k in ("prompt", "completion") if not _text_or_chat(o.get(k))]
+                ms = o["messages"]
+                ok = _is_chat(ms) and ms[-1]["role"] == "assistant" and any(m["role"] == "user" for m in ms[:-1])
+                return [] if ok else [f"messages (a list of {{role, content}}, roles {'/'.join(ROLES)}, each with text, ending with an assistant turn after a user turn)"]
+            lack = [k for k in ("prompt", "completion") if not (_asks if k == "prompt" else _text_or_chat)(o.get(k))]
             return lack if len(lack) < 2 else ["messages (or prompt and completion)"]
         if recipe in ("reward", "dpo") or (recipe == "kto" and "label" not in o and ("chosen" in o or "rejected" in o)):
-            lack = [k for k in ("prompt", "chosen", "rejected") if not _text_or_chat(o.get(k)) and (k != "prompt" or "prompt" in o)]
-            if not lack and _pair(o) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
+            lack = [k for k in ("prompt", "chosen", "rejected") if not (_asks if k == "prompt" else _text_or_chat)(o.get(k)) and (k != "prompt" or "prompt" in o)]
+            if not lack and (p := _pair(o)) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
+            elif not lack and not _asks(p["prompt"]): lack = ["prompt (the beginning chosen and rejected share has no user turn)"]
             return lack
         if recipe == "kto":
-            lack = [k for k in ("prompt", "completion") if not _text_or_chat(o.get(k))]
+            lack = [k for k in ("prompt", "completion") if not (_asks if k == "prompt" else _text_or_chat)(o.get(k))]
             return lack + ([] if isinstance(o.get("label"), bool) else ["label (true or false)"])
         ref = [] if "completion" not in o or _text_or_chat(o["completion"]) else ["completion (the reference answer: text or chat)"]
-        return ref + ([] if _text_or_chat(o.get("prompt")) or _is_chat(o.get("messages")) else ["prompt"])
+        return ref + ([] if _asks(o.get("prompt")) or _asks(o.get("messages")) else ["prompt (text, or a chat with a user turn)"])
     return check
 
 # %% ../../../nbs/30_train_data.ipynb #8b184161
@@ -160,7 +170,9 @@ def load_data(recipe: str, # sft | reward | dpo | kto | distill
                 out += [{"prompt": p["prompt"], "completion": p["chosen"], "label": True}, {"prompt": p["prompt"], "completion": p["rejected"], "label": False}]
         else:
             msgs = o["messages"] if "prompt" not in o else _chat(o["prompt"], "user")
-            out.append({"prompt": [m for m in msgs if m["role"] != "assistant"] or msgs, "reference": o.get("completion")})
+            ref = o.get("completion")  # the reference is scored as text: a chat's answer is its assistant turns
+            ref = "\n".join(m["content"] for m in ref if m["role"] == "assistant") or None if isinstance(ref, list) else ref
+            out.append({"prompt": [m for m in msgs if m["role"] != "assistant"] or msgs, "reference": ref})
     if same:  # two versions that answered alike: said, not refused (a session comparing a model with itself still trains)
         import warnings
         warnings.warn(f"{data}: {same} of its preference pairs have the same chosen and rejected answer: they teach the model nothing")
