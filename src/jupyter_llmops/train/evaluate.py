@@ -4,15 +4,16 @@
 
 # %% ../../../nbs/33_train_evaluate.ipynb #b4d4e9f9
 from __future__ import annotations
-import json, math, random
+import itertools, json, math, random, warnings
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError
 from .distill import _generate
 
 # %% auto #0
-__all__ = ['PRIMARY', 'POOLING', 'HEAD_C', 'rank_key', 'split_eval', 'encode', 'fit_prompt', 'completion_logps', 'answer_means',
-           'reward_scores', 'generate', 'pairwise_accuracy', 'auc', 'fit_bradley_terry', 'fit_reward_head', 'HeldOut']
+__all__ = ['PRIMARY', 'POOLING', 'HEAD_C', 'rank_key', 'split_eval', 'check_split', 'encode', 'fit_prompt', 'completion_logps',
+           'answer_means', 'reward_scores', 'generate', 'pairwise_accuracy', 'auc', 'fit_bradley_terry',
+           'fit_reward_head', 'HeldOut']
 
 # %% ../../../nbs/33_train_evaluate.ipynb #b06571a5
 PRIMARY = {"sft": ("eval_loss", "min"), "reward": ("eval_accuracy", "max"), "dpo": ("eval_accuracy", "max"),
@@ -29,8 +30,8 @@ def _key(row: dict) -> str:
     return json.dumps(p, sort_keys=True)
 
 def split_eval(rows: list[dict], share: float | None = None, # the held-out share; default 0.1 from 50 rows on, else none
-               seed: int = 0) -> tuple[list[dict], list[dict]]:
-    "Training rows and held-out rows: whole prompts drawn by a seeded shuffle."
+               seed: int = 0, label: str | None = None) -> tuple[list[dict], list[dict]]: # label: the field whose values the held-out rows should all hold (kto's)
+    "Training rows and held-out rows: whole prompts drawn by a seeded shuffle (taking prompts of each `label` value in turn)."
     if share is None: share = 0.1 if len(rows) >= 50 else 0.0
     if not 0 <= share < 1: raise UsageError(f"--eval-share must be in [0, 1), not {share}")
     groups: dict[str, list[int]] = {}
@@ -39,11 +40,32 @@ def split_eval(rows: list[dict], share: float | None = None, # the held-out shar
     want = round(len(rows) * share)
     if share and len(keys) > 1: want = max(want, 1)
     random.Random(seed).shuffle(keys)
+    if label:  # the prompts of each set of labels in turn, so that the first two held out hold both labels
+        by: dict = {}
+        for k in keys: by.setdefault(tuple(sorted({rows[i][label] for i in groups[k]})), []).append(k)
+        keys = [k for ks in itertools.zip_longest(*by.values()) for k in ks if k is not None]
+        if share and len(by) > 1: want = max(want, 2)
     held = set()
     for k in keys:
         if len(held) >= want or len(held) + len(groups[k]) >= len(rows): break
         held.update(groups[k])
     return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
+
+def check_split(recipe: str, train: list[dict], held: list[dict], batches: list[int], eval_share: float | None, eval_data, sweep: bool):
+    "`UsageError` before any work for training and held-out rows that `recipe` cannot train on or be measured on."
+    fix = "pass --eval-data FILE, or leave --eval-share out"
+    if eval_data is None and eval_share and not held:
+        raise UsageError(f"--eval-share {eval_share:g} holds out whole prompts, and all {len(train)} rows share one prompt: nothing can be held out", hint=f"{fix} (or --eval-share 0)")
+    if sweep and not held: raise UsageError("a sweep ranks its runs on held-out rows, and there are none",
+                                             hint="pass --eval-data FILE or --eval-share 0.2 (the automatic split starts at 50 rows)")
+    if recipe == "distill" and not held:
+        raise UsageError("distill compares the student with its teacher on held-out prompts, and there are none", hint=f"{fix} (a fifth of the prompts)")
+    if recipe == "distill" and max(batches) > len(train):  # TRL's sampler drops a batch that is not full: 0 steps
+        raise UsageError(f"--batch {max(batches)} is more than the {len(train)} training prompts: distillation would train 0 steps", hint=f"--batch {len(train)} or less")
+    if recipe == "kto" and held and len(labels := {r["label"] for r in held}) < 2:
+        said = f"every held-out answer is labelled {str(labels.pop()).lower()}: kto's held-out accuracy and margin compare the two labels"
+        if eval_data is not None: raise UsageError(f"{eval_data}: {said}", hint="held-out answers with both labels")
+        warnings.warn(f"{said}; they are left out (NaN)")
 
 # %% ../../../nbs/33_train_evaluate.ipynb #764c809e
 def _ids(tok, messages: list[dict], gen: bool = False) -> list[int]:
@@ -282,7 +304,7 @@ class HeldOut:
     def _labels(self, scores: list[float], suffix: str) -> dict:
         pos = [s for s, l in zip(scores, self.labels) if l]
         neg = [s for s, l in zip(scores, self.labels) if not l]
-        mean = lambda v: sum(v) / len(v) if v else 0.0
+        mean = lambda v: sum(v) / len(v) if v else float("nan")  # no answer of one label: no margin
         return {f"eval_accuracy{suffix}": auc(pos, neg), f"eval_margin{suffix}": mean(pos) - mean(neg)}
 
     def _distill(self, model, teacher, suffix: str) -> dict:

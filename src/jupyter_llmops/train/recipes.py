@@ -16,7 +16,7 @@ from .core import (Hardware, TrainResult, _callback, check_options, _log_dataset
                                        hardware, loss_chart, model_folder, register, save_model, sigterm_interrupts, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
 from .distill import compare_models, load_pair, split_heldout, teacher_answer_trainer
-from .evaluate import POOLING, PRIMARY, HeldOut, _key, encode, fit_prompt, fit_reward_head, rank_key, split_eval
+from .evaluate import POOLING, PRIMARY, HeldOut, _key, check_split, encode, fit_prompt, fit_reward_head, rank_key, split_eval
 
 # %% auto #0
 __all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'METHODS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep',
@@ -281,9 +281,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     rows = load_data(recipe, data, st)
     if eval_data is not None: held_rows = load_data(recipe, eval_data, st)
     elif recipe == "distill" and eval_share is None: rows, held_rows = split_heldout(rows)
-    else: rows, held_rows = split_eval(rows, eval_share)
-    if grid and not held_rows: raise UsageError("a sweep ranks its runs on held-out rows, and there are none",
-                                                hint="pass --eval-data FILE or --eval-share 0.2 (the automatic split starts at 50 rows)")
+    else: rows, held_rows = split_eval(rows, eval_share, label="label" if recipe == "kto" else None)
     hp = dict(steps=steps or d["steps"], max_length=max_length or d["max_length"], lr=d["lr"] if lr is None else lr,
               beta=d["beta"] if beta is None else beta, layers=d["layers"] if layers is None else layers or None,
               depth=(d["head_depth" if method == "head" else "depth"] if depth is None else depth or None) if recipe == "reward" else None, lora=lora,
@@ -291,6 +289,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     if method == "head": hp.update(steps=0, lr=None, layers=None)
     if recipe == "kto" and min([hp["batch"], *grid.get("batch", [])]) < 2:
         raise UsageError("kto needs a batch of 2 or more (it estimates its KL term from the other answers of a batch)", hint="--batch 2")
+    check_split(recipe, rows, held_rows, [hp["batch"], *grid.get("batch", [])], eval_share, eval_data, bool(grid))
     from transformers import AutoTokenizer
     from jupyter_llmops.mlstore import connect, ensure_experiment
     mlflow = connect(st)
