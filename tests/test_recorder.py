@@ -138,6 +138,23 @@ def test_recorder_monitor_and_lineage_through_either_path(tmp_path, bulk):
     assert view.traces == [ids[0]] and view.runs.run_id.tolist() == [run.info.run_id]
 
 
+
+def test_one_odd_call_loses_nothing_and_a_key_in_the_spec_stays_out(tmp_path):
+    "A lone surrogate in an answer and a token count beyond 64 bits (what a server may send) once lost their whole batch."
+    s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "rec-odd"})
+    now, key = time.time_ns(), "sk-PATHKEYabcdefghijklmnop1234"
+    base = dict(messages=[{"role": "user", "content": "Capital of France?"}], start_ns=now, end_ns=now + 10**6)
+    calls = [dict(base, model="local", text="Paris."),
+             dict(base, model="local", text="Paris \ud800 is it", attrs={"llmops.usage.prompt_tokens": 10**20}),
+             dict(base, model=f"openai:chat@http://127.0.0.1:9/{key}/v1", text="Paris, again.")]
+    ids = [RECORDER.submit(s, c) for c in calls]  # queued together: one batch
+    assert recorder.flush()
+    table, traces = recorded_calls("1h", s), recorded_calls("1h", s, source="traces")
+    assert sorted(table.trace_id) == sorted(ids) and sorted(traces.trace_id) == sorted(ids)
+    assert set(table.answer) == {"Paris.", "Paris \ufffd is it", "Paris, again."} and table.prompt_tokens.max() == 2**63 - 1
+    assert key not in " ".join(traces.model) and key.encode() not in b"".join(f.read_bytes() for f in tmp_path.glob("mlflow.db*"))
+
+
 RACE = r'''
 import importlib.abc, importlib.util, importlib.machinery, json, pathlib, sys, threading, time
 from jupyter_llmops.recorder import import_alone

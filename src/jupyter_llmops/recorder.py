@@ -97,7 +97,7 @@ class Recorder:
                 try: items.append(self.q.get(timeout=left) if left > 0 else self.q.get_nowait())
                 except queue.Empty: break
             events = [x for x in items if isinstance(x, threading.Event)]
-            calls = [x for x in items if not isinstance(x, threading.Event)]
+            calls = [(s, tid, _clean(call), run) for s, tid, call, run in (x for x in items if not isinstance(x, threading.Event))]
             if calls:
                 try: self._write(calls)
                 except Exception as e:
@@ -144,12 +144,32 @@ class Recorder:
             self._sthread.join(timeout)  # a thread still inside torch when the interpreter finalises aborts the process
 
 # %% ../../nbs/12_recorder.ipynb #d086d956
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+def _clean(v):
+    "A call as the stores can keep it: a lone surrogate becomes U+FFFD, a whole number beyond 64 bits its bound (one odd call must not lose its batch)."
+    if isinstance(v, str): return _SURROGATE.sub("\ufffd", v)
+    if isinstance(v, dict): return {_clean(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)): return type(v)(_clean(x) for x in v)
+    return max(-2**63, min(v, 2**63 - 1)) if type(v) is int else v
+
+def _add_rows(table: CallTable, rows: list[dict]) -> list[dict]:
+    "`rows` added in one transaction, or, when that fails, each alone: a row the table refuses loses only itself. The rows kept."
+    try: table.add(rows); return rows
+    except Exception:
+        if len(rows) == 1: raise
+    kept = []
+    for r in rows:
+        try: table.add([r]); kept.append(r)
+        except Exception as e: warnings.warn(f"an LLM call is missing from the call table {table.path}: {type(e).__name__}: {e}")
+    return kept
+
 def _span_dict(tid: bytes, call: dict) -> dict:
     "One call as a root LLM span, in `Span.to_dict` form: the input of both write paths."
     j = lambda v: json.dumps(v, ensure_ascii=False)  # as MLflow's own spans: text stays searchable, previews readable
     attrs = {"mlflow.traceRequestId": j("tr-" + tid.hex()), "mlflow.spanType": j("LLM"),
              "mlflow.spanInputs": j({"messages": [{**m, "content": redact(str(m["content"]))} for m in call["messages"]]}),
-             "llmops.model": j(call["model"]), "mlflow.traceTag.llmops.model": j(call["model"])}
+             "llmops.model": j(redact(call["model"])), "mlflow.traceTag.llmops.model": j(redact(call["model"]))}  # a key in the spec's URL stays out
     if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j({"text": redact(call["text"])})
     for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(context_of(v) if k == "llmops.context" else v)
     if call.get("prompt"):
@@ -159,7 +179,7 @@ def _span_dict(tid: bytes, call: dict) -> dict:
     err = call.get("error")
     if err: attrs["llmops.error"] = j(redact(err))
     return {"trace_id": base64.b64encode(tid).decode(), "span_id": base64.b64encode(secrets.token_bytes(8)).decode(),
-            "parent_span_id": None, "name": f"llm {call['model']}", "start_time_unix_nano": call["start_ns"],
+            "parent_span_id": None, "name": f"llm {redact(call['model'])}", "start_time_unix_nano": call["start_ns"],
             "end_time_unix_nano": call["end_ns"], "events": [],
             "status": {"code": "STATUS_CODE_ERROR" if err else "STATUS_CODE_OK", "message": redact(err or "")},
             "attributes": attrs, "links": []}
@@ -172,8 +192,7 @@ def _write(self, calls):
     for (uri, exp), items in groups.items():
         s = items[0][0]
         try:  # the compact table first: monitoring works even while the tracking server is away
-            rows = [call_row("tr-" + tid.hex(), exp, call) for _, tid, call, _ in items]
-            CallTable.at(s).add(rows)
+            rows = _add_rows(CallTable.at(s), [call_row("tr-" + tid.hex(), exp, call) for _, tid, call, _ in items])
             if self.scorer is not None and s.eval_on_record: self._score_later(s, rows)
         except Exception as e: warnings.warn(f"{len(items)} LLM call(s) missing from the call table {s.path('calls.db')}: {type(e).__name__}: {e}")
         mlflow = connect(s)
