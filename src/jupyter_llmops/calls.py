@@ -33,6 +33,7 @@ def typed(df):
     "A window of calls as the readers get it: `time` (from `ts_ms`) first, flags as bools, numbers as numbers."
     import pandas as pd
     df.insert(0, "time", pd.to_datetime(df.pop("ts_ms"), unit="ms"))
+    df[["prompt_tokens", "completion_tokens"]] = df[["prompt_tokens", "completion_tokens"]].fillna(0)  # unknown counts (NULL): 0, as Usage reads them
     return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": int,
                       "completion_tokens": int, "cost": float})
 

@@ -4,6 +4,7 @@
 
 # %% ../../nbs/10_usage.ipynb #9e12e36b
 from __future__ import annotations
+import math
 from dataclasses import dataclass, field
 
 # %% auto #0
@@ -15,6 +16,11 @@ class Usage:
     "Token counts of one call."
     prompt: int = 0
     completion: int = 0
+    def __post_init__(self):  # counts as a server sent them: null, text, negative or not finite is unknown (0); beyond 64 bits, the bound
+        for f in ("prompt", "completion"):
+            v = getattr(self, f)
+            ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+            setattr(self, f, min(int(v), 2**63 - 1) if ok else 0)
     @property
     def total(self) -> int: return self.prompt + self.completion
 
