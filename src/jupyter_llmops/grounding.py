@@ -163,7 +163,7 @@ def evidence(answer: str, context: str | list[str], settings: Settings | None = 
     per = []
     for i, c in enumerate(cs):
         p, is_c = pieces[i]
-        mx = (p @ ctx_pieces.T).max(1) if len(p) and len(ctx_pieces) else np.zeros(0)
+        mx = (p @ ctx_pieces.T).max(1) if len(p) and len(ctx_pieces) else np.zeros(len(p))  # no context piece (one long word): no evidence
         per.append(_claim(c, kt, flat, ctx_content, ctx_stems, bigrams, sims[i], (mx, np.asarray(is_c, bool))) | {"_conflicts": conflicts(c, ks)})
     return cs, ks, per
 
