@@ -30,5 +30,7 @@ def test_summary_flags_and_webhook_alert(tmp_path, webhook):
     assert by_prompt.summary.calls.to_dict() == {"(none)": 2, "cap/1": 2}
     with pytest.raises(UsageError, match="bad --since"):
         monitor("yesterday", settings=s)
+    with pytest.raises(UsageError, match="unknown hallucination_evaluator 'groundednes'"):  # misspelt: it once blanked the column and its alert
+        monitor("1h", settings=s.updated(hallucination_evaluator="groundednes"))
     r = run_cli("monitor", "--since", "1h", "--no-eval", "--by", "prompt", cwd=tmp_path, env={**env, "LLMOPS_ALERT_WEBHOOK": ""})
     assert r.returncode == 0 and "cap/1" in r.stdout and "ALERT (none): error_rate" in r.stdout

@@ -14,8 +14,8 @@ from .grounding import LogisticModel, groundedness, groundedness_detail, grounde
 
 # %% auto #0
 __all__ = ['EVALUATORS', 'SCORER_IMPORTS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend', 'toxicity', 'Unscorable',
-           'register_evaluator', 'aligned_path', 'aligned', 'threshold_of', 'evaluate_call', 'monitor_evaluators',
-           'score_rows']
+           'register_evaluator', 'aligned_path', 'aligned', 'threshold_of', 'check_evaluator', 'evaluate_call',
+           'monitor_evaluators', 'score_rows']
 
 # %% ../../nbs/13_evaluators.ipynb #e45bba34
 def relevance(question: str, answer: str, settings: Settings | None = None) -> float:
@@ -124,8 +124,11 @@ def aligned(name: str, settings: Settings | None = None) -> dict | None:
     "The aligned evaluator `name` (features, model, agreement) as saved by `eval align`, or None."
     p = aligned_path(name, settings)
     if not p.is_file(): return None
-    d = json.loads(p.read_text(encoding="utf-8"))
-    d["model"] = LogisticModel(**d["model"]) if isinstance(d["model"], dict) else d["model"]
+    try:
+        d = json.loads(p.read_text(encoding="utf-8"))
+        d["model"] = LogisticModel(**d["model"]) if isinstance(d["model"], dict) else d["model"]
+    except (ValueError, TypeError, KeyError) as e:
+        raise UsageError(f"{p} is damaged ({type(e).__name__}: {e})", hint=f"fit it again: %llmops eval align {name} --labels FILE") from None
     return d
 
 def _run_aligned(spec: dict, question, answer, context, settings):
@@ -144,16 +147,21 @@ def threshold_of(name: str, settings: Settings | None = None) -> float:
     if name not in EVALUATORS and (a := aligned(name, settings)) is not None: return a["model"].threshold
     return 0.5
 
+def check_evaluator(name: str, settings: Settings | None = None, what: str = "evaluator") -> dict | None:
+    "`UsageError` unless `name` is a built-in (or registered) evaluator or an aligned one; the aligned one's spec."
+    if name in EVALUATORS: return None
+    if (spec := aligned(name, settings)) is None:
+        raise UsageError(f"unknown {what} {name!r}", hint=f"known: {', '.join(EVALUATORS)}; the judge needs `import jupyter_llmops.judge`; "
+                                                         "aligned ones come from `eval align NAME`")
+    return spec
+
 def evaluate_call(question: str, answer: str, context: list[str] | None = None, names: list[str] | None = None,
                   settings: Settings | None = None, reasons: dict | None = None) -> dict:
     "Every (or the named) evaluator's score of one call; None where an evaluator does not apply or cannot score (why: in `reasons`)."
     out = {}
     for n in (names or list(EVALUATORS)):
         fn = EVALUATORS.get(n)
-        spec = None if fn is not None else aligned(n, settings)
-        if fn is None and spec is None:
-            raise UsageError(f"unknown evaluator {n!r}", hint=f"known: {', '.join(EVALUATORS)}; the judge needs `import jupyter_llmops.judge`; "
-                                                            "aligned ones come from `eval align NAME`")
+        spec = None if fn is not None else check_evaluator(n, settings)
         try:
             v = fn(question, answer, context or [], settings=settings) if fn else _run_aligned(spec, question, answer, context or [], settings)
             out[n] = None if v is None or not math.isfinite(float(v)) else max(0.0, min(1.0, float(v)))

@@ -12,7 +12,7 @@ from .calls import CallTable, typed
 from .config import Settings, load_settings
 from .display import figure, img_html, png_b64
 from .errors import UsageError
-from .evaluators import monitor_evaluators, score_rows, threshold_of
+from .evaluators import check_evaluator, monitor_evaluators, score_rows, threshold_of
 from .recorder import RECORDER, recorded_calls, since_ms
 from .usage import Usage, cost_of
 
@@ -140,6 +140,7 @@ def monitor(since: str = "24h", by: str = "model", settings: Settings | None = N
     s = settings or load_settings()
     if by not in ("model", "prompt", "route"): raise UsageError(f"bad --by {by!r}", hint="model, prompt or route")
     ev, names = s.hallucination_evaluator, monitor_evaluators(s)
+    if evaluate: check_evaluator(ev, s, "hallucination_evaluator")  # a misspelt name would blank the column and its alert
     if evaluate:
         RECORDER.flush(scores=fill)  # written, and (with fill) what the background scorer is doing now is not done twice
         calls = scored_calls(since, names, s, fill)
