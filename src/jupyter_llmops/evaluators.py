@@ -182,7 +182,8 @@ def score_rows(settings: Settings, rows: list[dict], names: list[str] | None = N
     names, out = names or monitor_evaluators(settings), []
     for r in rows:
         if r.get("error"): continue
-        if not r.get("answer"): out += [(r["trace_id"], n, None, "no answer") for n in names]; continue
+        if not (r.get("answer") or "").strip():  # a model that said nothing did not answer: flagged, as a blank answer's relevance is 0
+            out += [(r["trace_id"], n, 0.0 if n == "relevance" else None, "empty answer") for n in names]; continue
         ctx = r.get("context") or []
         ctx = [c["text"] for c in json.loads(ctx)] if isinstance(ctx, str) else list(ctx)
         for n in names:
