@@ -18,6 +18,14 @@ from .grounding import LogisticModel
 __all__ = ['BASE', 'parse_mins', 'CheckResult', 'check', 'read_labels', 'AlignResult', 'align']
 
 # %% ../../nbs/18_evaluation.ipynb #97584b4c
+def _wrong(o: dict, label: bool = False) -> list[str]:
+    "The fields of a line of answers to score (or, with `label`, of labelled answers) that are missing or of the wrong type."
+    bad = [] if isinstance(o.get("answer"), str) else ["answer (text)"]
+    if o.get("question") is not None and not isinstance(o["question"], str): bad.append("question (text)")
+    if o.get("context") is not None and not isinstance(o["context"], (str, list)): bad.append("context (text or a list)")
+    if label and not (o.get("label") in (0, 1) and type(o.get("label")) in (bool, int)): bad.append("label (true or false)")  # "no" is not a no
+    return bad
+
 def _context(r: dict) -> list[str]:
     c = r.get("context")
     return [c] if isinstance(c, str) else [str(x.get("text", x)) if isinstance(x, dict) else str(x) for x in (c or [])]
@@ -53,8 +61,8 @@ class CheckResult:
 def check(data: str | Path, mins: dict[str, float], settings: Settings | None = None, raise_on_failure: bool = True) -> CheckResult:
     "Score every row of `data` with the evaluators named in `mins`; `EvaluationFailed` when a mean is under its threshold."
     s = settings or load_settings()
-    rows = read_jsonl(data, hint='one JSON object per line: {"question", "answer", "context"}', missing=lambda o: [] if isinstance(o.get("answer"), str) else ["answer"])
-    scored = [evaluate_call(r.get("question", ""), r["answer"], _context(r), list(mins), s) for r in rows]
+    rows = read_jsonl(data, hint='one JSON object per line: {"question", "answer", "context"}', missing=_wrong)
+    scored = [evaluate_call(r.get("question") or "", r["answer"], _context(r), list(mins), s) for r in rows]
     means = {}
     for k in mins:
         vals = [x[k] for x in scored if x[k] is not None]
@@ -78,7 +86,7 @@ def read_labels(labels: str | Path, settings: Settings | None = None) -> list[di
         if not rows: raise UsageError(f"no labels in {p}", hint=f"label answers first: %llmops feedback {str(labels)[9:]} --label grounded --prompts FILE")
         return rows
     return read_jsonl(labels, hint='{"question", "answer", "context", "label": true|false} per line',
-                      missing=lambda o: [k for k in ("answer", "label") if k not in o])
+                      missing=lambda o: _wrong(o, label=True))
 
 def _agreement(y: list[bool], score: list[float], threshold: float) -> dict:
     "ROC AUC, balanced accuracy and Cohen's kappa of scores (thresholded) against labels."
@@ -125,7 +133,7 @@ def align(name: str, labels: str | Path | list[dict], features: list[str] | None
     y = [bool(r["label"]) for r in rows]
     if min(sum(y), len(y) - sum(y)) < 4: raise UsageError(f"{len(y)} labels, {sum(y)} yes: alignment needs at least 4 of each", hint="label more answers")
     from tqdm.auto import tqdm
-    X = [evaluate_call(r.get("question", ""), r.get("answer", ""), _context(r), feats, s) for r in tqdm(rows, desc="scoring labelled answers", disable=len(rows) < 20)]
+    X = [evaluate_call(r.get("question") or "", r.get("answer") or "", _context(r), feats, s) for r in tqdm(rows, desc="scoring labelled answers", disable=len(rows) < 20)]
     keep = [f for f in feats if any(x[f] is not None for x in X)]
     if not keep: raise UsageError("no evaluator could score the labelled answers", hint="groundedness needs their context; the judge needs judge_llm")
     means = {f: sum(x[f] for x in X if x[f] is not None) / sum(x[f] is not None for x in X) for f in keep}
