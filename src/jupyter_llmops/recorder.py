@@ -302,7 +302,7 @@ def since_ms(since: str) -> int:
     "The epoch milliseconds `since` ago: 30m, 24h, 7d."
     m = re.fullmatch(r"(\d+)\s*([mhd])", (since or "").strip())
     if not m: raise UsageError(f"bad --since {since!r}", hint="a number and m, h or d: 30m, 24h, 7d")
-    return int(time.time() * 1000) - int(m[1]) * {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[m[2]]
+    return max(0, int(time.time() * 1000) - int(m[1]) * {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[m[2]])  # before 1970: every call
 
 def recorded_calls(since: str = "24h", settings: Settings | None = None, texts: bool = True, source: str = "table"):
     "The LLM calls recorded since then, one row each, newest first: from the call table (or, `source='traces'`, from MLflow's traces)."
