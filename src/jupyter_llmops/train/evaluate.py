@@ -62,6 +62,10 @@ def check_split(recipe: str, train: list[dict], held: list[dict], batches: list[
         raise UsageError("distill compares the student with its teacher on held-out prompts, and there are none", hint=f"{fix} (a fifth of the prompts)")
     if recipe == "distill" and max(batches) > len(train):  # TRL's sampler drops a batch that is not full: 0 steps
         raise UsageError(f"--batch {max(batches)} is more than the {len(train)} training prompts: distillation would train 0 steps", hint=f"--batch {len(train)} or less")
+    if recipe == "kto" and len(train) < 2:  # its KL term is estimated from the other answers of a batch
+        raise UsageError(f"kto needs at least 2 training answers, and there {'is' if len(train) == 1 else 'are'} {len(train)}", hint="more labelled answers, or a smaller --eval-share")
+    if recipe == "kto" and min(batches) < 2:
+        raise UsageError("kto needs a batch of 2 or more (it estimates its KL term from the other answers of a batch)", hint="--batch 2")
     if recipe == "kto" and held and len(labels := {r["label"] for r in held}) < 2:
         said = f"every held-out answer is labelled {str(labels.pop()).lower()}: kto's held-out accuracy and margin compare the two labels"
         if eval_data is not None: raise UsageError(f"{eval_data}: {said}", hint="held-out answers with both labels")

@@ -288,8 +288,6 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
               depth=(d["head_depth" if method == "head" else "depth"] if depth is None else depth or None) if recipe == "reward" else None, lora=lora,
               batch=batch or min(hw.batch, len(rows)), passes=d.get("passes", 1), method=method)
     if method == "head": hp.update(steps=0, lr=None, layers=None)
-    if recipe == "kto" and min([hp["batch"], *grid.get("batch", [])]) < 2:
-        raise UsageError("kto needs a batch of 2 or more (it estimates its KL term from the other answers of a batch)", hint="--batch 2")
     check_split(recipe, rows, held_rows, [hp["batch"], *grid.get("batch", [])], eval_share, eval_data, bool(grid))
     from transformers import AutoTokenizer
     from jupyter_llmops.mlstore import connect, ensure_experiment
