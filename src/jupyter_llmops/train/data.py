@@ -80,21 +80,23 @@ def _pair(o: dict) -> dict | None:
 # %% ../../../nbs/30_train_data.ipynb #2354403a
 def _missing(recipe: str):
     "A checker naming what a row of `recipe` lacks (or holds in the wrong shape)."
+    def lacks(o: dict, keys) -> list[str]:  # the keys whose value is not a prompt (for "prompt") or an answer
+        return [k for k in keys if not (_asks if k == "prompt" else _text_or_chat)(o.get(k))]
     def check(o: dict) -> list[str]:
         if recipe == "sft":
             if "messages" in o:
                 ms = o["messages"]
-                ok = _is_chat(ms) and ms[-1]["role"] == "assistant" and any(m["role"] == "user" for m in ms[:-1])
+                ok = _is_chat(ms) and ms[-1]["role"] == "assistant" and _asks(ms[:-1])
                 return [] if ok else [f"messages (a list of {{role, content}}, roles {'/'.join(ROLES)}, each with text, ending with an assistant turn after a user turn)"]
-            lack = [k for k in ("prompt", "completion") if not (_asks if k == "prompt" else _text_or_chat)(o.get(k))]
+            lack = lacks(o, ("prompt", "completion"))
             return lack if len(lack) < 2 else ["messages (or prompt and completion)"]
         if recipe in ("reward", "dpo") or (recipe == "kto" and "label" not in o and ("chosen" in o or "rejected" in o)):
-            lack = [k for k in ("prompt", "chosen", "rejected") if not (_asks if k == "prompt" else _text_or_chat)(o.get(k)) and (k != "prompt" or "prompt" in o)]
+            lack = lacks(o, ("prompt", "chosen", "rejected") if "prompt" in o else ("chosen", "rejected"))
             if not lack and (p := _pair(o)) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
             elif not lack and not _asks(p["prompt"]): lack = ["prompt (the beginning chosen and rejected share has no user turn)"]
             return lack
         if recipe == "kto":
-            lack = [k for k in ("prompt", "completion") if not (_asks if k == "prompt" else _text_or_chat)(o.get(k))]
+            lack = lacks(o, ("prompt", "completion"))
             return lack + ([] if isinstance(o.get("label"), bool) else ["label (true or false)"])
         ref = [] if "completion" not in o or _text_or_chat(o["completion"]) else ["completion (the reference answer: text or chat)"]
         return ref + ([] if _asks(o.get("prompt")) or _asks(o.get("messages")) else ["prompt (text, or a chat with a user turn)"])
