@@ -161,7 +161,7 @@ def evaluate_call(question: str, answer: str, context: list[str] | None = None, 
     out = {}
     for n in (names or list(EVALUATORS)):
         fn = EVALUATORS.get(n)
-        spec = None if fn is not None else check_evaluator(n, settings)
+        spec = check_evaluator(n, settings)  # None for a built-in one
         try:
             v = fn(question, answer, context or [], settings=settings) if fn else _run_aligned(spec, question, answer, context or [], settings)
             out[n] = None if v is None or not math.isfinite(float(v)) else max(0.0, min(1.0, float(v)))
