@@ -1,5 +1,6 @@
 "The `llmops` command line: the same tree as the magics, clear errors, exit codes, light start-up."
 import subprocess, sys
+from pathlib import Path
 from conftest import HEAVY, run_cli
 from jupyter_llmops.commands import synopses
 
@@ -40,3 +41,18 @@ def test_help_imports_nothing_heavy():
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_runs_prints_its_table_and_a_reader_that_leaves_early_gets_no_traceback(project):
+    "`llmops runs` returns a table with a status column (it once read as a failed run's status); `| head` closes the pipe early."
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.tracking import track
+    import mlflow
+    s = load_settings()
+    for i in range(2):  # rows wider than a pipe's buffer, so that `head` leaves before the table is written
+        track(lambda: mlflow.log_params({f"p{j}": "x" * 200 for j in range(400)}), experiment="proj", run_name=f"wide-{i}", settings=s)
+    r = run_cli("runs", cwd=project)
+    assert r.returncode == 0 and "wide-1" in r.stdout and r.stderr == "", r.stderr
+    exe = Path(sys.executable).parent / "llmops"
+    r = subprocess.run(f"'{exe}' runs | head -c 100", shell=True, cwd=project, capture_output=True, text=True, timeout=600)
+    assert len(r.stdout) == 100 and r.stderr == "", r.stderr

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/59_cli.ipynb #b7f21e5e
 from __future__ import annotations
-import sys, traceback
+import os, sys, traceback
 from .commands import HelpText, dispatch, help_tree
 from .config import kit_version
 from .redaction import redact
@@ -18,6 +18,11 @@ def _text(res) -> str:
     "A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns)."
     if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"): return res.to_string(max_colwidth=None, max_cols=None, max_rows=None)
     return str(res)
+
+def _reader_gone() -> int:
+    "`llmops runs | head`: the reader left; what is left to print goes nowhere, quietly, and the status says so as a shell's tools do (128 + SIGPIPE)."
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail again
+    return 141
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `llmops`."
@@ -37,13 +42,16 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         print("llmops: interrupted", file=sys.stderr); return 130
+    except BrokenPipeError: return _reader_gone()
     except Exception as e:
         if debug: traceback.print_exc()
         first = (str(e).strip().splitlines() or [""])[0][:300]
         print(f"llmops: unexpected {type(e).__name__}: {redact(first)}\nHint: run again with --debug for the traceback", file=sys.stderr)
         return 1
-    if res is not None: print(_text(res))
-    if getattr(res, "status", None) not in (None, "succeeded"):  # a run or pipeline that failed: a script (CI) must see it
+    try:
+        if res is not None: print(_text(res), flush=True)
+    except BrokenPipeError: return _reader_gone()
+    if isinstance(getattr(res, "status", None), str) and res.status != "succeeded":  # a run or pipeline that failed: a script (CI) must see it
         from jupyter_llmops.pipelines.dag import PipelineResult
         from jupyter_llmops.pipelines.runner import RunResult
         if isinstance(res, (RunResult, PipelineResult)): return 1
