@@ -105,6 +105,14 @@ def build_parser(name: str, ctx: Context) -> Parser:
     cmd.setup(p)
     return p
 
+def _check_text(argv: list[str], cell: str | None):
+    "Words and a cell body must be text: a lone surrogate (how Python passes on a byte that is not UTF-8) fails deep in a store or a tokenizer."
+    for what, t in [*((f"argument {i}", w) for i, w in enumerate(argv, 1)), ("the cell body", cell or "")]:
+        try: t.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise UsageError(f"{what} is not valid text: a byte that is not UTF-8, or a lone surrogate, after {t[max(0, e.start - 20):e.start]!r}",
+                             hint="write it as UTF-8 text (a shell in a UTF-8 locale passes its words so)") from None
+
 def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
              *, cell: str | None = None, # the cell body of `%%llmops`
              ns: dict | None = None, # the user's namespace
@@ -112,6 +120,7 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
              run_cell: Callable | None = None, # the front end's way to run a cell body
              settings=None) -> object: # the settings to use; default read fresh
     "Parse `argv` and run the command; return its typed result."
+    _check_text(argv, cell)
     ctx = Context(frontend, cell, ns, run_cell, settings)
     if not argv: return help_tree(ctx)
     name = argv[0]
