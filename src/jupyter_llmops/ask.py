@@ -42,11 +42,11 @@ class Answer:
                 + (f" · prompt {escape(str(self.prompt[0]))}/{escape(str(self.prompt[1]))}" if self.prompt else "") + "</small>"
                 + (f"<ol style='list-style:none;padding-left:0'>{src}</ol>" if src else "") + "</div>")
 
-def parse_cell(cell: str) -> tuple[str, dict]:
-    "A cell of `key: value` lines gives variables; any other cell is the question."
+def parse_cell(cell: str, prompt: str | None = None) -> tuple[str, dict]:
+    "With a `prompt`, a cell of `key: value` lines gives its variables; any other cell, and every cell without one, is the question."
     lines = [l for l in cell.strip().splitlines() if l.strip()]
     kv = [re.fullmatch(r"\s*([A-Za-z_]\w*)\s*:\s?(.*)", l) for l in lines]
-    if lines and all(kv):
+    if prompt and lines and all(kv):
         values = {m[1]: m[2] for m in kv}
         return values.get("question", ""), values
     return cell.strip(), {}
@@ -59,7 +59,7 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
     from jupyter_llmops.llm import complete
     s = settings or load_settings()
     values = dict(values or {})
-    if not (question or values): raise UsageError("nothing to ask", hint="write the question (or key: value lines) in the cell")
+    if not (question or values or prompt): raise UsageError("nothing to ask", hint="write the question (or key: value lines) in the cell")
     at_least("--k", k, hint="--k 4 (chunks retrieved with --rag)")  # with or without --rag
     at_least("--max-tokens", max_tokens, hint="--max-tokens 128")
     sources, context = [], ""
@@ -75,8 +75,12 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
         if "question" in c.need and question: values.setdefault("question", question)
         elif question and "question" not in values:
             raise UsageError(f"prompt {prompt} has no {{{{question}}}} variable",
-                             hint=f"write its variables as key: value lines in the cell: {', '.join(c.variables)}")
-        if "context" in c.need: values.setdefault("context", context)
+                             hint=f"write its variables as key: value lines in the cell: {', '.join(c.variables)}" if c.variables
+                             else f"it takes no variables: ask with nothing after it (%%llmops ask --prompt {prompt})")
+        if "context" in c.need and "context" not in values:
+            if not index: raise UsageError(f"prompt {prompt} has a {{{{context}}}} variable: it needs --rag INDEX",
+                                           hint="retrieve it from an index (--rag INDEX), or write it as a context: line in the cell")
+            values["context"] = context
         msg = c.render(values)
     elif index: msg = f"Context:\n{context}\n\nQuestion: {question}"
     else: msg = question

@@ -181,7 +181,7 @@ def _ask(p):
     p.add_argument("--no-stream", action="store_true", help="print the answer at the end instead of token by token")
     def run(a, ctx):
         from jupyter_llmops.ask import ask, parse_cell
-        question, values = parse_cell(ctx.cell if ctx.cell is not None else " ".join(a.question))
+        question, values = parse_cell(ctx.cell if ctx.cell is not None else " ".join(a.question), a.prompt)
         stream = None if a.no_stream else (lambda piece: print(piece, end="", flush=True))
         ans = ask(question, a.rag, a.prompt, values, a.k, a.max_tokens, a.llm, settings=ctx.settings, on_token=stream)
         if stream: print(flush=True)
