@@ -36,6 +36,10 @@ def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings:
     import threading, torch
     model, tok = load_causal_lm(spec, settings.home)
     ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    n, limit = int(ids["input_ids"].shape[1]), getattr(model.config, "max_position_embeddings", None)
+    if limit and n + max_tokens > limit:  # beyond it the model reads noise, slowly: 40,000 tokens took 6 minutes to answer ",,,,"
+        raise UsageError(f"the prompt is {n:,} tokens; {spec.text} reads at most {limit:,} tokens, its answer's {max_tokens:,} included",
+                         hint="shorten the question or its context (fewer chunks: --k), or lower --max-tokens")
     kw = dict(max_new_tokens=max_tokens, pad_token_id=tok.pad_token_id or tok.eos_token_id)
     kw.update(do_sample=True, temperature=temperature) if temperature > 0 else kw.update(do_sample=False)
     lp = None
