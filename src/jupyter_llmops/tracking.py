@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20_tracking.ipynb #0b1527e6
 from __future__ import annotations
-import importlib.util, os, re
+import importlib.util, os, re, warnings
 from dataclasses import dataclass, field
 from html import escape
 from typing import Callable
@@ -62,6 +62,14 @@ class RunView:
 # %% ../../nbs/20_tracking.ipynb #5c4e9fd0
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
+def _named(mlflow, eid: str, name: str) -> list:
+    "The newest run called `name`, in a list: a name may hold either quote; one holding both is looked for among the runs."
+    by = ["attributes.start_time DESC"]
+    if not ("'" in name and '"' in name):
+        q = '"' if "'" in name else "'"
+        return mlflow.search_runs([eid], filter_string=f"tags.`mlflow.runName` = {q}{name}{q}", order_by=by, max_results=1, output_format="list")
+    return [r for r in mlflow.search_runs([eid], order_by=by, max_results=50000, output_format="list") if r.info.run_name == name][:1]
+
 def get_run(ref: str, # a run id, or a run name in `experiment`
             experiment: str | None = None, settings: Settings | None = None) -> RunView:
     "A run by id, or the newest run of that name in the experiment."
@@ -73,15 +81,19 @@ def get_run(ref: str, # a run id, or a run name in `experiment`
     else:
         name = experiment or s.experiment
         exp = mlflow.get_experiment_by_name(name)
-        found = [] if exp is None else mlflow.search_runs(
-            [exp.experiment_id], filter_string=f"tags.`mlflow.runName` = '{ref.replace(chr(39), '')}'",
-            order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+        found = [] if exp is None else _named(mlflow, exp.experiment_id, ref)
         if not found: raise NotFoundError(f"no run named {ref!r} in experiment {name!r}", hint="give a run id, or --experiment")
         run = found[0]
     exp_name = mlflow.get_experiment(run.info.experiment_id).name
     return RunView.from_run(run, exp_name, s.tracking_uri)
 
 # %% ../../nbs/20_tracking.ipynb #7bc6f72c
+def _end_strays(mlflow, own: str, outer: str | None):
+    "End the runs a cell left active above the kit's run or in its place (it called mlflow.end_run(), then logged): none may take in later cells."
+    while (a := mlflow.active_run()) is not None and a.info.run_id not in (own, outer):
+        warnings.warn(f"the cell left MLflow run {a.info.run_id} ({a.info.run_name}) active: it is ended, so that later cells do not log into it")
+        mlflow.end_run()
+
 def track(body: Callable[[], object], # runs the cell
           source: str | None = None, # the cell's source, logged as the artifact cell.py
           experiment: str | None = None, # default: the settings' experiment
@@ -97,13 +109,15 @@ def track(body: Callable[[], object], # runs the cell
     if sk:
         import mlflow.sklearn
         mlflow.sklearn.autolog(silent=True)
+    outer = mlflow.active_run()
     try:
-        with mlflow.start_run(experiment_id=eid, run_name=run_name, nested=mlflow.active_run() is not None) as run:
+        with mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None) as run:
             if source: mlflow.log_text(redact(source), "cell.py")
             try: body()
             except BaseException as e:
                 e.add_note(f"(MLflow run {run.info.run_id} in experiment {name!r} was marked FAILED)")
                 raise
+            finally: _end_strays(mlflow, run.info.run_id, outer and outer.info.run_id)
     finally:
         if sk: mlflow.sklearn.autolog(disable=True)
     return RunView.from_run(mlflow.get_run(run.info.run_id), name, s.tracking_uri)
@@ -171,7 +185,11 @@ def compare(refs: list[str], experiment: str | None = None, settings: Settings |
     import pandas as pd
     if len(refs) < 2: raise UsageError("compare needs at least two runs", hint="%llmops compare RUN RUN [RUN...]")
     views = [get_run(r, experiment, settings) for r in refs]
+    ids = [v.run_id for v in views]
+    if twice := [r for r, i in zip(refs, ids) if ids.count(i) > 1]:
+        raise UsageError(f"the same run given twice: {', '.join(twice)} (run {ids[refs.index(twice[0])]})", hint="give two or more different runs")
     labels = [f"{v.run_name or 'run'} ({v.run_id[:6]})" for v in views]
+    if len(set(labels)) < len(labels): labels = [f"{v.run_name or 'run'} ({v.run_id})" for v in views]
     def table(attr):
         keys = sorted(set().union(*(getattr(v, attr) for v in views)))
         df = pd.DataFrame({l: [getattr(v, attr).get(k) for k in keys] for l, v in zip(labels, views)}, index=keys)
@@ -204,11 +222,18 @@ def _client(settings):
     from mlflow import MlflowClient
     return MlflowClient()
 
+def _check_alias(alias: str):
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
+        raise UsageError(f"bad alias {alias!r}", hint="letters, digits, _ and -; not 'latest' or v<number>")
+
 def register_model(run_ref: str, name: str, alias: str | None = None, experiment: str | None = None,
                    settings: Settings | None = None) -> ModelVersionView:
     "Register the model logged by a run as a new version of `name`; point `alias` at it."
     s = settings or load_settings()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name): raise UsageError(f"bad model name {name!r}", hint="letters, digits, . _ -")
+    if alias: _check_alias(alias)  # before a version exists: a refused alias must not leave one behind
+    if _client(s).get_prompt(name) is not None:  # MLflow keeps prompts as registered models: a version would hide the prompt
+        raise UsageError(f"{name!r} is the name of a prompt", hint="prompts and models share one set of names in MLflow: give the model another --name")
     run = get_run(run_ref, experiment, s)
     mlflow = connect(s)
     logged = mlflow.search_logged_models(filter_string=f"source_run_id = '{run.run_id}'", output_format="list",
@@ -224,8 +249,7 @@ def register_model(run_ref: str, name: str, alias: str | None = None, experiment
 def set_alias(name: str, version: int | str, alias: str, settings: Settings | None = None) -> ModelVersionView:
     "Point `alias` (champion, staging, ...) at version `version` of registered model `name`."
     if not str(version).isdigit(): raise UsageError(f"version must be a number, not {version!r}")
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
-        raise UsageError(f"bad alias {alias!r}", hint="letters, digits, _ and -; not 'latest' or v<number>")
+    _check_alias(alias)
     c = _client(settings)
     try: c.get_model_version(name, str(version))
     except Exception: raise NotFoundError(f"registered model {name!r} has no version {version}",
