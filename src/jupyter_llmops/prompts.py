@@ -11,6 +11,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .display import ts
 from .errors import NotFoundError, UsageError
+from .redaction import redact
 from .files import NAME, check_name
 
 # %% auto #0
@@ -167,8 +168,10 @@ class Registered:
     version: int
     created: bool  # False: identical to an existing version, nothing registered
     alias: str | None = None
+    moved: bool = False  # only an alias was moved (`prompt alias`)
 
     def __repr__(self):
+        if self.moved: return f"{self.name}: @{self.alias} -> version {self.version}"
         al = f"; @{self.alias} -> version {self.version}" if self.alias else ""
         if self.created: return f"registered {self.name} version {self.version}{al}"
         return f"{self.name}: identical to version {self.version}, nothing registered{al}"
@@ -176,6 +179,13 @@ class Registered:
 def check_alias(alias: str):
     if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
         raise UsageError(f"bad alias {alias!r}", hint="letters, digits, _ and -; not 'latest' or v<number>")
+
+def _not_a_model(name: str):
+    "A prompt may not take a registered model's name (MLflow keeps prompts as registered models)."
+    from mlflow import MlflowClient
+    try: MlflowClient().get_registered_model(name)
+    except Exception: return
+    raise UsageError(f"{name!r} is the name of a registered model", hint="prompts and models share one set of names in MLflow: give the prompt another name")
 
 def register(name: str, template: str, message: str | None = None, alias: str | None = None,
              settings: Settings | None = None) -> Registered:
@@ -190,7 +200,9 @@ def register(name: str, template: str, message: str | None = None, alias: str | 
             same = [v for v in _versions(name, s) if v.template == template]
             if same: version, created = int(same[0].version), False
             else:
-                pv = mlflow.genai.register_prompt(name, template, commit_message=message or None, tags={"llmops.created_by": "jupyter-llmops"})
+                _not_a_model(name)
+                pv = mlflow.genai.register_prompt(name, template, commit_message=redact(message) if message else None,
+                                                  tags={"llmops.created_by": "jupyter-llmops"})
                 version, created = int(pv.version), True
             if alias: mlflow.genai.set_prompt_alias(name, alias, version)
     finally: invalidate(name)  # even when it stopped half way (an error, an interrupt): this process never serves a moved alias stale
@@ -205,7 +217,7 @@ def set_alias(name: str, version: int | str, alias: str, settings: Settings | No
         raise NotFoundError(f"prompt {name!r} has no version {version}", hint="`%llmops prompt show NAME` lists its versions")
     try: _mlflow(s).genai.set_prompt_alias(name, alias, int(version))
     finally: invalidate(name)
-    return Registered(name, int(version), False, alias)
+    return Registered(name, int(version), False, alias, moved=True)
 
 # %% ../../nbs/21_prompts.ipynb #de484c69
 def list_prompts(settings: Settings | None = None):
