@@ -62,11 +62,16 @@ NEEDS_EXPECTED = {"exact_match", "token_f1"}
 
 # %% ../../nbs/26_prompt_eval.ipynb #ecb0c41d
 def read_cases(path: str | Path, needed: set[str], scorers: list[str]) -> list[dict]:
-    "Read JSONL cases; an error names the line and the missing field."
+    "Read JSONL cases; an error names the line and the field missing or of a form the scorers cannot read, before any call."
     def missing(case):
-        miss = sorted(needed - set(case))
-        wants_expected = any(s in NEEDS_EXPECTED for s in scorers) or ("contains" in scorers and "must_contain" not in case)
-        return miss + (["expected"] if wants_expected and "expected" not in case else [])
+        bad = sorted(needed - set(case)) + [f"{v} (not null)" for v in sorted(needed & set(case)) if case[v] is None]
+        mc = case.get("must_contain")
+        if "contains" in scorers and mc and not (isinstance(mc, str) or isinstance(mc, list) and all(isinstance(x, str) for x in mc)):
+            bad.append("must_contain (a text or a list of texts)")
+        if any(s in NEEDS_EXPECTED for s in scorers) or ("contains" in scorers and not mc):  # `contains` falls back on `expected`
+            if "expected" not in case: bad.append("expected")
+            elif isinstance(case["expected"], bool) or not isinstance(case["expected"], (str, int, float)): bad.append("expected (text)")
+        return bad
     return read_jsonl(path, f"each line needs the template's variables ({', '.join(sorted(needed))}) and 'expected'", missing)
 
 # %% ../../nbs/26_prompt_eval.ipynb #9e8a8e27
