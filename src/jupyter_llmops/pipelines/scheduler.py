@@ -105,10 +105,12 @@ class Scheduler:
 
     def due(self, now: float | None = None) -> list[tuple[Schedule, float]]:
         "(schedule, tick) pairs due now (the database's now): the latest tick of each active, idle schedule, if not claimed yet."
+        from croniter import CroniterBadDateError
         now, out = self.store.now() if now is None else now, []
         for s in self.store.list():
             if s.paused or self.store.busy(s.name): continue
-            t = prev_tick(s.cron, s.tz, now)
+            try: t = prev_tick(s.cron, s.tz, now)
+            except CroniterBadDateError: continue  # a cron that never fires (stored before `add` refused one) does not stop the pass
             if t < s.created: continue
             last = self.store.last_tick(s.name)
             if last is None or t > last: out.append((s, t))

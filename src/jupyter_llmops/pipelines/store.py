@@ -55,6 +55,9 @@ def check_cron(cron: str, tz: str = "UTC"):
         raise UsageError(f"bad cron expression {cron!r}", hint='five fields "min hour day month weekday", e.g. --cron "0 2 * * *"; a sixth field is seconds')
     try: ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError): raise UsageError(f"unknown time zone {tz!r}", hint="an IANA name, e.g. Europe/Paris or UTC") from None
+    from croniter import CroniterBadDateError
+    try: next_tick(cron, tz, time.time())
+    except CroniterBadDateError: raise UsageError(f"cron {cron!r} never fires", hint='a day its month has, e.g. --cron "0 0 28 2 *"') from None
 
 def _repeated(cron: str, tz: str, t: float) -> bool:
     "Whether tick `t` is a wall-clock time met a second time (the clocks went back) by a cron whose minute and hour are fixed: as cron does, such a job ran at the first (a daily 02:30 runs once); one with `*` there runs every real hour."
@@ -91,7 +94,9 @@ class Schedule:
     @property
     def next_run(self) -> datetime | None:
         "The next tick (UTC), None while paused."
-        return None if self.paused else _dt(next_tick(self.cron, self.tz, time.time()))
+        from croniter import CroniterBadDateError
+        try: return None if self.paused else _dt(next_tick(self.cron, self.tz, time.time()))
+        except CroniterBadDateError: return None  # a cron that never fires, stored before `add` refused one
 
     def to_dict(self) -> dict: return {**asdict(self), "next_run": str(self.next_run or "")}
 
