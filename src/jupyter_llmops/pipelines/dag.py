@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
-from .runner import RunResult, project_root, resolve_notebook, shipped_path, status_badge, submit
+from .runner import RunResult, param_name, project_root, resolve_notebook, shipped_path, status_badge, submit
 
 # %% auto #0
 __all__ = ['REF', 'Step', 'Pipeline', 'load_pipeline', 'render', 'PipelineResult', 'run_pipeline']
@@ -114,7 +114,7 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
         if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
             raise UsageError(f"{p}: step {name}: needs must be a step name or a list of step names, not {d.get('needs')!r}", hint="needs: [prep, train]")
         params = d.get("params") or {}
-        if not isinstance(params, dict) or not all(isinstance(k, str) and k.isidentifier() for k in params):
+        if not isinstance(params, dict) or not all(param_name(k) for k in params):
             raise UsageError(f"{p}: step {name}: params must be a mapping of parameter names to values, not {d.get('params')!r}",
                              hint="params: {k: 5, index: '{{ params.index }}'}")
         timeout = d.get("timeout")

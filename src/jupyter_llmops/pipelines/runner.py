@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #76c0e47f
 from __future__ import annotations
-import importlib.util, json, os, re, secrets, shutil, signal, sys, tempfile, threading, time, warnings
+import importlib.util, json, keyword, os, re, secrets, shutil, signal, sys, tempfile, threading, time, warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -19,9 +19,9 @@ from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # R
 from .lease import kernel_of, kill_group
 
 # %% auto #0
-__all__ = ['STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'parse_value', 'parse_params', 'shipped_dir', 'project_root',
-           'shipped_path', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout', 'to_html',
-           'is_secret', 'execute', 'submit', 'run_notebook']
+__all__ = ['STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'parse_value', 'param_name', 'parse_params', 'shipped_dir',
+           'project_root', 'shipped_path', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel',
+           'check_timeout', 'to_html', 'is_secret', 'execute', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 STATUSES = ("succeeded", "failed", "timed_out")
@@ -42,11 +42,15 @@ def parse_value(text: str):
     except (TypeError, ValueError): return text  # dates and other YAML types stay strings
     return v
 
+def param_name(k) -> bool:
+    "Whether `k` can name a notebook parameter: papermill writes `k = value` into the notebook, so not `class` or `if`."
+    return isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k)
+
 def parse_params(pairs) -> dict:
     "`[(KEY, VALUE), ...]` from `-p KEY VALUE` into typed parameters."
     out = {}
     for k, v in pairs or []:
-        if not k.isidentifier(): raise UsageError(f"bad parameter name {k!r}", hint="-p NAME VALUE, NAME a Python identifier")
+        if not param_name(k): raise UsageError(f"bad parameter name {k!r}", hint="-p NAME VALUE, NAME a Python identifier that is not a keyword")
         out[k] = parse_value(v) if isinstance(v, str) else v
     return out
 
