@@ -105,16 +105,24 @@ async def test_writes_are_validated(api):
                        ({k: v for k, v in ok.items() if k != "cron"}, 400), ({**ok, "extra": 1}, 400), ({**ok, "retries": "2"}, 400),
                        ({**ok, "retries": True}, 400), ({**ok, "retries": -1}, 400), ({**ok, "timeout": 0}, 400),
                        ({**ok, "name": "../evil"}, 400), ({**ok, "name": "-x"}, 400), ({**ok, "params": {"a b": 1}}, 400),
-                       ({**ok, "params": {"a": [1]}}, 400), ({**ok, "params": "a=1"}, 400)]:
+                       ({**ok, "params": {"a": [1]}}, 400), ({**ok, "params": "a=1"}, 400),
+                       # found by a probe: each was a 500 (NUL, surrogate, a name too long), or a 201 stored to fail later
+                       ({**ok, "notebook": "nb\0.ipynb"}, 400), ({**ok, "notebook": "\ud800.ipynb"}, 400),
+                       ({**ok, "notebook": "a/" * 2100 + "nb.ipynb"}, 400), ({**ok, "notebook": "x" * 300 + ".ipynb"}, 400),
+                       ({**ok, "notebook": ".x/../nb.ipynb"}, 403), ({**ok, "params": {"class": 1}}, 400),
+                       ({**ok, "cron": "0 0 31 2 *"}, 400), ({**ok, "params": {"x": "a" * 1_100_000}}, 400)]:
         got, err = await api("POST", "schedules", body=body)
         assert got == code, (body, got, err)
         assert err["message"] and "Traceback" not in json.dumps(err)
-    for raw in ["not json", "[1, 2]", '"x"']:
+    for raw in ["not json", "[1, 2]", '"x"', '{"a":' * 10000 + '1' + '}' * 10000]:
         got, err = await api("POST", "schedules", raw=raw)
         assert got == 400, (raw, err)
     assert (await api("POST", "scheduler", body={"action": "explode"}))[0] == 400
     assert (await api("POST", "scheduler", body={"what": 1}))[0] == 400
-    assert (await api("POST", "schedules", "n1", "explode"))[0] == 404  # no such route
+    for verb, parts in [("POST", ("schedules", "n1", "explode")), ("GET", ("nothing-here",)), ("DELETE", ("schedules", "n1", "run", "x"))]:
+        got, err = await api(verb, *parts)  # no such route: JSON, as every answer of the API (not the server's HTML page)
+        assert got == 404 and err["error"] == "LLMOpsError" and "no endpoint" in err["message"], (verb, parts, err)
+    assert (await api("GET", "schedules"))[0] == 200  # nothing refused above was stored
     assert (await api("DELETE", "schedules", "..%2Fx"))[0] in (400, 404)
 
 
@@ -175,7 +183,7 @@ async def test_no_token_or_wrong_token_is_403(http_server_client, jp_serverapp, 
             url = f"http://127.0.0.1:{jp_http_port}{jp_base_url}llmops/api/{path}"
             r = await client.fetch(HTTPRequest(url, method, headers=headers, body="{}" if method == "POST" else None,
                                                allow_nonstandard_methods=True, follow_redirects=False), raise_error=False)
-            assert r.code == 403, (method, path, headers, r.code)
+            assert r.code == 403 and "send the server's token" in json.loads(r.body)["hint"], (method, path, headers, r.code, r.body)
             Api.seen.append(r.body.decode())
 
 
@@ -199,7 +207,7 @@ async def test_xsrf_enforced_for_cookie_authenticated_writes(http_server_client,
     body = json.dumps({"name": "x1", "notebook": "../nb.ipynb", "cron": "0 3 * * *"})
     for headers in [{"Cookie": cookie}, {"Cookie": cookie, "X-XSRFToken": "forged"}]:
         r = await client.fetch(f"{base}llmops/api/schedules", method="POST", body=body, headers=headers, raise_error=False)
-        assert r.code == 403 and b"xsrf" in r.body.lower(), (headers, r.code, r.body)
+        assert r.code == 403 and "X-XSRFToken header" in json.loads(r.body)["hint"], (headers, r.code, r.body)
     r = await client.fetch(f"{base}llmops/api/schedules", method="POST", body=body, headers={"Cookie": cookie, "X-XSRFToken": xsrf},
                            raise_error=False)
     assert r.code == 403 and b"outside the server root" in r.body  # past XSRF: refused by the path check

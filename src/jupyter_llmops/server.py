@@ -19,10 +19,10 @@ from .files import check_name
 from .recorder import WRITER_IMPORTS, import_alone
 
 # %% auto #0
-__all__ = ['SCHEDULE_FIELDS', 'jsonable', 'notebook_path', 'LLMOpsHandler', 'StatusHandler', 'RunsHandler', 'PromptsHandler',
-           'PromptHandler', 'PromptDiffHandler', 'IndexesHandler', 'MonitorHandler', 'MonitorAlertsHandler',
-           'schedule_argv', 'SchedulesHandler', 'ScheduleHandler', 'ScheduleActionHandler', 'ScheduleHistoryHandler',
-           'SchedulerHandler', 'setup_handlers']
+__all__ = ['MAX_BODY', 'SCHEDULE_FIELDS', 'jsonable', 'notebook_path', 'LLMOpsHandler', 'StatusHandler', 'RunsHandler',
+           'PromptsHandler', 'PromptHandler', 'PromptDiffHandler', 'IndexesHandler', 'MonitorHandler',
+           'MonitorAlertsHandler', 'schedule_argv', 'SchedulesHandler', 'ScheduleHandler', 'ScheduleActionHandler',
+           'ScheduleHistoryHandler', 'SchedulerHandler', 'NoSuchEndpoint', 'setup_handlers']
 
 # %% ../../nbs/60_server.ipynb #9a40c005
 def _frame(df) -> list[dict]:
@@ -65,6 +65,10 @@ def _run(argv: list[str], settings: Settings):
 def notebook_path(path: str, root: str | Path, allow_hidden: bool = False) -> Path:
     "The notebook `path` (relative to the server root) as an absolute path inside the root, not hidden unless allowed; 400/403 otherwise."
     if not isinstance(path, str) or not path.strip(): raise UsageError("notebook is required", hint="a path relative to the Jupyter root, e.g. pipelines/train.ipynb")
+    if "\0" in path or any(0xD800 <= ord(c) <= 0xDFFF for c in path):
+        raise UsageError(f"notebook path {path!r} holds a NUL or a lone surrogate", hint="a path relative to the Jupyter root, as text")
+    if len(path.encode()) > 4096 or any(len(part.encode()) > 255 for part in path.split("/")):
+        raise UsageError(f"notebook path {path[:60]!r}... is too long for the file system", hint="a name is at most 255 bytes, a path 4,096")
     if path.startswith(("/", "\\", "~")) or re.match(r"[A-Za-z]:", path):
         raise UsageError(f"absolute notebook path {path!r} refused", hint="give the path relative to the Jupyter root")
     root = Path(root).resolve()
@@ -73,7 +77,8 @@ def notebook_path(path: str, root: str | Path, allow_hidden: bool = False) -> Pa
         e = UsageError(f"notebook path {path!r} is outside the server root", hint="notebooks must live under the Jupyter root")
         e.http_status = 403
         raise e
-    if not allow_hidden and any(part.startswith(".") for part in full.relative_to(root).parts):
+    asked = [p for p in PurePath(path).parts if p not in (".", "..")]  # `.x/../nb.ipynb` and a hidden link name are hidden too
+    if not allow_hidden and any(part.startswith(".") for part in [*asked, *full.relative_to(root).parts]):
         e = UsageError(f"notebook path {path!r} is hidden", hint="Jupyter's ContentsManager.allow_hidden is off: move the notebook out of the hidden folder")
         e.http_status = 403
         raise e
@@ -84,6 +89,8 @@ def notebook_path(path: str, root: str | Path, allow_hidden: bool = False) -> Pa
     return full
 
 # %% ../../nbs/60_server.ipynb #9a40c00b
+MAX_BODY = 1_000_000
+
 class LLMOpsHandler(APIHandler):
     "Shared by the API's handlers: run a command off the event loop, map errors to HTTP codes, answer JSON."
     auth_resource = "llmops"  # Jupyter's authorizer decides who may read (GET), write and execute (run notebooks)
@@ -112,7 +119,9 @@ class LLMOpsHandler(APIHandler):
         if isinstance(e, LLMOpsError): return self.fail(e)
         if isinstance(e, tornado.web.HTTPError):
             msg = e.log_message or __import__("http.client").client.responses.get(status_code, "error")
-            hint = "ask for the permission on resource 'llmops'" if status_code == 403 else ""
+            hint = "" if status_code != 403 else ("send the server's token (Authorization: token ...) or log in" if self.current_user is None
+                                                  else "send the _xsrf cookie's value in the X-XSRFToken header" if "xsrf" in msg.lower()
+                                                  else "ask for the permission on resource 'llmops'")
             return self.fail(_status_error(status_code, msg, hint))
         return self.fail(_internal(e, self) if e is not None else _status_error(status_code, "the request failed", ""))
 
@@ -125,8 +134,11 @@ class LLMOpsHandler(APIHandler):
 
     def body(self, fields: dict[str, type | tuple], required: tuple = ()) -> dict:
         "The JSON object of the request, checked: only `fields`, each of its type, `required` present."
+        if len(self.request.body or b"") > MAX_BODY:  # a schedule's parameters are small; a 10 MB value is an attack or a mistake
+            raise UsageError(f"the body is {len(self.request.body):,} bytes, over {MAX_BODY:,}", hint="send smaller parameters (a path to a data file, not the data)")
         try: data = json.loads(self.request.body or b"{}")
         except ValueError: raise UsageError("the body is not JSON", hint="send a JSON object") from None
+        except RecursionError: raise UsageError("the body is nested too deeply to read", hint="send a JSON object") from None
         if not isinstance(data, dict): raise UsageError("the body must be a JSON object")
         unknown = sorted(set(data) - set(fields))
         if unknown: raise UsageError(f"unknown field(s): {', '.join(unknown)}", hint=f"fields: {', '.join(fields)}")
@@ -235,10 +247,11 @@ SCHEDULE_FIELDS = {"name": str, "notebook": str, "cron": str, "tz": str, "params
 
 def schedule_argv(d: dict, root: str | Path, allow_hidden: bool = False) -> list[str]:
     "The `schedule add` words for a checked JSON body (the notebook inside the server's root; the kernel starts in its folder)."
+    from jupyter_llmops.pipelines.runner import param_name
     argv = ["schedule", "add", check_name(d["name"], "schedule name"), str(notebook_path(d["notebook"], root, allow_hidden)), f"--cron={d['cron']}"]
     if d.get("tz"): argv.append(f"--tz={d['tz']}")
     for k, v in (d.get("params") or {}).items():
-        if not (isinstance(k, str) and k.isidentifier()): raise UsageError(f"bad parameter name {k!r}", hint="a Python identifier")
+        if not param_name(k): raise UsageError(f"bad parameter name {k!r}", hint="a Python identifier that is not a keyword")
         if not isinstance(v, str | int | float | bool) or v is None: raise UsageError(f"parameter {k} must be a string, number or boolean")
         argv += ["-p", k, v if isinstance(v, str) else json.dumps(v)]
     if d.get("retries") is not None:
@@ -317,6 +330,13 @@ class SchedulerHandler(LLMOpsHandler):
         await self.command("scheduler", action)
 
 # %% ../../nbs/60_server.ipynb #9a40c012
+class NoSuchEndpoint(LLMOpsHandler):
+    "A JSON 404 for any other path under the API, whatever the verb (not the server's HTML page)."
+    @tornado.web.authenticated
+    @authorized
+    async def get(self, *_): self.fail(_status_error(404, f"no endpoint {self.request.path}", "the endpoints: status, runs, prompts, indexes, monitor, schedules, scheduler"))
+    post = put = patch = delete = get
+
 def setup_handlers(web_app, root_dir: str | None = None):
     "Add the `/llmops/api/...` routes to Jupyter's web application."
     if root_dir: web_app.settings["llmops_root_dir"] = str(root_dir)
@@ -328,4 +348,4 @@ def setup_handlers(web_app, root_dir: str | None = None):
         (api("indexes"), IndexesHandler), (api("monitor"), MonitorHandler), (api("monitor", "alerts"), MonitorAlertsHandler),
         (api("schedules"), SchedulesHandler), (api("schedules", N), ScheduleHandler),
         (api("schedules", N, "(pause|resume|run)"), ScheduleActionHandler), (api("schedules", N, "history"), ScheduleHistoryHandler),
-        (api("scheduler"), SchedulerHandler)])
+        (api("scheduler"), SchedulerHandler), (api(".*"), NoSuchEndpoint)])  # last: what no route above takes
