@@ -245,6 +245,10 @@ class MonitorAlertsHandler(LLMOpsHandler):
 # %% ../../nbs/60_server.ipynb #9a40c00f
 SCHEDULE_FIELDS = {"name": str, "notebook": str, "cron": str, "tz": str, "params": dict, "retries": int, "timeout": (int, float)}
 
+def _quoted(v: str) -> str:
+    "A JSON string as a quoted scalar that `-p` reads back as that string: '-v' is not taken for an option, '3' stays text."
+    return re.sub(r"[\x7f-\x9f\ufffe\uffff]", lambda m: f"\\u{ord(m[0]):04x}", json.dumps(v, ensure_ascii=False))  # what YAML may not hold raw
+
 def schedule_argv(d: dict, root: str | Path, allow_hidden: bool = False) -> list[str]:
     "The `schedule add` words for a checked JSON body (the notebook inside the server's root; the kernel starts in its folder)."
     from jupyter_llmops.pipelines.runner import param_name
@@ -253,7 +257,7 @@ def schedule_argv(d: dict, root: str | Path, allow_hidden: bool = False) -> list
     for k, v in (d.get("params") or {}).items():
         if not param_name(k): raise UsageError(f"bad parameter name {k!r}", hint="a Python identifier that is not a keyword")
         if not isinstance(v, str | int | float | bool) or v is None: raise UsageError(f"parameter {k} must be a string, number or boolean")
-        argv += ["-p", k, v if isinstance(v, str) else json.dumps(v)]
+        argv += ["-p", k, _quoted(v) if isinstance(v, str) else json.dumps(v)]
     if d.get("retries") is not None:
         if not 0 <= d["retries"] <= 20: raise UsageError("retries must be between 0 and 20")
         argv.append(f"--retries={d['retries']}")
