@@ -71,6 +71,11 @@ def shipped_path(path: str | Path) -> Path | None:
     if p.is_absolute() or not (len(p.parts) == 1 or (len(p.parts) == 2 and p.parts[0] == "pipelines")): return None
     return shipped_dir() / (p.name if p.suffix else p.name + ".ipynb")
 
+def _cells(cells) -> bool:
+    "Whether `cells` reads as a notebook's cells: objects with a cell type and their source as text or lines."
+    return isinstance(cells, list) and all(isinstance(c, dict) and isinstance(c.get("cell_type"), str) and isinstance(c.get("source", ""), str | list)
+                                           for c in cells)
+
 def resolve_notebook(path: str | Path, settings: Settings | None = None, root: Path | None = None) -> Path:
     "The absolute path of notebook `path` (from the working folder, then the project root, then the shipped pipelines); `UsageError` if missing or not a notebook."
     root = Path(root or project_root(settings)).resolve()
@@ -82,7 +87,9 @@ def resolve_notebook(path: str | Path, settings: Settings | None = None, root: P
         raise UsageError(f"no notebook {path} (looked in {Path.cwd()} and {root})", hint=f"give the notebook's path, or a shipped pipeline: {shipped}")
     if cand.suffix != ".ipynb": raise UsageError(f"{path} is not a notebook", hint="give an .ipynb file (or a pipeline .yaml to `run`)")
     if not os.access(cand, os.R_OK): raise UsageError(f"{path} cannot be read", hint="check the file's permissions")
-    try: why = "" if isinstance(json.loads(cand.read_bytes()), dict) else "not a JSON object"  # papermill would fail with no output to keep
+    try:  # papermill would fail with no output to keep
+        nb = json.loads(cand.read_bytes())
+        why = "not a JSON object" if not isinstance(nb, dict) else "" if _cells(nb.get("cells", [])) else "its cells are not a list of cells"
     except (ValueError, RecursionError) as e: why = f"{type(e).__name__}: {str(e)[:80]}"
     if why: raise UsageError(f"{path} is not a notebook ({why})", hint="a notebook saved by Jupyter (.ipynb JSON)")
     return cand
