@@ -252,11 +252,11 @@ def test_a_schedule_never_overlaps_itself_with_cron_and_manual_runs(proj, monkey
         store.set_paused("o", False)  # cron ticks are due now, while the manual run runs
         first = store.running(schedule="o")[0]
         r = run_cli("schedule", "run", "o", cwd=proj)
-        assert r.returncode != 0 and f"already running: attempt {first.id} (manual" in r.stderr, r.stderr
+        assert r.returncode != 0 and f"already running: id {first.id} in its history (manual" in r.stderr, r.stderr
         assert manual.wait(60) == 0
         cron = wait(lambda: [x for x in store.running(schedule="o") if x.trigger == "cron"], 30, 0.1, "a cron attempt")[0]
         r = run_cli("schedule", "run", "o", cwd=proj)
-        assert r.returncode != 0 and f"already running: attempt {cron.id} (cron" in r.stderr, r.stderr
+        assert r.returncode != 0 and f"already running: id {cron.id} in its history (cron" in r.stderr, r.stderr
         _idle(store, ["o"], proj, [p])
     finally:
         stop_daemon(p)

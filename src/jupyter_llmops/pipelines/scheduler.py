@@ -141,7 +141,7 @@ class Scheduler:
             cur = self.store.running(schedule=name)
             if cur:
                 r = cur[0]
-                raise ConflictError(f"schedule {name!r} is already running: attempt {r.id} ({r.trigger}, attempt {r.attempt}, by {r.owner})",
+                raise ConflictError(f"schedule {name!r} is already running: id {r.id} in its history ({r.trigger}, attempt {r.attempt}, by {r.owner})",
                                     hint=f"wait for it to end (schedule history {name}); one attempt of a schedule runs at a time", running_attempt=r.id)
         raise ConflictError(f"schedule {name!r} could not be claimed", hint="try again")
 

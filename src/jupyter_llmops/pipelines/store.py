@@ -264,8 +264,11 @@ class JobStore:
         return self.get(name)
 
     def remove(self, name: str) -> Schedule:
-        "Delete a schedule and its history."
+        "Delete a schedule and its history; refused while an attempt runs (it would lose its record, and a schedule added again would overlap it)."
         s = self.get(name)
+        if cur := self.running(schedule=name):
+            raise ConflictError(f"schedule {name!r} is running: id {cur[0].id} in its history", running_attempt=cur[0].id,
+                                hint=f"wait for it to end (schedule history {name}), then remove it; schedule pause {name} stops new runs")
         with self.engine.begin() as c:
             c.execute(self.runs.delete().where(self.runs.c.schedule == name))
             c.execute(self.schedules.delete().where(self.schedules.c.name == name))
