@@ -13,7 +13,8 @@ from jupyter_llmops.errors import BusyError, UsageError
 from jupyter_llmops.pipelines import daemon as D, scheduler as S
 from jupyter_llmops.pipelines.lease import owner_pid
 from jupyter_llmops.pipelines.runner import KERNEL_START_TIMEOUT
-from jupyter_llmops.pipelines.store import JobStore, next_tick, prev_tick
+from jupyter_llmops.pipelines.cron import next_tick, prev_tick
+from jupyter_llmops.pipelines.store import JobStore
 
 TICKS = 200  # claimed ticks per database in the exactly-once test
 

@@ -1,7 +1,8 @@
 "The jobs store on PostgreSQL (team mode): claims, the one-running-attempt rule and leases on the server's clock."
 import time
 from jupyter_llmops.config import load_settings
-from jupyter_llmops.pipelines.store import JobStore, prev_tick
+from jupyter_llmops.pipelines.cron import prev_tick
+from jupyter_llmops.pipelines.store import JobStore
 
 
 def test_store_claims_and_leases_on_postgresql(postgres, tmp_path, monkeypatch):

@@ -251,7 +251,7 @@ def _quoted(v: str) -> str:
 
 def schedule_argv(d: dict, root: str | Path, allow_hidden: bool = False) -> list[str]:
     "The `schedule add` words for a checked JSON body (the notebook inside the server's root; the kernel starts in its folder)."
-    from jupyter_llmops.pipelines.runner import param_name
+    from jupyter_llmops.pipelines.params import param_name
     argv = ["schedule", "add", check_name(d["name"], "schedule name"), str(notebook_path(d["notebook"], root, allow_hidden)), f"--cron={d['cron']}"]
     if d.get("tz"): argv.append(f"--tz={d['tz']}")
     for k, v in (d.get("params") or {}).items():

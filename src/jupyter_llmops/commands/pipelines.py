@@ -20,7 +20,8 @@ def _run(p):
     p.add_argument("--parallel", type=int, metavar="N", help="pipelines: steps at once (default: the pipeline_parallel setting)")
     p.add_argument("--cwd", metavar="DIR", help="the kernel's working folder (default: the notebook's own)")
     def run(a, ctx):
-        from jupyter_llmops.pipelines.runner import parse_params, run_notebook
+        from jupyter_llmops.pipelines.params import parse_params
+        from jupyter_llmops.pipelines.runner import run_notebook
         params = parse_params(a.param)
         if a.notebook.endswith((".yaml", ".yml")):
             from jupyter_llmops.pipelines.dag import run_pipeline
@@ -29,7 +30,7 @@ def _run(p):
     p.set_defaults(run=run)
 
 def _schedule_add(a, ctx):
-    from jupyter_llmops.pipelines.runner import parse_params
+    from jupyter_llmops.pipelines.params import parse_params
     from jupyter_llmops.pipelines.scheduler import add_schedule
     return add_schedule(a.name, a.notebook, a.cron, a.tz, parse_params(a.param), a.retries, a.timeout, a.executor, ctx.settings, cwd=a.cwd)
 

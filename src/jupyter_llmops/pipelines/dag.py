@@ -10,7 +10,8 @@ from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
-from .runner import RunResult, param_name, project_root, resolve_notebook, shipped_path, status_badge, submit
+from .params import param_name
+from .runner import RunResult, project_root, resolve_notebook, shipped_path, status_badge, submit
 
 # %% auto #0
 __all__ = ['REF', 'Step', 'Pipeline', 'load_pipeline', 'render', 'PipelineResult', 'run_pipeline']

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #76c0e47f
 from __future__ import annotations
-import importlib.util, json, keyword, os, re, secrets, shutil, signal, sys, tempfile, threading, time, warnings
+import importlib.util, json, os, re, secrets, shutil, signal, sys, tempfile, threading, time, warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -17,11 +17,12 @@ from ..files import atomic_write, pid_tmpdir
 from .glue import GLUE_MIME, glue, read_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
+from .params import param_name, parse_params, parse_value  # here too, as before
 
 # %% auto #0
-__all__ = ['STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'parse_value', 'param_name', 'parse_params', 'shipped_dir',
-           'project_root', 'shipped_path', 'resolve_notebook', 'is_shipped', 'RunResult', 'kill_kernel',
-           'check_timeout', 'to_html', 'is_secret', 'execute', 'submit', 'run_notebook']
+__all__ = ['STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'shipped_dir', 'project_root', 'shipped_path', 'resolve_notebook',
+           'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout', 'to_html', 'is_secret', 'execute', 'submit',
+           'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 STATUSES = ("succeeded", "failed", "timed_out")
@@ -29,30 +30,6 @@ EXPERIMENT = "pipelines"
 KERNEL_START_TIMEOUT = 60  # seconds a new kernel has to answer kernel_info (papermill's default)
 # nbclient's errors for a kernel that never became ready: no cell has run, so starting another one is safe
 _START_FAILURES = {"before replying to kernel_info": "died", "didn't respond in": "did not answer"}
-
-# %% ../../../nbs/35_pipelines_runner.ipynb #b61f1cb7
-def parse_value(text: str):
-    "A `-p` value typed like papermill's: True/False/None, int, float, then YAML (lists, dicts, null); else the string."
-    if text in ("True", "False", "None"): return {"True": True, "False": False, "None": None}[text]
-    import yaml
-    try: v = yaml.safe_load(text)
-    except yaml.YAMLError: return text
-    if v is None and text.strip() not in ("null", "~", "Null", "NULL"): return text
-    try: json.dumps(v)
-    except (TypeError, ValueError): return text  # dates and other YAML types stay strings
-    return v
-
-def param_name(k) -> bool:
-    "Whether `k` can name a notebook parameter: papermill writes `k = value` into the notebook, so not `class` or `if`."
-    return isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k)
-
-def parse_params(pairs) -> dict:
-    "`[(KEY, VALUE), ...]` from `-p KEY VALUE` into typed parameters."
-    out = {}
-    for k, v in pairs or []:
-        if not param_name(k): raise UsageError(f"bad parameter name {k!r}", hint="-p NAME VALUE, NAME a Python identifier that is not a keyword")
-        out[k] = parse_value(v) if isinstance(v, str) else v
-    return out
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #806faa1d
 def shipped_dir() -> Path:

@@ -16,7 +16,8 @@ from ..errors import BusyError, ConflictError, NotFoundError, UsageError, at_lea
 from .cluster import import_for_runs
 from .lease import LeaseKeeper, kernel_of, kill_group, owner_pid
 from .runner import RunResult, kill_kernel
-from .store import FAILED, HOST, History, JobStore, Schedule, prev_tick
+from .cron import prev_tick
+from .store import FAILED, HOST, History, JobStore, Schedule
 
 log = logging.getLogger("jupyter_llmops.scheduler")
 

@@ -8,17 +8,16 @@ import json, socket, threading, time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..redaction import redact
 from ..display import status_badge, table_html
 from ..errors import ConfigError, ConflictError, NotFoundError, UsageError
 from ..files import check_name
+from .cron import check_cron, next_tick, prev_tick  # prev_tick: here too, as before
 
 # %% auto #0
-__all__ = ['FAILED', 'COLUMNS', 'HOST', 'check_cron', 'next_tick', 'prev_tick', 'Schedule', 'HistoryRow', 'History',
-           'history_html', 'JobStore']
+__all__ = ['FAILED', 'COLUMNS', 'HOST', 'Schedule', 'HistoryRow', 'History', 'history_html', 'JobStore']
 
 # %% ../../../nbs/36_pipelines_store.ipynb #57506541
 def _tables():
@@ -47,34 +46,6 @@ def _tables():
 FAILED = ("failed", "timed_out", "lost_lease")  # the ends of an attempt that count as failures (retries, webhooks)
 
 def _dt(t: float | None) -> datetime | None: return datetime.fromtimestamp(t, tz=timezone.utc) if t else None
-
-def check_cron(cron: str, tz: str = "UTC"):
-    "Raise `UsageError` unless `cron` is a valid expression (5 fields, or 6 with seconds last) and `tz` a known time zone."
-    from croniter import croniter
-    if not croniter.is_valid(cron) or len(cron.split()) not in (5, 6):
-        raise UsageError(f"bad cron expression {cron!r}", hint='five fields "min hour day month weekday", e.g. --cron "0 2 * * *"; a sixth field is seconds')
-    try: ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError): raise UsageError(f"unknown time zone {tz!r}", hint="an IANA name, e.g. Europe/Paris or UTC") from None
-    from croniter import CroniterBadDateError
-    try: next_tick(cron, tz, time.time())
-    except CroniterBadDateError: raise UsageError(f"cron {cron!r} never fires", hint='a day its month has, e.g. --cron "0 0 28 2 *"') from None
-
-def _repeated(cron: str, tz: str, t: float) -> bool:
-    "Whether tick `t` is a wall-clock time met a second time (the clocks went back) by a cron whose minute and hour are fixed: as cron does, such a job ran at the first (a daily 02:30 runs once); one with `*` there runs every real hour."
-    f = cron.split()
-    return datetime.fromtimestamp(t, ZoneInfo(tz)).fold == 1 and not (f[0].startswith("*") or f[1].startswith("*"))
-
-def next_tick(cron: str, tz: str, after: float) -> float:
-    "The first tick of `cron` (in zone `tz`) strictly after epoch `after`."
-    from croniter import croniter
-    t = croniter(cron, datetime.fromtimestamp(after, ZoneInfo(tz))).get_next(float)
-    return next_tick(cron, tz, t) if _repeated(cron, tz, t) else t
-
-def prev_tick(cron: str, tz: str, at: float) -> float:
-    "The last tick of `cron` (in zone `tz`) at or before epoch `at`."
-    from croniter import croniter
-    t = croniter(cron, datetime.fromtimestamp(at + 1e-3, ZoneInfo(tz))).get_prev(float)
-    return prev_tick(cron, tz, t - 1) if _repeated(cron, tz, t) else t
 
 @dataclass
 class Schedule:
