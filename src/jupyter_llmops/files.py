@@ -11,7 +11,7 @@ from .errors import UsageError
 
 # %% auto #0
 __all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'sqlite_db', 'rollback',
-           'same_file', 'file_locked', 'immediate', 'FileLock', 'pid_tmpdir', 'check_name']
+           'same_file', 'file_locked', 'immediate', 'FileLock', 'pid_tmpdir', 'check_name', 'check_alias']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -243,3 +243,9 @@ def check_name(name: str, what: str = "name") -> str:
     if not isinstance(name, str) or not NAME.fullmatch(name):
         raise UsageError(f"bad {what} {name!r}", hint="letters, digits, . _ - (starting with a letter or digit, at most 128)")
     return name
+
+def check_alias(alias: str) -> str:
+    "`alias` if it can name a version of a prompt or a registered model (champion, prod...); MLflow keeps `latest` and `v<number>` for itself."
+    if not isinstance(alias, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
+        raise UsageError(f"bad alias {alias!r}", hint="letters, digits, _ and -; not 'latest' or v<number>")
+    return alias

@@ -12,12 +12,12 @@ from .config import Settings, load_settings
 from .display import ts
 from .errors import NotFoundError, UsageError
 from .redaction import redact
-from .files import NAME, check_name
+from .files import NAME, check_alias, check_name  # check_alias: here too, as before
 
 # %% auto #0
 __all__ = ['VAR', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered',
-           'get_compiled', 'invalidate', 'render', 'Registered', 'check_alias', 'register', 'set_alias', 'list_prompts',
-           'PromptView', 'usage', 'show', 'PromptDiff', 'diff']
+           'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts', 'PromptView',
+           'usage', 'show', 'PromptDiff', 'diff']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -175,10 +175,6 @@ class Registered:
         al = f"; @{self.alias} -> version {self.version}" if self.alias else ""
         if self.created: return f"registered {self.name} version {self.version}{al}"
         return f"{self.name}: identical to version {self.version}, nothing registered{al}"
-
-def check_alias(alias: str):
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
-        raise UsageError(f"bad alias {alias!r}", hint="letters, digits, _ and -; not 'latest' or v<number>")
 
 def _not_a_model(name: str):
     "A prompt may not take a registered model's name (MLflow keeps prompts as registered models)."

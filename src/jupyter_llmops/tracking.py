@@ -12,6 +12,7 @@ from .config import Settings, load_settings
 from .redaction import redact
 from .display import figure, img_html, png_b64, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
+from .files import check_alias
 from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, list_experiments
 
 # %% auto #0
@@ -222,16 +223,12 @@ def _client(settings):
     from mlflow import MlflowClient
     return MlflowClient()
 
-def _check_alias(alias: str):
-    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
-        raise UsageError(f"bad alias {alias!r}", hint="letters, digits, _ and -; not 'latest' or v<number>")
-
 def register_model(run_ref: str, name: str, alias: str | None = None, experiment: str | None = None,
                    settings: Settings | None = None) -> ModelVersionView:
     "Register the model logged by a run as a new version of `name`; point `alias` at it."
     s = settings or load_settings()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name): raise UsageError(f"bad model name {name!r}", hint="letters, digits, . _ -")
-    if alias: _check_alias(alias)  # before a version exists: a refused alias must not leave one behind
+    if alias: check_alias(alias)  # before a version exists: a refused alias must not leave one behind
     if _client(s).get_prompt(name) is not None:  # MLflow keeps prompts as registered models: a version would hide the prompt
         raise UsageError(f"{name!r} is the name of a prompt", hint="prompts and models share one set of names in MLflow: give the model another --name")
     run = get_run(run_ref, experiment, s)
@@ -249,7 +246,7 @@ def register_model(run_ref: str, name: str, alias: str | None = None, experiment
 def set_alias(name: str, version: int | str, alias: str, settings: Settings | None = None) -> ModelVersionView:
     "Point `alias` (champion, staging, ...) at version `version` of registered model `name`."
     if not str(version).isdigit(): raise UsageError(f"version must be a number, not {version!r}")
-    _check_alias(alias)
+    check_alias(alias)
     c = _client(settings)
     try: c.get_model_version(name, str(version))
     except Exception: raise NotFoundError(f"registered model {name!r} has no version {version}",
