@@ -4,10 +4,12 @@
 
 # %% ../../../nbs/50_panels_base.ipynb #6b27d788
 from __future__ import annotations
-import contextlib
+import contextlib, threading
 from html import escape
 from traitlets import Bool, HasTraits, Unicode
 from ..config import Settings, load_settings
+from ..errors import UsageError
+from ..redaction import redact
 
 # %% auto #0
 __all__ = ['NONE', 'PanelModel', 'status_html', 'panel_view']
@@ -17,26 +19,42 @@ class PanelModel(HasTraits):
     "Base of the panels' models: settings, a status line, a busy flag, guarded actions."
     status = Unicode("")
     busy = Bool(False)
+    inputs: tuple = ()  # the traits the user types into: a failed action names the one that is not text
 
     def __init__(self, settings: Settings | None = None, **kw):
         self.settings = settings or load_settings()
+        self._acting = None  # the thread inside an action
         super().__init__(**kw)
+
+    def bad_input(self) -> UsageError | None:
+        "A `UsageError` naming the first typed field that is not text (a lone surrogate, which a tokenizer or a store fails on deep down), or None."
+        for name in self.inputs:
+            v = getattr(self, name)
+            try: v.encode("utf-8")
+            except UnicodeEncodeError as e:
+                return UsageError(f"{name.replace('_', ' ')} is not valid text (a lone surrogate after {v[max(0, e.start - 20):e.start]!r})",
+                                  hint="type or paste it again")
+        return None
 
     @contextlib.contextmanager
     def action(self, what: str):
-        "Run an action: errors go to the status line, never to the kernel."
-        self.busy, self.status = True, f"{what}…"
+        "Run an action: errors go to the status line (redacted), never to the kernel. An action started inside another in the same thread (an observer it set off) is part of it: its error ends the outer one."
+        if self._acting == threading.get_ident():
+            yield
+            return
+        self._acting, self.busy, self.status = threading.get_ident(), True, f"{what}…"
         try:
             yield
             if self.status == f"{what}…": self.status = ""
         except Exception as e:
-            self.status = f"⚠ {type(e).__name__}: {e}"
+            e = self.bad_input() or e  # the cause the user can mend, not the error it led to
+            self.status = redact(f"⚠ {type(e).__name__}: {e}")
         finally:
-            self.busy = False
+            self._acting, self.busy = None, False
 
 def status_html(s: str) -> str:
-    "The status line as HTML: errors in red."
-    return f"<span style='color:{'#cf222e' if s.startswith('⚠') else '#57606a'}'>{escape(s)}</span>"
+    "The status line as HTML (redacted again: some panels set it directly): errors in red."
+    return f"<span style='color:{'#cf222e' if s.startswith('⚠') else '#57606a'}'>{escape(redact(s))}</span>"
 
 NONE = (lambda v: v or None, lambda v: v or "")  # link transform: an empty dropdown holds None, a model ""
 
