@@ -27,21 +27,24 @@ def find_files(sources: list[str], root: str | Path | None = None) -> list[tuple
         except (OSError, RuntimeError): rp = p.absolute()  # a link to itself: the build skips it, named
         if rp not in seen: seen.add(rp); out.append((rp, name))
     for src in sources:
-        p = Path(src).expanduser()
-        p = p if p.is_absolute() else root / p
-        if any(ch in src for ch in "*?["):
-            for m in _glob(p):
-                if m.is_file(): add(m, os.path.relpath(m, root) if not Path(src).is_absolute() else str(m))
-        elif p.is_dir():
-            for dirpath, dirs, files in os.walk(p):
-                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-                for f in sorted(files):
-                    fp = Path(dirpath) / f  # a broken link or a FIFO here is kept: the build names it as skipped
-                    if fp.suffix.lower() in SUFFIXES and not f.startswith("."): add(fp, str(Path(src) / fp.relative_to(p)))
-        elif p.is_file(): add(p, src)
-        elif p.is_symlink() and not p.exists(): raise UsageError(f"{src} is a broken link (to {os.readlink(p)})")
-        elif p.exists(): raise UsageError(f"{src} is not a file or a folder", hint="give files (a FIFO or a device is never read), folders or globs")
-        else: raise UsageError(f"no such file or folder: {src}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"")
+        try:
+            p = Path(src).expanduser()
+            p = p if p.is_absolute() else root / p
+            if any(ch in src for ch in "*?["):
+                for m in _glob(p):
+                    if m.is_file(): add(m, os.path.relpath(m, root) if not Path(src).is_absolute() else str(m))
+            elif p.is_dir():
+                for dirpath, dirs, files in os.walk(p):
+                    dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                    for f in sorted(files):
+                        fp = Path(dirpath) / f  # a broken link or a FIFO here is kept: the build names it as skipped
+                        if fp.suffix.lower() in SUFFIXES and not f.startswith("."): add(fp, str(Path(src) / fp.relative_to(p)))
+            elif p.is_file(): add(p, src)
+            elif p.is_symlink() and not p.exists(): raise UsageError(f"{src} is a broken link (to {os.readlink(p)})")
+            elif p.exists(): raise UsageError(f"{src} is not a file or a folder", hint="give files (a FIFO or a device is never read), folders or globs")
+            else: raise UsageError(f"no such file or folder: {src}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"")
+        except OSError as e:  # a name too long for the file system, a folder that cannot be read
+            raise UsageError(f"cannot read source {src[:100]!r}: {e.strerror or e}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"") from None
     return out
 
 def _glob(p: Path) -> list[Path]:

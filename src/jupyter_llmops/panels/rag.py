@@ -29,6 +29,7 @@ class RagModel(PanelModel):
     k = Int(5)
     hits = List()  # the last answer's hits: rank, score, source, start, heading, text
     evaluation = Dict()  # the last evaluation's metrics of the selected index
+    inputs = ("build_name", "build_sources", "question")
 
     def refresh(self):
         with self.action("loading indexes"):
@@ -40,15 +41,16 @@ class RagModel(PanelModel):
         return self
 
     def load_eval(self):
-        "The last evaluation of the selected index, from MLflow."
+        "The last evaluation of the selected index, from MLflow (an action: picking an index in the view runs it)."
         self.evaluation = {}
         if not self.index: return
-        from jupyter_llmops.mlstore import connect
-        mlflow = connect(self.settings)
-        runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.`llmops.rag_eval` = '{self.index}'",
-                                  order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
-        if runs:
-            self.evaluation = dict(runs[0].data.metrics)
+        with self.action("loading the last evaluation"):
+            from jupyter_llmops.mlstore import connect
+            mlflow = connect(self.settings)
+            runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.`llmops.rag_eval` = '{self.index}'",
+                                      order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
+            if runs:
+                self.evaluation = dict(runs[0].data.metrics)
 
     def build(self):
         "Build (or update) `build_name` from `build_sources`, reporting progress."
@@ -57,14 +59,15 @@ class RagModel(PanelModel):
             if not self.build_name or not self.build_sources.strip(): raise ValueError("give a name and sources")
             res = rag.build(self.build_name, shlex.split(self.build_sources), self.chunk_size, self.overlap, self.index_type,
                             self.settings, progress=False, callback=lambda i, n: setattr(self, "progress", i / n))
+            self.refresh()  # the list first: the view's dropdown takes only a name it lists
             self.index = self.build_name
-            self.refresh()
             self.status = repr(res)
         return self.status
 
     def ask(self):
         "Query the selected index with `question`."
         with self.action("searching"):
+            self.hits = []  # a failed search shows no answer, not the last question's
             if not self.index or not self.question.strip(): raise ValueError("pick an index and type a question")
             r = rag.query(self.index, self.question, self.k, settings=self.settings)
             self.hits = [dict(rank=h.rank, score=h.score, source=h.source, start=h.start, heading=h.heading or h.title, text=h.text) for h in r.hits]
