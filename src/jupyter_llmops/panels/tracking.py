@@ -25,6 +25,7 @@ class TrackingModel(PanelModel):
     selected_run = Unicode("")
     model_name = Unicode("")
     alias = Unicode("champion")
+    inputs = ("model_name", "alias")
 
     def refresh(self):
         "Reload the experiments and the runs of the current one."
@@ -67,9 +68,11 @@ class TrackingModel(PanelModel):
     def chart_png(self) -> str:
         "The selected metric across runs, as a base64 PNG ('' when there is nothing to plot)."
         import pandas as pd
-        pts = [(f"{r['run_name'] or r['run_id'][:6]}", r["value"]) for r in self.runs if r["value"] is not None][:20]
+        pts = [(r["run_name"] or r["run_id"][:6], r["run_id"], r["value"]) for r in self.runs if r["value"] is not None][:20]
         if not pts: return ""
-        return tracking._chart_png(pd.DataFrame({self.metric: [v for _, v in pts]}, index=[n for n, _ in pts]))
+        names = [n for n, _, _ in pts]  # a name given twice (a cell run again) is told apart by its id: the chart needs one bar per label
+        labels = [f"{n} ({i[:6]})" if names.count(n) > 1 else n for n, i, _ in pts]
+        return tracking._chart_png(pd.DataFrame({self.metric: [v for _, _, v in pts]}, index=labels))
 
 # %% ../../../nbs/51_panels_tracking.ipynb #f5e4f946
 def _runs_html(m: TrackingModel) -> str:
