@@ -4,12 +4,13 @@
 
 # %% ../../nbs/29_feedback.ipynb #7db8b59c
 from __future__ import annotations
-import hashlib, json, os, time
+import hashlib, json, os, re, time
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
 from .files import FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
+from .redaction import redact
 
 # %% auto #0
 __all__ = ['CHOICES', 'CRITERIA', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session']
@@ -88,7 +89,7 @@ class FeedbackSession:
             if self.meta["mode"] == "label": raise UsageError(f"feedback session {name!r} labels answers one at a time; it ranks no pairs",
                                                               hint=f"resume it: %llmops feedback {name} (pairs and --log belong to ranking sessions)")
             if prompts is not None and (self.meta["sources"], self.meta["mode"]) != (list(sources), mode):
-                raise UsageError(f"feedback session {name!r} already compares {' vs '.join(self.meta['sources'])}",
+                raise UsageError(f"feedback session {name!r} already compares {redact(' vs '.join(self.meta['sources']))}",
                                  hint="resume it without --models/--versions, or pick another name")
         elif prompts is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --prompts FILE --models A,B")
@@ -158,7 +159,7 @@ class FeedbackSession:
             pair = []
             if choice in ("A", "B"):
                 win, lose = ((it.answer_a, it.source_a), (it.answer_b, it.source_b))[:: 1 if choice == "A" else -1]
-                pair = [{"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": win[1], "rejected_by": lose[1],
+                pair = [{"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": redact(win[1]), "rejected_by": redact(lose[1]),
                          "session": self.name, "index": index}]
             old = read_appended(self.pairs_path)
             if any(p.get("index") == index for p in old):  # judged again: one pair per prompt, the old one replaced in one write
@@ -168,11 +169,11 @@ class FeedbackSession:
         return rec
 
     def summary(self) -> dict:
-        "Wins per source, ties and skips."
-        out = {s: 0 for s in self.sources} | {"tie": 0, "skip": 0}
+        "Wins per source (a key in a source's URL shown as ***), ties and skips."
+        out = {redact(s): 0 for s in self.sources} | {"tie": 0, "skip": 0}
         for j in {j["index"]: j for j in _judgements(self.folder, CHOICES, self.sources)}.values():  # the latest per prompt
             if j["choice"] in ("tie", "skip"): out[j["choice"]] += 1
-            else: out[j["source_a"] if j["choice"] == "A" else j["source_b"]] += 1
+            else: out[redact(j["source_a"] if j["choice"] == "A" else j["source_b"])] += 1
         return out
 
     def log_if_needed(self) -> str | None:
@@ -189,8 +190,8 @@ class FeedbackSession:
         pairs = read_appended(self.pairs_path)
         with mlflow.start_run(experiment_id=eid, run_name=f"feedback-{self.name}") as run:
             mlflow.set_tags({"llmops.kind": "feedback", "llmops.feedback": self.name})
-            mlflow.log_params({"sources": " vs ".join(self.sources), "mode": self.mode, "prompts": len(self.prompts)})
-            mlflow.log_metrics({f"wins.{k}".replace(":", "_").replace("/", "_").replace("@", "_"): v for k, v in self.summary().items()} | {"pairs": len(pairs)})
+            mlflow.log_params({"sources": redact(" vs ".join(self.sources)), "mode": self.mode, "prompts": len(self.prompts)})
+            mlflow.log_metrics({re.sub(r"[^\w.\- ]", "_", f"wins.{k}"): v for k, v in self.summary().items()} | {"pairs": len(pairs)})  # what MLflow takes in a name
             if pairs:
                 mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame(pairs), name=f"feedback-{self.name}"), context="feedback")
                 mlflow.log_artifact(str(self.pairs_path))
@@ -199,12 +200,12 @@ class FeedbackSession:
 
     def __repr__(self):
         n, total = self.progress
-        return f"feedback {self.name}: {n} of {total} judged ({' vs '.join(self.sources)}); pairs in {self.pairs_path}"
+        return f"feedback {self.name}: {n} of {total} judged ({redact(' vs '.join(self.sources))}); pairs in {self.pairs_path}"
 
     def to_dict(self) -> dict:
         "The session's state as plain data (what the REST server answers)."
         n, total = self.progress
-        return {"name": self.name, "mode": self.mode, "sources": self.sources, "judged": n, "prompts": total,
+        return {"name": self.name, "mode": self.mode, "sources": [redact(s) for s in self.sources], "judged": n, "prompts": total,
                 "summary": self.summary(), "pairs_path": str(self.pairs_path)}
 
     def run_in_terminal(self, ask=input, say=print) -> str: # ask(prompt) -> a key; say(text) shows text

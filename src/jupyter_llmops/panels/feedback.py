@@ -9,6 +9,7 @@ from traitlets import Bool, Int, Unicode
 from ..config import Settings
 from ..feedback import FeedbackSession, LabelSession
 from .base import PanelModel, panel_view
+from ..redaction import redact
 
 # %% auto #0
 __all__ = ['FeedbackModel', 'feedback_panel', 'LabelModel', 'label_panel']
@@ -47,7 +48,7 @@ class FeedbackModel(PanelModel):
         if self.index < 0: return self
         with self.action("saving"):
             rec = self.session.judge(self.index, choice)
-            reveal = f"last: {choice} (A was {rec['source_a']}, B was {rec['source_b']})"
+            reveal = redact(f"last: {choice} (A was {rec['source_a']}, B was {rec['source_b']})")  # a key in a model's URL is never shown
         self.load()
         if not self.status.startswith("⚠") and not self.done: self.status = reveal
         return self
@@ -90,7 +91,9 @@ def feedback_panel(session: FeedbackSession | None = None, model: FeedbackModel 
             m.key(v[-1])
     keys.observe(on_key, "value")
     log = w.Button(description="Log to MLflow", icon="upload"); log.on_click(lambda _: m.log())
-    for btn in buttons: dlink((m, "done"), (btn, "disabled"))
+    def lock(_=None):  # no judgement while the next answers are generated: a queued click would judge what was not seen yet
+        for x in (*buttons, keys): x.disabled = m.done or m.busy
+    m.observe(lock, names=["done", "busy"]); lock()
     a.layout.width = b.layout.width = "50%"
     return panel_view(m, f"Feedback: {m.session.name}", prog, prompt, w.HBox([a, b]), w.HBox([*buttons, keys, log]))
 
