@@ -33,7 +33,10 @@ class MonitorModel(PanelModel):
         with self.action("reading recorded calls"):
             import jupyter_llmops.judge  # registers the judge evaluator (an aligned evaluator may use it)
             from jupyter_llmops.monitor import monitor
-            m = monitor(self.since, self.by, self.settings, evaluate=self.evaluate, alert=False)
+            try: m = monitor(self.since, self.by, self.settings, evaluate=self.evaluate, alert=False)
+            except Exception:  # the last window's figures would stand beside the new window's name
+                self.summary, self.calls, self.alerts, self.chart, self.rates, self.hallucination_chart, self.result = [], 0, [], "", [], "", None
+                raise
             self.summary = [{"group": g, **{k: (None if v != v else v) for k, v in row.items()}} for g, row in m.summary.to_dict("index").items()]
             self.calls, self.alerts = len(m.calls), list(m.alerts)
             self.chart = m.chart_png() if len(m.calls) else ""

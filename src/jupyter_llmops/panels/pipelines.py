@@ -18,9 +18,8 @@ __all__ = ['PipelinesModel', 'schedules_html', 'pipelines_panel']
 # %% ../../../nbs/57_panels_pipelines.ipynb #61de1de6
 def _link(path: str, label: str) -> str:
     if not path: return ""
-    p = Path(path)
-    try: href = "./" + os.path.relpath(p, Path.cwd()) if p.resolve().is_relative_to(Path.cwd().resolve()) else p.with_suffix(".html").as_uri()  # "./": never read as a scheme (javascript:)
-    except ValueError: href = p.as_uri()
+    p, cwd = Path(path).resolve(), Path.cwd().resolve()  # resolved: a relative path has no file URI
+    href = "./" + os.path.relpath(p, cwd) if p.is_relative_to(cwd) else p.with_suffix(".html").as_uri()  # "./": never read as a scheme (javascript:)
     return f"<a href='{escape(href)}' target='_blank'>{escape(label)}</a>"
 
 class PipelinesModel(PanelModel):
