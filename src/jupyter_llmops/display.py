@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64, io, re
 from datetime import datetime, timezone
 from html import escape
+from .redaction import redact
 
 # %% auto #0
 __all__ = ['STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html', 'styled', 'mark_terms',
@@ -47,11 +48,11 @@ def cell_text(v) -> str:
 def table_html(rows: list[dict], columns: list[str] | None = None, # the keys shown, in order; default the first row's
                render: dict | None = None, # {column: fn(value, row) -> HTML} for cells that are HTML on purpose
                empty: str = "nothing to show", headers: dict | None = None) -> str: # headers: {column: shown title}
-    "An HTML table of `rows` (dicts); every value escaped unless `render` gives its HTML."
+    "An HTML table of `rows` (dicts); every value redacted and escaped unless `render` gives its HTML."
     if not rows: return f"<i>{escape(empty)}</i>"
     cols, render, headers = columns or list(rows[0]), render or {}, headers or {}
     head = "".join(f"<th>{escape(headers.get(c, c))}</th>" for c in cols)
-    body = "".join("<tr>" + "".join(f"<td>{render[c](r.get(c), r) if c in render else escape(cell_text(r.get(c)))}</td>" for c in cols)
+    body = "".join("<tr>" + "".join(f"<td>{render[c](r.get(c), r) if c in render else escape(redact(cell_text(r.get(c))))}</td>" for c in cols)
                    + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
