@@ -44,9 +44,14 @@ class PipelinesModel(PanelModel):
             self.history = [r.to_dict() for r in S.history(self.selected, 20, self.settings)] if self.selected else []
         return self
 
+    def _chosen(self) -> str:
+        if not self.selected: raise ValueError("select a schedule first")
+        return self.selected
+
     def pause(self):
         "Pause the selected schedule."
         with self.action(f"pausing {self.selected}"):
+            self._chosen()
             from jupyter_llmops.pipelines.scheduler import pause
             pause(self.selected, self.settings); self.status = f"{self.selected} paused"
         return self.refresh_keep_status()
@@ -54,6 +59,7 @@ class PipelinesModel(PanelModel):
     def resume(self):
         "Resume the selected schedule."
         with self.action(f"resuming {self.selected}"):
+            self._chosen()
             from jupyter_llmops.pipelines.scheduler import resume
             resume(self.selected, self.settings); self.status = f"{self.selected} resumed"
         return self.refresh_keep_status()
@@ -61,6 +67,7 @@ class PipelinesModel(PanelModel):
     def run_now(self):
         "Run the selected schedule now (in this kernel's process; the view calls it in a thread)."
         with self.action(f"running {self.selected}"):
+            self._chosen()
             from jupyter_llmops.pipelines.cluster import import_for_runs
             from jupyter_llmops.pipelines.scheduler import run_now
             import_for_runs()  # the view calls this in a thread: its imports would race the user's next cell
