@@ -67,6 +67,12 @@ class FeedbackModel(PanelModel):
         return self
 
 # %% ../../../nbs/55_panels_feedback.ipynb #a6fd941c
+def _lock(m: PanelModel, controls):
+    "Disable the judging controls when all is judged and while the next item is prepared: a click queued meanwhile would judge an item not yet seen."
+    def lock(_=None):
+        for x in controls: x.disabled = m.done or m.busy
+    m.observe(lock, names=["done", "busy"]); lock()
+
 def _box(title: str, text: str) -> str:
     return (f"<div style='border:1px solid #d0d7de;border-radius:6px;padding:8px;min-height:80px'><b>{title}</b>"
             f"<div style='white-space:pre-wrap'>{escape(text)}</div></div>")
@@ -91,9 +97,7 @@ def feedback_panel(session: FeedbackSession | None = None, model: FeedbackModel 
             m.key(v[-1])
     keys.observe(on_key, "value")
     log = w.Button(description="Log to MLflow", icon="upload"); log.on_click(lambda _: m.log())
-    def lock(_=None):  # no judgement while the next answers are generated: a queued click would judge what was not seen yet
-        for x in (*buttons, keys): x.disabled = m.done or m.busy
-    m.observe(lock, names=["done", "busy"]); lock()
+    _lock(m, (*buttons, keys))
     a.layout.width = b.layout.width = "50%"
     return panel_view(m, f"Feedback: {m.session.name}", prog, prompt, w.HBox([a, b]), w.HBox([*buttons, keys, log]))
 
@@ -150,12 +154,13 @@ def label_panel(session: LabelSession | None = None, model: LabelModel | None = 
     dlink((m, "answer"), (ans, "value"), lambda t: _box("Answer", t)); dlink((m, "progress"), (prog, "value"))
     dlink((m, "ask"), (ask, "value"), lambda t: f"<b>{escape(t)}</b>")
     buttons = [w.Button(description=d, button_style=s, tooltip=f"key {k}") for d, s, k in (("Yes", "success", "y"), ("No", "danger", "n"), ("Skip", "", "s"))]
-    for btn, c in zip(buttons, ("yes", "no", "skip")): btn.on_click(lambda _, c=c: m.choose(c)); dlink((m, "done"), (btn, "disabled"))
+    for btn, c in zip(buttons, ("yes", "no", "skip")): btn.on_click(lambda _, c=c: m.choose(c))
     keys = w.Text(placeholder="click here, then press y / n / s", layout=w.Layout(width="260px"))
     def on_key(ch):
         if ch["new"]:
             v = ch["new"]; keys.value = ""; m.key(v[-1])
     keys.observe(on_key, "value")
+    _lock(m, (*buttons, keys))
     ctx.layout.width = ans.layout.width = "50%"
     box = panel_view(m, f"Labels ({m.session.criterion}): {m.session.name}", prog, q, w.HBox([ctx, ans]), ask, w.HBox([*buttons, keys]))
     box.add_class("jp-llmops-label-panel")
