@@ -4,7 +4,7 @@
 
 # %% ../../nbs/22_rag_docs.ipynb #9a0d75af
 from __future__ import annotations
-import hashlib, json, os, re, warnings
+import errno, hashlib, json, os, re, warnings
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -43,7 +43,10 @@ def find_files(sources: list[str], root: str | Path | None = None) -> list[tuple
             elif p.is_symlink() and not p.exists(): raise UsageError(f"{src} is a broken link (to {os.readlink(p)})")
             elif p.exists(): raise UsageError(f"{src} is not a file or a folder", hint="give files (a FIFO or a device is never read), folders or globs")
             else: raise UsageError(f"no such file or folder: {src}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"")
-        except OSError as e:  # a name too long for the file system, a folder that cannot be read
+        except OSError as e:  # a name too long for the file system (as the commands say it), a folder that cannot be read
+            if e.errno == errno.ENAMETOOLONG:
+                raise UsageError(f"a path is too long for the file system: {src[:60]}... ({len(src)} characters)",
+                                 hint="give a shorter file, folder or name (a file name is at most 255 bytes on most file systems)") from None
             raise UsageError(f"cannot read source {src[:100]!r}: {e.strerror or e}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"") from None
     return out
 
