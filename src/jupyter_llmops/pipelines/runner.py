@@ -216,11 +216,13 @@ def to_html(nb_path: str | Path, nb: dict | None = None) -> Path:
     return out
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #146f749b
-_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|token|secret|passw(or)?d|pwd|credential|auth)")
+_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|secret|passw(or)?d|credential)")
+_SECRET_WORDS = {"token", "pwd", "auth", "authorization", "bearer"}  # as words only: `max_tokens` and `author` are not secrets
 
 def is_secret(name: str, value) -> bool:
-    "Whether a notebook parameter must not be written down: its name says it is a secret, or its value looks like one."
-    return bool(_SECRET_NAME.search(name)) or (isinstance(value, str) and redact(value) != value)
+    "Whether a notebook parameter must not be written down: its name says it is a secret (`hf_token`, `accessToken`, `db_password`), or its value looks like one."
+    words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", name)}
+    return bool(_SECRET_NAME.search(name) or words & _SECRET_WORDS) or (isinstance(value, str) and redact(value) != value)
 
 def _with_secrets(path: Path, names: list[str]):
     "The notebook with a cell after its parameters that reads the secret parameters from the kernel's environment."
