@@ -112,10 +112,17 @@ def _spell_out(text: str, other: str) -> str:
                 break
     return text
 
+def _variant(n: str, w: str) -> bool:
+    "Two short codes with digits, one the other changed or extended (`gpt4o` and `gpt4omini`, `iphone14` and `iphone14pro`): another model, not another ending (`gpt4s`: the same; a path or a URL is no code)."
+    if n == w or len(n) > 20 or len(w) > 20 or not (any(c.isdigit() for c in n) and any(c.isdigit() for c in w)): return False
+    short, long = sorted((n, w), key=len)
+    return long != short + "s"
+
 def _found(name: str, other: str, words: list[str]) -> bool:
     n = _norm(name)
     near = lambda w: len(os.path.commonprefix([n, w])) >= 0.7 * max(len(n), len(w))  # a slip or another ending: pythagoras, Pythagorean
-    return not n or n in _norm(other) or (len(n) >= 4 and any(len(w) >= 4 and (w.startswith(n) or n.startswith(w) or near(w)) for w in words))
+    return not n or n in words or (n in _norm(other) and not any(w.startswith(n) and _variant(n, w) for w in words)) or \
+        (len(n) >= 4 and any(len(w) >= 4 and not _variant(n, w) and (w.startswith(n) or n.startswith(w) or near(w)) for w in words))
 
 def _from(text: str) -> str | None:
     "The first word after *from* when the text also says *to*: the direction of a transfer or a trip."
