@@ -79,6 +79,8 @@ def get_run(ref: str, # a run id, or a run name in `experiment`
     if _RUN_ID.match(ref):
         try: run = mlflow.get_run(ref)
         except Exception: raise NotFoundError(f"no run with id {ref}", hint="`%llmops runs` lists the runs") from None
+        if run.info.lifecycle_stage == "deleted":  # MLflow still returns it by id: registering it said "logged no model"
+            raise NotFoundError(f"run {ref} was deleted", hint="restore it (the MLflow UI, or MlflowClient().restore_run) or give another run")
     else:
         name = experiment or s.experiment
         exp = mlflow.get_experiment_by_name(name)
