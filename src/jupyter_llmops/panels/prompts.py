@@ -118,7 +118,7 @@ def prompts_panel(model: PromptsModel | None = None, settings: Settings | None =
     save = w.Button(description="Save as new version", button_style="primary")
     move = w.Button(description="Alias → version B")
     refresh = w.Button(description="Refresh", icon="refresh")
-    new = w.Text(description="or new", placeholder="prompt name: Save makes it", layout=w.Layout(width="300px"))
+    new = w.Text(description="or new", placeholder="a new prompt's name", layout=w.Layout(width="300px"))
     dlink((m, "prompts"), (name, "options")); link((m, "prompt"), (name, "value"), NONE)
     for dd in (va, vb): dlink((m, "versions"), (dd, "options"), lambda vs: [(label(v), v) for v in vs])
     link((m, "version_a"), (va, "value"), (lambda v: v or None, lambda v: v or 0))
