@@ -8,7 +8,7 @@ import sys
 
 # %% auto #0
 __all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed',
-           'BusyError', 'at_least']
+           'BusyError', 'at_least', 'path_too_long']
 
 # %% ../../nbs/00_errors.ipynb #50211602
 class LLMOpsError(Exception):
@@ -75,3 +75,9 @@ def at_least(flag: str, # the name the user typed: `--k` on a command, `max_toke
     "Return `value`, or raise a `UsageError` naming the flag when it is under `low`."
     if value < low: raise UsageError(f"{flag} {value}: must be at least {low}", hint=hint)
     return value
+
+def path_too_long(path) -> UsageError:
+    "The error for a path or name no file system takes (`ENAMETOOLONG`): the user's to fix, said the same wherever it is met."
+    p = str(path)
+    return UsageError(f"a path is too long for the file system: {p[:60]}... ({len(p)} characters)",
+                      hint="give a shorter file, folder or name (a file name is at most 255 bytes on most file systems)")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator
-from .errors import UsageError
+from .errors import UsageError, path_too_long
 
 # %% auto #0
 __all__ = ['SUFFIXES', 'SKIP_DIRS', 'find_files', 'Doc', 'read_doc', 'Chunk', 'Chunker']
@@ -44,9 +44,7 @@ def find_files(sources: list[str], root: str | Path | None = None) -> list[tuple
             elif p.exists(): raise UsageError(f"{src} is not a file or a folder", hint="give files (a FIFO or a device is never read), folders or globs")
             else: raise UsageError(f"no such file or folder: {src}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"")
         except OSError as e:  # a name too long for the file system (as the commands say it), a folder that cannot be read
-            if e.errno == errno.ENAMETOOLONG:
-                raise UsageError(f"a path is too long for the file system: {src[:60]}... ({len(src)} characters)",
-                                 hint="give a shorter file, folder or name (a file name is at most 255 bytes on most file systems)") from None
+            if e.errno == errno.ENAMETOOLONG: raise path_too_long(src) from None
             raise UsageError(f"cannot read source {src[:100]!r}: {e.strerror or e}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"") from None
     return out
 

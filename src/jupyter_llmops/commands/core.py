@@ -8,7 +8,7 @@ import argparse, difflib, errno, shlex, textwrap
 from dataclasses import dataclass
 from typing import Callable
 from ..config import kit_version
-from ..errors import UsageError
+from ..errors import UsageError, path_too_long
 
 # %% auto #0
 __all__ = ['REGISTRY', 'FAMILIES', 'Parser', 'actions', 'HelpText', 'Context', 'Command', 'command', 'split_line', 'build_parser',
@@ -138,8 +138,7 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
     try: return args.run(args, ctx)
     except OSError as e:  # a path or name given that no file system takes: the user's to fix, not a traceback
         if e.errno != errno.ENAMETOOLONG: raise
-        raise UsageError(f"a path is too long for the file system: {str(e.filename)[:60]}... ({len(str(e.filename))} characters)",
-                         hint="give a shorter file, folder or name (a file name is at most 255 bytes on most file systems)") from None
+        raise path_too_long(e.filename) from None
 
 # %% ../../../nbs/40_commands_core.ipynb #c887a317
 def _arg(a) -> str:
