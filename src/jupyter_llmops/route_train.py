@@ -56,6 +56,13 @@ def check_fraction(flag: str, v: float | None, zero: bool = True):
     if v is not None and not (0 <= v <= 1 if zero else 0 < v <= 1):  # NaN fails both
         raise UsageError(f"{flag} {v:g} is not a fraction: give a number {'from 0' if zero else 'above 0'} to 1", hint=f"{flag} 0.3 (30%)")
 
+def _table_key(rows: list[dict], model: str) -> str:
+    "The key of `model` in the rows' scores: its spec, or else its bare name (`gpt-4` for `openai:gpt-4@https://host/v1`, `org/m` for `hf:org/m`)."
+    if any(model in r["scores"] for r in rows) or not model.startswith(("openai:", "hf:")): return model
+    bare = model.partition(":")[2]
+    bare = bare.split("@", 1)[0] if model.startswith("openai:") else bare
+    return bare if any(bare in r["scores"] for r in rows) else model
+
 def make_table(rows: list[dict], models: list[str], costs: dict | None = None, where: str = "the table") -> ScoreTable:
     "A `ScoreTable` of the route's first and last model from rows `{question, scores: {spec: score}, [confidence], [tokens]}`."
     import numpy as np
@@ -63,27 +70,33 @@ def make_table(rows: list[dict], models: list[str], costs: dict | None = None, w
     odd = next((r for r in rows if not (isinstance(r.get("question"), str) and isinstance(r.get("scores"), dict) and isinstance(r.get("tokens") or {}, dict))), None)
     if odd is not None: raise UsageError(f"{where}: a line of another shape: {json.dumps(odd, default=str)[:120]}",
                                          hint='{"question": "text", "scores": {"MODEL": 0.0-1.0, ...}, "tokens": {"MODEL": N} (optional)}')
-    keep = [r for r in rows if weak in r["scores"] and strong in r["scores"]]
+    kw, ks = _table_key(rows, weak), _table_key(rows, strong)
+    if kw == ks: kw, ks = weak, strong  # two specs of one bare name: only their specs tell them apart
+    for k, m in ((kw, weak), (ks, strong)):
+        if k != m: warnings.warn(f"{where}: the scores of {k} are read as {m}'s")
+    keep = [r for r in rows if kw in r["scores"] and ks in r["scores"]]
     if 2 <= len(keep) < len(rows):  # a misspelled model key drops its lines: said, not silent
         warnings.warn(f"{where}: {len(rows) - len(keep)} of {len(rows)} line(s) lack a score of {weak} or {strong}: left out")
     if len(keep) < 2:
-        raise UsageError(f"{where}: {len(keep)} question(s) score both {weak} and {strong}; a route needs both models' scores",
-                         hint='lines like {"question": "...", "scores": {"' + weak + '": 0, "' + strong + '": 1}}')
+        seen = sorted({str(k) for r in rows for k in r["scores"]})
+        has = f"; it scores {', '.join(seen[:6])}{' ...' if len(seen) > 6 else ''}" if seen else ""
+        raise UsageError(f"{where}: {len(keep)} question(s) score both {weak} and {strong}; a route needs both models' scores{has}",
+                         hint='key the scores by the route\'s models (or make a route of the table\'s: route add NAME --models CHEAP,CAPABLE), lines like {"question": "...", "scores": {"' + weak + '": 0, "' + strong + '": 1}}')
     def num(v, what: str, r: dict) -> float:  # a JSON number (true/false count as 1/0); a string or null is refused, not guessed
         if isinstance(v, (bool, int, float)) and abs(v) < 1e308 and math.isfinite(v): return float(v)  # 1e400 written as an integer too
         raise UsageError(f"{where}: {what} of {str(r['question'])[:60]!r} is {json.dumps(v)}, not a number",
                          hint="scores are JSON numbers in [0, 1]: 0 or 1 for wrong/right, or a grade normalised (a 1-10 grade / 10)")
-    sc = np.array([[num(r["scores"][weak], f"the score of {weak}", r), num(r["scores"][strong], f"the score of {strong}", r)] for r in keep])
+    sc = np.array([[num(r["scores"][kw], f"the score of {weak}", r), num(r["scores"][ks], f"the score of {strong}", r)] for r in keep])
     if sc.min() < 0 or sc.max() > 1:
         raise UsageError(f"{where}: scores must be numbers in [0, 1]", hint="normalise grades first, e.g. a 1-10 grade / 10")
-    conf = [r.get("confidence", {}).get(weak) if isinstance(r.get("confidence"), dict) else r.get("confidence") for r in keep]
+    conf = [r.get("confidence", {}).get(kw, r["confidence"].get(weak)) if isinstance(r.get("confidence"), dict) else r.get("confidence") for r in keep]
     conf = np.array([num(c, f"the confidence of {weak}", r) for c, r in zip(conf, keep)]) if all(c is not None for c in conf) else None
     if conf is not None and conf.max() > 0:  # a probability here would set a cascade threshold the route never meets
         raise UsageError(f"{where}: a confidence of {weak} is {conf.max():g}: it is the mean token log-probability, 0 or less",
                          hint="write a probability p as its log, math.log(p): 0.8 is -0.22")
-    tok = lambda r, m: num((r.get("tokens") or {}).get(m, 1000), f"the tokens of {m}", r) / 1000
+    tok = lambda r, m, k: num((r.get("tokens") or {}).get(k, (r.get("tokens") or {}).get(m, 1000)), f"the tokens of {m}", r) / 1000
     return ScoreTable([str(r["question"]) for r in keep], sc[:, 0], sc[:, 1], (weak, strong), conf,
-                      np.array([_unit_cost(weak, costs) * tok(r, weak) for r in keep]), np.array([_unit_cost(strong, costs) * tok(r, strong) for r in keep]))
+                      np.array([_unit_cost(weak, costs) * tok(r, weak, kw) for r in keep]), np.array([_unit_cost(strong, costs) * tok(r, strong, ks) for r in keep]))
 
 def read_scores(path: str | Path, models: list[str], costs: dict | None = None) -> ScoreTable:
     "The score table in JSONL file `path` for a route over `models` (cheapest first)."
