@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, sys, traceback
 from .commands import HelpText, dispatch, help_tree
 from .config import kit_version
-from .redaction import redact
+from .redaction import redact, show_kit_warnings
 from .errors import LLMOpsError
 
 # %% auto #0
@@ -26,6 +26,7 @@ def _reader_gone() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `llmops`."
+    show_kit_warnings()
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]

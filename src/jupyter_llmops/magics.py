@@ -72,6 +72,8 @@ def register_views():
     register_display(LabelSession, _show_labels)
 
 def load_ipython_extension(ipython):
-    "Register the magics and the notebook's views with IPython."
+    "Register the magics and the notebook's views with IPython; the kit's warnings shown as one line each."
+    from jupyter_llmops.redaction import show_kit_warnings
+    show_kit_warnings()
     register_views()
     ipython.register_magics(LLMOpsMagics)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 # %% auto #0
-__all__ = ['redact', 'mask_url']
+__all__ = ['redact', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -38,3 +38,17 @@ def mask_url(url: str) -> str:
     m = re.match(r"([a-z][a-z0-9+.-]*://)(?:[^@/\s]*@)?([^/?#\s]*)(.*)", url or "", re.I)
     if not m: return redact(url or "")
     return f"{m[1]}{m[2]}" + ("/***" if m[3] not in ("", "/") else m[3])
+
+def show_kit_warnings():
+    "The kit's own warnings as one redacted line, `llmops: warning: ...` (a spec may hold a key; the source line helps nobody); every other warning as before. Once per process: the CLI and `%load_ext` call it."
+    import warnings
+    from pathlib import Path
+    import jupyter_llmops
+    plain, pkg = warnings.formatwarning, str(Path(jupyter_llmops.__file__).resolve().parent)
+    if getattr(plain, "llmops", False): return
+    def fmt(message, category, filename, lineno, line=None):
+        if issubclass(category, UserWarning) and str(Path(filename).resolve()).startswith(pkg + "/"):
+            return f"llmops: warning: {redact(str(message))}\n"
+        return plain(message, category, filename, lineno, line)
+    fmt.llmops = True
+    warnings.formatwarning = fmt
