@@ -198,6 +198,32 @@ def test_schedule_dialog_creates_a_job_that_runs(page, lab):
     assert "job ran 42" in Path(hist[0]["output_path"]).read_text()
 
 
+def test_schedule_dialog_keeps_what_was_typed_when_refused(page, lab):
+    "A request refused (here by the form, then by the server) opens the form again with the error in it and every field as typed."
+    base, _, _ = lab
+    page.click(".jp-SideBar.jp-mod-left [data-id='filebrowser']")
+    page.click(".jp-DirListing-item[title^='Name: job.ipynb']", button="right")
+    page.click(".lm-Menu-item:has-text('Schedule notebook…')")
+    form = page.locator(".jp-llmops-form")
+    form.wait_for()
+    page.fill(".jp-llmops-form input[name='name']", "ui-refused")
+    page.fill(".jp-llmops-form textarea[name='params']", '{"x": 1}')  # not KEY=VALUE: the old dialog closed and said nothing
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_selector(".jp-llmops-form .jp-llmops-form-error:has-text('bad parameter line')")
+    assert page.input_value(".jp-llmops-form input[name='name']") == "ui-refused"
+    assert page.input_value(".jp-llmops-form textarea[name='params']") == '{"x": 1}'
+    page.fill(".jp-llmops-form textarea[name='params']", "x=2")
+    page.fill(".jp-llmops-form input[name='cron']", "61 * * * *")  # refused by the server
+    page.click(".jp-Dialog-button.jp-mod-accept")
+    page.wait_for_selector(".jp-llmops-form .jp-llmops-form-error:has-text('cron')")
+    page.locator(".jp-Dialog").screenshot(path=str(SHOTS / "schedule-dialog-refused.png"))
+    assert (page.input_value(".jp-llmops-form input[name='cron']"), page.input_value(".jp-llmops-form textarea[name='params']")) == ("61 * * * *", "x=2")
+    page.click(".jp-Dialog-button.jp-mod-reject")
+    form.wait_for(state="detached")
+    names = [j["name"] for j in json.load(urllib.request.urlopen(f"{base}/llmops/api/schedules?token={TOKEN}"))]
+    assert "ui-refused" not in names, names
+
+
 def test_every_panel_renders_in_a_notebook(page, lab):
     _, _, names = lab
     page.click("#jp-main-dock-panel .lm-TabBar-tab:has-text('panels.ipynb')")

@@ -15,7 +15,7 @@ import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { LabIcon } from '@jupyterlab/ui-components';
 import { api, ApiError } from './api';
 import { PromptDiffView } from './promptDiff';
-import { ScheduleForm } from './scheduleForm';
+import { ScheduleFields, ScheduleForm } from './scheduleForm';
 import { LLMOpsSidebar } from './sidebar';
 
 const ICON = new LabIcon({
@@ -143,25 +143,27 @@ const plugin: JupyterFrontEndPlugin<void> = {
       execute: async args => {
         const path = (args.path as string) || currentPath(!!args.fromBrowser);
         if (!path) return Notification.warning('Open or select a notebook to schedule');
-        const form = new ScheduleForm(path);
-        const res = await showDialog({
-          title: 'Schedule notebook',
-          body: form,
-          buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Schedule' })],
-          focusNodeSelector: 'input'
-        });
-        if (!res.button.accept) return;
-        try {
-          const sch = await api.addSchedule(form.getValue());
-          Notification.success(`scheduled ${sch.name}: ${sch.cron} (${sch.tz}); next run ${sch.next_run || '—'}`, {
-            autoClose: 5000
+        // A refused request opens the form again with what was typed and the error in it: nothing typed is lost.
+        let fields: ScheduleFields | undefined;
+        let error = '';
+        for (;;) {
+          const res = await showDialog({
+            title: 'Schedule notebook',
+            body: new ScheduleForm(path, fields, error),
+            buttons: [Dialog.cancelButton(), Dialog.okButton({ label: 'Schedule' })],
+            focusNodeSelector: 'input'
           });
-        } catch (e) {
-          await showDialog({
-            title: 'Could not schedule the notebook',
-            body: e instanceof ApiError ? e.text : String(e),
-            buttons: [Dialog.okButton()]
-          });
+          if (!res.button.accept || !res.value) return;
+          fields = res.value;
+          try {
+            const sch = await api.addSchedule(ScheduleForm.request(path, fields));
+            Notification.success(`scheduled ${sch.name}: ${sch.cron} (${sch.tz}); next run ${sch.next_run || '—'}`, {
+              autoClose: 5000
+            });
+            break;
+          } catch (e) {
+            error = e instanceof ApiError ? e.text : String(e);
+          }
         }
         await sidebar.refresh();
       }
