@@ -224,6 +224,27 @@ def test_schedule_dialog_keeps_what_was_typed_when_refused(page, lab):
     assert "ui-refused" not in names, names
 
 
+def test_sidebar_keeps_focus_and_cuts_long_names(page, lab):
+    "A 3,000-character run name is cut to one cell (whole on hover), and the keyboard focus outlives the timed refresh."
+    _, proj, _ = lab
+    long_name = "r" * 3000
+    subprocess.run([sys.executable, "-c", "import mlflow, sys; mlflow.set_tracking_uri(sys.argv[1]); mlflow.set_experiment('ui');"
+                    "mlflow.start_run(run_name=sys.argv[2]); mlflow.end_run()", f"sqlite:///{proj / '.llmops' / 'mlflow.db'}", long_name],
+                   check=True, capture_output=True, timeout=300)
+    open_sidebar(page)
+    page.click(".jp-llmops-refresh")
+    cell = page.locator(f".jp-llmops-runs td[title='{long_name}']")
+    cell.wait_for()
+    assert len(cell.inner_text()) <= 60 and cell.inner_text().endswith("…")
+    assert page.locator(".jp-llmops-section-runs").bounding_box()["height"] < 600
+    diff = ".jp-llmops-prompts .jp-llmops-row[data-name='greet'] .jp-llmops-diff"
+    page.focus(diff)
+    stamp = page.get_attribute("#jp-llmops-sidebar", "data-refreshed")
+    page.wait_for_function(f"() => document.querySelector('#jp-llmops-sidebar').dataset.refreshed !== '{stamp}'", timeout=60_000)
+    assert page.evaluate(f"() => document.activeElement === document.querySelector(\"{diff}\")")
+    page.locator("#jp-llmops-sidebar").screenshot(path=str(SHOTS / "sidebar-long-name.png"))
+
+
 def test_every_panel_renders_in_a_notebook(page, lab):
     _, _, names = lab
     page.click("#jp-main-dock-panel .lm-TabBar-tab:has-text('panels.ipynb')")

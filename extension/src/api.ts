@@ -108,6 +108,8 @@ export interface IIndex {
   index: string;
   model: string;
   built: string;
+  /** why a damaged index cannot be read, and the fix ("" when it can) */
+  problem?: string;
 }
 
 /**

@@ -27,6 +27,9 @@ function rowName(r: object): string {
   return String(name ?? runName ?? '');
 }
 
+/** The longest text a table cell shows whole; a longer one is cut with "…" and shown whole on hover. */
+const CELL_CHARS = 60;
+
 /** A table with a header row; `cells` gives the texts (or elements) of one row. */
 export function table<T extends object>(
   kind: string,
@@ -43,8 +46,12 @@ export function table<T extends object>(
     tr.dataset.name = rowName(r);
     for (const c of cells(r)) {
       const td = el('td');
-      if (typeof c === 'string') td.textContent = c;
-      else td.appendChild(c);
+      if (typeof c !== 'string') td.appendChild(c);
+      else if ([...c].length <= CELL_CHARS) td.textContent = c;
+      else {
+        td.textContent = [...c].slice(0, CELL_CHARS - 1).join('') + '…'; // a 5,000-character run name is no 27,000 px list
+        td.title = c;
+      }
       tr.appendChild(td);
     }
     t.appendChild(tr);
@@ -56,6 +63,7 @@ export function table<T extends object>(
 export function button(label: string, title: string, onClick: () => void, cls = ''): HTMLButtonElement {
   const b = el('button', `jp-llmops-btn ${cls}`, label);
   b.title = title;
+  b.setAttribute('aria-label', title); // ▶ and ✕ say nothing to a screen reader
   b.onclick = ev => {
     ev.stopPropagation();
     onClick();

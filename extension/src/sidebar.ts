@@ -54,6 +54,9 @@ export function rateChart(rates: IHallucinationRate[], evaluator: string): HTMLE
   return box;
 }
 
+/** How many of the newest runs the Runs section lists. */
+const SHOWN_RUNS = 15;
+
 /** A column of a run's metric in the runs table. */
 const isMetric = (k: string): k is `metrics.${string}` => k.startsWith('metrics.');
 
@@ -104,22 +107,52 @@ export class LLMOpsSidebar extends Widget {
     ];
   }
 
-  /** Reload every section (each shows its own error). */
+  /**
+   * Reload every section side by side (a slow one, MLflow waiting on a locked database, holds back no other); each
+   * shows its own error. The keyboard focus stays on the same control of the same row when its section is rebuilt.
+   */
   refresh(): Promise<void> {
     if (this.refreshing) return this.refreshing;
+    const focus = this.focusKey(document.activeElement);
+    this.node.classList.add('jp-mod-refreshing');
+    this.stamp.textContent = 'refreshing…';
     this.refreshing = (async () => {
-      for (const [s, body] of this.bodies.values()) {
-        try {
-          const content = await s.load();
+      await Promise.all(
+        [...this.bodies.values()].map(async ([s, body]) => {
+          let content: HTMLElement;
+          try {
+            content = await s.load();
+          } catch (e) {
+            content = el('div', 'jp-llmops-error', errorText(e));
+          }
           body.replaceChildren(content);
-        } catch (e) {
-          body.replaceChildren(el('div', 'jp-llmops-error', errorText(e)));
-        }
-      }
+          if (focus && !this.node.contains(document.activeElement)) this.refocus(body, focus);
+        })
+      );
       this.stamp.textContent = new Date().toLocaleTimeString();
       this.node.dataset.refreshed = String(Date.now());
-    })().finally(() => (this.refreshing = null));
+    })().finally(() => {
+      this.refreshing = null;
+      this.node.classList.remove('jp-mod-refreshing');
+    });
     return this.refreshing;
+  }
+
+  /** A control in a section's body as a key that outlives the rebuild: section, row name, kind and tooltip. */
+  private focusKey(e: Element | null): string | null {
+    if (!(e instanceof HTMLElement) || !this.node.contains(e) || !e.closest('.jp-llmops-body')) return null;
+    const row = e.closest<HTMLElement>('tr.jp-llmops-row');
+    return [e.closest('.jp-llmops-section')?.className, row?.dataset.name, e.tagName, e.className, e.title].join(
+      '\u0000'
+    );
+  }
+
+  /** Focus the control of `body` whose key is `key`, if it is still there. */
+  private refocus(body: HTMLElement, key: string): void {
+    const again = Array.from(body.querySelectorAll<HTMLElement>('button, a, [tabindex]')).find(
+      x => this.focusKey(x) === key
+    );
+    again?.focus({ preventScroll: true });
   }
 
   /** Refresh every `ms` milliseconds while shown (the refreshInterval setting); 0 stops the timer. */
@@ -165,17 +198,25 @@ export class LLMOpsSidebar extends Widget {
       throw e;
     }
     if (!rows.length) return this.empty('no runs yet: %%llmops track');
-    return table('runs', ['run', 'status', 'started', 'metric'], rows.slice(0, 15), r => {
-      const m = Object.keys(r)
-        .filter(isMetric)
-        .find(k => r[k] !== null);
-      return [
-        r.run_name || r.run_id.slice(0, 8),
-        badge(String(r.status).toLowerCase()),
-        short(r.start_time).slice(5),
-        m ? `${m.slice(8)} ${num(r[m])}` : ''
-      ];
-    });
+    const box = el('div');
+    box.appendChild(
+      table('runs', ['run', 'status', 'started', 'metric'], rows.slice(0, SHOWN_RUNS), r => {
+        const m = Object.keys(r)
+          .filter(isMetric)
+          .find(k => r[k] !== null);
+        return [
+          r.run_name || r.run_id.slice(0, 8),
+          badge(String(r.status).toLowerCase()),
+          short(r.start_time).slice(5),
+          m ? `${m.slice(8)} ${num(r[m])}` : ''
+        ];
+      })
+    );
+    if (rows.length > SHOWN_RUNS)
+      box.appendChild(
+        this.empty(`the newest ${SHOWN_RUNS} of ${rows.length} runs: %llmops runs (or the MLflow UI) lists them all`)
+      );
+    return box;
   }
 
   private async prompts(): Promise<HTMLElement> {
@@ -199,12 +240,11 @@ export class LLMOpsSidebar extends Widget {
   private async indexes(): Promise<HTMLElement> {
     const rows = await api.indexes();
     if (!rows.length) return this.empty('no indexes yet: %llmops rag build NAME SOURCE');
-    return table('indexes', ['index', 'chunks', 'type', 'built'], rows, r => [
-      r.name,
-      String(r.chunks ?? ''),
-      r.index,
-      short(r.built)
-    ]);
+    return table('indexes', ['index', 'chunks', 'type', 'built'], rows, r => {
+      const kind = el('span', r.problem ? 'jp-llmops-error' : '', r.index);
+      if (r.problem) kind.title = r.problem; // why it is damaged, and the fix
+      return [r.name, String(r.chunks ?? ''), kind, short(r.built)];
+    });
   }
 
   private async jobs(): Promise<HTMLElement> {
