@@ -108,8 +108,16 @@ def _load(ref: str, settings: Settings):
     try: pv = mlflow.genai.load_prompt(uri, cache_ttl_seconds=0, link_to_model=False)
     except Exception: pv = None
     if pv is None:
-        known = [p.name for p in mlflow.genai.search_prompts(max_results=50)]
-        raise NotFoundError(f"no prompt {ref!r}", hint=f"registered prompts: {', '.join(known) or '(none yet: %%llmops prompt NAME)'}")
+        there = False
+        if version or (alias and alias != "latest"):  # is the prompt there, and only the version or alias not?
+            try: there = mlflow.genai.load_prompt(f"prompts:/{name}@latest", cache_ttl_seconds=0, link_to_model=False) is not None
+            except Exception: pass
+        if there:
+            raise NotFoundError(f"prompt {name!r} has no {f'version {version}' if version else f'alias {alias!r}'}",
+                                hint=f"`%llmops prompt show {name}` lists its versions and aliases")
+        known = [p.name for p in mlflow.genai.search_prompts(max_results=11)]
+        listed = ", ".join(known[:10]) + (" ..." if len(known) > 10 else "")  # a store of 200 prompts is no hint: `prompt list` has them all
+        raise NotFoundError(f"no prompt {ref!r}", hint=f"registered prompts: {listed or '(none yet: %%llmops prompt NAME)'}")
     return pv
 
 def get_compiled(ref: str, settings: Settings | None = None, ttl: float = DEFAULT_TTL) -> Compiled:
