@@ -159,6 +159,10 @@ def _status_error(code: int, message: str, hint: str) -> LLMOpsError:
 
 def _internal(e: BaseException, handler) -> LLMOpsError:
     "An unexpected failure as a 500 with its first line (redacted) and a hint; the traceback goes to the server's log."
+    if "database is locked" in str(e):  # SQLite: another process holds a write (a long log_batch, a migration); it passes
+        handler.log.warning("llmops: %s", redact(str(e).strip().splitlines()[0][:300]))
+        return _status_error(503, "the tracking database is busy: another process is writing to it (SQLite: database is locked)",
+                             "try again in a moment; a team shares an MLflow server on PostgreSQL (tracking_uri), which has no such lock")
     handler.log.error("llmops: %s", redact("".join(__import__("traceback").format_exception(e))))
     first = (str(e).strip().splitlines() or [""])[0][:300]
     return _status_error(500, f"{type(e).__name__}: {first}", "the Jupyter server's log has the traceback")
