@@ -17,12 +17,12 @@ def check_cron(cron: str, tz: str = "UTC"):
     "Raise `UsageError` unless `cron` is a valid expression (5 fields, or 6 with seconds last) and `tz` a known time zone."
     from croniter import croniter
     if not croniter.is_valid(cron) or len(cron.split()) not in (5, 6):
-        raise UsageError(f"bad cron expression {cron!r}", hint='five fields "min hour day month weekday", e.g. --cron "0 2 * * *"; a sixth field is seconds')
+        raise UsageError(f"bad cron expression {cron!r}", hint='five fields "min hour day month weekday", e.g. "0 2 * * *" (02:00 every day); a sixth field is seconds')
     try: ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError): raise UsageError(f"unknown time zone {tz!r}", hint="an IANA name, e.g. Europe/Paris or UTC") from None
     from croniter import CroniterBadDateError
     try: next_tick(cron, tz, time.time())
-    except CroniterBadDateError: raise UsageError(f"cron {cron!r} never fires", hint='a day its month has, e.g. --cron "0 0 28 2 *"') from None
+    except CroniterBadDateError: raise UsageError(f"cron {cron!r} never fires", hint='a day its month has, e.g. "0 0 28 2 *" (28 February)') from None
 
 def _repeated(cron: str, tz: str, t: float) -> bool:
     "Whether tick `t` is a wall-clock time met a second time (the clocks went back) by a cron whose minute and hour are fixed: as cron does, such a job ran at the first (a daily 02:30 runs once); one with `*` there runs every real hour."
