@@ -157,6 +157,9 @@ def test_prompt_diff_opens_in_main_area(page):
     assert page.inner_text(".jp-llmops-diffview .jp-llmops-diff-del") == "-Hello {{name}}"
     assert page.inner_text(".jp-llmops-diffview .jp-llmops-diff-add") == "+Hello {{name}}, welcome!"
     page.screenshot(path=str(SHOTS / "prompt-diff.png"))
+    page.click(".jp-llmops-prompts .jp-llmops-row[data-name='greet'] .jp-llmops-diff")  # again: the same tab, not a second
+    page.wait_for_timeout(500)
+    assert page.locator(".lm-DockPanel-tabBar .lm-TabBar-tab:has-text('Prompt diff: greet')").count() == 1
     page.click(".lm-DockPanel-tabBar .lm-mod-current .lm-TabBar-tabCloseIcon")
 
 

@@ -58,12 +58,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null
   ) => {
     const { commands, shell } = app;
+    const diffs = new Map<string, MainAreaWidget<PromptDiffView>>(); // one tab per prompt: a second "diff" shows it again
     const openDiff = (name: string, latest: number) => {
+      const open = diffs.get(name);
+      if (open && !open.isDisposed) {
+        void open.content.load(latest); // a version added since it opened is listed
+        return shell.activateById(open.id);
+      }
       const content = new PromptDiffView(name, latest);
       const widget = new MainAreaWidget({ content });
       widget.id = `jp-llmops-diff-${name}-${Date.now()}`;
       widget.title.label = `Prompt diff: ${name}`;
       widget.title.icon = ICON;
+      diffs.set(name, widget);
+      widget.disposed.connect(() => diffs.get(name) === widget && diffs.delete(name));
       shell.add(widget, 'main');
       shell.activateById(widget.id);
     };

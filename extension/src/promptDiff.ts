@@ -23,16 +23,19 @@ export class PromptDiffView extends Widget {
     this.node.appendChild(bar);
     this.out = el('div', 'jp-llmops-diffbody');
     this.node.appendChild(this.out);
-    void this.init(latest);
+    void this.load(latest);
   }
 
   private a: HTMLSelectElement;
   private b: HTMLSelectElement;
   private out: HTMLElement;
 
-  private async init(latest: number) {
+  /** Read the prompt's versions (again) and show `latest` against the version before it. */
+  async load(latest: number) {
     try {
       const view = await api.prompt(this.prompt);
+      this.a.replaceChildren();
+      this.b.replaceChildren();
       const vs = view.versions.map(v => v[0]).sort((x, y) => x - y);
       for (const s of [this.a, this.b])
         for (const v of vs) {
