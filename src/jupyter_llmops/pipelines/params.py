@@ -4,11 +4,12 @@
 
 # %% ../../../nbs/34_pipelines_params.ipynb #83a9d4e0
 from __future__ import annotations
-import json, keyword
+import json, keyword, re
 from ..errors import UsageError
+from ..redaction import redact
 
 # %% auto #0
-__all__ = ['parse_value', 'param_name', 'parse_params']
+__all__ = ['parse_value', 'param_name', 'is_secret', 'shown_params', 'parse_params']
 
 # %% ../../../nbs/34_pipelines_params.ipynb #578f981c
 def parse_value(text: str):
@@ -25,6 +26,19 @@ def parse_value(text: str):
 def param_name(k) -> bool:
     "Whether `k` can name a notebook parameter: papermill writes `k = value` into the notebook, so not `class` or `if`."
     return isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k)
+
+_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|secret|passw(or)?d|credential)")
+_SECRET_WORDS = {"token", "pwd", "auth", "authorization", "bearer"}  # as words only: `max_tokens` and `author` are not secrets
+
+def is_secret(name: str, value) -> bool:
+    "Whether a notebook parameter must not be written down: its name says it is a secret (`hf_token`, `accessToken`, `db_password`), or its value looks like one, inside a list or a mapping too."
+    words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", name)}
+    text = value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (list, tuple, dict)) else None
+    return bool(_SECRET_NAME.search(name) or words & _SECRET_WORDS) or (text is not None and redact(text) != text)
+
+def shown_params(params: dict) -> dict:
+    "The parameters as they may be written down (a notebook, MLflow, a listing): each secret one `***`."
+    return {k: ("***" if is_secret(k, v) else v) for k, v in (params or {}).items()}
 
 def parse_params(pairs) -> dict:
     "`[(KEY, VALUE), ...]` from `-p KEY VALUE` into typed parameters."

@@ -17,12 +17,11 @@ from ..files import atomic_write, pid_tmpdir
 from .glue import GLUE_MIME, glue, read_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
-from .params import param_name, parse_params, parse_value  # here too, as before
+from .params import is_secret, param_name, parse_params, parse_value, shown_params  # here too, as before
 
 # %% auto #0
 __all__ = ['STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'shipped_dir', 'project_root', 'shipped_path', 'resolve_notebook',
-           'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout', 'to_html', 'is_secret', 'execute', 'submit',
-           'run_notebook']
+           'is_shipped', 'RunResult', 'kill_kernel', 'check_timeout', 'to_html', 'execute', 'submit', 'run_notebook']
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #23b15a85
 STATUSES = ("succeeded", "failed", "timed_out")
@@ -216,14 +215,6 @@ def to_html(nb_path: str | Path, nb: dict | None = None) -> Path:
     return out
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #146f749b
-_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|secret|passw(or)?d|credential)")
-_SECRET_WORDS = {"token", "pwd", "auth", "authorization", "bearer"}  # as words only: `max_tokens` and `author` are not secrets
-
-def is_secret(name: str, value) -> bool:
-    "Whether a notebook parameter must not be written down: its name says it is a secret (`hf_token`, `accessToken`, `db_password`), or its value looks like one."
-    words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", name)}
-    return bool(_SECRET_NAME.search(name) or words & _SECRET_WORDS) or (isinstance(value, str) and redact(value) != value)
-
 def _with_secrets(path: Path, names: list[str]):
     "The notebook with a cell after its parameters that reads the secret parameters from the kernel's environment."
     import nbformat
@@ -273,7 +264,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
     secret = [k for k, v in params.items() if is_secret(k, v)]
-    shown = {k: ("***" if k in secret else v) for k, v in params.items()}  # what the notebook, its metadata and MLflow see
+    shown = shown_params(params)  # what the notebook, its metadata and MLflow see
     env = {f"LLMOPS_SECRET_{k.upper()}": json.dumps(params[k]) for k in secret}
     if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
     cwd = Path(cwd) if cwd else (project_root(s) if is_shipped(path) else path.parent)
