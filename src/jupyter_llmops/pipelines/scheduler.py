@@ -233,7 +233,7 @@ class ScheduleList:
     def to_frame(self):
         import pandas as pd
         cols = ["name", "notebook", "cron", "tz", "paused", "next_run", "retries", "timeout", "executor", "params"]
-        return pd.DataFrame([{c: getattr(x, c) for c in cols} for x in self.schedules], columns=cols)
+        return pd.DataFrame([{c: x.to_dict()[c] if c == "params" else getattr(x, c) for c in cols} for x in self.schedules], columns=cols)
 
     def __repr__(self):
         return self.to_frame().to_string(index=False) if self.schedules else "no schedules (schedule add NAME NOTEBOOK --cron EXPR)"

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/36_pipelines_store.ipynb #18ca223f
 from __future__ import annotations
-import json, socket, threading, time
+import json, os, socket, threading, time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -15,6 +15,7 @@ from ..display import status_badge, table_html
 from ..errors import ConfigError, ConflictError, NotFoundError, UsageError
 from ..files import check_name
 from .cron import check_cron, next_tick, prev_tick  # prev_tick: here too, as before
+from .params import shown_params
 
 # %% auto #0
 __all__ = ['FAILED', 'COLUMNS', 'HOST', 'Schedule', 'HistoryRow', 'History', 'history_html', 'JobStore']
@@ -69,11 +70,11 @@ class Schedule:
         try: return None if self.paused else _dt(next_tick(self.cron, self.tz, time.time()))
         except CroniterBadDateError: return None  # a cron that never fires, stored before `add` refused one
 
-    def to_dict(self) -> dict: return {**asdict(self), "next_run": str(self.next_run or "")}
+    def to_dict(self) -> dict: return {**asdict(self), "params": shown_params(self.params), "next_run": str(self.next_run or "")}  # shown: secrets `***`
 
     def __repr__(self):
         state = "paused" if self.paused else f"next run {self.next_run:%Y-%m-%d %H:%M:%S} UTC"
-        extra = "".join([f", params {json.dumps(self.params)}" if self.params else "", f", retries {self.retries}" if self.retries else "",
+        extra = "".join([f", params {json.dumps(shown_params(self.params))}" if self.params else "", f", retries {self.retries}" if self.retries else "",
                          f", timeout {self.timeout:g}s" if self.timeout else "", f", executor {self.executor}" if self.executor != "local" else ""])
         return f"schedule {self.name}: {self.notebook} at cron '{self.cron}' ({self.tz}); {state}{extra}"
 
@@ -166,7 +167,10 @@ def _engine(url: str):
         kw = {}
         if url.startswith("sqlite"):
             path = url.split(":///", 1)[-1]
-            if path and path != ":memory:": Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                try: os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # schedules hold their parameters, secret ones too: the owner's alone
+                except OSError: pass  # not ours to create or read: the connection says why
             kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
         try: engine = create_engine(url, future=True, **kw)
         except Exception as e:
