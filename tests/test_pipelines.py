@@ -112,6 +112,16 @@ def test_timeout_kills_the_kernel(proj):
     assert _mlflow_run(r.run_id).info.status == "FAILED" and Path(r.output_path).is_file()
 
 
+def test_a_cell_that_prints_without_end_keeps_the_output_cap_and_the_deadline(proj):
+    "A cell printing 64 KB lines in a loop: the run keeps pipeline_max_output_mb of output and the note, and times out at its deadline."
+    (proj / "settings.ini").write_text((proj / "settings.ini").read_text() + "pipeline_max_output_mb = 2\n")
+    mknb(proj / "flood.ipynb", "import sys\nwhile True: sys.stdout.write('z' * 65536 + '\\n')")
+    r = run_notebook("flood.ipynb", timeout=8, log=False)
+    assert r.status == "timed_out" and "cell 1" in r.error, r
+    out = Path(r.output_path)
+    assert out.stat().st_size < 3 * 2**20 and "outputs passed 2 MB; the rest was dropped" in out.read_text()  # before: 1 GB, and 4 GB of disk
+
+
 def test_a_kernel_that_dies_while_starting_is_started_once_more(proj, tmp_path, monkeypatch):
     "A kernel whose process exits before it answers (seen once in 200 starts when two daemons launch kernels at once)."
     import warnings

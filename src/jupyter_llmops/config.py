@@ -152,6 +152,7 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("pipeline_retry_backoff", "30", "seconds before a scheduled job's first retry; doubled at each further attempt", "duration", "pipelines", lo=0),
     Key("pipeline_lease", "30", "seconds a running job's lease lasts without renewal (renewed every third of it): how long a crashed run blocks its schedule", "duration", "pipelines", lo=1),
     Key("pipeline_max_timeout", "24h", "the longest a notebook run may take: the deadline of runs without --timeout, and the largest --timeout accepted", "duration", "pipelines", lo=1),
+    Key("pipeline_max_output_mb", "50", "the outputs (printed text, images) a notebook run keeps, in MB; past them one note, and the rest is dropped", "int", "pipelines", lo=1),
     Key("dask_scheduler", "", "Dask distributed scheduler address for --executor dask, e.g. tcp://127.0.0.1:8786", "str", "pipelines"),
     Key("route_max_words", "30", "rules routes: a request of more words than this goes to the larger model", "int", "routing", lo=0),
     Key("route_keywords", "explain,why,compare,analyse,analyze,code,prove,derive,step by step", "rules routes: a request with one of these words (comma separated) goes to the larger model", "list", "routing"),

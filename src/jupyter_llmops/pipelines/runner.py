@@ -17,6 +17,7 @@ from ..files import atomic_write, pid_tmpdir
 from .glue import GLUE_MIME, glue, read_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
+from .output import ENGINE, register_engine
 from .params import is_secret, param_name, parse_params, parse_value, shown_params  # here too, as before
 
 # %% auto #0
@@ -261,6 +262,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     from papermill.exceptions import PapermillExecutionError
     from papermill.iorw import papermill_io
     if all(scheme != _ATOMIC for scheme, _ in papermill_io._handlers): papermill_io.register(_ATOMIC, _AtomicIO)
+    register_engine()  # papermill's, keeping at most pipeline_max_output_mb of outputs
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
     secret = [k for k, v in params.items() if is_secret(k, v)]
@@ -295,7 +297,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             try:
                 pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), _ATOMIC + str(out_nb), parameters=shown, kernel_name=kernel_name,
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
-                                    stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT)
+                                    stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT,
+                                    engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20)
                 break
             except RuntimeError as e:
                 why = next((w for k, w in _START_FAILURES.items() if k in str(e)), None)
