@@ -122,6 +122,22 @@ def test_a_cell_that_prints_without_end_keeps_the_output_cap_and_the_deadline(pr
     assert out.stat().st_size < 3 * 2**20 and "outputs passed 2 MB; the rest was dropped" in out.read_text()  # before: 1 GB, and 4 GB of disk
 
 
+def test_a_terminated_cli_run_is_recorded_failed_and_its_kernel_is_gone(proj):
+    "`kill PID` (SIGTERM) to `llmops run`: before, it exited at once, its notebook unmarked and its MLflow run RUNNING for ever."
+    p = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "run", "slow.ipynb", "--timeout", "300"], cwd=proj,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait(lambda: (proj / "slow.pid").exists(), 120, what="the kernel reached the slow cell")
+    kernel = int((proj / "slow.pid").read_text())
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143 and err.rstrip().endswith("llmops: terminated"), (p.returncode, err[-500:])
+    runs = sorted(load_settings().path("runs").glob("slow-*"), key=lambda d: d.stat().st_mtime)
+    meta = json.loads((runs[-1] / "slow.ipynb").read_text())["metadata"]["llmops"]
+    assert meta["status"] == "failed" and meta["error"].startswith("interrupted in cell"), meta
+    assert _mlflow_run(meta["run_id"]).info.status == "FAILED"
+    wait(lambda: not Path(f"/proc/{kernel}").exists(), 30, what="the kernel is gone")
+
+
 def test_a_kernel_that_dies_while_starting_is_started_once_more(proj, tmp_path, monkeypatch):
     "A kernel whose process exits before it answers (seen once in 200 starts when two daemons launch kernels at once)."
     import warnings

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/59_cli.ipynb #b7f21e5e
 from __future__ import annotations
-import os, sys, traceback
+import os, signal, sys, threading, traceback
 from .commands import HelpText, dispatch, help_tree
 from .config import kit_version
 from .redaction import redact, show_kit_warnings
@@ -24,9 +24,16 @@ def _reader_gone() -> int:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit must not fail again
     return 141
 
+class _Terminated(KeyboardInterrupt):
+    "SIGTERM (`kill PID`, a CI's or `timeout`'s stop): `llmops` stops as Ctrl-C stops it, so a run ends marked failed, its MLflow run closed."
+
+def _on_term(signum, frame): raise _Terminated()
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `llmops`."
     show_kit_warnings()
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_term)  # a daemon started here sets its own
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
@@ -41,8 +48,9 @@ def main(argv: list[str] | None = None) -> int:
         if debug: traceback.print_exc()
         print(f"llmops: {type(e).__name__}: {redact(str(e))}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print("llmops: interrupted", file=sys.stderr); return 130
+    except KeyboardInterrupt as e:
+        print(f"llmops: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}", file=sys.stderr)
+        return 143 if isinstance(e, _Terminated) else 130
     except BrokenPipeError: return _reader_gone()
     except Exception as e:
         if debug: traceback.print_exc()
