@@ -138,6 +138,18 @@ def test_a_terminated_cli_run_is_recorded_failed_and_its_kernel_is_gone(proj):
     wait(lambda: not Path(f"/proc/{kernel}").exists(), 30, what="the kernel is gone")
 
 
+def test_a_notebook_without_kernelspec_takes_parameters_and_one_in_r_is_refused(proj):
+    "nbformat's new_notebook() has no kernelspec: with -p, papermill failed ('No language found') and kept no output. An R notebook ran in Python and 'succeeded'."
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("k = 1", metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell("import jupyter_llmops as llmops; llmops.glue('k', k)")])
+    nbformat.write(nb, proj / "bare.ipynb")
+    r = run_notebook("bare.ipynb", {"k": 7}, log=False)
+    assert (r.status, r.glue) == ("succeeded", {"k": 7}), r
+    nb.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    nbformat.write(nb, proj / "r.ipynb")
+    with pytest.raises(UsageError, match="r.ipynb is written in R \\(kernel ir\\)"): run_notebook("r.ipynb")
+
+
 def test_a_kernel_that_dies_while_starting_is_started_once_more(proj, tmp_path, monkeypatch):
     "A kernel whose process exits before it answers (seen once in 200 starts when two daemons launch kernels at once)."
     import warnings

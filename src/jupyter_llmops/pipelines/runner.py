@@ -69,6 +69,12 @@ def resolve_notebook(path: str | Path, settings: Settings | None = None, root: P
         why = "not a JSON object" if not isinstance(nb, dict) else "" if _cells(nb.get("cells", [])) else "its cells are not a list of cells"
     except (ValueError, RecursionError) as e: why = f"{type(e).__name__}: {str(e)[:80]}"
     if why: raise UsageError(f"{path} is not a notebook ({why})", hint="a notebook saved by Jupyter (.ipynb JSON)")
+    meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
+    spec, info = (m if isinstance(m := meta.get(k), dict) else {} for k in ("kernelspec", "language_info"))
+    lang = str(spec.get("language") or info.get("name") or "python")
+    if lang.lower() != "python":  # it would run in the Python kernel below, an R cell as a shell command, and "succeed"
+        raise UsageError(f"{path} is written in {lang} (kernel {spec.get('name', '?')}); runs use this environment's Python kernel",
+                         hint="run a Python notebook, or this one in Jupyter with its own kernel")
     return cand
 
 def is_shipped(path: str | Path) -> bool:
@@ -298,7 +304,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
                 pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), _ATOMIC + str(out_nb), parameters=shown, kernel_name=kernel_name,
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
                                     stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT,
-                                    engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20)
+                                    engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20, language="python")  # a notebook without a kernelspec too
                 break
             except RuntimeError as e:
                 why = next((w for k, w in _START_FAILURES.items() if k in str(e)), None)
