@@ -150,6 +150,16 @@ def test_a_notebook_without_kernelspec_takes_parameters_and_one_in_r_is_refused(
     with pytest.raises(UsageError, match="r.ipynb is written in R \\(kernel ir\\)"): run_notebook("r.ipynb")
 
 
+def test_a_notebook_that_exits_early_is_said_to_and_a_dead_kernel_names_its_cell(proj):
+    "sys.exit(0) is papermill's success, but the cells after it never ran; os._exit failed as a bare 'DeadKernelError: Kernel died'."
+    mknb(proj / "exit0.ipynb", "import sys; sys.exit(0)", "never = 1")
+    with pytest.warns(UserWarning, match="exit0.ipynb stopped early .*1 cell\\(s\\) did not run, from cell 2"):
+        assert run_notebook("exit0.ipynb", log=False).status == "succeeded"
+    mknb(proj / "die.ipynb", "x = 1", "import os; os._exit(0)", "never = 1")
+    r = run_notebook("die.ipynb", log=False)
+    assert (r.status, r.failed_cell, r.error) == ("failed", 2, "the kernel died in cell 2 (DeadKernelError: Kernel died)"), r
+
+
 def test_a_kernel_that_dies_while_starting_is_started_once_more(proj, tmp_path, monkeypatch):
     "A kernel whose process exits before it answers (seen once in 200 starts when two daemons launch kernels at once)."
     import warnings

@@ -316,6 +316,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     except KeyboardInterrupt as e: interrupted = e  # the user stopped it (papermill has killed the kernel): recorded as failed, then passed on
     except Exception as e:
         status, error = "failed", redact(f"{type(e).__name__}: {e}")
+        if type(e).__name__ == "DeadKernelError" and (cell := _running_cell(out_nb)) is not None:  # os._exit, a crash: name the cell as a timeout does
+            error = f"the kernel died in cell {cell} ({error})"
         if type(e).__name__ == "NoSuchKernel":
             error = (f"no Jupyter kernel named {kernel_name!r} on this machine; install one into this environment: "
                      f"{sys.executable} -m ipykernel install --user --name {kernel_name}")
@@ -333,6 +335,9 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     run_id = mlrun.get("id", "")
     try: nb = json.loads(out_nb.read_text(encoding="utf-8"))
     except (OSError, ValueError): nb = None
+    skipped = [i for i, c in enumerate((nb or {}).get("cells", [])) if c.get("metadata", {}).get("papermill", {}).get("status") == "pending"]
+    if status == "succeeded" and skipped:  # sys.exit(0) is papermill's success: said, since the cells after it never ran
+        warnings.warn(f"{path.name} stopped early (sys.exit(0)?): {len(skipped)} cell(s) did not run, from cell {skipped[0]}")
     res = RunResult(str(path), status, str(out_nb), "", run_id, error, cell, time.perf_counter() - t0, shown,
                     read_glue(nb) if nb else {}, started.isoformat(timespec="seconds"), state.get("kernel_started"))
     if nb:
