@@ -276,7 +276,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     env = {f"LLMOPS_SECRET_{k.upper()}": json.dumps(params[k]) for k in secret}
     if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
     cwd = Path(cwd) if cwd else (project_root(s) if is_shipped(path) else path.parent)
-    stem = name or path.stem
+    stem = redact(name or path.stem)  # the run's folder and MLflow name: a key typed as --name is not kept
     started = datetime.now(timezone.utc)
     out_dir = s.path("runs", f"{_slug(stem)}-{started:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}")
     out_dir.mkdir(parents=True, exist_ok=True)
