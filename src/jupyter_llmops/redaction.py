@@ -43,8 +43,8 @@ def show_kit_warnings():
     "The kit's own warnings as one redacted line, `llmops: warning: ...` (a spec may hold a key; the source line helps nobody); every other warning as before. Once per process: the CLI and `%load_ext` call it."
     import warnings
     from pathlib import Path
-    import jupyter_llmops
-    plain, pkg = warnings.formatwarning, str(Path(jupyter_llmops.__file__).resolve().parent)
+    from importlib.util import find_spec  # finds the package's folder without importing it (which imports the magics)
+    plain, pkg = warnings.formatwarning, str(Path(find_spec("jupyter_llmops").submodule_search_locations[0]).resolve())
     if getattr(plain, "llmops", False): return
     def fmt(message, category, filename, lineno, line=None):
         if issubclass(category, UserWarning) and str(Path(filename).resolve()).startswith(pkg + "/"):
