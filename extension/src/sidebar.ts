@@ -113,7 +113,6 @@ export class LLMOpsSidebar extends Widget {
    */
   refresh(): Promise<void> {
     if (this.refreshing) return this.refreshing;
-    const focus = this.focusKey(document.activeElement);
     this.node.classList.add('jp-mod-refreshing');
     this.stamp.textContent = 'refreshing…';
     this.refreshing = (async () => {
@@ -125,6 +124,7 @@ export class LLMOpsSidebar extends Widget {
           } catch (e) {
             content = el('div', 'jp-llmops-error', errorText(e));
           }
+          const focus = this.focusKey(document.activeElement); // where it is as this section is rebuilt, not as the refresh began
           body.replaceChildren(content);
           if (focus && !this.node.contains(document.activeElement)) this.refocus(body, focus);
         })
