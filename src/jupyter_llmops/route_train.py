@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError
+from .models import parse_spec
 from .files import read_jsonl
 from .routing import (BASES, HAND, ROUTER_FORMAT, Route, Router, current_route, get_route, hand_features, route_lock,
                                     router_files, router_path, save_route, tfidf_analyzer)
@@ -58,9 +59,10 @@ def check_fraction(flag: str, v: float | None, zero: bool = True):
 
 def _table_key(rows: list[dict], model: str) -> str:
     "The key of `model` in the rows' scores: its spec, or else its bare name (`gpt-4` for `openai:gpt-4@https://host/v1`, `org/m` for `hf:org/m`)."
-    if any(model in r["scores"] for r in rows) or not model.startswith(("openai:", "hf:")): return model
-    bare = model.partition(":")[2]
-    bare = bare.split("@", 1)[0] if model.startswith("openai:") else bare
+    if any(model in r["scores"] for r in rows): return model
+    try: spec = parse_spec(model)
+    except UsageError: return model  # a name the table alone knows (the notebook's tests use "a", "b")
+    bare = spec.name if spec.kind in ("openai", "hf") else model
     return bare if any(bare in r["scores"] for r in rows) else model
 
 def make_table(rows: list[dict], models: list[str], costs: dict | None = None, where: str = "the table") -> ScoreTable:
