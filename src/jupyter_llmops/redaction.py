@@ -44,8 +44,9 @@ def show_kit_warnings():
     import warnings
     from pathlib import Path
     from importlib.util import find_spec  # finds the package's folder without importing it (which imports the magics)
-    plain, pkg = warnings.formatwarning, str(Path(find_spec("jupyter_llmops").submodule_search_locations[0]).resolve())
+    plain = warnings.formatwarning
     if getattr(plain, "llmops", False): return
+    pkg = str(Path(find_spec("jupyter_llmops").submodule_search_locations[0]).resolve())
     def fmt(message, category, filename, lineno, line=None):
         if issubclass(category, UserWarning) and str(Path(filename).resolve()).startswith(pkg + "/"):
             return f"llmops: warning: {redact(str(message))}\n"
