@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, signal, sys, threading, traceback
 from .commands import HelpText, dispatch, help_tree
 from .config import kit_version
-from .redaction import redact, show_kit_warnings
+from .redaction import printable, redact, show_kit_warnings
 from .errors import LLMOpsError
 
 # %% auto #0
@@ -15,9 +15,9 @@ __all__ = ['main']
 
 # %% ../../nbs/59_cli.ipynb #dc7a8d81
 def _text(res) -> str:
-    "A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns)."
-    if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"): return res.to_string(max_colwidth=None, max_cols=None, max_rows=None)
-    return str(res)
+    "A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns); control characters escaped."
+    if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"): return printable(res.to_string(max_colwidth=None, max_cols=None, max_rows=None))
+    return printable(str(res))
 
 def _reader_gone() -> int:
     "`llmops runs | head`: the reader left; what is left to print goes nowhere, quietly, and the status says so as a shell's tools do (128 + SIGPIPE)."
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(res, "run_in_terminal"): res = HelpText(res.run_in_terminal())
     except LLMOpsError as e:
         if debug: traceback.print_exc()
-        print(f"llmops: {type(e).__name__}: {redact(str(e))}", file=sys.stderr)
+        print(f"llmops: {type(e).__name__}: {printable(redact(str(e)))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:
         print(f"llmops: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}", file=sys.stderr)
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if debug: traceback.print_exc()
         first = (str(e).strip().splitlines() or [""])[0][:300]
-        print(f"llmops: unexpected {type(e).__name__}: {redact(first)}\nHint: run again with --debug for the traceback", file=sys.stderr)
+        print(f"llmops: unexpected {type(e).__name__}: {printable(redact(first))}\nHint: run again with --debug for the traceback", file=sys.stderr)
         return 1
     try:
         if res is not None: print(_text(res), flush=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 # %% auto #0
-__all__ = ['redact', 'mask_url', 'show_kit_warnings']
+__all__ = ['redact', 'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -18,7 +18,7 @@ _SECRETS = [re.compile(p) for p in (
     r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")]
 _HEADER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=-]{8,})")
-_ASSIGNED = re.compile(r"""(?i)((?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|pwd|credentials?|auth)\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
+_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|pwd|credentials?|auth)\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
 _WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
 _URL = re.compile(r"https?://[^\s'\"]+", re.I)
 # a random token in a URL path: 24+ characters mixing upper case, lower case and digits (not a hex id, not a date-stamped folder)
@@ -32,6 +32,12 @@ def redact(text: str) -> str:
     text = _URL.sub(lambda m: _LONG_SEGMENT.sub("***", m[0]), text)
     text = _HEADER.sub(lambda m: m[1] + m[2] + "***", text)
     return _ASSIGNED.sub(lambda m: m[1] + "***", text)
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+
+def printable(text: str) -> str:
+    "`text` safe for a terminal: control characters but newline and tab (an escape sequence in a file name recolours or rewrites the screen) and lone surrogates (an undecodable file name: printing them raises) shown as escapes, `\\x1b`."
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 def mask_url(url: str) -> str:
     "A URL with only its scheme and host shown (`https://hooks.example.com/***`): for webhooks, whose path may be the secret."
@@ -49,7 +55,7 @@ def show_kit_warnings():
     pkg = str(Path(find_spec("jupyter_llmops").submodule_search_locations[0]).resolve())
     def fmt(message, category, filename, lineno, line=None):
         if issubclass(category, UserWarning) and str(Path(filename).resolve()).startswith(pkg + "/"):
-            return f"llmops: warning: {redact(str(message))}\n"
+            return f"llmops: warning: {printable(redact(str(message)))}\n"
         return plain(message, category, filename, lineno, line)
     fmt.llmops = True
     warnings.formatwarning = fmt
