@@ -185,7 +185,7 @@ def synthesize(folder: Path, chunker, emb, s, real: int):
 def vectors(parts, runs, cache: Path | None, real: int | None = None, sizes=(10_000, 100_000)):
     "Parts 3 and 4: the kit's query and persistence against llama-index's FAISS and simple vector stores."
     import faiss, numpy as np
-    from jupyter_llmops import rag
+    from jupyter_llmops import rag, rag_store
     from jupyter_llmops.rag_docs import Chunker
     from llama_index.core import StorageContext, VectorStoreIndex, load_index_from_storage
     from llama_index.core.schema import TextNode
@@ -217,7 +217,7 @@ def vectors(parts, runs, cache: Path | None, real: int | None = None, sizes=(10_
         t_kit_dense = p50(lambda q: rag.query("big", q, 10, "dense", s), qs)
         nodes = [TextNode(text=c["text"], id_=str(c["id"]), embedding=vecs[i].tolist()) for i, c in enumerate(idx.chunks)]
         def li_faiss(kind):
-            fi = rag._faiss_index(kind, vecs[:0]) if kind == "flat" else faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
+            fi = rag_store.faiss_index(kind, vecs[:0]) if kind == "flat" else faiss.IndexHNSWFlat(vecs.shape[1], 32, faiss.METRIC_INNER_PRODUCT)
             if kind == "hnsw": fi.hnsw.efConstruction, fi.hnsw.efSearch = 64, 256
             return VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=FaissVectorStore(faiss_index=fi)), embed_model=embed)
         li_h, li_f = li_faiss("hnsw"), li_faiss("flat")

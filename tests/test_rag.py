@@ -38,7 +38,8 @@ def corpus(tmp_path, monkeypatch):
     (d / "notes" / "tour.ipynb").write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": "# Keyboard shortcuts\nPress Shift+Enter to run a cell."},
                                                                     {"cell_type": "code", "source": "print('hello')"}]}))
     (d / "refunds.pdf").write_bytes(tiny_pdf("Refund policy: refunds are accepted within 30 days of purchase."))
-    (d / "broken.txt").write_bytes(b"\xff\xfe\xfa not utf-8 \xc3\x28")
+    (d / "legacy.txt").write_bytes("Café crème brûlée is served after dinner.\n".encode("cp1252"))  # not UTF-8: read, with a warning
+    (d / "logo.md").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR")  # binary under a text name: skipped, named
     monkeypatch.chdir(tmp_path)
     s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path / "home"), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "rag-t"})
     return d, s
@@ -47,16 +48,18 @@ def corpus(tmp_path, monkeypatch):
 def test_every_format_is_read_and_queried(corpus):
     d, s = corpus
     os.mkfifo(d / "pipe.md"); (d / "gone.md").symlink_to("deleted.md")  # never read (a FIFO would block the build for ever)
-    with pytest.warns(UserWarning, match="skipped handbook/broken.txt: UnicodeDecodeError"):
+    with pytest.warns(UserWarning) as w:
         b = rag.build("hb", ["handbook"], settings=s, progress=False)
+    said = [str(x.message) for x in w]
+    assert "handbook/legacy.txt: not UTF-8: read as Windows-1252 (Latin-1)" in said and "skipped handbook/logo.md: ValueError: binary content (NUL bytes), not text" in said
     (d / "pipe.md").unlink(); (d / "gone.md").unlink()
-    assert b.files == 7 and b.run_id
-    assert dict(b.skipped) == {"handbook/broken.txt": dict(b.skipped)["handbook/broken.txt"], "handbook/gone.md": "FileNotFoundError: No such file or directory",
+    assert b.files == 8 and b.run_id
+    assert dict(b.skipped) == {"handbook/logo.md": "ValueError: binary content (NUL bytes), not text", "handbook/gone.md": "FileNotFoundError: No such file or directory",
                                "handbook/pipe.md": "OSError: not a regular file (a FIFO, a socket or a device is never read)"}
     for q, src in [("reset link e-mail", "handbook/account.md"), ("pay invoices by bank transfer", "handbook/billing.txt"),
                    ("restart after installer", "handbook/install.rst"), ("maintenance on Sundays", "handbook/status.html"),
                    ("retry connection to the API server", "handbook/client.py"), ("Shift+Enter run a cell", "handbook/notes/tour.ipynb"),
-                   ("refunds within 30 days", "handbook/refunds.pdf")]:
+                   ("refunds within 30 days", "handbook/refunds.pdf"), ("crème brûlée after dinner", "handbook/legacy.txt")]:
         hit = rag.query("hb", q, k=3, settings=s).hits[0]
         assert hit.source == src, (q, hit)
     hit = rag.query("hb", "how do I reset my password", k=1, settings=s).hits[0]
@@ -177,7 +180,7 @@ def test_ivf_over_a_million_vectors():
     noise -= 0.5; noise *= 0.1 * 12 ** 0.5
     vecs += noise; del noise  # float32, in place: no 3 GB float64 temporary
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    idx = rag._faiss_index("ivf", vecs)
+    idx = rag_store.faiss_index("ivf", vecs)
     assert idx.ntotal == n and idx.nlist == 1000
     q = vecs[rng.choice(n, 20, replace=False)] + 0.01
     q /= np.linalg.norm(q, axis=1, keepdims=True)

@@ -37,23 +37,6 @@ FORMAT = 1
 def index_dir(name: str, settings: Settings) -> Path:
     return settings.path("indexes", check_name(name, "index name"))
 
-def _faiss_index(kind: str, vecs):
-    "A FAISS index (inner product = cosine on normalised vectors) holding `vecs`; ivf is trained on a sample."
-    import faiss, numpy as np
-    n, d = vecs.shape
-    if kind == "flat": idx = faiss.IndexFlatIP(d)
-    elif kind == "hnsw":
-        idx = faiss.IndexHNSWFlat(d, 32, faiss.METRIC_INNER_PRODUCT)
-        idx.hnsw.efConstruction, idx.hnsw.efSearch = 64, 256  # 100k chunks: recall@10 0.925 at 128, 0.95 at 256 (1.7 ms)
-    else:
-        nlist = max(1, min(int(n ** 0.5), n // 39 or 1, 4096))  # sqrt(n) lists, at least 39 training points each
-        idx = faiss.IndexIVFFlat(faiss.IndexFlatIP(d), d, nlist, faiss.METRIC_INNER_PRODUCT)
-        sample = vecs if n <= nlist * 64 else vecs[np.random.default_rng(0).choice(n, nlist * 64, replace=False)]
-        idx.train(sample)
-        idx.nprobe = min(nlist, max(16, nlist // 8))  # 1M vectors: 125 of 1000 lists, recall@10 ~0.9
-    for i in range(0, n, 65536): idx.add(vecs[i:i + 65536])
-    return idx
-
 _MANIFEST = dict(version=int, files=dict, counts=dict, model=str, dim=int, index=str, chunk_size=int, overlap=int, built_at=str)
 
 def read_manifest(d: Path) -> dict:
@@ -103,17 +86,21 @@ class BuildResult:
     path: str = ""
     run_id: str = ""
 
+    ignored: list = field(default_factory=list)  # (file, reason): what the source folders hold and no build reads
+
     def __repr__(self):
         s = (f"index {self.name} v{self.version}: {self.files} files, {self.chunks} chunks "
              f"({self.reread} files read, {self.embedded} chunks embedded, {self.reused} from cache) in {self.seconds:.1f} s")
-        if self.removed: s += f"; removed {len(self.removed)} file(s)"
-        if self.skipped: s += "; skipped " + ", ".join(f"{f} ({r})" for f, r in self.skipped)
+        few = lambda xs, show: ", ".join(map(show, xs[:10])) + (f" and {len(xs) - 10} more" if len(xs) > 10 else "")
+        if self.removed: s += f"; removed {len(self.removed)} file(s): " + few(self.removed, str)
+        if self.skipped: s += f"; skipped {len(self.skipped)}: " + few(self.skipped, lambda x: f"{x[0]} ({x[1]})")
+        if self.ignored: s += f"; left out {len(self.ignored)}: " + few(self.ignored, lambda x: f"{x[0]} ({x[1]})")
         return s
 
 def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 32, index: str = "auto",
           settings: Settings | None = None, progress: bool = True, root: str | Path | None = None,
           batch_size: int = 64, callback=None) -> BuildResult: # callback(files done, files) reports progress
-    "Build or update index `name` from files, folders and globs; only new or changed files are read and embedded."
+    "Build or update index `name` from files, folders and globs (none: the last build's); only new or changed files are read and embedded."
     import numpy as np
     from tqdm.auto import tqdm
     t0 = time.perf_counter()
@@ -121,16 +108,19 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
     if index not in INDEX_TYPES: raise UsageError(f"bad index type {index!r}", hint=f"one of {', '.join(INDEX_TYPES)}")
     at_least("--chunk-size", chunk_size, 16, hint="--chunk-size 512 (tokens per chunk)"); at_least("--overlap", overlap, 0, hint="--overlap 64")
     d = index_dir(name, s)
-    files = find_files(sources, root)
+    if not sources:  # the sources of the last build, from where they were given
+        if (cur := rag_store.current(d)) is None: raise UsageError("give SOURCE...", hint=f"index {name!r} has no earlier build to take its sources from")
+        last = read_manifest(cur); sources, root = last.get("sources") or [], last.get("root") or root
+    files = find_files(sources, root, ignored := [])
     if not files: raise UsageError(f"no documents to index in {', '.join(sources)}", hint="supported: .md .txt .rst .html .py .ipynb .pdf")
     emb = Embedder.get(s.embed_model)
     chunker = Chunker(emb.tokenizer, emb.max_len, chunk_size, overlap)
     cache = EmbeddingCache(s.path("cache", "embeddings.sqlite"))
     with rag_store.new_version(d) as (version, tmp):  # the index's lock: builds of one index run one after the other
-        old, old_chunks, cur = {}, {}, rag_store.current(d)
+        old, old_chunks, cur, prev = {}, {}, rag_store.current(d), {}
         if cur is not None:
             try:
-                old = read_manifest(cur)
+                old = prev = read_manifest(cur)
                 if (old["model"], old["chunk_size"], old["overlap"]) != (emb.id, chunker.chunk_size, chunker.overlap): old = {}
                 else:
                     with open(cur / "chunks.jsonl") as fh:
@@ -138,6 +128,9 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                             c = json.loads(line); old_chunks.setdefault(c["source"], []).append(c)
             except (RagIndexError, OSError, ValueError): old, old_chunks = {}, {}
         manifest_files, skipped, vec_parts, pending, n_chunks, embedded, reused, reread = {}, [], [], [], 0, 0, 0, 0
+        def skip(src, reason, say=True):  # named in the result; the first ten also as warnings while the build goes on
+            skipped.append((src, reason))
+            if say and sum(r != "no text" for _, r in skipped) <= 10: warnings.warn(f"skipped {src}: {reason}")
         def flush():
             nonlocal embedded, reused
             if not pending: return
@@ -159,45 +152,50 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                     st = path.stat()
                     if not stat.S_ISREG(st.st_mode): raise OSError("not a regular file (a FIFO, a socket or a device is never read)")
                 except OSError as e:  # a broken link, a file gone since the scan, a FIFO: skipped, named, as unreadable files are
-                    skipped.append((src, f"{type(e).__name__}: {e.strerror or e}"[:160])); warnings.warn(f"skipped {src}: {skipped[-1][1]}"); continue
-                prev = old.get("files", {}).get(src) if old else None
-                rows = None
-                if prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns and src in old_chunks:
-                    rows, sha = old_chunks[src], prev["sha256"]
+                    skip(src, f"{type(e).__name__}: {e.strerror or e}"[:160]); continue
+                was = old.get("files", {}).get(src) if old else None
+                rows = None  # unchanged size, mtime and ctime: not read again (cp -p, rsync -t and tar keep a changed file's mtime, not its ctime)
+                if was and (was["size"], was["mtime_ns"], was.get("ctime_ns")) == (st.st_size, st.st_mtime_ns, st.st_ctime_ns) and src in old_chunks:
+                    rows, sha = old_chunks[src], was["sha256"]
                 else:
                     try:
                         sha = hashlib.sha256(path.read_bytes()).hexdigest()
-                        if prev and prev["sha256"] == sha and src in old_chunks: rows = old_chunks[src]
+                        if was and was["sha256"] == sha and src in old_chunks: rows = old_chunks[src]
                         else:
                             doc = read_doc(path); reread += 1
+                            if doc.note: warnings.warn(f"{src}: {doc.note}")
                             rows = [dict(source=src, start=c.start, title=c.title, heading=c.heading, text=c.text) for c in chunker.chunks(doc)]
                     except Exception as e:  # unreadable or unsupported: skip it, say which, go on
                         reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:160]
-                        warnings.warn(f"skipped {src}: {reason}"); skipped.append((src, reason)); continue
-                if not rows: skipped.append((src, "no text")); continue
+                        skip(src, reason); continue
+                if not rows: skip(src, "no text", say=False); continue
                 for r in rows:
                     r = {k: r[k] for k in ("source", "start", "title", "heading", "text")}
                     out.write(json.dumps({"id": n_chunks, **r}) + "\n"); n_chunks += 1
                     pending.append(Chunk(r["text"], r["start"], r["title"], r["heading"]).embed_text)
                     if len(pending) >= 1024: flush()
-                manifest_files[src] = dict(path=str(path), size=st.st_size, mtime_ns=st.st_mtime_ns, sha256=sha, chunks=len(rows))
+                manifest_files[src] = dict(path=str(path), size=st.st_size, mtime_ns=st.st_mtime_ns, ctime_ns=st.st_ctime_ns, sha256=sha, chunks=len(rows))
         flush()
         if not n_chunks: raise UsageError(f"no text found in {', '.join(sources)}", hint="every file was empty, unreadable or unsupported")
         vecs = np.concatenate(vec_parts)
         import faiss, bm25s
         if index == "auto": index = "hnsw" if len(vecs) >= AUTO_HNSW else "flat"
-        faiss.write_index(_faiss_index(index, vecs), str(tmp / "index.faiss"))
-        texts = [Chunk(c["text"], 0, c["title"], c["heading"]).embed_text for c in map(json.loads, open(tmp / "chunks.jsonl"))]
+        faiss.write_index(rag_store.faiss_index(index, vecs), str(tmp / "index.faiss"))
+        with open(tmp / "chunks.jsonl") as fh: texts = [Chunk(c["text"], 0, c["title"], c["heading"]).embed_text for c in map(json.loads, fh)]
         bm = bm25s.BM25(); bm.index(lexical_tokens(texts), show_progress=False)
         bm.save(str(tmp / "bm25"))
-        removed = sorted(set(old.get("files", {})) - set(manifest_files)) if old else []
+        removed = sorted(set(prev.get("files", {})) - set(manifest_files))
+        if removed and sorted(prev.get("sources") or []) != sorted(sources):  # `rag build docs new.md` to add a file would empty the index
+            warnings.warn(f"the sources are not the last build's ({' '.join(prev.get('sources') or [])}): {len(removed)} file(s) only "
+                          f"they held left the index; to add files, give every source (rag build {name} with none rebuilds the last build's)")
         m = dict(format=FORMAT, name=name, version=version, model=emb.id, model_spec=s.embed_model, dim=emb.dim, index=index,
                  chunk_size=chunker.chunk_size, overlap=chunker.overlap, max_seq_length=emb.max_len, sources=list(sources),
+                 root=str(Path(root or os.getcwd()).resolve()),
                  built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), files=manifest_files,
                  counts=dict(files=len(manifest_files), chunks=n_chunks), lexical=LEXICAL)
         atomic_write(tmp / "manifest.json", json.dumps(m, indent=1))
     res = BuildResult(name, version, len(manifest_files), n_chunks, embedded, reused, reread, removed, skipped,
-                      time.perf_counter() - t0, str(rag_store.current(d)))
+                      time.perf_counter() - t0, str(rag_store.current(d)), ignored=ignored)
     res.run_id = _log_build(res, m, s)
     return res
 
@@ -280,7 +278,8 @@ class QueryResult:
     hits: list
 
     def __repr__(self):
-        return "\n".join([f"{self.mode} search of {self.index!r}: {self.question}"] + [
+        q = self.question if len(self.question) <= 300 else f"{self.question[:300]}… ({len(self.question):,} characters)"
+        return "\n".join([f"{self.mode} search of {self.index!r}: {q}"] + [
             f"{h.rank}. [{h.score:.3f}] {h.source}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits])
 
     def _repr_html_(self):
@@ -365,6 +364,8 @@ def query(name: str, question: str, k: int = 5, mode: str = "hybrid", settings: 
     at_least("--k", k, hint="--k 4 (chunks retrieved)")
     if not question.strip(): raise UsageError("the question is empty")
     idx = load(name, s)
+    if mode != "lexical" and len(question) > 254 and (toks := len((emb := Embedder.get(s.embed_model)).tokenizer(question, verbose=False)["input_ids"])) > emb.max_len:
+        warnings.warn(f"the question is {toks} tokens: the embedding model reads its first {emb.max_len}")  # (a token is a character at least)
     n = max(5 * k, 50)
     ranked = _rank(idx, question, n, mode, s)[:max(4 * k, 20) if rerank else k]  # a reranker sees more candidates
     if rerank: ranked = _rerank(rerank, question, idx, ranked, k)

@@ -12,21 +12,23 @@ from typing import Iterator
 from .errors import UsageError, path_too_long
 
 # %% auto #0
-__all__ = ['SUFFIXES', 'SKIP_DIRS', 'find_files', 'Doc', 'read_doc', 'Chunk', 'Chunker']
+__all__ = ['SUFFIXES', 'SKIP_DIRS', 'find_files', 'Doc', 'read_text', 'read_doc', 'Chunk', 'Chunker']
 
 # %% ../../nbs/22_rag_docs.ipynb #734777cb
 SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".py", ".ipynb", ".pdf"}
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints", ".llmops", ".pytest_cache"}
 
-def find_files(sources: list[str], root: str | Path | None = None) -> list[tuple[Path, str]]:
+def find_files(sources: list[str], root: str | Path | None = None,
+               ignored: list | None = None) -> list[tuple[Path, str]]: # gets (name, reason) of what a folder holds that is left out
     "Expand folders and globs into (absolute path, name as given or found under its folder), sorted, unique."
     root = Path(root or os.getcwd())
-    out, seen = [], set()
+    out, seen, ignored = [], set(), [] if ignored is None else ignored
     def add(p: Path, name: str):
         try: rp = p.resolve()
         except (OSError, RuntimeError): rp = p.absolute()  # a link to itself: the build skips it, named
         if rp not in seen: seen.add(rp); out.append((rp, name))
     for src in sources:
+        if not str(src).strip(): raise UsageError("a source is empty", hint="give files, folders or quoted globs; the current folder is \".\"")
         try:
             p = Path(src).expanduser()
             p = p if p.is_absolute() else root / p
@@ -34,11 +36,18 @@ def find_files(sources: list[str], root: str | Path | None = None) -> list[tuple
                 for m in _glob(p):
                     if m.is_file(): add(m, os.path.relpath(m, root) if not Path(src).is_absolute() else str(m))
             elif p.is_dir():
+                top = p.resolve()
                 for dirpath, dirs, files in os.walk(p):
                     dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                    name = lambda x: str(Path(src) / (Path(dirpath) / x).relative_to(p))
+                    ignored += [(name(x), "a folder link: not followed (give its target as a source)") for x in dirs if os.path.islink(Path(dirpath) / x)]
                     for f in sorted(files):
                         fp = Path(dirpath) / f  # a broken link or a FIFO here is kept: the build names it as skipped
-                        if fp.suffix.lower() in SUFFIXES and not f.startswith("."): add(fp, str(Path(src) / fp.relative_to(p)))
+                        if f.startswith("."): continue
+                        if fp.suffix.lower() not in SUFFIXES: ignored.append((name(f), f"type {fp.suffix.lower() or '(none)'} is not read"))
+                        elif fp.is_symlink() and fp.exists() and not fp.resolve().is_relative_to(top):  # ~/notes.md, /etc/...: only where given
+                            ignored.append((name(f), f"a link to {fp.resolve()}, outside {src} (give it as a source to index it)"))
+                        else: add(fp, name(f))
             elif p.is_file(): add(p, src)
             elif p.is_symlink() and not p.exists(): raise UsageError(f"{src} is a broken link (to {os.readlink(p)})")
             elif p.exists(): raise UsageError(f"{src} is not a file or a folder", hint="give files (a FIFO or a device is never read), folders or globs")
@@ -59,10 +68,40 @@ def _glob(p: Path) -> list[Path]:
 # %% ../../nbs/22_rag_docs.ipynb #e3674ce0
 @dataclass
 class Doc:
-    "A document's text, title and headings [(offset, heading)]."
+    "A document's text, title and headings [(offset, heading)]; `note` says how text that is not plain UTF-8 was read."
     text: str
     title: str
     headings: list = field(default_factory=list)
+    note: str = ""
+
+_BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+
+def read_text(path: str | Path) -> tuple[str, str]:
+    """A text file's text, and a note on how it was read when it is not plain UTF-8: a byte-order mark's encoding; UTF-16
+    without one; UTF-8 with a few bad bytes replaced; else Windows-1252 (Latin-1). A NUL byte in the first 8,000 bytes
+    otherwise means binary content (as git decides), a ValueError."""
+    data = Path(path).read_bytes()
+    for bom, enc in _BOMS:
+        if data.startswith(bom): return data.decode(enc, errors="replace"), ""
+    head = data[:8000]
+    if b"\x00" in head:
+        half = max(1, len(head) // 2)
+        for enc, zeros, other in (("utf-16-le", head[1::2], head[0::2]), ("utf-16-be", head[0::2], head[1::2])):
+            if zeros.count(0) > 0.4 * half and other.count(0) < 0.05 * half and len(data) % 2 == 0:  # ASCII-range text in UTF-16
+                try: return data.decode(enc), f"read as {enc.upper()} (no byte-order mark)"
+                except UnicodeDecodeError: pass
+        raise ValueError("binary content (NUL bytes), not text")
+    try: return data.decode("utf-8"), ""
+    except UnicodeDecodeError: pass
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    if sum(ord(c) > 127 for c in text) - bad >= bad:  # more good UTF-8 than bad bytes: UTF-8 with a few bad bytes
+        return text, f"{bad} byte(s) that are not UTF-8 replaced by \ufffd"
+    return data.decode("cp1252", errors="replace"), "not UTF-8: read as Windows-1252 (Latin-1)"
+
+def _stem(path: Path) -> str:
+    "A title from a file's name: an undecodable byte in it (the tokenizer refuses a lone surrogate) shown as \ufffd."
+    return path.stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 _MD_HEAD = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.M)
 _RST_HEAD = re.compile(r"^(\S[^\n]*)\n([=\-~^\"'`#*+]{3,})\s*$", re.M)
@@ -73,7 +112,7 @@ def _text_doc(text: str, path: Path) -> Doc:
         heads = [(m.start(), m.group(1).strip()) for m in _RST_HEAD.finditer(text) if len(m.group(2).strip()) >= len(m.group(1).strip()) - 1]
     if path.suffix.lower() == ".py":
         heads = [(m.start(), m.group(2)) for m in re.finditer(r"^(class|def)\s+(\w+)", text, re.M)]
-    return Doc(text, heads[0][1] if heads and path.suffix.lower() != ".py" else path.stem, heads)
+    return Doc(text, heads[0][1] if heads and path.suffix.lower() != ".py" else _stem(path), heads)
 
 class _HTML(HTMLParser):
     def __init__(self):
@@ -100,10 +139,13 @@ def _html_doc(raw: str, path: Path) -> Doc:
     p = _HTML(); p.feed(raw); p.close()
     text = re.sub(r"\n\s*\n+", "\n\n", "".join(p.parts)).strip("\n")
     heads = [(text.find(h), h) for _, h in p.heads if text.find(h) >= 0]
-    return Doc(text, p.title or (heads[0][1] if heads else path.stem), heads)
+    return Doc(text, p.title or (heads[0][1] if heads else _stem(path)), heads)
 
 def _ipynb_doc(raw: str, path: Path) -> Doc:
-    nb = json.loads(raw)
+    try: nb = json.loads(raw)
+    except ValueError as e: raise ValueError(f"not a notebook (not JSON: {e})") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list) or not all(isinstance(c, dict) for c in nb.get("cells", [])):
+        raise ValueError("not a notebook (no list of cells)")
     parts, heads, pos = [], [], 0
     for c in nb.get("cells", []):
         src = "".join(c.get("source", [])) if isinstance(c.get("source"), list) else c.get("source", "")
@@ -111,16 +153,18 @@ def _ipynb_doc(raw: str, path: Path) -> Doc:
         block = src if c["cell_type"] == "markdown" else f"```python\n{src}\n```"
         if c["cell_type"] == "markdown": heads += [(pos + m.start(), m.group(2).strip()) for m in _MD_HEAD.finditer(block)]
         parts.append(block); pos += len(block) + 2
-    return Doc("\n\n".join(parts), heads[0][1] if heads else path.stem, heads)
+    return Doc("\n\n".join(parts), heads[0][1] if heads else _stem(path), heads)
 
 def _pdf_doc(path: Path) -> Doc:
+    import logging
     from pypdf import PdfReader
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found" on stderr: a damaged PDF is skipped, named, instead
     r = PdfReader(str(path))
     pages = [(pg.extract_text() or "").strip() for pg in r.pages]
     text, heads, pos = "", [], 0
     for i, t in enumerate(pages, 1):
         if t: heads.append((len(text), f"page {i}")); text += t + "\n\n"
-    title = (r.metadata.title if r.metadata and r.metadata.title else "") or path.stem
+    title = (r.metadata.title if r.metadata and r.metadata.title else "") or _stem(path)
     return Doc(text.strip(), title, heads)
 
 def read_doc(path: str | Path) -> Doc:
@@ -129,10 +173,10 @@ def read_doc(path: str | Path) -> Doc:
     suf = path.suffix.lower()
     if suf not in SUFFIXES: raise ValueError(f"unsupported file type {suf or '(none)'}")
     if suf == ".pdf": return _pdf_doc(path)
-    raw = path.read_text(encoding="utf-8")
-    if suf in (".html", ".htm"): return _html_doc(raw, path)
-    if suf == ".ipynb": return _ipynb_doc(raw, path)
-    return _text_doc(raw, path)
+    raw, note = read_text(path)
+    doc = _html_doc(raw, path) if suf in (".html", ".htm") else _ipynb_doc(raw, path) if suf == ".ipynb" else _text_doc(raw, path)
+    doc.note = note
+    return doc
 
 # %% ../../nbs/22_rag_docs.ipynb #7386035d
 @dataclass
@@ -166,6 +210,7 @@ class Chunker:
                           f"the heading line); using {limit}")
         self.chunk_size = min(chunk_size, limit)
         self.overlap = min(overlap, self.chunk_size // 2)
+        if self.overlap < overlap: warnings.warn(f"overlap {overlap} is over half the chunk size ({self.chunk_size} tokens); using {self.overlap}")
         self.count = lambda s: tokenizer(s, add_special_tokens=False, verbose=False)["input_ids"]  # counting, not truncating
         self.splitter = SentenceSplitter(chunk_size=self.chunk_size, chunk_overlap=self.overlap, tokenizer=self._split_count)
 

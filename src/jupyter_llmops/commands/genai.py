@@ -90,7 +90,6 @@ def _rag_build(a, ctx):
         if a.sources: raise UsageError("give SOURCE... or --from-llamaindex DIR, not both")
         from jupyter_llmops.rag_interop import import_llamaindex
         return import_llamaindex(a.name, a.from_llamaindex, a.chunk_size, a.overlap, a.index, ctx.settings)
-    if not a.sources: raise UsageError("the following arguments are required: SOURCE", hint="files, folders or quoted globs; or --from-llamaindex DIR")
     from jupyter_llmops.rag import build
     return build(a.name, a.sources, a.chunk_size, a.overlap, a.index, ctx.settings)
 
@@ -121,7 +120,7 @@ def _rag_drop(a, ctx):
 @command("rag", "retrieval indexes: llama-index chunking, FAISS + BM25, incremental builds, hybrid search, evaluation", "genai")
 def _rag(p):
     sub = actions(p)
-    b = sub.add_parser("build", help="build or update an index from files, folders and quoted globs"); b.set_defaults(run=_rag_build)
+    b = sub.add_parser("build", help="build or update an index from files, folders and quoted globs (none: the last build's)"); b.set_defaults(run=_rag_build)
     b.add_argument("name", metavar="NAME"); b.add_argument("sources", nargs="*", metavar="SOURCE")
     b.add_argument("--chunk-size", type=int, default=200, metavar="N", help="tokens of the embedding model (capped at what it reads)")
     b.add_argument("--overlap", type=int, default=32, metavar="N"); b.add_argument("--index", choices=["auto", "flat", "hnsw", "ivf"], default="auto", help="auto: exact search up to 20,000 chunks, HNSW above")
