@@ -31,7 +31,16 @@ def _relevant(case: dict, chunk: dict) -> bool:
 def read_qa(path: str | Path) -> list[dict]:
     "Read the evaluation JSONL; an error names the line and the missing field."
     return read_jsonl(path, '--data takes JSONL lines {"question": ..., "expected_source": ...}',
-                      lambda c: [f for f in ("question", "expected_source") if not c.get(f)])
+                      lambda c: [f if f not in c else f"{f} as a string" for f in ("question", "expected_source", "expected_text")
+                                 if not (isinstance(c.get(f), str) and c[f].strip() or f == "expected_text" and (f not in c or isinstance(c[f], str)))])
+
+def _unmatched(cases: list, sources: list) -> tuple[list, list]:
+    "The expected sources that no source of the index matches, and those that several match (a bare file name: any of them is a hit)."
+    by_name = {}
+    for x in sources: by_name[Path(x).name] = by_name.get(Path(x).name, 0) + 1
+    count = lambda e: by_name.get(e.lstrip("./"), 0) if "/" not in Path(e).as_posix().lstrip("./") else sum(source_matches(e, x) for x in sources)
+    n = {e: count(e) for e in dict.fromkeys(c["expected_source"] for c in cases)}
+    return [e for e, k in n.items() if k == 0], [e for e, k in n.items() if k > 1]
 
 # %% ../../nbs/24_rag_eval.ipynb #b22c81bf
 @dataclass
@@ -65,6 +74,9 @@ def evaluate(name: str, data: str | Path, k: int = 5, mode: str = "hybrid", sett
     s = settings or load_settings()
     cases = read_qa(data)
     idx = rag.load(name, s)
+    unknown, several = _unmatched(cases, list(dict.fromkeys(ch["source"] for ch in idx.chunks)))
+    if unknown: warnings.warn(f"{len(unknown)} expected source(s) match no file of index {name!r}, so their questions are misses: {', '.join(unknown[:5])}")
+    if several: warnings.warn(f"{len(several)} expected source(s) match several files, and any of them counts as a hit: {', '.join(several[:5])} (give a path)")
     rows, misses = [], []
     for c in cases:
         res = rag.query(name, c["question"], k, mode, s)
@@ -145,6 +157,8 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
     s = settings or load_settings()
     at_least("--n", n, hint="--n 20 (questions generated)")
     if method not in ("llm", "extractive"): raise UsageError(f"bad method {method!r}", hint="llm or extractive")
+    path = Path(out).expanduser() if out else s.path("questions", f"{name}.jsonl")
+    if path.is_dir(): raise UsageError(f"--out {out} is a folder", hint="give a file to write, like qa.jsonl")
     idx = rag.load(name, s)
     rng = random.Random(seed)
     by_src = {}
@@ -163,7 +177,6 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
                 warnings.warn(f"the LLM did not answer ({type(e).__name__}: {str(e)[:120]}); using extractive questions"); use_llm = False
         if q is None: q, how = extractive_question(c["text"], rng), "extractive"
         if q: rows.append(dict(question=q, expected_source=c["source"], chunk_id=c["id"], method=how))
-    path = Path(out) if out else s.path("questions", f"{name}.jsonl")
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
     return QuestionSet(name, str(path), rows, {m: sum(r["method"] == m for r in rows) for m in ("llm", "extractive") if any(r["method"] == m for r in rows)})

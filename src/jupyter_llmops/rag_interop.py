@@ -110,9 +110,12 @@ _TEXT_SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".py"}
 def _documents(persist_dir: Path) -> dict[str, str]:
     "The documents of a persisted llama-index index: {name: text}, put back together from its nodes."
     from llama_index.core.storage.docstore import SimpleDocumentStore
-    store = SimpleDocumentStore.from_persist_dir(str(persist_dir))
+    try: nodes = list(SimpleDocumentStore.from_persist_dir(str(persist_dir)).docs.values())
+    except (ValueError, KeyError, TypeError, AttributeError) as e:  # not JSON, or JSON that is not llama-index's docstore
+        raise UsageError(f"{Path(persist_dir) / 'docstore.json'} is damaged or not llama-index's ({type(e).__name__}: {str(e)[:120]})",
+                         hint="give the folder of index.storage_context.persist(DIR) as llama-index wrote it") from None
     groups = {}
-    for node in store.docs.values():
+    for node in nodes:
         text = getattr(node, "text", None)
         if not text: continue
         meta = node.metadata or {}
