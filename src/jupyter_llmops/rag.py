@@ -128,9 +128,10 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                             c = json.loads(line); old_chunks.setdefault(c["source"], []).append(c)
             except (RagIndexError, OSError, ValueError): old, old_chunks = {}, {}
         manifest_files, skipped, vec_parts, pending, n_chunks, embedded, reused, reread = {}, [], [], [], 0, 0, 0, 0
+        said = []
         def skip(src, reason, say=True):  # named in the result; the first ten also as warnings while the build goes on
             skipped.append((src, reason))
-            if say and sum(r != "no text" for _, r in skipped) <= 10: warnings.warn(f"skipped {src}: {reason}")
+            if say and len(said) < 10: said.append(src); warnings.warn(f"skipped {src}: {reason}")
         def flush():
             nonlocal embedded, reused
             if not pending: return
