@@ -56,7 +56,8 @@ def import_alone(*names: str, wait: float = 60.0) -> list[str]:
 WRITER_IMPORTS = ("mlflow", "mlflow.entities", "mlflow.tracking._tracking_service.utils", "mlflow.store.tracking.sqlalchemy_store",
                   "mlflow.store.model_registry.sqlalchemy_store", "mlflow.tracing.processor.otel", "opentelemetry.sdk.metrics",
                   "mlflow.store.tracking.sqlalchemy_workspace_store", "mlflow.tracing.export", "sqlalchemy.dialects.sqlite",
-                  "alembic.command", "alembic.config", "netrc", "jupyter_llmops.mlstore")  # what a first write imports
+                  "alembic.command", "alembic.config", "netrc", "jupyter_llmops.mlstore",
+                  "mlflow.tracking.request_header.registry")  # what a first write imports (the last: to a tracking server)
 
 # %% ../../nbs/12_recorder.ipynb #959f6066
 class Recorder:

@@ -289,7 +289,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
         try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, tags)
         except Exception as e: mlrun["error"] = e
     starter = threading.Thread(target=start_mlflow, daemon=True, name="llmops-mlflow-start")
-    if log: starter.start()
+    if log: import_for_runs(); starter.start()  # the kernel's imports (IPython.paths...) done before the thread imports MLflow's: racing, one failed (KeyError: 'IPython')
     state, done = (kernel if kernel is not None else {}), threading.Event()
     state["env"] = env
     timeout = check_timeout(timeout, s)
