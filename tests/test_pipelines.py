@@ -500,6 +500,30 @@ def test_a_run_whose_dask_worker_dies_is_not_started_again(proj):
         for p in procs: p.wait(20)
 
 
+@pytest.mark.slow
+def test_a_run_whose_dask_scheduler_is_lost_says_it_may_still_finish(proj):
+    "Before: `unexpected FutureCancelledError: ... scheduler-connection-lost`, though the worker went on and finished the run."
+    from jupyter_llmops.pipelines import cluster
+    from jupyter_llmops.pipelines.runner import submit
+    addr, procs = _cluster(proj, "127.0.0.1")
+    mknb(proj / "slow.ipynb", "import time\nopen('started', 'w').write('1')\ntime.sleep(6)\nopen('ended', 'w').write('1')")
+    try:
+        _use_scheduler(proj, addr)
+        wait(lambda: _try(lambda: cluster.dask_client(load_settings(proj))), 60, 1, "the cluster")
+        f = submit("dask", load_settings(proj), proj / "slow.ipynb", log=False)
+        wait(lambda: (proj / "started").exists(), 120, 0.5, "the notebook to start")
+        procs[1].kill()  # the scheduler
+        with pytest.raises(cluster.RunLost, match="connection to the Dask scheduler was lost .*may still finish on its worker") as e:
+            f.result(timeout=120)
+        assert "llmops runs" in e.value.hint and not (proj / "ended").exists()
+        wait(lambda: (proj / "ended").exists(), 60, 0.5, "the worker to finish the notebook")  # what the message says may happen
+    finally:
+        for c in cluster._clients.values(): c.close()
+        cluster._clients.clear()
+        for p in procs: p.terminate()
+        for p in procs: p.wait(20)
+
+
 SHIPPED = ["rag_eval", "prompt_eval", "drift_report", "distill_retrain"]
 
 

@@ -67,7 +67,11 @@ def watch(fut, client, among: list[str] | None = None):
         while True:
             try: out.set_result(fut.result(timeout=2)); return
             except TimeoutError: pass
-            except BaseException as e: out.set_exception(e); return
+            except BaseException as e:
+                if type(e).__name__ in ("FutureCancelledError", "CancelledError"):  # the scheduler lost: the worker may well finish the run
+                    e = RunLost(f"the connection to the Dask scheduler was lost while {fut.key} ran ({(str(e).split('reason:', 1)[-1].strip().splitlines() or ['cancelled'])[0].rstrip('.')}): "
+                                "the notebook may still finish on its worker", hint="`llmops runs` shows its MLflow run when it ends: look there before running it again")
+                out.set_exception(e); return
             try: workers = [w for w in client.scheduler_info()["workers"] if among is None or w in among]
             except Exception: workers = []  # the scheduler gone too: as good as no worker
             alone = None if workers else (alone or time.monotonic())
@@ -79,7 +83,7 @@ def watch(fut, client, among: list[str] | None = None):
     return out
 
 class RunLost(UsageError):
-    "The Dask worker running a notebook died mid-run, and Dask started the task again: refused, since its first attempt may have done part of its work."
+    "A Dask run whose end the kit cannot see: its worker died mid-run and Dask started it again (refused: its first attempt may have done part of its work), or the scheduler was lost."
 
 def _once(key: str, fn, *args, settings: Settings, **kw):
     "`fn(*args, settings=settings, **kw)` on a worker, once: a second start of task `key` (its worker died, Dask rescheduled it) raises `RunLost`."
