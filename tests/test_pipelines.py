@@ -86,6 +86,22 @@ def test_a_result_that_cannot_be_written_into_the_output_is_still_returned_and_l
     assert r.status == "succeeded" and r.glue["double"] == 4 and _mlflow_run(r.run_id).info.status == "FINISHED"
 
 
+def test_a_run_whose_tracking_server_went_down_is_closed_by_the_next_run(proj, monkeypatch):
+    "The MLflow server killed as a run ended: before, its run stayed RUNNING for good, without its duration or glue values."
+    from jupyter_llmops import mlstore
+    real = mlstore._finish
+    def down(rec, s): raise ConnectionError("HTTPConnectionPool(host='127.0.0.1', port=5077): Max retries exceeded (Connection refused)")
+    monkeypatch.setattr(mlstore, "_finish", down)
+    with pytest.warns(UserWarning, match="not closed .*ConnectionError.*closed with its results by the next notebook run"):
+        first = run_notebook("ok.ipynb", {"k": 5})
+    assert first.status == "succeeded" and _mlflow_run(first.run_id).info.status == "RUNNING"
+    monkeypatch.setattr(mlstore, "_finish", real)  # the server is back
+    second = run_notebook("ok.ipynb", {"k": 6})
+    a, b = _mlflow_run(first.run_id), _mlflow_run(second.run_id)
+    assert (a.info.status, a.data.metrics["glue.double"], b.info.status) == ("FINISHED", 10.0, "FINISHED")
+    assert sorted(x.path for x in mlstore.connect(load_settings()).MlflowClient().list_artifacts(first.run_id)) == ["ok.html", "ok.ipynb"]
+
+
 def test_a_save_cut_short_keeps_the_last_whole_output_notebook(proj, monkeypatch):
     "papermill saves the output notebook as cells run; when a save fails (a full disk), the run fails and the last save stays whole."
     from jupyter_llmops.pipelines import runner

@@ -4,14 +4,16 @@
 
 # %% ../../nbs/08_mlstore.ipynb #6d54f09f
 from __future__ import annotations
-import os, urllib.error, urllib.request
+import json, os, time, urllib.error, urllib.request, warnings
+from pathlib import Path
 from .config import Settings, load_settings
 from .redaction import redact
 from .display import slug
 from .errors import LLMOpsError
 
 # %% auto #0
-__all__ = ['TrackingUnavailable', 'check_server', 'connect', 'ensure_experiment', 'list_experiments']
+__all__ = ['TrackingUnavailable', 'check_server', 'connect', 'ensure_experiment', 'list_experiments', 'finish_run',
+           'finish_pending']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -82,3 +84,48 @@ def list_experiments(settings: Settings | None = None) -> list[str]:
     "Names of the active experiments, newest first."
     mlflow = connect(settings)
     return [e.name for e in mlflow.search_experiments(order_by=["creation_time DESC"])]
+
+def _pending(s: Settings):
+    return s.path("runs", ".mlflow-pending")
+
+def _finish(rec: dict, s: Settings):
+    from mlflow.entities import Metric, RunTag
+    client = connect(s).MlflowClient()
+    now = int(time.time() * 1000)
+    client.log_batch(rec["run_id"], metrics=[Metric(k, float(v), now, 0) for k, v in rec["metrics"].items()],
+                     tags=[RunTag(k, v) for k, v in rec["tags"].items()])
+    for p in rec["artifacts"]:
+        if Path(p).is_file(): client.log_artifact(rec["run_id"], p)
+    client.set_terminated(rec["run_id"], rec["status"])
+
+def finish_run(run_id: str, status: str, # FINISHED | FAILED | KILLED
+               metrics: dict | None = None, tags: dict | None = None, artifacts: list = (), settings: Settings | None = None) -> bool:
+    """Log a run's last metrics, tags and artifact files, and end it. When the tracking store does not answer, what was to
+    be written is kept under `<home>/runs/.mlflow-pending/` and written by `finish_pending` (a notebook run's start calls
+    it): a run is never left RUNNING for good. False, with a warning, when it was kept for later."""
+    s = settings or load_settings()
+    rec = dict(tracking_uri=s.tracking_uri, run_id=run_id, status=status, metrics=dict(metrics or {}), tags=dict(tags or {}),
+               artifacts=[str(a) for a in artifacts])
+    try: _finish(rec, s); return True
+    except Exception as e:
+        from jupyter_llmops.files import atomic_write
+        _pending(s).mkdir(parents=True, exist_ok=True)
+        atomic_write(_pending(s) / f"{run_id}.json", json.dumps(rec))
+        why = (str(e).strip().splitlines() or [""])[0][:200]
+        warnings.warn(redact(f"MLflow run {run_id} not closed ({type(e).__name__}: {why}); kept, it is closed with its results "
+                             "by the next notebook run that reaches the tracking server"))
+        return False
+
+def finish_pending(settings: Settings | None = None) -> int:
+    "End the runs `finish_run` kept for this tracking store while it did not answer; how many. Stops at the first that fails again."
+    s = settings or load_settings()
+    done = 0
+    for f in sorted(_pending(s).glob("*.json")) if _pending(s).is_dir() else []:
+        mine = f.with_name(f"{f.name}.{os.getpid()}")
+        try: rec = json.loads(f.read_text()); os.rename(f, mine)  # claimed: another process finishing it too finds it gone
+        except (OSError, ValueError): continue
+        if rec.get("tracking_uri") != s.tracking_uri: os.rename(mine, f); continue
+        try: _finish(rec, s)
+        except Exception: os.rename(mine, f); break  # still down: the next run tries again
+        mine.unlink(missing_ok=True); done += 1
+    return done

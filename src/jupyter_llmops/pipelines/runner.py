@@ -187,18 +187,12 @@ def _mlflow_start(settings, experiment, name, notebook, params, tags) -> str:
         return run.info.run_id
 
 def _mlflow_end(settings, run_id, res: RunResult):
-    from jupyter_llmops.mlstore import connect
-    from mlflow.entities import Metric, RunTag
+    "End the run's MLflow run with its results; a tracking server down now: kept, and ended by a later run (`mlstore.finish_run`)."
+    from jupyter_llmops.mlstore import finish_run
     with _mlflow_lock:
-        client = connect(settings).MlflowClient()
-        now = int(time.time() * 1000)
-        ms = [Metric("duration_s", res.duration, now, 0)]
-        ms += [Metric(f"glue.{k}"[:250], float(v), now, 0) for k, v in res.glue.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        tags = [RunTag("llmops.status", res.status)] + ([RunTag("llmops.error", res.error[:5000])] if res.error else [])
-        client.log_batch(run_id, metrics=ms, tags=tags)
-        for p in (res.output_path, res.html_path):
-            if p and Path(p).is_file(): client.log_artifact(run_id, p)
-        client.set_terminated(run_id, "FINISHED" if res.ok else "FAILED")
+        ms = {"duration_s": res.duration, **{f"glue.{k}"[:250]: v for k, v in res.glue.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+        tags = {"llmops.status": res.status, **({"llmops.error": res.error[:5000]} if res.error else {})}
+        finish_run(run_id, "FINISHED" if res.ok else "FAILED", ms, tags, [p for p in (res.output_path, res.html_path) if p], settings)
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #d645c0e6
 _exporter, _html_lock = None, threading.Lock()
@@ -287,7 +281,11 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
         from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
         import_alone(*WRITER_IMPORTS)  # not racing the caller's imports as it starts the kernel (jupyter_client, zmq)
         try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, tags)
-        except Exception as e: mlrun["error"] = e
+        except Exception as e: mlrun["error"] = e; return
+        try:
+            from jupyter_llmops.mlstore import finish_pending
+            finish_pending(s)  # runs whose end an earlier outage kept: the server answers again
+        except Exception: pass
     starter = threading.Thread(target=start_mlflow, daemon=True, name="llmops-mlflow-start")
     if log: import_for_runs(); starter.start()  # the kernel's imports (IPython.paths...) done before the thread imports MLflow's: racing, one failed (KeyError: 'IPython')
     state, done = (kernel if kernel is not None else {}), threading.Event()
