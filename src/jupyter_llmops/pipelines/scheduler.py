@@ -206,12 +206,19 @@ class Scheduler:
         stop = stop or self.stopping
         self.keeper.start(stop)
         log.info("scheduler %s serving %s (poll %gs, lease %gs)", self.owner, redact(self.store.url), self.poll, self.lease)
+        fails = {"pass": 0, "alerts": 0}  # failures in a row: the database away is one traceback, then a line each, further apart
+        def failed(what: str, e: Exception):
+            fails[what] += 1
+            if fails[what] == 1: log.exception("%s failed", "scheduler pass" if what == "pass" else "the monitor's alerts check")
+            elif what == "pass" or fails[what] % 60 == 0:
+                log.error("%s failed %d times in a row: %s", what, fails[what], redact(f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:300]}"))
         while not stop.is_set():
-            try: self.step()
-            except Exception: log.exception("scheduler pass failed")
-            try: self.check_alerts()
-            except Exception: log.exception("the monitor's alerts could not be checked")
-            stop.wait(self.poll)
+            for what, fn in (("pass", self.step), ("alerts", self.check_alerts)):
+                try:
+                    fn()
+                    if fails[what]: log.info("%s works again, after %d failure(s)", what, fails[what]); fails[what] = 0
+                except Exception as e: failed(what, e)
+            stop.wait(min(self.poll * 2 ** max(0, fails["pass"] - 1), max(self.poll, 30.0)))  # backs off to 30 s while passes fail
         self.shutdown()
 
     def shutdown(self):
