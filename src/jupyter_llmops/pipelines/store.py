@@ -12,13 +12,13 @@ from pathlib import Path
 from ..config import Settings, load_settings
 from ..redaction import redact
 from ..display import status_badge, table_html
-from ..errors import ConfigError, ConflictError, NotFoundError, UsageError
+from ..errors import ConfigError, ConflictError, LLMOpsError, NotFoundError, UsageError
 from ..files import check_name
 from .cron import check_cron, next_tick, prev_tick  # prev_tick: here too, as before
 from .params import shown_params
 
 # %% auto #0
-__all__ = ['FAILED', 'COLUMNS', 'HOST', 'Schedule', 'HistoryRow', 'History', 'history_html', 'JobStore']
+__all__ = ['FAILED', 'COLUMNS', 'HOST', 'Schedule', 'HistoryRow', 'History', 'history_html', 'JobsUnavailable', 'JobStore']
 
 # %% ../../../nbs/36_pipelines_store.ipynb #57506541
 def _tables():
@@ -158,10 +158,14 @@ def _create(engine, md, runs):
             if attempt == 19: raise
             time.sleep(0.1 + 0.05 * attempt)
 
+class JobsUnavailable(LLMOpsError):
+    "The jobs database's server does not answer."
+    http_status = 503
+
 def _engine(url: str):
     "(engine, tables) of the jobs database at `url`: one engine per database and process, its tables created once."
     from sqlalchemy import create_engine, event
-    from sqlalchemy.exc import DatabaseError
+    from sqlalchemy.exc import DatabaseError, OperationalError
     with _engines_lock:
         if url in _engines: return _engines[url]
         kw = {}
@@ -172,6 +176,7 @@ def _engine(url: str):
                 try: os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # schedules hold their parameters, secret ones too: the owner's alone
                 except OSError: pass  # not ours to create or read: the connection says why
             kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        elif url.startswith("postgresql"): kw["connect_args"] = {"connect_timeout": 10}  # a host that drops packets: seconds, not minutes
         try: engine = create_engine(url, future=True, **kw)
         except Exception as e:
             raise UsageError(f"cannot open the jobs database {redact(url)}: {e}", hint="set jobs_db to a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...)") from None
@@ -183,6 +188,9 @@ def _engine(url: str):
         try: _create(engine, tables[0], tables[2])
         except DatabaseError as e:
             engine.dispose()
+            if isinstance(e, OperationalError) and not url.startswith("sqlite"):  # a server that does not answer: said so, tried afresh next time
+                raise JobsUnavailable(f"the jobs database server at {redact(url)} does not answer: {redact(str(getattr(e, 'orig', e)).strip().splitlines()[-1][:200])}",
+                                      hint="start it (PostgreSQL), or work locally: llmops config set jobs_db \"\"") from None
             first = str(getattr(e, "orig", e)).splitlines()[0]
             raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}",  # a full disk reads "disk I/O error" to a new connection
                               hint="is its disk full? free space and try again: the database is kept as it is" if "disk" in first else
