@@ -56,3 +56,28 @@ def test_runs_prints_its_table_and_a_reader_that_leaves_early_gets_no_traceback(
     exe = Path(sys.executable).parent / "llmops"
     r = subprocess.run(f"'{exe}' runs | head -c 100", shell=True, cwd=project, capture_output=True, text=True, timeout=600)
     assert len(r.stdout) == 100 and r.stderr == "", r.stderr
+
+
+def test_a_tracking_server_whose_database_is_down_is_said_as_such(project):
+    "An MLflow server up, with its PostgreSQL stopped, answers 503 to every call: before, `llmops runs` printed "
+    "'unexpected MlflowException ... too many 503 error responses', and `prompt list` went on, prompt by prompt, for 97 s."
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    class Half(BaseHTTPRequestHandler):
+        def _answer(self):
+            self.send_response(200 if self.path == "/health" else 503); self.end_headers()
+            self.wfile.write(b"OK" if self.path == "/health" else b'{"error_code": "TEMPORARILY_UNAVAILABLE"}')
+        do_GET = do_POST = _answer
+        def log_message(self, *a): pass
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Half)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        (project / "settings.ini").write_text(f"[llmops]\nllm = local\nexperiment = proj\ntracking_uri = {uri}\n")
+        for args in (["runs"], ["prompt", "list"]):
+            r = run_cli(*args, cwd=project)
+            assert r.returncode == 1 and "Traceback" not in r.stderr, r
+            assert r.stderr.startswith(f"llmops: TrackingUnavailable: the MLflow tracking server at {uri} answers 503 (unavailable): "
+                                       "is its database down?\nHint: start it (and the database behind it: scripts/team-up.sh), "
+                                       'or work locally: `llmops config set tracking_uri ""`'), r.stderr
+    finally: srv.shutdown()

@@ -12,8 +12,8 @@ from .display import slug
 from .errors import LLMOpsError
 
 # %% auto #0
-__all__ = ['TrackingUnavailable', 'check_server', 'connect', 'ensure_experiment', 'list_experiments', 'finish_run',
-           'finish_pending']
+__all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
+           'finish_run', 'finish_pending']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -33,6 +33,18 @@ def check_server(uri: str, timeout: float = 5.0):
     raise TrackingUnavailable(f"the MLflow tracking server at {redact(uri)} does not answer ({reason})",
                               hint="start it (scripts/team-up.sh), or work locally: `%llmops config set tracking_uri \"\"`")
 
+_DOWN = (("too many 503 error responses", "answers 503 (unavailable): is its database down?"), ("Max retries exceeded", "does not answer"),
+         ("Connection refused", "does not answer"), ("Failed to establish a new connection", "does not answer"))
+
+def tracking_error(e: BaseException, settings: Settings | None = None) -> TrackingUnavailable | None:
+    "A tracking server's failure (it does not answer, or answers 503 when its database is down) as `TrackingUnavailable`; None for any other error."
+    text = str(e)
+    why = next((w for k, w in _DOWN if k in text), None)
+    if why is None: return None
+    uri = (settings or load_settings()).tracking_uri
+    return TrackingUnavailable(f"the MLflow tracking server at {redact(uri)} {why}",
+                               hint="start it (and the database behind it: scripts/team-up.sh), or work locally: `%llmops config set tracking_uri \"\"`")
+
 def connect(settings: Settings | None = None):
     "Point MLflow at the settings' tracking store and return the `mlflow` module."
     s = settings or load_settings()
@@ -43,6 +55,7 @@ def connect(settings: Settings | None = None):
             from jupyter_llmops.net import check_destination
             check_destination(uri, f"the MLflow credential in {secret}")
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")  # bounded: MLflow's default retries for minutes
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")  # 1 s, then 2 s (MLflow's 2: 2 s, then 4 s, for each request)
         os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
         if uri not in _connected: check_server(uri)
     elif uri.startswith("sqlite:///"):

@@ -156,7 +156,10 @@ def _versions(name: str, settings: Settings) -> list:
     _mlflow(settings)
     from mlflow import MlflowClient
     try: return sorted(MlflowClient().search_prompt_versions(name, max_results=1000), key=lambda v: -int(v.version))
-    except Exception: return []
+    except Exception as e:
+        from jupyter_llmops.mlstore import tracking_error
+        if tracking_error(e, settings) is not None: raise  # the server down: said at once, not once per prompt (97 s for a list)
+        return []
 
 def _aliases(name: str, settings: Settings, versions: list | None = None) -> dict[int, list[str]]:
     "version -> its aliases."

@@ -163,6 +163,10 @@ def _internal(e: BaseException, handler) -> LLMOpsError:
         handler.log.warning("llmops: %s", redact(str(e).strip().splitlines()[0][:300]))
         return _status_error(503, "the tracking database is busy: another process is writing to it (SQLite: database is locked)",
                              "try again in a moment; a team shares an MLflow server on PostgreSQL (tracking_uri), which has no such lock")
+    from jupyter_llmops.mlstore import tracking_error
+    if (down := tracking_error(e)) is not None:
+        handler.log.warning("llmops: %s", redact(str(e).strip().splitlines()[0][:300]))
+        return down
     handler.log.error("llmops: %s", redact("".join(__import__("traceback").format_exception(e))))
     first = (str(e).strip().splitlines() or [""])[0][:300]
     return _status_error(500, f"{type(e).__name__}: {first}", "the Jupyter server's log has the traceback")

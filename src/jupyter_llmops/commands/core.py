@@ -136,9 +136,11 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
     if not callable(getattr(args, "run", None)):  # a command's own argument named `run` would hide its runner
         raise TypeError(f"command {name!r}: `run` must be the runner set by set_defaults(run=...), not an argument")
     try: return args.run(args, ctx)
-    except OSError as e:  # a path or name given that no file system takes: the user's to fix, not a traceback
-        if e.errno != errno.ENAMETOOLONG: raise
-        raise path_too_long(e.filename) from None
+    except Exception as e:
+        if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG: raise path_too_long(e.filename) from None  # the user's to fix
+        from jupyter_llmops.mlstore import tracking_error
+        if (down := tracking_error(e, ctx.settings)) is not None: raise down from None  # the server, or its database, is down
+        raise
 
 # %% ../../../nbs/40_commands_core.ipynb #c887a317
 def _arg(a) -> str:
