@@ -4,7 +4,7 @@
 
 # %% ../../nbs/59_cli.ipynb #b7f21e5e
 from __future__ import annotations
-import os, signal, sys, threading, traceback
+import os, re, signal, sys, threading, traceback
 from .commands import HelpText, dispatch, help_tree
 from .config import kit_version
 from .redaction import printable, redact, show_kit_warnings
@@ -18,6 +18,10 @@ def _text(res) -> str:
     "A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns); control characters escaped."
     if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"): return printable(res.to_string(max_colwidth=None, max_cols=None, max_rows=None))
     return printable(str(res))
+
+def _cli_words(text: str) -> str:
+    "A message's commands as a shell types them: `%llmops config set ...` is `llmops config set ...` here (`%%llmops`, a cell magic, has no shell form)."
+    return re.sub(r"(?<![%\w])%llmops\b", "llmops", text)
 
 def _reader_gone() -> int:
     "`llmops runs | head`: the reader left; what is left to print goes nowhere, quietly, and the status says so as a shell's tools do (128 + SIGPIPE)."
@@ -46,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if hasattr(res, "run_in_terminal"): res = HelpText(res.run_in_terminal())
     except LLMOpsError as e:
         if debug: traceback.print_exc()
-        print(f"llmops: {type(e).__name__}: {printable(redact(str(e)))}", file=sys.stderr)
+        print(f"llmops: {type(e).__name__}: {_cli_words(printable(redact(str(e))))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:
         print(f"llmops: {'terminated' if isinstance(e, _Terminated) else 'interrupted'}", file=sys.stderr)

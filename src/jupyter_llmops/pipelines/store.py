@@ -190,7 +190,7 @@ def _engine(url: str):
             engine.dispose()
             if isinstance(e, OperationalError) and not url.startswith("sqlite"):  # a server that does not answer: said so, tried afresh next time
                 raise JobsUnavailable(f"the jobs database server at {redact(url)} does not answer: {redact(str(getattr(e, 'orig', e)).strip().splitlines()[-1][:200])}",
-                                      hint="start it (PostgreSQL), or work locally: llmops config set jobs_db \"\"") from None
+                                      hint="start it (PostgreSQL), or work locally: `%llmops config set jobs_db \"\"`") from None
             first = str(getattr(e, "orig", e)).splitlines()[0]
             raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}",  # a full disk reads "disk I/O error" to a new connection
                               hint="is its disk full? free space and try again: the database is kept as it is" if "disk" in first else
