@@ -64,6 +64,22 @@ def _version(dist: str):
     try: return metadata.version(dist)
     except metadata.PackageNotFoundError: return None
 
+def _answers(name: str, url: str) -> Asset:
+    "Whether the server at `url` answers within 3 s: an MLflow server's `/health`, a database's TCP port."
+    import socket, urllib.request
+    from urllib.parse import urlsplit
+    from jupyter_llmops.redaction import redact
+    try:
+        if url.startswith(("http://", "https://")):
+            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=3) as r:
+                if r.status != 200: raise OSError(f"HTTP {r.status}")
+        else:
+            u = urlsplit(url)
+            socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=3).close()
+        return Asset(name, True, f"{redact(url)} answers")
+    except Exception as e:
+        return Asset(name, False, f"{redact(url)} does not answer ({str(getattr(e, 'reason', e))[:120]})")
+
 def get_status(settings: Settings | None = None) -> Status:
     "Settings, offline model assets and installed components, without importing torch, mlflow or the like."
     s = settings or load_settings()
@@ -71,4 +87,6 @@ def get_status(settings: Settings | None = None) -> Status:
     assets = [_asset(f"local LLM ({models.LOCAL_LLM['name']} GGUF)", models.local_gguf),
               Asset("local LLM fast copy", True, str(copy) if (copy / "config.json").exists() else "made on first use"),
               _asset(f"embedding model ({s.embed_model})", lambda: models.embed_model_path(s.embed_model))]
+    if s.tracking_uri.startswith(("http://", "https://")): assets.append(_answers("tracking server", s.tracking_uri))  # a team's servers
+    if s.raw("jobs_db").startswith("postgresql"): assets.append(_answers("jobs database server", s.raw("jobs_db")))
     return Status(kit_version(), s, assets, {d: _version(d) for d in COMPONENTS})
