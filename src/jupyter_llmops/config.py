@@ -353,6 +353,10 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
             raise ConfigError(f"{f} could not be updated safely (it would read {key} = {cp[SECTION].get(key) if cp.has_section(SECTION) else None!r}); it was left as it was",
                               hint=f"edit it by hand: {key} = {value} under [{SECTION}]")
         atomic_write(f, new)
+        if redact(value) != value and f.stat().st_mode & 0o077:  # a password in a URL, a token: the file is its owner's alone
+            os.chmod(f, f.stat().st_mode & 0o700)
+            warnings.warn(f"{f} holds a secret now ({key}): made readable by you alone; keep it out of version control, "
+                          f"or give it in the environment instead (LLMOPS_{key.upper()})")
     s = load_settings(start, env)
     if s.sources[key].startswith("env"): warnings.warn(f"{key} was written to {f}, but {s.sources[key]} overrides it")
     return s
