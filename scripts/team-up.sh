@@ -6,23 +6,29 @@
 set -euo pipefail
 DIR=$(realpath -m "$1"); PG_PORT=${2:-55432}; MLFLOW_PORT=${3:-5055}; PYTHON=${PYTHON:-python3}
 port_free() { "$PYTHON" -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); sys.exit(s.connect_ex(('127.0.0.1', $1)) == 0)"; }
+pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+if [ -f "$DIR/mlflow.pid" ] && kill -0 -- -"$(cat "$DIR/mlflow.pid")" 2>/dev/null; then  # this team is up already
+  echo "http://127.0.0.1:$MLFLOW_PORT"; exit 0
+fi
+PG_UP=0  # this DIR's PostgreSQL still running (only MLflow crashed): keep it, start MLflow again
+[ -n "$(pgbin)" ] && [ -f "$DIR/pg/PG_VERSION" ] && as_pg "$(pgbin)/pg_ctl" -D "$DIR/pg" status >/dev/null 2>&1 && PG_UP=1
 for p in "$PG_PORT" "$MLFLOW_PORT"; do
+  [ "$p" = "$PG_PORT" ] && [ "$PG_UP" = 1 ] && continue
   port_free "$p" || { echo "team-up: port $p is in use on 127.0.0.1 (another server, or a team already up)." >&2
                       echo "  fix: pick free ports: scripts/team-up.sh $1 <PG_PORT> <MLFLOW_PORT>, or stop it: scripts/team-down.sh DIR" >&2; exit 2; }
 done
-pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 if [ -z "$(pgbin)" ]; then
   [ "$(id -u)" = 0 ] || { echo "team-up: PostgreSQL is not installed: apt-get install postgresql" >&2; exit 1; }
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
 PGBIN=$(pgbin)
-as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 mkdir -p "$DIR"
 [ "$(id -u)" = 0 ] && chown postgres "$DIR" && chmod 755 "$DIR"
 if [ ! -f "$DIR/pg/PG_VERSION" ]; then
   as_pg "$PGBIN/initdb" -D "$DIR/pg" -U mlflow --auth=trust -E UTF8 >"$DIR/initdb.log" 2>&1
 fi
-as_pg "$PGBIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -w -t 60 \
+[ "$PG_UP" = 1 ] || as_pg "$PGBIN/pg_ctl" -D "$DIR/pg" -l "$DIR/pg/server.log" -w -t 60 \
   -o "-p $PG_PORT -k $DIR -c listen_addresses=127.0.0.1" start >/dev/null
 as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U mlflow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='mlflow'" | grep -q 1 \
   || as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U mlflow mlflow
