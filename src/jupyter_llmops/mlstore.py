@@ -39,6 +39,7 @@ _DOWN = (("too many 503 error responses", "answers 503 (unavailable): is its dat
 def tracking_error(e: BaseException, settings: Settings | None = None) -> TrackingUnavailable | None:
     "A tracking server's failure (it does not answer, or answers 503 when its database is down) as `TrackingUnavailable`; None for any other error."
     text = str(e)
+    if isinstance(e, LLMOpsError) or (type(e).__name__ != "MlflowException" and "/mlflow/" not in text): return None  # an LLM server refusing is not this
     why = next((w for k, w in _DOWN if k in text), None)
     if why is None: return None
     uri = (settings or load_settings()).tracking_uri
