@@ -133,8 +133,12 @@ def finish_run(run_id: str, status: str, # FINISHED | FAILED | KILLED
 def finish_pending(settings: Settings | None = None) -> int:
     "End the runs `finish_run` kept for this tracking store while it did not answer; how many. Stops at the first that fails again."
     s = settings or load_settings()
-    done = 0
-    for f in sorted(_pending(s).glob("*.json")) if _pending(s).is_dir() else []:
+    done, d = 0, _pending(s)
+    for c in d.glob("*.json.*") if d.is_dir() else []:  # claimed by a process that died before it finished (SIGKILL): free again
+        try: os.kill(int(c.suffix[1:]), 0)
+        except ProcessLookupError: c.rename(c.with_suffix(""))
+        except (ValueError, OSError): pass
+    for f in sorted(d.glob("*.json")) if d.is_dir() else []:
         mine = f.with_name(f"{f.name}.{os.getpid()}")
         try: rec = json.loads(f.read_text()); os.rename(f, mine)  # claimed: another process finishing it too finds it gone
         except (OSError, ValueError): continue
