@@ -4,7 +4,7 @@
 
 # %% ../../nbs/08_mlstore.ipynb #6d54f09f
 from __future__ import annotations
-import json, os, time, urllib.error, urllib.request, warnings
+import json, os, time, warnings
 from pathlib import Path
 from .config import Settings, load_settings
 from .redaction import redact
@@ -24,12 +24,8 @@ _connected: set = set()
 
 def check_server(uri: str, timeout: float = 5.0):
     "Raise `TrackingUnavailable` unless the MLflow server at `uri` answers its health check within `timeout` s."
-    try:
-        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as r:
-            if r.status == 200: return
-            reason = f"HTTP {r.status}"
-    except urllib.error.HTTPError as e: reason = f"HTTP {e.code}"
-    except (urllib.error.URLError, OSError) as e: reason = str(getattr(e, "reason", e))
+    from jupyter_llmops.net import health
+    if (reason := health(uri, timeout)) is None: return
     raise TrackingUnavailable(f"the MLflow tracking server at {redact(uri)} does not answer ({reason})",
                               hint="start it (scripts/team-up.sh), or work locally: `%llmops config set tracking_uri \"\"`")
 

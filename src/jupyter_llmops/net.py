@@ -10,7 +10,7 @@ from .redaction import mask_url
 from .errors import LLMOpsError
 
 # %% auto #0
-__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'open_url']
+__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'open_url', 'health']
 
 # %% ../../nbs/05_net.ipynb #92dc0526
 class InsecureDestination(LLMOpsError):
@@ -60,3 +60,12 @@ _opener = urllib.request.build_opener(_NoRedirect)
 def open_url(request: urllib.request.Request, timeout: float = 30.0):
     "`urllib` `urlopen` without redirects (a 3xx answer is an `HTTPError`)."
     return _opener.open(request, timeout=timeout)
+
+def health(uri: str, timeout: float = 5.0) -> str | None:
+    "None when the server at `uri` answers its `/health` (an MLflow server's) with 200 within `timeout` s; else why not."
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as r:
+            if r.status == 200: return None
+            return f"HTTP {r.status}"
+    except urllib.error.HTTPError as e: return f"HTTP {e.code}"
+    except (urllib.error.URLError, OSError, ValueError) as e: return str(getattr(e, "reason", e))  # ValueError: a port that is not a number

@@ -66,19 +66,15 @@ def _version(dist: str):
 
 def _answers(name: str, url: str) -> Asset:
     "Whether the server at `url` answers within 3 s: an MLflow server's `/health`, a database's TCP port."
-    import socket, urllib.request
+    import socket
     from urllib.parse import urlsplit
+    from jupyter_llmops.net import health
     from jupyter_llmops.redaction import redact
-    try:
-        if url.startswith(("http://", "https://")):
-            with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=3) as r:
-                if r.status != 200: raise OSError(f"HTTP {r.status}")
-        else:
-            u = urlsplit(url)
-            socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=3).close()
-        return Asset(name, True, f"{redact(url)} answers")
-    except Exception as e:
-        return Asset(name, False, f"{redact(url)} does not answer ({str(getattr(e, 'reason', e))[:120]})")
+    if url.startswith(("http://", "https://")): why = health(url, 3)
+    else:
+        try: u = urlsplit(url); socket.create_connection((u.hostname or "127.0.0.1", u.port or 5432), timeout=3).close(); why = None
+        except (OSError, ValueError) as e: why = str(e)
+    return Asset(name, why is None, f"{redact(url)} answers" if why is None else f"{redact(url)} does not answer ({why[:120]})")
 
 def get_status(settings: Settings | None = None) -> Status:
     "Settings, offline model assets and installed components, without importing torch, mlflow or the like."
