@@ -30,9 +30,11 @@ def _relevant(case: dict, chunk: dict) -> bool:
 
 def read_qa(path: str | Path) -> list[dict]:
     "Read the evaluation JSONL; an error names the line and the missing field."
-    return read_jsonl(path, '--data takes JSONL lines {"question": ..., "expected_source": ...}',
-                      lambda c: [f if f not in c else f"{f} as a string" for f in ("question", "expected_source", "expected_text")
-                                 if not (isinstance(c.get(f), str) and c[f].strip() or f == "expected_text" and (f not in c or isinstance(c[f], str)))])
+    def bad(c: dict) -> list[str]:  # required: non-blank strings; expected_text, when given: a string
+        wrong = [f for f in ("question", "expected_source") if not (isinstance(c.get(f), str) and c[f].strip())]
+        wrong += ["expected_text"] if "expected_text" in c and not isinstance(c["expected_text"], str) else []
+        return [f if f not in c else f"{f} as a string" for f in wrong]
+    return read_jsonl(path, '--data takes JSONL lines {"question": ..., "expected_source": ...}', bad)
 
 def _unmatched(cases: list, sources: list) -> tuple[list, list]:
     "The expected sources that no source of the index matches, and those that several match (a bare file name: any of them is a hit)."
