@@ -40,7 +40,9 @@ def _unmatched(cases: list, sources: list) -> tuple[list, list]:
     "The expected sources that no source of the index matches, and those that several match (a bare file name: any of them is a hit)."
     by_name = {}
     for x in sources: by_name[Path(x).name] = by_name.get(Path(x).name, 0) + 1
-    count = lambda e: by_name.get(e.lstrip("./"), 0) if "/" not in Path(e).as_posix().lstrip("./") else sum(source_matches(e, x) for x in sources)
+    def count(e: str) -> int:  # source_matches' rule; a bare name is looked up by file name rather than tried on every source
+        bare = Path(e).as_posix().lstrip("./")
+        return by_name.get(bare, 0) if "/" not in bare else sum(source_matches(e, x) for x in sources)
     n = {e: count(e) for e in dict.fromkeys(c["expected_source"] for c in cases)}
     return [e for e, k in n.items() if k == 0], [e for e, k in n.items() if k > 1]
 
