@@ -30,12 +30,21 @@ def _resolve(name: str, mods: dict) -> str | None:
     return "" if "" in mods else None
 
 
+def _parse(path: Path) -> ast.AST:
+    """`ast.parse`, tried again on CPython 3.11's "AST constructor recursion depth mismatch" (gh-106905: a thread left
+    by an earlier test in this worker that also builds ASTs can trip it; the file itself is fine)."""
+    for attempt in range(3):
+        try: return ast.parse(path.read_text(encoding="utf-8"))
+        except SystemError:
+            if attempt == 2: raise
+
+
 def imports_of(mod: str, path: Path, mods: dict) -> set[str]:
     "The kit modules `mod` imports anywhere in its file (top level and inside functions)."
     out = set()
     pkg_parts = mod.split(".") if mod else []
     is_pkg = path.name == "__init__.py"
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(_parse(path)):
         names = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
