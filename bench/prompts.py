@@ -1,8 +1,11 @@
-"""Rendering a registered prompt: the kit's cached `render` against raw `mlflow.genai.load_prompt(...).format(...)`.
+"""Rendering a registered prompt: the kit's cached `render` against raw `mlflow.genai.load_prompt(...).format(...)`;
+listing every prompt with its versions and aliases (`prompt list`, the sidebar's Prompts) against MLflow's public API.
 
 In one process, on one SQLite store, per call, medians of repeated batches. The raw path is measured with MLflow's
 own default cache (60 s for aliases) and with it bypassed (cache_ttl_seconds=0). Goal: at least 100x faster once
-cached.  Run: .venv/bin/python bench/prompts.py"""
+cached. The listing: 100 prompts of 3 versions, one alias each; MLflow's public API gives a version's aliases one
+version at a time (`search_prompts`, then `search_prompt_versions` and `get_prompt_version` for each), the kit reads
+the registry in two searches.  Run: .venv/bin/python bench/prompts.py"""
 import atexit, os, shutil, statistics, tempfile, time, warnings
 
 warnings.filterwarnings("ignore")
@@ -45,6 +48,31 @@ def main():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__))); from _report import row
     row("prompts", "cached `render` vs `mlflow.genai.load_prompt(...).format(...)`",
         f"{t_kit * 1e6:.1f} us vs {t_raw * 1e6:.0f} us: {t_raw / t_kit:.0f}x (goal >= 100x); {t_raw0 / t_kit:,.0f}x vs uncached", "python bench/prompts.py")
+    listing(s, row)
+
+
+def listing(s, row, n: int = 100):
+    "`list_prompts` against the same table made with MLflow's public API, on n prompts of 3 versions."
+    import mlflow
+    from jupyter_llmops import prompts
+    for i in range(n):
+        for v in range(3): prompts.register(f"bench-p{i:03d}", f"Version {v}: answer {{{{question}}}} ({i})", f"v{v}", alias="prod" if v == 1 else None, settings=s)
+    c = mlflow.MlflowClient()
+    def raw():
+        rows = []
+        for p in mlflow.genai.search_prompts(max_results=1000):
+            vs = sorted(c.search_prompt_versions(p.name, max_results=1000), key=lambda v: -int(v.version))
+            al = {int(v.version): c.get_prompt_version(p.name, v.version).aliases for v in vs}
+            rows.append((p.name, int(vs[0].version), len(vs), ", ".join(f"{a}={v}" for v in sorted(al) for a in sorted(al[v])), vs[0].commit_message or ""))
+        return rows
+    kit = lambda: [tuple(r) for r in prompts.list_prompts(s)[["name", "latest", "versions", "aliases", "message"]].itertuples(index=False)]
+    assert sorted(kit()) == sorted(raw())
+    t_kit, t_raw = per_call(kit, 1, 5), per_call(raw, 1, 5)
+    print(f"\nlist {len(kit())} prompts with their versions and aliases (median of 5)")
+    print(f"{'jupyter-llmops list_prompts':<46}{t_kit * 1e3:>9.0f} ms{'':>12}")
+    print(f"{'mlflow public API, per prompt and version':<46}{t_raw * 1e3:>9.0f} ms{t_raw / t_kit:>10.1f}x")
+    row("prompt list", f"`list_prompts` vs MLflow's public API (per prompt and version), {len(kit())} prompts (100 of 3 versions)",
+        f"{t_kit * 1e3:.0f} ms vs {t_raw * 1e3:,.0f} ms: {t_raw / t_kit:.0f}x", "python bench/prompts.py")
 
 
 if __name__ == "__main__":
