@@ -4,157 +4,276 @@
 
 # %% ../../nbs/27_drift.ipynb #a4abab86
 from __future__ import annotations
-import re
-from dataclasses import dataclass
-from html import escape
+import hashlib, re, warnings
+from dataclasses import dataclass, field
 import numpy as np
 from .config import Settings, load_settings
 from .display import figure, img_html, png_b64, styled
 from .errors import UsageError
+from .redaction import redact
 
 # %% auto #0
-__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'is_categorical', 'psi', 'column_drift', 'DriftReport', 'drift', 'log_report',
-           'calls_window', 'traffic_drift']
+__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'MISSING_SHIFT', 'ID_SHARE', 'DISTANCE_ROWS', 'HEATMAP_COLUMNS', 'is_categorical', 'psi',
+           'column_drift', 'DriftReport', 'drift', 'log_report', 'read_frame', 'calls_window', 'traffic_drift']
 
 # %% ../../nbs/27_drift.ipynb #9567d40a
 TESTS = ("auto", "ks", "wasserstein", "chi2", "js", "psi")
 THRESHOLDS = {"ks": 0.05, "chi2": 0.05, "wasserstein": 0.1, "js": 0.1, "psi": 0.1}  # p-value for ks/chi2, statistic otherwise
 EPS = 1e-4
+MISSING_SHIFT = 0.05  # a change in the share of missing values this large, and significant, is drift
+ID_SHARE = 0.5  # a text column with more distinct values than this share of its rows names things: not tested
+DISTANCE_ROWS = 1000  # under this many rows a side, a distance's fixed threshold mostly measures sampling noise
+
+def _numeric(s) -> bool:
+    import pandas as pd
+    return pd.api.types.is_numeric_dtype(s) and not isinstance(s.dtype, pd.CategoricalDtype)
+
+def _finite(s):
+    "The values that measure something: not missing, and for numbers not infinite."
+    s = s.dropna()
+    return s[np.isfinite(s.astype(float))] if _numeric(s) else s
 
 def is_categorical(s) -> bool:
+    "Text, category and bool columns, and whole numbers with at most 5 distinct values (a rating, a number of children)."
     import pandas as pd
-    return (s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_bool_dtype(s)
-            or pd.api.types.is_string_dtype(s) or s.nunique(dropna=True) <= 5)
+    if pd.api.types.is_bool_dtype(s) or not _numeric(s): return True
+    v = _finite(s).astype(float)
+    return bool((v == np.floor(v)).all()) and v.nunique() <= 5  # the cheap check first: most numbers are not whole
 
-def _shares(ref, cur):
-    "Category shares of reference and current over the union of categories."
-    cats = sorted(set(ref.dropna().astype(str)) | set(cur.dropna().astype(str)))
-    r = ref.dropna().astype(str).value_counts().reindex(cats, fill_value=0).to_numpy(float)
-    c = cur.dropna().astype(str).value_counts().reindex(cats, fill_value=0).to_numpy(float)
-    return r, c
+def _counts(ref, cur, numeric: bool):
+    "Each value's count in reference and current, over the values either has: numbers by value (1, 1.0 and True are one)."
+    def vc(s):
+        s = _finite(s)
+        if numeric: return s.astype(float).value_counts()
+        try: out = s.value_counts()
+        except TypeError: out = s.astype(str).value_counts()  # unhashable cells (dicts, lists)
+        out.index = out.index.astype(str)
+        return out.groupby(level=0).sum()
+    r, c = vc(ref), vc(cur)
+    keys = r.index.union(c.index)
+    return r.reindex(keys, fill_value=0).to_numpy(float), c.reindex(keys, fill_value=0).to_numpy(float)
 
-def psi(ref, cur, categorical: bool) -> float:
-    "Population Stability Index: sum((c - r) * ln(c / r)) over bins (reference quantiles) or categories."
-    if categorical: r, c = _shares(ref, cur)
-    else:
-        edges = np.unique(np.quantile(ref.dropna(), np.linspace(0, 1, 11)))
-        edges[0], edges[-1] = -np.inf, np.inf
-        r, c = np.histogram(ref.dropna(), edges)[0].astype(float), np.histogram(cur.dropna(), edges)[0].astype(float)
+def _binned(ref, cur):
+    """Counts in the reference's decile bins, the outer ones open. When ties collapse them into one bin (a column
+    mostly one value), three bins: under the reference's minimum, within its range, above its maximum."""
+    a, b = _finite(ref).astype(float).to_numpy(), _finite(cur).astype(float).to_numpy()
+    q = np.unique(np.quantile(a, np.linspace(0, 1, 11)))
+    edges = np.r_[-np.inf, q[1:-1], np.inf] if len(q) > 2 else np.r_[-np.inf, q[0], np.nextafter(q[-1], np.inf), np.inf]
+    return np.histogram(a, edges)[0].astype(float), np.histogram(b, edges)[0].astype(float)
+
+def _psi(r, c) -> float:
     r, c = np.clip(r / r.sum(), EPS, None), np.clip(c / c.sum(), EPS, None)
     return float(np.sum((c - r) * np.log(c / r)))
 
-def column_drift(ref, cur, test: str = "auto") -> dict:
-    "One column's test, statistic, p-value (None when the test has none), threshold and verdict."
-    from scipy import stats
+def _js(r, c) -> float:
     from scipy.spatial.distance import jensenshannon
+    return float(jensenshannon(r / r.sum(), c / c.sum(), base=2))
+
+def psi(ref, cur, categorical: bool) -> float:
+    "Population Stability Index: sum((c - r) * ln(c / r)) over bins (reference deciles) or categories."
+    return _psi(*(_counts(ref, cur, _numeric(ref) and _numeric(cur)) if categorical else _binned(ref, cur)))
+
+def _noise(r, c, stat, draws: int = 100) -> float:
+    """The 95th percentile of `stat` over random splits of the pooled rows into sides of these sizes (a permutation
+    test): what sampling noise alone reaches. Draws from the pooled shares instead fall short with many rare values."""
+    rng = np.random.default_rng(0)
+    pool = (r + c).astype(np.int64)
+    def split():
+        x = rng.multivariate_hypergeometric(pool, int(r.sum())).astype(float)
+        return stat(x, pool - x)
+    return float(np.quantile([split() for _ in range(draws)], 0.95))
+
+def column_drift(ref, cur, test: str = "auto") -> dict:
+    """One column's test, statistic, p-value (None when the test has none), threshold and verdict, the share of values
+    missing on each side, and a note when the verdict needs one."""
+    from scipy import stats
     import pandas as pd
+    if not isinstance(ref, pd.Series) or not isinstance(cur, pd.Series):
+        raise UsageError("column_drift compares two pandas Series", hint="drift(reference_df, current_df) compares frames")
+    if test not in TESTS: raise UsageError(f"bad test {test!r}", hint=f"one of {', '.join(TESTS)}")
+    name = redact(str(ref.name))
+    if any(pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s) for s in (ref, cur)):
+        raise UsageError(f"{name}: dates and times are not compared (a later window always holds later dates)",
+                         hint="leave the column out (--columns), or compare a part of it: the hour, the weekday")
     cat = is_categorical(ref)
-    if not cat:  # numbers: NaN and infinities measure nothing; a side left empty (a column gone missing) is drift, not calm
-        if not pd.api.types.is_numeric_dtype(cur):
-            raise UsageError(f"{ref.name}: numbers in the reference, {cur.dtype} values in the current data", hint="convert the column first, or leave it out with --columns")
-        ref, cur = ref[np.isfinite(ref)], cur[np.isfinite(cur)]
+    if not cat and not _numeric(cur):
+        raise UsageError(f"{name}: numbers in the reference, {cur.dtype} values in the current data", hint="convert the column first, or leave it out with --columns")
     if test == "auto": test = ("chi2" if len(ref) <= 1000 else "js") if cat else ("ks" if len(ref) <= 1000 else "wasserstein")
-    if test in ("ks", "wasserstein") and cat: raise UsageError(f"{ref.name}: {test} needs a numeric column", hint="use chi2, js or psi")
-    p = None
-    if ref.dropna().empty or cur.dropna().empty:
-        return dict(column=str(ref.name), test=test, statistic=float("nan"), p_value=None, threshold=THRESHOLDS[test], drift=True)
-    if test == "ks": stat, p = stats.ks_2samp(ref.dropna(), cur.dropna())
-    elif test == "wasserstein":
-        sd = float(np.std(ref.dropna())) or 1.0
-        stat = stats.wasserstein_distance(ref.dropna(), cur.dropna()) / sd
-    elif test == "chi2":
-        r, c = _shares(ref, cur)
-        expected = np.clip(r / r.sum(), EPS, None); expected = expected / expected.sum() * c.sum()
-        stat, p = stats.chisquare(c, expected)
-    elif test == "js":
-        r, c = _shares(ref, cur)
-        stat = jensenshannon(r / r.sum(), c / c.sum(), base=2)
-    else: stat = psi(ref, cur, cat)
+    if test in ("ks", "wasserstein") and cat:
+        why = " (whole numbers with at most 5 distinct values are categories)" if _numeric(ref) else ""
+        raise UsageError(f"{name}: {test} compares numbers, and this column holds categories{why}", hint="use chi2, js or psi")
+    (n_r, n_c), (f_r, f_c) = (len(ref), len(cur)), (_finite(ref), _finite(cur))
+    out = dict(column=name, test=test, statistic=float("nan"), p_value=None, threshold=THRESHOLDS[test], drift=False,
+               missing_ref=1 - len(f_r) / max(n_r, 1), missing_cur=1 - len(f_c) / max(n_c, 1), note="")
+    if f_r.empty or f_c.empty:  # a column gone empty is drift, not calm; empty on both sides, nothing to test
+        if f_r.empty and f_c.empty: return {**out, "test": "none", "threshold": float("nan"), "note": "no value on either side"}
+        return {**out, "drift": True, "note": f"no value in the {'reference' if f_r.empty else 'current data'}"}
+    if cat and not _numeric(ref) and len(f_r) >= 20:
+        try: k = f_r.nunique()
+        except TypeError: k = f_r.astype(str).nunique()
+        if k > ID_SHARE * len(f_r):
+            return {**out, "test": "none", "threshold": float("nan"), "note": f"{k} distinct values in {len(f_r)} rows: ids or free text, not tested"}
+    if test in ("chi2", "js", "psi"):
+        r, c = _counts(f_r, f_c, _numeric(ref) and _numeric(cur)) if cat else _binned(f_r, f_c)
+        r, c = r[(r + c) > 0], c[(r + c) > 0]
+    p, note = None, ""
+    if test == "ks": stat, p = stats.ks_2samp(f_r.astype(float), f_c.astype(float))
+    elif test == "wasserstein": stat = stats.wasserstein_distance(f_r.astype(float), f_c.astype(float)) / (float(np.std(f_r.astype(float))) or 1.0)
+    elif test == "chi2": stat, p = (0.0, 1.0) if len(r) < 2 else stats.chi2_contingency(np.vstack([r, c]))[:2]
+    else: stat = (_js if test == "js" else _psi)(r, c)
     thr = THRESHOLDS[test]
     drift = bool(p < thr) if p is not None else bool(stat >= thr)
     drift |= not np.isfinite(stat) or (p is not None and not np.isfinite(p))  # a test that measured nothing is not "no drift"
-    return dict(column=str(ref.name), test=test, statistic=float(stat), p_value=None if p is None else float(p), threshold=thr, drift=drift)
+    if drift and test in ("js", "psi") and np.isfinite(stat) and stat <= (floor := _noise(r, c, _js if test == "js" else _psi)):
+        drift, note = False, f"within sampling noise: random splits of both sides' rows reach {floor:.3g}"
+    m_r, m_c = n_r - len(f_r), n_c - len(f_c)
+    if abs(m_c / n_c - m_r / n_r) >= MISSING_SHIFT and stats.chi2_contingency([[m_r, n_r - m_r], [m_c, n_c - m_c]])[1] < 0.05:
+        drift, note = True, f"missing values {m_r / n_r:.0%} -> {m_c / n_c:.0%}"
+    return {**out, "statistic": float(stat), "p_value": None if p is None else float(p), "drift": drift, "note": note}
 
 # %% ../../nbs/27_drift.ipynb #953f2b4d
+HEATMAP_COLUMNS = 60  # the heat-map shows at most this many columns: the ones furthest past their thresholds
+
 @dataclass
 class DriftReport:
-    "What `%llmops drift` returns: `.columns` (one row per column) and `.share_drifted`."
-    columns: object  # DataFrame: column, test, statistic, p_value, threshold, drift
+    "What `%llmops drift` returns: `.columns` (one row per column) and `.share_drifted` (of the tested columns)."
+    columns: object  # DataFrame: column, test, statistic, p_value, threshold, drift, missing_ref, missing_cur, note
     share_drifted: float
     dataset_drift: bool
     n_reference: int
     n_current: int
     run_id: str = ""
+    _png: str | None = field(default=None, repr=False)
 
     def __repr__(self):
-        return (f"drift in {int(self.columns.drift.sum())} of {len(self.columns)} columns ({self.share_drifted:.0%}); "
+        tested = int((self.columns.test != "none").sum())
+        return (f"drift in {int(self.columns.drift.sum())} of {tested} tested columns ({self.share_drifted:.0%}); "
                 f"dataset drift: {self.dataset_drift}\n{self.columns.to_string(index=False)}")
 
     def heatmap_png(self) -> str:
-        "Each column's statistic relative to its threshold (p-value tests: threshold / p), as a base64 PNG."
-        c = self.columns
-        score = [min((t / max(p, 1e-12)) if p is not None and p == p else s / t, 5.0)
-                 for s, p, t in zip(c.statistic, c.p_value, c.threshold)]
-        fig = figure(min(max(4, 0.5 * len(c) + 2), 8), 2.6)
+        "Each column's statistic relative to its threshold (p-value tests: threshold / p), as a base64 PNG; drawn once."
+        if self._png is not None: return self._png
+        c = self.columns.assign(score=[0.0 if t == "none" else 5.0 if d and not (s == s) else
+                                       min((th / max(p, 1e-12)) if p is not None and p == p else s / th, 5.0)
+                                       for t, s, p, th, d in zip(self.columns.test, self.columns.statistic, self.columns.p_value,
+                                                                 self.columns.threshold, self.columns.drift)])
+        shown = c if len(c) <= HEATMAP_COLUMNS else c.sort_values("score", ascending=False, kind="stable").head(HEATMAP_COLUMNS)
+        fig = figure(min(max(4, 0.5 * len(shown) + 2), 12), 2.8)
         ax = fig.add_subplot()
-        ax.set_title(f"drift per column: {int(c.drift.sum())} of {len(c)} drifted (1 = at the test's threshold)", fontsize=9)
-        im = ax.imshow([score], cmap="RdYlGn_r", vmin=0, vmax=2, aspect="auto")
-        ax.set_yticks([]); ax.set_xticks(range(len(c)), c.column, rotation=30, ha="right", fontsize=8)
-        for i, d in enumerate(c.drift): ax.text(i, 0, "drift" if d else "ok", ha="center", va="center", fontsize=7)
+        more = f"; the {len(shown)} furthest past their thresholds" if len(shown) < len(c) else ""
+        ax.set_title(f"drift per column: {int(c.drift.sum())} of {int((c.test != 'none').sum())} drifted{more} (1 = at the test's threshold)", fontsize=9)
+        im = ax.imshow([shown.score.tolist()], cmap="RdYlGn_r", vmin=0, vmax=2, aspect="auto")
+        labels = [(n if len(n) <= 30 else n[:29] + "…").replace("$", r"\$") for n in map(str, shown.column)]  # `$` would start mathtext
+        ax.set_yticks([]); ax.set_xticks(range(len(shown)), labels, rotation=30, ha="right", fontsize=8)
+        for i, (d, t) in enumerate(zip(shown.drift, shown.test)): ax.text(i, 0, "-" if t == "none" else "drift" if d else "ok", ha="center", va="center", fontsize=7)
         fig.colorbar(im, ax=ax, fraction=0.03, pad=0.02).set_label("statistic / threshold", fontsize=8)
-        return png_b64(fig)
+        self._png = png_b64(fig)
+        return self._png
 
     def _repr_html_(self):
         sty = styled(self.columns).apply(lambda r: ["background:#ffebe9" if r.drift else "" for _ in r], axis=1)  # column names are CSV headers: escaped
-        return (f"<div><b>drift</b>: {int(self.columns.drift.sum())} of {len(self.columns)} columns ({self.share_drifted:.0%}) · "
+        tested = int((self.columns.test != "none").sum())
+        return (f"<div><b>drift</b>: {int(self.columns.drift.sum())} of {tested} tested columns ({self.share_drifted:.0%}) · "
                 f"dataset drift <b>{self.dataset_drift}</b> <small>({self.n_reference} reference rows, {self.n_current} current)</small>"
                 f"{sty.to_html()}{img_html(self.heatmap_png(), 'drift per column')}</div>")
 
-def drift(reference, current, columns: list[str] | None = None, test: str = "auto", log: bool = True,
+def _report(rows, n_ref: int, n_cur: int) -> DriftReport:
+    tested = rows.drift[rows.test != "none"]
+    share = float(tested.mean()) if len(tested) else 0.0
+    return DriftReport(rows, share, share >= 0.5, n_ref, n_cur)
+
+def drift(reference, current, columns: list[str] | str | None = None, test: str = "auto", log: bool = True,
           settings: Settings | None = None) -> DriftReport:
     "Compare two DataFrames column by column; log the report to MLflow."
     import pandas as pd
     if test not in TESTS: raise UsageError(f"bad test {test!r}", hint=f"one of {', '.join(TESTS)}")
     if not isinstance(reference, pd.DataFrame) or not isinstance(current, pd.DataFrame):
         raise UsageError("drift compares two pandas DataFrames")
-    cols = columns or [c for c in reference.columns if c in current.columns]
+    if isinstance(columns, str): columns = [columns]
+    cols = list(dict.fromkeys(columns)) if columns else [c for c in reference.columns if c in current.columns]
     missing = [c for c in cols if c not in reference.columns or c not in current.columns]
-    if missing: raise UsageError(f"column(s) not in both frames: {', '.join(map(str, missing))}")
+    if missing: raise UsageError(f"column(s) not in both frames: {', '.join(redact(str(c)) for c in missing)}")
     if not cols: raise UsageError("the frames share no column")
+    if not columns:
+        only = [f"only in the {side}: {', '.join(redact(str(c)) for c in a.columns if c not in b.columns)}"
+                for side, a, b in (("reference", reference, current), ("current data", current, reference)) if any(c not in b.columns for c in a.columns)]
+        if only: warnings.warn(f"not compared, column(s) {'; '.join(only)}")
     twice = sorted({str(c) for f in (reference, current) for c in f.columns[f.columns.duplicated()] if c in cols})
     if twice: raise UsageError(f"column name(s) used twice: {', '.join(twice)}", hint="rename the columns so each name is one column")
-    if len(reference) < 2 or len(current) < 2: raise UsageError("each frame needs at least two rows")
-    rows = pd.DataFrame([column_drift(reference[c], current[c], test) for c in cols])
-    share = float(rows.drift.mean())
-    rep = DriftReport(rows, share, share >= 0.5, len(reference), len(current))
+    short = [f"the {side} has {len(f)} row{'s' * (len(f) != 1)}" for side, f in (("reference", reference), ("current data", current)) if len(f) < 2]
+    if short: raise UsageError(f"{' and '.join(short)}: each side needs at least two")
+    if test in ("wasserstein", "js", "psi") and min(len(reference), len(current)) < DISTANCE_ROWS:
+        warnings.warn(f"{test} on {min(len(reference), len(current))} rows: under {DISTANCE_ROWS} rows a side a fixed distance threshold "
+                      f"mostly measures sampling noise; ks (numbers) and chi2 (categories) weigh the sample size")
+    rep = _report(pd.DataFrame([column_drift(reference[c], current[c], test) for c in cols]), len(reference), len(current))
     if log: rep.run_id = log_report(rep, test, settings)
     return rep
 
+def _metric_keys(names: list[str]) -> list[str]:
+    """`drift.NAME` for each column as MLflow takes it (other characters as `_`); a key that two columns would share
+    (`é` and `è`) or too long for MLflow gets a short hash of its column's name, so no column's verdict hides another's."""
+    keys = [re.sub(r"[^A-Za-z0-9_.-]", "_", n) for n in names]
+    twice = {k for k in keys if keys.count(k) > 1}
+    return [f"drift.{k}" if k not in twice and len(k) <= 200 else f"drift.{k[:180]}-{hashlib.sha1(n.encode()).hexdigest()[:8]}"
+            for n, k in zip(names, keys)]
+
 def log_report(rep: DriftReport, test: str, settings: Settings | None = None, run_name: str = "drift") -> str:
     "Log a drift report as an MLflow run (share, a metric per column, the table); return the run id."
-    import re as _re
     from jupyter_llmops.mlstore import connect, ensure_experiment
     s = settings or load_settings()
     mlflow = connect(s)
     rows = rep.columns
+    names = ",".join(map(str, rows.column))
+    if len(names) > 500: names = names[:max(names.rfind(",", 0, 480), 0) or 480] + f",... ({len(rows)} columns)"
     with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=run_name,
                           nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.kind": "drift"})
-        mlflow.log_params(dict(test=test, columns=",".join(map(str, rows.column))[:500], n_reference=rep.n_reference, n_current=rep.n_current))
-        mlflow.log_metrics({"share_drifted": rep.share_drifted,
-                            **{f"drift.{_re.sub(r'[^A-Za-z0-9_.-]', '_', str(c))}": float(d) for c, d in zip(rows.column, rows.drift)}})
+        mlflow.log_params(dict(test=test, columns=names, n_reference=rep.n_reference, n_current=rep.n_current))
+        mlflow.log_metrics({"share_drifted": rep.share_drifted, **dict(zip(_metric_keys(list(map(str, rows.column))), map(float, rows.drift)))})
         mlflow.log_table(rows, "drift/columns.json")
     return run.info.run_id
 
+# %% ../../nbs/27_drift.ipynb #b02d1057
+def _delimiter(ref: str) -> str:
+    "The CSV's delimiter: the one of , ; tab | its header line holds most often (a comma when it holds none)."
+    if ref.lower().endswith((".gz", ".bz2", ".zip", ".xz", ".zst")): return ","
+    with open(ref, encoding="utf-8", errors="replace") as f: head = f.readline(65536)
+    n = {d: head.count(d) for d in ",;\t|"}
+    return max(n, key=n.get) if max(n.values()) else ","
+
+def read_frame(ref: str):
+    "A CSV (its delimiter found), JSON or JSON Lines, or Parquet file as a DataFrame; what cannot be read is a UsageError."
+    import pandas as pd
+    low = ref.lower()
+    kind = "Parquet" if low.endswith(".parquet") else "JSON" if low.endswith((".json", ".jsonl", ".ndjson")) else "CSV"
+    try:
+        if kind == "Parquet": return pd.read_parquet(ref)
+        if kind == "CSV": return pd.read_csv(ref, sep=_delimiter(ref))
+        try: return pd.read_json(ref, lines=not low.endswith(".json"))
+        except ValueError:
+            if not low.endswith(".json"): raise
+            return pd.read_json(ref, lines=True)  # a .json file of one record per line
+    except (ValueError, OSError, ImportError) as e:  # empty, ragged, not UTF-8, not Parquet: pandas' and pyarrow's errors are ValueErrors
+        raise UsageError(f"{ref}: cannot be read as {kind} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})",
+                         hint="a CSV with a header row (UTF-8), a JSON or JSON Lines file of records, or a .parquet file") from None
+
 # %% ../../nbs/27_drift.ipynb #0fe5756d
+def _ago(d: str) -> int:
+    from jupyter_llmops.recorder import since_ms
+    try: return since_ms(d)
+    except UsageError: raise UsageError(f"bad window part {d!r}", hint="calls:24h (the last 24 hours) or calls:48h..24h (from 48 to 24 hours ago); m, h or d") from None
+
 def calls_window(ref: str, settings: Settings | None = None):
     "The recorded calls of a window `calls:A..B` (from A ago to B ago) or `calls:A` (the last A)."
     import pandas as pd
-    from jupyter_llmops.recorder import recorded_calls, since_ms
+    from jupyter_llmops.recorder import recorded_calls
     m = re.fullmatch(r"calls:(\w+)(?:\.\.(\w+))?", ref)
     if not m: raise UsageError(f"bad window {ref!r}", hint="calls:24h (the last 24 hours) or calls:48h..24h (from 48 to 24 hours ago)")
+    start = _ago(m[1])
+    if m[2] and _ago(m[2]) <= start:
+        raise UsageError(f"{ref}: the window ends ({m[2]} ago) before it starts ({m[1]} ago)", hint=f"calls:{m[2]}..{m[1]}")
     df = recorded_calls(m[1], settings)
-    if m[2]: df = df[df.time < pd.Timestamp(since_ms(m[2]), unit="ms")]
+    if m[2]: df = df[df.time < pd.Timestamp(_ago(m[2]), unit="ms")]
     return df
 
 def traffic_drift(reference: str, current: str, test: str = "auto", settings: Settings | None = None, log: bool = True) -> DriftReport:
@@ -165,13 +284,16 @@ def traffic_drift(reference: str, current: str, test: str = "auto", settings: Se
     if len(a) < 2 or len(b) < 2: raise UsageError(f"too few recorded calls ({len(a)} and {len(b)}) to compare", hint="widen the windows")
     cols = ["prompt_tokens", "completion_tokens", "latency_s"]
     rep = drift(a[cols].reset_index(drop=True), b[cols].reset_index(drop=True), cols, test, log=False)
-    from jupyter_llmops.embeddings import Embedder
-    emb = Embedder.get(s.embed_model)
-    ma, mb = emb.encode(list(a.question)).mean(0), emb.encode(list(b.question)).mean(0)
-    dist = float(1 - ma @ mb / (np.linalg.norm(ma) * np.linalg.norm(mb)))
-    row = dict(column="question embedding", test="cosine distance of means", statistic=dist, p_value=None, threshold=0.1, drift=dist >= 0.1)
-    rows = pd.concat([rep.columns, pd.DataFrame([row])], ignore_index=True)
-    share = float(rows.drift.mean())
-    out = DriftReport(rows, share, share >= 0.5, len(a), len(b))
+    qa, qb = ([q for q in d.question if isinstance(q, str) and q.strip()] for d in (a, b))  # a call may carry no question (a raw completion)
+    row = dict(column="question embedding", test="cosine distance of means", statistic=float("nan"), p_value=None, threshold=0.1,
+               drift=False, missing_ref=1 - len(qa) / len(a), missing_cur=1 - len(qb) / len(b), note="")
+    if len(qa) < 2 or len(qb) < 2: row.update(test="none", note=f"too few questions ({len(qa)} and {len(qb)}) to compare")
+    else:
+        from jupyter_llmops.embeddings import Embedder
+        emb = Embedder.get(s.embed_model)
+        ma, mb = emb.encode(qa).mean(0), emb.encode(qb).mean(0)
+        dist = float(1 - ma @ mb / (np.linalg.norm(ma) * np.linalg.norm(mb)))
+        row.update(statistic=dist, drift=dist >= 0.1)
+    out = _report(pd.concat([rep.columns, pd.DataFrame([row])], ignore_index=True), len(a), len(b))
     if log: out.run_id = log_report(out, test, s, f"traffic-drift {reference} vs {current}")
     return out

@@ -50,25 +50,27 @@ def _eval(p):
     al.add_argument("--holdout", type=float, default=0.3, metavar="SHARE", help="share of the labels held out to measure agreement")
 
 def _frame(ref: str, ctx):
-    "A DataFrame named in the notebook's namespace, or a CSV / Parquet file."
+    "A DataFrame named in the notebook's namespace, or a CSV, JSON (Lines) or Parquet file."
     if ctx.ns is not None and ref in ctx.ns: return ctx.ns[ref]
     if Path(ref).is_file():
-        import pandas as pd
-        try: return pd.read_parquet(ref) if ref.endswith(".parquet") else pd.read_csv(ref)
-        except (ValueError, OSError, ImportError) as e:  # empty, ragged, not UTF-8, not Parquet: pandas' and pyarrow's errors are ValueErrors
-            raise UsageError(f"{ref}: cannot be read as {'Parquet' if ref.endswith('.parquet') else 'CSV'} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})",
-                             hint="a CSV with a header row (UTF-8), or a .parquet file") from None
+        from jupyter_llmops.drift import read_frame
+        return read_frame(ref)
+    if ctx.ns is None:  # a shell: there is no notebook to name a DataFrame in
+        raise UsageError(f"{ref}: {'a folder, not a file' if Path(ref).is_dir() else 'no such file'}", hint="give two CSV, JSON Lines or Parquet files")
     raise UsageError(f"{ref!r} is neither a DataFrame in the notebook nor a file", hint="name two DataFrames: %llmops drift ref_df cur_df")
 
 @command("drift", "data drift per column (KS, chi-square, Wasserstein, Jensen-Shannon, PSI), logged to MLflow; "
          "calls:48h..24h calls:24h compares windows of LLM traffic", "ops")
 def _drift(p):
     p.add_argument("reference", metavar="REFERENCE"); p.add_argument("current", metavar="CURRENT")
-    p.add_argument("--columns", nargs="+", metavar="COLUMN")
+    p.add_argument("--columns", nargs="+", action="extend", metavar="COLUMN", help="the columns to compare (default: every column both have)")
     p.add_argument("--test", default="auto", choices=["auto", "ks", "wasserstein", "chi2", "js", "psi"])
     def run(a, ctx):
         from jupyter_llmops.drift import drift, traffic_drift
         if a.reference.startswith("calls:") or a.current.startswith("calls:"):
+            if not (a.reference.startswith("calls:") and a.current.startswith("calls:")):
+                raise UsageError("compare two windows of recorded calls, or two tables", hint="llmops drift calls:48h..24h calls:24h")
+            if a.columns: raise UsageError("--columns is for tables: windows of calls compare tokens, latency and the questions")
             return traffic_drift(a.reference, a.current, a.test, ctx.settings)
         return drift(_frame(a.reference, ctx), _frame(a.current, ctx), a.columns, a.test, settings=ctx.settings)
     p.set_defaults(run=run)
