@@ -17,7 +17,7 @@ from .files import NAME, check_alias, check_name  # check_alias: here too, as be
 # %% auto #0
 __all__ = ['VAR', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered',
            'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts', 'PromptView',
-           'usage', 'show', 'PromptDiff', 'diff']
+           'usage', 'show', 'diff_lines', 'PromptDiff', 'diff']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -331,6 +331,25 @@ def show(ref: str, settings: Settings | None = None, with_usage: bool = True) ->
     return view
 
 # %% ../../nbs/21_prompts.ipynb #0c21be27
+_UNSEEN = re.compile(r"[^\S \t\n]|[\u00ad\u200b-\u200f\u2060\ufeff]")  # whitespace but space, tab, newline; zero-width and soft hyphen
+
+def diff_lines(a: str, b: str) -> tuple[list[str], list[str]]:
+    """Two texts as lines for a diff, with what a reader cannot see shown, so that versions differing only there do not
+    diff as "identical" or as two lines that look the same: a tab as `→`, spaces at a line's end as `·`, a carriage
+    return as `␍`, other invisible characters as `⟨U+00A0⟩`, and a missing last newline where one text has it."""
+    def lines(t: str, mark_end: bool) -> list[str]:
+        out = t.split("\n")
+        if out[-1] == "": out.pop()  # the text ends with a newline
+        elif mark_end: out[-1] += "  ⟨no newline at the end⟩"
+        def show(l):
+            cr = l.endswith("\r"); l = l[:-1] if cr else l
+            l = _UNSEEN.sub(lambda m: f"⟨U+{ord(m[0]):04X}⟩", l).replace("\t", "→")
+            body = l.rstrip(" ")
+            return body + "·" * (len(l) - len(body)) + ("␍" if cr else "")
+        return [show(l) for l in out]
+    ends = a.endswith("\n") != b.endswith("\n")
+    return lines(a, ends), lines(b, ends)
+
 @dataclass
 class PromptDiff:
     "Two versions of a prompt, as a unified diff and side by side."
@@ -340,15 +359,17 @@ class PromptDiff:
     text_a: str
     text_b: str
 
+    def lines(self, n: int = 3) -> list[str]:
+        "The unified diff, line by line, with `n` lines of context; invisible differences shown (`diff_lines`)."
+        return list(difflib.unified_diff(*diff_lines(self.text_a, self.text_b), f"{self.name}/{self.a}", f"{self.name}/{self.b}", n=n, lineterm=""))
+
     @property
-    def unified(self) -> str:
-        return "\n".join(difflib.unified_diff(self.text_a.splitlines(), self.text_b.splitlines(),
-                                             f"{self.name}/{self.a}", f"{self.name}/{self.b}", lineterm=""))
+    def unified(self) -> str: return "\n".join(self.lines())
 
     def __repr__(self): return self.unified or f"{self.name}/{self.a} and /{self.b} are identical"
 
     def _repr_html_(self):
-        return difflib.HtmlDiff(wrapcolumn=70).make_table(self.text_a.splitlines(), self.text_b.splitlines(),  # difflib escapes the texts, not the titles
+        return difflib.HtmlDiff(wrapcolumn=70).make_table(*diff_lines(self.text_a, self.text_b),  # difflib escapes the texts, not the titles
                                                          escape(f"{self.name}/{self.a}"), escape(f"{self.name}/{self.b}"))
 
 def diff(name: str, a: int | str, b: int | str, settings: Settings | None = None) -> PromptDiff:

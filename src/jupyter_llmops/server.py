@@ -180,10 +180,8 @@ def _monitor(r, s=None) -> dict:
             "recent": calls[[c for c in ("time", "model", "prompt", "latency_s", "error", "flagged", "groundedness") if c in calls.columns]]}
 
 def _diff(d, s=None) -> dict:
-    "Both texts and the unified diff as lines (the front end colours them)."
-    import difflib
-    lines = list(difflib.unified_diff(d.text_a.splitlines(), d.text_b.splitlines(), f"{d.name}/{d.a}", f"{d.name}/{d.b}", lineterm=""))
-    return {"name": d.name, "a": d.a, "b": d.b, "text_a": d.text_a, "text_b": d.text_b, "lines": lines}
+    "Both texts and the unified diff as lines, invisible differences shown (the front end colours them)."
+    return {"name": d.name, "a": d.a, "b": d.b, "text_a": d.text_a, "text_b": d.text_b, "lines": d.lines()}
 
 class StatusHandler(LLMOpsHandler):
     @tornado.web.authenticated

@@ -70,7 +70,8 @@ class PromptsModel(PanelModel):
         "Versions A and B side by side, changes marked."
         a, b = self.templates.get(self.version_a), self.templates.get(self.version_b)
         if a is None or b is None: return ""
-        la, lb, ta, tb = a.splitlines(), b.splitlines(), f"{self.prompt}/{self.version_a}", f"{self.prompt}/{self.version_b}"
+        from jupyter_llmops.prompts import diff_lines
+        (la, lb), ta, tb = diff_lines(a, b), f"{self.prompt}/{self.version_a}", f"{self.prompt}/{self.version_b}"  # invisible differences shown
         if len(la) + len(lb) > self.SIDE_BY_SIDE:
             colour = {"+": "#e6ffec", "-": "#ffebe9", "@": "#ddf4ff"}
             rows = "".join(f"<div style='background:{colour.get(l[:1], 'none')}'>{escape(l) or '&nbsp;'}</div>"
