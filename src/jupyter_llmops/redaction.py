@@ -17,7 +17,9 @@ _URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^:/@\s]{
 _SECRETS = [re.compile(p) for p in (
     r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")]
-_HEADER = re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9._~+/=-]{8,})")
+# `Bearer X`; `Basic X` and `token X` only when X looks like one (a digit, a capital inside it, `=`): in prose "the mean
+# token log-probability" or "basic arithmetic" is no secret
+_HEADER = re.compile(r"\b((?i:bearer))(\s+)([A-Za-z0-9._~+/=-]{8,})|\b((?i:basic|token))(\s+)(?=[A-Za-z0-9._~+/=-]*(?:\d|[a-z][A-Z]|=))([A-Za-z0-9._~+/=-]{8,})")
 _ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|pwd|credentials?|auth)\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
 _WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
 _URL = re.compile(r"https?://[^\s'\"]+", re.I)
@@ -30,7 +32,7 @@ def redact(text: str) -> str:
     for pat in _SECRETS: text = pat.sub("***", text)
     text = _WEBHOOK.sub(lambda m: m[1] + "/***", text)
     text = _URL.sub(lambda m: _LONG_SEGMENT.sub("***", m[0]), text)
-    text = _HEADER.sub(lambda m: m[1] + m[2] + "***", text)
+    text = _HEADER.sub(lambda m: (m[1] or m[4]) + (m[2] or m[5]) + "***", text)
     return _ASSIGNED.sub(lambda m: m[1] + "***", text)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
