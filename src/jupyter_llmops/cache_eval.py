@@ -48,9 +48,9 @@ class CacheEval:
 
 def _outcomes(cands: list, own: str | None, query: str, thresholds, verify: bool) -> list[str]:
     "Per threshold: 'right', 'wrong' or 'miss' for one query whose candidates are (id, sim, question, answer, ...)."
-    out = []
+    out, ok = [], [not verify or same_question(query, c[2]) is None for c in cands]  # each candidate checked once, not once per threshold
     for t in thresholds:
-        hit = next((c for c in cands if c[1] >= t and (not verify or same_question(query, c[2]) is None)), None)
+        hit = next((c for c, good in zip(cands, ok) if c[1] >= t and good), None)
         out.append("miss" if hit is None else "right" if own is not None and hit[3] == own else "wrong")
     return out
 
@@ -67,8 +67,13 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
     rows = read_jsonl(data, hint='{"stored": "...", "query": "...", "duplicate": true} per line (a JSON boolean, no quotes)', missing=wrong)
     same = {(r["stored"], r["query"]) for r in rows if r["duplicate"]} & {(r["stored"], r["query"]) for r in rows if not r["duplicate"]}
     if same: raise UsageError(f"{data}: a pair is labelled both duplicate and not: {next(iter(same))}", hint="label each pair once")
-    thresholds = sorted(float(t) for t in thresholds)
-    if not thresholds or not all(0 < t <= 1 for t in thresholds): raise UsageError("thresholds must be numbers in (0, 1]")
+    thresholds = sorted({float(t) for t in thresholds})
+    if bad := [t for t in thresholds if not 0 < t <= 1]: raise UsageError(f"threshold(s) {', '.join(f'{t:g}' for t in bad)}: thresholds are numbers in (0, 1]", hint="--thresholds 0.84 0.9 0.95")
+    if not thresholds: raise UsageError("no threshold to measure", hint="--thresholds 0.84 0.9 0.95")
+    if same_text := sum(r["stored"].strip() == r["query"].strip() and not r["duplicate"] for r in rows):
+        import warnings
+        warnings.warn(f"{data}: {same_text} pair(s) whose query is its stored question word for word are labelled not duplicate: "
+                      "every cache answers them, and they count as wrong answers")
     if not 0 <= target < 1:  # a share of queries answered wrongly: 2 would recommend anything, -1 nothing
         raise UsageError(f"--target {target:g} is not a wrong-answer rate: give a fraction from 0 to below 1", hint="--target 0.01 (1%)")
     stored = list(dict.fromkeys(str(r["stored"]) for r in rows))
@@ -76,7 +81,9 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
         from jupyter_llmops.embeddings import Embedder
         embed = Embedder.get(s.embed_model).encode
     t0 = time.perf_counter(); qv = embed([str(r["query"]) for r in rows[:50]]); per_query = (time.perf_counter() - t0) / len(qv)
-    sv, qv = embed(stored), embed([str(r["query"]) for r in rows])
+    queries = list(dict.fromkeys(str(r["query"]) for r in rows))  # each text embedded once: 5,000 lines of 1,000 texts took 66 s
+    sv, uv = embed(stored), embed(queries)
+    qv = [uv[i] for i in pd.Index(queries).get_indexer([str(r["query"]) for r in rows])]
     key = ("eval", "", "", "", "", "", "")
     with tempfile.TemporaryDirectory() as d:
         c = SemanticCache(Path(d) / "semantic.db", s.embed_model, thresholds[0])
