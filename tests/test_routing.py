@@ -147,6 +147,72 @@ def test_route_trained_and_evaluated_from_a_score_table_of_models_never_called(e
 
 
 
+def _score_rows(n, weak, strong, seed=0, conf=True):
+    "n score-table lines: arithmetic the weak model gets right, proofs only the strong one does."
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        hard = i % 3 == 0
+        q = (f"Prove that the sum of the first {rnd.randint(2, 99)} odd numbers is a square, with every case." if hard
+             else f"What is {rnd.randint(2, 99)} plus {rnd.randint(2, 99)}?") + f" (case {seed}-{i})"
+        out.append({"question": q, "scores": {weak: float(not hard and rnd.random() < 0.9), strong: float(rnd.random() < 0.95)},
+                    **({"confidence": {weak: -2.0 if hard else -0.3}} if conf else {})})
+    return out
+
+
+def test_route_figures_say_what_they_cannot_show(env, st, tmp_path):
+    """The route probe's silently wrong figures: repeated questions in both cross-validation folds, the router's own
+    training questions, a cascade measured as rules, a policy switched without a word; and a key in a model's URL."""
+    import json, stat, warnings
+    from mlflow import MlflowClient
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.routing import get_route, route_path
+    key = "s3cretPW1234"
+    weak, strong = "openai:cheap@http://127.0.0.1:9", f"openai:capable@https://bob:{key}@llm.example.com/v1"
+    base = _score_rows(60, weak, strong)
+    repeated = _table(tmp_path / "rep.jsonl", base * 10)  # 600 lines, 60 questions
+    fresh = _table(tmp_path / "fresh.jsonl", _score_rows(60, weak, strong, seed=1))
+    shown = str(dispatch(["route", "add", "k1", "--models", f"{weak},{strong}", "--policy", "rules"]))
+    assert key not in shown and "bob:***@" in shown
+    assert stat.S_IMODE(route_path("k1", st).stat().st_mode) == 0o600  # the route file keeps the key the calls need
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        res = dispatch(["route", "train", "k1", "--data", repeated])
+    assert res.rows == 60 and any("540 of 600 lines repeat a question" in str(x.message) for x in w)
+    assert "the route's policy was rules, it is learned now" in repr(res)
+    run = MlflowClient(st.tracking_uri).get_run(res.run_id)
+    assert key not in json.dumps(run.data.params) and "bob:***@" in run.data.params["models"]
+    for art in ("router/router.json", "router_training.json"):
+        assert key not in Path(MlflowClient(st.tracking_uri).download_artifacts(res.run_id, art, str(tmp_path))).read_text()
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        ev = dispatch(["route", "eval", "k1", "--data", repeated])
+    assert any("600 of 600 questions were in the router's training table" in str(x.message) for x in w), [str(x.message) for x in w]
+    assert key not in repr(ev) + ev._repr_html_() + json.dumps(MlflowClient(st.tracking_uri).get_run(ev.run_id).data.params)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        dispatch(["route", "eval", "k1", "--data", fresh, "--no-log"])
+    assert not any("training table" in str(x.message) for x in w)
+    # strong share 0: a threshold JSON can hold
+    dispatch(["route", "calibrate", "k1", "--data", fresh, "--strong-share", "0"])
+    assert json.loads(route_path("k1", st).read_text(), parse_constant=lambda c: pytest.fail(f"{c} in the route file"))["threshold"] >= 1e300
+    # a cascade route on a table without confidence is measured as another policy: said; half the lines with one: said
+    dispatch(["route", "add", "c1", "--models", f"{weak},openai:capable@http://127.0.0.1:9", "--policy", "cascade"])
+    half = _score_rows(40, weak, "openai:capable@http://127.0.0.1:9", seed=2)
+    for r in half[::2]: r.pop("confidence")
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        ev = dispatch(["route", "eval", "c1", "--data", _table(tmp_path / "half.jsonl", half), "--no-log"])
+    said = [str(x.message) for x in w]
+    assert ev.policy == "rules" and any("20 of 40 line(s) lack a confidence" in m for m in said), said
+    assert any("route c1 is a cascade route" in m and "the figures are the rules policy's" in m for m in said), said
+    with pytest.raises(UsageError, match="2 of 40 question"):
+        blank = _score_rows(40, weak, strong, seed=3); blank[3]["question"] = blank[7]["question"] = "  "
+        dispatch(["route", "train", "k1", "--data", _table(tmp_path / "blank.jsonl", blank)])
+
+
 def test_a_route_changed_while_it_trains_or_calibrates_is_never_undone(env, st, tmp_path, monkeypatch):
     "Another process's change made while a route trains or calibrates (made here inside the fit) is kept, and nothing half-saved."
     from jupyter_llmops import route_eval, route_train

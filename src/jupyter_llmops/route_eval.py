@@ -4,15 +4,16 @@
 
 # %% ../../nbs/19_route_eval.ipynb #4c93e007
 from __future__ import annotations
-import tempfile
+import tempfile, warnings
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .display import figure, fig_png, img_html, table_html
 from .errors import UsageError
-from .route_train import (NO_GAP, ScoreTable, check_fraction, curve_point, oracle_curve, read_scores, route_metrics,
-                                        routed_curve, table_vectors)
+from .redaction import redact
+from .route_train import (NO_GAP, ScoreTable, check_fraction, curve_point, oracle_curve, question_keys, read_scores,
+                                        route_metrics, routed_curve, table_vectors)
 from .routing import Route, _keywords, _kw_hits, current_route, get_route, load_router, route_lock, router_file, save_route
 
 # %% auto #0
@@ -38,7 +39,7 @@ def native(policy: str, u: float, r) -> float:
     import numpy as np
     if policy == "cascade": return float(-r.max()) if u == np.inf else float(np.nextafter(-u, np.inf))
     if policy == "rules": return float(r.max()) if u == np.inf else (_BIG if u >= _BIG else float(np.ceil(u) - 1))
-    return float(u)
+    return float(np.clip(u, -1e308, 1e308))  # "never strong" as a number JSON can hold (Infinity is not JSON)
 
 def routed_at(policy: str, threshold: float, route: Route, t: ScoreTable, r) -> dict:
     "Share, mean score and mean cost of routing table `t` with `policy` at its route threshold."
@@ -116,21 +117,34 @@ def eval_table(route: Route, t: ScoreTable, s: Settings, vecs=None) -> RouteEval
     curves["oracle"] = oracle_curve(t.weak, t.strong, t.cost_weak, t.cost_strong)
     for p in ("random", "oracle"): rows[p] = route_metrics(curves[p], wm, sm)
     policy = route.policy if route.policy in scores else max(scores, key=lambda p: rows[p]["apgr"])
-    return RouteEval(route.name, t.models, policy, rows[policy], curves[policy], curves, pd.DataFrame(rows).T, wm, sm, len(t))
+    return RouteEval(route.name, tuple(map(redact, t.models)), policy, rows[policy], curves[policy], curves, pd.DataFrame(rows).T, wm, sm, len(t))
+
+def _caveats(route: Route, ev: RouteEval, t: ScoreTable, data, s: Settings):
+    "Warnings for figures that mean less than they seem: the route's own policy not measured, few questions, questions the router was trained on."
+    import numpy as np
+    if ev.policy != route.policy:
+        warnings.warn(f"route {route.name} is a {route.policy} route, and {data} does not allow evaluating that policy: "
+                      f"the figures are the {ev.policy} policy's" + (' (a cascade needs "confidence" in each line)' if route.policy == "cascade" else ""))
+    if len(t) < 30: warnings.warn(f"{data}: {len(t)} questions: APGR and the shares measured on so few move a lot from sample to sample")
+    if "learned" in ev.curves and router_file(route, s) is not None and "question_keys" in (a := load_router(route, s).a):
+        seen = int(np.isin(question_keys(t.questions), a["question_keys"]).sum())
+        if seen: warnings.warn(f"{data}: {seen} of {len(t)} questions were in the router's training table: the learned figures on them are optimistic; evaluate on questions it has not seen")
 
 def eval_route(name: str, data: str | Path, settings: Settings | None = None, log: bool = True) -> RouteEval:
     "Evaluate route `name` on the score table in `data`; log the metrics, curve and chart to MLflow."
     s = settings or load_settings()
     route = get_route(name, s)
     if route.policy == "learned" and router_file(route, s) is None: load_router(route, s)  # the error that says how to train it
-    ev = eval_table(route, read_scores(data, route.models, s.costs), s)
+    t = read_scores(data, route.models, s.costs)
+    ev = eval_table(route, t, s)
+    _caveats(route, ev, t, data, s)
     if log:
         from jupyter_llmops.mlstore import connect, ensure_experiment
         mlflow = connect(s)
         with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-eval-{name}",
                               nested=mlflow.active_run() is not None) as run:
             mlflow.set_tags({"llmops.kind": "route-eval", "llmops.route": name})
-            mlflow.log_params(dict(route=name, models=",".join(route.models), policy=ev.policy, data=str(data)))
+            mlflow.log_params(dict(route=name, models=",".join(ev.models), policy=ev.policy, data=str(data)))
             mlflow.log_metrics({(k if p == ev.policy else f"{p}_{k}"): float(v) for p, row in ev.table.iterrows()
                                 for k, v in row.items() if v is not None and v == v})
             mlflow.log_text(ev.curve.to_csv(index=False), "curve.csv")

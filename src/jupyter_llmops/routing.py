@@ -12,6 +12,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .errors import NotFoundError, UsageError
 from .files import FileLock, atomic_write, check_name
+from .redaction import redact
 
 # %% auto #0
 __all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'router_files',
@@ -34,7 +35,7 @@ class Route:
 
     def __repr__(self):
         t = "" if self.threshold is None else f" threshold {self.threshold:.4g}"
-        return f"route:{self.name} [{self.policy}{t}] {' -> '.join(self.models)}" + (f" ({self.model_uri})" if self.model_uri else "")
+        return f"route:{self.name} [{self.policy}{t}] {' -> '.join(map(redact, self.models))}" + (f" ({self.model_uri})" if self.model_uri else "")
 
 def route_path(name: str, settings: Settings) -> Path:
     "Where route `name` is kept."
@@ -55,8 +56,10 @@ def router_file(route: "Route", settings: Settings) -> Path | None:
     return next((p for p in (router_path(route.name, settings, route.model_uri), router_path(route.name, settings)) if p.is_file()), None)
 
 def save_route(r: Route, settings: Settings) -> Route:
-    "Write route `r` (atomically)."
-    atomic_write(route_path(r.name, settings), json.dumps(asdict(r), indent=1))
+    "Write route `r` (atomically); readable by its owner alone when a model's URL holds a key (the calls need it)."
+    text, p = json.dumps(asdict(r), indent=1), route_path(r.name, settings)
+    atomic_write(p, text)
+    if redact(text) != text: p.chmod(0o600)
     return r
 
 @contextmanager
@@ -79,6 +82,8 @@ def add_route(name: str, models: list[str], policy: str = "rules", settings: Set
     if policy not in POLICIES: raise UsageError(f"bad policy {policy!r}", hint=f"one of {', '.join(POLICIES)}")
     models = [m.strip() for m in models if m.strip()]
     if len(models) < 2: raise UsageError("a route needs two or more models", hint="--models CHEAP,CAPABLE e.g. hf:./student,local")
+    if len(set(models)) < len(models):
+        raise UsageError(f"--models names {next(m for m in models if models.count(m) > 1)} twice", hint="a route chooses between different models")
     for m in models:
         if parse_spec(m).kind == "route": raise UsageError(f"{m}: a route cannot contain a route")
     r = Route(name, models, policy)
@@ -228,8 +233,10 @@ class Router:
         for b in self.meta["bases"]:
             if b == "knn":
                 bank, sc = a["knn_bank"].astype("float32"), a["knn_scores"]
-                k = min(int(self.meta["k"]), len(bank))
-                nn = np.argpartition(-(np.asarray(vecs, dtype="float32") @ bank.T), k - 1, axis=1)[:, :k]
+                k, v = min(int(self.meta["k"]), len(bank)), np.asarray(vecs, dtype="float32")
+                step = max(1, 2 ** 25 // len(bank))  # questions per block: a 128 MB block of similarities, not all of them at once (20k x 80k: 6.4 GB)
+                nn = np.concatenate([np.argpartition(-(v[i:i + step] @ bank.T), k - 1, axis=1)[:, :k] for i in range(0, len(v), step)]
+                                    or [np.zeros((0, k), int)])
                 m = float(self.meta["prior_weight"])
                 out[b] = (sc[nn].sum(1) + m * sc.mean(0)) / (k + m)
                 continue
