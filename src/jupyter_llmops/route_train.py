@@ -90,10 +90,13 @@ def make_table(rows: list[dict], models: list[str], costs: dict | None = None, w
     def num(v, what: str, r: dict) -> float:  # a JSON number (true/false count as 1/0); a string or null is refused, not guessed
         if isinstance(v, (bool, int, float)) and abs(v) < 1e308 and math.isfinite(v): return float(v)  # 1e400 written as an integer too
         raise UsageError(f"{where}: {what} of {str(r['question'])[:60]!r} is {json.dumps(v)}, not a number",
-                         hint="scores are JSON numbers in [0, 1]: 0 or 1 for wrong/right, or a grade normalised (a 1-10 grade / 10)")
+                         hint="a confidence is a JSON number, the mean token log-probability: 0 or less" if "confidence" in what else
+                         "scores are JSON numbers in [0, 1]: 0 or 1 for wrong/right, or a grade normalised (a 1-10 grade / 10)")
     sc = np.array([[num(r["scores"][kw], f"the score of {weak}", r), num(r["scores"][ks], f"the score of {strong}", r)] for r in keep])
     if sc.min() < 0 or sc.max() > 1:
-        raise UsageError(f"{where}: scores must be numbers in [0, 1]", hint="normalise grades first, e.g. a 1-10 grade / 10")
+        i, j = np.argwhere((sc < 0) | (sc > 1))[0]
+        raise UsageError(f"{where}: the score of {(weak, strong)[j]} for {keep[i]['question'][:60]!r} is {sc[i, j]:g}; scores are numbers in [0, 1]",
+                         hint="normalise grades first, e.g. a 1-10 grade / 10")
     conf = [r.get("confidence", {}).get(kw, r["confidence"].get(weak)) if isinstance(r.get("confidence"), dict) else r.get("confidence") for r in keep]
     if 0 < (lack := sum(c is None for c in conf)) < len(conf):  # a cascade is measured on every line or none
         warnings.warn(f"{where}: {lack} of {len(conf)} line(s) lack a confidence of {weak}: the cascade is not evaluated")
