@@ -309,13 +309,15 @@ class LabelSession:
             append_jsonl(self.labels_path, {"prompt": prompt, "completion": it.answer, "label": choice == "yes", "question": it.question,
                                             "answer": it.answer, "context": it.context, "criterion": self.criterion, "session": self.name,
                                             "index": index, "trace_id": self.items[index].get("trace_id"), "ts": time.time()})
+        else: append_jsonl(self.labels_path, {"index": index, "withdrawn": True, "ts": time.time()})  # a skip takes a yes or no back
         rec = {"index": index, "choice": choice, "ts": time.time()}
         append_jsonl(self.folder / "judgements.jsonl", rec)
         return rec
 
     def labels(self) -> list[dict]:
-        "The labels, the last one per item."
-        return list({r["index"]: r for r in read_appended(self.labels_path) if isinstance(r.get("index"), int) and "label" in r}.values())
+        "The labels, the last one per item (an item skipped after its label has none)."
+        last = {r["index"]: r for r in read_appended(self.labels_path) if isinstance(r.get("index"), int) and ("label" in r or r.get("withdrawn"))}
+        return [r for r in last.values() if not r.get("withdrawn")]
 
     def summary(self) -> dict:
         out = dict.fromkeys(LABELS, 0)

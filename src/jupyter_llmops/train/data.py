@@ -150,7 +150,8 @@ def _rows(recipe: str, data, settings) -> list[dict]:
         return labelled_calls(str(data)[6:], settings)
     p, hint = data_path(data, settings, recipe), f"{recipe} takes one JSON object per line: {FORMATS[recipe]}"
     if str(data).startswith("feedback:") and p.is_file():  # the kit's own append-only file: a line cut by a full disk or a kill is skipped, with a warning
-        rows = list({("item", r["index"]) if "index" in r else ("line", i): r for i, r in enumerate(read_appended(p))}.values())  # a label given again: the last
+        rows = [r for r in {("item", r["index"]) if "index" in r else ("line", i): r for i, r in enumerate(read_appended(p))}.values()
+                if not r.get("withdrawn")]  # a label given again: the last; a skip after it: none
         if rows and not any(_missing(recipe)(r) for r in rows): return rows
     return read_jsonl(p, hint=hint, missing=_missing(recipe))  # a user's file, or a damaged session: the error names the line
 
