@@ -4,7 +4,7 @@
 
 # %% ../../nbs/18_evaluation.ipynb #2b2df08a
 from __future__ import annotations
-import json, math, random, time
+import json, math, random, time, warnings
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -24,6 +24,8 @@ def _wrong(o: dict, label: bool = False) -> list[str]:
     if o.get("question") is not None and not isinstance(o["question"], str): bad.append("question (text)")
     if o.get("context") is not None and not isinstance(o["context"], (str, list)): bad.append("context (text or a list)")
     if label and not (o.get("label") in (0, 1) and type(o.get("label")) in (bool, int)): bad.append("label (true or false)")  # "no" is not a no
+    if isinstance(o.get("context"), list) and not all(isinstance(x, str) or (isinstance(x, dict) and isinstance(x.get("text"), str)) for x in o["context"]):
+        bad.append("context (each passage text, or {\"text\": ...})")
     return bad
 
 def _context(r: dict) -> list[str]:
@@ -50,12 +52,14 @@ class CheckResult:
     mins: dict
     rows: list = field(default_factory=list)
     data: str = ""
+    counts: dict = field(default_factory=dict)  # rows each metric scored
 
     @property
     def failures(self) -> dict: return {k: v for k, v in self.means.items() if v is None or v < self.mins[k]}
 
     def __repr__(self):
-        return f"eval check {self.data}: " + ", ".join(f"{k} {'—' if v is None else f'{v:.3f}'} (min {self.mins[k]:g}) {'FAIL' if k in self.failures else 'ok'}"
+        on = lambda k: f", on {self.counts[k]} of {len(self.rows)} rows" if self.counts.get(k, len(self.rows)) < len(self.rows) else ""
+        return f"eval check {self.data}: " + ", ".join(f"{k} {'—' if v is None else f'{v:.3f}'} (min {self.mins[k]:g}{on(k)}) {'FAIL' if k in self.failures else 'ok'}"
                                                     for k, v in self.means.items())
 
 def check(data: str | Path, mins: dict[str, float], settings: Settings | None = None, raise_on_failure: bool = True) -> CheckResult:
@@ -63,11 +67,13 @@ def check(data: str | Path, mins: dict[str, float], settings: Settings | None = 
     s = settings or load_settings()
     rows = read_jsonl(data, hint='one JSON object per line: {"question", "answer", "context"}', missing=_wrong)
     scored = [evaluate_call(r.get("question") or "", r["answer"], _context(r), list(mins), s) for r in rows]
-    means = {}
+    means, counts = {}, {}
     for k in mins:
         vals = [x[k] for x in scored if x[k] is not None]
-        means[k] = sum(vals) / len(vals) if vals else None
-    res = CheckResult(means, dict(mins), scored, str(data))
+        means[k], counts[k] = (sum(vals) / len(vals) if vals else None), len(vals)
+        if 0 < len(vals) < len(rows) / 2:  # a mean of the few rows it could score is not the file's
+            warnings.warn(f"{data}: {k} scored {len(vals)} of {len(rows)} rows (the others have no {'context' if k == 'groundedness' else 'score'}): its mean is theirs")
+    res = CheckResult(means, dict(mins), scored, str(data), counts)
     if res.failures and raise_on_failure:
         raise EvaluationFailed(f"quality gate failed on {data}: " + ", ".join(
             f"{k} {'has no score (no context?)' if v is None else f'{v:.3f} < {mins[k]:g}'}" for k, v in res.failures.items()),
@@ -82,8 +88,10 @@ def read_labels(labels: str | Path, settings: Settings | None = None) -> list[di
     s = settings or load_settings()
     if str(labels).startswith("feedback:"):
         p = s.path("feedback", check_name(str(labels)[9:], "feedback session name"), "labels.jsonl")
-        rows = list({r.get("index", i): r for i, r in enumerate(read_appended(p))}.values())
+        rows = [r for r in {r.get("index", i): r for i, r in enumerate(read_appended(p))}.values() if not r.get("withdrawn")]  # a skip withdraws a label
         if not rows: raise UsageError(f"no labels in {p}", hint=f"label answers first: %llmops feedback {str(labels)[9:]} --label grounded --prompts FILE")
+        for r in rows:  # checked as a file's lines are: a hand-edited "label": "no" would count as yes
+            if bad := _wrong(r, label=True): raise UsageError(f"{p}: the label of item {r.get('index', '?')}: missing field(s) {', '.join(bad)}", hint="fix or remove that line")
         return rows
     return read_jsonl(labels, hint='{"question", "answer", "context", "label": true|false} per line',
                       missing=lambda o: _wrong(o, label=True))
@@ -128,22 +136,35 @@ def align(name: str, labels: str | Path | list[dict], features: list[str] | None
     check_name(name, "evaluator name")
     if name in EVALUATORS: raise UsageError(f"{name!r} is a built-in evaluator", hint="pick another name for the aligned one")
     if not 0 < holdout < 1: raise UsageError(f"--holdout {holdout:g}: the share of labels held out must be above 0 and below 1", hint="--holdout 0.3")
+    if name in (features or []): raise UsageError(f"{name!r} cannot be one of its own features", hint="--features names other evaluators")
     rows = labels if isinstance(labels, list) else read_labels(labels, s)
-    feats = list(features or BASE) + (["judge"] if judge and "judge" not in (features or []) else [])
+    feats = list(dict.fromkeys(features or BASE)) + (["judge"] if judge and "judge" not in (features or []) else [])
     y = [bool(r["label"]) for r in rows]
     if min(sum(y), len(y) - sum(y)) < 4: raise UsageError(f"{len(y)} labels, {sum(y)} yes: alignment needs at least 4 of each", hint="label more answers")
     from tqdm.auto import tqdm
     X = [evaluate_call(r.get("question") or "", r.get("answer") or "", _context(r), feats, s) for r in tqdm(rows, desc="scoring labelled answers", disable=len(rows) < 20)]
     keep = [f for f in feats if any(x[f] is not None for x in X)]
     if not keep: raise UsageError("no evaluator could score the labelled answers", hint="groundedness needs their context; the judge needs judge_llm")
+    if lost := [f for f in feats if f not in keep]:
+        warnings.warn(f"{', '.join(lost)} scored none of the labelled answers: left out (groundedness needs their context; the judge, a judge_llm that answers)")
     means = {f: sum(x[f] for x in X if x[f] is not None) / sum(x[f] is not None for x in X) for f in keep}
     M = [[x[f] if x[f] is not None else means[f] for f in keep] for x in X]
+    groups = {}  # a labelled answer and its copies (question, answer, context) fall on one side: copies on both sides inflate agreement
+    for i, r in enumerate(rows): groups.setdefault(json.dumps([r.get("question") or "", r.get("answer") or "", _context(r)]), []).append(i)
+    if copies := len(rows) - len(groups):
+        both = sum(len({y[i] for i in g}) > 1 for g in groups.values())
+        warnings.warn(f"{copies} of {len(rows)} labels repeat another labelled answer: each is held out or fitted with its copies"
+                      + (f"; {both} answer(s) are labelled both yes and no" if both else ""))
     rng = random.Random(seed)
     test = set()
-    for cls in (True, False):  # stratified: the same share of yes and no held out
-        idx = [i for i, v in enumerate(y) if v == cls]; rng.shuffle(idx)
-        test |= set(idx[:max(2, round(holdout * len(idx)))])
+    for cls in (True, False):  # stratified: the same share of yes and no held out (by answer, its copies with it)
+        gs = [g for g in groups.values() if (2 * sum(y[i] for i in g) >= len(g)) == cls]; rng.shuffle(gs)
+        for g in gs[:max(2, round(holdout * len(gs)))]: test |= set(g)
     tr = [i for i in range(len(y)) if i not in test]; te = sorted(test)
+    if min(sum(y[i] for i in tr), sum(not y[i] for i in tr)) < 2 or len({y[i] for i in te}) < 2:
+        raise UsageError(f"--holdout {holdout:g} leaves {len(tr)} labels to fit on and {len(te)} to measure on: each side needs yes and no",
+                         hint="--holdout 0.3, or label more answers")
+    if len(te) < 20: warnings.warn(f"the held-out agreement is measured on {len(te)} labels: one answer more or less moves it a lot")
     m = _fit([M[i] for i in tr], [y[i] for i in tr], keep)
     yt = [y[i] for i in te]
     rows_out = [{"evaluator": f, **_agreement(yt, [M[i][j] for i in te], threshold_of(f, s))} for j, f in enumerate(keep)]
