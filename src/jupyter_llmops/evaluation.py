@@ -90,6 +90,12 @@ def read_labels(labels: str | Path, settings: Settings | None = None) -> list[di
         p = s.path("feedback", check_name(str(labels)[9:], "feedback session name"), "labels.jsonl")
         rows = [r for r in {r.get("index", i): r for i, r in enumerate(read_appended(p))}.values() if not r.get("withdrawn")]  # a skip withdraws a label
         if not rows: raise UsageError(f"no labels in {p}", hint=f"label answers first: %llmops feedback {str(labels)[9:]} --label grounded --prompts FILE")
+        try: n = json.loads((p.parent / "session.json").read_text(encoding="utf-8")).get("items")
+        except (ValueError, OSError, AttributeError): n = None  # no session file (labels written by hand), or a damaged one
+        if isinstance(n, list):
+            if out := [r for r in rows if not (isinstance(r.get("index"), int) and 0 <= r["index"] < len(n))]:
+                warnings.warn(f"{p}: {len(out)} label(s) of items the session does not have (index {out[0].get('index')!r}): left out")
+                rows = [r for r in rows if r not in out]
         for r in rows:  # checked as a file's lines are: a hand-edited "label": "no" would count as yes
             if bad := _wrong(r, label=True): raise UsageError(f"{p}: the label of item {r.get('index', '?')}: missing field(s) {', '.join(bad)}", hint="fix or remove that line")
         return rows

@@ -57,12 +57,12 @@ def _answer_once(folder: Path, key: dict, generate) -> str:
         append_jsonl(folder / "answers.jsonl", {**key, **rec})
         return rec["text"]
 
-def _judgements(folder: Path, choices, sources=None) -> list[dict]:
+def _judgements(folder: Path, choices, sources=None, size: int | None = None) -> list[dict]:
     "The judgements saved in `folder`; a line of another shape (hand-edited, another version's) is skipped with a warning."
     import warnings
     out = []
     for j in read_appended(folder / "judgements.jsonl"):
-        ok = isinstance(j.get("index"), int) and j.get("choice") in choices
+        ok = isinstance(j.get("index"), int) and 0 <= j["index"] < (size if size is not None else j["index"] + 1) and j.get("choice") in choices
         if ok and sources is not None and j["choice"] in ("A", "B"): ok = j.get("source_a") in sources and j.get("source_b") in sources
         if ok: out.append(j)
         else: warnings.warn(f"{folder / 'judgements.jsonl'}: a judgement of another shape was skipped: {json.dumps(j)[:120]}")
@@ -106,6 +106,7 @@ class FeedbackSession:
             items = [r["prompt"] for r in rows] if mode == "models" else [r.get("vars", r) for r in rows]
             self.meta = {"name": name, "mode": mode, "sources": list(sources), "prompts": items, "created": time.time(), "source_file": str(prompts)}
             self.folder.mkdir(parents=True, exist_ok=True)
+            if any(redact(x) != x for x in sources): self.folder.chmod(0o700)  # a key in a model's URL: its answers and judgements name it
             if not create_new(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False)):  # another process made it meanwhile:
                 return FeedbackSession.__init__(self, name, prompts, models, versions, settings, max_tokens)  # resume it, or say it differs
         self.sources, self.mode, self.prompts = self.meta["sources"], self.meta["mode"], self.meta["prompts"]
@@ -113,7 +114,7 @@ class FeedbackSession:
     @property
     def pairs_path(self) -> Path: return self.folder / "pairs.jsonl"
 
-    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, CHOICES, self.sources)}
+    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, CHOICES, self.sources, len(self.prompts))}
 
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.prompts)
@@ -171,7 +172,7 @@ class FeedbackSession:
     def summary(self) -> dict:
         "Wins per source (a key in a source's URL shown as ***), ties and skips."
         out = {redact(s): 0 for s in self.sources} | {"tie": 0, "skip": 0}
-        for j in {j["index"]: j for j in _judgements(self.folder, CHOICES, self.sources)}.values():  # the latest per prompt
+        for j in {j["index"]: j for j in _judgements(self.folder, CHOICES, self.sources, len(self.prompts))}.values():  # the latest per prompt
             if j["choice"] in ("tie", "skip"): out[j["choice"]] += 1
             else: out[redact(j["source_a"] if j["choice"] == "A" else j["source_b"])] += 1
         return out
@@ -258,7 +259,11 @@ class LabelSession:
         elif items is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --label grounded --prompts FILE")
         else:
-            need = lambda o: [] if isinstance(o.get("question", o.get("prompt")), str) else ["question"]
+            def need(o):  # checked before the session is saved: a passage that is not text made every later open fail
+                c, bad = o.get("context"), [] if isinstance(o.get("question", o.get("prompt")), str) else ["question"]
+                if o.get("answer") is not None and not isinstance(o["answer"], str): bad.append("answer (text)")
+                if c is not None and not (isinstance(c, str) or (isinstance(c, list) and all(isinstance(x, str) for x in c))): bad.append("context (text or a list of texts)")
+                return bad
             rows = read_jsonl(items, hint='one JSON object per line: {"question": ..., "answer": ..., "context": ...}', missing=need)
             its = [{"question": r.get("question", r.get("prompt")), "answer": r.get("answer"), "trace_id": r.get("trace_id"),
                     "context": [r["context"]] if isinstance(r.get("context"), str) else list(r.get("context") or [])} for r in rows]
@@ -274,7 +279,7 @@ class LabelSession:
     def labels_path(self) -> Path: return self.folder / "labels.jsonl"
     @property
     def question_text(self) -> str: return CRITERIA[self.criterion]
-    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, LABELS)}
+    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, LABELS, size=len(self.items))}
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.items)
 
@@ -316,12 +321,13 @@ class LabelSession:
 
     def labels(self) -> list[dict]:
         "The labels, the last one per item (an item skipped after its label has none)."
-        last = {r["index"]: r for r in read_appended(self.labels_path) if isinstance(r.get("index"), int) and ("label" in r or r.get("withdrawn"))}
+        last = {r["index"]: r for r in read_appended(self.labels_path)
+                if isinstance(r.get("index"), int) and 0 <= r["index"] < len(self.items) and ("label" in r or r.get("withdrawn"))}
         return [r for r in last.values() if not r.get("withdrawn")]
 
     def summary(self) -> dict:
         out = dict.fromkeys(LABELS, 0)
-        for j in {j["index"]: j for j in _judgements(self.folder, LABELS)}.values(): out[j["choice"]] += 1
+        for j in {j["index"]: j for j in _judgements(self.folder, LABELS, size=len(self.items))}.values(): out[j["choice"]] += 1
         return out
 
     def to_dict(self) -> dict:
