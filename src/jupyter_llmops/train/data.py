@@ -114,9 +114,16 @@ def feedback_labels_path(name: str, settings: Settings) -> Path:
 def data_path(data: str | Path, settings: Settings | None = None, recipe: str | None = None) -> Path:
     "The file behind a data argument: a path, or feedback:NAME for a feedback session's pairs (kto: its labels, when it has them)."
     if str(data).startswith("feedback:"):
-        st = settings or load_settings()
-        labels = feedback_labels_path(str(data)[9:], st)
-        return labels if recipe == "kto" and labels.is_file() else feedback_pairs_path(str(data)[9:], st)
+        st, name = settings or load_settings(), str(data)[9:]
+        labels = feedback_labels_path(name, st)
+        if not labels.parent.is_dir():
+            raise UsageError(f"no feedback session {name!r}", hint=f"start one: %llmops feedback {name} --prompts FILE --models A,B (or --label grounded)")
+        try: mode = json.loads((labels.parent / "session.json").read_text(encoding="utf-8")).get("mode")
+        except (ValueError, OSError, AttributeError): mode = None
+        if mode == "label" and recipe not in (None, "kto"):
+            raise UsageError(f"feedback session {name!r} labels answers yes or no: it feeds kto and eval align, not {recipe}",
+                             hint=f"train kto --data feedback:{name}; {recipe} needs preference pairs: a ranking session (feedback NAME --models A,B)")
+        return labels if recipe == "kto" and labels.is_file() else feedback_pairs_path(name, st)
     return Path(data).expanduser()
 
 def labelled_calls(since: str, settings: Settings | None = None) -> list[dict]:
