@@ -82,8 +82,8 @@ def add_route(name: str, models: list[str], policy: str = "rules", settings: Set
     if policy not in POLICIES: raise UsageError(f"bad policy {policy!r}", hint=f"one of {', '.join(POLICIES)}")
     models = [m.strip() for m in models if m.strip()]
     if len(models) < 2: raise UsageError("a route needs two or more models", hint="--models CHEAP,CAPABLE e.g. hf:./student,local")
-    if len(set(models)) < len(models):
-        raise UsageError(f"--models names {next(m for m in models if models.count(m) > 1)} twice", hint="a route chooses between different models")
+    if len(set(models)) < len(models):  # said, not refused: a cascade of one model twice still shows how a cascade escalates
+        warnings.warn(f"--models names {redact(next(m for m in models if models.count(m) > 1))} twice: a route between a model and itself saves nothing")
     for m in models:
         if parse_spec(m).kind == "route": raise UsageError(f"{m}: a route cannot contain a route")
     r = Route(name, models, policy)
