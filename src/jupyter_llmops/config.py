@@ -352,9 +352,10 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
             if made and not f.stat().st_size: f.unlink()  # the file this call made to lock it: gone again, as the error says
             raise ConfigError(f"{f} could not be updated safely (it would read {key} = {cp[SECTION].get(key) if cp.has_section(SECTION) else None!r}); it was left as it was",
                               hint=f"edit it by hand: {key} = {value} under [{SECTION}]")
-        atomic_write(f, new)
-        if redact(value) != value and f.stat().st_mode & 0o077:  # a password in a URL, a token: the file is its owner's alone
-            os.chmod(f, f.stat().st_mode & 0o700)
+        mode = f.stat().st_mode & 0o7777
+        private = redact(value) != value and mode & 0o077  # a password in a URL, a token: the file is its owner's alone
+        atomic_write(f, new, mode & 0o700 if private else None)
+        if private:
             warnings.warn(f"{f} holds a secret now ({key}): made readable by you alone; keep it out of version control, "
                           f"or give it in the environment instead (LLMOPS_{key.upper()})")
     s = load_settings(start, env)

@@ -41,11 +41,14 @@ def named(e: OSError, path) -> OSError:
     "`e` naming `path` when it names no file: a write that fails on a full disk says only `No space left on device`."
     return e if e.filename is not None else OSError(e.errno, e.strerror, str(path))
 
-def atomic_write(path: str | Path, data: str | bytes):
-    "Write `data` to `path` through a temporary file in the same folder and a rename: readers see old or new, never half."
+def atomic_write(path: str | Path, data: str | bytes, mode: int | None = None):
+    """Write `data` to `path` through a temporary file in the same folder and a rename: readers see old or new, never half.
+    `mode` sets the file's permissions from its first byte (0o600 for a file that holds a secret: never readable by
+    others, not even between the write and a chmod)."""
     path = Path(path)
-    try: mode = path.stat().st_mode & 0o7777  # the file keeps its permissions: a shared settings.ini stays readable
-    except OSError: mode = 0o666 & ~_umask()  # a new file gets what open() would give it, not mkstemp's 0o600
+    if mode is None:
+        try: mode = path.stat().st_mode & 0o7777  # the file keeps its permissions: a shared settings.ini stays readable
+        except OSError: mode = 0o666 & ~_umask()  # a new file gets what open() would give it, not mkstemp's 0o600
     tmp = _complete_copy(path, data, mode)
     try: os.replace(tmp, path)
     except BaseException:

@@ -58,8 +58,7 @@ def router_file(route: "Route", settings: Settings) -> Path | None:
 def save_route(r: Route, settings: Settings) -> Route:
     "Write route `r` (atomically); readable by its owner alone when a model's URL holds a key (the calls need it)."
     text, p = json.dumps(asdict(r), indent=1), route_path(r.name, settings)
-    atomic_write(p, text)
-    if redact(text) != text: p.chmod(0o600)
+    atomic_write(p, text, 0o600 if redact(text) != text else None)
     return r
 
 @contextmanager
