@@ -117,8 +117,9 @@ def column_drift(ref, cur, test: str = "auto") -> dict:
         r, c = _counts(f_r, f_c, _numeric(ref) and _numeric(cur)) if cat else _binned(f_r, f_c)
         r, c = r[(r + c) > 0], c[(r + c) > 0]
     p, note = None, ""
-    if test == "ks": stat, p = stats.ks_2samp(f_r.astype(float), f_c.astype(float))
-    elif test == "wasserstein": stat = stats.wasserstein_distance(f_r.astype(float), f_c.astype(float)) / (float(np.std(f_r.astype(float))) or 1.0)
+    if test in ("ks", "wasserstein"): a, b = f_r.astype(float), f_c.astype(float)
+    if test == "ks": stat, p = stats.ks_2samp(a, b)
+    elif test == "wasserstein": stat = stats.wasserstein_distance(a, b) / (float(np.std(a)) or 1.0)
     elif test == "chi2": stat, p = (0.0, 1.0) if len(r) < 2 else stats.chi2_contingency(np.vstack([r, c]))[:2]
     else: stat = (_js if test == "js" else _psi)(r, c)
     thr = THRESHOLDS[test]
@@ -269,11 +270,11 @@ def calls_window(ref: str, settings: Settings | None = None):
     from jupyter_llmops.recorder import recorded_calls
     m = re.fullmatch(r"calls:(\w+)(?:\.\.(\w+))?", ref)
     if not m: raise UsageError(f"bad window {ref!r}", hint="calls:24h (the last 24 hours) or calls:48h..24h (from 48 to 24 hours ago)")
-    start = _ago(m[1])
-    if m[2] and _ago(m[2]) <= start:
+    start, end = _ago(m[1]), (_ago(m[2]) if m[2] else None)
+    if end is not None and end <= start:
         raise UsageError(f"{ref}: the window ends ({m[2]} ago) before it starts ({m[1]} ago)", hint=f"calls:{m[2]}..{m[1]}")
     df = recorded_calls(m[1], settings)
-    if m[2]: df = df[df.time < pd.Timestamp(_ago(m[2]), unit="ms")]
+    if end is not None: df = df[df.time < pd.Timestamp(end, unit="ms")]
     return df
 
 def traffic_drift(reference: str, current: str, test: str = "auto", settings: Settings | None = None, log: bool = True) -> DriftReport:

@@ -93,9 +93,10 @@ def read_labels(labels: str | Path, settings: Settings | None = None) -> list[di
         try: n = json.loads((p.parent / "session.json").read_text(encoding="utf-8")).get("items")
         except (ValueError, OSError, AttributeError): n = None  # no session file (labels written by hand), or a damaged one
         if isinstance(n, list):
-            if out := [r for r in rows if not (isinstance(r.get("index"), int) and 0 <= r["index"] < len(n))]:
+            inside = lambda r: isinstance(r.get("index"), int) and 0 <= r["index"] < len(n)
+            if out := [r for r in rows if not inside(r)]:
                 warnings.warn(f"{p}: {len(out)} label(s) of items the session does not have (index {out[0].get('index')!r}): left out")
-                rows = [r for r in rows if r not in out]
+                rows = [r for r in rows if inside(r)]
         for r in rows:  # checked as a file's lines are: a hand-edited "label": "no" would count as yes
             if bad := _wrong(r, label=True): raise UsageError(f"{p}: the label of item {r.get('index', '?')}: missing field(s) {', '.join(bad)}", hint="fix or remove that line")
         return rows

@@ -57,12 +57,12 @@ def _answer_once(folder: Path, key: dict, generate) -> str:
         append_jsonl(folder / "answers.jsonl", {**key, **rec})
         return rec["text"]
 
-def _judgements(folder: Path, choices, sources=None, size: int | None = None) -> list[dict]:
+def _judgements(folder: Path, choices, size: int, sources=None) -> list[dict]:
     "The judgements saved in `folder`; a line of another shape (hand-edited, another version's) is skipped with a warning."
     import warnings
     out = []
     for j in read_appended(folder / "judgements.jsonl"):
-        ok = isinstance(j.get("index"), int) and 0 <= j["index"] < (size if size is not None else j["index"] + 1) and j.get("choice") in choices
+        ok = isinstance(j.get("index"), int) and 0 <= j["index"] < size and j.get("choice") in choices  # `size` items: a hand-added 999 is none
         if ok and sources is not None and j["choice"] in ("A", "B"): ok = j.get("source_a") in sources and j.get("source_b") in sources
         if ok: out.append(j)
         else: warnings.warn(f"{folder / 'judgements.jsonl'}: a judgement of another shape was skipped: {json.dumps(j)[:120]}")
@@ -114,7 +114,7 @@ class FeedbackSession:
     @property
     def pairs_path(self) -> Path: return self.folder / "pairs.jsonl"
 
-    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, CHOICES, self.sources, len(self.prompts))}
+    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, CHOICES, len(self.prompts), self.sources)}
 
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.prompts)
@@ -172,7 +172,7 @@ class FeedbackSession:
     def summary(self) -> dict:
         "Wins per source (a key in a source's URL shown as ***), ties and skips."
         out = {redact(s): 0 for s in self.sources} | {"tie": 0, "skip": 0}
-        for j in {j["index"]: j for j in _judgements(self.folder, CHOICES, self.sources, len(self.prompts))}.values():  # the latest per prompt
+        for j in {j["index"]: j for j in _judgements(self.folder, CHOICES, len(self.prompts), self.sources)}.values():  # the latest per prompt
             if j["choice"] in ("tie", "skip"): out[j["choice"]] += 1
             else: out[redact(j["source_a"] if j["choice"] == "A" else j["source_b"])] += 1
         return out
@@ -279,7 +279,7 @@ class LabelSession:
     def labels_path(self) -> Path: return self.folder / "labels.jsonl"
     @property
     def question_text(self) -> str: return CRITERIA[self.criterion]
-    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, LABELS, size=len(self.items))}
+    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, LABELS, len(self.items))}
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.items)
 
@@ -327,7 +327,7 @@ class LabelSession:
 
     def summary(self) -> dict:
         out = dict.fromkeys(LABELS, 0)
-        for j in {j["index"]: j for j in _judgements(self.folder, LABELS, size=len(self.items))}.values(): out[j["choice"]] += 1
+        for j in {j["index"]: j for j in _judgements(self.folder, LABELS, len(self.items))}.values(): out[j["choice"]] += 1
         return out
 
     def to_dict(self) -> dict:
