@@ -316,6 +316,25 @@ def test_retries_backoff_and_webhook_on_failure_and_recovery(proj, monkeypatch, 
     assert webhook.got[0]["error"] == "boom" and webhook.got[0]["status"] == "failed"
 
 
+def test_a_terminated_pipeline_run_records_each_running_step_failed(proj):
+    "`kill PID` to `llmops run flow.yaml` while two steps run: before, both steps' MLflow runs stayed RUNNING and their notebooks unmarked."
+    for n in ("s1", "s2"): mknb(proj / f"{n}.ipynb", f"import os; open('{n}.pid', 'w').write(str(os.getpid()))", "import time; time.sleep(120)")
+    (proj / "two.yaml").write_text("name: two\nsteps:\n  s1: {notebook: s1.ipynb}\n  s2: {notebook: s2.ipynb}\n  after: {notebook: ok.ipynb, needs: [s1]}\n")
+    p = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "run", "two.yaml"], cwd=proj, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    wait(lambda: (proj / "s1.pid").exists() and (proj / "s2.pid").exists(), 120, what="both kernels reached the slow cell")
+    kernels = [int((proj / f"{n}.pid").read_text()) for n in ("s1", "s2")]
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 143, (p.returncode, err[-500:])
+    for n in ("s1", "s2"):
+        (run,) = load_settings().path("runs").glob(f"two.{n}-*")
+        meta = json.loads((run / f"{n}.ipynb").read_text())["metadata"]["llmops"]
+        assert meta["status"] == "failed" and "the pipeline was interrupted" in meta["error"], meta
+        assert _mlflow_run(meta["run_id"]).info.status == "FAILED"
+    assert not list(load_settings().path("runs").glob("two.after-*"))  # the step after was never started
+    for k in kernels: wait(lambda: not Path(f"/proc/{k}").exists(), 30, what="the kernel is gone")
+
+
 def test_pipeline_dag_glue_flows_downstream_and_independent_steps_run_in_parallel(proj):
     mknb(proj / "prep.ipynb", "import jupyter_llmops as llmops\nllmops.glue('k', base + 6)", params="base = 0")
     mknb(proj / "left.ipynb", "import time; time.sleep(2)\nimport jupyter_llmops as llmops\nllmops.glue('k2', k * 2)", params="k = 0")

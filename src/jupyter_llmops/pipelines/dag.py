@@ -11,7 +11,8 @@ from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
 from .params import param_name
-from .runner import RunResult, project_root, resolve_notebook, shipped_path, status_badge, submit
+from ..redaction import redact
+from .runner import RunResult, kill_kernel, project_root, resolve_notebook, shipped_path, status_badge, submit
 
 # %% auto #0
 __all__ = ['REF', 'Step', 'Pipeline', 'load_pipeline', 'render', 'PipelineResult', 'run_pipeline']
@@ -41,6 +42,11 @@ def _strings(value) -> list[str]:
     "The texts in a parameter value."
     if isinstance(value, str): return [value]
     return [s for v in (value.values() if isinstance(value, dict) else value if isinstance(value, list) else []) for s in _strings(v)]
+
+def _keys(value) -> list:
+    "The mapping keys in a parameter value, at any depth."
+    if isinstance(value, dict): return [k for k, v in value.items() for k in [k, *_keys(v)]]
+    return [k for v in value for k in _keys(v)] if isinstance(value, list) else []
 
 def _refs(value) -> list[tuple]:
     "The (step, glue name) and ('params', key) references in a parameter value."
@@ -85,6 +91,7 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     if not p.is_file(): raise UsageError(f"no pipeline file {path}", hint="a YAML file with steps: {NAME: {notebook: ..., needs: [...], params: {...}}}")
     try: doc = _yaml_unique(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e: raise UsageError(f"{p}: not UTF-8 text (byte {e.object[e.start]:#04x} at {e.start})", hint="save it as UTF-8") from None
+    except RecursionError: raise UsageError(f"{p}: values nested too deeply", hint="a parameter of a few levels of lists and mappings") from None
     except yaml.YAMLError as e: raise UsageError(f"{p}: not YAML ({e})", hint="check the indentation and quotes at the line named") from None
     except UsageError as e: raise UsageError(f"{p}:{e.message}", hint=e.hint) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), (dict, list)) or not doc["steps"]:
@@ -99,6 +106,8 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     raw = doc["steps"]
     if isinstance(raw, list):
         names = [d.get("name", "") if isinstance(d, dict) else "" for d in raw]
+        if bad := next((n for n in names if not isinstance(n, str)), None):  # a list or a mapping as a name: not a key
+            raise UsageError(f"{p}: bad step name {bad!r}", hint="letters, digits, _ and -; quote yes, no and null: name: 'yes'")
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup: raise UsageError(f"{p}: step name(s) {', '.join(map(repr, dup))} given twice", hint="give every step its own name")
         raw = dict(zip(names, raw))
@@ -119,8 +128,12 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
             raise UsageError(f"{p}: step {name}: params must be a mapping of parameter names to values, not {d.get('params')!r}",
                              hint="params: {k: 5, index: '{{ params.index }}'}")
         timeout = d.get("timeout")
+        if isinstance(timeout, str) and re.fullmatch(r"\s*[0-9.]+[eE][+-]?[0-9]+\s*", timeout): timeout = float(timeout)  # YAML 1.1 reads 1e3 as text
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")):
             raise UsageError(f"{p}: step {name}: timeout must be a positive number of seconds, not {timeout!r}", hint="timeout: 600")
+        if timeout is not None and timeout > s.pipeline_max_timeout:  # here, not when the step starts, after others have run
+            raise UsageError(f"{p}: step {name}: timeout {f'{float(timeout):g} s' if timeout < 1e300 else 'of over 300 digits'} is longer than "
+                             f"pipeline_max_timeout ({s.pipeline_max_timeout:g} s)", hint=f"timeout: {s.pipeline_max_timeout:g} at most, or raise pipeline_max_timeout")
         rel = Path(d["notebook"]); nb = rel if rel.is_absolute() else p.parent / rel
         if not nb.exists() and (sp := shipped_path(rel)) and sp.is_file(): nb = sp  # a shipped pipeline by name, as `run` finds it
         nb = resolve_notebook(nb, s, root)
@@ -142,6 +155,9 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     params.update(dict.fromkeys(set(given or ()) - set(params)))
     for st in steps.values():
         anc = _ancestors(steps, st.name)
+        if keyed := [k for k in _keys(st.params) if "{{" in str(k)]:
+            raise UsageError(f"{p}: step {st.name}: the key {keyed[0]!r} holds a reference: references are values, never keys",
+                             hint="params: {NAME: '{{ steps.STEP.glue.NAME }}'}")
         loose = [v for v in _strings(st.params) if "{{" in REF.sub("", v)]
         if loose: raise UsageError(f"{p}: step {st.name}: {loose[0]!r} holds a '{{{{' that is not a reference",
                                    hint="{{ params.NAME }} or {{ steps.STEP.glue.NAME }}")
@@ -149,6 +165,7 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
             if src == "params":
                 if key not in params: raise UsageError(f"{p}: step {st.name} uses params.{key}, which the pipeline does not define",
                                                        hint=f"add it under params:, or pass -p {key} VALUE")
+            elif src not in steps: raise UsageError(f"{p}: step {st.name} reads the glue of unknown step {src!r}", hint=f"steps: {', '.join(steps)}")
             elif src not in anc: raise UsageError(f"{p}: step {st.name} reads the glue of {src!r}, which it does not need",
                                                   hint=f"add needs: [{src}] to step {st.name}")
     return Pipeline(str(doc.get("name") or p.stem), p, steps, params, parallel)
@@ -170,6 +187,11 @@ def render(value, results: dict, params: dict):
     return value
 
 # %% ../../../nbs/38_pipelines_dag.ipynb #dbc92b7c
+def _shown(glue: dict, width: int = 120) -> str:
+    "Glued values as a table shows them: keys in URLs and tokens redacted (as in the notebooks they reach), long ones cut."
+    text = redact(str(glue or ""))
+    return text if len(text) <= width else text[:width - 1] + "…"
+
 @dataclass
 class PipelineResult:
     "What `%llmops run pipeline.yaml` returns: `.status`, `.steps` (name -> RunResult, None when skipped), `.timings`."
@@ -187,11 +209,12 @@ class PipelineResult:
         return pd.DataFrame(rows, columns=["step", "status", "duration", "output_path", "glue", "error"])
 
     def __repr__(self):
-        return f"pipeline {self.name}: {self.status} in {self.duration:.1f}s\n" + self.to_frame().to_string(index=False)
+        f = self.to_frame(); f["glue"] = [_shown(g) for g in f["glue"]]
+        return f"pipeline {self.name}: {self.status} in {self.duration:.1f}s\n" + f.to_string(index=False)
 
     def _repr_html_(self):
         body = "".join(f"<tr><td>{escape(n)}</td><td>{status_badge(r.status if r else 'skipped')}</td><td>{f'{r.duration:.1f}s' if r else ''}</td>"
-                       f"<td><code>{escape(r.output_path if r else '')}</code></td><td>{escape(str(r.glue) if r and r.glue else '')}</td>"
+                       f"<td><code>{escape(r.output_path if r else '')}</code></td><td>{escape(_shown(r.glue) if r and r.glue else '')}</td>"
                        f"<td>{escape((r.error if r else '')[:160])}</td></tr>" for n, r in self.steps.items())
         return (f"<div><b>pipeline {escape(self.name)}</b>: {status_badge(self.status)} in {self.duration:.1f}s<table><tr><th>step</th>"
                 f"<th>status</th><th>time</th><th>output</th><th>glue</th><th>error</th></tr>{body}</table></div>")
@@ -207,7 +230,23 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     pp = {**pl.params, **(params or {})}
     width = max(1, int(parallel or pl.parallel or s.pipeline_parallel))
     results, timings, running, t0 = {}, {}, {}, time.perf_counter()
-    waiting = dict(pl.steps)
+    waiting, kernels = dict(pl.steps), {}  # kernels: each local step's, so that an interrupt can end it
+    try:
+        _steps(pl, pp, executor, s, timeout, root, log, width, results, timings, running, waiting, kernels)
+    except BaseException:  # Ctrl-C, `kill PID`: each running step ends as one interrupted run does, failed in its notebook and MLflow run
+        for n, f in running.items():
+            if n in kernels: kill_kernel(kernels[n], "the pipeline was interrupted")
+            else: f.cancel()
+        for f in running.values():
+            try: f.result(timeout=60)
+            except BaseException: pass
+        raise
+    ordered = {n: results.get(n) for n in pl.steps}
+    ok = all(r is not None and r.ok for r in ordered.values())
+    return PipelineResult(pl.name, "succeeded" if ok else "failed", ordered, timings, time.perf_counter() - t0)
+
+def _steps(pl, pp, executor, s, timeout, root, log, width, results, timings, running, waiting, kernels):
+    "Start each step whose needs are met, up to `width` at once, until none waits or runs; a step whose need failed is skipped."
     while waiting or running:
         for n, st in list(waiting.items()):
             if any(m in results and (results[m] is None or not results[m].ok) for m in st.needs):
@@ -218,7 +257,8 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
             try:
                 ps = render(st.params, results, pp)
                 running[n] = submit(executor, s, st.notebook, params=ps, timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
-                                    cwd=root, log=log, tags={"llmops.pipeline": pl.name, "llmops.step": n})
+                                    cwd=root, log=log, tags={"llmops.pipeline": pl.name, "llmops.step": n},
+                                    **({"kernel": kernels.setdefault(n, {})} if executor == "local" else {}))
             except Exception as e:
                 if isinstance(e, UsageError) and "executor" in str(e): raise
                 results[n] = RunResult(str(st.notebook), "failed", "", error=f"{type(e).__name__}: {e}")
@@ -229,6 +269,3 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
                 except Exception as e: results[n] = RunResult(str(pl.steps[n].notebook), "failed", "", error=f"{type(e).__name__}: {e}")
                 timings[n] = (timings[n][0], time.time()); del running[n]
         if running: time.sleep(0.05)
-    ordered = {n: results.get(n) for n in pl.steps}
-    ok = all(r is not None and r.ok for r in ordered.values())
-    return PipelineResult(pl.name, "succeeded" if ok else "failed", ordered, timings, time.perf_counter() - t0)
