@@ -4,7 +4,8 @@
 
 # %% ../../nbs/11_alerts.ipynb #b3e5461f
 from __future__ import annotations
-import json, re, urllib.request, warnings
+import base64, json, math, re, urllib.request, warnings
+from urllib.parse import unquote, urlsplit
 from .config import Settings
 from .redaction import mask_url, redact
 from .net import InsecureDestination, check_destination, open_url
@@ -14,8 +15,9 @@ __all__ = ['redacted', 'post_json', 'send_alerts', 'notify']
 
 # %% ../../nbs/11_alerts.ipynb #0596116b
 def redacted(obj):
-    "`obj` (JSON-like) with every string redacted."
-    if isinstance(obj, str): return redact(obj)
+    "`obj` (JSON-like) with every string redacted, lone surrogates replaced and NaN or infinity null: JSON that strict receivers (JavaScript, Slack) accept."
+    if isinstance(obj, str): return re.sub(r"[\ud800-\udfff]", "\ufffd", redact(obj))
+    if isinstance(obj, float) and not math.isfinite(obj): return None
     if isinstance(obj, dict): return {k: redacted(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [redacted(v) for v in obj]
     return obj
@@ -23,10 +25,15 @@ def redacted(obj):
 def post_json(url: str, payload: dict, timeout: float = 5.0, what: str = "webhook") -> bool:
     "POST `payload` as JSON to `url` (no redirects); True when it was accepted, else a warning and False."
     if not url: return False
-    body = json.dumps(redacted(json.loads(json.dumps(payload, default=str)))).encode()
+    body = json.dumps(redacted(json.loads(json.dumps(payload, default=str))), allow_nan=False).encode()
+    headers, parts = {"Content-Type": "application/json"}, urlsplit(url)
     try:
+        if "@" in parts.netloc:  # user:password@host: sent as Basic authorization (urllib took it for the host name)
+            cred, _, host = parts.netloc.rpartition("@")
+            headers["Authorization"] = "Basic " + base64.b64encode(":".join(map(unquote, cred.partition(":")[::2])).encode()).decode()
+            url = parts._replace(netloc=host).geturl()
         check_destination(url, f"the {what}")
-        open_url(urllib.request.Request(url, body, {"Content-Type": "application/json"}), timeout=timeout).close()
+        open_url(urllib.request.Request(url, body, headers), timeout=timeout).close()
         return True
     except Exception as e:
         warnings.warn(f"the {what} {mask_url(url)} failed: {redact(str(e))}")

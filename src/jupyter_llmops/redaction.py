@@ -43,9 +43,12 @@ def printable(text: str) -> str:
 
 def mask_url(url: str) -> str:
     "A URL with only its scheme and host shown (`https://hooks.example.com/***`): for webhooks, whose path may be the secret."
-    m = re.match(r"([a-z][a-z0-9+.-]*://)(?:[^@/\s]*@)?([^/?#\s]*)(.*)", url or "", re.I)
+    m = re.match(r"([a-z][a-z0-9+.-]*://)([^/?#\s]*)(.*)", url or "", re.I | re.S)
     if not m: return redact(url or "")
-    return f"{m[1]}{m[2]}" + ("/***" if m[3] not in ("", "/") else m[3])
+    auth, rest = m[2], m[3]
+    if "@" in rest and "@" not in auth and not re.fullmatch(r"(localhost|[\w-]+(\.[\w-]+)+|\[[0-9a-f:.]+\])(:\d+)?", auth, re.I):
+        return f"{m[1]}***"  # user:pass@host with a / ? or # in the password: no telling where the host starts
+    return f"{m[1]}{auth.rpartition('@')[2]}" + ("/***" if rest not in ("", "/") else rest)  # the host follows the last @ (a password may hold @)
 
 def show_kit_warnings():
     "The kit's own warnings as one redacted line, `llmops: warning: ...` (a spec may hold a key; the source line helps nobody); every other warning as before. Once per process: the CLI and `%load_ext` call it."
