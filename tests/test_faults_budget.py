@@ -99,6 +99,25 @@ def test_a_failed_call_releases_its_reservation(paid, model_server):
     assert _until_refused(paid, model_server.spec) == 20  # nothing held by the failed call: the whole $1 is there
 
 
+def test_a_model_priced_without_its_server_is_paid_and_an_unpriced_one_is_said(paid, model_server):
+    "Found by a probe: `costs = openai:m=1` did not price calls to `openai:m@http://host/v1`, so 20 calls passed a hard budget at $0, silently."
+    s = paid.updated(costs="openai:chat=1")
+    complete(PROMPT, model_server.spec, max_tokens=TOKENS[1], settings=s, record=False)
+    assert spent(s, "daily") == pytest.approx(0.05)
+    with pytest.warns(UserWarning, match="has no price in `costs`: its calls count \\$0 against the budgets"):
+        complete(PROMPT, model_server.spec, max_tokens=TOKENS[1], settings=paid.updated(costs="local=0"), record=False)
+
+
+def test_a_server_counting_past_max_tokens_is_said_and_its_next_calls_hold_more(paid, model_server):
+    "Found by a probe: a server reporting more tokens than max_tokens allows put six processes at $3.06 of a $1 hard budget, silently."
+    from jupyter_llmops.budget import reserve
+    msgs = [{"role": "user", "content": PROMPT}]
+    with pytest.warns(UserWarning, match="more than the \\$0.0280 it held: its server counted more tokens than max_tokens allows"):
+        complete(PROMPT, model_server.spec, max_tokens=5, settings=paid, record=False)  # the server reports 30 completion tokens
+    est = estimate_cost(model_server.spec, msgs, 5, paid.costs)
+    assert reserve(paid, est, model=model_server.spec).cost == pytest.approx(0.05)  # what the call really cost
+
+
 def test_cache_failures_never_lose_the_answer_or_the_spend(paid, model_server, monkeypatch):
     from jupyter_llmops.cache import SemanticCache
     s = paid.updated(cache="on", budget_hard="off")

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/15_budget.ipynb #d3f78172
 from __future__ import annotations
-import threading, time
+import functools, sqlite3, threading, time, warnings
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -43,9 +43,28 @@ def _db(s: Settings):
             db.execute("CREATE TABLE IF NOT EXISTS spend (period TEXT, scope TEXT, cost REAL, PRIMARY KEY (period, scope))")
             db.execute("CREATE TABLE IF NOT EXISTS alerted (period TEXT, scope TEXT, level TEXT, PRIMARY KEY (period, scope, level))")
             db.execute("CREATE TABLE IF NOT EXISTS reserved (id INTEGER PRIMARY KEY, prompt TEXT, day TEXT, month TEXT, cost REAL, expires REAL)")
+            db.execute("CREATE TABLE IF NOT EXISTS overrun (model TEXT PRIMARY KEY, ratio REAL)")  # a server that counts past max_tokens
+            db.execute("CREATE TABLE IF NOT EXISTS unsent (period TEXT, scope TEXT, level TEXT, retry REAL, PRIMARY KEY (period, scope, level))")
             _dbs[str(p)] = db
         return _dbs[str(p)]
 
+def _ledger(fn):
+    "`fn` with SQLite's errors on the ledger said as such: which file, and what to do (a bare 'file is not a database' named neither)."
+    @functools.wraps(fn)
+    def run(s, *a, **kw):
+        try: return fn(s, *a, **kw)
+        except sqlite3.DatabaseError as e:
+            p, why = s.path("budget.db"), str(e)
+            if "locked" in why or "busy" in why:
+                raise LLMOpsError(f"the budget ledger {p} is locked: another process has held it for 30 s ({why})",
+                                  hint=f"find it (fuser {p}) and let it finish, then call again") from None
+            if "not a database" in why or "malformed" in why:
+                raise LLMOpsError(f"the budget ledger {p} is damaged ({why})",
+                                  hint=f"move it aside to start a new ledger (this period's spend restarts at $0): mv {p} {p}.damaged") from None
+            raise LLMOpsError(f"the budget ledger {p} cannot be used ({why})", hint="a full disk, or a file made read-only?") from None
+    return run
+
+@_ledger
 def spent(s: Settings, kind: str = "daily", scope: str = "", now: float | None = None) -> float:
     "USD spent in the current day or month, for the project ('') or a prompt."
     row = _db(s).execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(s, kind, now), scope)).fetchone()
@@ -85,8 +104,10 @@ class Reservation:
     cost: float
     until: float  # its expiry: with the id, names its row alone (SQLite reuses a deleted row's id)
 
-def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, now: float | None = None) -> Reservation | None:
-    "Check the hard budgets and hold `estimate` USD, in one transaction: `BudgetExceeded` when one is spent. None without hard budgets."
+@_ledger
+def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, now: float | None = None,
+            model: str = "") -> Reservation | None: # the model called: a server that once counted past max_tokens makes its calls hold more
+    "Check the hard budgets and hold `estimate` USD (times the model's largest overrun), in one transaction: `BudgetExceeded` when one is spent. None without hard budgets."
     if not s.budget_hard or not (s.budget_daily or s.budget_monthly): return None
     budgets = [b for b in _budgets(s) if _applies(b[1], prompt_version)]
     if not budgets: return None
@@ -94,6 +115,7 @@ def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, n
     try:
         with _dlock, immediate(db):  # other processes wait here: the check and the hold are one step
             db.execute("DELETE FROM reserved WHERE expires < ?", (time.time(),))
+            if model and (row := db.execute("SELECT ratio FROM overrun WHERE model = ?", (model,)).fetchone()): estimate *= row[0]
             for kind, scope, lim in budgets:
                 row = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (_period(s, kind, now), scope)).fetchone()
                 got = (row[0] if row else 0.0) + _in_flight(s, db, kind, scope, now)
@@ -105,23 +127,29 @@ def reserve(s: Settings, estimate: float, prompt_version: tuple | None = None, n
         if rid is not None: release(s, Reservation(rid, estimate, until))  # its own row only, even after a rollback
         raise
 
+@_ledger
 def release(s: Settings, r: Reservation | None):
     "Give back the reservation of a call that failed (nothing was spent)."
     if r is None: return
     db = _db(s)
     with _dlock: db.execute("DELETE FROM reserved WHERE id = ? AND expires = ?", (r.id, r.until))  # a second release deletes nothing
 
+@_ledger
 def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: float | None = None,
-          notify=None, # notify(alerts, settings, since); default alerts.send_alerts
-          reservation: Reservation | None = None) -> list[dict]: # the call's reservation, replaced by its cost in the same transaction
+          notify=None, # notify(alerts, settings, since) -> False when not delivered; default alerts.send_alerts
+          reservation: Reservation | None = None, # the call's reservation, replaced by its cost in the same transaction
+          model: str = "") -> list[dict]: # the model called: a cost past its reservation is remembered for its next calls
     "Add a call's cost to the ledger (settling its reservation); raise the alerts of budgets whose alert share (or whole) it crosses."
     budgets = [b for b in _budgets(s) if _applies(b[1], prompt_version)] if (s.budget_daily or s.budget_monthly) else []
     if cost <= 0 or not budgets: release(s, reservation); return []
     share = s.budget_alert_share
-    db, alerts = _db(s), []
+    db, alerts, keys, t = _db(s), [], [], time.time()
     scopes = {""} | ({prompt_version[0]} if prompt_version else set())
+    over = reservation is not None and reservation.cost > 0 and cost > reservation.cost * (1 + 1e-9)
     with _dlock, immediate(db):
         if reservation is not None: db.execute("DELETE FROM reserved WHERE id = ? AND expires = ?", (reservation.id, reservation.until))
+        if over and model:
+            db.execute("INSERT INTO overrun VALUES (?, ?) ON CONFLICT (model) DO UPDATE SET ratio = max(ratio, excluded.ratio)", (model, cost / reservation.cost))
         for kind in {k for k, _, _ in budgets}:
             for scope in scopes:
                 db.execute("INSERT INTO spend VALUES (?, ?, ?) ON CONFLICT (period, scope) DO UPDATE SET cost = cost + excluded.cost",
@@ -130,12 +158,20 @@ def spend(s: Settings, cost: float, prompt_version: tuple | None = None, now: fl
             per = _period(s, kind, now)
             total = db.execute("SELECT cost FROM spend WHERE period = ? AND scope = ?", (per, scope)).fetchone()[0]
             for level, thr in (("share", share * lim), ("spent", lim)):
-                if total >= thr and db.execute("INSERT OR IGNORE INTO alerted VALUES (?, ?, ?)", (per, scope, level)).rowcount:
+                waits = db.execute("SELECT 1 FROM unsent WHERE period = ? AND scope = ? AND level = ? AND retry > ?", (per, scope, level, t)).fetchone()
+                if total >= thr and not waits and db.execute("INSERT OR IGNORE INTO alerted VALUES (?, ?, ?)", (per, scope, level)).rowcount:
+                    keys.append((per, scope, level))
                     alerts.append(dict(group=f"budget {scope or 'project'}", metric=f"budget_{kind}" + ("" if level == "share" else "_spent"),
                                        value=total, threshold=thr, budget=lim, period=per))
+    if over:
+        warnings.warn(f"a call cost ${cost:.4f}, more than the ${reservation.cost:.4f} it held: its server counted more tokens than max_tokens allows"
+                      + (", so a hard budget can be passed by the difference; later calls to this model hold that much more" if model else ""))
     if alerts:
         notify = notify or send_alerts
-        notify(alerts, s, "this day" if all(a["metric"].startswith("budget_daily") for a in alerts) else "this month")
+        if notify(alerts, s, "this day" if all(a["metric"].startswith("budget_daily") for a in alerts) else "this month") is False and s.alert_webhook:
+            with _dlock, immediate(db):  # refused or unreachable: not alerted; tried again by a spend a minute on, not every call's
+                db.executemany("DELETE FROM alerted WHERE period = ? AND scope = ? AND level = ?", keys)
+                db.executemany("INSERT OR REPLACE INTO unsent VALUES (?, ?, ?, ?)", [(*k, t + 60) for k in keys])
     return alerts
 
 # %% ../../nbs/15_budget.ipynb #6f274b92
@@ -149,6 +185,7 @@ class BudgetStatus:
         return "\n".join(f"{r['budget']:<8} {r['scope']:<12} ${r['spent']:.4f} of ${r['limit']:g} ({r['share']:.0%})"
                          + ("  HARD" if r["hard"] else "") for r in self.rows)
 
+@_ledger
 def budget_status(s: Settings) -> BudgetStatus:
     "Each configured budget with its spend in the current period."
     rows = []

@@ -67,7 +67,7 @@ def parse_bindings(text: str) -> list[tuple[str, str]]:
 def parse_zone(text: str) -> str:
     "`local` (each process's own zone), or an IANA time zone name this machine's zone database knows (UTC, Europe/Paris)."
     from zoneinfo import ZoneInfo
-    try: return "local" if text.lower() == "local" else ZoneInfo(text).key
+    try: return "local" if text.lower() == "local" else "UTC" if text.upper() == "UTC" else ZoneInfo(text).key
     except (ValueError, LookupError, OSError): raise ValueError("a time zone: UTC, local, or an IANA name such as Europe/Paris") from None
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class Key:
         if self.kind == "bindings": return parse_bindings(t)
         if self.kind == "timezone": return parse_zone(t or self.default)
         if self.kind == "onoff":
-            if t.lower() not in _ONOFF: raise ValueError("write on or off")
+            if t.lower() not in _ONOFF: raise ValueError("on or off")
             return _ONOFF[t.lower()]
         if self.kind == "url":
             if t and not re.match(r"https?://[^\s/]+", t): raise ValueError("an http:// or https:// URL")

@@ -15,7 +15,8 @@ from .models import ModelSpec, load_causal_lm, parse_spec
 from .net import bound_key, check_destination, open_url
 from .recorder import RECORDER
 from .routing import choose, confident, get_route, question_of
-from .usage import Completion, Usage, cost_of
+from .usage import Completion, Usage, cost_of, priced
+_unpriced: set = set()  # models warned about: no price while a budget is set
 
 RECORDER.scorer = score_rows  # each recorded call is scored by the monitor's evaluators in the background (eval_on_record)
 RECORDER.scorer_imports = SCORER_IMPORTS
@@ -164,14 +165,17 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None, attrs)
         if on_token: on_token(c.text)
         return c
-    held = reserve(settings, estimate_cost(s.text, msgs, max_tokens, settings.costs), pv)  # BudgetExceeded when a hard budget is spent
+    if (settings.budget_daily or settings.budget_monthly) and s.kind == "openai" and not priced(s.text, settings.costs) and s.text not in _unpriced:
+        _unpriced.add(s.text)  # once a process: its calls count $0, so a budget never sees them
+        warnings.warn(f"{redact(s.text)} has no price in `costs`: its calls count $0 against the budgets", stacklevel=2)
+    held = reserve(settings, estimate_cost(s.text, msgs, max_tokens, settings.costs), pv, model=s.text)  # BudgetExceeded when a hard budget is spent
     try:
         if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
         t0, ns0, lp = time.perf_counter(), time.time_ns(), None
         if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token, bindings=settings.openai_keys)
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
         c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv, logprob=lp)
-        try: spend(settings, c.cost, pv, reservation=held)  # the spend first: counted, and the alert share's alerts raised
+        try: spend(settings, c.cost, pv, reservation=held, model=s.text)  # the spend first: counted, and the alert share's alerts raised
         except Exception as e: warnings.warn(f"the call's cost was not added to the budget ledger ({type(e).__name__}: {e})")
     except BaseException as e:  # an interrupt too, even after the model answered: the hold never outlives the call
         release(settings, held)

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 # %% auto #0
-__all__ = ['Usage', 'Completion', 'cost_of']
+__all__ = ['Usage', 'Completion', 'priced', 'cost_of']
 
 # %% ../../nbs/10_usage.ipynb #ae9b3b10
 @dataclass
@@ -39,7 +39,15 @@ class Completion:
 
     def __repr__(self): return self.text
 
+def _price(model: str, costs: dict) -> tuple | None:
+    "The (input, output) price of `model`: its own entry, else that of its spec without the server (`openai:m` for `openai:m@https://host/v1`)."
+    return costs.get(model) or (costs.get(model.split("@", 1)[0]) if "@" in model else None)
+
+def priced(model: str, costs: dict) -> bool:
+    "Whether the price table names `model` (or its spec without the server)."
+    return _price(model, costs) is not None
+
 def cost_of(model: str, usage: Usage, costs: dict) -> float:
     "USD cost of `usage` from the settings' price table (per 1k tokens); 0 for unpriced models."
-    pin, pout = costs.get(model, (0.0, 0.0))
+    pin, pout = _price(model, costs) or (0.0, 0.0)
     return (usage.prompt * pin + usage.completion * pout) / 1000
