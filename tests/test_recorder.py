@@ -254,3 +254,27 @@ def test_a_background_import_waits_for_a_thread_that_configures_logging(tmp_path
     import subprocess, sys
     out = subprocess.run([sys.executable, "-c", LOGGING, str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert (out.returncode, out.stdout.strip()) == (0, "both imported True"), out.stderr
+
+
+SHIM = r'''
+import pathlib, sys, threading, time
+import pyarrow.lib as pl  # the pandas shim not used yet: its first use imports pandas holding its lock
+from jupyter_llmops.recorder import import_alone
+d = pathlib.Path(sys.argv[1]); sys.path.insert(0, str(d))
+(d / "shimmod.py").write_text("import time, pyarrow.lib\ntime.sleep(0.1)\npyarrow.lib._pandas_api.have_pandas\n")  # as pyarrow.dataset does
+(d / "plainmod.py").write_text("X = 1\n")
+t = threading.Thread(target=import_alone, args=("shimmod",))
+with pl._pandas_api._lock:  # the user's thread inside the shim's first use (a DataFrame of strings), about to import
+    t.start(); time.sleep(0.3)
+    import plainmod
+t.join()
+print("both imported", "shimmod" in sys.modules)
+'''
+
+
+def test_a_background_import_waits_for_a_thread_inside_pyarrows_pandas_shim(tmp_path):
+    "Found by a probe: `prompt eval` hung for good one run in three, the scorer holding the import lock and waiting for "
+    "the shim's lock, the user's thread holding the shim's lock and waiting for the import lock."
+    import subprocess, sys
+    out = subprocess.run([sys.executable, "-c", SHIM, str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout.strip()) == (0, "both imported True"), out.stderr

@@ -24,6 +24,14 @@ def _others_importing() -> bool:
         if lock is not None and getattr(lock, "count", 0) and getattr(lock, "owner", None) != me: return True
     return False
 
+def _first_uses() -> bool:
+    "Make now, holding no lock, the first use of library code that imports under its own lock (pyarrow's pandas shim); whether that lock is still held."
+    api = getattr(sys.modules.get("pyarrow.lib"), "_pandas_api", None)
+    try:
+        if api is not None: api.have_pandas  # imports pandas under the shim's lock, once; after it, no lock is taken
+        return api is not None and api._lock.locked()
+    except Exception: return False  # no pandas: the shim says so to whoever uses it; another pyarrow: as before
+
 def import_alone(*names: str, wait: float = 60.0) -> list[str]:
     """Import `names` on a background thread without racing another thread's import; return those that failed.
     Waits (up to `wait` s) until no other thread is inside an import or holds logging's lock, then imports holding both."""
@@ -37,8 +45,9 @@ def import_alone(*names: str, wait: float = 60.0) -> list[str]:
         while held: held.pop()()
     try:
         while time.monotonic() < deadline:
+            busy = _first_uses()
             _imp.acquire_lock(); held.append(_imp.release_lock)
-            if not _others_importing():
+            if not busy and not _others_importing():
                 time.sleep(0.02)  # a thread that has just looked up a module lock takes it now, or is seen waiting for it
                 if not _others_importing() and (log_lock is None or log_lock.acquire(blocking=False)):
                     if log_lock is not None: held.append(log_lock.release)
