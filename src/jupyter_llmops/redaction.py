@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 # %% auto #0
-__all__ = ['redact', 'printable', 'mask_url', 'show_kit_warnings']
+__all__ = ['redact', 'redacted_frame', 'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -16,7 +16,10 @@ __all__ = ['redact', 'printable', 'mask_url', 'show_kit_warnings']
 _URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):(?P<pw>[^\s]{0,1024}?)@(?P<host>[^@/\s?#]{1,256}(?:[/?#\s]|$))", re.I)
 _SECRETS = [re.compile(p) for p in (
     r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
-    r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}")]
+    r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
+    r"\bAIza[0-9A-Za-z_-]{35}")]  # Google's API keys
+# a key in a URL's query: `?key=` (Google's APIs), `&sig=` / `signature=` (signed URLs), `code=` (OAuth)
+_QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|x-amz-signature|code)=)([^&#\s'\"]+)")
 # `Bearer X`; `Basic X` and `token X` only when X looks like one (a digit, a capital inside it, `=`): in prose "the mean
 # token log-probability" or "basic arithmetic" is no secret
 _HEADER = re.compile(r"\b((?i:bearer))(\s+)([A-Za-z0-9._~+/=-]{8,})|\b((?i:basic|token))(\s+)(?=[A-Za-z0-9._~+/=-]*(?:\d|[a-z][A-Z]|=))([A-Za-z0-9._~+/=-]{8,})")
@@ -33,7 +36,19 @@ def redact(text: str) -> str:
     text = _WEBHOOK.sub(lambda m: m[1] + "/***", text)
     text = _URL.sub(lambda m: _LONG_SEGMENT.sub("***", m[0]), text)
     text = _HEADER.sub(lambda m: (m[1] or m[4]) + (m[2] or m[5]) + "***", text)
+    text = _QUERY.sub(lambda m: m[1] + "***", text)
     return _ASSIGNED.sub(lambda m: m[1] + "***", text)
+
+def redacted_frame(df):
+    "A copy of DataFrame `df` whose text (in cells, and in lists and dicts in cells) is redacted: for tables logged to MLflow or shown."
+    def cell(v):
+        if isinstance(v, str): return redact(v)
+        if isinstance(v, (list, tuple)): return [cell(x) for x in v]
+        return {k: cell(x) for k, x in v.items()} if isinstance(v, dict) else v
+    out = df.copy()
+    for c in out.columns:
+        if out[c].dtype == object or str(out[c].dtype) in ("str", "string"): out[c] = out[c].map(cell)  # pandas 3 infers `str` columns
+    return out
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
