@@ -1,5 +1,5 @@
 "The RAG builder on a small corpus written here: formats, incremental builds, modes, evaluation, failures."
-import json, os, warnings
+import json, math, os, warnings
 from pathlib import Path
 import mlflow
 import numpy as np
@@ -125,6 +125,34 @@ def test_evaluation_metrics_and_misses(corpus):
     (d.parent / "bad.jsonl").write_text('{"question": "x"}\n')
     with pytest.raises(UsageError, match="bad.jsonl:1: missing field"):
         evaluate("hb", d.parent / "bad.jsonl", settings=s)
+
+
+def test_evaluation_figures_a_probe_found_wrong(corpus):
+    "Each silently wrong before: `.github/...` stripped to `github/...` (a miss, and a false warning); an expected_text in "
+    "no chunk (a silent miss); a passage copied by chunk overlap into two chunks counted twice in nDCG's ideal; a key "
+    "quoted in a question logged in clear; a question of invisible characters scored; k=2.5 a TypeError."
+    d, s = corpus
+    (d / ".github").mkdir(); (d / ".github" / "CONTRIBUTING.md").write_text("Open a pull request against main and sign the contributor agreement.\n")
+    (d / "kettle.md").write_text(" ".join(f"Section {i} about the kettle." for i in range(40)) + "\n")
+    rag.build("hb", ["handbook", "handbook/.github/CONTRIBUTING.md"], settings=s, progress=False, chunk_size=64, overlap=16)  # a hidden folder, named
+    key = "sk-" + "a1B2" * 8
+    qa = d.parent / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps(x) for x in [
+        {"question": "How do I contribute a pull request?", "expected_source": ".github/CONTRIBUTING.md"},
+        {"question": f"Where is the kettle section 17? my key is {key}", "expected_source": "kettle.md", "expected_text": "Section 17 about the kettle."},
+        {"question": "How do I reset my password?", "expected_source": "account.md", "expected_text": "no such sentence anywhere"}]))
+    with pytest.warns(UserWarning, match=r"the expected_text of 1 line\(s\) is in no chunk of its source.*line\(s\) 3"):
+        r = evaluate("hb", qa, k=3, settings=s)
+    assert list(r.table["rank"][:1]) == [1] and r.table["ndcg"][0] == 1.0  # the .github file found first
+    span = "section 17 about the kettle."
+    assert sum(span in " ".join(c["text"].casefold().split()) for c in rag.load("hb", s).chunks) >= 2  # overlap copied the passage
+    assert r.table["ndcg"][1] == pytest.approx(1 / math.log2(r.table["rank"][1] + 1))  # its ideal counts it once
+    assert key not in repr(r) and key not in mlflow.artifacts.load_text(f"runs:/{r.run_id}/rag_eval/questions.json")
+    (d.parent / "zw.jsonl").write_text(json.dumps({"question": "\u200b\u200f\u202e", "expected_source": "account.md"}) + "\n")
+    with pytest.raises(UsageError, match="zw.jsonl:1: missing field\\(s\\) question"):
+        evaluate("hb", d.parent / "zw.jsonl", settings=s)
+    with pytest.raises(UsageError, match="k must be a whole number, not 2.5"):
+        evaluate("hb", qa, k=2.5, settings=s)
 
 
 def test_bad_input_and_damage(corpus, monkeypatch):

@@ -4,14 +4,14 @@
 
 # %% ../../nbs/26_prompt_eval.ipynb #f80fcfc3
 from __future__ import annotations
-import json, re, string
+import json, math, re, unicodedata, warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from typing import Callable
 from .config import Settings, load_settings
-from .redaction import redact
+from .redaction import redact, redacted_frame
 from .files import read_jsonl
 from .errors import UsageError, at_least
 from . import prompts
@@ -21,20 +21,41 @@ __all__ = ['SCORERS', 'NEEDS_RAG', 'LOWER_IS_BETTER', 'NEEDS_EXPECTED', 'normali
            'scorer', 'read_cases', 'EvalResult', 'evaluate', 'last_evaluation']
 
 # %% ../../nbs/26_prompt_eval.ipynb #98af4422
-def normalize(text: str) -> str:
-    "Lower-case, drop punctuation, articles and extra spaces (SQuAD's normalisation)."
-    text = "".join(ch for ch in str(text).lower() if ch not in set(string.punctuation))
-    return " ".join(w for w in text.split() if w not in {"a", "an", "the"})
+_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*")
 
-def exact_match(answer: str, case: dict, **_) -> float: return float(normalize(answer) == normalize(case["expected"]))
+def _plain(text: str) -> str:
+    "`text` without punctuation (any script's) or invisible format characters (zero-width spaces, direction marks)."
+    return "".join(ch for ch in text if unicodedata.category(ch)[0] != "P" and unicodedata.category(ch) != "Cf")
+
+def normalize(text: str, articles: bool = False) -> str:
+    "SQuAD's normalisation (lower case; no punctuation, articles or extra spaces), Unicode-folded (NFKC), numbers kept whole: -5 is not 5, 3.5 not 35."
+    text, out, last = unicodedata.normalize("NFKC", str(text)).lower().replace("\u2212", "-"), [], 0
+    for m in _NUMBER.finditer(text):
+        out += [_plain(text[last:m.start()]), " " + m[0].replace(",", "") + " "]; last = m.end()
+    words = " ".join(out + [_plain(text[last:])]).split()
+    return " ".join(w for w in words if articles or w not in {"a", "an", "the"})
+
+def _words(text: str) -> str:
+    "`normalize(text)`; a text that is only an article (a multiple-choice `A`) keeps it."
+    return normalize(text) or normalize(text, articles=True)
+
+def _pair(answer, expected) -> tuple[str, str]:
+    "Both normalised alike: articles dropped, unless the expected text is only one (then kept on both sides)."
+    keep = not normalize(expected)
+    return normalize(answer, articles=keep), normalize(expected, articles=keep)
+
+def exact_match(answer: str, case: dict, **_) -> float:
+    a, e = _pair(answer, case["expected"])
+    return float(a == e)
 
 def contains(answer: str, case: dict, **_) -> float:
+    "1 when the answer holds every `must_contain` text (else `expected`) as whole words: `no` is not in `I do not know`, `4` not in `14`."
     need = case.get("must_contain") or [case["expected"]]
     need = [need] if isinstance(need, str) else need
-    return float(all(normalize(n) in normalize(answer) for n in need))
+    return float(all(f" {e} " in f" {a} " for a, e in (_pair(answer, n) for n in need)))
 
 def token_f1(answer: str, case: dict, **_) -> float:
-    a, e = normalize(answer).split(), normalize(case["expected"]).split()
+    a, e = (x.split() for x in _pair(answer, case["expected"]))
     common = sum((Counter(a) & Counter(e)).values())
     if not a or not e or not common: return float(a == e)
     p, r = common / len(a), common / len(e)
@@ -56,8 +77,13 @@ def scorer(name: str, settings=None) -> Callable | None:
     if name in SCORERS: return SCORERS[name]
     from jupyter_llmops.evaluators import EVALUATORS, aligned, evaluate_call
     if name not in EVALUATORS and aligned(name, settings) is None: return None
-    return lambda answer, case, completion=None, context=None, settings=None: evaluate_call(
-        case.get("question", ""), answer, context or [], [name], settings)[name]
+    def run(answer, case, completion=None, context=None, settings=None):
+        why: dict = {}
+        v = evaluate_call(case.get("question", ""), answer, context or [], [name], settings, why)[name]
+        if v is None and name in why: run.reasons.append(why[name])  # said if it scores no case at all
+        return v
+    run.reasons = []
+    return run
 NEEDS_EXPECTED = {"exact_match", "token_f1"}
 
 # %% ../../nbs/26_prompt_eval.ipynb #ecb0c41d
@@ -68,9 +94,12 @@ def read_cases(path: str | Path, needed: set[str], scorers: list[str]) -> list[d
         mc = case.get("must_contain")
         if "contains" in scorers and mc and not (isinstance(mc, str) or isinstance(mc, list) and all(isinstance(x, str) for x in mc)):
             bad.append("must_contain (a text or a list of texts)")
+        if "contains" in scorers and isinstance(mc, (str, list)) and any(not _words(x) for x in ([mc] if isinstance(mc, str) else mc) if isinstance(x, str)):
+            bad.append("must_contain (each text with a word in it: one of only punctuation or spaces is in every answer)")
         if any(s in NEEDS_EXPECTED for s in scorers) or ("contains" in scorers and not mc):  # `contains` falls back on `expected`
             if "expected" not in case: bad.append("expected")
             elif isinstance(case["expected"], bool) or not isinstance(case["expected"], (str, int, float)): bad.append("expected (text)")
+            elif not _words(case["expected"]): bad.append("expected (a text with a word in it: one of only punctuation or spaces matches every answer)")
         return bad
     return read_jsonl(path, f"each line needs the template's variables ({', '.join(sorted(needed))}) and 'expected'", missing)
 
@@ -110,8 +139,10 @@ class EvalResult:
 
 # %% ../../nbs/26_prompt_eval.ipynb #5b8ee7e8
 def _winners(summary, scorers):
+    "The best version per scorer, and overall (by the scorers in order); a version a scorer could not score (NaN) never wins on it."
     best = {s: int(summary[s].idxmin() if s in LOWER_IS_BETTER else summary[s].idxmax()) for s in scorers}
-    key = lambda v: tuple((summary.loc[v, s] if s not in LOWER_IS_BETTER else -summary.loc[v, s]) for s in scorers)
+    val = lambda x: -math.inf if x != x else x  # NaN compares false both ways: it won when it came first
+    key = lambda v: tuple(val(summary.loc[v, s] if s not in LOWER_IS_BETTER else -summary.loc[v, s]) for s in scorers)
     return best, int(max(summary.index, key=key))
 
 def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str] | None = None,
@@ -127,6 +158,9 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     if bad: raise UsageError(f"unknown scorer(s) {', '.join(bad)}", hint=f"scorers: {', '.join(SCORERS)}, or any evaluator (relevance, an aligned one)")
     fns = {sc: scorer(sc, s) for sc in scorers}
     if len(versions) < 1: raise UsageError("give at least one version: --versions 1,2")
+    if len(set(versions)) < len(versions):
+        warnings.warn(f"--versions {','.join(map(str, versions))} names a version twice: each is evaluated once")
+        versions = list(dict.fromkeys(versions))
     at_least("--k", k, hint="--k 4 (chunks retrieved per case with --rag)")
     at_least("--max-tokens", max_tokens, hint="--max-tokens 64")  # before any case runs
     if NEEDS_RAG & set(scorers) and not rag: raise UsageError("the groundedness scorer needs retrieved context", hint="add --rag INDEX")
@@ -159,9 +193,18 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
                 bar.update()
         bar.close()
         df = pd.DataFrame(rows)
+        scored = df.groupby("version")[scorers].count()
+        if none := [sc for sc in scorers if not scored[sc].any()]:
+            why = next((r for sc in none for r in getattr(fns[sc], "reasons", [])), "")
+            raise UsageError(f"{', '.join(none)} scored none of the cases" + (f": {redact(why)}" if why else ""),
+                             hint="is judge_llm reachable? groundedness needs --rag; or leave it out of --scorers")
+        for sc in scorers:
+            if (scored[sc] < len(cases)).any():
+                warnings.warn(f"{sc} scored " + ", ".join(f"{scored.loc[v, sc]} of {len(cases)} cases of v{v}" for v in scored.index)
+                              + ": each mean is over the cases it scored")
         summary = df.groupby("version")[scorers].mean()
         mlflow.log_metrics({f"{sc}.v{v}": float(summary.loc[v, sc]) for v in summary.index for sc in scorers})
-        mlflow.log_table(df, "prompt_eval/cases.json")
+        mlflow.log_table(redacted_frame(df), "prompt_eval/cases.json")  # an expected answer or an answer may quote a key
         winners, winner = _winners(summary, scorers)
         mlflow.set_tags({"llmops.winner": str(winner)})
     if promote: prompts.set_alias(name, winner, promote, s)

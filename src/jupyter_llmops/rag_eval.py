@@ -4,12 +4,13 @@
 
 # %% ../../nbs/24_rag_eval.ipynb #e1962c15
 from __future__ import annotations
-import io, json, math, re, time, warnings
+import io, json, math, re, time, unicodedata, warnings
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .files import atomic_write, check_name, read_jsonl
+from .redaction import redact, redacted_frame
 from .errors import UsageError, at_least
 from . import rag
 
@@ -18,20 +19,28 @@ __all__ = ['QUESTION_PROMPT', 'SWEEP_METRICS', 'source_matches', 'read_qa', 'Rag
            'QuestionSet', 'questions', 'SweepResult', 'sweep']
 
 # %% ../../nbs/24_rag_eval.ipynb #4633949a
+def _rel(p: str) -> str:
+    "A path as sources are compared: POSIX, without a leading `./` or `/` (a leading dot of a name, `.github`, stays)."
+    return re.sub(r"^(?:\.?/)+", "", Path(p).as_posix())
+
 def source_matches(expected: str, source: str) -> bool:
     "Does an index source match the expected one (a path, or a bare file name)?"
-    e, s = Path(expected).as_posix().lstrip("./"), Path(source).as_posix().lstrip("./")
+    e, s = _rel(expected), _rel(source)
     if "/" not in e: return Path(s).name == e
     return s == e or s.endswith("/" + e) or e.endswith("/" + s)
 
 def _relevant(case: dict, chunk: dict) -> bool:
     span = case.get("expected_text")
-    return source_matches(case["expected_source"], chunk["source"]) and (not span or " ".join(span.split()) in " ".join(chunk["text"].split()))
+    return source_matches(case["expected_source"], chunk["source"]) and (not span or " ".join(span.casefold().split()) in " ".join(chunk["text"].casefold().split()))
+
+def _visible(text: str) -> str:
+    "`text` without invisible format characters (zero-width spaces, direction marks), stripped: what is left to read."
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
 
 def read_qa(path: str | Path) -> list[dict]:
     "Read the evaluation JSONL; an error names the line and the missing field."
     def bad(c: dict) -> list[str]:  # required: non-blank strings; expected_text, when given: a string
-        wrong = [f for f in ("question", "expected_source") if not (isinstance(c.get(f), str) and c[f].strip())]
+        wrong = [f for f in ("question", "expected_source") if not (isinstance(c.get(f), str) and _visible(c[f]))]
         wrong += ["expected_text"] if "expected_text" in c and not isinstance(c["expected_text"], str) else []
         return [f if f not in c else f"{f} as a string" for f in wrong]
     return read_jsonl(path, '--data takes JSONL lines {"question": ..., "expected_source": ...}', bad)
@@ -41,7 +50,7 @@ def _unmatched(cases: list, sources: list) -> tuple[list, list]:
     by_name = {}
     for x in sources: by_name[Path(x).name] = by_name.get(Path(x).name, 0) + 1
     def count(e: str) -> int:  # source_matches' rule; a bare name is looked up by file name rather than tried on every source
-        bare = Path(e).as_posix().lstrip("./")
+        bare = _rel(e)
         return by_name.get(bare, 0) if "/" not in bare else sum(source_matches(e, x) for x in sources)
     n = {e: count(e) for e in dict.fromkeys(c["expected_source"] for c in cases)}
     return [e for e, k in n.items() if k == 0], [e for e, k in n.items() if k > 1]
@@ -61,12 +70,12 @@ class RagEvalResult:
     def __repr__(self):
         m = self.metrics
         s = f"rag eval {self.index} ({self.mode}, k={self.k}, {len(self.table)} questions): hit@{self.k} {m['hit@k']:.3f}, MRR {m['mrr']:.3f}, nDCG@{self.k} {m['ndcg@k']:.3f}"
-        return s + "".join(f"\n  miss: {x['question']!r} expected {x['expected_source']}, got {', '.join(x['got'][:3])}" for x in self.misses)
+        return s + "".join(redact(f"\n  miss: {x['question']!r} expected {x['expected_source']}, got {', '.join(x['got'][:3])}") for x in self.misses)
 
     def _repr_html_(self):
         m = self.metrics
-        miss = "".join(f"<li>{escape(x['question'])} <small>expected <code>{escape(x['expected_source'])}</code>, got "
-                       f"{escape(', '.join(x['got'][:3]))}</small></li>" for x in self.misses)
+        miss = "".join(f"<li>{escape(redact(x['question']))} <small>expected <code>{escape(redact(x['expected_source']))}</code>, got "
+                       f"{escape(redact(', '.join(x['got'][:3])))}</small></li>" for x in self.misses)
         return (f"<div><b>rag eval</b> <code>{escape(self.index)}</code> ({self.mode}, k={self.k}): hit@k <b>{m['hit@k']:.3f}</b> · "
                 f"MRR <b>{m['mrr']:.3f}</b> · nDCG@k <b>{m['ndcg@k']:.3f}</b> <small>(run {self.run_id})</small>"
                 + (f"<div>misses:<ul>{miss}</ul></div>" if miss else "<div>no misses</div>") + "</div>")
@@ -76,23 +85,31 @@ def evaluate(name: str, data: str | Path, k: int = 5, mode: str = "hybrid", sett
     "Measure retrieval of index `name` on the questions of `data`; log the metrics and the misses to MLflow."
     import pandas as pd
     s = settings or load_settings()
+    if isinstance(k, bool) or not isinstance(k, int): raise UsageError(f"k must be a whole number, not {k!r}", hint="k=5")
+    at_least("--k", k, hint="--k 5 (chunks retrieved per question)")
     cases = read_qa(data)
     idx = rag.load(name, s)
+    labels: dict = {}
+    for c in cases: labels.setdefault(" ".join(c["question"].casefold().split()), set()).add(c["expected_source"])
+    if clash := [q for q, v in labels.items() if len(v) > 1]:
+        warnings.warn(f"{len(clash)} question(s) are asked more than once with different expected sources; each line is scored alone: {redact(clash[0])!r}")
     unknown, several = _unmatched(cases, list(dict.fromkeys(ch["source"] for ch in idx.chunks)))
     if unknown: warnings.warn(f"{len(unknown)} expected source(s) match no file of index {name!r}, so their questions are misses: {', '.join(unknown[:5])}")
     if several: warnings.warn(f"{len(several)} expected source(s) match several files, and any of them counts as a hit: {', '.join(several[:5])} (give a path)")
-    rows, misses = [], []
-    for c in cases:
+    rows, misses, nowhere = [], [], []
+    for i, c in enumerate(cases):
         res = rag.query(name, c["question"], k, mode, s)
         rel = [_relevant(c, idx.chunks[h.chunk_id]) for h in res.hits]
-        if c.get("expected_text"): n_rel = sum(_relevant(c, ch) for ch in idx.chunks)
-        else: n_rel, rel = 1, [r and not any(rel[:j]) for j, r in enumerate(rel)]  # a document counts once
+        if c.get("expected_text") and not any(_relevant(c, ch) for ch in idx.chunks): nowhere.append(i + 1)
+        n_rel, rel = 1, [r and not any(rel[:j]) for j, r in enumerate(rel)]  # a document, or a passage that chunk overlap copies into two chunks, counts once
         first = rel.index(True) + 1 if True in rel else None
         dcg = sum(1 / math.log2(i + 2) for i, r in enumerate(rel) if r)
         idcg = sum(1 / math.log2(i + 2) for i in range(min(n_rel, k)))
         rows.append(dict(question=c["question"], expected_source=c["expected_source"], rank=first,
                          hit=float(first is not None), rr=1 / first if first else 0.0, ndcg=dcg / idcg if idcg else 0.0))
         if first is None: misses.append(dict(question=c["question"], expected_source=c["expected_source"], got=[h.source for h in res.hits]))
+    if nowhere: warnings.warn(f"the expected_text of {len(nowhere)} line(s) is in no chunk of its source, so they are misses whatever is retrieved "
+                              f"(a span across two chunks, or text that differs from the document's): line(s) {', '.join(map(str, nowhere[:10]))}")
     t = pd.DataFrame(rows)
     metrics = {"hit@k": float(t.hit.mean()), "mrr": float(t.rr.mean()), "ndcg@k": float(t.ndcg.mean())}
     out = RagEvalResult(name, k, mode, metrics, misses, t)
@@ -104,7 +121,7 @@ def evaluate(name: str, data: str | Path, k: int = 5, mode: str = "hybrid", sett
             mlflow.set_tags({"llmops.rag_eval": name, "llmops.kind": "rag-eval"})
             mlflow.log_params(dict(index=name, index_version=idx.manifest["version"], k=k, mode=mode, data=str(data), questions=len(t)))
             mlflow.log_metrics({f"hit_at_{k}": metrics["hit@k"], "mrr": metrics["mrr"], f"ndcg_at_{k}": metrics["ndcg@k"]})
-            mlflow.log_table(t, "rag_eval/questions.json")
+            mlflow.log_table(redacted_frame(t), "rag_eval/questions.json")  # a question may quote a key: as the recorder's traces
         out.run_id = run.info.run_id
     return out
 
@@ -182,6 +199,8 @@ def questions(name: str, n: int = 50, out: str | Path | None = None, method: str
         if q is None: q, how = extractive_question(c["text"], rng), "extractive"
         if q: rows.append(dict(question=q, expected_source=c["source"], chunk_id=c["id"], method=how))
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not rows: raise UsageError(f"no question could be written from index {name!r} (its passages yield none)" + (f"; {path} is left as it was" if path.exists() else ""),
+                                  hint="method llm asks the model for questions; or write questions by hand: {\"question\": ..., \"expected_source\": ...}")
     atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
     return QuestionSet(name, str(path), rows, {m: sum(r["method"] == m for r in rows) for m in ("llm", "extractive") if any(r["method"] == m for r in rows)})
 
