@@ -76,7 +76,7 @@ def check(data: str | Path, mins: dict[str, float], settings: Settings | None = 
     res = CheckResult(means, dict(mins), scored, str(data), counts)
     if res.failures and raise_on_failure:
         raise EvaluationFailed(f"quality gate failed on {data}: " + ", ".join(
-            f"{k} {'has no score (no context?)' if v is None else f'{v:.3f} < {mins[k]:g}'}" for k, v in res.failures.items()),
+            f"{k} {'has no score (no row it applies to: groundedness needs a context, relevance a question)' if v is None else f'{v:.3f} < {mins[k]:g}'}" for k, v in res.failures.items()),
             hint="see which rows score low: check(..., raise_on_failure=False).rows")
     return res
 

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_evaluators.ipynb #51fa7a29
 from __future__ import annotations
-import json, math, re, threading, warnings
+import json, math, re, threading, unicodedata, warnings
 from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder
@@ -104,11 +104,30 @@ class Unscorable(Exception):
     def __init__(self, reason: str, final: bool = True):
         super().__init__(reason); self.reason, self.final = reason, final
 
+def _visible(text: str) -> str:
+    "`text` NFKC-folded (full-width `＠` is `@`), without invisible format characters: a zero-width space hid `id\u200biot` and a key from the evaluators."
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
+
+def _english(name: str, text: str):
+    "`Unscorable` when `text` is mostly in another script than Latin: the groundedness model and the toxicity word lists read English."
+    letters = [ch for ch in text if ch.isalpha()]
+    if letters and sum("LATIN" in unicodedata.name(ch, "") for ch in letters) < len(letters) / 2:
+        raise Unscorable(f"{name} reads English, and this answer is mostly in another script")
+
+def _grounded(question, answer, context, settings=None):
+    if not context: return None  # nothing to be grounded in: not scored (a blank passage is none)
+    _english("groundedness", answer)
+    return groundedness(answer, context, settings=settings)
+
+def _non_toxic(question, answer, context, settings=None):
+    _english("non_toxic", answer)
+    return 1.0 - toxicity(answer, settings)
+
 EVALUATORS: dict = {
-    "groundedness": lambda question, answer, context, settings=None: groundedness(answer, context, settings=settings) if context else None,
-    "relevance": lambda question, answer, context, settings=None: relevance(question, answer, settings),
+    "groundedness": _grounded,
+    "relevance": lambda question, answer, context, settings=None: relevance(question, answer, settings) if question.strip() else None,  # no question: nothing to be relevant to
     "no_pii": lambda question, answer, context, settings=None: no_pii(answer),
-    "non_toxic": lambda question, answer, context, settings=None: 1.0 - toxicity(answer, settings),
+    "non_toxic": _non_toxic,
 }
 
 def register_evaluator(name: str, fn):
@@ -159,6 +178,8 @@ def evaluate_call(question: str, answer: str, context: list[str] | None = None, 
                   settings: Settings | None = None, reasons: dict | None = None) -> dict:
     "Every (or the named) evaluator's score of one call; None where an evaluator does not apply or cannot score (why: in `reasons`)."
     out = {}
+    question, answer = _visible(question or ""), _visible(answer or "")
+    context = [c for c in map(_visible, context or []) if c.strip()]  # "" or "  " is no context, as [] is
     for n in (names or list(EVALUATORS)):
         fn = EVALUATORS.get(n)
         spec = check_evaluator(n, settings)  # None for a built-in one

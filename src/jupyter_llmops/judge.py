@@ -36,7 +36,10 @@ class Verdict:
 
 def judge_prompt(question: str, answer: str, context=None, reference: str | None = None, criterion: str = "grounded") -> str:
     "The yes/no question put to the judge."
-    ctx = "\n".join(context) if isinstance(context, (list, tuple)) else (context or "")
+    text = lambda x: x.get("text", "") if isinstance(x, dict) else "" if x is None else str(x)  # a call's {"source", "text"} passages too
+    ctx = "\n".join(map(text, context)) if isinstance(context, (list, tuple)) else text(context)
+    reference = None if reference is None else text(reference)
+    if isinstance(criterion, str) and criterion.strip().lower() in TEMPLATES: criterion = criterion.strip().lower()  # "Grounded " is grounded
     if criterion == "grounded" and not ctx.strip(): raise UsageError("criterion grounded needs the context", hint="pass context=[...]")
     if criterion == "correct" and not (reference or "").strip(): raise UsageError("criterion correct needs a reference answer", hint="pass reference=...")
     t = TEMPLATES.get(criterion, TEMPLATES["guideline"])
