@@ -52,7 +52,7 @@ def call_row(trace_id: str, experiment: str, call: dict) -> dict:
                 error=int(bool(call.get("error"))), cached=int(bool(a.get("llmops.cached"))),
                 latency_s=a.get("llmops.latency_s", (call["end_ns"] - call["start_ns"]) / 1e9), cost=a.get("llmops.cost", 0.0),
                 prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
-                question=redact(str(q))[:CAP], answer=redact(call.get("text") or "")[:CAP],
+                question=redact(str(q))[:CAP], answer=redact(str(call.get("text") or ""))[:CAP],
                 context=json.dumps(ctx, ensure_ascii=False) if ctx else None)
 
 # %% ../../nbs/08_calls.ipynb #a3bfe7b7

@@ -33,6 +33,11 @@ class _Terminated(KeyboardInterrupt):
 
 def _on_term(signum, frame): raise _Terminated()
 
+def _flush_calls():
+    "Write the LLM calls this command made while the interpreter can still import: at exit, MLflow's first import fails ('can't register atexit after shutdown')."
+    rec = sys.modules.get("jupyter_llmops.recorder")
+    if rec is not None and rec.RECORDER._thread is not None: rec.flush()
+
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `llmops`."
     show_kit_warnings()
@@ -46,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] in ("-V", "--version"):
         print(f"jupyter-llmops {kit_version()}"); return 0
     try:
-        res = dispatch(argv, frontend="cli")
-        if hasattr(res, "run_in_terminal"): res = HelpText(res.run_in_terminal())
+        try:
+            res = dispatch(argv, frontend="cli")
+            if hasattr(res, "run_in_terminal"): res = HelpText(res.run_in_terminal())
+        finally: _flush_calls()
     except LLMOpsError as e:
         if debug: traceback.print_exc()
         print(f"llmops: {type(e).__name__}: {_cli_words(printable(redact(str(e))))}", file=sys.stderr)

@@ -138,6 +138,8 @@ KEYS: dict[str, Key] = {k.name: k for k in [
     Key("jobs_db", "", "jobs database URL; default sqlite:///<home>/jobs.db"),
     Key("costs", "local=0", "USD per 1k tokens: model=price or model=input/output, comma separated", "costs"),
     Key("openai_keys", "", "API keys bound to servers: https://host/v1=ENVVAR, comma separated; a bound key goes only to its server (OPENAI_API_KEY, unbound, to any https server)", "bindings"),
+    Key("llm_timeout", "120", "seconds an OpenAI-compatible server may take to answer one call, to its last byte", "duration", lo=1),
+    Key("llm_retries", "2", "times a call to an OpenAI-compatible server is tried again after HTTP 429 or 5xx (after its Retry-After, else 1 s, 2 s...)", "int", lo=0, hi=10),
     Key("alert_latency_p95", "", "monitor alert: latency p95 in seconds above this", "float", "alerts", lo=0, optional=True),
     Key("alert_error_rate", "", "monitor alert: error rate (0-1) above this", "share", "alerts", optional=True),
     Key("alert_cost", "", "monitor alert: USD spent in the window above this", "float", "alerts", lo=0, optional=True),

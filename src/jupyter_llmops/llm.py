@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17_llm.ipynb #f3890167
 from __future__ import annotations
-import json, os, time, urllib.error, urllib.request, warnings
+import dataclasses, http.client, json, os, re, socket, threading, time, urllib.error, urllib.request, warnings
 from .budget import estimate_cost, release, reserve, spend
 from .cache import cache_for
 from .config import Settings, load_settings
@@ -22,7 +22,7 @@ RECORDER.scorer = score_rows  # each recorded call is scored by the monitor's ev
 RECORDER.scorer_imports = SCORER_IMPORTS
 
 # %% auto #0
-__all__ = ['complete']
+__all__ = ['MAX_ANSWER_BYTES', 'complete']
 
 # %% ../../nbs/17_llm.ipynb #8115fe06
 def _messages(prompt, system: str | None):
@@ -69,38 +69,137 @@ def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings:
     new = out[0, ids["input_ids"].shape[1]:]
     return tok.decode(new, skip_special_tokens=True).strip(), Usage(int(ids["input_ids"].shape[1]), int(new.shape[0])), lp
 
-def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout: float = 120, on_token=None, bindings=()):
+_RETRY = {429, 500, 502, 503, 504}  # tried again, as OpenAI's SDK does: a rate limit, a server that failed or is busy
+_HINTS = {400: "the server refused the request: a parameter it does not take, or a prompt longer than its context?",
+          401: "check the key in {var}", 403: "check the key in {var}, and what it may use", 404: "check the model name and the base URL",
+          429: "rate limited: wait, send fewer calls at once, or raise llm_retries"}
+MAX_ANSWER_BYTES = 32 * 2**20  # an answer larger than this is no chat completion
+
+def _message(d) -> str:
+    "The server's own words in an error body (OpenAI's {\"error\": {\"message\": ...}}), redacted and cut."
+    m = d.get("error", d) if isinstance(d, dict) else d
+    m = m.get("message", m) if isinstance(m, dict) else m
+    return redact(" ".join(str(m).split()))[:300]
+
+def _server_says(e: urllib.error.HTTPError) -> str:
+    try: body = e.read(4096).decode("utf-8", "replace")
+    except Exception: return ""
+    try: return _message(json.loads(body))
+    except ValueError: return _message(body)
+
+def _wait(e: urllib.error.HTTPError, attempt: int) -> float:
+    "Seconds before trying again: the server's Retry-After (up to 30 s), else 1 s, 2 s, 4 s..."
+    try: return min(30.0, max(0.0, float(e.headers.get("Retry-After"))))
+    except (TypeError, ValueError): return float(2 ** attempt)
+
+def _text(content) -> str | None:
+    "The answer's text: a string, or the text parts of a list of parts; None when there is none (a refusal, a tool call)."
+    if isinstance(content, str): return content
+    if isinstance(content, list): return "".join(p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return None
+
+def _usage(u) -> Usage | None:
+    "The token counts the server reported; None when it reported none usable (missing, not whole numbers, negative)."
+    ok = lambda x: isinstance(x, int) and not isinstance(x, bool) and 0 <= x
+    return Usage(u["prompt_tokens"], u["completion_tokens"]) if isinstance(u, dict) and ok(u.get("prompt_tokens")) and ok(u.get("completion_tokens")) else None
+
+def _whole(body: bytes, who: str, on_token) -> tuple[str, Usage | None]:
+    "A non-streamed answer (or a server that ignored `stream`), read strictly: an error says what came instead of an answer."
+    if body.lstrip().startswith(b"data:"): return _events(body.splitlines(), who, on_token)  # events, labelled as something else
+    try: data = json.loads(body.decode("utf-8"))
+    except UnicodeDecodeError: raise LLMOpsError(f"{who}: the answer is not UTF-8 text", hint="is the base URL an OpenAI-compatible server (.../v1)?") from None
+    except ValueError: raise LLMOpsError(f"{who}: the answer is not JSON: {redact(body[:80].decode('utf-8', 'replace'))!r}",
+                                         hint="is the base URL an OpenAI-compatible server (.../v1)?") from None
+    if isinstance(data, dict) and data.get("error"): raise LLMOpsError(f"{who}: the server answered with an error: {_message(data)}", hint="see the server's words above")
+    ch = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(ch, list) or not ch or not isinstance(ch[0], dict) or not isinstance(ch[0].get("message"), dict):
+        raise LLMOpsError(f"{who}: the answer holds no choice with a message", hint="is the base URL an OpenAI-compatible server (.../v1)?")
+    msg = ch[0]["message"]
+    text = _text(msg.get("content"))
+    if text is None:
+        if msg.get("refusal"): raise LLMOpsError(f"{who}: the model refused: {_message(msg['refusal'])}", hint="ask otherwise, or another model")
+        if msg.get("tool_calls"): raise LLMOpsError(f"{who}: the model answered with a tool call, not text", hint="the kit asks for text: no tools")
+        raise LLMOpsError(f"{who}: the answer has no text (its content is {type(msg.get('content')).__name__})", hint="is this a chat model?")
+    if on_token and text: on_token(text)
+    return text, _usage(data.get("usage"))
+
+def _events(lines, who: str, on_token) -> tuple[str, Usage | None]:
+    "A streamed answer (server-sent events): whole only when it ends with [DONE] or a finish_reason; an error event is an error."
+    text, u, finished = [], None, False
+    for raw in lines:
+        try: line = raw.decode("utf-8").strip()
+        except UnicodeDecodeError: raise LLMOpsError(f"{who}: the stream is not UTF-8 text") from None
+        if not line.startswith("data:"): continue  # event:, id:, comments, keep-alive lines
+        data = line[5:].strip()
+        if data == "[DONE]": return "".join(text), _usage(u)
+        try: ev = json.loads(data)
+        except ValueError: raise LLMOpsError(f"{who}: a malformed event in the stream: {redact(data[:80])!r}", hint="is this an OpenAI-compatible server?") from None
+        if not isinstance(ev, dict): raise LLMOpsError(f"{who}: a malformed event in the stream: {redact(data[:80])!r}")
+        if ev.get("error"): raise LLMOpsError(f"{who}: the server reported an error mid-answer: {_message(ev)}", hint="try again")
+        u = ev.get("usage") or u
+        for ch in ev.get("choices") or []:
+            if not isinstance(ch, dict): continue
+            piece = (ch.get("delta") or {}).get("content") if isinstance(ch.get("delta"), dict) else None
+            if isinstance(piece, str) and piece: text.append(piece); on_token(piece)
+            finished = finished or ch.get("finish_reason") is not None
+    if not finished:
+        raise LLMOpsError(f"{who}: the stream ended before the answer did (no [DONE], no finish_reason) after {len(''.join(text))} characters",
+                          hint="try again; a proxy that cuts long answers?")
+    return "".join(text), _usage(u)
+
+def _read(r, who: str, on_token, timeout: float) -> tuple[str, Usage | None]:
+    "Read the answer of response `r` whole within `timeout` s (a server that sends a byte at a time never holds a call for ever)."
+    late, done = [], threading.Event()
+    def cut():  # shut the socket: a blocked read returns at once
+        if done.is_set(): return
+        late.append(True)
+        try: r.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+        except Exception: pass
+    timer = threading.Timer(timeout, cut); timer.daemon = True; timer.start()
+    try:
+        if on_token and "event-stream" in (r.headers.get("Content-Type") or ""): return _events(r, who, on_token)
+        body, n = [], 0
+        while piece := r.read1(65536):
+            body.append(piece); n += len(piece)
+            if n > MAX_ANSWER_BYTES: raise LLMOpsError(f"{who}: the answer is over {MAX_ANSWER_BYTES >> 20} MB", hint="is this an LLM server?")
+        if late: raise TimeoutError  # the shut socket read as the end of the answer
+        return _whole(b"".join(body), who, on_token)
+    except (OSError, http.client.HTTPException, LLMOpsError) as e:
+        if late: raise LLMOpsError(f"{who}: no whole answer within {timeout:g} s (the server sent it too slowly)", hint="raise llm_timeout, or check the server") from None
+        if isinstance(e, LLMOpsError): raise
+        raise LLMOpsError(f"{who}: the connection broke while the answer came ({type(e).__name__}: {redact(str(e))})", hint="try again; a proxy that cuts long answers?") from None
+    finally:
+        done.set(); timer.cancel()
+
+def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout: float = 120, on_token=None, bindings=(),
+            retries: int = 2) -> tuple[str, Usage | None]:
+    "One chat completion from an OpenAI-compatible server: its text and token counts (None when it counted none usable)."
     base = spec.base_url or "https://api.openai.com/v1"
-    url = base.rstrip("/") + "/chat/completions"
+    url, who = base.rstrip("/") + "/chat/completions", redact(spec.text)
     var, key = bound_key(base, list(bindings))
+    key = key.strip()  # a key file's or a .env's line break
+    if key and not re.fullmatch(r"[\x21-\x7e]+", key):  # http.client would raise with the key in its message
+        raise LLMOpsError(f"{var} holds a character no HTTP header can carry (a space, a control character, a non-ASCII letter)", hint=f"set {var} to the key alone")
     if key: check_destination(url, f"the API key in {var}")
     payload = dict(model=spec.name, messages=msgs, max_tokens=max_tokens, temperature=temperature)
     if on_token: payload.update(stream=True, stream_options={"include_usage": True})
-    req = urllib.request.Request(url, json.dumps(payload).encode(),
-                                 {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})})
-    try:
-        with open_url(req, timeout=timeout) as r:
-            if on_token:  # server-sent events: data: {...} lines, then data: [DONE]
-                text, u = [], {}
-                for raw in r:
-                    line = raw.decode("utf-8").strip()
-                    if not line.startswith("data:") or line == "data: [DONE]": continue
-                    ev = json.loads(line[5:])
-                    u = ev.get("usage") or u
-                    for ch in ev.get("choices") or []:
-                        piece = (ch.get("delta") or {}).get("content")
-                        if piece: text.append(piece); on_token(piece)
-                return "".join(text), Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
-            data = json.load(r)
-    except urllib.error.HTTPError as e:
-        if 300 <= e.code < 400:
-            raise LLMOpsError(f"{redact(spec.text)}: the server answered with a redirect ({e.msg}); the request was not repeated elsewhere",
-                              hint="give the final base URL in the model spec") from None
-        raise LLMOpsError(f"{redact(spec.text)}: the server answered HTTP {e.code}", hint=f"check the model name, the base URL and {var}") from None
-    except (urllib.error.URLError, TimeoutError) as e:
-        raise LLMOpsError(f"{redact(spec.text)}: cannot reach {mask_url(url)} ({getattr(e, 'reason', e)})", hint="is the server running? offline, use llm local") from None
-    u = data.get("usage") or {}
-    return data["choices"][0]["message"]["content"], Usage(u.get("prompt_tokens", 0), u.get("completion_tokens", 0))
+    body, headers = json.dumps(payload).encode(), {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
+    for attempt in range(retries + 1):
+        try: r = open_url(urllib.request.Request(url, body, headers), timeout=timeout)
+        except urllib.error.HTTPError as e:
+            if 300 <= e.code < 400:
+                raise LLMOpsError(f"{who}: the server answered with a redirect ({e.msg}); the request was not repeated elsewhere",
+                                  hint="give the final base URL in the model spec") from None
+            if e.code in _RETRY and attempt < retries: time.sleep(_wait(e, attempt)); continue
+            says, tried = _server_says(e), f" ({attempt + 1} tries)" if attempt else ""
+            hint = _HINTS.get(e.code, "the server failed: try again later" if e.code >= 500 else f"check the model name, the base URL and {var}")
+            raise LLMOpsError(f"{who}: the server answered HTTP {e.code}{tried}" + (f": {says}" if says else ""), hint=hint.format(var=var)) from None
+        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as e:
+            why = getattr(e, "reason", e)
+            if isinstance(why, TimeoutError) or "timed out" in str(why):
+                raise LLMOpsError(f"{who}: no answer from {mask_url(url)} within {timeout:g} s", hint="raise llm_timeout, or check the server") from None
+            raise LLMOpsError(f"{who}: cannot reach {mask_url(url)} ({why})", hint="is the server running? offline, use llm local") from None
+        with r: return _read(r, who, on_token, timeout)
 
 # %% ../../nbs/17_llm.ipynb #2f39de90
 def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns: int, end_ns: int,
@@ -126,15 +225,29 @@ def _routed(name: str, prompt, max_tokens: int, temperature: float, system: str 
     q = question_of(prompt)
     cands = choose(route, q, settings)
     spent = took = 0.0
+    c = None
     for i, m in enumerate(cands):
         last = i == len(cands) - 1
         attrs = {**(trace_attrs or {}), **cands.attrs, "llmops.route_model": m, **({"llmops.route_step": i} if len(cands) > 1 else {})}
-        c = complete(prompt, m, max_tokens, temperature, system, settings, record, attrs, on_token if last else None)
+        try: nxt = complete(prompt, m, max_tokens, temperature, system, settings, record, attrs, on_token if last else None)
+        except LLMOpsError as e:
+            if c is None: raise
+            warnings.warn(f"the cascade's next model failed ({e.message}): the answer of {redact(c.model)}, paid for, is kept")
+            last = False; break  # streamed whole below
+        c = nxt
         spent, took = spent + c.cost, took + c.latency_s
         if last or confident(c, q, settings, route): break
     c.cost, c.latency_s = spent, took
     if on_token and not last: on_token(c.text)  # a kept cheap answer is streamed whole
     return c
+
+def _plausible(usage: Usage | None, msgs, max_tokens: int, who: str) -> Usage | None:
+    "The server's token counts, or None (said: the call is then charged its estimate) when it gave none or impossible ones."
+    bound = sum(len(str(m.get("content", "")).encode("utf-8")) + 8 for m in msgs) + 8  # no tokenizer makes more tokens than bytes
+    if usage is not None and usage.prompt <= 10 * bound + 10_000 and usage.completion <= 100 * max_tokens + 10_000: return usage
+    got = "no usable token counts" if usage is None else f"{usage.prompt:,} prompt and {usage.completion:,} completion tokens, impossible for this call"
+    warnings.warn(f"{who} reported {got}: the call is charged its estimate")
+    return None
 
 def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
              spec: str | None = None, # model spec; default the settings' `llm`
@@ -168,21 +281,24 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
     if (settings.budget_daily or settings.budget_monthly) and s.kind == "openai" and not priced(s.text, settings.costs) and s.text not in _unpriced:
         _unpriced.add(s.text)  # once a process: its calls count $0, so a budget never sees them
         warnings.warn(f"{redact(s.text)} has no price in `costs`: its calls count $0 against the budgets", stacklevel=2)
-    held = reserve(settings, estimate_cost(s.text, msgs, max_tokens, settings.costs), pv, model=s.text)  # BudgetExceeded when a hard budget is spent
+    est = estimate_cost(s.text, msgs, max_tokens, settings.costs)
+    held = reserve(settings, est, pv, model=s.text)  # BudgetExceeded when a hard budget is spent
     try:
         if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
         t0, ns0, lp = time.perf_counter(), time.time_ns(), None
-        if s.kind == "openai": text, usage = _openai(s, msgs, max_tokens, temperature, on_token=on_token, bindings=settings.openai_keys)
+        if s.kind == "openai":
+            text, usage = _openai(s, msgs, max_tokens, temperature, settings.llm_timeout, on_token, settings.openai_keys, settings.llm_retries)
+            usage = _plausible(usage, msgs, max_tokens, redact(s.text))
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
-        c = Completion(text, s.text, usage, time.perf_counter() - t0, cost_of(s.text, usage, settings.costs), pv, logprob=lp)
+        c = Completion(text, s.text, usage or Usage(), time.perf_counter() - t0, est if usage is None else cost_of(s.text, usage, settings.costs), pv, logprob=lp)
         try: spend(settings, c.cost, pv, reservation=held, model=s.text)  # the spend first: counted, and the alert share's alerts raised
         except Exception as e: warnings.warn(f"the call's cost was not added to the budget ledger ({type(e).__name__}: {e})")
     except BaseException as e:  # an interrupt too, even after the model answered: the hold never outlives the call
         release(settings, held)
         if record and isinstance(e, Exception): _record(settings, s.text, msgs, None, ns0, time.time_ns(), pv, e, trace_attrs)
         raise
-    if cache is not None:
-        try: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, c)
+    if cache is not None and c.text.strip():  # an empty answer is never served again; a key the server echoed is not kept
+        try: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, dataclasses.replace(c, text=redact(c.text)))
         except Exception as e: warnings.warn(f"the answer was not cached ({type(e).__name__}: {e})")
     if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None,
                                     {**(trace_attrs or {}), **({"llmops.logprob": lp} if lp is not None else {})})

@@ -180,7 +180,7 @@ def _span_dict(tid: bytes, call: dict) -> dict:
     attrs = {"mlflow.traceRequestId": j("tr-" + tid.hex()), "mlflow.spanType": j("LLM"),
              "mlflow.spanInputs": j({"messages": [{**m, "content": redact(str(m["content"]))} for m in call["messages"]]}),
              "llmops.model": j(redact(call["model"])), "mlflow.traceTag.llmops.model": j(redact(call["model"]))}  # a key in the spec's URL stays out
-    if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j({"text": redact(call["text"])})
+    if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j({"text": redact(str(call["text"]))})  # str: one odd answer never fails the batch
     for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(context_of(v) if k == "llmops.context" else v)
     if call.get("prompt"):
         name, version = call["prompt"]

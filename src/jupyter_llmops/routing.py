@@ -292,10 +292,17 @@ def choose(route: Route, question: str, settings: Settings) -> Candidates:
         return Candidates([m], {**attrs, "llmops.route_score": sc})
     return Candidates(route.models, attrs)
 
+_no_logprob: set = set()  # models whose answers carry no log-probability, said once a process
+
 def confident(c, question: str, settings: Settings, route: Route | None = None) -> bool:
     "Whether a cascade keeps answer `c`: its mean token log-probability (at least the route's threshold, else `route_min_logprob`; and relevance, when `route_min_score` is set) high enough."
     ok, least = True, (route.threshold if route is not None and route.threshold is not None else settings.route_min_logprob)
     if c.logprob is not None and least is not None: ok = c.logprob >= least
+    elif least is not None and settings.route_min_score is None and c.model not in _no_logprob:  # an OpenAI-compatible server's answers
+        _no_logprob.add(c.model)
+        import warnings
+        warnings.warn(f"{redact(c.model)} gives no token log-probabilities, so this cascade keeps all its answers: "
+                      "set route_min_score to escalate on the route_evaluator's score")
     if ok and settings.route_min_score is not None:
         from jupyter_llmops.evaluators import evaluate_call
         v = evaluate_call(question, c.text, [], [settings.route_evaluator], settings)[settings.route_evaluator]
