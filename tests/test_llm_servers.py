@@ -152,3 +152,13 @@ def test_a_cascade_of_servers_without_log_probabilities_says_it_never_escalates(
     with pytest.warns(UserWarning, match="gives no token log-probabilities, so this cascade keeps all its answers: set route_min_score"):
         c = complete("What is the capital of France?", "route:c2", max_tokens=8, settings=st, record=False)
     assert c.model == server.spec("ok")
+
+
+@pytest.mark.parametrize("policy", ["rules", "cascade"])
+def test_a_route_whose_chosen_model_fails_asks_its_other_model(st, server, policy):
+    "Found by a probe: a rules route (or a cascade's first model) that failed failed the call, the route's other model unasked."
+    from jupyter_llmops.routing import add_route
+    add_route("r", [server.spec("e500"), server.spec("ok")], policy, st)
+    with pytest.warns(UserWarning, match="e500/v1 failed .*HTTP 500.*: route r asks openai:m@http://127.0.0.1:\\d+/ok/v1"):
+        c = complete("Capital of France?", "route:r", max_tokens=8, settings=st.updated(llm_retries="0"), record=False)
+    assert (c.model, c.text) == (server.spec("ok"), "Paris.")

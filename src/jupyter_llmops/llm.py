@@ -220,25 +220,33 @@ def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns
 # %% ../../nbs/17_llm.ipynb #db830985
 def _routed(name: str, prompt, max_tokens: int, temperature: float, system: str | None, settings: Settings, record: bool,
             trace_attrs: dict | None, on_token) -> Completion:
-    "Answer through route `name`: its candidates in turn (one, or a cascade until `confident`); cost and latency add up."
+    """Answer through route `name`: its candidates in turn (one, or a cascade until `confident`); cost and latency add up.
+    A model that fails (unreachable, an error, a broken answer) hands over: before any answer, to the next candidate or
+    the route's other model; after one (a cascade's escalation), the answer kept is the one paid for."""
+    from jupyter_llmops.budget import BudgetExceeded
     route = get_route(name, settings)
     q = question_of(prompt)
     cands = choose(route, q, settings)
+    queue, spare = list(cands), [m for m in route.models if m not in cands]
     spent = took = 0.0
-    c = None
-    for i, m in enumerate(cands):
-        last = i == len(cands) - 1
-        attrs = {**(trace_attrs or {}), **cands.attrs, "llmops.route_model": m, **({"llmops.route_step": i} if len(cands) > 1 else {})}
+    c, streamed, i = None, False, 0
+    while i < len(queue):
+        m, last = queue[i], i == len(queue) - 1
+        attrs = {**(trace_attrs or {}), **cands.attrs, "llmops.route_model": m, **({"llmops.route_step": i} if len(queue) > 1 else {})}
         try: nxt = complete(prompt, m, max_tokens, temperature, system, settings, record, attrs, on_token if last else None)
         except LLMOpsError as e:
-            if c is None: raise
-            warnings.warn(f"the cascade's next model failed ({e.message}): the answer of {redact(c.model)}, paid for, is kept")
-            last = False; break  # streamed whole below
-        c = nxt
+            if isinstance(e, (UsageError, BudgetExceeded)): raise  # the same for every model
+            if c is not None:
+                warnings.warn(f"the cascade's next model failed ({e.message}): the answer of {redact(c.model)}, paid for, is kept"); break
+            if last and not spare: raise
+            if last: queue.append(spare.pop(0))
+            warnings.warn(f"{redact(m)} failed ({e.message}): route {name} asks {redact(queue[i + 1])}"); i += 1; continue
+        c, streamed = nxt, last
         spent, took = spent + c.cost, took + c.latency_s
         if last or confident(c, q, settings, route): break
+        i += 1
     c.cost, c.latency_s = spent, took
-    if on_token and not last: on_token(c.text)  # a kept cheap answer is streamed whole
+    if on_token and not streamed: on_token(c.text)  # a kept cheap answer is streamed whole
     return c
 
 def _plausible(usage: Usage | None, msgs, max_tokens: int, who: str) -> Usage | None:
