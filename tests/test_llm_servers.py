@@ -162,3 +162,14 @@ def test_a_route_whose_chosen_model_fails_asks_its_other_model(st, server, polic
     with pytest.warns(UserWarning, match="e500/v1 failed .*HTTP 500.*: route r asks openai:m@http://127.0.0.1:\\d+/ok/v1"):
         c = complete("Capital of France?", "route:r", max_tokens=8, settings=st.updated(llm_retries="0"), record=False)
     assert (c.model, c.text) == (server.spec("ok"), "Paris.")
+
+
+def test_the_cli_says_a_cut_stream_on_a_line_of_its_own(st, server, tmp_path):
+    "`llmops ask` streams the answer; cut by the server, the part shown ends its line and the error follows on stderr."
+    import os, subprocess, sys
+    from pathlib import Path
+    out = subprocess.run([str(Path(sys.executable).parent / "llmops"), "ask", "How do I fix it?", "--llm", server.spec("cut")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path, env=os.environ.copy())
+    assert out.returncode == 1 and out.stdout == "The answer is: first, turn off the\n", (out.returncode, out.stdout)
+    assert out.stderr.rstrip().splitlines()[-2].startswith("llmops: LLMOpsError: openai:m@http://127.0.0.1:")
+    assert "the stream ended before the answer did" in out.stderr and KEY not in out.stderr + out.stdout

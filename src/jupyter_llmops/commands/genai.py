@@ -181,8 +181,12 @@ def _ask(p):
     def run(a, ctx):
         from jupyter_llmops.ask import ask, parse_cell
         question, values = parse_cell(ctx.cell if ctx.cell is not None else " ".join(a.question), a.prompt)
-        stream = None if a.no_stream else (lambda piece: print(piece, end="", flush=True))
-        ans = ask(question, a.rag, a.prompt, values, a.k, a.max_tokens, a.llm, settings=ctx.settings, on_token=stream)
+        shown: list = []
+        stream = None if a.no_stream else (lambda piece: shown.append(print(piece, end="", flush=True)))
+        try: ans = ask(question, a.rag, a.prompt, values, a.k, a.max_tokens, a.llm, settings=ctx.settings, on_token=stream)
+        except BaseException:
+            if shown: print(flush=True)  # an answer cut by an error ends its line: the error starts on its own
+            raise
         if stream: print(flush=True)
         return ans
     p.set_defaults(run=run)
