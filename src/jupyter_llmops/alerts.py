@@ -4,24 +4,16 @@
 
 # %% ../../nbs/11_alerts.ipynb #b3e5461f
 from __future__ import annotations
-import base64, json, math, re, urllib.request, warnings
+import base64, json, re, urllib.request, warnings
 from urllib.parse import unquote, urlsplit
 from .config import Settings
-from .redaction import mask_url, redact
+from .redaction import mask_url, redact, redacted
 from .net import InsecureDestination, check_destination, open_url
 
 # %% auto #0
-__all__ = ['redacted', 'post_json', 'send_alerts', 'notify']
+__all__ = ['post_json', 'send_alerts', 'notify']
 
 # %% ../../nbs/11_alerts.ipynb #0596116b
-def redacted(obj):
-    "`obj` (JSON-like) with every string redacted, lone surrogates replaced and NaN or infinity null: JSON that strict receivers (JavaScript, Slack) accept."
-    if isinstance(obj, str): return re.sub(r"[\ud800-\udfff]", "\ufffd", redact(obj))
-    if isinstance(obj, float) and not math.isfinite(obj): return None
-    if isinstance(obj, dict): return {k: redacted(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)): return [redacted(v) for v in obj]
-    return obj
-
 def post_json(url: str, payload: dict, timeout: float = 5.0, what: str = "webhook") -> bool:
     "POST `payload` as JSON to `url` (no redirects); True when it was accepted, else a warning and False."
     if not url: return False

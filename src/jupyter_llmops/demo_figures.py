@@ -112,7 +112,7 @@ def cache_chart(ev, threshold: float | None = None) -> bytes:
 
 def alert_text(alerts: list[dict], since: str, settings: Settings, sent: bool) -> str:
     "The monitor's alerts as the webhook's JSON body, and whether it was sent."
-    from jupyter_llmops.alerts import redacted
+    from jupyter_llmops.redaction import redacted
     body = json.dumps(redacted({"source": "jupyter-llmops", "since": since, "alerts": alerts}), indent=1, default=str)
     how = ("POSTed to alert_webhook" if sent else "not sent: alert_webhook is not set (set it to receive this)" if not settings.alert_webhook
            else "not sent now: sent once an hour, or the webhook refused it")

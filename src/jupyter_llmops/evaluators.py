@@ -11,6 +11,7 @@ from .embeddings import Embedder
 from .errors import UsageError
 from .files import check_name
 from .grounding import LogisticModel, groundedness, groundedness_detail, groundedness_model, sentences
+from .redaction import visible
 
 # %% auto #0
 __all__ = ['EVALUATORS', 'SCORER_IMPORTS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend', 'toxicity', 'Unscorable',
@@ -104,10 +105,6 @@ class Unscorable(Exception):
     def __init__(self, reason: str, final: bool = True):
         super().__init__(reason); self.reason, self.final = reason, final
 
-def _visible(text: str) -> str:
-    "`text` NFKC-folded (full-width `＠` is `@`), without invisible format characters: a zero-width space hid `id\u200biot` and a key from the evaluators."
-    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
-
 def _english(name: str, text: str):
     "`Unscorable` when `text` is mostly in another script than Latin: the groundedness model and the toxicity word lists read English."
     letters = [ch for ch in text if ch.isalpha()]
@@ -178,8 +175,8 @@ def evaluate_call(question: str, answer: str, context: list[str] | None = None, 
                   settings: Settings | None = None, reasons: dict | None = None) -> dict:
     "Every (or the named) evaluator's score of one call; None where an evaluator does not apply or cannot score (why: in `reasons`)."
     out = {}
-    question, answer = _visible(question or ""), _visible(answer or "")
-    context = [c for c in map(_visible, context or []) if c.strip()]  # "" or "  " is no context, as [] is
+    question, answer = visible(question or ""), visible(answer or "")  # a zero-width space hid `id\u200biot` and a key
+    context = [c for c in map(visible, context or []) if c.strip()]  # "" or "  " is no context, as [] is
     for n in (names or list(EVALUATORS)):
         fn = EVALUATORS.get(n)
         spec = check_evaluator(n, settings)  # None for a built-in one

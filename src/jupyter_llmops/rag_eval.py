@@ -4,13 +4,13 @@
 
 # %% ../../nbs/24_rag_eval.ipynb #e1962c15
 from __future__ import annotations
-import io, json, math, re, time, unicodedata, warnings
+import io, json, math, re, time, warnings
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .files import atomic_write, check_name, read_jsonl
-from .redaction import redact, redacted_frame
+from .redaction import redact, redacted_frame, visible
 from .errors import UsageError, at_least
 from . import rag
 
@@ -33,14 +33,10 @@ def _relevant(case: dict, chunk: dict) -> bool:
     span = case.get("expected_text")
     return source_matches(case["expected_source"], chunk["source"]) and (not span or " ".join(span.casefold().split()) in " ".join(chunk["text"].casefold().split()))
 
-def _visible(text: str) -> str:
-    "`text` without invisible format characters (zero-width spaces, direction marks), stripped: what is left to read."
-    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip()
-
 def read_qa(path: str | Path) -> list[dict]:
     "Read the evaluation JSONL; an error names the line and the missing field."
     def bad(c: dict) -> list[str]:  # required: non-blank strings; expected_text, when given: a string
-        wrong = [f for f in ("question", "expected_source") if not (isinstance(c.get(f), str) and _visible(c[f]))]
+        wrong = [f for f in ("question", "expected_source") if not (isinstance(c.get(f), str) and visible(c[f]).strip())]
         wrong += ["expected_text"] if "expected_text" in c and not isinstance(c["expected_text"], str) else []
         return [f if f not in c else f"{f} as a string" for f in wrong]
     return read_jsonl(path, '--data takes JSONL lines {"question": ..., "expected_source": ...}', bad)

@@ -4,10 +4,10 @@
 
 # %% ../../nbs/01_redaction.ipynb #7d1e5a22
 from __future__ import annotations
-import re
+import math, re, unicodedata
 
 # %% auto #0
-__all__ = ['redact', 'redacted_frame', 'printable', 'mask_url', 'show_kit_warnings']
+__all__ = ['redact', 'redacted', 'redacted_frame', 'visible', 'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -39,16 +39,24 @@ def redact(text: str) -> str:
     text = _QUERY.sub(lambda m: m[1] + "***", text)
     return _ASSIGNED.sub(lambda m: m[1] + "***", text)
 
+def redacted(obj):
+    "`obj` (JSON-like) with every string redacted, lone surrogates replaced and NaN or infinity null: JSON that strict receivers (JavaScript, Slack) accept."
+    if isinstance(obj, str): return re.sub(r"[\ud800-\udfff]", "\ufffd", redact(obj))
+    if isinstance(obj, float) and not math.isfinite(obj): return None
+    if isinstance(obj, dict): return {k: redacted(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [redacted(v) for v in obj]
+    return obj
+
 def redacted_frame(df):
-    "A copy of DataFrame `df` whose text (in cells, and in lists and dicts in cells) is redacted: for tables logged to MLflow or shown."
-    def cell(v):
-        if isinstance(v, str): return redact(v)
-        if isinstance(v, (list, tuple)): return [cell(x) for x in v]
-        return {k: cell(x) for k, x in v.items()} if isinstance(v, dict) else v
+    "A copy of DataFrame `df` whose text (in cells, and in lists and dicts in cells) is `redacted`: for tables logged to MLflow or shown."
     out = df.copy()
     for c in out.columns:
-        if out[c].dtype == object or str(out[c].dtype) in ("str", "string"): out[c] = out[c].map(cell)  # pandas 3 infers `str` columns
+        if out[c].dtype == object or str(out[c].dtype) in ("str", "string"): out[c] = out[c].map(redacted)  # pandas 3 infers `str` columns
     return out
+
+def visible(text: str) -> str:
+    "`text` NFKC-folded (full-width `＠` is `@`), without invisible format characters (zero-width spaces, direction marks): what a reader sees."
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
