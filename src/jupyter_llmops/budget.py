@@ -76,9 +76,8 @@ RESERVATION_TTL = 3600.0  # seconds after which the reservation of a call that n
 
 def estimate_cost(model: str, msgs: list, max_tokens: int, costs: dict) -> float:
     "An upper bound of a call's cost: the prompt's UTF-8 bytes (no tokenizer makes more tokens) plus 8 per message, and `max_tokens`."
-    from jupyter_llmops.usage import Usage, cost_of
-    prompt = sum(len(str(m.get("content", "")).encode("utf-8")) + 8 for m in msgs) + 8
-    return cost_of(model, Usage(prompt, max_tokens), costs)
+    from jupyter_llmops.usage import Usage, cost_of, prompt_bound
+    return cost_of(model, Usage(prompt_bound(msgs), max_tokens), costs)
 
 def _in_flight(s: Settings, db, kind: str, scope: str, now: float | None) -> float:
     col = "day" if kind == "daily" else "month"

@@ -15,7 +15,7 @@ from .models import ModelSpec, load_causal_lm, parse_spec
 from .net import bound_key, check_destination, open_url
 from .recorder import RECORDER
 from .routing import choose, confident, get_route, question_of
-from .usage import Completion, Usage, cost_of, priced
+from .usage import Completion, Usage, cost_of, priced, prompt_bound
 _unpriced: set = set()  # models warned about: no price while a budget is set
 
 RECORDER.scorer = score_rows  # each recorded call is scored by the monitor's evaluators in the background (eval_on_record)
@@ -194,7 +194,7 @@ def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout:
             says, tried = _server_says(e), f" ({attempt + 1} tries)" if attempt else ""
             hint = _HINTS.get(e.code, "the server failed: try again later" if e.code >= 500 else f"check the model name, the base URL and {var}")
             raise LLMOpsError(f"{who}: the server answered HTTP {e.code}{tried}" + (f": {says}" if says else ""), hint=hint.format(var=var)) from None
-        except (urllib.error.URLError, TimeoutError, OSError, http.client.HTTPException) as e:
+        except (OSError, http.client.HTTPException) as e:  # URLError and TimeoutError among them
             why = getattr(e, "reason", e)
             if isinstance(why, TimeoutError) or "timed out" in str(why):
                 raise LLMOpsError(f"{who}: no answer from {mask_url(url)} within {timeout:g} s", hint="raise llm_timeout, or check the server") from None
@@ -251,7 +251,7 @@ def _routed(name: str, prompt, max_tokens: int, temperature: float, system: str 
 
 def _plausible(usage: Usage | None, msgs, max_tokens: int, who: str) -> Usage | None:
     "The server's token counts, or None (said: the call is then charged its estimate) when it gave none or impossible ones."
-    bound = sum(len(str(m.get("content", "")).encode("utf-8")) + 8 for m in msgs) + 8  # no tokenizer makes more tokens than bytes
+    bound = prompt_bound(msgs)
     if usage is not None and usage.prompt <= 10 * bound + 10_000 and usage.completion <= 100 * max_tokens + 10_000: return usage
     got = "no usable token counts" if usage is None else f"{usage.prompt:,} prompt and {usage.completion:,} completion tokens, impossible for this call"
     warnings.warn(f"{who} reported {got}: the call is charged its estimate")

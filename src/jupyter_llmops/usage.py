@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 # %% auto #0
-__all__ = ['Usage', 'Completion', 'priced', 'cost_of']
+__all__ = ['Usage', 'Completion', 'prompt_bound', 'priced', 'cost_of']
 
 # %% ../../nbs/10_usage.ipynb #ae9b3b10
 @dataclass
@@ -38,6 +38,10 @@ class Completion:
     cached: bool = False  # served by the semantic cache
 
     def __repr__(self): return self.text
+
+def prompt_bound(msgs: list) -> int:
+    "An upper bound of a chat's prompt tokens: its UTF-8 bytes (no tokenizer makes more tokens) plus 8 per message, and 8."
+    return sum(len(str(m.get("content", "")).encode("utf-8")) + 8 for m in msgs) + 8
 
 def _price(model: str, costs: dict) -> tuple | None:
     "The (input, output) price of `model`: its own entry, else that of its spec without the server (`openai:m` for `openai:m@https://host/v1`)."
