@@ -232,7 +232,28 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     results, timings, running, t0 = {}, {}, {}, time.perf_counter()
     waiting, kernels = dict(pl.steps), {}  # kernels: each local step's, so that an interrupt can end it
     try:
-        _steps(pl, pp, executor, s, timeout, root, log, width, results, timings, running, waiting, kernels)
+        while waiting or running:
+            for n, st in list(waiting.items()):
+                if any(m in results and (results[m] is None or not results[m].ok) for m in st.needs):
+                    results[n] = None; del waiting[n]; continue  # a needed step failed or was skipped
+                if len(running) >= width or not all(m in results for m in st.needs): continue
+                del waiting[n]
+                timings[n] = (time.time(), None)
+                try:
+                    ps = render(st.params, results, pp)
+                    running[n] = submit(executor, s, st.notebook, params=ps, timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
+                                        cwd=root, log=log, tags={"llmops.pipeline": pl.name, "llmops.step": n},
+                                        **({"kernel": kernels.setdefault(n, {})} if executor == "local" else {}))
+                except Exception as e:
+                    if isinstance(e, UsageError) and "executor" in str(e): raise
+                    results[n] = RunResult(str(st.notebook), "failed", "", error=f"{type(e).__name__}: {e}")
+                    timings[n] = (timings[n][0], time.time())
+            for n, f in list(running.items()):
+                if f.done():
+                    try: results[n] = f.result()
+                    except Exception as e: results[n] = RunResult(str(pl.steps[n].notebook), "failed", "", error=f"{type(e).__name__}: {e}")
+                    timings[n] = (timings[n][0], time.time()); del running[n]
+            if running: time.sleep(0.05)
     except BaseException:  # Ctrl-C, `kill PID`: each running step ends as one interrupted run does, failed in its notebook and MLflow run
         for n, f in running.items():
             if n in kernels: kill_kernel(kernels[n], "the pipeline was interrupted")
@@ -244,28 +265,3 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     ordered = {n: results.get(n) for n in pl.steps}
     ok = all(r is not None and r.ok for r in ordered.values())
     return PipelineResult(pl.name, "succeeded" if ok else "failed", ordered, timings, time.perf_counter() - t0)
-
-def _steps(pl, pp, executor, s, timeout, root, log, width, results, timings, running, waiting, kernels):
-    "Start each step whose needs are met, up to `width` at once, until none waits or runs; a step whose need failed is skipped."
-    while waiting or running:
-        for n, st in list(waiting.items()):
-            if any(m in results and (results[m] is None or not results[m].ok) for m in st.needs):
-                results[n] = None; del waiting[n]; continue  # a needed step failed or was skipped
-            if len(running) >= width or not all(m in results for m in st.needs): continue
-            del waiting[n]
-            timings[n] = (time.time(), None)
-            try:
-                ps = render(st.params, results, pp)
-                running[n] = submit(executor, s, st.notebook, params=ps, timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
-                                    cwd=root, log=log, tags={"llmops.pipeline": pl.name, "llmops.step": n},
-                                    **({"kernel": kernels.setdefault(n, {})} if executor == "local" else {}))
-            except Exception as e:
-                if isinstance(e, UsageError) and "executor" in str(e): raise
-                results[n] = RunResult(str(st.notebook), "failed", "", error=f"{type(e).__name__}: {e}")
-                timings[n] = (timings[n][0], time.time())
-        for n, f in list(running.items()):
-            if f.done():
-                try: results[n] = f.result()
-                except Exception as e: results[n] = RunResult(str(pl.steps[n].notebook), "failed", "", error=f"{type(e).__name__}: {e}")
-                timings[n] = (timings[n][0], time.time()); del running[n]
-        if running: time.sleep(0.05)
