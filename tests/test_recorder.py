@@ -233,48 +233,41 @@ def test_the_recorders_threads_import_their_packages_alone(tmp_path):
     assert got == {"threads": ["llmops-recorder", "llmops-scorer"], "new_packages": []}
 
 
-LOGGING = r'''
+HELD = r'''
 import logging, pathlib, sys, threading, time
+{setup}
 from jupyter_llmops.recorder import import_alone
 d = pathlib.Path(sys.argv[1]); sys.path.insert(0, str(d))
-(d / "logmod.py").write_text("import logging, time\ntime.sleep(0.1)\nlog = logging.getLogger('logmod')\n")  # as most libraries do
-(d / "fmtmod.py").write_text("import logging\nclass Fmt(logging.Formatter): pass\n")
-t = threading.Thread(target=import_alone, args=("logmod",))
-with logging._lock:  # as logging.config.dictConfig holds it while it imports a handler's or formatter's class
+(d / "bgmod.py").write_text({bg!r})
+(d / "fgmod.py").write_text({fg!r})
+t = threading.Thread(target=import_alone, args=("bgmod",))
+with {lock}:  # the user's thread holds a lock that module code takes, and then imports
     t.start(); time.sleep(0.3)
-    import fmtmod
+    import fgmod
 t.join()
-print("both imported", "logmod" in sys.modules)
+print("both imported", "bgmod" in sys.modules)
 '''
+
+
+def _held(tmp_path, **parts):
+    "Run HELD in a fresh interpreter: a background `import_alone` of bgmod while this thread holds a lock and imports fgmod."
+    import subprocess, sys
+    out = subprocess.run([sys.executable, "-c", HELD.format(**parts), str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout.strip()) == (0, "both imported True"), out.stderr
 
 
 def test_a_background_import_waits_for_a_thread_that_configures_logging(tmp_path):
     "A thread that holds logging's lock and then imports (as `dictConfig` does) is not left waiting for a background "
     "import that waits for logging's lock: the background thread imports after it."
-    import subprocess, sys
-    out = subprocess.run([sys.executable, "-c", LOGGING, str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert (out.returncode, out.stdout.strip()) == (0, "both imported True"), out.stderr
-
-
-SHIM = r'''
-import pathlib, sys, threading, time
-import pyarrow.lib as pl  # the pandas shim not used yet: its first use imports pandas holding its lock
-from jupyter_llmops.recorder import import_alone
-d = pathlib.Path(sys.argv[1]); sys.path.insert(0, str(d))
-(d / "shimmod.py").write_text("import time, pyarrow.lib\ntime.sleep(0.1)\npyarrow.lib._pandas_api.have_pandas\n")  # as pyarrow.dataset does
-(d / "plainmod.py").write_text("X = 1\n")
-t = threading.Thread(target=import_alone, args=("shimmod",))
-with pl._pandas_api._lock:  # the user's thread inside the shim's first use (a DataFrame of strings), about to import
-    t.start(); time.sleep(0.3)
-    import plainmod
-t.join()
-print("both imported", "shimmod" in sys.modules)
-'''
+    _held(tmp_path, setup="", lock="logging._lock",  # as logging.config.dictConfig holds it while it imports a handler's or formatter's class
+          bg="import logging, time\ntime.sleep(0.1)\nlog = logging.getLogger('logmod')\n",  # as most libraries do
+          fg="import logging\nclass Fmt(logging.Formatter): pass\n")
 
 
 def test_a_background_import_waits_for_a_thread_inside_pyarrows_pandas_shim(tmp_path):
     "Found by a probe: `prompt eval` hung for good one run in three, the scorer holding the import lock and waiting for "
     "the shim's lock, the user's thread holding the shim's lock and waiting for the import lock."
-    import subprocess, sys
-    out = subprocess.run([sys.executable, "-c", SHIM, str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert (out.returncode, out.stdout.strip()) == (0, "both imported True"), out.stderr
+    _held(tmp_path, setup="import pyarrow.lib as pl  # the pandas shim not used yet: its first use imports pandas holding its lock",
+          lock="pl._pandas_api._lock",  # the user's thread inside the shim's first use (a DataFrame of strings)
+          bg="import time, pyarrow.lib\ntime.sleep(0.1)\npyarrow.lib._pandas_api.have_pandas\n",  # as pyarrow.dataset does
+          fg="X = 1\n")
