@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, sqlite3, threading
 from pathlib import Path
 from .config import Settings
-from .redaction import redact
+from .redaction import redact, redacted_head
 from .files import immediate, sqlite_db
 
 # %% auto #0
@@ -40,7 +40,7 @@ def typed(df):
 def context_of(chunks) -> list[dict] | None:
     "Retrieved chunks as kept with a call: `{source, text}` each, the text redacted and capped at 4,000 characters."
     if not chunks: return None
-    return [{"source": str(c.get("source", "")), "text": redact(str(c.get("text", "")))[:CONTEXT_CAP]} for c in chunks if isinstance(c, dict)]
+    return [{"source": str(c.get("source", "")), "text": redacted_head(str(c.get("text", "")), CONTEXT_CAP)} for c in chunks if isinstance(c, dict)]
 
 def call_row(trace_id: str, experiment: str, call: dict) -> dict:
     "The table row of a call as the recorder queues it (model, messages, text, timing, prompt, error, attrs)."
@@ -52,7 +52,7 @@ def call_row(trace_id: str, experiment: str, call: dict) -> dict:
                 error=int(bool(call.get("error"))), cached=int(bool(a.get("llmops.cached"))),
                 latency_s=a.get("llmops.latency_s", (call["end_ns"] - call["start_ns"]) / 1e9), cost=a.get("llmops.cost", 0.0),
                 prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
-                question=redact(str(q))[:CAP], answer=redact(str(call.get("text") or ""))[:CAP],
+                question=redacted_head(str(q), CAP), answer=redacted_head(str(call.get("text") or ""), CAP),
                 context=json.dumps(ctx, ensure_ascii=False) if ctx else None)
 
 # %% ../../nbs/08_calls.ipynb #a3bfe7b7

@@ -7,11 +7,11 @@ from __future__ import annotations
 import atexit, base64, json, queue, re, secrets, sys, threading, time, warnings
 from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, typed
 from .config import Settings, load_settings
-from .redaction import redact
+from .redaction import redact, redacted_head
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['WRITER_IMPORTS', 'RECORDER', 'import_alone', 'Recorder', 'flush', 'since_ms', 'recorded_calls']
+__all__ = ['WRITER_IMPORTS', 'TRACE_CAP', 'RECORDER', 'import_alone', 'Recorder', 'flush', 'since_ms', 'recorded_calls']
 
 # %% ../../nbs/12_recorder.ipynb #4b1f7a21
 def _others_importing() -> bool:
@@ -174,13 +174,21 @@ def _add_rows(table: CallTable, rows: list[dict]) -> list[dict]:
         except Exception as e: warnings.warn(f"an LLM call is missing from the call table {table.path}: {type(e).__name__}: {e}")
     return kept
 
+TRACE_CAP = 1_000_000  # the characters of a message or an answer a trace keeps
+
+def _kept(text) -> str:
+    "`text` as a trace keeps it: redacted, and past TRACE_CAP characters cut with a note of what was left out (redacting 100 MB took minutes)."
+    text = str(text)  # str: one odd answer never fails the batch
+    if len(text) <= TRACE_CAP: return redact(text)
+    return redacted_head(text, TRACE_CAP) + f"\n[... {len(text) - TRACE_CAP:,} more characters not recorded]"
+
 def _span_dict(tid: bytes, call: dict) -> dict:
     "One call as a root LLM span, in `Span.to_dict` form: the input of both write paths."
     j = lambda v: json.dumps(v, ensure_ascii=False)  # as MLflow's own spans: text stays searchable, previews readable
     attrs = {"mlflow.traceRequestId": j("tr-" + tid.hex()), "mlflow.spanType": j("LLM"),
-             "mlflow.spanInputs": j({"messages": [{**m, "content": redact(str(m["content"]))} for m in call["messages"]]}),
+             "mlflow.spanInputs": j({"messages": [{**m, "content": _kept(m["content"])} for m in call["messages"]]}),
              "llmops.model": j(redact(call["model"])), "mlflow.traceTag.llmops.model": j(redact(call["model"]))}  # a key in the spec's URL stays out
-    if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j({"text": redact(str(call["text"]))})  # str: one odd answer never fails the batch
+    if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j({"text": _kept(call["text"])})
     for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(context_of(v) if k == "llmops.context" else v)
     if call.get("prompt"):
         name, version = call["prompt"]

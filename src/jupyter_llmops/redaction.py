@@ -7,7 +7,7 @@ from __future__ import annotations
 import math, re, unicodedata
 
 # %% auto #0
-__all__ = ['redact', 'redacted', 'redacted_frame', 'visible', 'printable', 'mask_url', 'show_kit_warnings']
+__all__ = ['redact', 'redacted', 'redacted_frame', 'redacted_head', 'visible', 'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -53,6 +53,10 @@ def redacted_frame(df):
     for c in out.columns:
         if out[c].dtype == object or str(out[c].dtype) in ("str", "string"): out[c] = out[c].map(redacted)  # pandas 3 infers `str` columns
     return out
+
+def redacted_head(text: str, n: int) -> str:
+    "The first `n` characters of `text` redacted, without redacting the rest: a 100 MB answer costs what its head costs (a secret cut at the edge is redacted whole before the cut)."
+    return redact(text[:n + 4096])[:n] if len(text) > n else redact(text)
 
 def visible(text: str) -> str:
     "`text` NFKC-folded (full-width `＠` is `@`), without invisible format characters (zero-width spaces, direction marks): what a reader sees."
