@@ -158,6 +158,13 @@ def _cache(p):
 @command("budget", "cost budgets (budget_daily, budget_monthly): spent and left in this period", "ops")
 def _budget(p):
     def run(a, ctx):
-        from jupyter_llmops.budget import budget_status
-        return budget_status(ctx.settings)
+        from jupyter_llmops.budget import _budgets, budget_status
+        st = budget_status(ctx.settings)
+        names = sorted({scope for _, scope, _ in _budgets(ctx.settings) if scope})
+        if names:  # a misspelt prompt would count nothing, silently
+            from jupyter_llmops.prompts import _versions
+            for n in (n for n in names if not _versions(n, ctx.settings)):
+                import warnings
+                warnings.warn(f"the budget of prompt {n!r} counts no call: no prompt of that name is registered (`llmops prompt list` shows the names)")
+        return st
     p.set_defaults(run=run)
