@@ -40,25 +40,33 @@ def _keys(alerts: list[dict]) -> list[str]:
 
 def _fresh(alerts: list[dict], s: Settings, since: str) -> list[dict]:
     "The alerts not sent yet this hour (same group and metric, any window), recorded as sent: one ledger per home."
-    import time
+    import sqlite3, time
     from jupyter_llmops.files import immediate, sqlite_db
-    db = sqlite_db(s.path("alerts.db"))
-    db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, at REAL)")
-    out = []
+    out, p = [], s.path("alerts.db")
     try:
-        with immediate(db):
-            for a, key in zip(alerts, _keys(alerts)):
-                if db.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (key, time.time())).rowcount: out.append(a)
-    finally: db.close()
+        db = sqlite_db(p)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, at REAL)")
+            with immediate(db):
+                for a, key in zip(alerts, _keys(alerts)):
+                    if db.execute("INSERT OR IGNORE INTO sent VALUES (?, ?)", (key, time.time())).rowcount: out.append(a)
+        finally: db.close()
+    except sqlite3.Error as e:  # an alert sent twice beats an alert lost (or a budget's spend said to fail)
+        warnings.warn(f"the alert ledger {p} cannot be used ({e}): alerts are sent without the once-an-hour check; "
+                      f"if it is damaged, move it aside: mv {p} {p}.damaged")
+        return list(alerts)
     return out
 
 def _unsend(alerts: list[dict], s: Settings):
     "Take alerts out of the ledger: the webhook refused them, so the next check sends them again."
+    import sqlite3
     from jupyter_llmops.files import sqlite_db
-    db = sqlite_db(s.path("alerts.db"))
     try:
-        with db: db.executemany("DELETE FROM sent WHERE key = ?", [(k,) for k in _keys(alerts)])
-    finally: db.close()
+        db = sqlite_db(s.path("alerts.db"))
+        try:
+            with db: db.executemany("DELETE FROM sent WHERE key = ?", [(k,) for k in _keys(alerts)])
+        finally: db.close()
+    except sqlite3.Error: pass  # _fresh said the ledger cannot be used
 
 def send_alerts(alerts: list[dict], s: Settings, since: str, dedupe: bool = True) -> bool:
     "Log alerts to MLflow (a run tagged `llmops.kind = monitor-alert`) and POST them to `alert_webhook`, each at most once an hour; failures are warnings."
