@@ -81,3 +81,10 @@ def test_a_tracking_server_whose_database_is_down_is_said_as_such(project):
                                        "is its database down?\nHint: start it (and the database behind it: scripts/team-up.sh), "
                                        'or work locally: `llmops config set tracking_uri ""`'), r.stderr
     finally: srv.shutdown()
+
+
+def test_ask_prints_the_answer_and_no_loading_bar(project):
+    # transformers' "Loading weights: 100%|...| 272/272" bar came under every `llmops ask`
+    r = run_cli("ask", "--max-tokens", "4", "--no-stream", "Say hi", cwd=project)
+    assert r.returncode == 0 and r.stdout.strip(), r
+    assert "Loading weights" not in r.stderr and "it/s" not in r.stderr, r.stderr

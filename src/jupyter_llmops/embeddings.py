@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib, threading
 from pathlib import Path
 from .files import immediate, sqlite_db
-from .models import LOCAL_EMBED, embed_model_path
+from .models import LOCAL_EMBED, embed_model_path, quiet_load
 
 # %% auto #0
 __all__ = ['Embedder', 'EmbeddingCache']
@@ -21,12 +21,7 @@ class Embedder:
     def __init__(self, spec: str = "local"):
         from sentence_transformers import SentenceTransformer
         self.spec, self.path = spec, embed_model_path(spec)
-        from transformers.utils import logging as tlog
-        bar = tlog.is_progress_bar_enabled()
-        tlog.disable_progress_bar()  # transformers' "Loading weights" bar on the first use in a process: noise under a cell's or a command's output
-        try: self.model = SentenceTransformer(str(self.path), device="cpu")
-        finally:
-            if bar: tlog.enable_progress_bar()
+        with quiet_load(): self.model = SentenceTransformer(str(self.path), device="cpu")
         self.id = self.id_for(spec)
         self.tokenizer, self.max_len = self.model.tokenizer, int(self.model.max_seq_length)
         self.dim = int(self.model.get_embedding_dimension())

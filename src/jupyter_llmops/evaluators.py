@@ -94,7 +94,8 @@ def toxicity(text: str, settings: Settings | None = None) -> float:
         with _clock:
             if backend not in _classifiers:
                 from transformers import pipeline
-                _classifiers[backend] = pipeline("text-classification", model=backend[3:], device="cpu", top_k=None)
+                from jupyter_llmops.models import quiet_load
+                with quiet_load(): _classifiers[backend] = pipeline("text-classification", model=backend[3:], device="cpu", top_k=None)
         scores = _classifiers[backend](text[:2000])[0]
         return float(max((x["score"] for x in scores if "toxic" in x["label"].lower()), default=0.0))
     return sum(bool(_TOXIC.search(s)) for s in sents) / len(sents)

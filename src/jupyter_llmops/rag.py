@@ -353,7 +353,8 @@ def _rerank(spec: str, question: str, idx: Index, ranked: list, k: int) -> list:
         raise AssetMissingError(f"no reranker at {spec!r}", hint="--rerank takes hf:<folder> of a sentence-transformers CrossEncoder")
     if str(folder) not in _rerankers:
         from sentence_transformers import CrossEncoder
-        _rerankers[str(folder)] = CrossEncoder(str(folder), device="cpu")
+        from jupyter_llmops.models import quiet_load
+        with quiet_load(): _rerankers[str(folder)] = CrossEncoder(str(folder), device="cpu")
     scores = _rerankers[str(folder)].predict([(question, idx.chunks[i]["text"]) for i, _ in ranked], show_progress_bar=False)
     return sorted(((i, float(sc)) for (i, _), sc in zip(ranked, scores)), key=lambda x: -x[1])[:k]
 

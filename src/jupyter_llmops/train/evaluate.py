@@ -283,9 +283,10 @@ class HeldOut:
         if self._judge_model is None:
             import torch
             from transformers import AutoModelForSequenceClassification, AutoTokenizer
+            from jupyter_llmops.models import quiet_load
             from jupyter_llmops.train.core import model_folder
             d = str(model_folder(self.judge, self.settings or load_settings()))
-            self._judge_model = (AutoModelForSequenceClassification.from_pretrained(d, dtype=torch.float32), AutoTokenizer.from_pretrained(d))
+            with quiet_load(): self._judge_model = (AutoModelForSequenceClassification.from_pretrained(d, dtype=torch.float32), AutoTokenizer.from_pretrained(d))
         m, jt = self._judge_model
         return reward_scores(m, jt, [encode(jt, p, [{"role": "assistant", "content": a}], self.max_length) for p, a in zip(self.prompts, answers)])
 
