@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17_llm.ipynb #f3890167
 from __future__ import annotations
-import dataclasses, http.client, json, os, re, socket, threading, time, urllib.error, urllib.request, warnings
+import dataclasses, http.client, json, math, os, re, socket, threading, time, urllib.error, urllib.request, warnings
 from .budget import estimate_cost, release, reserve, spend
 from .cache import cache_for
 from .config import Settings, load_settings
@@ -210,6 +210,12 @@ def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns
         if c is not None:
             attrs.update({"llmops.usage.prompt_tokens": c.usage.prompt, "llmops.usage.completion_tokens": c.usage.completion,
                           "llmops.latency_s": c.latency_s, "llmops.cost": c.cost})
+            u, cost = c.usage, {"total_cost": c.cost}  # MLflow's own keys: its trace list's Tokens column, its overview's token and cost charts
+            if u.total:
+                attrs["mlflow.chat.tokenUsage"] = {"input_tokens": u.prompt, "output_tokens": u.completion, "total_tokens": u.total}
+                part = cost_of(model, Usage(u.prompt, 0), settings.costs), cost_of(model, Usage(0, u.completion), settings.costs)
+                if math.isclose(sum(part), c.cost, abs_tol=1e-12): cost = {"input_cost": part[0], "output_cost": part[1], "total_cost": c.cost}
+            attrs["mlflow.llm.cost"] = cost  # always the kit's: MLflow would otherwise price some models from its own catalogue
         return RECORDER.submit(settings, dict(model=model, messages=msgs, text=None if c is None else c.text, start_ns=start_ns,
                                               end_ns=end_ns, prompt=prompt, attrs=attrs,
                                               error=f"{type(error).__name__}: {error}" if error else None))

@@ -11,7 +11,8 @@ from .redaction import redact, redacted_head
 from .errors import UsageError
 
 # %% auto #0
-__all__ = ['WRITER_IMPORTS', 'TRACE_CAP', 'RECORDER', 'import_alone', 'Recorder', 'flush', 'since_ms', 'recorded_calls']
+__all__ = ['WRITER_IMPORTS', 'TRACE_CAP', 'RECORDER', 'import_alone', 'Recorder', 'chat_output', 'answer_of', 'flush', 'since_ms',
+           'recorded_calls']
 
 # %% ../../nbs/12_recorder.ipynb #4b1f7a21
 def _others_importing() -> bool:
@@ -176,6 +177,16 @@ def _add_rows(table: CallTable, rows: list[dict]) -> list[dict]:
 
 TRACE_CAP = 1_000_000  # the characters of a message or an answer a trace keeps
 
+def chat_output(text: str) -> dict:
+    "An answer as a span's outputs, in OpenAI's chat-completion form: MLflow previews it in its trace list, shows it as the assistant's message, and its judges read it."
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
+
+def answer_of(outputs) -> str:
+    "The answer in a recorded span's outputs: the chat-completion form, or `{\"text\": ...}` as the kit's older traces keep it."
+    if not isinstance(outputs, dict): return ""
+    try: return str(outputs["choices"][0]["message"]["content"] or "")
+    except (KeyError, IndexError, TypeError): return str(outputs.get("text") or "")
+
 def _kept(text) -> str:
     "`text` as a trace keeps it: redacted, and past TRACE_CAP characters cut with a note of what was left out (redacting 100 MB took minutes)."
     text = str(text)  # str: one odd answer never fails the batch
@@ -187,8 +198,9 @@ def _span_dict(tid: bytes, call: dict) -> dict:
     j = lambda v: json.dumps(v, ensure_ascii=False)  # as MLflow's own spans: text stays searchable, previews readable
     attrs = {"mlflow.traceRequestId": j("tr-" + tid.hex()), "mlflow.spanType": j("LLM"),
              "mlflow.spanInputs": j({"messages": [{**m, "content": _kept(m["content"])} for m in call["messages"]]}),
-             "llmops.model": j(redact(call["model"])), "mlflow.traceTag.llmops.model": j(redact(call["model"]))}  # a key in the spec's URL stays out
-    if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j({"text": _kept(call["text"])})
+             "llmops.model": j(redact(call["model"])), "mlflow.traceTag.llmops.model": j(redact(call["model"])),  # a key in the spec's URL stays out
+             "mlflow.llm.model": j(redact(call["model"])), "mlflow.llm.provider": j(str(call["model"]).split(":", 1)[0])}
+    if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j(chat_output(_kept(call["text"])))
     for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(context_of(v) if k == "llmops.context" else v)
     if call.get("prompt"):
         name, version = call["prompt"]
@@ -352,7 +364,7 @@ def _from_traces(since: str, s: Settings):
                          latency_s=a.get("llmops.latency_s", (tr.info.execution_duration or 0) / 1000), cost=a.get("llmops.cost", 0.0),
                          prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
                          question=a.get("llmops.question") or next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), ""),
-                         answer=(sp.outputs or {}).get("text", "") if isinstance(sp.outputs, dict) else "",
+                         answer=answer_of(sp.outputs),
                          context=[c.get("text", "") for c in a.get("llmops.context") or []]))
     df = pd.DataFrame(rows, columns=["time", *COLUMNS[:1], *COLUMNS[2:]])
     return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": int,

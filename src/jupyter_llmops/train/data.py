@@ -129,7 +129,7 @@ def data_path(data: str | Path, settings: Settings | None = None, recipe: str | 
 def labelled_calls(since: str, settings: Settings | None = None) -> list[dict]:
     "Recorded LLM calls since then that carry a yes/no feedback assessment: {prompt, completion, label, trace_id}."
     from jupyter_llmops.mlstore import connect
-    from jupyter_llmops.recorder import flush, since_ms
+    from jupyter_llmops.recorder import answer_of, flush, since_ms
     st = settings or load_settings()
     flush()
     mlflow = connect(st)
@@ -143,7 +143,7 @@ def labelled_calls(since: str, settings: Settings | None = None) -> list[dict]:
         if not votes or not tr.data.spans: continue
         sp = tr.data.spans[0]
         msgs = (sp.inputs or {}).get("messages", [])
-        answer = (sp.outputs or {}).get("text", "") if isinstance(sp.outputs, dict) else ""
+        answer = answer_of(sp.outputs)
         if msgs and answer: out.append({"prompt": msgs, "completion": answer, "label": votes[-1].value, "trace_id": tr.info.trace_id})
     if not out: raise UsageError(f"no recorded call of the last {since} carries a yes/no label",
                                  hint="label calls with mlflow.log_feedback(trace_id=..., value=True|False), or pass a JSONL file")
