@@ -37,6 +37,10 @@ def _is_chat(v) -> bool:
 
 def _text_or_chat(v) -> bool: return (isinstance(v, str) and bool(v.strip())) or _is_chat(v)
 
+def _answers(v) -> bool:
+    "An answer: text, or assistant (and tool) turns ending with the assistant's: a user's turn is not the model's to learn or to avoid."
+    return (isinstance(v, str) and bool(v.strip())) or (_is_chat(v) and v[-1]["role"] == "assistant" and all(m["role"] in ("assistant", "tool") for m in v))
+
 def _asks(v) -> bool:
     "A prompt: text, or a chat with a user turn (a judge reads the question from it)."
     return _text_or_chat(v) and (isinstance(v, str) or any(m["role"] == "user" for m in v))
@@ -94,9 +98,12 @@ def _missing(recipe: str):
             lack = lacks(o, ("prompt", "chosen", "rejected") if "prompt" in o else ("chosen", "rejected"))
             if not lack and (p := _pair(o)) is None: lack = ["prompt (chosen and rejected share no beginning to take as the prompt)"]
             elif not lack and not _asks(p["prompt"]): lack = ["prompt (the beginning chosen and rejected share has no user turn)"]
+            elif not lack and not (_answers(p["chosen"]) and _answers(p["rejected"])):
+                lack = ["chosen and rejected (answers: the assistant's turns after the prompt, no user turn)"]
             return lack
         if recipe == "kto":
             lack = lacks(o, ("prompt", "completion"))
+            if not lack and not _answers(o["completion"]): lack = ["completion (an answer: the assistant's turns, no user turn)"]
             return lack + ([] if isinstance(o.get("label"), bool) else ["label (true or false)"])
         ref = [] if "completion" not in o or _text_or_chat(o["completion"]) else ["completion (the reference answer: text or chat)"]
         return ref + ([] if _asks(o.get("prompt")) or _asks(o.get("messages")) else ["prompt (text, or a chat with a user turn)"])
@@ -179,10 +186,13 @@ def load_data(recipe: str, # sft | reward | dpo | kto | distill
                 p = _pair(o); same += p["chosen"] == p["rejected"]
                 out += [{"prompt": p["prompt"], "completion": p["chosen"], "label": True}, {"prompt": p["prompt"], "completion": p["rejected"], "label": False}]
         else:
-            msgs = o["messages"] if "prompt" not in o else _chat(o["prompt"], "user")
-            ref = o.get("completion")  # the reference is scored as text: a chat's answer is its assistant turns
+            msgs, ref = (o["messages"] if "prompt" not in o else _chat(o["prompt"], "user")), o.get("completion")
+            if "prompt" not in o and msgs[-1]["role"] == "assistant":  # a chat's last answer is its reference (it was dropped, unsaid)
+                msgs, last = msgs[:-1], msgs[-1]["content"]
+                ref = last if ref is None else ref
+            # the reference is scored as text: a chat's answer is its assistant turns
             ref = "\n".join(m["content"] for m in ref if m["role"] == "assistant") or None if isinstance(ref, list) else ref
-            out.append({"prompt": [m for m in msgs if m["role"] != "assistant"] or msgs, "reference": ref})
+            out.append({"prompt": msgs if msgs[-1]["role"] == "user" else [m for m in msgs if m["role"] != "assistant"] or msgs, "reference": ref})
     if same:  # two versions that answered alike: said, not refused (a session comparing a model with itself still trains)
         import warnings
         warnings.warn(f"{data}: {same} of its preference pairs have the same chosen and rejected answer: they teach the model nothing")
