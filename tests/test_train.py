@@ -89,15 +89,45 @@ def test_cli_bad_data_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "no model at" in r.stderr and "nojudge" in r.stderr, r.stderr  # before any training
 
 
-def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st):
+def test_damaged_weights_an_empty_name_and_one_distill_prompt_are_refused_before_any_run(tmp_path, st):
+    # found by a probe: a truncated model.safetensors (as a judge: after the whole training) was "unexpected SafetensorError",
+    # naming no file, after an MLflow run had started; --register '' trained and registered nothing; a single distill
+    # prompt was trained on and "held out" at once
+    import shutil, mlflow
+    from jupyter_llmops.train import distill, dpo, sft
+    from jupyter_llmops.train.core import model_folder
+    good = model_folder("local", st)
+    cut = tmp_path / "cut"; cut.mkdir()
+    for f in ("config.json", "tokenizer.json", "tokenizer_config.json"): shutil.copy(good / f, cut / f)
+    (cut / "model.safetensors").write_bytes((good / "model.safetensors").read_bytes()[:100_000])
+    c = mlflow.MlflowClient(st.tracking_uri)
+    runs = lambda: len(c.search_runs([e.experiment_id for e in c.search_experiments()]))
+    n = runs()
+    chats, prefs = _jsonl(tmp_path / "chats.jsonl", CHATS), _jsonl(tmp_path / "prefs.jsonl", PREFS)
+    with pytest.raises(UsageError, match=f"{cut / 'model.safetensors'} is damaged"): sft(chats, model=f"hf:{cut}", settings=st, **FAST)
+    with pytest.raises(UsageError, match=f"{cut / 'model.safetensors'} is damaged"): dpo(prefs, judge_model=f"hf:{cut}", settings=st, **FAST)
+    (cut / "model.safetensors").unlink()
+    with pytest.raises(UsageError, match="holds no weights"): distill(_jsonl(tmp_path / "p.jsonl", PROMPTS), student=f"hf:{cut}", settings=st, **FAST)
+    with pytest.raises(UsageError, match="--register '': MLflow's model registry refuses"): sft(chats, register_as="", settings=st, **FAST)
+    one = _jsonl(tmp_path / "one.jsonl", PROMPTS[:1] * 4)
+    with pytest.raises(UsageError, match="distill compares the student with its teacher on held-out prompts, and there are none"):
+        distill(one, settings=st, **FAST)
+    assert runs() == n  # no run was started for any of them
+
+
+@pytest.mark.parametrize("lr, why", [(1e10, "not finite|diverged"), (1e6, "no better than a uniform guess")])
+def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st, lr, why):
+    # 1e10: NaN weights after a step. 1e6: finite weights and a normal-looking mean loss, but a model that reads its own
+    # training answers as a uniform guess over the vocabulary would (a probe saw it saved and registered)
     import mlflow
     from jupyter_llmops.errors import LLMOpsError
     from jupyter_llmops.train import sft
-    with pytest.raises(LLMOpsError, match="not finite|diverged"):  # the weights of a learning rate of 1e10 are NaN after one step
-        sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=2, lr=1e10, settings=st, **FAST)
+    with pytest.raises(LLMOpsError, match=why):
+        sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=2 if lr > 1e9 else 1, lr=lr, register_as="diverged", settings=st, **FAST)
     c = mlflow.MlflowClient(st.tracking_uri)
     run = c.search_runs([c.get_experiment_by_name(st.experiment).experiment_id], order_by=["attributes.start_time DESC"], max_results=1)[0]
     assert run.info.status == "FAILED" and "model" not in {a.path for a in c.list_artifacts(run.info.run_id)}
+    assert not c.search_registered_models("name = 'diverged'")
 
 
 def test_a_training_stopped_by_sigterm_ends_its_run_failed(tmp_path):
@@ -253,10 +283,12 @@ def test_dpo_sweep_child_runs_table_and_best_registered(tmp_path, st, monkeypatc
     monkeypatch.setattr(trl.DPOTrainer, "compute_ref_log_probs", lambda self, *a, **k: calls.append(1) or real(self, *a, **k))
     from jupyter_llmops.train import dpo
     r = dpo(_jsonl(tmp_path / "prefs.jsonl", PREFS), steps=2, eval_data=_jsonl(tmp_path / "held.jsonl", HELD_PREFS),
-            sweep=["lr=1e-6,5e-5"], keep="best", eval_answers=1, settings=st, **SHORT, **FAST)
-    assert len(calls) == 1  # the training pairs' reference log-probs: computed for the first run, reused by the second
-    t = r.sweep
-    assert list(t["lr"]) == [5e-5, 1e-6] and t["eval_accuracy"].iloc[0] >= t["eval_accuracy"].iloc[1]  # best first
+            sweep=["lr=1e-6,5e-5,1e10"], keep="best", eval_answers=1, settings=st, **SHORT, **FAST)
+    assert len(calls) == 1  # the training pairs' reference log-probs: computed for the first run, reused by the others
+    t = r.sweep  # lr=1e10 diverges: its run failed and ranks last, and the sweep keeps the others (it once lost them all)
+    assert list(t["lr"]) == [5e-5, 1e-6, 1e10] and t["eval_accuracy"].iloc[0] >= t["eval_accuracy"].iloc[1]  # best first
+    assert math.isnan(t["eval_accuracy"].iloc[2])
+    assert mlflow.MlflowClient(st.tracking_uri).get_run(t["run_id"].iloc[2]).info.status == "FAILED"
     assert t["eval_margin"].iloc[0] > t["eval_margin"].iloc[1]
     assert r.registered == ("dpo-best", 1) and r.metrics["eval_accuracy"] == t["eval_accuracy"].iloc[0]
     c = mlflow.MlflowClient(st.tracking_uri)
@@ -330,8 +362,8 @@ def test_feedback_persists_resumes_and_feeds_dpo(tmp_path, st):
     import mlflow
     from jupyter_llmops.errors import UsageError
     from jupyter_llmops.feedback import FeedbackSession
-    from jupyter_llmops.models import local_llm_dir
     from jupyter_llmops.panels.feedback import FeedbackModel
+    from jupyter_llmops.models import local_llm_dir
     from jupyter_llmops.train import dpo
     prompts = _jsonl(tmp_path / "q.jsonl", [{"prompt": p} for p in ("Capital of France?", "Say hi politely.", "2+2?")])
     models = ["local", f"hf:{local_llm_dir(st.home)}"]
@@ -365,7 +397,7 @@ def test_experiments_panel_shows_runs_curves_and_comparison(st):
     import mlflow
     sweep = mlflow.search_runs(search_all_experiments=True, filter_string="tags.`llmops.sweep` = 'parent'")["run_id"].iloc[0]
     m.show(sweep)
-    assert m.heldout[0]["metric"] == "eval_accuracy" and m.heldout[0]["before"] == 0.5 and len(m.sweep) == 2
+    assert m.heldout[0]["metric"] == "eval_accuracy" and m.heldout[0]["before"] == 0.5 and len(m.sweep) == 3
     m.recipe = "distill"; m.refresh()
     assert set(m.frame["recipe"]) == {"distill"}
     m.show(m.frame["run_id"].iloc[0])

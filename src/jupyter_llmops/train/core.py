@@ -16,8 +16,8 @@ from ..display import figure, fig_png
 
 # %% auto #0
 __all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'check_options', 'torch_threads', 'sigterm_interrupts',
-           'cpu_allocator', 'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'check_finite', 'save_model',
-           'register', 'param_count', 'folder_mb']
+           'cpu_allocator', 'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'check_weights', 'check_finite',
+           'save_model', 'register', 'param_count', 'folder_mb']
 
 # %% ../../../nbs/31_train_core.ipynb #9982e1fe
 @dataclass
@@ -237,7 +237,7 @@ def _log_dataset(mlflow, rows: list[dict], data, file: Path | None = None):
 def model_folder(spec: str, settings: Settings) -> Path:
     "The folder of weights behind a model spec (local, hf:<folder>, models:/...)."
     from jupyter_llmops.models import load_causal_lm, local_llm_dir, parse_spec, registry_folder, _ready
-    if spec.startswith("models:/"): return registry_folder(spec, settings)
+    if spec.startswith("models:/"): return check_weights(registry_folder(spec, settings))
     s = parse_spec(spec)
     if s.kind == "local":
         d = local_llm_dir(settings.home)
@@ -252,8 +252,19 @@ def model_folder(spec: str, settings: Settings) -> Path:
         except (OSError, ValueError) as e:
             raise UsageError(f"{p} does not hold a model Transformers can read ({type(e).__name__}: {str(e).splitlines()[0][:200]})",
                              hint="a folder saved with save_pretrained (config.json, weights, tokenizer)") from None
-        return p
+        return check_weights(p)
     raise UsageError(f"{spec} is served remotely: it has no weights to train", hint="train local, hf:<folder> or models:/...")
+
+def check_weights(p: Path) -> Path:
+    "`p`, or a `UsageError` naming the file when it holds no weights or a safetensors file whose header cannot be read (truncated, not safetensors): said before a run starts."
+    files = sorted(p.glob("*.safetensors")) or sorted(p.glob("pytorch_model*.bin"))
+    if not files: raise UsageError(f"{p} holds no weights (no *.safetensors, no pytorch_model.bin)", hint="a folder saved with save_pretrained (config.json, weights, tokenizer)")
+    from safetensors import safe_open
+    for f in (f for f in files if f.suffix == ".safetensors"):
+        try:
+            with safe_open(str(f), "pt") as h: h.keys()
+        except Exception as e: raise UsageError(f"{f} is damaged ({str(e).splitlines()[0][:200]})", hint="save the model again, or copy the file whole") from None
+    return p
 
 def _local_artifact_dir(mlflow) -> Path | None:
     from urllib.parse import urlparse, unquote
@@ -278,7 +289,10 @@ def save_model(model, tok, mlflow, settings: Settings, name: str = "model") -> P
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{name}."))
     try:
-        model.save_pretrained(tmp); tok.save_pretrained(tmp)
+        try: model.save_pretrained(tmp); tok.save_pretrained(tmp)
+        except Exception as e:  # safetensors says ENOSPC as "SafetensorError: ... I/O error"
+            if "No space left" not in str(e): raise
+            raise LLMOpsError(f"the disk of {base} is full: the trained model was not saved ({str(e).splitlines()[0][:200]})", hint="free some space, then train again") from None
         dest = base / name
         if dest.exists(): shutil.rmtree(dest)
         os.rename(tmp, dest)

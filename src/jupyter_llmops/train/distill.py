@@ -15,14 +15,17 @@ from ..files import read_jsonl
 from .core import Hardware, model_folder, param_count, folder_mb
 
 # %% auto #0
-__all__ = ['split_heldout', 'student_from', 'load_pair', 'compare_models', 'teacher_pass', 'teacher_answer_trainer']
+__all__ = ['split_heldout', 'student_from', 'load_pair', 'compare_models', 'distill_report', 'teacher_pass',
+           'teacher_answer_trainer']
 
 # %% ../../../nbs/32_train_distill.ipynb #a2f94a00
 def split_heldout(rows: list[dict], share: float = 0.2) -> tuple[list, list]:
-    "Hold out `share` of the rows (at least one when there are 2 or more) for the comparison."
-    if len(rows) < 2: return rows, rows
-    n = max(1, int(round(len(rows) * share)))
-    return rows[:-n], rows[-n:]
+    "Hold out the last `share` of the prompts, whole (a prompt asked twice is on one side; at least one), for the comparison; none when all rows share one."
+    key = lambda r: json.dumps(r.get("prompt"), sort_keys=True) if isinstance(r, dict) else repr(r)
+    order = list(dict.fromkeys(map(key, rows)))
+    if len(order) < 2: return rows, []
+    held = set(order[-max(1, int(round(len(order) * share))):])
+    return [r for r in rows if key(r) not in held], [r for r in rows if key(r) in held]
 
 def student_from(teacher, every: int = 2):
     "A student keeping every `every`-th decoder layer of `teacher` (same tokenizer, embeddings and head)."
@@ -73,6 +76,18 @@ def compare_models(teacher, student, tok, held: list[dict], teacher_dir, student
                      "score": round(sum(token_f1(a, {"expected": ref}) for (a, _), ref in zip(res[name], refs)) / len(refs), 4),
                      "scored_against": against, "example": res[name][0][0][:80]})
     return pd.DataFrame(rows)
+
+def distill_report(teacher, fit: dict, tok, held: list[dict], teacher_dir, student_dir, max_new_tokens: int, mlflow):
+    "The teacher/student table of a distillation (`compare_models`), logged with its metrics to the active run and added to `fit['metrics']`."
+    comparison = compare_models(teacher, fit["model"], tok, held, teacher_dir, student_dir, max_new_tokens)
+    mlflow.log_table(comparison, "comparison.json")
+    sc = comparison.set_index("model")
+    m = {"student_params_ratio": float(sc.loc["student", "parameters"] / sc.loc["teacher", "parameters"]),
+         "student_latency_ratio": float(sc.loc["student", "latency_s"] / max(sc.loc["teacher", "latency_s"], 1e-9)),
+         "student_score": float(sc.loc["student", "score"]), "teacher_score": float(sc.loc["teacher", "score"])}
+    mlflow.log_metrics(m)
+    fit["metrics"].update(m)
+    return comparison
 
 # %% ../../../nbs/32_train_distill.ipynb #c9ba57da
 def teacher_pass(teacher, pad_id: int, prompt_ids: list[list[int]], eos_ids: list[int], max_new_tokens: int,

@@ -7,13 +7,13 @@ from __future__ import annotations
 import itertools, json, math, random, warnings
 from pathlib import Path
 from ..config import Settings, load_settings
-from ..errors import UsageError
+from ..errors import LLMOpsError, UsageError
 from .distill import _generate
 
 # %% auto #0
 __all__ = ['PRIMARY', 'POOLING', 'HEAD_C', 'rank_key', 'split_eval', 'check_split', 'encode', 'fit_prompt', 'completion_logps',
-           'answer_means', 'reward_scores', 'generate', 'pairwise_accuracy', 'auc', 'fit_bradley_terry',
-           'fit_reward_head', 'HeldOut']
+           'check_diverged', 'answer_means', 'reward_scores', 'generate', 'pairwise_accuracy', 'auc',
+           'fit_bradley_terry', 'fit_reward_head', 'HeldOut']
 
 # %% ../../../nbs/33_train_evaluate.ipynb #b06571a5
 PRIMARY = {"sft": ("eval_loss", "min"), "reward": ("eval_accuracy", "max"), "dpo": ("eval_accuracy", "max"),
@@ -26,7 +26,8 @@ def rank_key(metrics: dict, metric: str, way: str) -> tuple:
     return (val(metric, sign), val("eval_margin"), val("win_rate"), val("eval_token_f1"))
 
 def _key(row: dict) -> str:
-    p = row.get("prompt", row.get("messages"))
+    "The prompt a row answers, as the split groups rows: its `prompt`, or a chat's turns before its last answer (two answers to one question are one prompt)."
+    p = row["prompt"] if "prompt" in row else (row.get("messages") or [])[:-1]
     return json.dumps(p, sort_keys=True)
 
 def split_eval(rows: list[dict], share: float | None = None, # the held-out share; default 0.1 from 50 rows on, else none
@@ -144,6 +145,21 @@ def completion_logps(model, tok, items: list[tuple[list[int], int]], batch: int 
             counts[i] = len(seq) - start
     return logps, counts
 
+def check_diverged(model, tok, recipe: str, rows: list[dict], max_length: int, n: int = 8):
+    """`LLMOpsError` when a trained language model reads its own training answers no better than a uniform guess over its
+    vocabulary: its weights finite, its language gone (`--lr 1e6` does it in one step, and the mean training loss, taken
+    before the last update, looks fine). sft's, dpo's chosen and kto's approved answers; up to `n` of them."""
+    pick = {"sft": lambda r: (r["messages"][:-1], r["messages"][-1:]), "dpo": lambda r: (r["prompt"], r["chosen"]),
+            "kto": lambda r: (r["prompt"], r["completion"]) if r["label"] else None}.get(recipe)
+    pairs = [x for x in map(pick, rows) if x][:n] if pick else []
+    if not pairs: return
+    logps, counts = completion_logps(model, tok, [encode(tok, p, a, max_length) for p, a in pairs])
+    if not sum(counts): return
+    nll, vocab = -sum(logps) / sum(counts), model.config.vocab_size
+    if not nll < 0.9 * math.log(vocab):
+        raise LLMOpsError(f"the training diverged: the trained model reads its own training answers at {nll:.2f} nats a token, no better than "
+                          f"a uniform guess over its {vocab:,} tokens ({math.log(vocab):.2f}); nothing was saved", hint="lower --lr, then train again")
+
 POOLING = "llmops_pooling"  # a reward model's config attribute: "answer_mean", or absent (the last token's score, transformers' way)
 
 def answer_means(model, tok, items: list[tuple[list[int], int]], batch: int = 8):
@@ -189,9 +205,9 @@ def generate(model, tok, prompts: list[list[dict]], max_new_tokens: int, max_len
 
 # %% ../../../nbs/33_train_evaluate.ipynb #6769ac55
 def pairwise_accuracy(better: list[float], worse: list[float]) -> float:
-    "Share of pairs where `better` scores above `worse` (ties count half)."
+    "Share of pairs where `better` scores above `worse` (ties count half: equal up to float noise, as one answer batched beside others' padding scores)."
     if not better: return float("nan")
-    return sum(1.0 if b > w else 0.5 if b == w else 0.0 for b, w in zip(better, worse)) / len(better)
+    return sum(0.5 if math.isclose(b, w, rel_tol=1e-5, abs_tol=1e-6) else 1.0 if b > w else 0.0 for b, w in zip(better, worse)) / len(better)
 
 def auc(pos: list[float], neg: list[float]) -> float:
     "The chance that a random `pos` scores above a random `neg` (ties half): ROC AUC."
@@ -215,18 +231,19 @@ def fit_bradley_terry(diffs, groups: list, cs: tuple = HEAD_C, folds: int = 5) -
     def fit(rows, c):
         X = D[rows] / scale
         return LogisticRegression(C=c, max_iter=3000, fit_intercept=False).fit(np.r_[X, -X], np.r_[np.ones(len(X)), np.zeros(len(X))]).coef_[0]
+    acc = lambda m: np.where(np.isclose(m, 0, atol=1e-9), 0.5, m > 0).mean()  # a tie counts half
     groups = np.asarray([json.dumps(g, sort_keys=True) if not isinstance(g, str) else g for g in groups])
     k = min(folds, len(set(groups)))
     cv = {}
     if k >= 4 and len(cs) > 1:
         splits = list(GroupKFold(k).split(D, groups=groups))
-        cv = {c: float(np.mean([((D[te] / scale) @ fit(tr, c) > 0).mean() for tr, te in splits])) for c in cs}
+        cv = {c: float(np.mean([acc((D[te] / scale) @ fit(tr, c)) for tr, te in splits])) for c in cs}
         c = max(cs, key=lambda c: (round(cv[c], 6), -c))
     else: c = cs[min(1, len(cs) - 1)]
     w = fit(np.arange(len(D)), c) / scale
     margin = D @ w
     return {"weight": w, "C": c, "cv_accuracy": cv.get(c, float("nan")), "train_loss": float(np.logaddexp(0, -margin).mean()),
-            "train_accuracy": float((margin > 0).mean())}
+            "train_accuracy": float(acc(margin))}
 
 def fit_reward_head(model, tok, pairs: list, groups: list, batch: int = 8) -> dict:
     """Fit the score head of the reward model `model` on `pairs` of encoded `(chosen, rejected)` answers, its backbone frozen:

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/34_train_recipes.ipynb #e7d46270
 from __future__ import annotations
-import functools, hashlib, itertools, json, math, os, random, shutil, tempfile, time
+import functools, hashlib, itertools, json, math, os, random, shutil, tempfile, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
@@ -15,8 +15,8 @@ from ..files import read_jsonl
 from .core import (Hardware, TrainResult, _callback, check_options, _log_dataset, _png_image, _quiet_datasets, _resumed, _sha1, cpu_allocator,
                                        hardware, loss_chart, model_folder, register, save_model, sigterm_interrupts, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
-from .distill import compare_models, load_pair, split_heldout, teacher_answer_trainer
-from .evaluate import POOLING, PRIMARY, HeldOut, _key, check_split, encode, fit_prompt, fit_reward_head, rank_key, split_eval
+from .distill import distill_report, load_pair, split_heldout, teacher_answer_trainer
+from .evaluate import POOLING, PRIMARY, HeldOut, _key, check_diverged, check_split, encode, fit_prompt, fit_reward_head, rank_key, split_eval
 
 # %% auto #0
 __all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'METHODS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep',
@@ -53,8 +53,11 @@ def parse_sweep(spec) -> dict[str, list]:
         k = k.strip().replace("-", "_")
         if k not in SWEEPABLE: raise UsageError(f"--sweep cannot vary {k!r}", hint=f"sweep one of {', '.join(SWEEPABLE)}: --sweep beta=0.05,0.1 lr=5e-6,2e-5")
         vals = v if isinstance(v, (list, tuple)) else [x for x in str(v).split(",") if x.strip()]
-        try: out[k] = [int(float(x)) if SWEEPABLE[k] is int else float(x) for x in vals]
+        try: out[k] = [float(x) for x in vals]
         except ValueError: raise UsageError(f"--sweep {k}: {v!r} is not a list of numbers", hint=f"--sweep {k}=V1,V2") from None
+        if SWEEPABLE[k] is int and not all(math.isfinite(x) and x == int(x) for x in out[k]):  # steps=1.9 was 1, silently
+            raise UsageError(f"--sweep {k}: {v!r} is not a list of whole numbers", hint=f"--sweep {k}=V1,V2")
+        if SWEEPABLE[k] is int: out[k] = [int(x) for x in out[k]]
         if not out[k]: raise UsageError(f"--sweep {k} has no value", hint=f"--sweep {k}=V1,V2")
     return out
 
@@ -204,6 +207,7 @@ def _fit(p: _Plan, hp: dict, model, mlflow, tmp: str, before: dict) -> dict:
         raise LLMOpsError(f"{p.recipe}: the loss is not finite ({metrics['train_loss']})", hint="lower --lr, or check the data")
     trained = trainer.model
     if hp["lora"]: trained = trained.merge_and_unload()
+    check_diverged(trained, p.tok, p.recipe, p.rows, hp["max_length"])
     if p.held is not None:
         t0 = time.perf_counter()
         metrics.update(p.held.after(trained, hp["beta"]), eval_s=time.perf_counter() - t0)
@@ -222,16 +226,7 @@ def _fit_head(p: _Plan, model, batch: int, mlflow, before: dict) -> dict:
     return dict(metrics={**before, **metrics}, model=model, history=[], steps=0)
 
 def _distill_report(p: _Plan, fit: dict, path: Path, mlflow):
-    "The teacher/student table of a distillation and its metrics."
-    comparison = compare_models(p.teacher, fit["model"], p.tok, p.held.rows, p.base, path, p.max_new_tokens)
-    mlflow.log_table(comparison, "comparison.json")
-    sc = comparison.set_index("model")
-    m = {"student_params_ratio": float(sc.loc["student", "parameters"] / sc.loc["teacher", "parameters"]),
-         "student_latency_ratio": float(sc.loc["student", "latency_s"] / max(sc.loc["teacher", "latency_s"], 1e-9)),
-         "student_score": float(sc.loc["student", "score"]), "teacher_score": float(sc.loc["teacher", "score"])}
-    mlflow.log_metrics(m)
-    fit["metrics"].update(m)
-    return comparison
+    return distill_report(p.teacher, fit, p.tok, p.held.rows, p.base, path, p.max_new_tokens, mlflow)
 
 # %% ../../../nbs/34_train_recipes.ipynb #c35d1413
 def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
@@ -267,7 +262,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     if keep not in (None, "best"): raise UsageError(f"--keep {keep!r}: only --keep best is known")
     grid = parse_sweep(sweep)
     if keep and not grid: raise UsageError("--keep best chooses among the runs of a sweep", hint="add --sweep K=V1,V2, or use --register NAME")
-    check_options(recipe, register_as or (f"{recipe}-best" if keep else None), grid, steps=steps, batch=batch, max_length=max_length, lr=lr,
+    check_options(recipe, register_as if register_as is not None else (f"{recipe}-best" if keep else None), grid, steps=steps, batch=batch, max_length=max_length, lr=lr,
                   beta=beta, layers=layers, depth=depth, threads=threads, max_new_tokens=max_new_tokens, eval_answers=eval_answers)
     hw = hardware(threads)
     d = recipe_defaults(recipe, hw)
@@ -295,7 +290,8 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     eid = ensure_experiment(experiment or st.experiment, st)
     spec = teacher if recipe == "distill" else model
     base = model_folder(spec, st)
-    if judge_model: model_folder(judge_model, st)  # a judge that is not there is named now, not after the training it would judge
+    for m in (judge_model, student if recipe == "distill" and student != "auto" else None):  # a judge or student not there (or damaged) is named now, not after the training
+        if m: model_folder(m, st)
     tok = AutoTokenizer.from_pretrained(str(base), padding_side="left" if recipe == "distill" else "right")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     if recipe in ("dpo", "kto", "distill"): held_rows = _train_rows(recipe, held_rows, tok, hp["max_length"], max_new_tokens=max_new_tokens)
@@ -338,7 +334,7 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
     import copy, gc, pandas as pd
     metric, way = PRIMARY[p.recipe]
     combos = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
-    rows, best, best_score = [], None, None
+    rows, best, best_score, failed = [], None, None, []
     parent, eid = mlflow.active_run().info.run_id, mlflow.active_run().info.experiment_id  # children in the parent's experiment
     for i, combo in enumerate(combos, 1):
         h = _resolved(hp | combo, len(p.rows))
@@ -350,7 +346,10 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
             model = _load(p.recipe, str(p.base), p.hw, h["layers"], h["depth"], method=h.get("method")) if "depth" in combo else copy.deepcopy(start)
             if p.recipe != "distill": _freeze_below(model, h["layers"])
             if p.progress: print(f"sweep {i}/{len(combos)}: {label}", flush=True)
-            fit = _fit(p, h, model, mlflow, tmp, before)
+            try: fit = _fit(p, h, model, mlflow, tmp, before)
+            except LLMOpsError as e:  # a value that diverges loses, and the finished runs stay: a sweep is where risky values are tried
+                warnings.warn(f"sweep {label}: {e}; ranked last"); failed.append(child.info.run_id)
+                rows.append({"run_id": child.info.run_id, **combo, metric: float("nan"), "_rank": (-math.inf,) * 4}); del model; continue
             score = rank_key(fit["metrics"], metric, way)
             rows.append({"run_id": child.info.run_id, **combo, metric: fit["metrics"].get(metric, float("nan")), "_rank": score, f"{metric}_before": before.get(f"{metric}_before"),
                          **{k: v for k, v in fit["metrics"].items() if (k.startswith("eval_") or k == "win_rate") and not k.endswith(("_before", "_s")) and k != metric},
@@ -359,6 +358,8 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
             if better: best, best_score = dict(fit, run_id=child.info.run_id), score
             del model, fit
             gc.collect()
+    for rid in failed: mlflow.MlflowClient().set_terminated(rid, "FAILED")
+    if best is None: raise LLMOpsError(f"every run of the sweep failed ({len(failed)}): nothing was saved", hint="lower --lr, then train again")
     table = pd.DataFrame(rows).sort_values("_rank", ascending=False, kind="stable").drop(columns="_rank").reset_index(drop=True)
     with _resumed(mlflow, best["run_id"]):
         path = save_model(best["model"], p.tok, mlflow, p.settings)
