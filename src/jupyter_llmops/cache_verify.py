@@ -47,13 +47,26 @@ _GROUPS = [g.split() for g in (
     "brother sister", "dog cat", "dogs cats", "puppy kitten", "laptop desktop tablet", "laptops desktops tablets",
     "learn teach", "learning teaching", "student teacher", "students teachers", "free paid", "soft hard", "rising falling",
     "rise fall", "underrated overrated", "marriage divorce", "married divorced", "beginner intermediate advanced expert professional",
-    "beginners experts professionals")]
+    "beginners experts professionals",
+    # languages (lower case, they are no names: *translate into french* / *into german*) and what is asked of a text
+    "english french german spanish italian portuguese dutch russian chinese japanese korean arabic hindi turkish polish",
+    "summarize translate explain classify paraphrase", "summarise translate explain classify paraphrase",
+    # names that one name's letters nearly hold: a slip or an ending would take one for the other
+    "niger nigeria", "iran iraq", "india indiana", "java javascript", "sweden switzerland", "slovakia slovenia",
+    "austria australia", "dominica dominican",
+    # who a dose or an answer is for, what is measured, in which unit
+    "adult adults child children kid kids teen teens teenager teenagers infant infants baby babies toddler toddlers",
+    "dog dogs puppy puppies", "cat cats kitten kittens", "time space", "process thread", "processes threads",
+    "dollars euros pounds yen rupees", "dollar euro pound rupee", "celsius fahrenheit kelvin", "miles kilometers kilometres",
+    "pounds kilograms kg lbs", "inches centimeters centimetres cm")]
 _OPPOSITES += [[x, y] for g in _GROUPS for i, x in enumerate(g) for y in g[i + 1:]]
 _OPPOSITE_OF: dict[str, set] = {}  # each word: the words it excludes (a lookup, not a pass over the list)
 for _x, _y in _OPPOSITES: _OPPOSITE_OF.setdefault(_x, set()).add(_y); _OPPOSITE_OF.setdefault(_y, set()).add(_x)
 _NOT_SUPERLATIVE = set("test interest forest west rest request guest quest chest nest protest contest everest budapest bucharest "
                        "harvest manifest arrest pest vest crest suggest digest invest honest modest".split())
 _SAME_BEST = dict(greatest="best", finest="best", smartest="best", wisest="best", quickest="fastest", speediest="fastest", simplest="easiest")
+
+_NEG_PREFIX = ("un", "in", "im", "il", "ir", "dis", "non")
 
 def _norm(t: str) -> str: return re.sub(r"[^a-z0-9]", "", t.lower())
 
@@ -69,10 +82,17 @@ def _romans(text: str) -> dict[int, str]:
             out[i] = str(_ROMAN[w])
     return out
 
+# a number in digits: its sign (*-4* is not *4*, *10-4* is no sign), a comma only before three digits (*1,000*; *1,5* is not *15*)
+_DIGITS = re.compile(r"(?<![\w.])-?\d+(?:,\d{3}(?!\d))*(?:\.\d+)?|\d+(?:,\d{3}(?!\d))*(?:\.\d+)?")
+# words that make the order of two numbers matter: *10 minus 3* is not *3 minus 10*
+_ORDERED = re.compile(r"\b(?:minus|subtract(?:ed)?|divided|over|from|to|than|into|per|power|root|exceed(?:s)?|before|after)\b|[-/^%<>÷]", re.I)
+
+def _in_order(text: str) -> list[str]: return [x.replace(",", "") for x in _DIGITS.findall(text)]
+
 @functools.lru_cache(maxsize=4096)  # a lookup verifies up to five candidates against the same question
 def numbers(text: str, spelled: bool = False) -> frozenset[str]:
     "The numbers written in digits (`1,000` as `1000`) or Roman numerals in `text`; with `spelled`, also number words as digits."
-    out = {x.replace(",", "") for x in re.findall(r"\d+(?:[.,]\d+)*", _TWO_TO.sub(r"\1 to ", text))} | set(_romans(text).values())
+    out = {x.replace(",", "") for x in _DIGITS.findall(_TWO_TO.sub(r"\1 to ", text))} | set(_romans(text).values())
     return frozenset(out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out)
 
 def _titled(text: str) -> bool:
@@ -121,7 +141,7 @@ def _variant(n: str, w: str) -> bool:
 def _found(name: str, other: str, words: list[str]) -> bool:
     n = _norm(name)
     near = lambda w: len(os.path.commonprefix([n, w])) >= 0.7 * max(len(n), len(w))  # a slip or another ending: pythagoras, Pythagorean
-    return not n or n in words or (n in _norm(other) and not any(w.startswith(n) and _variant(n, w) for w in words)) or \
+    return not n or n in words or (len(n) >= 3 and n in _norm(other) and not any(w.startswith(n) and _variant(n, w) for w in words)) or \
         (len(n) >= 4 and any(len(w) >= 4 and not _variant(n, w) and (w.startswith(n) or n.startswith(w) or near(w)) for w in words))
 
 def _from(text: str) -> str | None:
@@ -136,7 +156,7 @@ def _terms(text: str) -> set[str]:
 
 def _legs(text: str) -> set[tuple[str, str]]:
     "The (word, word) pairs around *to* / *into* (`list` and `string` in *convert a list to a string*): swapped, the other way round."
-    return {(x, y) for x, y in re.findall(r"(\w+)\s+(?:to|into)\s+(?:(?:a|an|the)\s+)?(\w+)", text.lower())}
+    return {(x, y) for x, y in re.findall(r"\b(\w{1,40})\s+(?:to|into)\s+(?:(?:a|an|the)\s+)?(\w+)", text.lower())}  # bounded: a 40 kB token took a minute
 
 def _superlatives(text: str) -> set[str]:
     "What a question ranks by: *the cheapest*, *the most popular* (*greatest* reads as *best*, *quickest* as *fastest*...)."
@@ -145,7 +165,7 @@ def _superlatives(text: str) -> set[str]:
     out |= {y for x, y in zip(w, w[1:]) if x in ("most", "least") and len(y) > 3 and not y.endswith("ly")}  # not *most effectively*
     return {_SAME_BEST.get(x, x) for x in out} | ({"best"} if "best" in w else set())
 
-_BOTH_WAYS = re.compile(r"\b(?:or|and|vs|versus|between|compared?|than)\b|&|/", re.I)
+_BOTH_WAYS = re.compile(r"\b(?:or|and|vs|versus|between|compared?)\b|&|/", re.I)  # not *than*: *Messi better than Ronaldo* has a direction
 
 def _roles(text: str, caps: bool) -> dict[str, str]:
     "Each name of `text` (normalised) and the word before it, articles skipped: its role (*in* the UK, *a* US citizen: *can*)."
@@ -160,10 +180,16 @@ def _roles(text: str, caps: bool) -> dict[str, str]:
 
 def same_question(query: str, stored: str) -> str | None:
     "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation', 'names', 'opposite' or 'direction'."
+    if query == stored: return None
     if numbers(query) != numbers(stored) and numbers(query, True) != numbers(stored, True): return "numbers"
+    oq, os_ = _in_order(query), _in_order(stored)
+    if len(oq) > 1 and sorted(oq) == sorted(os_) and oq != os_ and (_ORDERED.search(query) or _ORDERED.search(stored)): return "numbers"
     sq, ss = numbers(query, True) - numbers(query), numbers(stored, True) - numbers(stored)  # spelled: *one meal*, *six meals*
     if sq and ss and not sq & ss: return "numbers"  # (not *two dicts into one* / *two dictionaries*: they share the two)
     if bool(_NEG.search(query)) != bool(_NEG.search(stored)): return "negation"
+    a, b = set(_words(query)), set(_words(stored))
+    if any(w[len(p):] in (b - a if w in a else a - b) for w in a ^ b for p in _NEG_PREFIX if w.startswith(p) and len(w) - len(p) >= 4):
+        return "negation"  # *unsafe* / *safe*, *invalid* / *valid*
     query, stored = _spell_out(query, stored), _spell_out(stored, query)
     wq, ws = [_norm(w) for w in query.split()], [_norm(w) for w in stored.split()]
     tq, ts = _titled(query), _titled(stored)  # capitals count unless only this one of the two is written as a title
