@@ -9,7 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder
+from .errors import LLMOpsError
 from .files import immediate, sqlite_db
+from .redaction import redact
+from contextlib import contextmanager
 
 # %% auto #0
 __all__ = ['HNSW_FROM', 'CacheHit', 'model_fingerprint', 'SemanticCache', 'np_bytes', 'cache_for', 'CacheStats', 'cache_stats',
@@ -30,13 +33,13 @@ _fps: dict = {}
 
 def model_fingerprint(spec: str, settings: Settings) -> str:
     "What identifies the weights behind `spec` now: a change makes the cache's entries for it stale."
-    from jupyter_llmops.models import local_llm_dir, parse_spec
+    from jupyter_llmops.models import local_gguf, parse_spec
     hit = _fps.get(spec)
     if hit and time.monotonic() - hit[0] < 30: return hit[1]
     s = parse_spec(spec)
-    if s.kind in ("local", "hf"):
-        d = local_llm_dir(settings.home) if s.kind == "local" else Path(s.name).expanduser()
-        files = sorted(d.glob("*.safetensors")) + [d / "config.json"] if d.is_dir() else []
+    if s.kind in ("local", "hf"):  # local: the installed GGUF its home copy is made from (the copy, made at the first call, made that call's entries stale)
+        d = Path(s.name).expanduser() if s.kind == "hf" else None
+        files = [local_gguf()] if d is None else sorted(d.glob("*.safetensors")) + [d / "config.json"] if d.is_dir() else []
         fp = hashlib.sha256(json.dumps([(f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists()]).encode()).hexdigest()[:16] if files else s.name
     elif s.kind == "mlflow" and "@" in s.name:
         try:
@@ -89,6 +92,21 @@ class SemanticCache:
             self._vecs[text] = v
         return v
 
+    @contextmanager
+    def _briefly(self, ms: int):
+        "Wait at most `ms` for another process's write: a hit must not wait 30 s on its counters, nor a new answer on being kept."
+        self.db.execute(f"PRAGMA busy_timeout={ms}")
+        try: yield
+        finally: self.db.execute("PRAGMA busy_timeout=30000")
+
+    def _window(self, key: tuple, q: str) -> tuple:
+        """`key`, made exact for a question longer than the embedding model reads: past its window (MiniLM: 256 tokens) a
+        question's end is not embedded, so *summarize the text above* took *translate the text above*'s answer."""
+        if len(q) < 250: return key  # a token holds a character or more
+        e = Embedder.get(self.embed_model)
+        if len(e.tokenizer(q, verbose=False)["input_ids"]) <= e.max_len: return key
+        return (*key[:6], hashlib.sha256(f"{key[6]}\0{q}".encode()).hexdigest()[:24])
+
     def _count(self, **inc):
         for k, v in inc.items():
             self.db.execute("INSERT INTO counters VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", (k, v))
@@ -101,6 +119,10 @@ class SemanticCache:
         import faiss, numpy as np
         ix, last = self._index.get(key, (None, 0))
         rows = self.db.execute(f"SELECT id, vec FROM entries WHERE {self._WHERE} AND id > ? ORDER BY id", (*key, self.embed_model, last)).fetchall()
+        if rows:  # a vector of another length (a damaged row) would fail every lookup of the key: it is left out
+            from collections import Counter
+            dim = 4 * ix.d if ix is not None else Counter(len(r[1]) for r in rows).most_common(1)[0][0]
+            rows = [r for r in rows if len(r[1]) == dim]
         if rows and ix is not None and ix.ntotal < HNSW_FROM <= ix.ntotal + len(rows):
             self._index.pop(key); return self._faiss(key)  # grown large: read the key again into a graph index
         if rows:
@@ -116,7 +138,7 @@ class SemanticCache:
         self._index[key] = (ix, last)
         return ix
 
-    def candidates(self, key: tuple, v, k: int = 5, floor: float = -1.0) -> list[tuple]:
+    def candidates(self, key: tuple, v, k: int = 5, floor: float = -1.0, again: bool = True) -> list[tuple]:
         "The `k` nearest entries of `key` to vector `v` with similarity >= `floor`: (id, similarity, question, answer, cost, logprob, latency_s)."
         import numpy as np
         with self._lock:
@@ -125,10 +147,13 @@ class SemanticCache:
             sims, ids = ix.search(np.asarray(v, dtype="float32").reshape(1, -1), min(k, ix.ntotal))
             out = []
             for i, sim in [(int(i), float(x)) for i, x in zip(ids[0], sims[0]) if i >= 0 and x >= floor]:
-                r = self.db.execute("SELECT vec, question, answer, cost, logprob, latency_s FROM entries WHERE id = ?", (i,)).fetchone()
-                if r is None or abs(float(np.frombuffer(r[0], dtype="float32") @ np.asarray(v, dtype="float32")) - sim) > 1e-3:
-                    self._index.pop(key, None)  # removed by another process, or the id reused: read the key's index again
-                    return self.candidates(key, v, k, floor)
+                r = self.db.execute(f"SELECT vec, question, answer, cost, logprob, latency_s FROM entries WHERE id = ? AND {self._WHERE}",
+                                    (i, *key, self.embed_model)).fetchone()  # the key too: a row of another key is never this key's answer
+                if r is None or len(r[0]) != 4 * len(v) or not abs(float(np.frombuffer(r[0], dtype="float32") @ np.asarray(v, dtype="float32")) - sim) <= 1e-3:
+                    if again:  # removed by another process: read the key's index again, once
+                        self._index.pop(key, None); return self.candidates(key, v, k, floor, False)
+                    continue  # still not the vector the index holds (a damaged row): never served
+                if r[2] is None: continue  # a row without an answer (damaged by hand) serves nothing
                 out.append((i, sim, *r[1:]))
             return out
 
@@ -142,9 +167,10 @@ class SemanticCache:
                settings: Settings | None = None) -> CacheHit | None:
         "The stored answer of the nearest earlier question with the same key, if near enough (and verified)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
+        key = self._window(key, q)
         best = self.match(key, q, self._embed(q))
         try:
-            with self._lock, immediate(self.db):  # never left open: an open one would stall every other process's cache
+            with self._lock, self._briefly(500), immediate(self.db):  # never left open: an open one would stall every other process's cache
                 self._count(lookups=1, hits=int(best is not None), saved=(best[4] or 0.0) if best else 0.0)
                 if best: self.db.execute("UPDATE entries SET hits = hits + 1, saved = saved + cost WHERE id = ?", (best[0],))
         except sqlite3.OperationalError as e: warnings.warn(f"the cache's counters were not updated: {e}")  # a full disk: the answer is still served
@@ -155,21 +181,24 @@ class SemanticCache:
     def add(self, key: tuple, questions: list[str], vecs, answers: list[str], cost: float = 0.0, logprob=None, latency_s: float = 0.0):
         "Store entries under exact key `key` (one transaction); the key's loaded index takes them at its next lookup."
         with self._lock, immediate(self.db):
-            self.db.executemany("INSERT INTO entries (model, model_fp, prompt, prompt_version, index_name, index_version, ctx, question, vec, "
-                                "embed_model, answer, cost, logprob, latency_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                                [(*key, q, np_bytes(v), self.embed_model, a, cost, logprob, latency_s, time.time())
-                                 for q, v, a in zip(questions, vecs, answers)])
+            # ids never used before (SQLite reuses the highest + 1 after a clear): another process's loaded index may still hold an old one
+            n = int(self.db.execute("SELECT max(coalesce((SELECT value FROM counters WHERE name = 'next_id'), 0), coalesce((SELECT max(id) FROM entries), 0))").fetchone()[0])
+            self.db.executemany("INSERT INTO entries (id, model, model_fp, prompt, prompt_version, index_name, index_version, ctx, question, vec, "
+                                "embed_model, answer, cost, logprob, latency_s, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [(n + j, *key, q, np_bytes(v), self.embed_model, a, cost, logprob, latency_s, time.time())
+                                 for j, (q, v, a) in enumerate(zip(questions, vecs, answers), 1)])
+            self.db.execute("INSERT INTO counters VALUES ('next_id', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", (n + len(questions),))
 
     def store(self, model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, c, settings: Settings | None = None):
         "Keep a generated answer (`c`: a Completion)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
-        v = self._embed(q)
-        with self._lock:
+        key, v = self._window(key, q), self._embed(q)
+        with self._lock, self._briefly(2000):
             stale = self.db.execute("SELECT count(*) FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1])).fetchone()[0]
             if stale:  # the same model spec with other weights: those entries can never hit again
                 self.db.execute("DELETE FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1]))
                 self._index = {k: x for k, x in self._index.items() if not (k[0] == key[0] and k[1] != key[1])}
-            self.add(key, [q], [v], [c.text], c.cost, c.logprob, c.latency_s)
+            self.add(key, [redact(q)], [v], [c.text], c.cost, c.logprob, c.latency_s)  # a key in a question is not kept in the file
 
 def np_bytes(v) -> bytes:
     import numpy as np
@@ -234,20 +263,34 @@ def _stale_rows(c: SemanticCache, s: Settings, index_version=None) -> list[tuple
 def cache_stats(settings: Settings | None = None, index_version=None) -> CacheStats: # index_version(name) -> current version
     "Entries, lookups, hits, USD saved and stale entries of the project's cache (on or off)."
     s = settings or load_settings()
-    c = SemanticCache(s.path("cache", "semantic.db"), s.embed_model)
-    n = dict(c.db.execute("SELECT name, value FROM counters").fetchall())
-    entries = c.db.execute("SELECT count(*) FROM entries").fetchone()[0]
-    return CacheStats(entries, int(n.get("lookups", 0)), int(n.get("hits", 0)), float(n.get("saved", 0.0)), len(_stale_rows(c, s, index_version)), str(c.path))
+    p = s.path("cache", "semantic.db")
+    try:
+        c = SemanticCache(p, s.embed_model)
+        n = dict(c.db.execute("SELECT name, value FROM counters").fetchall())
+        entries = c.db.execute("SELECT count(*) FROM entries").fetchone()[0]
+        return CacheStats(entries, int(n.get("lookups", 0)), int(n.get("hits", 0)), float(n.get("saved", 0.0)), len(_stale_rows(c, s, index_version)), str(c.path))
+    except sqlite3.DatabaseError as e:  # a damaged file: said, with the one fix the kit has
+        raise LLMOpsError(f"the cache file {p} cannot be read ({e})", hint="`llmops cache clear` moves it aside and starts an empty one (it holds only cached answers)") from None
 
 def cache_clear(settings: Settings | None = None, stale_only: bool = False, index_version=None) -> CacheStats:
-    "Remove the stale entries, or every entry and the counters."
+    "Remove the stale entries, or every entry and the counters (a file SQLite cannot read is moved aside, and a new one started)."
     s = settings or load_settings()
-    c = SemanticCache(s.path("cache", "semantic.db"), s.embed_model)
-    with c._lock:
-        rows = _stale_rows(c, s, index_version) if stale_only else None
-        with immediate(c.db):
-            if stale_only:  # only a row that still holds what was judged stale: its id may have been reused by a fresh entry since
-                c.db.executemany(f"DELETE FROM entries WHERE {' AND '.join(f'{k} IS ?' for k in _STALE_COLS)}", rows)
-            else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters")
+    p = s.path("cache", "semantic.db")
+    try:
+        c = SemanticCache(p, s.embed_model)
+        with c._lock:
+            rows = _stale_rows(c, s, index_version) if stale_only else None
+            with immediate(c.db):
+                if stale_only:  # only a row that still holds what was judged stale: its id may have been reused by a fresh entry since
+                    c.db.executemany(f"DELETE FROM entries WHERE {' AND '.join(f'{k} IS ?' for k in _STALE_COLS)}", rows)
+                else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters WHERE name != 'next_id'")
+    except sqlite3.DatabaseError as e:
+        if stale_only: raise LLMOpsError(f"the cache file {p} cannot be read ({e})", hint="`llmops cache clear` (all entries) moves it aside and starts an empty one") from None
+        aside = p.with_name(f"{p.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        import os
+        os.replace(p, aside)
+        for side in ("-wal", "-shm"): Path(f"{p}{side}").unlink(missing_ok=True)
+        warnings.warn(f"the cache file {p} could not be read ({e}): moved to {aside}, and an empty one started")
+        _caches.clear()
     for other in _caches.values(): other._index.clear()  # this process's loaded indexes read the table again
     return cache_stats(s, index_version)
