@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .display import ts
-from .errors import NotFoundError, UsageError
+from .errors import LLMOpsError, NotFoundError, UsageError
 from .redaction import redact
 from .files import NAME, check_alias, check_name  # check_alias: here too, as before
 
@@ -159,7 +159,11 @@ def _versions(name: str, settings: Settings) -> list:
     except Exception as e:
         from jupyter_llmops.mlstore import tracking_error
         if tracking_error(e, settings) is not None: raise  # the server down: said at once, not once per prompt (97 s for a list)
-        return []
+        if getattr(e, "error_code", None) in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"): return []
+        # anything else (a SQLite store locked by another process's write) is no answer: read as "no versions", an identical
+        # template was registered again and the alias moved to it
+        raise LLMOpsError(f"the versions of prompt {name!r} could not be read from {redact(settings.tracking_uri)}: {redact(str(e).splitlines()[0])[:200]}",
+                          hint="another process may be writing to the store: try again") from None
 
 IS_PROMPT = "`mlflow.prompt.is_prompt` = 'true'"  # the tag MLflow marks prompts and their versions with
 
