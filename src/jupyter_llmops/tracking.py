@@ -136,7 +136,8 @@ def runs(experiment: str | None = None, metric: str | None = None, top: int = 20
     name = experiment or s.experiment
     exp = mlflow.get_experiment_by_name(name)
     if exp is None:
-        raise NotFoundError(f"no experiment {name!r}", hint=f"experiments: {', '.join(list_experiments(s)) or '(none yet)'}")
+        known = list_experiments(s)  # 500 experiments are no hint
+        raise NotFoundError(f"no experiment {name!r}", hint=f"experiments: {', '.join(known[:10]) + (f' ... ({len(known)} in all)' if len(known) > 10 else '') or '(none yet)'}")
     at_least("--top", top, hint="--top 5")
     order = [f"metrics.`{metric}` {'ASC' if ascending else 'DESC'}"] if metric else ["attributes.start_time DESC"]
     df = mlflow.search_runs([exp.experiment_id], order_by=order, max_results=top)

@@ -9,6 +9,7 @@ from traitlets import List, Unicode, observe
 from .. import tracking
 from ..config import Settings, load_settings
 from ..display import img_html, status_badge, table_html
+from ..errors import NotFoundError
 from .base import NONE, PanelModel, panel_view
 
 # %% auto #0
@@ -44,7 +45,8 @@ class TrackingModel(PanelModel):
         "Load the runs of the selected experiment, sorted by the selected metric."
         if not self.experiment: self.runs = []; return
         with self.action("loading runs"):
-            df = tracking.runs(self.experiment, None, 200, settings=self.settings)
+            try: df = tracking.runs(self.experiment, self.metric or None, 200, settings=self.settings)  # the best 200 of all runs by it (the newest 200's best missed 96% of a 5,000-run experiment)
+            except NotFoundError: df = tracking.runs(self.experiment, None, 200, settings=self.settings)  # no run of this experiment logged it
             self.metrics = sorted(c[8:] for c in df.columns if c.startswith("metrics."))
             key = f"metrics.{self.metric}"
             if self.metric and key in df.columns: df = df.sort_values(key, ascending=False, na_position="last")
