@@ -116,10 +116,10 @@ def scored_calls(since: str, names: list[str], s: Settings, fill: bool = True):
         have = table.scores(t0, names)
         have = set(zip(have.trace_id.tolist(), have.name.tolist()))
         texts, new = table.texts(todo), []
-        for t in tqdm(todo, desc="scoring calls", disable=len(todo) < 20, mininterval=1):
+        for i, t in enumerate(tqdm(todo, desc="scoring calls", disable=len(todo) < 20, mininterval=1), 1):
             q, a, ctx = texts.get(t, ("", "", []))
             new += score_rows(s, [dict(trace_id=t, question=q, answer=a, context=ctx)], [n for n in names if (t, n) not in have])
-        table.put_scores(new)
+            if i % 16 == 0 or i == len(todo): table.put_scores(new); new = []  # kept as it goes: an interrupt after an hour kept nothing
         df = table.window_scored(t0, names)
     return typed(df.drop(columns="_unscored")).astype({n: float for n in names})
 
