@@ -11,7 +11,7 @@ from .config import Settings, load_settings
 from .embeddings import Embedder
 from .errors import LLMOpsError
 from .files import immediate, sqlite_db
-from .redaction import redact
+from .redaction import redact, visible
 from contextlib import contextmanager
 
 # %% auto #0
@@ -167,6 +167,7 @@ class SemanticCache:
                settings: Settings | None = None) -> CacheHit | None:
         "The stored answer of the nearest earlier question with the same key, if near enough (and verified)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
+        if not visible(q).strip(): return None  # no question (blank, or only invisible characters): nothing to match, "" is not " "
         key = self._window(key, q)
         best = self.match(key, q, self._embed(q))
         try:
@@ -192,6 +193,7 @@ class SemanticCache:
     def store(self, model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, c, settings: Settings | None = None):
         "Keep a generated answer (`c`: a Completion)."
         key, q = _key(model, msgs, max_tokens, pv, attrs, settings or self.settings)
+        if not visible(q).strip(): return
         key, v = self._window(key, q), self._embed(q)
         with self._lock, self._briefly(2000):
             stale = self.db.execute("SELECT count(*) FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1])).fetchone()[0]
