@@ -249,6 +249,7 @@ def check_name(name: str, what: str = "name") -> str:
 
 def check_alias(alias: str) -> str:
     "`alias` if it can name a version of a prompt or a registered model (champion, prod...); MLflow keeps `latest` and `v<number>` for itself."
-    if not isinstance(alias, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
-        raise UsageError(f"bad alias {alias!r}", hint="letters, digits, _ and -; not 'latest' or v<number>")
+    if not isinstance(alias, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,254}", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
+        raise UsageError(f"bad alias {alias[:40] + '...' if isinstance(alias, str) and len(alias) > 40 else alias!r}",
+                         hint="letters, digits, _ and -, at most 255 (MLflow's limit); not 'latest' or v<number>")
     return alias

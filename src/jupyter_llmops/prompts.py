@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .display import ts
 from .errors import LLMOpsError, NotFoundError, UsageError
-from .redaction import redact
+from .redaction import redact, visible
 from .files import NAME, check_alias, check_name  # check_alias: here too, as before
 
 # %% auto #0
@@ -31,7 +31,7 @@ MAX_TEMPLATE = 100_000  # MLflow keeps a prompt's text in a registry tag of at m
 def check_template(template: str) -> str:
     "The template without surrounding blank lines; an error for an empty one or a malformed `{{...}}`."
     t = template.strip("\n").rstrip()
-    if not t.strip(): raise UsageError("the prompt template is empty", hint="write the template in the cell body")
+    if not visible(t).strip(): raise UsageError("the prompt template is empty", hint="write the template in the cell body")  # zero-width characters are nothing
     if len(t) > MAX_TEMPLATE: raise UsageError(f"the prompt template has {len(t):,} characters: MLflow's registry keeps at most {MAX_TEMPLATE:,}",
                                                hint="keep long material (documents, examples) out of the template: pass it in a {{variable}}")
     try: t.encode("utf-8")
@@ -379,5 +379,7 @@ class PromptDiff:
 def diff(name: str, a: int | str, b: int | str, settings: Settings | None = None) -> PromptDiff:
     "The difference between versions `a` and `b` of prompt `name`."
     s = settings or load_settings()
+    for v in (a, b):
+        if not str(v).strip().isdigit(): raise UsageError(f"version must be a number, not {v!r}", hint=f"`%llmops prompt show {name}` lists its versions")
     ta, tb = (_load(f"{name}/{int(v)}", s).template for v in (a, b))
     return PromptDiff(name, int(a), int(b), ta, tb)
