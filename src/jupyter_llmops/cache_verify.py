@@ -10,7 +10,7 @@ import functools, os, re
 __all__ = ['numbers', 'names', 'same_question']
 
 # %% ../../nbs/13_cache_verify.ipynb #3f5a0c01
-_NEG = re.compile(r"\b(?:not|no|never|without|cannot|nor|none|nobody|nothing|neither)\b|n[’']t\b|\bnon-|\bw/o\b"
+_NEG = re.compile(r"\b(?:not|never|without|cannot|nor|none|nobody|nothing|neither)\b|\bno\b(?!\.\s*\d)|n[’']t\b|\bnon-|\bw/o\b"  # not *No. 1*
                   r"|\b(?:do|does|did|ca|wo|is|are|was|were|should|would|could|have|has|had|ai|must|need)nt\b", re.I)  # typed without the apostrophe
 _SENT_END = (".", "!", "?", ":")
 _I = re.compile(r"I(?:['’](?:m|ve|d|ll))?")  # the pronoun, capitalised everywhere: not a name
@@ -96,9 +96,9 @@ def numbers(text: str, spelled: bool = False) -> frozenset[str]:
     return frozenset(out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out)
 
 def _titled(text: str) -> bool:
-    "Written Like A Title or IN CAPITALS: most of its (4 or more) words start with a capital."
+    "Written Like A Title or IN CAPITALS: 70% of its (4 or more) words Capitalised, or all of them in capitals (an acronym, *U.S.*, *GDP*, is no title word)."
     alpha = re.findall(r"[A-Za-z]+", text)
-    return len(alpha) >= 4 and sum(w[0].isupper() for w in alpha) >= 0.6 * len(alpha)
+    return len(alpha) >= 4 and (sum(bool(re.fullmatch(r"[A-Z][a-z]+", w)) for w in alpha) >= 0.7 * len(alpha) or all(w.isupper() for w in alpha))
 
 @functools.lru_cache(maxsize=4096)
 def names(text: str, caps: bool | None = None) -> frozenset[str]:
@@ -109,7 +109,7 @@ def names(text: str, caps: bool | None = None) -> frozenset[str]:
     caps = not _titled(text) if caps is None else caps
     for i, raw in enumerate(text.split()):
         w = raw.strip("`'\"()[]{},.;:!?")
-        if w and i not in roman and not _I.fullmatch(w) and not w.replace(".", "").replace(",", "").isdigit() and not _ORDINAL.fullmatch(w) and (
+        if w and i not in roman and not _I.fullmatch(w) and not re.fullmatch(r"[\d.,%+\-*/=^×]+", w) and not _ORDINAL.fullmatch(w) and (  # *10%*, *2+2*: numbers
                 any(c.isdigit() for c in w) or (w[0].islower() and any(c.isupper() for c in w[1:])) or
                 caps and (any(c.isupper() for c in w[1:]) or (w[0].isupper() and not start))):
             out.add(w)
@@ -138,8 +138,11 @@ def _variant(n: str, w: str) -> bool:
     short, long = sorted((n, w), key=len)
     return long != short + "s"
 
+_ABBREV = dict(mt="mount", st="saint", ft="fort", dr="doctor", mr="mister", jr="junior", sr="senior", no="number")  # *Mt. Everest* is *Mount Everest*
+
 def _found(name: str, other: str, words: list[str]) -> bool:
     n = _norm(name)
+    if _ABBREV.get(n) in words or any(_ABBREV.get(w) == n for w in words): return True
     near = lambda w: len(os.path.commonprefix([n, w])) >= 0.7 * max(len(n), len(w))  # a slip or another ending: pythagoras, Pythagorean
     return not n or n in words or (len(n) >= 3 and n in _norm(other) and not any(w.startswith(n) and _variant(n, w) for w in words)) or \
         (len(n) >= 4 and any(len(w) >= 4 and not _variant(n, w) and (w.startswith(n) or n.startswith(w) or near(w)) for w in words))
