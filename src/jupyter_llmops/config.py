@@ -115,6 +115,8 @@ class Key:
         lo, hi = (0.0, 1.0) if self.kind == "share" else (self.lo, self.hi)
         if lo is not None and v < lo or hi is not None and v > hi:
             raise ValueError(f"a number {'from ' + format(lo, 'g') if lo is not None else ''}{' to ' + format(hi, 'g') if hi is not None else ' or more'}")
+        if self.name == "cache_threshold" and v <= 0:  # as `cache eval` takes it: at 0 any question would get the nearest entry's answer
+            raise ValueError("a number above 0, at most 1")
         return v
 
     def text(self, value) -> str:
