@@ -85,7 +85,8 @@ def _pair(o: dict) -> dict | None:
 def _missing(recipe: str):
     "A checker naming what a row of `recipe` lacks (or holds in the wrong shape)."
     def lacks(o: dict, keys) -> list[str]:  # the keys whose value is not a prompt (for "prompt") or an answer
-        return [k for k in keys if not (_asks if k == "prompt" else _text_or_chat)(o.get(k))]
+        bad = [k for k in keys if not (_asks if k == "prompt" else _text_or_chat)(o.get(k))]  # there but of another type: said so
+        return [k if o.get(k) is None or isinstance(o.get(k), (str, list)) else f"{k} (text or a chat, not {type(o[k]).__name__})" for k in bad]
     def check(o: dict) -> list[str]:
         if recipe == "sft":
             if "messages" in o:
