@@ -88,3 +88,16 @@ def test_ask_prints_the_answer_and_no_loading_bar(project):
     r = run_cli("ask", "--max-tokens", "4", "--no-stream", "Say hi", cwd=project)
     assert r.returncode == 0 and r.stdout.strip(), r
     assert "Loading weights" not in r.stderr and "it/s" not in r.stderr, r.stderr
+
+
+def test_a_locked_store_is_said_as_such(project):
+    # a probe held a write lock on mlflow.db: `prompt list` printed "unexpected OperationalError: (sqlite3.OperationalError)
+    # database is locked [SQL: ...]" and a hint to debug, for what is a wait on another process
+    import sqlite3
+    assert run_cli("prompt", "list", cwd=project).returncode == 0  # the store made
+    from jupyter_llmops.config import load_settings
+    path = load_settings(project).tracking_uri.removeprefix("sqlite:///")
+    holder = sqlite3.connect(path, isolation_level=None); holder.execute("BEGIN EXCLUSIVE")
+    try: r = run_cli("prompt", "list", cwd=project)
+    finally: holder.execute("ROLLBACK"); holder.close()
+    assert r.returncode == 1 and "a database is locked: another process is writing to it" in r.stderr and "unexpected" not in r.stderr, r.stderr

@@ -66,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:
         if debug: traceback.print_exc()
         first = (str(e).strip().splitlines() or [""])[0][:300]
+        if "database is locked" in str(e):  # SQLite (MLflow's store, the kit's own files) held by another process's write: no bug, a wait
+            print("llmops: a database is locked: another process is writing to it (an MLflow store, or one of the kit's files)\n"
+                  "Hint: let it finish, then run again", file=sys.stderr)
+            return 1
         print(f"llmops: unexpected {type(e).__name__}: {printable(redact(first))}\nHint: run again with --debug for the traceback", file=sys.stderr)
         return 1
     try:
