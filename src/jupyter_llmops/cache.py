@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14_cache.ipynb #26b480d3
 from __future__ import annotations
-import hashlib, json, sqlite3, threading, time, warnings
+import functools, hashlib, json, sqlite3, threading, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
@@ -66,6 +66,12 @@ def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settin
 from .cache_verify import same_question  # the check after the nearest-neighbour match
 
 # %% ../../nbs/14_cache.ipynb #c33d3b8d
+@functools.lru_cache(maxsize=64)  # a call's lookup and its store ask about the same question: tokenized once
+def _past_window(embed_model: str, q: str) -> bool:
+    "Whether question `q` has more tokens than embedding model `embed_model` reads."
+    e = Embedder.get(embed_model)
+    return len(e.tokenizer(q, verbose=False)["input_ids"]) > e.max_len
+
 HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW graph (exact search below it)
 
 class SemanticCache:
@@ -95,16 +101,15 @@ class SemanticCache:
     @contextmanager
     def _briefly(self, ms: int):
         "Wait at most `ms` for another process's write: a hit must not wait 30 s on its counters, nor a new answer on being kept."
+        was = self.db.execute("PRAGMA busy_timeout").fetchone()[0]  # the connection's own (sqlite_db's)
         self.db.execute(f"PRAGMA busy_timeout={ms}")
         try: yield
-        finally: self.db.execute("PRAGMA busy_timeout=30000")
+        finally: self.db.execute(f"PRAGMA busy_timeout={was}")
 
     def _window(self, key: tuple, q: str) -> tuple:
         """`key`, made exact for a question longer than the embedding model reads: past its window (MiniLM: 256 tokens) a
         question's end is not embedded, so *summarize the text above* took *translate the text above*'s answer."""
-        if len(q) < 250: return key  # a token holds a character or more
-        e = Embedder.get(self.embed_model)
-        if len(e.tokenizer(q, verbose=False)["input_ids"]) <= e.max_len: return key
+        if len(q) < 250 or not _past_window(self.embed_model, q): return key  # a token holds a character or more
         return (*key[:6], hashlib.sha256(f"{key[6]}\0{q}".encode()).hexdigest()[:24])
 
     def _count(self, **inc):

@@ -92,7 +92,7 @@ def _in_order(text: str) -> list[str]: return [x.replace(",", "") for x in _DIGI
 @functools.lru_cache(maxsize=4096)  # a lookup verifies up to five candidates against the same question
 def numbers(text: str, spelled: bool = False) -> frozenset[str]:
     "The numbers written in digits (`1,000` as `1000`) or Roman numerals in `text`; with `spelled`, also number words as digits."
-    out = {x.replace(",", "") for x in _DIGITS.findall(_TWO_TO.sub(r"\1 to ", text))} | set(_romans(text).values())
+    out = set(_in_order(_TWO_TO.sub(r"\1 to ", text))) | set(_romans(text).values())
     return frozenset(out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out)
 
 def _titled(text: str) -> bool:
