@@ -5,7 +5,8 @@ In one process, on one SQLite store, per call, medians of repeated batches. The 
 own default cache (60 s for aliases) and with it bypassed (cache_ttl_seconds=0). Goal: at least 100x faster once
 cached. The listing: 100 prompts of 3 versions, one alias each; MLflow's public API gives a version's aliases one
 version at a time (`search_prompts`, then `search_prompt_versions` and `get_prompt_version` for each), the kit reads
-the registry in two searches.  Run: .venv/bin/python bench/prompts.py"""
+the registered prompts (their newest versions and aliases come with them) in one search and counts the versions in one
+query.  Run: .venv/bin/python bench/prompts.py"""
 import atexit, os, shutil, statistics, tempfile, time, warnings
 
 warnings.filterwarnings("ignore")
