@@ -73,6 +73,7 @@ def lab(tmp_path_factory):
     try:
         for code in ["%load_ext jupyter_llmops",
                      "%%llmops track --run-name ui-run\nimport mlflow\nmlflow.log_metric('acc', 0.91)",
+                     "from jupyter_llmops.prompts import register\nfor i in range(16): register(f'older-{i:02d}', f'Older {i}: {{{{q}}}}')",
                      "%%llmops prompt greet -m first\nHello {{name}}",
                      "%%llmops prompt greet -m second --alias prod\nHello {{name}}, welcome!",
                      "%llmops rag build kb docs",
@@ -144,6 +145,10 @@ def test_sidebar_shows_run_prompt_index(page):
     page.wait_for_selector(".jp-llmops-indexes .jp-llmops-row[data-name='kb']")
     assert "acc 0.91" in page.inner_text(".jp-llmops-runs")
     assert "prod=2" in page.inner_text(".jp-llmops-prompts")
+    # 17 prompts: the 15 last changed (greet, the newest, first; one minute apart or by name), and where the others are
+    assert page.locator(".jp-llmops-prompts .jp-llmops-row").count() == 15
+    assert page.locator(".jp-llmops-prompts .jp-llmops-row").first.get_attribute("data-name") == "greet"
+    assert "the 15 last changed of 17 prompts: %llmops prompt list lists them all" in page.inner_text(".jp-llmops-section-prompts")
     mon = page.locator(".jp-llmops-section-monitor")
     assert "2 LLM call(s)" in mon.inner_text() and "grounded" in mon.inner_text() and "50%" in mon.inner_text()
     assert mon.locator(".jp-llmops-hallucination svg polyline").count() == 1

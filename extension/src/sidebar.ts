@@ -57,6 +57,9 @@ export function rateChart(rates: IHallucinationRate[], evaluator: string): HTMLE
 /** How many of the newest runs the Runs section lists. */
 const SHOWN_RUNS = 15;
 
+/** How many of the most recently changed prompts the Prompts section lists. */
+const SHOWN_PROMPTS = 15;
+
 /** A column of a run's metric in the runs table. */
 const isMetric = (k: string): k is `metrics.${string}` => k.startsWith('metrics.');
 
@@ -220,21 +223,31 @@ export class LLMOpsSidebar extends Widget {
   }
 
   private async prompts(): Promise<HTMLElement> {
-    const rows = await api.prompts();
-    if (!rows.length) return this.empty('no prompts yet: %%llmops prompt NAME');
-    return table('prompts', ['prompt', 'latest', 'aliases', ''], rows, r => [
-      r.name,
-      `v${r.latest}`,
-      r.aliases,
-      r.versions > 1
-        ? button(
-            'diff',
-            `diff of ${r.name} versions`,
-            () => this.opener.openDiff(r.name, r.latest ?? 1),
-            'jp-llmops-diff'
-          )
-        : ''
-    ]);
+    const all = await api.prompts();
+    if (!all.length) return this.empty('no prompts yet: %%llmops prompt NAME');
+    // the most recently changed first (the API lists them by name); a registry of thousands is not drawn row by row
+    const rows = [...all].sort((a, b) => b.updated.localeCompare(a.updated)).slice(0, SHOWN_PROMPTS);
+    const box = el('div');
+    box.appendChild(
+      table('prompts', ['prompt', 'latest', 'aliases', ''], rows, r => [
+        r.name,
+        `v${r.latest}`,
+        r.aliases,
+        r.versions > 1
+          ? button(
+              'diff',
+              `diff of ${r.name} versions`,
+              () => this.opener.openDiff(r.name, r.latest ?? 1),
+              'jp-llmops-diff'
+            )
+          : ''
+      ])
+    );
+    if (all.length > SHOWN_PROMPTS)
+      box.appendChild(
+        this.empty(`the ${SHOWN_PROMPTS} last changed of ${all.length} prompts: %llmops prompt list lists them all`)
+      );
+    return box;
   }
 
   private async indexes(): Promise<HTMLElement> {
