@@ -52,7 +52,7 @@ def _idle(store, names, proj, procs=()):
     with what its kernel logged, and show the daemons' logs, after asking each daemon (SIGUSR1) for its threads' and tasks' stacks."""
     for n in names: store.set_paused(n, True)
     try:
-        wait(lambda: not any(store.busy(n) for n in names), IDLE, what="the schedules to be idle")
+        wait(lambda: not store.activity()[0] & set(names), IDLE, what="the schedules to be idle")
     except AssertionError as e:
         rows = [dict(store.row(r.id)._mapping) for n in names for r in store.history(n, limit=1000) if r.status in ("running", "queued")]
         for p in procs: os.kill(p.pid, signal.SIGUSR1)
@@ -221,14 +221,14 @@ def test_missed_ticks_after_downtime_run_once(proj):
     wait(lambda: events(proj / "m.log", "end"), 60, what="a first run")
     stop_daemon(p)
     down = store.now()
-    last = store.last_tick("m")
+    last = store.activity()[1]["m"]
     wait(lambda: (now := store.now()) - down > 21 and 0.2 < now % 10 < 1.0, 40, 0.05, "two missed ticks")  # just after a tick
     restart = store.now()
     missed = [next_tick("* * * * * */10", "UTC", last)]
     while (t := next_tick("* * * * * */10", "UTC", missed[-1])) <= restart: missed.append(t)
     p = daemon(proj, home, f"sqlite:///{proj}/jobs.db")
     try:
-        wait(lambda: store.last_tick("m") > last, 30, what="the catch-up tick")
+        wait(lambda: store.activity()[1]["m"] > last, 30, what="the catch-up tick")
         _idle(store, ["m"], proj, [p])
     finally:
         stop_daemon(p)

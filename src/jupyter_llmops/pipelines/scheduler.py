@@ -23,7 +23,7 @@ log = logging.getLogger("jupyter_llmops.scheduler")
 
 # %% auto #0
 __all__ = ['log', 'backoff', 'default_runner', 'Scheduler', 'ScheduleList', 'add_schedule', 'list_schedules', 'pause', 'resume',
-           'remove', 'history', 'run_now', 'ManualRun', 'start_run']
+           'remove', 'latest', 'history', 'run_now', 'ManualRun', 'start_run']
 
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #b1d4fd03
 def backoff(settings: Settings, attempt: int) -> float:
@@ -108,12 +108,13 @@ class Scheduler:
         "(schedule, tick) pairs due now (the database's now): the latest tick of each active, idle schedule, if not claimed yet."
         from croniter import CroniterBadDateError
         now, out = self.store.now() if now is None else now, []
+        busy, ticks = self.store.activity()  # two queries a pass, not two per schedule
         for s in self.store.list():
-            if s.paused or self.store.busy(s.name): continue
+            if s.paused or s.name in busy: continue
             try: t = prev_tick(s.cron, s.tz, now)
             except CroniterBadDateError: continue  # a cron that never fires (stored before `add` refused one) does not stop the pass
             if t < s.created: continue
-            last = self.store.last_tick(s.name)
+            last = ticks.get(s.name)
             if last is None or t > last: out.append((s, t))
         return out
 
@@ -265,6 +266,10 @@ def list_schedules(settings: Settings | None = None) -> ScheduleList: return Sch
 def pause(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).set_paused(name, True)
 def resume(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).set_paused(name, False)
 def remove(name: str, settings: Settings | None = None) -> Schedule: return _store(settings or load_settings()).remove(name)
+def latest(settings: Settings | None = None) -> dict:
+    "Each schedule's newest attempt (`HistoryRow`), in one query: what a list of every schedule shows."
+    return _store(settings or load_settings()).latest()
+
 def history(name: str, limit: int = 50, settings: Settings | None = None) -> History:
     at_least("--limit", limit, hint="--limit 20 (the newest attempts shown)")  # 0 read as "no runs yet"
     return _store(settings or load_settings()).history(name, limit)

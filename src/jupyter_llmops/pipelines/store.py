@@ -258,13 +258,6 @@ class JobStore:
         return s
 
     # -- claims and leases (every time on the database's clock)
-    def last_tick(self, name: str) -> float | None:
-        "The latest cron tick claimed for schedule `name`."
-        from sqlalchemy import func, select
-        r = self.runs.c
-        with self.engine.connect() as c:
-            return c.execute(select(func.max(r.tick)).where(r.schedule == name, r.trigger == "cron")).scalar()
-
     def claim_tick(self, name: str, tick: float | None, owner: str, lease: float, trigger: str = "cron") -> int | None:
         "Insert the running attempt-1 row of (`name`, `tick`; None: now) under `owner`: its id, or None if the tick is taken, another attempt of `name` runs, or (a cron tick) the schedule is paused now."
         from sqlalchemy import cast, literal, select
@@ -356,12 +349,6 @@ class JobStore:
         with self.engine.connect() as c:
             return c.execute(select(self.runs).where(r.status == "running", r.lease_until < self.NOW)).all()
 
-    def busy(self, name: str) -> bool:
-        "Whether schedule `name` has an attempt running or a retry queued."
-        from sqlalchemy import select
-        r = self.runs.c
-        with self.engine.connect() as c: return c.execute(select(r.id).where(r.schedule == name, r.status.in_(["running", "queued"])).limit(1)).first() is not None
-
     def running(self, owner: str | None = None, schedule: str | None = None) -> list:
         "Running rows, of one `owner` or one `schedule`."
         from sqlalchemy import select
@@ -387,5 +374,25 @@ class JobStore:
         r = self.runs.c
         with self.engine.connect() as c:
             rows = c.execute(select(self.runs).where(r.schedule == name).order_by(r.tick.desc(), r.attempt.desc()).limit(limit)).all()
-        return History(name, [HistoryRow(_dt(x.started), _dt(x.finished), x.status, x.attempt, x.output_path or "", x.schedule, _dt(x.tick),
-                                         x.trigger, x.error or "", x.run_id or "", x.html_path or "", x.id) for x in rows])
+        return History(name, [self._row(x) for x in rows])
+
+    @staticmethod
+    def _row(x) -> HistoryRow:
+        return HistoryRow(_dt(x.started), _dt(x.finished), x.status, x.attempt, x.output_path or "", x.schedule, _dt(x.tick),
+                          x.trigger, x.error or "", x.run_id or "", x.html_path or "", x.id)
+
+    # -- every schedule at once (a list of 500 schedules, a scheduler's pass): a query or two, not one per schedule
+    def latest(self) -> dict[str, HistoryRow]:
+        "Each schedule's newest attempt, the first row of its `history`."
+        from sqlalchemy import func, select
+        r = self.runs.c
+        sub = select(self.runs, func.row_number().over(partition_by=r.schedule, order_by=(r.tick.desc(), r.attempt.desc())).label("n_")).subquery()
+        with self.engine.connect() as c: return {x.schedule: self._row(x) for x in c.execute(select(sub).where(sub.c.n_ == 1))}
+
+    def activity(self) -> tuple[set[str], dict[str, float]]:
+        "The schedules with an attempt running or a retry queued, and each schedule's latest cron tick claimed."
+        from sqlalchemy import func, select
+        r = self.runs.c
+        with self.engine.connect() as c:
+            return (set(c.execute(select(r.schedule).where(r.status.in_(["running", "queued"])).distinct()).scalars()),
+                    dict(c.execute(select(r.schedule, func.max(r.tick)).where(r.trigger == "cron").group_by(r.schedule)).all()))
