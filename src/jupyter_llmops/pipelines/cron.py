@@ -29,14 +29,29 @@ def _repeated(cron: str, tz: str, t: float) -> bool:
     f = cron.split()
     return datetime.fromtimestamp(t, ZoneInfo(tz)).fold == 1 and not (f[0].startswith("*") or f[1].startswith("*"))
 
-def next_tick(cron: str, tz: str, after: float) -> float:
-    "The first tick of `cron` (in zone `tz`) strictly after epoch `after`."
+def _next(cron: str, tz: str, after: float) -> float:
     from croniter import croniter
     t = croniter(cron, datetime.fromtimestamp(after, ZoneInfo(tz))).get_next(float)
-    return next_tick(cron, tz, t) if _repeated(cron, tz, t) else t
+    return _next(cron, tz, t) if _repeated(cron, tz, t) else t
 
-def prev_tick(cron: str, tz: str, at: float) -> float:
-    "The last tick of `cron` (in zone `tz`) at or before epoch `at`."
+def next_tick(cron: str, tz: str, after: float) -> float:
+    "The first tick of `cron` (in zone `tz`) strictly after epoch `after`."
+    hit = _known.get((cron, tz))
+    return hit[1] if hit is not None and hit[0] <= after < hit[1] else _next(cron, tz, after)
+
+def _last(cron: str, tz: str, at: float) -> float:
     from croniter import croniter
     t = croniter(cron, datetime.fromtimestamp(at + 1e-3, ZoneInfo(tz))).get_prev(float)
-    return prev_tick(cron, tz, t - 1) if _repeated(cron, tz, t) else t
+    return _last(cron, tz, t - 1) if _repeated(cron, tz, t) else t
+
+_known: dict = {}  # (cron, tz) -> (a tick, the next): every epoch from the one to before the other has the one as its last tick
+
+def prev_tick(cron: str, tz: str, at: float) -> float:
+    """The last tick of `cron` (in zone `tz`) at or before epoch `at`. A scheduler asks it of every schedule at every
+    pass, each second, and a list the next tick: both are kept until the next tick (croniter took 0.2 s a pass for 500
+    schedules)."""
+    hit = _known.get((cron, tz))
+    if hit is not None and hit[0] <= at < hit[1]: return hit[0]
+    t = _last(cron, tz, at)
+    _known[(cron, tz)] = (t, _next(cron, tz, t))
+    return t
