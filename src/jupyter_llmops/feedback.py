@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
-from .files import FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
+from .files import Appended, FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
 from .redaction import redact
 
 # %% auto #0
@@ -46,10 +46,17 @@ def _read_meta(p: Path) -> dict:
     if bad: raise UsageError(f"{p}: damaged (field(s) {', '.join(bad)} missing or of the wrong type)", hint=hint)
     return m
 
-def _answer_once(folder: Path, key: dict, generate) -> str:
+def _answers(folder: Path, *fields) -> Appended:
+    "`folder`'s answers.jsonl as {(the answer's `fields`): its text}, the first answer of each."
+    def fold(v: dict, a: dict):
+        if isinstance(a.get("text"), str):
+            try: v.setdefault(tuple(a.get(k) for k in fields), a["text"])
+            except TypeError: pass  # a hand-edited key of a list: no item's
+    return Appended(folder / "answers.jsonl", fold, dict)
+
+def _answer_once(folder: Path, answers: Appended, key: dict, generate) -> str:
     "The answer of `key` cached in `folder`'s answers.jsonl, else `generate()`'s, cached: under the session's lock, so two annotators opening one item pay for one answer and judge the same text."
-    def cached() -> str | None:
-        return next((a["text"] for a in read_appended(folder / "answers.jsonl") if all(a.get(k) == v for k, v in key.items()) and isinstance(a.get("text"), str)), None)
+    cached = lambda: answers.value().get(tuple(key.values()))
     if (text := cached()) is not None: return text
     with FileLock(folder / ".answer.lock"):
         if (text := cached()) is not None: return text  # the other annotator generated it while this one waited
@@ -57,16 +64,15 @@ def _answer_once(folder: Path, key: dict, generate) -> str:
         append_jsonl(folder / "answers.jsonl", {**key, **rec})
         return rec["text"]
 
-def _judgements(folder: Path, choices, size: int, sources=None) -> list[dict]:
-    "The judgements saved in `folder`; a line of another shape (hand-edited, another version's) is skipped with a warning."
+def _judgements(folder: Path, choices, size: int, sources=None) -> Appended:
+    "The judgements saved in `folder`, in order; a line of another shape (hand-edited, another version's) is skipped with a warning."
     import warnings
-    out = []
-    for j in read_appended(folder / "judgements.jsonl"):
+    def fold(out: list, j: dict):
         ok = isinstance(j.get("index"), int) and 0 <= j["index"] < size and j.get("choice") in choices  # `size` items: a hand-added 999 is none
         if ok and sources is not None and j["choice"] in ("A", "B"): ok = j.get("source_a") in sources and j.get("source_b") in sources
         if ok: out.append(j)
         else: warnings.warn(f"{folder / 'judgements.jsonl'}: a judgement of another shape was skipped: {json.dumps(j)[:120]}")
-    return out
+    return Appended(folder / "judgements.jsonl", fold)
 
 class FeedbackSession:
     "A ranking session: prompts, two sources (models or prompt versions), judgements saved as they are made."
@@ -110,11 +116,14 @@ class FeedbackSession:
             if not create_new(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False)):  # another process made it meanwhile:
                 return FeedbackSession.__init__(self, name, prompts, models, versions, settings, max_tokens)  # resume it, or say it differs
         self.sources, self.mode, self.prompts = self.meta["sources"], self.meta["mode"], self.meta["prompts"]
+        # the session's files, read as they grow: a key press reads what was appended since the last, not every file whole
+        self._answers, self._judged = _answers(self.folder, "index", "side"), _judgements(self.folder, CHOICES, len(self.prompts), self.sources)
+        self._paired = Appended(self.pairs_path, lambda v, p: v.add(p.get("index")) if isinstance(p.get("index"), int) else None, set)
 
     @property
     def pairs_path(self) -> Path: return self.folder / "pairs.jsonl"
 
-    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, CHOICES, len(self.prompts), self.sources)}
+    def judged(self) -> set[int]: return {j["index"] for j in self._judged.value()}
 
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.prompts)
@@ -138,7 +147,7 @@ class FeedbackSession:
                 from jupyter_llmops.prompts import render
                 out = complete(render(self.sources[side], self.settings, **self.prompts[index]), max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
             return {"source": self.sources[side], "text": out.text}
-        return _answer_once(self.folder, {"index": index, "side": side}, generate)
+        return _answer_once(self.folder, self._answers, {"index": index, "side": side}, generate)
 
     def item(self, index: int) -> Item:
         a, b = (1, 0) if self.swapped(index) else (0, 1)
@@ -162,8 +171,8 @@ class FeedbackSession:
                 win, lose = ((it.answer_a, it.source_a), (it.answer_b, it.source_b))[:: 1 if choice == "A" else -1]
                 pair = [{"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": redact(win[1]), "rejected_by": redact(lose[1]),
                          "session": self.name, "index": index}]
-            old = read_appended(self.pairs_path)
-            if any(p.get("index") == index for p in old):  # judged again: one pair per prompt, the old one replaced in one write
+            if index in self._paired.value():  # judged again: one pair per prompt, the old one replaced in one write
+                old = read_appended(self.pairs_path)
                 atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in [*(p for p in old if p.get("index") != index), *pair]))
             elif pair: append_jsonl(self.pairs_path, pair[0])
             append_jsonl(self.folder / "judgements.jsonl", rec)
@@ -172,7 +181,7 @@ class FeedbackSession:
     def summary(self) -> dict:
         "Wins per source (a key in a source's URL shown as ***), ties and skips."
         out = {redact(s): 0 for s in self.sources} | {"tie": 0, "skip": 0}
-        for j in {j["index"]: j for j in _judgements(self.folder, CHOICES, len(self.prompts), self.sources)}.values():  # the latest per prompt
+        for j in {j["index"]: j for j in self._judged.value()}.values():  # the latest per prompt
             if j["choice"] in ("tie", "skip"): out[j["choice"]] += 1
             else: out[redact(j["source_a"] if j["choice"] == "A" else j["source_b"])] += 1
         return out
@@ -273,13 +282,14 @@ class LabelSession:
             if not create_new(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False)):  # another process made it meanwhile
                 return LabelSession.__init__(self, name, items, criterion, model, settings, max_tokens)
         self.criterion, self.items = self.meta["criterion"], self.meta["items"]
+        self._answers, self._judged = _answers(self.folder, "index"), _judgements(self.folder, LABELS, len(self.items))  # read as they grow
 
     mode = "label"
     @property
     def labels_path(self) -> Path: return self.folder / "labels.jsonl"
     @property
     def question_text(self) -> str: return CRITERIA[self.criterion]
-    def judged(self) -> set[int]: return {j["index"] for j in _judgements(self.folder, LABELS, len(self.items))}
+    def judged(self) -> set[int]: return {j["index"] for j in self._judged.value()}
     @property
     def progress(self) -> tuple[int, int]: return len(self.judged()), len(self.items)
 
@@ -292,7 +302,7 @@ class LabelSession:
             msg = (f"Context:\n" + "\n\n".join(it["context"]) + f"\n\nQuestion: {it['question']}") if it["context"] else it["question"]
             out = complete(msg, spec=self.meta.get("model"), max_tokens=self.max_tokens, settings=self.settings, trace_attrs={"llmops.feedback": self.name})
             return {"side": 0, "text": out.text, "trace_id": out.trace_id}
-        return _answer_once(self.folder, {"index": index}, generate)
+        return _answer_once(self.folder, self._answers, {"index": index}, generate)
 
     def item(self, index: int) -> LabelItem:
         it = self.items[index]
@@ -327,7 +337,7 @@ class LabelSession:
 
     def summary(self) -> dict:
         out = dict.fromkeys(LABELS, 0)
-        for j in {j["index"]: j for j in _judgements(self.folder, LABELS, len(self.items))}.values(): out[j["choice"]] += 1
+        for j in {j["index"]: j for j in self._judged.value()}.values(): out[j["choice"]] += 1
         return out
 
     def to_dict(self) -> dict:
