@@ -4,15 +4,16 @@
 
 # %% ../../nbs/34_rag_interop.ipynb #66a743ec
 from __future__ import annotations
-import json, os
+import json, os, shutil
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
 from .files import FileLock, atomic_write
 from . import rag
+from .rag_docs import SKIP_DIRS
 
 # %% auto #0
-__all__ = ['kit_llm', 'KitIndex', 'load_index', 'import_llamaindex']
+__all__ = ['GAP', 'kit_llm', 'KitIndex', 'load_index', 'import_llamaindex']
 
 # %% ../../nbs/34_rag_interop.ipynb #68ecab5f
 _classes: dict = {}
@@ -126,22 +127,38 @@ def _documents(persist_dir: Path) -> dict[str, str]:
         text = ""
         for start, piece in sorted(parts, key=lambda p: (p[0] is None, p[0] or 0)):
             if start is None: text += ("\n\n" if text else "") + piece
+            elif start > len(text) + GAP: text += ("\n\n" if text else "") + piece  # an offset far past the text (50 MB of spaces once): no gap
             else: text = text[:start].ljust(start) + piece + text[start + len(piece):]  # a gap was whitespace the splitter dropped
         docs[key] = text
     return docs
 
+GAP = 10_000  # the most characters between two nodes of a document taken as whitespace the splitter dropped
+
+def _part(x: str) -> str:
+    "One folder or file name as the staging folder can hold it and the build reads it (hidden and vendored names are skipped there)."
+    import hashlib
+    x = "".join("_" if c == "\0" or 0xD800 <= ord(c) <= 0xDFFF else c for c in x)
+    if x.startswith(".") or x in SKIP_DIRS: x = "_" + x.lstrip(".")
+    if len(x.encode()) > 200: x = x[:60] + "-" + hashlib.sha1(x.encode("utf-8", "replace")).hexdigest()[:12] + Path(x).suffix[-12:]
+    return x or "_"
+
 def _file_names(keys: list[str]) -> dict[str, str]:
-    "Relative file names for document keys: paths below their common folder; text suffixes kept, others get .txt."
-    paths = [Path(k) for k in keys]
-    absolute = [p for p in paths if p.is_absolute()]
-    common = Path(os.path.commonpath([str(p.parent) for p in absolute])) if absolute else None
-    out, used = {}, set()
+    """Relative file names for document keys: paths below their common folder, never above it (`..` is resolved first);
+    text suffixes kept, others get .txt; every document gets a name of its own, and no name is another's folder."""
+    import posixpath
+    paths = [posixpath.normpath(k.replace("\\", "/")) if k.strip() else "doc" for k in keys]
+    absolute = [p for p in paths if p.startswith("/")]
+    common = posixpath.commonpath([posixpath.dirname(p) for p in absolute]) if absolute else "/"
+    out, files, dirs = {}, set(), set()
     for k, p in zip(keys, paths):
-        rel = p.relative_to(common) if common is not None and p.is_absolute() else Path(*[x for x in p.parts if x not in ("..", "/")] or ["doc"])
-        name = rel.as_posix() if rel.suffix.lower() in _TEXT_SUFFIXES else rel.as_posix() + ".txt"
-        base, i = name, 1
-        while name in used: i += 1; name = f"{Path(base).with_suffix('')}-{i}{Path(base).suffix}"
-        used.add(name); out[k] = name
+        rel = posixpath.relpath(p, common) if p.startswith("/") else p
+        parts = [_part(x) for x in rel.split("/") if x not in ("", ".", "..")] or ["doc"]
+        if Path(parts[-1]).suffix.lower() not in _TEXT_SUFFIXES: parts[-1] = _part(parts[-1] + ".txt")
+        folders = {"/".join(parts[:i]) for i in range(1, len(parts))}
+        name, i = "/".join(parts), 1
+        if folders & files: name, folders = "_".join(parts), set()  # under a name that is a document: flat
+        while name in files or name in dirs: i += 1; name = f"{Path(name).with_suffix('')}-{i}{Path(name).suffix}"
+        files.add(name); dirs |= folders; out[k] = name
     return out
 
 def import_llamaindex(name: str, persist_dir: str | Path, chunk_size: int = 200, overlap: int = 32, index: str = "auto",
@@ -161,6 +178,8 @@ def import_llamaindex(name: str, persist_dir: str | Path, chunk_size: int = 200,
             if old.is_file() and old.relative_to(stage).as_posix() not in keep: old.unlink()
         for key, text in docs.items():
             p = stage / names[key]
+            assert p.resolve().is_relative_to(stage.resolve()), p  # _file_names never names a path above the staging folder
+            if p.is_dir(): shutil.rmtree(p)  # a folder of an earlier import's: a document's name now
             p.parent.mkdir(parents=True, exist_ok=True)
             if not p.exists() or p.read_text(encoding="utf-8") != text: atomic_write(p, text)
         return rag.build(name, ["."], chunk_size, overlap, index, s, progress=progress, root=stage)
