@@ -33,8 +33,14 @@ def find_files(sources: list[str], root: str | Path | None = None,
             p = Path(src).expanduser()
             p = p if p.is_absolute() else root / p
             if any(ch in src for ch in "*?["):
-                for m in _glob(p):
-                    if m.is_file(): add(m, os.path.relpath(m, root) if not Path(src).is_absolute() else str(m))
+                base, matches = _glob(p)
+                top = base.resolve()
+                for m in matches:
+                    if not m.is_file(): continue
+                    name = os.path.relpath(m, root) if not Path(src).is_absolute() else str(m)
+                    if m.is_symlink() and not m.resolve().is_relative_to(top):  # as in a folder: a link out of it is only read where named
+                        ignored.append((name, f"a link to {m.resolve()}, outside {base} (give it as a source to index it)"))
+                    else: add(m, name)
             elif p.is_dir():
                 top = p.resolve()
                 for dirpath, dirs, files in os.walk(p):
@@ -57,13 +63,13 @@ def find_files(sources: list[str], root: str | Path | None = None,
             raise UsageError(f"cannot read source {src[:100]!r}: {e.strerror or e}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"") from None
     return out
 
-def _glob(p: Path) -> list[Path]:
-    "What glob `p` matches, sorted: `**` crosses folders but not folder links (two links in a loop never end) nor hidden names."
+def _glob(p: Path) -> tuple[Path, list[Path]]:
+    "The folder glob `p` starts in, and what it matches, sorted: `**` crosses folders but not folder links (two links in a loop never end) nor hidden names."
     parts = p.parts
     i = next(i for i, x in enumerate(parts) if any(ch in x for ch in "*?["))
     base, pat = Path(*parts[:i]), parts[i:] + (("*",) if parts[-1] == "**" else ())  # "docs/**": every file below, as glob.glob
     dotted = any(q.startswith(".") for q in pat)  # a pattern that spells a dot (".github/*.md") may match hidden names
-    return sorted(m for m in base.glob(str(Path(*pat))) if dotted or not any(x.startswith(".") for x in m.relative_to(base).parts))
+    return base, sorted(m for m in base.glob(str(Path(*pat))) if dotted or not any(x.startswith(".") for x in m.relative_to(base).parts))
 
 # %% ../../nbs/22_rag_docs.ipynb #e3674ce0
 @dataclass
