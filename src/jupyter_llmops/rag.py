@@ -160,10 +160,11 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                     rows, sha = old_chunks[src], was["sha256"]
                 else:
                     try:
-                        sha = hashlib.sha256(path.read_bytes()).hexdigest()
+                        data = path.read_bytes()  # once: the text chunked is the text hashed, whatever an editor saves meanwhile
+                        sha = hashlib.sha256(data).hexdigest()
                         if was and was["sha256"] == sha and src in old_chunks: rows = old_chunks[src]
                         else:
-                            doc = read_doc(path); reread += 1
+                            doc = read_doc(path, data); reread += 1
                             if doc.note: warnings.warn(f"{src}: {doc.note}")
                             rows = [dict(source=src, start=c.start, title=c.title, heading=c.heading, text=c.text) for c in chunker.chunks(doc)]
                     except Exception as e:  # unreadable or unsupported: skip it, say which, go on

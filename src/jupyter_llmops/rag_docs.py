@@ -82,11 +82,11 @@ class Doc:
 
 _BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
 
-def read_text(path: str | Path) -> tuple[str, str]:
+def read_text(path: str | Path, data: bytes | None = None) -> tuple[str, str]: # data: the file's bytes, read already
     """A text file's text, and a note on how it was read when it is not plain UTF-8: a byte-order mark's encoding; UTF-16
     without one; UTF-8 with a few bad bytes replaced; else Windows-1252 (Latin-1). A NUL byte in the first 8,000 bytes
     otherwise means binary content (as git decides), a ValueError."""
-    data = Path(path).read_bytes()
+    data = Path(path).read_bytes() if data is None else data
     for bom, enc in _BOMS:
         if data.startswith(bom): return data.decode(enc, errors="replace"), ""
     head = data[:8000]
@@ -161,11 +161,11 @@ def _ipynb_doc(raw: str, path: Path) -> Doc:
         parts.append(block); pos += len(block) + 2
     return Doc("\n\n".join(parts), heads[0][1] if heads else _stem(path), heads)
 
-def _pdf_doc(path: Path) -> Doc:
-    import logging
+def _pdf_doc(path: Path, data: bytes | None = None) -> Doc:
+    import io, logging
     from pypdf import PdfReader
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found" on stderr: a damaged PDF is skipped, named, instead
-    r = PdfReader(str(path))
+    r = PdfReader(str(path) if data is None else io.BytesIO(data))
     pages = [(pg.extract_text() or "").strip() for pg in r.pages]
     text, heads, pos = "", [], 0
     for i, t in enumerate(pages, 1):
@@ -173,13 +173,13 @@ def _pdf_doc(path: Path) -> Doc:
     title = (r.metadata.title if r.metadata and r.metadata.title else "") or _stem(path)
     return Doc(text.strip(), title, heads)
 
-def read_doc(path: str | Path) -> Doc:
+def read_doc(path: str | Path, data: bytes | None = None) -> Doc: # data: the file's bytes, read already (what a build hashed)
     "Read one supported file; raise ValueError (unsupported) or OSError/UnicodeError (unreadable)."
     path = Path(path)
     suf = path.suffix.lower()
     if suf not in SUFFIXES: raise ValueError(f"unsupported file type {suf or '(none)'}")
-    if suf == ".pdf": return _pdf_doc(path)
-    raw, note = read_text(path)
+    if suf == ".pdf": return _pdf_doc(path, data)
+    raw, note = read_text(path, data)
     doc = _html_doc(raw, path) if suf in (".html", ".htm") else _ipynb_doc(raw, path) if suf == ".ipynb" else _text_doc(raw, path)
     doc.note = note
     return doc
