@@ -49,6 +49,7 @@ class FeedbackModel(PanelModel):
         with self.action("saving"):
             rec = self.session.judge(self.index, choice)
             reveal = redact(f"last: {choice} (A was {rec['source_a']}, B was {rec['source_b']})")  # a key in a model's URL is never shown
+        if self.status.startswith("⚠"): return self  # not saved: the error stays said, the item shown
         self.load()
         if not self.status.startswith("⚠") and not self.done: self.status = reveal
         return self
@@ -133,6 +134,7 @@ class LabelModel(PanelModel):
         "Save the label of the shown item (yes, no, skip), then show the next one."
         if self.index < 0: return self
         with self.action("saving"): self.session.judge(self.index, choice)
+        if self.status.startswith("⚠"): return self  # not saved ("last: yes" was said once): the error stays, the item too
         self.load()
         if not self.status.startswith("⚠") and not self.done: self.status = f"last: {choice}"
         return self
