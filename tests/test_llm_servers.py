@@ -43,6 +43,7 @@ def server():
             if mode == "parts": return self.reply(200, json.dumps({"choices": [{"message": {"content": [{"type": "text", "text": "Par"}, {"type": "text", "text": "is."}]}}],
                                                                   "usage": ANSWER["usage"]}).encode())
             if mode == "nousage": return self.reply(200, json.dumps({"choices": ANSWER["choices"]}).encode())
+            if mode == "surrogate": return self.reply(200, b'{"choices": [{"message": {"content": "Par\\ud800is."}}]}')
             if mode == "hugeusage": return self.reply(200, json.dumps({**ANSWER, "usage": {"prompt_tokens": 9, "completion_tokens": 10**30}}).encode())
             if mode == "flaky" and hits[mode] == 1: return self.reply(429, b'{"error": {"message": "slow down"}}', headers=[("Retry-After", "0")])
             if mode == "flaky": return self.reply(200, json.dumps(ANSWER).encode())
@@ -103,6 +104,18 @@ def test_streams_and_answers_of_other_shapes_are_read_whole(st, server):
     assert complete("Capital?", server.spec("ignores"), max_tokens=8, settings=st, record=False, on_token=got.append).text == "Paris."
     assert got == ["Paris."]  # a server that ignores `stream`: before, the answer was "" and the call a success
     assert complete("Capital?", server.spec("parts"), max_tokens=8, settings=st, record=False).text == "Paris."  # a list of parts
+
+
+def test_a_lone_surrogate_in_an_answer_is_kept_as_a_replacement_character(st, server, tmp_path):
+    "A JSON escape without its pair (valid JSON) made an answer no file took: a feedback session paid for it at every try and stuck."
+    s = st.updated(cache="on")
+    assert complete("Capital?", server.spec("surrogate"), max_tokens=8, settings=s).text == "Par\ufffdis."
+    (tmp_path / "p.jsonl").write_text('{"prompt": "Capital?"}\n')
+    from jupyter_llmops.feedback import FeedbackSession
+    fs = FeedbackSession("odd", tmp_path / "p.jsonl", models=[server.spec("surrogate"), server.spec("ok")], settings=s)
+    it = fs.next(); n = server.hits["surrogate"]
+    fs.judge(it.index, "skip")  # before, the answer was never kept: each try asked (and paid) again, and raised
+    assert ("Par\ufffdis." in (it.answer_a, it.answer_b), fs.progress, server.hits["surrogate"]) == (True, (1, 1), n)
 
 
 def test_a_rate_limit_is_waited_out_and_a_server_error_says_the_servers_words(st, server):

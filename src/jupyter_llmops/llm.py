@@ -302,6 +302,7 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         t0, ns0, lp = time.perf_counter(), time.time_ns(), None
         if s.kind == "openai":
             text, usage = _openai(s, msgs, max_tokens, temperature, settings.llm_timeout, on_token, settings.openai_keys, settings.llm_retries)
+            text = re.sub("[\ud800-\udfff]", "\ufffd", text)  # a lone surrogate (a JSON escape without its pair) no file, cache or terminal takes
             usage = _plausible(usage, msgs, max_tokens, redact(s.text))
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
         c = Completion(text, s.text, usage or Usage(), time.perf_counter() - t0, est if usage is None else cost_of(s.text, usage, settings.costs), pv, logprob=lp)
