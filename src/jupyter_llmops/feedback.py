@@ -10,7 +10,11 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
 from .files import Appended, FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
-from .redaction import redact
+from .redaction import printable, redact
+
+def _shown(text: str) -> str:
+    "Text from a model or a file as a terminal shows it: control codes as escapes, each line indented (an answer cannot draw a `--- B ---` of its own)."
+    return "\n".join("  " + line for line in printable(text).split("\n"))
 
 # %% auto #0
 __all__ = ['CHOICES', 'CRITERIA', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session']
@@ -223,7 +227,7 @@ class FeedbackSession:
         keys = {"a": "A", "b": "B", "t": "tie", "s": "skip"}
         while (it := self.next()) is not None:
             n, total = self.progress
-            say(f"\n[{n + 1}/{total}] {it.prompt}\n--- A ---\n{it.answer_a}\n--- B ---\n{it.answer_b}")
+            say(f"\n[{n + 1}/{total}]\n{_shown(it.prompt)}\n--- A ---\n{_shown(it.answer_a)}\n--- B ---\n{_shown(it.answer_b)}")
             try: k = ask("better? a / b / t(ie) / s(kip) / q(uit): ").strip().lower()[:1]
             except EOFError: break  # the end of piped input: as q
             if k == "q": break
@@ -319,15 +323,18 @@ class LabelSession:
         if choice not in LABELS: raise UsageError(f"bad label {choice!r}", hint="yes, no or skip")
         if not 0 <= index < len(self.items): raise UsageError(f"no item {index} in session {self.name!r}")
         it = self.item(index)
+        with FileLock(self.folder / ".judge.lock"):  # the label and the judgement together: two kernels labelling one item agree
+            self._save(index, choice, it)
+        return {"index": index, "choice": choice}
+
+    def _save(self, index: int, choice: str, it: LabelItem):
         if choice != "skip":
             prompt = (f"Context:\n" + "\n\n".join(it.context) + f"\n\nQuestion: {it.question}") if it.context and self.criterion == "grounded" else it.question
             append_jsonl(self.labels_path, {"prompt": prompt, "completion": it.answer, "label": choice == "yes", "question": it.question,
                                             "answer": it.answer, "context": it.context, "criterion": self.criterion, "session": self.name,
                                             "index": index, "trace_id": self.items[index].get("trace_id"), "ts": time.time()})
         else: append_jsonl(self.labels_path, {"index": index, "withdrawn": True, "ts": time.time()})  # a skip takes a yes or no back
-        rec = {"index": index, "choice": choice, "ts": time.time()}
-        append_jsonl(self.folder / "judgements.jsonl", rec)
-        return rec
+        append_jsonl(self.folder / "judgements.jsonl", {"index": index, "choice": choice, "ts": time.time()})
 
     def labels(self) -> list[dict]:
         "The labels, the last one per item (an item skipped after its label has none)."
@@ -354,8 +361,8 @@ class LabelSession:
         keys = {"y": "yes", "n": "no", "s": "skip"}
         while (it := self.next()) is not None:
             n, total = self.progress
-            ctx = ("\n--- context ---\n" + "\n".join(it.context)) if it.context else ""
-            say(f"\n[{n + 1}/{total}] {it.question}{ctx}\n--- answer ---\n{it.answer}")
+            ctx = ("\n--- context ---\n" + _shown("\n".join(it.context))) if it.context else ""
+            say(f"\n[{n + 1}/{total}]\n{_shown(it.question)}{ctx}\n--- answer ---\n{_shown(it.answer)}")
             try: k = ask(f"{self.question_text} y / n / s(kip) / q(uit): ").strip().lower()[:1]
             except EOFError: break
             if k == "q": break
