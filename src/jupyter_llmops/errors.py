@@ -8,7 +8,7 @@ import sys
 
 # %% auto #0
 __all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed',
-           'BusyError', 'at_least', 'path_too_long']
+           'BusyError', 'at_least', 'valid_text', 'path_too_long']
 
 # %% ../../nbs/00_errors.ipynb #50211602
 class LLMOpsError(Exception):
@@ -75,6 +75,13 @@ def at_least(flag: str, # the name the user typed: `--k` on a command, `max_toke
     "Return `value`, or raise a `UsageError` naming the flag when it is under `low`."
     if value < low: raise UsageError(f"{flag} {value}: must be at least {low}", hint=hint)
     return value
+
+def valid_text(text: str, what: str) -> str:
+    "Return `text`, or raise a `UsageError` when it holds a lone surrogate (a JSON escape `\\ud800` without its pair: no model or file takes it)."
+    try: text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise UsageError(f"{what} is not valid text (a lone surrogate after {text[max(0, e.start - 20):e.start]!r})", hint="send the character itself, or both halves of its pair") from None
+    return text
 
 def path_too_long(path) -> UsageError:
     "The error for a path or name no file system takes (`ENAMETOOLONG`): the user's to fix, said the same wherever it is met."

@@ -11,7 +11,7 @@ from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder, EmbeddingCache
-from .errors import LLMOpsError, NotFoundError, UsageError, at_least
+from .errors import LLMOpsError, NotFoundError, UsageError, at_least, valid_text
 from .files import atomic_write, check_name
 from .rag_docs import Chunk, Chunker, find_files, read_doc
 from .rag_rank import bm25_top, by_document, fuse, lexical_tokens, query_terms
@@ -45,13 +45,11 @@ def read_manifest(d: Path) -> dict:
     try:
         m = json.loads((d / "manifest.json").read_text())
         if not isinstance(m, dict) or m.get("format") != FORMAT: raise ValueError("unknown format")
-        bad = [f"field {k!r} is missing or not {t.__name__}" for k, t in _MANIFEST.items() if not isinstance(m.get(k), t)]
-        if bad: raise ValueError(bad[0])
+        if bad := [f"field {k!r} is missing or not {t.__name__}" for k, t in _MANIFEST.items() if not isinstance(m.get(k), t)]: raise ValueError(bad[0])
         if not all(isinstance(m["counts"].get(k), int) for k in ("files", "chunks")): raise ValueError("field 'counts' lacks files and chunks")
         return m
     except (OSError, ValueError) as e:
-        raise RagIndexError(f"index {name!r} is damaged ({type(e).__name__}: {e})",
-                            hint=f"rebuild it: %llmops rag build {name} SOURCE...") from None
+        raise RagIndexError(f"index {name!r} is damaged ({type(e).__name__}: {e})", hint=f"rebuild it: %llmops rag build {name} SOURCE...") from None
 
 def _current(name: str, s: Settings) -> Path:
     "The folder of the current version of index `name` (readers follow the pointer, nothing more); NotFoundError if none."
@@ -282,7 +280,7 @@ class QueryResult:
     def __repr__(self):
         q = self.question if len(self.question) <= 300 else f"{self.question[:300]}… ({len(self.question):,} characters)"
         return "\n".join([f"{self.mode} search of {self.index!r}: {q}"] + [
-            f"{h.rank}. [{h.score:.3f}] {h.source}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits])
+            f"{h.rank}. [{h.score:.3f}] {repr(h.source)[1:-1]}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits])  # a file name's line break: no line of its own
 
     def _repr_html_(self):
         from jupyter_llmops.display import mark_terms
@@ -365,7 +363,7 @@ def query(name: str, question: str, k: int = 5, mode: str = "hybrid", settings: 
     s = settings or load_settings()
     if mode not in MODES: raise UsageError(f"bad mode {mode!r}", hint=f"one of {', '.join(MODES)}")
     at_least("--k", k, hint="--k 4 (chunks retrieved)")
-    if not question.strip(): raise UsageError("the question is empty")
+    if not valid_text(question, "the question").strip(): raise UsageError("the question is empty")  # a web app's \\ud800: said, not the tokenizer's TypeError
     idx = load(name, s)
     if mode != "lexical" and len(question) > 254 and (toks := len((emb := Embedder.get(s.embed_model)).tokenizer(question, verbose=False)["input_ids"])) > emb.max_len:
         warnings.warn(f"the question is {toks} tokens: the embedding model reads its first {emb.max_len}")  # (a token is a character at least)
