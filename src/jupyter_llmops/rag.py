@@ -121,12 +121,12 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                 old = prev = read_manifest(cur)
                 if (old["model"], old["chunk_size"], old["overlap"]) != (emb.id, chunker.chunk_size, chunker.overlap): old = {}
                 else:
+                    rag_store.check_digests(cur, old)  # its chunks are reused: another version's or index's are not
                     with open(cur / "chunks.jsonl") as fh:
                         for line in fh:
                             c = json.loads(line); old_chunks.setdefault(c["source"], []).append(c)
             except (RagIndexError, OSError, ValueError): old, old_chunks = {}, {}
-        manifest_files, skipped, vec_parts, pending, n_chunks, embedded, reused, reread = {}, [], [], [], 0, 0, 0, 0
-        said = []
+        manifest_files, skipped, vec_parts, pending, n_chunks, embedded, reused, reread, said = {}, [], [], [], 0, 0, 0, 0, []
         def skip(src, reason, say=True):  # named in the result; the first ten also as warnings while the build goes on
             skipped.append((src, reason))
             if say and len(said) < 10: said.append(src); warnings.warn(f"skipped {src}: {reason}")
@@ -192,7 +192,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                  chunk_size=chunker.chunk_size, overlap=chunker.overlap, max_seq_length=emb.max_len, sources=list(sources),
                  root=str(Path(root or os.getcwd()).resolve()),
                  built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), files=manifest_files,
-                 counts=dict(files=len(manifest_files), chunks=n_chunks), lexical=LEXICAL)
+                 counts=dict(files=len(manifest_files), chunks=n_chunks), lexical=LEXICAL, digests=rag_store.digests(tmp))
         atomic_write(tmp / "manifest.json", json.dumps(m, indent=1))
     res = BuildResult(name, version, len(manifest_files), n_chunks, embedded, reused, reread, removed, skipped,
                       time.perf_counter() - t0, str(rag_store.current(d)), ignored=ignored)
@@ -246,6 +246,7 @@ def load(name: str, settings: Settings | None = None) -> Index:
         fi = faiss.read_index(str(d / "index.faiss"))
         with open(d / "chunks.jsonl") as fh: chunks = [json.loads(l) for l in fh]
         bm = bm25s.BM25.load(str(d / "bm25"))
+        rag_store.check_digests(d, m)  # files of one version, together: another index's chunks.jsonl of the same count served its text
         if fi.ntotal != len(chunks) or len(chunks) != m["counts"]["chunks"] or fi.d != m["dim"]:
             raise ValueError(f"{fi.ntotal} vectors, {len(chunks)} chunks, manifest says {m['counts']['chunks']}")
     except Exception as e:

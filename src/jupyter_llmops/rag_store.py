@@ -12,7 +12,7 @@ from .files import FileLock, atomic_write, same_file
 GRACE = 600.0  # seconds a superseded version is kept for readers that followed the pointer earlier
 
 # %% auto #0
-__all__ = ['GRACE', 'current', 'names', 'faiss_index', 'before_swap', 'prune', 'new_version', 'drop']
+__all__ = ['GRACE', 'current', 'names', 'digests', 'check_digests', 'faiss_index', 'before_swap', 'prune', 'new_version', 'drop']
 
 # %% ../../nbs/19_rag_store.ipynb #90566eab
 def current(d: Path) -> Path | None:
@@ -32,6 +32,23 @@ def _numbers(d: Path) -> list[int]:
     "The numbers of the version folders in `d`, staging folders (`.building-N-PID`) included."
     v = d / "versions"
     return [int(m[1]) for p in (v.iterdir() if v.is_dir() else []) if (m := re.fullmatch(r"(?:\.building-)?(\d+)(?:-\d+)?", p.name))]
+
+def digests(d: Path) -> dict[str, str]:
+    "The sha256 of each data file of the version in `d` (index.faiss, chunks.jsonl, bm25/...): what binds them to its manifest."
+    import hashlib
+    files = [d / "index.faiss", d / "chunks.jsonl", *sorted((d / "bm25").glob("*"))]
+    out = {}
+    for f in files:
+        with open(f, "rb") as fh: out[f.relative_to(d).as_posix()] = hashlib.file_digest(fh, "sha256").hexdigest()
+    return out
+
+def check_digests(d: Path, manifest: dict):
+    "ValueError naming the data files of `d` that are not the ones its manifest was written with (another index's, another version's)."
+    want = manifest.get("digests")
+    if want is None: return  # built before manifests held them
+    have = digests(d)
+    if bad := sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k)):
+        raise ValueError(f"{', '.join(bad)} not the file(s) its manifest was written with (swapped, or restored from another build?)")
 
 def faiss_index(kind: str, vecs):
     "A FAISS index (inner product = cosine on normalised vectors) holding `vecs`; ivf is trained on a sample."
