@@ -158,6 +158,18 @@ def labelled_calls(since: str, settings: Settings | None = None) -> list[dict]:
     return out
 
 # %% ../../../nbs/30_train_data.ipynb #5089b610
+def _counted(p: Path, rows: list[dict]) -> list[dict]:
+    "The rows of a feedback session's file that the session itself counts: its items' indexes, its two sources (what an earlier, longer session of that name left is not trained on)."
+    import warnings
+    from jupyter_llmops.redaction import redact
+    try: meta = json.loads((p.parent / "session.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError): return rows
+    if not isinstance(meta, dict) or not isinstance(meta.get("items", meta.get("prompts")), list): return rows
+    n, srcs = len(meta.get("items", meta.get("prompts"))), {redact(str(x)) for x in meta.get("sources") or []}
+    out = [r for r in rows if isinstance(r.get("index"), int) and 0 <= r["index"] < n and ("label" in r or {r.get("chosen_by"), r.get("rejected_by")} <= srcs)]
+    if len(out) < len(rows): warnings.warn(f"{p}: {len(rows) - len(out)} row(s) the session does not count were left out (an item it does not hold, or another model's)")
+    return out
+
 def _rows(recipe: str, data, settings) -> list[dict]:
     "The raw objects of a data argument, validated."
     if str(data).startswith("calls:"):
@@ -167,6 +179,7 @@ def _rows(recipe: str, data, settings) -> list[dict]:
     if str(data).startswith("feedback:") and p.is_file():  # the kit's own append-only file: a line cut by a full disk or a kill is skipped, with a warning
         rows = [r for r in {("item", r["index"]) if "index" in r else ("line", i): r for i, r in enumerate(read_appended(p))}.values()
                 if not r.get("withdrawn")]  # a label given again: the last; a skip after it: none
+        rows = _counted(p, rows)
         if rows and not any(_missing(recipe)(r) for r in rows): return rows
     return read_jsonl(p, hint=hint, missing=_missing(recipe))  # a user's file, or a damaged session: the error names the line
 
