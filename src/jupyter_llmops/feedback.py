@@ -50,6 +50,12 @@ def _read_meta(p: Path) -> dict:
     if bad: raise UsageError(f"{p}: damaged (field(s) {', '.join(bad)} missing or of the wrong type)", hint=hint)
     return m
 
+def _same_items(name: str, meta: dict, key: str, given: list | None):
+    "A session resumed with its file given again: the file must still hold the session's prompts (a corrected file was silently ignored)."
+    if given is not None and given != meta[key]:
+        raise UsageError(f"feedback session {name!r} holds other {key} ({len(meta[key])}, from {meta.get('source_file')}) than the file given ({len(given)})",
+                         hint=f"resume it without --prompts (%llmops feedback {name}), or give these another session name")
+
 def _answers(folder: Path, *fields) -> Appended:
     "`folder`'s answers.jsonl as {(the answer's `fields`): its text}, the first answer of each."
     def fold(v: dict, a: dict):
@@ -101,6 +107,9 @@ class FeedbackSession:
             if prompts is not None and (self.meta["sources"], self.meta["mode"]) != (list(sources), mode):
                 raise UsageError(f"feedback session {name!r} already compares {redact(' vs '.join(self.meta['sources']))}",
                                  hint="resume it without --models/--versions, or pick another name")
+            if prompts is not None:
+                rows = read_jsonl(prompts, hint='one JSON object per line: {"prompt": "..."} (or the prompt variables with --versions)')
+                _same_items(name, self.meta, "prompts", [r.get("prompt") if mode == "models" else r.get("vars", r) for r in rows])
         elif prompts is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --prompts FILE --models A,B")
         else:
@@ -252,6 +261,17 @@ class LabelItem:
     answer: str
     context: list
 
+def _label_items(items) -> list[dict]:
+    "The items of a label session's file, checked before the session is saved (a passage that is not text made every later open fail)."
+    def need(o):
+        c, bad = o.get("context"), [] if isinstance(o.get("question", o.get("prompt")), str) else ["question"]
+        if o.get("answer") is not None and not isinstance(o["answer"], str): bad.append("answer (text)")
+        if c is not None and not (isinstance(c, str) or (isinstance(c, list) and all(isinstance(x, str) for x in c))): bad.append("context (text or a list of texts)")
+        return bad
+    rows = read_jsonl(items, hint='one JSON object per line: {"question": ..., "answer": ..., "context": ...}', missing=need)
+    return [{"question": r.get("question", r.get("prompt")), "answer": r.get("answer"), "trace_id": r.get("trace_id"),
+             "context": [r["context"]] if isinstance(r.get("context"), str) else list(r.get("context") or [])} for r in rows]
+
 class LabelSession:
     "A labelling session: one answer per item and a yes/no question about it; labels saved at once in `labels.jsonl`."
     def __init__(self, name: str, # the session; its folder is <home>/feedback/NAME
@@ -269,17 +289,11 @@ class LabelSession:
             if self.meta.get("mode") != "label": raise UsageError(f"feedback session {name!r} ranks two answers; it has no labels", hint="pick another name")
             if criterion not in (None, self.meta["criterion"]):
                 raise UsageError(f"feedback session {name!r} labels {self.meta['criterion']!r}, not {criterion!r}", hint=f"resume it with --label {self.meta['criterion']}, or pick another name")
+            _same_items(name, self.meta, "items", _label_items(items) if items is not None else None)
         elif items is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --label grounded --prompts FILE")
         else:
-            def need(o):  # checked before the session is saved: a passage that is not text made every later open fail
-                c, bad = o.get("context"), [] if isinstance(o.get("question", o.get("prompt")), str) else ["question"]
-                if o.get("answer") is not None and not isinstance(o["answer"], str): bad.append("answer (text)")
-                if c is not None and not (isinstance(c, str) or (isinstance(c, list) and all(isinstance(x, str) for x in c))): bad.append("context (text or a list of texts)")
-                return bad
-            rows = read_jsonl(items, hint='one JSON object per line: {"question": ..., "answer": ..., "context": ...}', missing=need)
-            its = [{"question": r.get("question", r.get("prompt")), "answer": r.get("answer"), "trace_id": r.get("trace_id"),
-                    "context": [r["context"]] if isinstance(r.get("context"), str) else list(r.get("context") or [])} for r in rows]
+            its = _label_items(items)
             self.meta = {"name": name, "mode": "label", "criterion": criterion or "grounded", "model": model, "items": its, "created": time.time(),
                          "source_file": str(items)}
             self.folder.mkdir(parents=True, exist_ok=True)
