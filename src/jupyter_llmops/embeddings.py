@@ -88,21 +88,35 @@ def _bert_states(am, ids, types=None):
     return x[None]
 
 class EmbeddingCache:
-    "Vectors by (model, sha256 of text) in SQLite; safe for several processes."
+    """Vectors by (model, sha256 of text) in SQLite; safe for several processes. Only a cache: a file that is no
+    database is moved aside (and said), a damaged row is a miss, embedded again (each stopped every build before)."""
     def __init__(self, path: Path):
-        self.db = sqlite_db(path, timeout=60)
+        import sqlite3, time, warnings
+        self.path = Path(path)
+        try: self._open()
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError): raise  # locked, or a disk error: not the file's fault
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            self.path.replace(aside)
+            for x in ("-wal", "-shm"): self.path.with_name(self.path.name + x).unlink(missing_ok=True)
+            warnings.warn(f"{self.path} is damaged ({e}): moved to {aside.name}, a new one started; its texts are embedded again")
+            self._open()
+
+    def _open(self):
+        self.db = sqlite_db(self.path, timeout=60)
         self.db.execute("CREATE TABLE IF NOT EXISTS emb (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))")
 
     @staticmethod
     def key(text: str) -> str: return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def get_many(self, model: str, keys: list[str]) -> dict:
+    def get_many(self, model: str, keys: list[str], dim: int | None = None) -> dict: # dim: the model's; a row of another length is a miss
         import numpy as np
         out = {}
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
             q = f"SELECT key, vec FROM emb WHERE model = ? AND key IN ({','.join('?' * len(part))})"
-            out.update({k: np.frombuffer(v, dtype="float32") for k, v in self.db.execute(q, [model, *part])})
+            out.update({k: np.frombuffer(v, dtype="float32") for k, v in self.db.execute(q, [model, *part])
+                        if isinstance(v, bytes) and v and len(v) % 4 == 0 and (dim is None or len(v) == 4 * dim)})
         return out
 
     def put_many(self, model: str, items: dict):

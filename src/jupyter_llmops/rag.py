@@ -134,7 +134,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
             nonlocal embedded, reused
             if not pending: return
             keys = [EmbeddingCache.key(t) for t in pending]
-            have = cache.get_many(emb.id, keys)
+            have = cache.get_many(emb.id, keys, emb.dim)
             todo = [i for i, k in enumerate(keys) if k not in have]
             if todo:
                 new = emb.encode([pending[i] for i in todo], batch_size)
