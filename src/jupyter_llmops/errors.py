@@ -8,7 +8,7 @@ import sys
 
 # %% auto #0
 __all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed',
-           'BusyError', 'at_least', 'valid_text', 'path_too_long']
+           'BusyError', 'at_least', 'valid_text', 'disk_full', 'path_too_long']
 
 # %% ../../nbs/00_errors.ipynb #50211602
 class LLMOpsError(Exception):
@@ -82,6 +82,18 @@ def valid_text(text: str, what: str) -> str:
     except UnicodeEncodeError as e:
         raise UsageError(f"{what} is not valid text (a lone surrogate after {text[max(0, e.start - 20):e.start]!r})", hint="send the character itself, or both halves of its pair") from None
     return text
+
+def disk_full(e: BaseException) -> LLMOpsError | None:
+    """The error to show for a full disk, however a library said it (an OSError without the file, SQLite's "database or
+    disk is full", FAISS's "write error in FILE: n != m"); None for any other error."""
+    import errno, re
+    text = str(e).splitlines()[0] if str(e) else ""
+    full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or "disk is full" in text or "No space left on device" in text
+    m = re.search(r"write error in (\S+?):", str(e)) if isinstance(e, RuntimeError) else None
+    if not (full or m): return None
+    where = getattr(e, "filename", None) or (m and m[1])
+    return LLMOpsError(f"{'the disk is full' if full else 'a write failed (is the disk full?)'}{f' writing {where}' if where else ''}: {text[:200]}",
+                       hint="free some space, then run it again: what was saved before is kept")
 
 def path_too_long(path) -> UsageError:
     "The error for a path or name no file system takes (`ENAMETOOLONG`): the user's to fix, said the same wherever it is met."

@@ -8,7 +8,7 @@ import argparse, difflib, errno, shlex, textwrap
 from dataclasses import dataclass
 from typing import Callable
 from ..config import kit_version
-from ..errors import UsageError, path_too_long
+from ..errors import UsageError, disk_full, path_too_long
 
 # %% auto #0
 __all__ = ['REGISTRY', 'FAMILIES', 'Parser', 'actions', 'HelpText', 'Context', 'Command', 'command', 'split_line', 'build_parser',
@@ -138,6 +138,7 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
     try: return args.run(args, ctx)
     except Exception as e:
         if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG: raise path_too_long(e.filename) from None  # the user's to fix
+        if (full := disk_full(e)) is not None: raise full from None  # not "unexpected OSError", nor FAISS's C++ words
         from jupyter_llmops.mlstore import tracking_error
         if (down := tracking_error(e, ctx.settings)) is not None: raise down from None  # the server, or its database, is down
         raise
