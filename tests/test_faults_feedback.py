@@ -124,3 +124,36 @@ def test_two_annotators_creating_one_session_at_once_never_both_win(tmp_path, mo
     made = [l for l in lines if l.startswith("made")]
     assert len(made) == 20 and sorted(int(l.split()[1]) for l in made) == list(range(20))  # each session made once
     assert all(l.endswith("True") for l in lines if l.startswith("refused")) and len(lines) == 40  # the other told why
+
+
+def test_a_session_of_prompt_aliases_keeps_the_versions_it_started_with(tmp_path, monkeypatch):
+    "An alias moved mid-session: before, the later answers came from the new version, their wins credited to the same name."
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    from jupyter_llmops.prompts import register, set_alias
+
+    class Echo(BaseHTTPRequestHandler):  # answers with the prompt it was sent: which version rendered it shows
+        def do_POST(self):
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            out = json.dumps({"choices": [{"message": {"content": req["messages"][-1]["content"]}}], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}).encode()
+            self.send_response(200); self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(out)))
+            self.end_headers(); self.wfile.write(out)
+
+        def log_message(self, *a): pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    st = load_settings().updated(llm=f"openai:echo@http://127.0.0.1:{srv.server_port}/v1", eval_on_record="off")
+    register("qa", "V1 terse: {{q}}", alias="champion", settings=st)
+    register("qa", "V2 chatty: {{q}}", alias="challenger", settings=st)
+    data = tmp_path / "vars.jsonl"
+    data.write_text("".join(json.dumps({"q": f"question {i}?"}) + "\n" for i in range(2)))
+    s = FeedbackSession("aliases", data, versions=["qa@champion", "qa@challenger"], settings=st)
+    first = s.next(); s.judge(first.index, "A")
+    register("qa", "V3 pirate: {{q}}", alias="champion", settings=st)  # the alias moves mid-session
+    second = FeedbackSession("aliases", settings=st).next()
+    srv.shutdown()
+    texts = sorted(t for it in (first, second) for t in (it.answer_a, it.answer_b))
+    assert texts == ["V1 terse: question 0?", "V1 terse: question 1?", "V2 chatty: question 0?", "V2 chatty: question 1?"], texts
+    assert json.loads((s.folder / "session.json").read_text())["pinned"] == ["qa/1", "qa/2"]

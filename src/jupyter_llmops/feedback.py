@@ -115,7 +115,8 @@ class FeedbackSession:
         else:
             if mode == "versions":  # each version exists, and its variables are in every line: checked before the session is saved
                 from jupyter_llmops.prompts import get_compiled
-                want = set().union(*(get_compiled(v, self.settings).need for v in sources))
+                compiled = [get_compiled(v, self.settings, ttl=0) for v in sources]  # the alias's version now: pinned below
+                want = set().union(*(c.need for c in compiled))
                 need = lambda o: ["vars (an object)"] if not isinstance(o.get("vars", o), dict) else sorted(want - set(o.get("vars", o)))
             else:
                 from jupyter_llmops.models import parse_spec
@@ -124,6 +125,7 @@ class FeedbackSession:
             rows = read_jsonl(prompts, hint='one JSON object per line: {"prompt": "..."} (or the prompt variables with --versions)', missing=need)
             items = [r["prompt"] for r in rows] if mode == "models" else [r.get("vars", r) for r in rows]
             self.meta = {"name": name, "mode": mode, "sources": list(sources), "prompts": items, "created": time.time(), "source_file": str(prompts)}
+            if mode == "versions": self.meta["pinned"] = [f"{c.name}/{c.version}" for c in compiled]  # an alias moved mid-session mixed versions under one name
             self.folder.mkdir(parents=True, exist_ok=True)
             if any(redact(x) != x for x in sources): self.folder.chmod(0o700)  # a key in a model's URL: its answers and judgements name it
             if not create_new(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False)):  # another process made it meanwhile:
@@ -158,7 +160,8 @@ class FeedbackSession:
                 out = complete(self.prompts[index], spec=self.sources[side], max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
             else:
                 from jupyter_llmops.prompts import render
-                out = complete(render(self.sources[side], self.settings, **self.prompts[index]), max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
+                ref = self.meta.get("pinned", self.sources)[side]  # the version the session started with, wherever its alias points now
+                out = complete(render(ref, self.settings, **self.prompts[index]), max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
             return {"source": self.sources[side], "text": out.text}
         return _answer_once(self.folder, self._answers, {"index": index, "side": side}, generate)
 
