@@ -132,3 +132,12 @@ def drop(d: Path):
         gone = d.with_name(f".{d.name}.dropped-{os.getpid()}-{time.time_ns()}")
         os.rename(d, gone)
     shutil.rmtree(gone, ignore_errors=True)
+    for old in d.parent.glob(".*.dropped-*-*"):  # a drop killed before it finished kept its disk space for good
+        pid = re.fullmatch(r"\..+\.dropped-(\d+)-\d+", old.name)
+        if pid and not _alive(int(pid[1])): shutil.rmtree(old, ignore_errors=True)
+
+def _alive(pid: int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: pass
+    return True
