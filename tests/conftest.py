@@ -68,16 +68,18 @@ def postgres():
     as_pg = (lambda *a: ["runuser", "-u", "postgres", "--", *a]) if root else (lambda *a: list(a))
     if root: shutil.chown(d, "postgres"); d.chmod(0o755)
     subprocess.run(as_pg(str(pgbin / "initdb"), "-D", str(d / "pg"), "-U", "jobs", "--auth=trust", "-E", "UTF8"), check=True, capture_output=True, timeout=120)
-    subprocess.run(as_pg(str(pgbin / "pg_ctl"), "-D", str(d / "pg"), "-l", str(d / "pg" / "server.log"), "-w", "-t", "60",
-                         "-o", f"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=200", "start"), check=True, capture_output=True, timeout=120)
     made = []
+    ctl = lambda *a: subprocess.run(as_pg(str(pgbin / "pg_ctl"), "-D", str(d / "pg"), "-l", str(d / "pg" / "server.log"), "-w", "-t", "60", *a),
+                                    check=True, capture_output=True, timeout=120)
+    start = lambda: ctl("-o", f"-p {port} -k {d} -c listen_addresses=127.0.0.1 -c max_connections=200", "start")
+    start()
     def url(db: str) -> str:
         if db not in made:
             with psycopg.connect(f"host=127.0.0.1 port={port} user=jobs dbname=postgres", autocommit=True) as c: c.execute(f'CREATE DATABASE "{db}"')
             made.append(db)
         return f"postgresql+psycopg://jobs@127.0.0.1:{port}/{db}"
     try:
-        yield SimpleNamespace(url=url, port=port)
+        yield SimpleNamespace(url=url, port=port, start=start, stop=lambda: ctl("-m", "fast", "stop"))  # a test that stops it starts it again
     finally:
         subprocess.run(as_pg(str(pgbin / "pg_ctl"), "-D", str(d / "pg"), "-m", "immediate", "stop"), capture_output=True, timeout=60)
         shutil.rmtree(d, ignore_errors=True)

@@ -26,3 +26,19 @@ def test_store_claims_and_leases_on_postgresql(postgres, tmp_path, monkeypatch):
     assert [(r.attempt, r.status) for r in b.history("nightly")] == [(2, "succeeded"), (1, "lost_lease")]
     manual = b.claim_tick("nightly", None, "M", lease=30, trigger="manual")
     assert manual and b.row(manual).tick > t
+
+
+def test_a_kernel_outlives_a_stop_and_a_restart_of_the_jobs_database(postgres, tmp_path, monkeypatch):
+    "A kernel and the REST server keep one engine: a restart is invisible, a stop is said as a new process says it (not SQLAlchemy's error and SQL)."
+    import pytest
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.pipelines.store import JobsUnavailable
+    monkeypatch.setenv("LLMOPS_JOBS_DB", postgres.url("outage"))
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    assert len(dispatch(["schedule", "list"])) == 0
+    postgres.stop()
+    try:
+        with pytest.raises(JobsUnavailable, match=r"the jobs database server at postgresql\+psycopg://jobs@127.0.0.1:\d+/outage does not answer"):
+            dispatch(["schedule", "list"])
+    finally: postgres.start()
+    assert len(dispatch(["schedule", "list"])) == 0  # the first command after the restart: its dead connection replaced

@@ -8,7 +8,7 @@ import argparse, difflib, errno, shlex, textwrap
 from dataclasses import dataclass
 from typing import Callable
 from ..config import kit_version
-from ..errors import UsageError, disk_full, path_too_long
+from ..errors import LLMOpsError, UsageError, disk_full, path_too_long
 
 # %% auto #0
 __all__ = ['REGISTRY', 'FAMILIES', 'Parser', 'actions', 'HelpText', 'Context', 'Command', 'command', 'split_line', 'build_parser',
@@ -139,11 +139,23 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
     except Exception as e:
         if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG: raise path_too_long(e.filename) from None  # the user's to fix
         if (full := disk_full(e)) is not None: raise full from None  # not "unexpected OSError", nor FAISS's C++ words
+        if (jobs := _jobs_down(e, ctx)) is not None: raise jobs from None
         from jupyter_llmops.mlstore import tracking_error
         if (down := tracking_error(e, ctx.settings)) is not None: raise down from None  # the server, or its database, is down
         raise
 
 # %% ../../../nbs/40_commands_core.ipynb #c887a317
+def _jobs_down(e: BaseException, ctx) -> LLMOpsError | None:
+    "A team's PostgreSQL jobs database that stopped answering after this process first reached it (a kernel, the REST server): said as when it is first reached, not as SQLAlchemy's error with its SQL."
+    import traceback
+    if type(e).__name__ != "OperationalError" or not ctx.settings.jobs_db.startswith("postgresql"): return None
+    if not any(f.f_code.co_filename.endswith("store.py") and "pipelines" in f.f_code.co_filename for f, _ in traceback.walk_tb(e.__traceback__)): return None  # the jobs store's, no other database's
+    from jupyter_llmops.pipelines.store import JobsUnavailable
+    from jupyter_llmops.redaction import redact
+    why = str(getattr(e, "orig", e)).strip().splitlines() or [""]
+    return JobsUnavailable(f"the jobs database server at {redact(ctx.settings.jobs_db)} does not answer: {redact(why[0][:200])}",
+                           hint="start it (PostgreSQL), or work locally: `%llmops config set jobs_db \"\"`")
+
 def _arg(a) -> str:
     "One argparse action as synopsis text."
     if a.option_strings:

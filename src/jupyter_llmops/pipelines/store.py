@@ -176,7 +176,7 @@ def _engine(url: str):
                 try: os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # schedules hold their parameters, secret ones too: the owner's alone
                 except OSError: pass  # not ours to create or read: the connection says why
             kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
-        elif url.startswith("postgresql"): kw["connect_args"] = {"connect_timeout": 10}  # a host that drops packets: seconds, not minutes
+        elif url.startswith("postgresql"): kw.update(connect_args={"connect_timeout": 10}, pool_pre_ping=True)  # seconds, not minutes; a restarted server's dead connections replaced
         if not url.startswith("sqlite") and "@" in (rest := url.split("//", 1)[-1].split("?")[0]) and any(c in rest.rsplit("@", 1)[0] for c in "@/"): raise UsageError(f"the jobs database URL {redact(url)} holds an @ or / in its user or password", hint="write them percent-encoded: @ as %40, / as %2F (: as %3A, % as %25)")
         try: engine = create_engine(url, future=True, **kw)
         except Exception as e:
