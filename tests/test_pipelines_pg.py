@@ -42,3 +42,24 @@ def test_a_kernel_outlives_a_stop_and_a_restart_of_the_jobs_database(postgres, t
             dispatch(["schedule", "list"])
     finally: postgres.start()
     assert len(dispatch(["schedule", "list"])) == 0  # the first command after the restart: its dead connection replaced
+
+
+def test_a_jobs_database_that_refuses_or_never_answers_is_said_after_one_try(postgres, tmp_path):
+    "A login refused is said as such (not 'does not answer, start it'); a host that never answers is tried once, not 20 times (211 s)."
+    import socket, threading
+    import pytest
+    from jupyter_llmops.errors import ConfigError
+    from jupyter_llmops.pipelines.store import JobsUnavailable
+    with pytest.raises(ConfigError, match='refused: .*database "nosuch" does not exist'):
+        JobStore(postgres.url("store").rsplit("/", 1)[0] + "/nosuch")
+    srv, accepted = socket.create_server(("127.0.0.1", 0)), []
+    def serve():  # accepts and never answers, as a host behind a firewall that drops packets
+        while True:
+            try: accepted.append(srv.accept()[0])
+            except OSError: return
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with pytest.raises(JobsUnavailable, match="does not answer"):
+            JobStore(f"postgresql+psycopg://u@127.0.0.1:{srv.getsockname()[1]}/jobs")
+    finally: srv.close()
+    assert len(accepted) == 1

@@ -154,8 +154,8 @@ def _create(engine, md, runs):
                     if col not in have: c.execute(text(f"ALTER TABLE llmops_job_runs ADD COLUMN {col} {typ}"))
                 for ix in runs.indexes: ix.create(c, checkfirst=True)
             return
-        except OperationalError:  # another process creating or migrating at the same moment
-            if attempt == 19: raise
+        except OperationalError as e:  # another process creating or migrating at the same moment
+            if attempt == 19 or getattr(e.orig, "sqlstate", "") is None: raise  # no connection (no SQLSTATE): tried once, a silent host took 211 s
             time.sleep(0.1 + 0.05 * attempt)
 
 class JobsUnavailable(LLMOpsError):
@@ -190,7 +190,10 @@ def _engine(url: str):
         except DatabaseError as e:
             engine.dispose()
             if isinstance(e, OperationalError) and not url.startswith("sqlite"):  # a server that does not answer: said so, tried afresh next time
-                raise JobsUnavailable(f"the jobs database server at {redact(url)} does not answer: {redact(str(getattr(e, 'orig', e)).strip().splitlines()[-1][:200])}",
+                why = [x.strip() for x in str(getattr(e, "orig", e)).strip().splitlines() if x.strip()] or [""]
+                if login := next((x for x in why if "authentication failed" in x or "does not exist" in x), None):
+                    raise ConfigError(f"the jobs database server at {redact(url)} refused: {redact(login[:200])}", hint="check the user, password and database name in jobs_db") from None
+                raise JobsUnavailable(f"the jobs database server at {redact(url)} does not answer: {redact(' '.join(why)[-300:])}",
                                       hint="start it (PostgreSQL), or work locally: `%llmops config set jobs_db \"\"`") from None
             first = str(getattr(e, "orig", e)).splitlines()[0]
             raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}",  # a full disk reads "disk I/O error" to a new connection
@@ -340,15 +343,13 @@ class JobStore:
             with self.engine.begin() as c:
                 return c.execute(self.runs.insert().values(schedule=old.schedule, tick=old.tick, attempt=old.attempt + 1, trigger=old.trigger,
                                                            status="queued", due=self.NOW + delay)).inserted_primary_key[0]
-        except IntegrityError:
-            return None
+        except IntegrityError: return None
 
     def expired(self) -> list:
         "Running rows whose lease ran out on the database's clock: their scheduler died, stopped or lost the database."
         from sqlalchemy import select
         r = self.runs.c
-        with self.engine.connect() as c:
-            return c.execute(select(self.runs).where(r.status == "running", r.lease_until < self.NOW)).all()
+        with self.engine.connect() as c: return c.execute(select(self.runs).where(r.status == "running", r.lease_until < self.NOW)).all()
 
     def running(self, owner: str | None = None, schedule: str | None = None) -> list:
         "Running rows, of one `owner` or one `schedule`."
