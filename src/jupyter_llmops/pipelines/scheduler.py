@@ -33,13 +33,16 @@ def backoff(settings: Settings, attempt: int) -> float:
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #739f884b
 def _owner(prefix: str = "") -> str: return f"{prefix}{HOST}:{os.getpid()}:{secrets.token_hex(3)}"
 
-def _patiently(fn, tries: int = 4, wait: float = 0.5):
-    "`fn()`, tried again after an error (a full disk, a database briefly away): a run's end is worth a few seconds."
-    for i in range(tries):
+def _patiently(fn, tries: int = 4, wait: float = 0.5, until: float | None = None, lost=lambda: False):
+    """`fn()`, tried again after an error (a full disk, a database briefly away): `tries` times, or with `until` (a
+    `time.monotonic()` deadline) until then, unless `lost()`: a run's end is worth the lease it holds."""
+    i = 0
+    while True:
         try: return fn()
         except Exception:
-            if i == tries - 1: raise
-            time.sleep(wait * (i + 1))
+            i += 1
+            if (i >= tries if until is None else time.monotonic() + min(wait * i, 2) > until) or lost(): raise
+            time.sleep(min(wait * i, 2))
 
 def default_runner(schedule: Schedule, row, settings: Settings, kernel: dict | None = None):
     "Run one attempt of `schedule` with the notebook runner (locally, or on Dask): a `RunResult`. `kernel` is shared with `execute`."
@@ -172,7 +175,9 @@ class Scheduler:
             if rid in self.lost:
                 res.status, res.error = "lost_lease", f"the attempt lost its lease ({self.lost[rid]}); the kernel was killed"
                 log.warning("run %s: %s; result dropped", rid, res.error)
-            elif not _patiently(lambda: self.store.finish(rid, res.status, res.output_path, res.html_path, res.run_id, res.error, only_if_running=True, owner=self.owner)):
+            elif not _patiently(lambda: self.store.finish(rid, res.status, res.output_path, res.html_path, res.run_id, res.error, only_if_running=True, owner=self.owner),
+                                until=time.monotonic() + self.lease, lost=lambda: rid in self.lost):  # the lease is still renewed meanwhile: a short outage
+                                # as a job ends neither marks it lost nor runs it again (3 s of tries did)
                 log.warning("run %s ended after its lease was taken over; result dropped", rid)
             else:
                 log.info("%s: run %s %s%s", row.schedule, rid, res.status, f": {res.error}" if res.error else "")
