@@ -395,6 +395,20 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
         assert r.status == "succeeded" and r.glue["double"] == 6
         assert r.glue["parent"] not in (os.getpid(),)  # the kernel's parent is the Dask worker, not this process
         assert Path(r.html_path).is_file() and _mlflow_run(r.run_id).info.status == "FINISHED"
+        # a scheduled attempt taken over (its daemon killed, or stopped) is killed on its worker: it never runs beside its
+        # retry (before: the notebook ran on to its end, two runs of one tick at once)
+        import concurrent.futures
+        from jupyter_llmops.pipelines.scheduler import default_runner
+        from jupyter_llmops.pipelines.store import JobStore
+        s = load_settings(proj); st = JobStore(settings=s)
+        mknb(proj / "long.ipynb", "import time, pathlib\npathlib.Path('long.start').touch()\ntime.sleep(120)\npathlib.Path('long.end').touch()")
+        sch = st.add("long", str(proj / "long.ipynb"), str(proj), "0 0 1 1 *", executor="dask")
+        rid = st.claim_tick("long", None, "a-daemon", lease=60, trigger="manual")
+        out = concurrent.futures.ThreadPoolExecutor(1).submit(default_runner, sch, st.row(rid), s)
+        wait(lambda: (proj / "long.start").exists(), 120, 0.5, "the long run to start on the worker")
+        assert st.mark_lost(rid, "given up", owner="a-daemon")  # what its daemon writes as it stops (one taking over writes the same)
+        res = out.result(timeout=60)
+        assert (res.status, "lease was taken over (lost_lease)" in res.error, (proj / "long.end").exists()) == ("failed", True, False), res.error
         # every worker leaves while a run waits on the cluster: the run is given up after the grace, not waited on for ever
         from jupyter_llmops.pipelines.runner import submit
         mknb(proj / "slow.ipynb", "import time\ntime.sleep(300)")

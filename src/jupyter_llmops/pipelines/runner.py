@@ -351,10 +351,10 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     return res
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #2cd1c9c4
-def submit(executor: str, settings: Settings, *args, **kw):
+def submit(executor: str, settings: Settings, *args, via=None, **kw): # via: dask, what runs `execute` on the worker (the scheduler's lease watch)
     "Start `execute(*args, **kw)` on `executor` (`local` = a thread of this process driving its own kernel, or `dask`): a future."
     if executor == "dask":  # secrets only where nobody reads them on the way (34_pipelines_cluster)
-        return dask_submit(settings, execute, *args, secret=[f"parameter {k}" for k, v in (kw.get("params") or {}).items() if is_secret(k, v)], **kw)
+        return dask_submit(settings, via or execute, *args, secret=[f"parameter {k}" for k, v in (kw.get("params") or {}).items() if is_secret(k, v)], **kw)
     if executor == "local":
         from concurrent.futures import Future
         import_for_runs()  # here, before the threads: two runs (or a run and the caller) would import at once

@@ -44,12 +44,34 @@ def _patiently(fn, tries: int = 4, wait: float = 0.5, until: float | None = None
             if (i >= tries if until is None else time.monotonic() + min(wait * i, 2) > until) or lost(): raise
             time.sleep(min(wait * i, 2))
 
+def _leased(attempt: tuple, *args, settings: Settings, **kw):
+    """On a Dask worker: `execute(*args, ...)` of attempt (id, owner, lease in s), its kernel killed once the attempt is
+    no longer its owner's running one, or its lease is no longer renewed (its daemon killed or stopped): the worker's
+    run never goes on beside the retry (before: a tick ran twice, at once)."""
+    from jupyter_llmops.pipelines.runner import execute
+    rid, owner, lease = attempt
+    kernel, done = {}, threading.Event()
+    def watch():
+        store, seen = JobStore(settings=settings), time.monotonic()
+        while not done.wait(max(0.2, lease / 12)):
+            try: r, now = store.row(rid), store.now()
+            except Exception:  # the database away: as the daemon's own keeper, given up when the lease would have run out
+                if time.monotonic() - seen > lease: return kill_kernel(kernel, "the jobs database was away for its whole lease")
+                continue
+            seen = time.monotonic()
+            if r is None or r.status != "running" or r.owner != owner: return kill_kernel(kernel, f"the attempt's lease was taken over ({r.status if r else 'removed'})")
+            if (r.lease_until or 0) - now < lease / 6: return kill_kernel(kernel, "its lease is no longer renewed (its scheduler died or stopped)")
+    threading.Thread(target=watch, daemon=True, name="llmops-lease-watch").start()
+    try: return execute(*args, settings=settings, kernel=kernel, **kw)
+    finally: done.set()
+
 def default_runner(schedule: Schedule, row, settings: Settings, kernel: dict | None = None):
     "Run one attempt of `schedule` with the notebook runner (locally, or on Dask): a `RunResult`. `kernel` is shared with `execute`."
     from jupyter_llmops.pipelines.runner import execute, submit
     kw = dict(params=schedule.params, timeout=schedule.timeout and min(schedule.timeout, settings.pipeline_max_timeout), name=schedule.name,
               cwd=schedule.root or None, tags={"llmops.schedule": schedule.name, "llmops.attempt": str(row.attempt), "llmops.trigger": row.trigger})
-    if schedule.executor == "dask": return submit("dask", settings, schedule.notebook, **kw).result()  # its kernel lives on a worker
+    if schedule.executor == "dask":  # its kernel lives on a worker, watched there against the attempt's lease
+        return submit("dask", settings, (row.id, row.owner, (row.lease_until or 0) - (row.started or 0)), schedule.notebook, via=_leased, **kw).result()
     return execute(schedule.notebook, settings=settings, kernel=kernel, **kw)
 
 class Scheduler:
