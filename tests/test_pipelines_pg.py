@@ -1,5 +1,6 @@
 "The jobs store on PostgreSQL (team mode): claims, the one-running-attempt rule and leases on the server's clock."
 import time
+from pathlib import Path
 from jupyter_llmops.config import load_settings
 from jupyter_llmops.pipelines.cron import prev_tick
 from jupyter_llmops.pipelines.store import JobStore
@@ -63,3 +64,26 @@ def test_a_jobs_database_that_refuses_or_never_answers_is_said_after_one_try(pos
             JobStore(f"postgresql+psycopg://u@127.0.0.1:{srv.getsockname()[1]}/jobs")
     finally: srv.close()
     assert len(accepted) == 1
+
+
+def test_a_scheduler_started_before_its_database_waits_for_it(postgres, tmp_path, monkeypatch):
+    "A reboot that starts the daemon before PostgreSQL: it waits and serves once the server is up (before: it exited for good, with a traceback)."
+    from jupyter_llmops.pipelines import daemon
+    monkeypatch.setenv("LLMOPS_JOBS_DB", postgres.url("boot"))
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    s = load_settings(tmp_path)
+    def until(ok, what, limit=90):
+        end = time.time() + limit
+        while not ok():
+            assert time.time() < end, what
+            time.sleep(0.2)
+    postgres.stop()
+    try:
+        pid = daemon.start(s)
+        log = lambda: Path(daemon.status(s).log).read_text() if Path(daemon.status(s).log).exists() else ""
+        until(lambda: "does not answer" in log() and "trying again in" in log(), "the daemon to say it waits")
+        assert daemon.status(s).pid == pid and "Traceback" not in log()
+    finally: postgres.start()
+    try: until(lambda: daemon.status(s).owner, "the daemon to serve once PostgreSQL is up")
+    finally: daemon.stop(s)
+    assert "serving postgresql+psycopg://jobs@127.0.0.1" in log()

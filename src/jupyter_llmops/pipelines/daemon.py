@@ -12,6 +12,7 @@ from ..redaction import redact
 from ..errors import LLMOpsError, UsageError
 from ..files import FileLock
 from .scheduler import Scheduler, log
+from .store import JobsUnavailable
 
 # %% auto #0
 __all__ = ['MAIN', 'SchedulerStatus', 'status', 'start', 'stop', 'dump_stacks', 'RedactingFormatter', 'main']
@@ -77,6 +78,7 @@ def start(settings: Settings | None = None, poll: float = 1.0, lease: float | No
     try:
         lock.write({"starting": os.getpid()})
         logf.parent.mkdir(parents=True, exist_ok=True)
+        since = logf.stat().st_size if logf.exists() else 0  # a failed start shows its own lines, not the last runs'
         env = {**os.environ, "LLMOPS_HOME": str(s.home), "LLMOPS_JOBS_DB": s.jobs_db}
         if s.file: env["LLMOPS_SETTINGS"] = str(s.file)
         cmd = [sys.executable, "-c", MAIN, "--poll", str(poll), "--lease", str(lease), "--lock-fd", str(lock.fd)]
@@ -91,7 +93,7 @@ def start(settings: Settings | None = None, poll: float = 1.0, lease: float | No
             time.sleep(0.05)
     finally:
         os.close(lock.fd)  # the daemon holds the lock through its copy of the file
-    tail = logf.read_text(errors="replace")[-1500:] if logf.exists() else ""
+    tail = logf.read_bytes()[since:].decode(errors="replace")[-1500:] if logf.exists() else ""
     raise LLMOpsError(f"the scheduler (PID {pid}) did not start:\n{tail}", hint=f"see {logf}")
 
 def stop(settings: Settings | None = None, timeout: float = 20.0) -> SchedulerStatus:
@@ -145,9 +147,15 @@ def main(argv: list[str] | None = None):
     if not lock.acquire(block=False):
         log.error("another scheduler holds %s (%s): this one does not start", pidfile, FileLock.holder(pidfile)); sys.exit(1)
     os.set_inheritable(lock.fd, False)  # kernels must not keep the lock
-    sched = Scheduler(s, a.poll, a.lease)
-    stop_ev = threading.Event()
+    stop_ev, pause = threading.Event(), a.poll
     for sig in (signal.SIGTERM, signal.SIGINT): signal.signal(sig, lambda *_: stop_ev.set())
+    lock.write({"pid": os.getpid(), "started": time.time(), "poll": a.poll, "lease": a.lease})
+    while True:  # started before its PostgreSQL (a reboot): it waits for it, as its passes do, instead of exiting for good
+        try: sched = Scheduler(s, a.poll, a.lease); break
+        except JobsUnavailable as e:
+            log.error("%s; trying again in %gs", str(e).splitlines()[0], pause)
+            if stop_ev.wait(pause): lock.release(); logging.shutdown(); os._exit(0)
+            pause = min(pause * 2, 60.0)
     signal.signal(signal.SIGUSR1, lambda *_: dump_stacks())  # `kill -USR1 PID`: what each thread and each run waits for, into the log
     lock.write({"pid": os.getpid(), "owner": sched.owner, "started": time.time(), "poll": a.poll, "lease": a.lease})
     from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
