@@ -22,8 +22,8 @@ from .store import FAILED, HOST, History, JobStore, Schedule
 log = logging.getLogger("jupyter_llmops.scheduler")
 
 # %% auto #0
-__all__ = ['log', 'backoff', 'default_runner', 'Scheduler', 'ScheduleList', 'add_schedule', 'list_schedules', 'pause', 'resume',
-           'remove', 'latest', 'history', 'run_now', 'ManualRun', 'start_run']
+__all__ = ['log', 'backoff', 'end_lost_run', 'default_runner', 'Scheduler', 'ScheduleList', 'add_schedule', 'list_schedules',
+           'pause', 'resume', 'remove', 'latest', 'history', 'run_now', 'ManualRun', 'start_run']
 
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #b1d4fd03
 def backoff(settings: Settings, attempt: int) -> float:
@@ -65,11 +65,24 @@ def _leased(attempt: tuple, *args, settings: Settings, **kw):
     try: return execute(*args, settings=settings, kernel=kernel, **kw)
     finally: done.set()
 
+def end_lost_run(settings: Settings, row) -> list[str]:
+    "End the MLflow run of a lost attempt (its daemon killed, its Dask worker gone) as KILLED: no run stays RUNNING for good. Never raises."
+    try:
+        from jupyter_llmops.mlstore import connect
+        mlflow = connect(settings)
+        runs = mlflow.search_runs(search_all_experiments=True, output_format="list",
+                                  filter_string=f"tags.`llmops.job_run` = '{row.id}@{row.owner}' and attributes.status = 'RUNNING'")
+        for r in runs: mlflow.MlflowClient().set_terminated(r.info.run_id, "KILLED")
+        return [r.info.run_id for r in runs]
+    except Exception as e:
+        log.warning("the MLflow run of lost run %s was not ended: %s", row.id, redact(f"{type(e).__name__}: {e}")[:300]); return []
+
 def default_runner(schedule: Schedule, row, settings: Settings, kernel: dict | None = None):
     "Run one attempt of `schedule` with the notebook runner (locally, or on Dask): a `RunResult`. `kernel` is shared with `execute`."
     from jupyter_llmops.pipelines.runner import execute, submit
     kw = dict(params=schedule.params, timeout=schedule.timeout and min(schedule.timeout, settings.pipeline_max_timeout), name=schedule.name,
-              cwd=schedule.root or None, tags={"llmops.schedule": schedule.name, "llmops.attempt": str(row.attempt), "llmops.trigger": row.trigger})
+              cwd=schedule.root or None, tags={"llmops.schedule": schedule.name, "llmops.attempt": str(row.attempt), "llmops.trigger": row.trigger,
+                                               "llmops.job_run": f"{row.id}@{row.owner}"})  # what ends its MLflow run if the attempt is lost
     if schedule.executor == "dask":  # its kernel lives on a worker, watched there against the attempt's lease
         return submit("dask", settings, (row.id, row.owner, (row.lease_until or 0) - (row.started or 0)), schedule.notebook, via=_leased, **kw).result()
     return execute(schedule.notebook, settings=settings, kernel=kernel, **kw)
@@ -119,6 +132,7 @@ class Scheduler:
 
     def _after_failure(self, rid: int, status: str, error: str, output_path: str):
         row = self.store.row(rid)
+        end_lost_run(self.settings, row)  # lost, or its Dask worker gone (RunLost): a run nobody will end
         try: sch = self.store.get(row.schedule)
         except NotFoundError: return
         will_retry = row.trigger == "cron" and row.attempt <= sch.retries
