@@ -311,6 +311,22 @@ def test_one_daemon_per_home(proj):
     assert not st.running and _daemons(s.home) == []
 
 
+def test_a_scheduler_an_older_kit_started_is_seen_stopped_and_never_doubled(proj):
+    "An older kit's daemon wrote its PID file and held no lock: it read as not running, `stop` left it serving old code, `start` ran a second."
+    import json
+    from jupyter_llmops.errors import LLMOpsError
+    s = load_settings()
+    old = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)  # from jupyter_llmops.pipelines.scheduler import main; main()"])
+    try:
+        pidfile = D._paths(s)[0]; pidfile.parent.mkdir(parents=True, exist_ok=True)
+        pidfile.write_text(json.dumps({"pid": old.pid, "owner": "vm:1:old", "started": time.time()}))
+        st = D.status(s)
+        assert (st.running, st.pid, st.owner) == (True, old.pid, "vm:1:old (an older version of the kit)")
+        with pytest.raises(LLMOpsError, match=f"a scheduler started by an older version of the kit runs as PID {old.pid}"): D.start(s)
+        assert not D.stop(s).running and old.wait(30) == -signal.SIGTERM and _daemons(s.home) == []
+    finally: old.kill()
+
+
 def _daemons(home) -> list[int]:
     "The scheduler daemons of `home` that run on this machine."
     out = []

@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/38_pipelines_daemon.ipynb #d1a00003
 from __future__ import annotations
-import logging, os, signal, subprocess, sys, threading, time
+import json, logging, os, signal, subprocess, sys, threading, time
 from dataclasses import dataclass
 from pathlib import Path
 from ..config import Settings, load_settings
@@ -43,8 +43,18 @@ def status(settings: Settings | None = None) -> SchedulerStatus:
     s = settings or load_settings()
     pidfile, logf = _paths(s)
     info = FileLock.holder(pidfile)
+    if info is None and (old := _older(pidfile)):  # started by an older kit, which held no lock: seen, so stopped, never doubled
+        return SchedulerStatus(True, old["pid"], str(pidfile), str(logf), old.get("started"), f"{old.get('owner', '')} (an older version of the kit)")
     if info is None: return SchedulerStatus(False, None, str(pidfile), str(logf))
     return SchedulerStatus(True, info.get("pid"), str(pidfile), str(logf), info.get("started"), info.get("owner", ""))
+
+def _older(pidfile: Path) -> dict | None:
+    "What the pid file says of a scheduler an older kit started (a PID file, no lock): its JSON while that process lives and is one."
+    try:
+        info = json.loads(pidfile.read_text())
+        cmd = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError, TypeError): return None
+    return info if b"jupyter_llmops.pipelines" in cmd and b"import main" in cmd and not _gone(int(info["pid"])) else None
 
 def _gone(pid: int) -> bool:
     "Whether process `pid` has exited (a zombie counts as exited)."
@@ -70,6 +80,8 @@ def start(settings: Settings | None = None, poll: float = 1.0, lease: float | No
     lease = lease or s.pipeline_lease
     if not (0 < poll < float("inf") and 0 < lease < float("inf")): raise UsageError(f"--poll {poll:g} --lease {lease:g}: both must be positive, finite seconds", hint="--poll 1 --lease 60")
     pidfile, logf = _paths(s)
+    if (old := _older(pidfile)) is not None:
+        raise LLMOpsError(f"a scheduler started by an older version of the kit runs as PID {old['pid']}", hint="stop it first: llmops scheduler stop")
     lock = FileLock(pidfile)
     if not lock.acquire(block=False):  # a daemon runs, or another `start` is launching one
         st = _wait_pid(s, wait)
