@@ -121,7 +121,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                 old = prev = read_manifest(cur)
                 if (old["model"], old["chunk_size"], old["overlap"]) != (emb.id, chunker.chunk_size, chunker.overlap): old = {}
                 else:
-                    rag_store.check_digests(cur, old)  # its chunks are reused: another version's or index's are not
+                    rag_store.check_digests(cur, old, say=False)  # its chunks are reused: another version's or index's are not
                     with open(cur / "chunks.jsonl") as fh:
                         for line in fh:
                             c = json.loads(line); old_chunks.setdefault(c["source"], []).append(c)
