@@ -157,3 +157,8 @@ def test_a_session_of_prompt_aliases_keeps_the_versions_it_started_with(tmp_path
     texts = sorted(t for it in (first, second) for t in (it.answer_a, it.answer_b))
     assert texts == ["V1 terse: question 0?", "V1 terse: question 1?", "V2 chatty: question 0?", "V2 chatty: question 1?"], texts
     assert json.loads((s.folder / "session.json").read_text())["pinned"] == ["qa/1", "qa/2"]
+    import pytest
+    meta = json.loads((s.folder / "session.json").read_text()); del meta["pinned"]  # as an older kit wrote it: it cannot know; it says so
+    (s.folder / "session.json").write_text(json.dumps(meta))
+    with pytest.warns(UserWarning, match="'aliases' was started by an older kit, which kept no versions: it renders qa@champion and qa@challenger as they point now"):
+        FeedbackSession("aliases", settings=st)

@@ -110,6 +110,9 @@ class FeedbackSession:
             if prompts is not None:
                 rows = read_jsonl(prompts, hint='one JSON object per line: {"prompt": "..."} (or the prompt variables with --versions)')
                 _same_items(name, self.meta, "prompts", [r.get("prompt") if mode == "models" else r.get("vars", r) for r in rows])
+            if self.meta["mode"] == "versions" and "pinned" not in self.meta and any("@" in x for x in self.meta["sources"]):  # an older kit's
+                __import__("warnings").warn(f"feedback session {name!r} was started by an older kit, which kept no versions: it renders "
+                                            f"{' and '.join(self.meta['sources'])} as they point now; if an alias moved, its answers mix versions")
         elif prompts is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --prompts FILE --models A,B")
         else:
