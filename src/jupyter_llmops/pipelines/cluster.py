@@ -50,7 +50,9 @@ def dask_client(settings: Settings):
         except OSError as e: raise UsageError(f"no Dask scheduler answers at {addr}: {e}", hint="start one: dask scheduler; dask worker ADDRESS") from None
         c.register_plugin(_plugin())  # the workers there now, and every one that joins later
         _clients[addr] = c
-    if not c.scheduler_info()["workers"]:  # a run sent there would wait for ever, with no deadline to end it
+    if c.status == "connecting":  # the scheduler was lost (killed, restarted): its worker list reads empty meanwhile (a bare KeyError before)
+        raise UsageError(f"the connection to the Dask scheduler at {addr} was lost; the client is reconnecting", hint="run it again in a moment; if the scheduler stopped, start it: dask scheduler")
+    if not c.scheduler_info().get("workers"):  # a run sent there would wait for ever, with no deadline to end it
         raise UsageError(f"the Dask scheduler at {addr} has no workers", hint=f"start one: dask worker {addr}")
     return c
 
@@ -72,7 +74,7 @@ def watch(fut, client, among: list[str] | None = None):
                     e = RunLost(f"the connection to the Dask scheduler was lost while {fut.key} ran ({(str(e).split('reason:', 1)[-1].strip().splitlines() or ['cancelled'])[0].rstrip('.')}): "
                                 "the notebook may still finish on its worker", hint="`llmops runs` shows its MLflow run when it ends: look there before running it again")
                 out.set_exception(e); return
-            try: workers = [w for w in client.scheduler_info()["workers"] if among is None or w in among]
+            try: workers = [w for w in client.scheduler_info().get("workers", {}) if among is None or w in among]
             except Exception: workers = []  # the scheduler gone too: as good as no worker
             alone = None if workers else (alone or time.monotonic())
             if alone and time.monotonic() - alone > NO_WORKER_GRACE:
@@ -108,7 +110,7 @@ def private_workers(client, addr: str, secret: list[str]) -> list[str]:
     what = ", ".join(secret)
     if not private(addr):
         raise InsecureDestination(f"{what} would cross the network in clear text to the Dask scheduler at {redact(addr)}", hint=_HINT)
-    ok = [w for w in client.scheduler_info()["workers"] if private(w)]
+    ok = [w for w in client.scheduler_info().get("workers", {}) if private(w)]
     if not ok:
         raise InsecureDestination(f"{what} would cross the network in clear text: no worker of the Dask cluster at {redact(addr)} "
                                   "is reached over TLS or on this machine", hint=_HINT)
