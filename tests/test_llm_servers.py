@@ -118,6 +118,14 @@ def test_a_lone_surrogate_in_an_answer_is_kept_as_a_replacement_character(st, se
     assert ("Par\ufffdis." in (it.answer_a, it.answer_b), fs.progress, server.hits["surrogate"]) == (True, (1, 1), n)
 
 
+def test_an_answer_cut_at_max_tokens_is_marked_and_shown_by_ask(st, server):
+    "2 completion tokens of 8 allowed: whole; of 2 allowed: cut, and `ask` says where it was cut and how to have more."
+    from jupyter_llmops.ask import ask
+    assert [complete("Capital?", server.spec("ok"), max_tokens=n, settings=st, record=False).truncated for n in (8, 2)] == [False, True]
+    r = ask("Capital?", llm=server.spec("ok"), max_tokens=2, settings=st)
+    assert "(cut at 2 tokens: --max-tokens raises it; 11 tokens" in repr(r) and "cut at 2 tokens" in r._repr_html_()
+
+
 def test_a_rate_limit_is_waited_out_and_a_server_error_says_the_servers_words(st, server):
     assert complete("Capital?", server.spec("flaky"), max_tokens=8, settings=st, record=False).text == "Paris."
     assert server.hits["flaky"] == 2

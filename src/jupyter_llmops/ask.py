@@ -29,16 +29,20 @@ class Answer:
     prompt: tuple | None = None
     streamed: bool = False  # the text was already printed as it came: the view shows the rest
     context: list = field(default_factory=list)  # the retrieved passages it was given: [{'n', 'source', 'text'}]
+    truncated: bool = False  # the answer used all of --max-tokens: most likely cut short
+
+    @property
+    def _cut(self) -> str: return f"cut at {self.usage.completion} tokens: --max-tokens raises it; " if self.truncated else ""
 
     def __repr__(self):
         src = "".join(f"\n  [{s['n']}] {s['source']}@{s['start']}" for s in self.sources)
-        return f"{'' if self.streamed else self.text + chr(10)}({self.usage.total} tokens, {self.latency_s:.2f} s, ${self.cost:.6f}){src}"
+        return f"{'' if self.streamed else self.text + chr(10)}({self._cut}{self.usage.total} tokens, {self.latency_s:.2f} s, ${self.cost:.6f}){src}"
 
     def _repr_html_(self):
         src = "".join(f"<li>[{escape(str(s['n']))}] <code>{escape(s['source'])}</code>:{escape(str(s['start']))}</li>" for s in self.sources)
         text = "" if self.streamed else f"<div style='white-space:pre-wrap'>{escape(self.text)}</div>"
         return (f"<div>{text}<small>{escape(self.model)} · "
-                f"{self.usage.prompt}+{self.usage.completion} tokens · {self.latency_s:.2f} s · ${self.cost:.6f}"
+                f"{escape(self._cut)}{self.usage.prompt}+{self.usage.completion} tokens · {self.latency_s:.2f} s · ${self.cost:.6f}"
                 + (f" · prompt {escape(str(self.prompt[0]))}/{escape(str(self.prompt[1]))}" if self.prompt else "") + "</small>"
                 + (f"<ol style='list-style:none;padding-left:0'>{src}</ol>" if src else "") + "</div>")
 
@@ -92,4 +96,4 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
         attrs.update({"llmops.index_version": f"{index}/{index_version(index, s)}", "llmops.question": question})
     out = complete(msg, llm, max_tokens=max_tokens, system=system, settings=s, trace_attrs=attrs or None, on_token=on_token)
     return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None,
-                  attrs.get("llmops.context", []))
+                  attrs.get("llmops.context", []), out.truncated)

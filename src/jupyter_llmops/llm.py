@@ -305,7 +305,8 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
             text = re.sub("[\ud800-\udfff]", "\ufffd", text)  # a lone surrogate (a JSON escape without its pair) no file, cache or terminal takes
             usage = _plausible(usage, msgs, max_tokens, redact(s.text))
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
-        c = Completion(text, s.text, usage or Usage(), time.perf_counter() - t0, est if usage is None else cost_of(s.text, usage, settings.costs), pv, logprob=lp)
+        c = Completion(text, s.text, usage or Usage(), time.perf_counter() - t0, est if usage is None else cost_of(s.text, usage, settings.costs), pv, logprob=lp,
+                       truncated=usage is not None and usage.completion >= max_tokens)
         try: spend(settings, c.cost, pv, reservation=held, model=s.text)  # the spend first: counted, and the alert share's alerts raised
         except Exception as e: warnings.warn(f"the call's cost was not added to the budget ledger ({type(e).__name__}: {e})")
     except BaseException as e:  # an interrupt too, even after the model answered: the hold never outlives the call
@@ -316,5 +317,5 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         try: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, dataclasses.replace(c, text=redact(c.text)))
         except Exception as e: warnings.warn(f"the answer was not cached ({type(e).__name__}: {e})")
     if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None,
-                                    {**(trace_attrs or {}), **({"llmops.logprob": lp} if lp is not None else {})})
+                                    {**(trace_attrs or {}), **({"llmops.logprob": lp} if lp is not None else {}), **({"llmops.truncated": True} if c.truncated else {})})
     return c

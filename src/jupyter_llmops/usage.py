@@ -36,6 +36,7 @@ class Completion:
     trace_id: str | None = None
     logprob: float | None = None  # mean log-probability of the generated tokens (local models, not streamed)
     cached: bool = False  # served by the semantic cache
+    truncated: bool = False  # it used every token of max_tokens: most likely cut short (a server's finish_reason "length")
 
     def __repr__(self): return self.text
 
