@@ -320,6 +320,7 @@ def test_a_scheduler_an_older_kit_started_is_seen_stopped_and_never_doubled(proj
     try:
         pidfile = D._paths(s)[0]; pidfile.parent.mkdir(parents=True, exist_ok=True)
         pidfile.write_text(json.dumps({"pid": old.pid, "owner": "vm:1:old", "started": time.time()}))
+        wait(lambda: D.status(s).running, 30, 0.1, f"the older daemon to be seen: {Path(f'/proc/{old.pid}/cmdline').read_bytes()!r}")
         st = D.status(s)
         assert (st.running, st.pid, st.owner) == (True, old.pid, "vm:1:old (an older version of the kit)")
         with pytest.raises(LLMOpsError, match=f"a scheduler started by an older version of the kit runs as PID {old.pid}"): D.start(s)

@@ -54,7 +54,7 @@ def _older(pidfile: Path) -> dict | None:
         info = json.loads(pidfile.read_text())
         cmd = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
     except (OSError, ValueError, KeyError, TypeError): return None
-    return info if b"jupyter_llmops.pipelines" in cmd and b"import main" in cmd and not _gone(int(info["pid"])) else None
+    return info if b"jupyter_llmops.pipelines.scheduler import main" in cmd and not _gone(int(info["pid"])) and FileLock.holder(pidfile) is None else None
 
 def _gone(pid: int) -> bool:
     "Whether process `pid` has exited (a zombie counts as exited)."
