@@ -4,6 +4,8 @@
 #        scripts/team-down.sh DIR                          stops both.
 # Installs Debian's postgresql when it is missing (as root). PYTHON names the interpreter that has mlflow.
 set -euo pipefail
+# the servers started below must not hold the caller's files: under `flock LOCK scripts/team-up.sh` they held LOCK until team-down
+for fd in /proc/$$/fd/*; do fd=${fd##*/}; case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac; done
 DIR=$(realpath -m "$1"); PG_PORT=${2:-55432}; MLFLOW_PORT=${3:-5055}; PYTHON=${PYTHON:-python3}
 port_free() { "$PYTHON" -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); sys.exit(s.connect_ex(('127.0.0.1', $1)) == 0)"; }
 pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }

@@ -17,10 +17,12 @@ def team():
     d = tempfile.mkdtemp(prefix="llmops-team-")
     pg, port = free_port(), free_port()
     env = {**os.environ, "PYTHON": sys.executable}
-    up = subprocess.run(["bash", str(ROOT / "scripts/team-up.sh"), d, str(pg), str(port)], env=env,
+    lock = os.path.join(d, "caller.lock")  # a caller holding a lock (flock LOCK scripts/team-up.sh): the servers must not keep it
+    up = subprocess.run(["flock", lock, "bash", str(ROOT / "scripts/team-up.sh"), d, str(pg), str(port)], env=env,
                         capture_output=True, text=True, timeout=400)
     try:
         assert up.returncode == 0, up.stderr
+        assert subprocess.run(["flock", "-n", lock, "true"]).returncode == 0  # free while the servers run
         yield up.stdout.strip(), pg
     finally:
         subprocess.run(["bash", str(ROOT / "scripts/team-down.sh"), d], timeout=120)
