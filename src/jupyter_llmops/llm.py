@@ -13,7 +13,7 @@ from .errors import LLMOpsError, UsageError, at_least
 from .evaluators import SCORER_IMPORTS, score_rows
 from .models import ModelSpec, load_causal_lm, parse_spec
 from .net import bound_key, check_destination, open_url
-from .recorder import RECORDER
+from .recorder import RECORDER, _clean as clean_text
 from .routing import choose, confident, get_route, question_of
 from .usage import Completion, Usage, cost_of, priced, prompt_bound
 _unpriced: set = set()  # models warned about: no price while a budget is set
@@ -302,7 +302,7 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         t0, ns0, lp = time.perf_counter(), time.time_ns(), None
         if s.kind == "openai":
             text, usage = _openai(s, msgs, max_tokens, temperature, settings.llm_timeout, on_token, settings.openai_keys, settings.llm_retries)
-            text = re.sub("[\ud800-\udfff]", "\ufffd", text)  # a lone surrogate (a JSON escape without its pair) no file, cache or terminal takes
+            text = clean_text(text)  # a lone surrogate (a JSON escape without its pair) no file, cache or terminal takes: U+FFFD, as the recorder keeps calls
             usage = _plausible(usage, msgs, max_tokens, redact(s.text))
         else: text, usage, lp = _local(s, msgs, max_tokens, temperature, settings, on_token)
         c = Completion(text, s.text, usage or Usage(), time.perf_counter() - t0, est if usage is None else cost_of(s.text, usage, settings.costs), pv, logprob=lp,
