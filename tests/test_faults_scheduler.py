@@ -2,7 +2,7 @@
 PostgreSQL, killed (SIGKILL) and frozen (SIGSTOP) mid-run, cut off by a locked jobs database, run with a faked clock, stopped
 through missed ticks, started twice at once, and manual runs mixed with cron ticks. Each promise is checked by counting
 what really ran: the attempts in the jobs database and the events each notebook's kernel wrote."""
-import os, signal, sqlite3, subprocess, sys, time
+import json, os, signal, sqlite3, subprocess, sys, time
 from collections import Counter
 from pathlib import Path
 import pytest
@@ -121,6 +121,8 @@ def test_sigkill_of_the_scheduler_mid_run(proj):
     assert _attempts(store, "k") == [("succeeded", 2, "cron"), ("lost_lease", 1, "cron")]
     assert "lease" in store.history("k")[1].error
     assert len(events(proj / "k.log", "end")) == 1  # one result
+    lost = store.history("k")[1]  # its output notebook is kept and named (before: the lost attempt's row named none)
+    assert json.loads(Path(lost.output_path).read_text())["metadata"]["papermill"]["parameters"]["tag"] == "k", lost
 
 
 def test_sigusr1_makes_the_daemon_write_where_each_run_waits(proj):

@@ -409,6 +409,7 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
         assert st.mark_lost(rid, "given up", owner="a-daemon")  # what its daemon writes as it stops (one taking over writes the same)
         res = out.result(timeout=60)
         assert (res.status, "lease was taken over (lost_lease)" in res.error, (proj / "long.end").exists()) == ("failed", True, False), res.error
+        assert Path(st.row(rid).output_path) == Path(res.output_path) and Path(res.output_path).is_file()  # where it lies, in its row
         # every worker leaves while a run waits on the cluster: the run is given up after the grace, not waited on for ever
         from jupyter_llmops.pipelines.runner import submit
         mknb(proj / "slow.ipynb", "import time\ntime.sleep(300)")

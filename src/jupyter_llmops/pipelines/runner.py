@@ -289,7 +289,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     starter = threading.Thread(target=start_mlflow, daemon=True, name="llmops-mlflow-start")
     if log: import_for_runs(); starter.start()  # the kernel's imports (IPython.paths...) done before the thread imports MLflow's: racing, one failed (KeyError: 'IPython')
     state, done = (kernel if kernel is not None else {}), threading.Event()
-    state["env"] = env
+    state["env"], state["output_path"] = env, str(out_nb)  # `on_start` may record where the output goes (a lost attempt's is kept)
     timeout = check_timeout(timeout, s)
     def watchdog():
         if not done.wait(timeout): state["deadline_passed"] = True; _kill(state)

@@ -51,6 +51,7 @@ def _leased(attempt: tuple, *args, settings: Settings, **kw):
     from jupyter_llmops.pipelines.runner import execute
     rid, owner, lease = attempt
     kernel, done = {}, threading.Event()
+    kernel["on_start"] = lambda pid: JobStore(settings=settings).set_kernel(rid, output_path=kernel.get("output_path"))  # where it lies on the worker
     def watch():
         store, seen = JobStore(settings=settings), time.monotonic()
         while not done.wait(max(0.2, lease / 12)):
@@ -132,6 +133,7 @@ class Scheduler:
 
     def _after_failure(self, rid: int, status: str, error: str, output_path: str):
         row = self.store.row(rid)
+        output_path = output_path or row.output_path or ""  # a lost attempt's, recorded as its kernel started
         end_lost_run(self.settings, row)  # lost, or its Dask worker gone (RunLost): a run nobody will end
         try: sch = self.store.get(row.schedule)
         except NotFoundError: return
@@ -188,7 +190,9 @@ class Scheduler:
 
     def _kernel(self, rid: int) -> dict:
         "The dict shared with attempt `rid`'s runner: the kernel's pid is recorded in its row as soon as the kernel starts."
-        return {"on_start": lambda pid: self.store.set_kernel(rid, pid)}
+        k = {}
+        k["on_start"] = lambda pid: self.store.set_kernel(rid, pid, k.get("output_path"))  # its output notebook too: a lost attempt's is found
+        return k
 
     def _start(self, rid: int, since: float):
         self.keeper.hold(rid, since); self.kernels[rid] = self._kernel(rid)

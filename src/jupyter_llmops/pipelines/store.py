@@ -306,9 +306,9 @@ class JobStore:
                 .values(lease_until=self.NOW + lease)
             return set(c.execute(q.returning(r.id)).scalars().all())
 
-    def set_kernel(self, run_id: int, pid: int):
-        "Record the pid of the attempt's kernel (a recovering scheduler on this host kills it)."
-        with self.engine.begin() as c: c.execute(self.runs.update().where(self.runs.c.id == run_id).values(pid=pid, host=HOST))
+    def set_kernel(self, run_id: int, pid: int | None = None, output_path: str | None = None):
+        "Record the pid of the attempt's kernel (a recovering scheduler on this host kills it) and its output notebook (kept if the attempt is lost)."
+        with self.engine.begin() as c: c.execute(self.runs.update().where(self.runs.c.id == run_id).values(**({"pid": pid, "host": HOST} if pid else {}), **({"output_path": output_path} if output_path else {})))
 
     def row(self, run_id: int):
         from sqlalchemy import select
@@ -322,7 +322,7 @@ class JobStore:
         if only_if_running: q = q.where(r.status == "running")
         if owner: q = q.where(r.owner == owner)
         with self.engine.begin() as c:
-            return c.execute(q.values(status=status, finished=self.NOW, output_path=output_path, html_path=html_path,
+            return c.execute(q.values(status=status, finished=self.NOW, output_path=output_path or r.output_path, html_path=html_path,
                                       run_id=mlflow_run, error=redact(error or ""), lease_until=None)).rowcount == 1
 
     def mark_lost(self, run_id: int, error: str, owner: str | None = None) -> bool:
