@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/31_train_core.ipynb #7164b937
 from __future__ import annotations
-import functools, hashlib, json, math, os, shutil, tempfile, time
+import functools, hashlib, json, math, os, shutil, tempfile, time, warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from html import escape
@@ -301,7 +301,8 @@ def save_model(model, tok, mlflow, settings: Settings, name: str = "model") -> P
     if art is None: mlflow.log_artifacts(str(dest), name)
     return dest
 
-def register(run_id: str, name: str, settings: Settings, artifact: str = "model") -> tuple[str, int]:
+def register(run_id: str, name: str, settings: Settings, artifact: str = "model",
+             worse: str = "") -> tuple[str, int]: # worse: what got worse in training (`worse_than_before`): warned, and kept on the version
     "Register the run's model folder in the MLflow model registry; (name, version)."
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
@@ -310,7 +311,8 @@ def register(run_id: str, name: str, settings: Settings, artifact: str = "model"
     except MlflowException as e:
         if "already exists" not in str(e).lower() and "RESOURCE_ALREADY_EXISTS" not in str(e): raise
     src = c.get_run(run_id).info.artifact_uri.rstrip("/") + "/" + artifact
-    mv = c.create_model_version(name, src, run_id=run_id, tags={"llmops.kind": "trained-model"})
+    mv = c.create_model_version(name, src, run_id=run_id, tags={"llmops.kind": "trained-model"} | ({"llmops.heldout_worse": worse} if worse else {}))
+    if worse: warnings.warn(f"models:/{name}/{mv.version}: {worse}; registered as asked (the tag llmops.heldout_worse says so in the registry)")
     return name, int(mv.version)
 
 def param_count(model) -> int: return sum(p.numel() for p in model.parameters())

@@ -11,9 +11,9 @@ from ..errors import LLMOpsError, UsageError
 from .distill import _generate
 
 # %% auto #0
-__all__ = ['PRIMARY', 'POOLING', 'HEAD_C', 'rank_key', 'split_eval', 'check_split', 'encode', 'fit_prompt', 'completion_logps',
-           'check_diverged', 'answer_means', 'reward_scores', 'generate', 'pairwise_accuracy', 'auc',
-           'fit_bradley_terry', 'fit_reward_head', 'HeldOut']
+__all__ = ['PRIMARY', 'POOLING', 'HEAD_C', 'rank_key', 'worse_than_before', 'split_eval', 'check_split', 'encode', 'fit_prompt',
+           'completion_logps', 'check_diverged', 'answer_means', 'reward_scores', 'generate', 'pairwise_accuracy',
+           'auc', 'fit_bradley_terry', 'fit_reward_head', 'HeldOut']
 
 # %% ../../../nbs/33_train_evaluate.ipynb #b06571a5
 PRIMARY = {"sft": ("eval_loss", "min"), "reward": ("eval_accuracy", "max"), "dpo": ("eval_accuracy", "max"),
@@ -24,6 +24,14 @@ def rank_key(metrics: dict, metric: str, way: str) -> tuple:
     sign = 1 if way == "max" else -1
     val = lambda k, s=1: s * metrics[k] if isinstance(metrics.get(k), float) and math.isfinite(metrics[k]) else -math.inf
     return (val(metric, sign), val("eval_margin"), val("win_rate"), val("eval_token_f1"))
+
+def worse_than_before(recipe: str, metrics: dict) -> str:
+    "What to say when the held-out metric `recipe` should move is worse after training than before it (\"\" when not, or not measured)."
+    metric, way = PRIMARY[recipe]
+    after, before = metrics.get(metric), metrics.get(f"{metric}_before")
+    if not all(isinstance(v, float) and math.isfinite(v) for v in (after, before)) or math.isclose(after, before, rel_tol=1e-6, abs_tol=1e-9): return ""
+    if (after < before) != (way == "max"): return ""
+    return f"the held-out {metric} is worse after training than before it ({before:.4g} -> {after:.4g}; {'higher' if way == 'max' else 'lower'} is better)"
 
 def _key(row: dict) -> str:
     "The prompt a row answers, as the split groups rows: its `prompt`, or a chat's turns before its last answer (two answers to one question are one prompt)."

@@ -16,7 +16,8 @@ from .core import (Hardware, TrainResult, _callback, check_options, _log_dataset
                                        hardware, loss_chart, model_folder, register, save_model, sigterm_interrupts, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
 from .distill import distill_report, load_pair, split_heldout, teacher_answer_trainer
-from .evaluate import POOLING, PRIMARY, HeldOut, _key, check_diverged, check_split, encode, fit_prompt, fit_reward_head, rank_key, split_eval
+from .evaluate import (POOLING, PRIMARY, HeldOut, _key, check_diverged, check_split, encode, fit_prompt, fit_reward_head, rank_key,
+                                           split_eval, worse_than_before)
 
 # %% auto #0
 __all__ = ['EPOCH_CAP', 'DEFAULTS', 'GPU_DEFAULTS', 'METHODS', 'SWEEPABLE', 'KEEP', 'recipe_defaults', 'parse_sweep',
@@ -325,7 +326,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
         else:
             fit, path, comparison, run_id, table = _sweep(p, hp, grid, start, before, mlflow, tmp)
     name = register_as or (f"{recipe}-best" if keep else None)
-    reg = register(run_id, name, st) if name else None
+    reg = register(run_id, name, st, worse=worse_than_before(recipe, fit["metrics"])) if name else None
     return TrainResult(recipe, run.info.run_id, str(path), fit["metrics"], fit["steps"], fit["history"], reg, comparison, table)
 
 # %% ../../../nbs/34_train_recipes.ipynb #0f0ac0ac
