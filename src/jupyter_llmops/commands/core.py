@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/40_commands_core.ipynb #741ee76e
 from __future__ import annotations
-import argparse, difflib, errno, shlex, textwrap
+import argparse, difflib, errno, re, shlex, textwrap
 from dataclasses import dataclass
 from typing import Callable
 from ..config import kit_version
@@ -20,6 +20,9 @@ class _HelpShown(Exception):
 
 class Parser(argparse.ArgumentParser):
     "An ArgumentParser that raises `UsageError` (with usage and a hint) instead of printing and exiting."
+    def __init__(self, *a, **kw):  # `--lr -inf`, `--x -1e-3` are values to check, not unknown options (argparse knows only -1, -.5)
+        super().__init__(*a, **kw)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
     def error(self, message):
         raise UsageError(f"{message}\n{self.format_usage().strip()}", hint=f"`{self.prog} -h` lists the options")
     def print_help(self, file=None): raise _HelpShown(self.format_help())
