@@ -376,22 +376,28 @@ def test_dask_executor_runs_the_notebook_on_a_worker(proj, monkeypatch):
         # a scheduler without workers would hold the run for ever: refused with the fix
         e = wait(lambda: _refusal(proj), 60, 1)
         assert "has no workers" in str(e) and f"dask worker {addr}" in e.hint
-        worker = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
-                                   "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
-        import cloudpickle
-        from jupyter_llmops.pipelines import cluster
-        client = wait(lambda: _try(lambda: cluster.dask_client(load_settings(proj))), 60, 1)
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _missing runs on the worker, where tests/ is not
-        # before any task, the worker imports what a run needs as it joins: its task threads will import nothing of their own
-        wait(lambda: list(client.run(_missing, cluster.RUN_IMPORTS).values()) == [[]], 60, 0.5, "the worker's imports")
-        # a worker without the kit (another team's, on a shared cluster) still joins: the plugin is sent by value
+        # a worker without the kit (another team's, on a shared cluster) still joins (the plugin is sent by value), but a run
+        # is never sent to it (before: it took the task and closed; alone, the run waited 60 s for "no worker")
         (proj / "nokit.py").write_text("import sys\nsys.modules['jupyter_llmops'] = None  # this worker cannot import the kit\n")
         other = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1",
                                   "--preload", str(proj / "nokit.py")], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
-        try: wait(lambda: len(client.scheduler_info()["workers"]) == 2, 60, 0.5, "the worker without the kit to join")
+        try:
+            with pytest.raises(UsageError, match="no worker of the Dask cluster at .* can import jupyter_llmops \\(1 worker\\(s\\) asked\\)"):
+                wait(lambda: _try_dask(), 60, 1)
+            worker = subprocess.Popen([str(bindir / "dask"), "worker", addr, "--nthreads", "1", "--nworkers", "1", "--no-dashboard",
+                                       "--host", "127.0.0.1"], stdout=log, stderr=subprocess.STDOUT, cwd=proj)
+            import cloudpickle
+            from jupyter_llmops.pipelines import cluster
+            client = cluster.dask_client(load_settings(proj))
+            wait(lambda: len(client.scheduler_info()["workers"]) == 2, 60, 0.5, "the worker with the kit to join")
+            cloudpickle.register_pickle_by_value(sys.modules[__name__])  # _missing runs on the worker, where tests/ is not
+            # before any task, the worker imports what a run needs as it joins: its task threads will import nothing of their own
+            wait(lambda: [w for w, m in client.run(_missing, cluster.RUN_IMPORTS, on_error="return").items() if m == []], 60, 0.5, "the worker's imports")
+            runs = [dispatch(["run", "where.ipynb", "-p", "k", "3", "--executor", "dask"]) for _ in range(2)]  # each to the worker with the kit
+            assert [r.status for r in runs] == ["succeeded"] * 2 and len(client.scheduler_info()["workers"]) == 2, [r.error for r in runs]
         finally: other.terminate(); other.wait(20)
         wait(lambda: len(client.scheduler_info()["workers"]) == 1, 30, 0.5, "that worker to leave")
-        r = wait(lambda: _try_dask(), 60, 1)
+        r = runs[0]
         assert r.status == "succeeded" and r.glue["double"] == 6
         assert r.glue["parent"] not in (os.getpid(),)  # the kernel's parent is the Dask worker, not this process
         assert Path(r.html_path).is_file() and _mlflow_run(r.run_id).info.status == "FINISHED"

@@ -12,7 +12,7 @@ from ..net import InsecureDestination, is_loopback
 
 # %% auto #0
 __all__ = ['RUN_IMPORTS', 'PLUGIN', 'NO_WORKER_GRACE', 'import_for_runs', 'dask_client', 'watch', 'RunLost', 'private',
-           'private_workers', 'dask_submit']
+           'private_workers', 'kit_workers', 'dask_submit']
 
 # %% ../../../nbs/34_pipelines_cluster.ipynb #3c1a7e23
 RUN_IMPORTS = ("papermill", "papermill.exceptions", "nbclient", "jupyter_client", "nbconvert", "ipykernel.kernelspec",
@@ -116,11 +116,24 @@ def private_workers(client, addr: str, secret: list[str]) -> list[str]:
                                   "is reached over TLS or on this machine", hint=_HINT)
     return ok
 
+def kit_workers(client, among: list[str] | None = None) -> tuple[list[str], list[str]]:
+    "(the workers of `client`'s cluster, `among` these, that can import the kit; all of them): a run goes only where it can start."
+    def has_kit():  # nested, so sent by value: a worker without the kit unpickles it too
+        try: import jupyter_llmops.pipelines.runner; return True
+        except ImportError: return False
+    seen = list(client.scheduler_info().get("workers", {})) if among is None else among
+    told = client.run(has_kit, workers=seen, on_error="return") if seen else {}
+    return [w for w in seen if told.get(w) is True], seen
+
 def dask_submit(settings: Settings, fn, *args, secret: list[str] = (), **kw):
     "Submit `fn(*args, settings=settings, **kw)` to the cluster: a watched future. A run holding secrets (`secret` names them; settings are checked here) goes only to workers reached privately."
     c = dask_client(settings)
     secret = [*secret, *(f"setting {k}" for k, v in vars(settings).items() if isinstance(v, str) and redact(v) != v)]
     among = private_workers(c, settings.dask_scheduler, secret) if secret else None  # pinned to them: never another worker
+    kit, seen = kit_workers(c, among)  # a worker without the kit (another team's) took the task and crashed; alone, the run waited 60 s
+    if not kit: raise UsageError(f"no worker of the Dask cluster at {redact(settings.dask_scheduler)} can import jupyter_llmops ({len(seen)} worker(s) asked)",
+                                 hint="install the kit where the workers run (pip install 'jupyter-llmops[pipelines]', the version this kernel has), then start them again")
+    if len(kit) < len(seen): among = kit  # pinned to them; a cluster whose workers all have the kit stays free to grow
     key = f"llmops-run-{secrets.token_hex(6)}"
     fut = c.submit(_once, key, fn, *args, settings=settings, pure=False, key=key, workers=among, **kw)  # started once at most
     return watch(fut, c, among)  # a run on a cluster whose workers all left would wait for ever
