@@ -23,14 +23,14 @@ def team():
     try:
         assert up.returncode == 0, up.stderr
         assert subprocess.run(["flock", "-n", lock, "true"]).returncode == 0  # free while the servers run
-        yield up.stdout.strip(), pg
+        yield up.stdout.strip(), pg, d
     finally:
         subprocess.run(["bash", str(ROOT / "scripts/team-down.sh"), d], timeout=120)
         shutil.rmtree(d, ignore_errors=True)
 
 
 def test_same_flow_against_a_tracking_server_on_postgresql(team, tmp_path):
-    uri, pg = team
+    uri, pg, _ = team
     s = load_settings(tmp_path, environ={**os.environ, "LLMOPS_TRACKING_URI": uri, "LLMOPS_HOME": str(tmp_path)})
     from sklearn.datasets import load_wine
     from sklearn.linear_model import LogisticRegression
@@ -97,7 +97,7 @@ def test_recorded_calls_on_postgresql_bulk_rows_equal_log_spans(team, tmp_path):
     from mlflow.tracking._tracking_service.utils import _get_store
     from jupyter_llmops.recorder import RECORDER, _bulk_write, _span_dict, flush
     from test_recorder import CALLS, TIDS
-    uri, pg = team
+    uri, pg, _ = team
     db = f"postgresql://mlflow@127.0.0.1:{pg}/mlflow"
     store, client = _get_store(db), MlflowClient(db)
     eid = client.create_experiment("rec-pg", artifact_location=(tmp_path / "art").as_uri())
@@ -132,3 +132,35 @@ def test_recorded_calls_on_postgresql_bulk_rows_equal_log_spans(team, tmp_path):
     assert flush() and RECORDER.via_log_spans == before + 1
     tr = MlflowClient(uri).get_trace(tid)
     assert tr.info.state.value == "ERROR" and tr.info.tags["llmops.model"] == CALLS[1]["model"]
+
+
+def test_a_tracked_cell_whose_database_stops_keeps_its_error_and_its_run_is_ended_later(team, tmp_path):
+    "The team's PostgreSQL stops while a tracked cell runs: the cell's own error is raised (a cell that succeeded gets the store's), and the run is not left RUNNING for good."
+    import mlflow, warnings
+    from jupyter_llmops.mlstore import finish_pending
+    uri, pg, d = team
+    s = load_settings(tmp_path, environ={**os.environ, "LLMOPS_TRACKING_URI": uri, "LLMOPS_HOME": str(tmp_path)})
+    pgbin = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    as_pg = (lambda *a: ["runuser", "-u", "postgres", "--", *a]) if os.getuid() == 0 else (lambda *a: list(a))
+    ctl = lambda *a: subprocess.run(as_pg(str(pgbin / "pg_ctl"), "-D", f"{d}/pg", "-l", f"{d}/pg/server.log", "-w", "-t", "60", *a), check=True, capture_output=True)
+    start = lambda: ctl("-o", f"-p {pg} -k {d} -c listen_addresses=127.0.0.1", "start")
+    def stop_then(fail: bool):
+        ctl("-m", "fast", "stop")
+        if fail: raise ValueError("the cell's own error")
+    client = mlflow.MlflowClient(uri)
+    ids = []
+    for fail in (True, False):
+        try:
+            with warnings.catch_warnings(record=True) as w:
+                warnings.simplefilter("always")
+                with pytest.raises(ValueError if fail else tracking.TrackingUnavailable) as e:
+                    tracking.track(lambda: stop_then(fail), "x = 1", experiment="outage", run_name=f"fail-{fail}", settings=s)
+            kept = [str(x.message) for x in w if "not closed" in str(x.message)]
+            assert len(kept) == 1 and "closed with its results by the next notebook run or tracked cell" in kept[0], [str(x.message) for x in w]
+            ids.append(kept[0].split("MLflow run ", 1)[1].split()[0])
+            assert ("the cell's own error" in str(e.value)) if fail else ("is its database down?" in str(e.value)), e.value
+            assert mlflow.active_run() is None  # later cells do not log into it
+        finally: start()
+        assert client.get_run(ids[-1]).info.status == "RUNNING"  # until the store answers again
+        assert finish_pending(s) == 1
+        assert client.get_run(ids[-1]).info.status == ("FAILED" if fail else "FINISHED")

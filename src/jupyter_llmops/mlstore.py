@@ -123,7 +123,7 @@ def finish_run(run_id: str, status: str, # FINISHED | FAILED | KILLED
         atomic_write(_pending(s) / f"{run_id}.json", json.dumps(rec))
         why = (str(e).strip().splitlines() or [""])[0][:200]
         warnings.warn(redact(f"MLflow run {run_id} not closed ({type(e).__name__}: {why}); kept, it is closed with its results "
-                             "by the next notebook run that reaches the tracking server"))
+                             "by the next notebook run or tracked cell that reaches the tracking server"))
         return False
 
 def finish_pending(settings: Settings | None = None) -> int:

@@ -13,7 +13,7 @@ from .redaction import redact
 from .display import figure, img_html, png_b64, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .files import check_alias
-from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, list_experiments
+from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, finish_pending, finish_run, list_experiments, tracking_error
 
 # %% auto #0
 __all__ = ['RunView', 'get_run', 'track', 'runs', 'Comparison', 'compare', 'ModelVersionView', 'register_model', 'set_alias']
@@ -97,6 +97,16 @@ def _end_strays(mlflow, own: str, outer: str | None):
         warnings.warn(f"the cell left MLflow run {a.info.run_id} ({a.info.run_name}) active: it is ended, so that later cells do not log into it")
         mlflow.end_run()
 
+def _end_own(mlflow, run_id: str, status: str, s: Settings):
+    """End the cell's run (unless the cell ended it). When the tracking store stopped answering during the cell, its end is
+    kept and written later (`mlstore.finish_run`): the run is not left RUNNING for good, and the cell's own error, if it
+    failed, is the one raised; else the store's (before: its `runs/update` error replaced the cell's)."""
+    if (a := mlflow.active_run()) is None or a.info.run_id != run_id: return
+    try: mlflow.end_run(status)  # leaves the run's context first: later cells do not log into it even if this fails
+    except Exception as e:
+        finish_run(run_id, status, settings=s)  # warns that it was kept
+        if status == "FINISHED": raise (tracking_error(e, s) or e) from None
+
 def track(body: Callable[[], object], # runs the cell
           source: str | None = None, # the cell's source, logged as the artifact cell.py
           experiment: str | None = None, # default: the settings' experiment
@@ -113,14 +123,20 @@ def track(body: Callable[[], object], # runs the cell
         import mlflow.sklearn
         mlflow.sklearn.autolog(silent=True)
     outer = mlflow.active_run()
+    try: finish_pending(s)  # runs an earlier outage left open: closed with their results
+    except Exception: pass
     try:
-        with mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None) as run:
+        run, status = mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None), "FAILED"
+        try:
             if source: mlflow.log_text(redact(source), "cell.py")
             try: body()
             except BaseException as e:
                 e.add_note(f"(MLflow run {run.info.run_id} in experiment {name!r} was marked FAILED)")
                 raise
-            finally: _end_strays(mlflow, run.info.run_id, outer and outer.info.run_id)
+            status = "FINISHED"
+        finally:
+            _end_strays(mlflow, run.info.run_id, outer and outer.info.run_id)
+            _end_own(mlflow, run.info.run_id, status, s)
     finally:
         if sk: mlflow.sklearn.autolog(disable=True)
     return RunView.from_run(mlflow.get_run(run.info.run_id), name, s.tracking_uri)
