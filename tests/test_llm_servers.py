@@ -47,6 +47,7 @@ def server():
             if mode == "hugeusage": return self.reply(200, json.dumps({**ANSWER, "usage": {"prompt_tokens": 9, "completion_tokens": 10**30}}).encode())
             if mode == "flaky" and hits[mode] == 1: return self.reply(429, b'{"error": {"message": "slow down"}}', headers=[("Retry-After", "0")])
             if mode == "flaky": return self.reply(200, json.dumps(ANSWER).encode())
+            if mode == "e401": return self.reply(401, json.dumps({"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization', '').split()[-1]}."}}).encode())
             if mode == "e500": return self.reply(500, json.dumps({"error": {"message": f"upstream exploded; your header was Bearer {KEY}"}}).encode())
             if mode == "cut" and req.get("stream"): return self.stream(_event(_piece("The answer is: first, turn")), _event(_piece(" off the")))
             if mode == "errevent" and req.get("stream"): return self.stream(_event(_piece("The answer")), _event({"error": {"message": "overloaded"}}))
@@ -194,3 +195,17 @@ def test_the_cli_says_a_cut_stream_on_a_line_of_its_own(st, server, tmp_path):
     assert out.returncode == 1 and out.stdout == "The answer is: first, turn off the\n", (out.returncode, out.stdout)
     assert out.stderr.rstrip().splitlines()[-2].startswith("llmops: LLMOpsError: openai:m@http://127.0.0.1:")
     assert "the stream ended before the answer did" in out.stderr and KEY not in out.stderr + out.stdout
+
+
+def test_a_server_that_quotes_a_key_of_no_known_shape_never_has_it_written(st, server, monkeypatch):
+    "An OpenAI-style 401 quotes the key it got: a key bound by openai_keys without a known prefix was kept in clear in the error, the trace and the notebook (found by a probe)."
+    from jupyter_llmops.recorder import flush
+    shapeless = "qZ7mW3kP9vT2xR8nL4bY6cF1hJ5dGa"
+    monkeypatch.setenv("MY_VENDOR_CREDS", shapeless)  # a name that says nothing: only its binding tells the kit it is a key
+    base = server.spec("e401").split("@", 1)[1]
+    s = st.updated(openai_keys=f"{base}=MY_VENDOR_CREDS", eval_on_record="off")
+    with pytest.raises(LLMOpsError, match="HTTP 401.*Incorrect API key provided: \\*\\*\\*") as e:
+        complete("Capital?", server.spec("e401"), max_tokens=8, settings=s)
+    assert flush()
+    stored = b"".join(f.read_bytes() for f in (s.home).rglob("*") if f.is_file())
+    assert shapeless not in str(e.value) + str(e.value.hint) and shapeless.encode() not in stored and b"Incorrect API key provided: ***" in stored

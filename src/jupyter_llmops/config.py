@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Mapping
 from .errors import ConfigError, UsageError
 from .files import atomic_write, file_locked, read_jsonl
-from .redaction import mask_url, redact
+from .redaction import mask_url, redact, remember_uri_secrets
 
 # %% auto #0
 __all__ = ['SECTION', 'FILENAME', 'ENV_PREFIX', 'KEYS', 'Settings', 'parse_costs', 'parse_budget', 'parse_bindings', 'parse_zone',
@@ -315,6 +315,7 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
     home = home.resolve()
     typed.update(home=home, tracking_uri=typed["tracking_uri"] or f"sqlite:///{home / 'mlflow.db'}",
                  jobs_db=typed["jobs_db"] or f"sqlite:///{home / 'jobs.db'}")
+    for text, _ in raw.values(): remember_uri_secrets(str(text))  # an error quoting one decoded, or without its scheme, hides it too
     return Settings(**typed, file=f, sources=src, found=found, ignored=ignored)
 
 # %% ../../nbs/02_config.ipynb #90253f32

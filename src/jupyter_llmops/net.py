@@ -4,9 +4,9 @@
 
 # %% ../../nbs/05_net.ipynb #3aa54b18
 from __future__ import annotations
-import ipaddress, os, urllib.error, urllib.request, warnings
+import http.client, ipaddress, os, urllib.error, urllib.request, warnings
 from urllib.parse import urlsplit
-from .redaction import mask_url
+from .redaction import mask_url, remember_secret
 from .errors import LLMOpsError
 
 # %% auto #0
@@ -47,6 +47,7 @@ def bound_key(base_url: str, bindings: list[tuple[str, str]], environ=None) -> t
     else:
         var = "OPENAI_API_KEY"
         if any(v == var for _, v in bindings): return var, ""  # bound to another server: not sent here
+    remember_secret(env.get(var, ""))  # a server's 401 that quotes it is hidden wherever the kit writes it
     return var, env.get(var, "")
 
 # %% ../../nbs/05_net.ipynb #633e96a5
@@ -68,4 +69,4 @@ def health(uri: str, timeout: float = 5.0) -> str | None:
             if r.status == 200: return None
             return f"HTTP {r.status}"
     except urllib.error.HTTPError as e: return f"HTTP {e.code}"
-    except (urllib.error.URLError, OSError, ValueError) as e: return str(getattr(e, "reason", e))  # ValueError: a port that is not a number
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e: return str(getattr(e, "reason", e))  # a port that is not a number (InvalidURL)

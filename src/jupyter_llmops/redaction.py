@@ -4,10 +4,11 @@
 
 # %% ../../nbs/01_redaction.ipynb #7d1e5a22
 from __future__ import annotations
-import math, re, unicodedata
+import json, math, os, re, time, unicodedata
 
 # %% auto #0
-__all__ = ['redact', 'redacted', 'redacted_frame', 'redacted_head', 'visible', 'printable', 'mask_url', 'show_kit_warnings']
+__all__ = ['remember_secret', 'remember_uri_secrets', 'redact', 'redacted', 'redacted_frame', 'redacted_head', 'visible',
+           'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -17,21 +18,70 @@ _URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^:/@\s]{
 _SECRETS = [re.compile(p) for p in (
     r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
-    r"\bAIza[0-9A-Za-z_-]{35}")]  # Google's API keys
+    r"\bAIza[0-9A-Za-z_-]{35}",  # Google's API keys
+    r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}", r"\bglpat-[A-Za-z0-9_-]{20,}", r"\bbot\d{6,}:[A-Za-z0-9_-]{30,}")]  # Stripe, GitLab, Telegram
 # a key in a URL's query: `?key=` (Google's APIs), `&sig=` / `signature=` (signed URLs), `code=` (OAuth)
 _QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|x-amz-signature|code)=)([^&#\s'\"]+)")
 # `Bearer X`; `Basic X` and `token X` only when X looks like one (a digit, a capital inside it, `=`): in prose "the mean
 # token log-probability" or "basic arithmetic" is no secret
 _HEADER = re.compile(r"\b((?i:bearer))(\s+)([A-Za-z0-9._~+/=-]{8,})|\b((?i:basic|token))(\s+)(?=[A-Za-z0-9._~+/=-]*(?:\d|[a-z][A-Z]|=))([A-Za-z0-9._~+/=-]{8,})")
-_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|token|secret|password|passwd|pwd|credentials?|auth)\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
+_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|token|secret|password|passwd|passphrase|pass|pwd|credentials?|auth)(?:_value)?|(?-i:_KEY))\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
 _WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
 _URL = re.compile(r"https?://[^\s'\"]+", re.I)
 # a random token in a URL path: 24+ characters mixing upper case, lower case and digits (not a hex id, not a date-stamped folder)
 _LONG_SEGMENT = re.compile(r"(?<=/)(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[a-z])(?=[A-Za-z0-9_-]*[A-Z])[A-Za-z0-9_-]{24,}(?=[/?#]|$)")
+# a token as a URL's whole user part (`https://TOKEN@host/v1`): hidden when it looks random (`ssh://git@host` stays)
+_TOKEN_USER = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<tok>[^:/@\s]{8,256})@(?=[^@/\s?#]{1,256}(?:[/?#\s]|$))", re.I)
+# `user:pw@host` without its scheme, as Python and Dask quote an address in their errors (`invalid address 'u:pw@h:1'`):
+# a password with a digit or a sign in it (`Contact:support@acme.com` is an address, not a password); and http.client's
+# `nonnumeric port: 'pw@host'`, which quotes what follows the user's colon
+_BARE_CRED = re.compile(r"(?<![\w/:.@%+-])(?!(?:openai|hf|local|route|models|gguf):)(?P<user>[A-Za-z0-9._-]{1,64}):(?=[^\s@/'\"]{0,256}[\d!#$%^&*+=~])[^\s@/'\"]{1,256}@(?P<host>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,10}(?::\d{1,5})?)(?![\w.-]|:/)")  # not a model spec's `openai:gpt-4o@https://...`
+_NONNUMERIC = re.compile(r"(nonnumeric port: ')[^'\n]{0,512}(')")
+_PEM = re.compile(r"-----BEGIN (?:[A-Z]+ ){0,3}PRIVATE KEY-----[A-Za-z0-9+/=\s]{0,16384}")  # the body, up to its END line (kept)
+_GIVEN: set = set()  # secret values the kit was given (`remember_secret`)
+_ENV_NAME = re.compile(r"(?i)(?:^|_)(?:api_?key|key|token|secret|password|passwd|pass|pwd|passphrase|credentials?|auth)$")  # OPENAI_API_KEY, HF_TOKEN, AWS_SECRET_ACCESS_KEY
+_known = {"at": -1e9, "vals": frozenset(), "re": None}
+
+def remember_secret(value) -> None:
+    "Hide `value` (a key, a password, a secret parameter the kit was given) wherever `redact` runs in this process, whatever its shape."
+    if isinstance(value, str) and len(v := value.strip()) >= 8: _GIVEN.add(v); _known["at"] = -1e9
+
+def remember_uri_secrets(text: str) -> None:
+    "Remember the passwords and tokens in the URIs of `text` (a setting): an error that quotes them in another form (decoded, without the scheme) hides them too."
+    from urllib.parse import unquote
+    for m in _URI_CRED.finditer(text):
+        pw = m[0][len(m["scheme"]) + len(m["user"]) + 1:m[0].rindex("@")]
+        remember_secret(pw); remember_secret(unquote(pw))
+    for m in _TOKEN_USER.finditer(text): remember_secret(m["tok"]); remember_secret(unquote(m["tok"]))
+
+def _env_value(k: str, v: str) -> str | None:
+    if k.startswith("LLMOPS_SECRET_"):  # a run's secret parameter, as its kernel gets it (JSON)
+        try: v = json.loads(v)
+        except ValueError: return None
+        return v if isinstance(v, str) else None
+    return v if _ENV_NAME.search(k) else None
+
+def _known_re():
+    "One pattern of every secret value known: those given, and the environment's keys and tokens (read at most once a second)."
+    now = time.monotonic()
+    if now - _known["at"] > 1.0:
+        env = {x.strip() for k, v in os.environ.items() if (x := _env_value(k, v)) and len(x.strip()) >= 8 and not x.startswith("/") and not re.search(r"\s", x.strip())}
+        vals = frozenset(_GIVEN | env)
+        if vals != _known["vals"]:
+            _known.update(vals=vals, re=re.compile("|".join(map(re.escape, sorted(vals, key=len, reverse=True)))) if vals else None)
+        _known["at"] = now
+    return _known["re"]
+
+def _random(tok: str) -> bool: return len(tok) >= 20 or (bool(re.search(r"\d", tok)) and bool(re.search(r"[A-Za-z]", tok)))
 
 def redact(text: str) -> str:
-    "Hide passwords in URIs, API keys and tokens, authorization headers, secret webhook paths and long random URL segments."
+    "Hide the secrets the kit knows (`remember_secret`, the environment's keys), passwords in URIs, API keys and tokens, authorization headers, secret webhook paths and long random URL segments."
+    if (known := _known_re()) is not None: text = known.sub("***", text)
     text = _URI_CRED.sub(lambda m: f"{m['scheme']}{m['user']}:***@{m['host']}", text)
+    text = _TOKEN_USER.sub(lambda m: f"{m['scheme']}***@" if _random(m["tok"]) else m[0], text)
+    text = _BARE_CRED.sub(lambda m: f"{m['user']}:***@{m['host']}", text)
+    text = _NONNUMERIC.sub(r"\1***\2", text)
+    text = _PEM.sub(lambda m: m[0][:m[0].index("KEY-----") + 8] + " ***\n", text)
     for pat in _SECRETS: text = pat.sub("***", text)
     text = _WEBHOOK.sub(lambda m: m[1] + "/***", text)
     text = _URL.sub(lambda m: _LONG_SEGMENT.sub("***", m[0]), text)
