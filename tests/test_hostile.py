@@ -392,6 +392,50 @@ async def test_an_unexpected_failure_is_json_with_a_hint(jp_fetch, rest_root, mo
     assert "Unhandled error" not in json.dumps(err)
 
 
+SHAPELESS = {"private_key": "-----BEGIN PRIVATE KEY----- MIIEvQIBADANBgkqhkiG9w0BAQEFAASC", "access_key": "qZ7mW3kP9vT2xR8nL4bY6cF1hJ5dGa",
+             "key": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "passphrase": "correct-horse-battery-9"}
+LEAKY_NB = nbformat.v4.new_notebook(metadata=KERNEL, cells=[
+    nbformat.v4.new_code_cell("private_key = access_key = key = passphrase = endpoint = ''", metadata={"tags": ["parameters"]}),
+    nbformat.v4.new_code_cell("import jupyter_llmops as k, urllib.request\nk.glue('used', access_key)\nprint('key', key, passphrase)\n"
+                              "urllib.request.urlopen(endpoint, timeout=1)")])
+
+
+def test_secrets_of_no_known_shape_stay_out_of_a_failed_run(st, tmp_path, webhook):
+    "Found by a probe of every sink: parameters named private_key, access_key, key, passphrase, and a password quoted by an error without its scheme (`nonnumeric port: 'pw@host'`), were written in clear to the output notebook, its HTML, MLflow, the jobs history, the log and the webhook."
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.pipelines import scheduler as S
+    s = st.updated(pipeline_webhook=f"{webhook.url}/hook")
+    nbformat.write(LEAKY_NB, tmp_path / "leaky.ipynb")
+    params = {**SHAPELESS, "endpoint": f"http://user:{PW}@db.internal.example/x"}
+    S.add_schedule("shapeless", str(tmp_path / "leaky.ipynb"), "0 3 * * *", params=params, settings=s)
+    res = S.run_now("shapeless", settings=s)
+    assert res.status == "failed" and "InvalidURL" in res.error and "nonnumeric port: '***'" in res.error, res.error
+    values = [*SHAPELESS.values(), PW, PW.split("@")[0]]
+    run = connect(s).MlflowClient().get_run(res.run_id).data
+    sinks = {"notebook": Path(res.output_path).read_text(), "html": Path(res.html_path).read_text(), "error": res.error,
+             "history": S.history("shapeless", settings=s)[0].error, "mlflow": json.dumps([run.params, run.tags]),
+             "webhook": json.dumps(webhook.got), "schedules": repr(S.list_schedules(settings=s)) + repr(S.list_schedules(settings=s).to_frame())}
+    assert {k: [v[:6] for v in values if v in text] for k, text in sinks.items()} == {k: [] for k in sinks}
+    assert "key *** ***" in sinks["notebook"] and json.loads(sinks["mlflow"])[0]["private_key"] == "***"  # shown as hidden, not dropped
+    assert webhook.got and "InvalidURL" in sinks["webhook"]
+
+
+def test_status_and_llm_show_settings_as_config_does(tmp_path):
+    "`llmops status` and `llmops llm` printed the llm spec with its password or token (into notebooks when run as magics); a password in an https tracking URI without a port crashed every command with it in the message."
+    proj = tmp_path / "p"; proj.mkdir()
+    tok = "UsrTok9x8y7zQ4w5e6r7"
+    (proj / "settings.ini").write_text(f"[llmops]\nllm = openai:m@http://user:{PW.replace('@', '%40')}@127.0.0.1:9/v1\n"
+                                       f"judge_llm = openai:m@https://{tok}@llm.example.com/v1\n")
+    env = {"LLMOPS_HOME": str(tmp_path / "home"), "HOME": str(tmp_path)}
+    outs = [run_cli(*a, cwd=proj, env=env) for a in (["status"], ["llm"], ["config"])]
+    assert [r.returncode for r in outs] == [0, 0, 0], [r.stderr for r in outs]
+    text = "".join(r.stdout + r.stderr for r in outs)
+    assert "user:***@127.0.0.1:9" in outs[0].stdout and "user:***@127.0.0.1:9" in outs[1].stdout
+    assert [v for v in (PW, PW.replace("@", "%40"), PW.split("@")[0], tok) if v in text] == []
+    r = run_cli("status", cwd=proj, env={**env, "LLMOPS_TRACKING_URI": f"https://mlu:{PW.split('@')[0]}Z9@mlflow.invalid"})
+    assert "Traceback" not in r.stderr and "unexpected InvalidURL" not in r.stderr and PW.split("@")[0] not in r.stdout + r.stderr, r.stderr
+
+
 # -- the whole showcase with fake secrets everywhere, then a search of everything it wrote
 
 FAKES = {"OPENAI_API_KEY": "sk-fakeopenai0123456789ABCDEFabc", "HF_TOKEN": "hf_fakehuggingface0123456789ABCD",

@@ -77,8 +77,8 @@ def send_alerts(alerts: list[dict], s: Settings, since: str, dedupe: bool = True
         mlflow = connect(s)
         with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name="monitor-alerts", nested=mlflow.active_run() is not None):
             mlflow.set_tags({"llmops.kind": "monitor-alert"})
-            mlflow.log_dict({"since": since, "alerts": alerts}, "alerts.json")
-            mlflow.log_metrics({f"alert.{re.sub(r'[^A-Za-z0-9_.-]', '_', a['group'])}.{a['metric']}": a["value"] for a in alerts})
+            mlflow.log_dict(redacted({"since": since, "alerts": alerts}), "alerts.json")
+            mlflow.log_metrics({f"alert.{re.sub(r'[^A-Za-z0-9_.-]', '_', redact(a['group']))}.{a['metric']}": a["value"] for a in alerts})
     except Exception as e: warnings.warn(f"alerts were not logged to MLflow: {redact(str(e))}")
     sent = post_json(s.alert_webhook, {"source": "jupyter-llmops", "since": since, "alerts": alerts}, what="alert webhook")
     if dedupe and s.alert_webhook and not sent: _unsend(alerts, s)  # refused or unreachable: not "sent this hour"

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llmops: unexpected {type(e).__name__}: {printable(redact(first))}\nHint: run again with --debug for the traceback", file=sys.stderr)
         return 1
     try:
-        if res is not None: print(_text(res), flush=True)
+        if res is not None: print(redact(_text(res)), flush=True)  # a glued value, a server's answer quoting a key
     except BrokenPipeError: return _reader_gone()
     if isinstance(getattr(res, "status", None), str) and res.status != "succeeded":  # a run or pipeline that failed: a script (CI) must see it
         from jupyter_llmops.pipelines.dag import PipelineResult

@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
 from .files import Appended, FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
-from .redaction import printable, redact
+from .redaction import printable, redact, redacted
 
 def _shown(text: str) -> str:
     "Text from a model or a file as a terminal shows it: control codes as escapes, each line indented (an answer cannot draw a `--- B ---` of its own)."
@@ -223,7 +223,7 @@ class FeedbackSession:
             mlflow.log_metrics({re.sub(r"[^\w.\- ]", "_", f"wins.{k}"): v for k, v in self.summary().items()} | {"pairs": len(pairs)})  # what MLflow takes in a name
             if pairs:
                 mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame(pairs), name=f"feedback-{self.name}"), context="feedback")
-                mlflow.log_artifact(str(self.pairs_path))
+                mlflow.log_text("".join(json.dumps(redacted(p), ensure_ascii=False) + "\n" for p in pairs), self.pairs_path.name)  # a prompt may quote a key
         atomic_write(self.folder / "logged.json", json.dumps({"judged": judged, "run_id": run.info.run_id}))
         return run.info.run_id
 

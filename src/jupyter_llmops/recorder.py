@@ -7,7 +7,7 @@ from __future__ import annotations
 import atexit, base64, json, queue, re, secrets, sys, threading, time, warnings
 from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, typed
 from .config import Settings, load_settings
-from .redaction import redact, redacted_head
+from .redaction import redact, redacted, redacted_head
 from .errors import UsageError
 
 # %% auto #0
@@ -201,7 +201,7 @@ def _span_dict(tid: bytes, call: dict) -> dict:
              "llmops.model": j(redact(call["model"])), "mlflow.traceTag.llmops.model": j(redact(call["model"])),  # a key in the spec's URL stays out
              "mlflow.llm.model": j(redact(call["model"])), "mlflow.llm.provider": j(str(call["model"]).split(":", 1)[0])}
     if call.get("text") is not None: attrs["mlflow.spanOutputs"] = j(chat_output(_kept(call["text"])))
-    for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(context_of(v) if k == "llmops.context" else v)
+    for k, v in (call.get("attrs") or {}).items(): attrs[k] = j(context_of(v) if k == "llmops.context" else redacted(v))  # ask's question, a route's model, trace_attrs
     if call.get("prompt"):
         name, version = call["prompt"]
         attrs["mlflow.traceTag.llmops.prompt"] = j(f"{name}/{version}")

@@ -50,7 +50,7 @@ def jsonable(obj):
         out = {f.name: jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj) if not f.name.startswith("_")}
         if isinstance(getattr(type(obj), "ok", None), property): out["ok"] = jsonable(obj.ok)
         return out
-    if isinstance(obj, dict): return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, dict): return {redact(str(k)): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set | frozenset): return [jsonable(v) for v in obj]
     return redact(str(obj))
 

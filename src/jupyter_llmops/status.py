@@ -39,7 +39,7 @@ class Status:
         s = self.settings
         yield f"jupyter-llmops {self.version}"
         for k, v in [("settings", s.file or "(none: defaults)"), ("home", s.home), ("tracking", s.raw("tracking_uri")),
-                     ("jobs db", s.raw("jobs_db")), ("llm", s.llm), ("embeddings", s.embed_model)]:
+                     ("jobs db", s.raw("jobs_db")), ("llm", s.raw("llm")), ("embeddings", s.raw("embed_model"))]:
             yield f"  {k:<11} {v}"
         yield "assets:"
         for a in self.assets: yield f"  [{'ok' if a.ok else '!!'}] {a.name}: {a.detail}"
@@ -51,7 +51,7 @@ class Status:
         rows = "".join(f"<tr><td>{'✅' if a.ok else '❌'}</td><td>{escape(a.name)}</td><td><code>{escape(a.detail)}</code></td></tr>" for a in self.assets)
         s = self.settings
         info = "".join(f"<tr><td>{k}</td><td colspan=2><code>{escape(str(v))}</code></td></tr>" for k, v in
-                       [("settings", s.file or "defaults"), ("home", s.home), ("tracking", s.raw("tracking_uri")), ("llm", s.llm)])
+                       [("settings", s.file or "defaults"), ("home", s.home), ("tracking", s.raw("tracking_uri")), ("llm", s.raw("llm"))])
         comps = ", ".join(f"{escape(k)} <small>{escape(v or 'missing')}</small>" for k, v in self.components.items())
         return f"<div><b>jupyter-llmops {self.version}</b><table>{info}{rows}</table><small>{comps}</small></div>"
 

@@ -151,7 +151,7 @@ def _rag(p):
 def _llm_show(a, ctx):
     from jupyter_llmops.config import load_settings
     st = load_settings()
-    return HelpText(f"llm = {st.llm}    [{st.sources['llm']}]")
+    return HelpText(f"llm = {st.raw('llm')}    [{st.sources['llm']}]")
 
 def _llm_use(a, ctx):
     from jupyter_llmops.config import set_setting

@@ -15,7 +15,7 @@ from .scheduler import Scheduler, log
 from .store import JobsUnavailable
 
 # %% auto #0
-__all__ = ['MAIN', 'SchedulerStatus', 'status', 'start', 'stop', 'dump_stacks', 'RedactingFormatter', 'main']
+__all__ = ['MAIN', 'SchedulerStatus', 'status', 'start', 'stop', 'dump_stacks', 'RedactingFormatter', 'log_to', 'main']
 
 # %% ../../../nbs/38_pipelines_daemon.ipynb #060b6491
 MAIN = "from jupyter_llmops.pipelines.daemon import main; main()"
@@ -143,6 +143,12 @@ class RedactingFormatter(logging.Formatter):
     "Every line of the scheduler's log passes through `redact`: a notebook's error text may quote a secret."
     def format(self, record): return redact(super().format(record))
 
+def log_to(stream):
+    "The daemon's log on `stream`: every record, and every Python warning (a run not logged to MLflow quotes its error; before, raw stderr), one redacted line."
+    logging.basicConfig(level=logging.INFO, stream=stream, force=True)
+    for h in logging.getLogger().handlers: h.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.captureWarnings(True)
+
 def main(argv: list[str] | None = None):
     "The daemon's entry point: take (or keep) the pid file's lock, serve until SIGTERM / SIGINT."
     import argparse
@@ -150,8 +156,7 @@ def main(argv: list[str] | None = None):
     p.add_argument("--poll", type=float, default=1.0); p.add_argument("--lease", type=float, default=None)
     p.add_argument("--lock-fd", type=int, default=None)  # the locked pid file, handed over by `start`
     a = p.parse_args(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stdout, force=True)
-    for h in logging.getLogger().handlers: h.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    log_to(sys.stdout)
     for noisy in ("papermill", "traitlets", "alembic", "mlflow"): logging.getLogger(noisy).setLevel(logging.WARNING)
     s = load_settings()
     pidfile, _ = _paths(s)

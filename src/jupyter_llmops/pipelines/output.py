@@ -9,8 +9,17 @@ import json
 ENGINE = "llmops"  # the name runs pass to papermill as engine_name
 NOTE = "[llmops: this run's outputs passed {mb:g} MB; the rest was dropped. Setting pipeline_max_output_mb raises the cap]\n"
 
+def hide(obj, values: list[str]):
+    "`obj` (an output's content: text, data, traceback) with each of `values` written `***`."
+    if isinstance(obj, str):
+        for v in values: obj = obj.replace(v, "***")
+        return obj
+    if isinstance(obj, dict): return {k: hide(v, values) for k, v in obj.items()}
+    if isinstance(obj, list): return [hide(v, values) for v in obj]
+    return obj
+
 # %% auto #0
-__all__ = ['ENGINE', 'NOTE', 'output_size', 'register_engine']
+__all__ = ['ENGINE', 'NOTE', 'hide', 'output_size', 'register_engine']
 
 # %% ../../../nbs/34_pipelines_output.ipynb #613389d0
 def output_size(content: dict) -> int:
@@ -27,13 +36,15 @@ def register_engine():
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
-    from traitlets import Integer
+    from traitlets import Integer, List, Unicode
 
     class Client(PapermillNotebookClient):
         max_output = Integer(0, help="bytes of outputs a run keeps; past them, one note and nothing more (errors always)").tag(config=True)
+        hidden = List(Unicode(), help="values the outputs never show (a run's secret parameters): each written ***").tag(config=True)
         kept, capped = 0, False
 
         def output(self, outs, msg, display_id, cell_index):
+            if self.hidden: msg = {**msg, "content": hide(msg.get("content") or {}, sorted(self.hidden, key=len, reverse=True))}  # a traceback, a glued value
             if not self.max_output or msg["msg_type"] == "error": return super().output(outs, msg, display_id, cell_index)
             if self.capped: return None
             c = msg.get("content") or {}

@@ -27,8 +27,8 @@ def param_name(k) -> bool:
     "Whether `k` can name a notebook parameter: papermill writes `k = value` into the notebook, so not `class` or `if`."
     return isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k)
 
-_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|secret|passw(or)?d|credential)")
-_SECRET_WORDS = {"token", "pwd", "auth", "authorization", "bearer"}  # as words only: `max_tokens` and `author` are not secrets
+_SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|access[_-]?key|private[_-]?key|secret|passw(or)?d|passphrase|credential)")
+_SECRET_WORDS = {"token", "pwd", "auth", "authorization", "bearer", "key", "pass", "privkey"}  # as words only: `max_tokens`, `author`, `keyword` are not secrets
 
 def is_secret(name: str, value) -> bool:
     "Whether a notebook parameter must not be written down: its name says it is a secret (`hf_token`, `accessToken`, `db_password`), or its value looks like one, inside a list or a mapping too."

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings, user_settings_path
-from ..redaction import redact
+from ..redaction import redact, remember_secret
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError
 from ..files import atomic_write, pid_tmpdir
@@ -266,6 +266,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
     secret = [k for k, v in params.items() if is_secret(k, v)]
+    for k in secret: remember_secret(params[k] if isinstance(params[k], str) else json.dumps(params[k]))  # its error, log lines and alerts hide it too
     shown = shown_params(params)  # what the notebook, its metadata and MLflow see
     env = {f"LLMOPS_SECRET_{k.upper()}": json.dumps(params[k]) for k in secret}
     if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
@@ -302,7 +303,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
                 pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), _ATOMIC + str(out_nb), parameters=shown, kernel_name=kernel_name,
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
                                     stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT,
-                                    engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20, language="python")  # a notebook without a kernelspec too
+                                    engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20, language="python",
+                                    hidden=[v if isinstance(v, str) else json.dumps(v) for k, v in params.items() if k in secret and len(str(v)) >= 6])  # a notebook without a kernelspec too
                 break
             except RuntimeError as e:
                 why = next((w for k, w in _START_FAILURES.items() if k in str(e)), None)
@@ -336,7 +338,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     skipped = [i for i, c in enumerate((nb or {}).get("cells", [])) if c.get("metadata", {}).get("papermill", {}).get("status") == "pending"]
     if status == "succeeded" and skipped:  # sys.exit(0) is papermill's success: said, since the cells after it never ran
         warnings.warn(f"{path.name} stopped early (sys.exit(0)?): {len(skipped)} cell(s) did not run, from cell {skipped[0]}")
-    res = RunResult(str(path), status, str(out_nb), "", run_id, error, cell, time.perf_counter() - t0, shown,
+    res = RunResult(str(path), status, str(out_nb), "", run_id, redact(error), cell, time.perf_counter() - t0, shown,
                     read_glue(nb) if nb else {}, started.isoformat(timespec="seconds"), state.get("kernel_started"))
     if nb:
         try: _annotate(out_nb, nb, res)
