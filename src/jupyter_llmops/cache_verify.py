@@ -4,7 +4,8 @@
 
 # %% ../../nbs/13_cache_verify.ipynb #d01a6746
 from __future__ import annotations
-import functools, os, re
+import functools, os, re, unicodedata
+from .embeddings import reads_english
 
 # %% auto #0
 __all__ = ['numbers', 'names', 'same_question']
@@ -181,9 +182,19 @@ def _roles(text: str, caps: bool) -> dict[str, str]:
             out[n] = _norm(toks[j]) if j >= 0 else ""
     return out
 
+def _plain(text: str) -> str:
+    "`text` as its words alone: NFKC, case folded, every digit in ASCII (Arabic-Indic too), without spaces or punctuation."
+    t = unicodedata.normalize("NFKC", text).casefold()
+    return re.sub(r"\W+", "", "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in t))
+
+def _symbols(text: str) -> list[str]: return sorted(c for c in text if unicodedata.category(c) in ("So", "Sc"))
+
 def same_question(query: str, stored: str) -> str | None:
-    "None when `query` may take `stored`'s answer; else why not: 'numbers', 'negation', 'names', 'opposite' or 'direction'."
+    "None when `query` may take `stored`'s answer; else why not: 'language' (not English, and not written alike), 'symbols', 'numbers', 'negation', 'names', 'opposite' or 'direction'."
     if query == stored: return None
+    if not (reads_english(query) and reads_english(stored)):  # the checks below and the embedding model read English: a German
+        return None if _plain(query) == _plain(stored) else "language"  # *nicht*, an Arabic city, a Chinese direction were served
+    if _symbols(query) != _symbols(stored): return "symbols"  # emoji, currencies: the embedding model reads every emoji as [UNK]
     if numbers(query) != numbers(stored) and numbers(query, True) != numbers(stored, True): return "numbers"
     oq, os_ = _in_order(query), _in_order(stored)
     if len(oq) > 1 and sorted(oq) == sorted(os_) and oq != os_ and (_ORDERED.search(query) or _ORDERED.search(stored)): return "numbers"

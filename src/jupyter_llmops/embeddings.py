@@ -10,7 +10,7 @@ from .files import immediate, sqlite_db
 from .models import LOCAL_EMBED, embed_model_path, quiet_load
 
 # %% auto #0
-__all__ = ['Embedder', 'EmbeddingCache']
+__all__ = ['Embedder', 'EmbeddingCache', 'reads_english']
 
 # %% ../../nbs/06_embeddings.ipynb #0e0e083a
 _embedders: dict = {}
@@ -122,3 +122,30 @@ class EmbeddingCache:
     def put_many(self, model: str, items: dict):
         rows = [(model, k, v.tobytes()) for k, v in items.items()]
         with immediate(self.db): self.db.executemany("INSERT OR REPLACE INTO emb VALUES (?, ?, ?)", rows)
+
+# %% ../../nbs/06_embeddings.ipynb #5b66fbd6
+import re, unicodedata
+_COMMON = {lang: frozenset(words.split()) for lang, words in dict(  # the commonest words of each language, for telling them apart
+    en="the of and to a an in is it you that he was for on are with as i his they be at have this from or had by not but what some we can were all "
+       "there when your how which do their if will about would so them her has more could who may been than its into only other then now also "
+       "these our out any most over such should very just after where did those here good much many my she does why doesn don isn didn no me too yes yeah",
+    de="der die das und ist nicht ein eine zu den von mit sich des auf für im dem wie was auch es an werden aus er hat dass sie nach bei um noch wird man wir kann sind oder wenn ich gibt kein keine welche welcher welches wo wer warum wann",
+    fr="le la les de des du et est un une que qui dans pour pas ne ce il elle sur au avec se plus par sont on en je vous nous peut quelle quel comment où quand pourquoi combien",
+    es="el la los las de del y es un una que en por para con no se lo al su como más pero sus le ha me si sin sobre este ya cuál qué cómo dónde cuándo cuánto cuánta porque",
+    it="il lo la gli le di del della e è un una che in per con non si da al come più ma sono ho quale quando dove perché",
+    pt="o a os as de do da dos das e é um uma que em para com não se por no na mais como",
+    nl="de het een en van is dat op te in niet met voor zijn er aan ook als bij dan maar",
+    tr="bir ve bu da de ne için ile mi mı değil çok var olan gibi daha").items()}
+_WIDE = re.compile(r"[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # Thai, Hangul, Kana, Han
+
+def reads_english(text: str) -> bool:
+    "Whether `text` is English as far as the kit can tell (a text without words, or of few Latin words, counts as English): see above."
+    latin, other, accented, seen = 0, 0, 0, dict.fromkeys(_COMMON, 0)
+    for w in re.findall(r"[^\W\d_]+", unicodedata.normalize("NFKC", text)):
+        if all("LATIN" in unicodedata.name(c, "") for c in w):
+            latin += 1; accented += any(ord(c) > 127 for c in w)
+            for lang, words in _COMMON.items(): seen[lang] += w.casefold() in words
+        else: other += len(_WIDE.findall(w)) or 1
+    if other > latin: return False
+    if any(seen.values()): return seen["en"] >= max(v for k, v in seen.items() if k != "en")  # a tie (*Is X taxable in Y?*: Dutch too) reads English
+    return latin < 5 and accented < 2
