@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, math, re, threading, unicodedata, warnings
 from pathlib import Path
 from .config import Settings, load_settings
-from .embeddings import Embedder
+from .embeddings import Embedder, reads_english
 from .errors import UsageError
 from .files import check_name
 from .grounding import LogisticModel, groundedness, groundedness_detail, groundedness_model, sentences
@@ -106,16 +106,22 @@ class Unscorable(Exception):
     def __init__(self, reason: str, final: bool = True):
         super().__init__(reason); self.reason, self.final = reason, final
 
-def _english(name: str, text: str):
-    "`Unscorable` when `text` is mostly in another script than Latin: the groundedness model and the toxicity word lists read English."
-    letters = [ch for ch in text if ch.isalpha()]
-    if letters and sum("LATIN" in unicodedata.name(ch, "") for ch in letters) < len(letters) / 2:
-        raise Unscorable(f"{name} reads English, and this answer is mostly in another script")
+def _english(name: str, text, what: str = "this answer"):
+    """`Unscorable` when `text` (or its passages) is not English (`embeddings.reads_english`): the groundedness model, the
+    toxicity word lists and the embedding model read English. (Before, only another script was seen: French, Spanish and
+    Turkish insults scored clean, a German paraphrase of its German context 0.01, an English answer to Chinese passages 0.)"""
+    if not reads_english(text if isinstance(text, str) else "\n".join(text)):
+        raise Unscorable(f"{name} reads English, and {what} is not in English")
 
 def _grounded(question, answer, context, settings=None):
     if not context: return None  # nothing to be grounded in: not scored (a blank passage is none)
-    _english("groundedness", answer)
+    _english("groundedness", answer); _english("groundedness", context, "its context")
     return groundedness(answer, context, settings=settings)
+
+def _relevant(question, answer, context, settings=None):
+    if not question.strip(): return None  # no question: nothing to be relevant to
+    _english("relevance", question, "the question"); _english("relevance", answer)
+    return relevance(question, answer, settings)
 
 def _non_toxic(question, answer, context, settings=None):
     _english("non_toxic", answer)
@@ -123,7 +129,7 @@ def _non_toxic(question, answer, context, settings=None):
 
 EVALUATORS: dict = {
     "groundedness": _grounded,
-    "relevance": lambda question, answer, context, settings=None: relevance(question, answer, settings) if question.strip() else None,  # no question: nothing to be relevant to
+    "relevance": _relevant,
     "no_pii": lambda question, answer, context, settings=None: no_pii(answer),
     "non_toxic": _non_toxic,
 }
