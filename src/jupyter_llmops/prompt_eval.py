@@ -11,6 +11,7 @@ from html import escape
 from pathlib import Path
 from typing import Callable
 from .config import Settings, load_settings
+from .embeddings import _WIDE
 from .redaction import redact, redacted_frame
 from .files import read_jsonl
 from .errors import UsageError, at_least
@@ -21,17 +22,24 @@ __all__ = ['SCORERS', 'NEEDS_RAG', 'LOWER_IS_BETTER', 'NEEDS_EXPECTED', 'normali
            'scorer', 'read_cases', 'EvalResult', 'evaluate', 'last_evaluation']
 
 # %% ../../nbs/26_prompt_eval.ipynb #98af4422
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(?<![\d.])-?\d+(?:[.,]\d+)*")  # after a letter too: *は3776メートル* as *3776メートル*
+
+def _number(text: str) -> str:
+    "A number's one spelling: a comma before three digits groups them (1,500), any other is a decimal comma (1,5 is 1.5, not 15)."
+    return re.sub(r",(?=\d{3}(?!\d))", "", text).replace(",", ".")
 
 def _plain(text: str) -> str:
     "`text` without punctuation (any script's) or invisible format characters (zero-width spaces, direction marks)."
     return "".join(ch for ch in text if unicodedata.category(ch)[0] != "P" and unicodedata.category(ch) != "Cf")
 
 def normalize(text: str, articles: bool = False) -> str:
-    "SQuAD's normalisation (lower case; no punctuation, articles or extra spaces), Unicode-folded (NFKC), numbers kept whole: -5 is not 5, 3.5 not 35."
-    text, out, last = unicodedata.normalize("NFKC", str(text)).lower().replace("\u2212", "-"), [], 0
+    """SQuAD's normalisation (lower case; no punctuation, articles or extra spaces), Unicode-folded (NFKC, case folded, every
+    digit in ASCII), numbers kept whole (-5 is not 5, 3.5 not 35, 1,5 is 1.5), a Han, Kana, Hangul or Thai character a word (as MLQA scores them)."""
+    text = unicodedata.normalize("NFKC", str(text)).casefold().replace("\u2212", "-")
+    text = _WIDE.sub(lambda m: f" {m[0]} ", "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text))
+    out, last = [], 0
     for m in _NUMBER.finditer(text):
-        out += [_plain(text[last:m.start()]), " " + m[0].replace(",", "") + " "]; last = m.end()
+        out += [_plain(text[last:m.start()]), " " + _number(m[0]) + " "]; last = m.end()
     words = " ".join(out + [_plain(text[last:])]).split()
     return " ".join(w for w in words if articles or w not in {"a", "an", "the"})
 
