@@ -119,7 +119,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
         if cur is not None:
             try:
                 old = prev = read_manifest(cur)
-                if (old["model"], old["chunk_size"], old["overlap"]) != (emb.id, chunker.chunk_size, chunker.overlap): old = {}
+                if (old["model"], old["chunk_size"], old["overlap"], old.get("chunking", 1)) != (emb.id, chunker.chunk_size, chunker.overlap, chunker.VERSION): old = {}
                 else:
                     rag_store.check_digests(cur, old, say=False)  # its chunks are reused: another version's or index's are not
                     with open(cur / "chunks.jsonl") as fh:
@@ -189,7 +189,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
             warnings.warn(f"the sources are not the last build's ({' '.join(prev.get('sources') or [])}): {len(removed)} file(s) only "
                           f"they held left the index; to add files, give every source (rag build {name} with none rebuilds the last build's)")
         m = dict(format=FORMAT, name=name, version=version, model=emb.id, model_spec=s.embed_model, dim=emb.dim, index=index,
-                 chunk_size=chunker.chunk_size, overlap=chunker.overlap, max_seq_length=emb.max_len, sources=list(sources),
+                 chunk_size=chunker.chunk_size, overlap=chunker.overlap, chunking=chunker.VERSION, max_seq_length=emb.max_len, sources=list(sources),
                  root=str(Path(root or os.getcwd()).resolve()),
                  built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), files=manifest_files,
                  counts=dict(files=len(manifest_files), chunks=n_chunks), lexical=LEXICAL, digests=rag_store.digests(tmp))
