@@ -14,13 +14,13 @@ from .embeddings import Embedder, EmbeddingCache
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least, valid_text
 from .files import atomic_write, check_name
 from .rag_docs import Chunk, Chunker, find_files, read_doc
-from .rag_rank import bm25_top, by_document, fuse, lexical_tokens, query_terms
+from .rag_rank import LEXICAL, bm25_top, by_document, fuse, lexical_tokens, query_terms
 from . import rag_store
 
 # %% auto #0
-__all__ = ['INDEX_TYPES', 'AUTO_HNSW', 'LEXICAL', 'MODES', 'FORMAT', 'LEX_WEIGHT', 'DOC_WEIGHT', 'SIBLING', 'RagIndexError',
-           'index_dir', 'read_manifest', 'index_version', 'BuildResult', 'build', 'Index', 'load', 'Hit', 'QueryResult',
-           'query', 'list_indexes', 'drop']
+__all__ = ['INDEX_TYPES', 'AUTO_HNSW', 'MODES', 'FORMAT', 'LEX_WEIGHT', 'DOC_WEIGHT', 'SIBLING', 'RagIndexError', 'index_dir',
+           'read_manifest', 'index_version', 'BuildResult', 'build', 'Index', 'load', 'Hit', 'QueryResult', 'query',
+           'list_indexes', 'drop']
 
 # %% ../../nbs/23_rag.ipynb #9056950f
 class RagIndexError(LLMOpsError):
@@ -29,7 +29,6 @@ class RagIndexError(LLMOpsError):
 
 INDEX_TYPES = ("auto", "flat", "hnsw", "ivf")
 AUTO_HNSW = 20_000  # chunks from which index "auto" is HNSW rather than exact search
-LEXICAL = "bm25-snowball"  # how BM25 terms are made (older indexes: no stemming)
 MODES = ("hybrid", "dense", "lexical")
 FORMAT = 1
 
@@ -297,7 +296,7 @@ def _dense(idx: Index, v, n: int):
     return [(int(i), float(d)) for i, d in zip(I[0], D[0]) if i >= 0]
 
 def _lexical(idx: Index, question: str, n: int):
-    terms = query_terms(question, stem=idx.manifest.get("lexical") == LEXICAL)
+    terms = query_terms(question, idx.manifest.get("lexical"))
     return bm25_top(idx.bm25, terms, min(n, len(idx.chunks))) if terms else []
 
 def _vectors(idx: Index, ids):

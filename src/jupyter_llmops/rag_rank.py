@@ -4,10 +4,10 @@
 
 # %% ../../nbs/18_rag_rank.ipynb #b59862fa
 from __future__ import annotations
-import math
+import math, re, unicodedata
 
 # %% auto #0
-__all__ = ['stem_words', 'lexical_tokens', 'query_terms', 'bm25_top', 'fuse', 'by_document']
+__all__ = ['LEXICAL', 'stem_words', 'lexical_text', 'lexical_tokens', 'query_terms', 'bm25_top', 'fuse', 'by_document']
 
 # %% ../../nbs/18_rag_rank.ipynb #9c1cfccc
 _stemmer = []
@@ -20,15 +20,31 @@ def stem_words(words: list[str]) -> list[str]:
     st = _stemmer[0].stem
     return [st(w) for w in words]
 
-def lexical_tokens(texts: list[str], stem: bool = True):
-    "bm25s tokens of `texts` (ids for indexing), with English stop words and, by default, stemming."
-    import bm25s
-    return bm25s.tokenize(texts, stopwords="en", stemmer=stem_words if stem else None, show_progress=False)
+LEXICAL = "bm25-snowball-unicode"  # how an index's BM25 terms were made (its manifest's `lexical`): "bm25-snowball" without
+# `lexical_text`, an index older still without stemming
+_WIDE_RUN = re.compile(r"[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]{2,}")
 
-def query_terms(question: str, stem: bool = True) -> list[str]:
-    "The lexical terms of a question, as `lexical_tokens` made them for the index."
+def lexical_text(text: str) -> str:
+    """What BM25 reads of `text`: NFKC, case folded (`İstanbul`, `STRASSE`), digits in ASCII, without invisible format
+    characters (a zero-width space inside a word hid it) or combining marks (a Hindi vowel sign cut a word in two), and
+    a Han, Kana, Hangul or Thai run as its overlapping character pairs: those scripts put no space between words, so a
+    whole clause was one term (a probe found 1 of 10 Chinese terms)."""
+    if text.isascii(): return text
+    t = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in unicodedata.normalize("NFKC", text).casefold()
+                if unicodedata.category(c) not in ("Cf", "Mn", "Mc"))
+    return _WIDE_RUN.sub(lambda m: " ".join(m[0][i:i + 2] for i in range(len(m[0]) - 1)), t)
+
+def lexical_tokens(texts: list[str], stem: bool = True):
+    "bm25s tokens of `texts` (ids for indexing; each `lexical_text`), with English stop words and, by default, stemming."
     import bm25s
-    return bm25s.tokenize([question], stopwords="en", stemmer=stem_words if stem else None, show_progress=False, return_ids=False)[0]
+    return bm25s.tokenize([lexical_text(t) for t in texts], stopwords="en", stemmer=stem_words if stem else None, show_progress=False)
+
+def query_terms(question: str, lexical: str | None = LEXICAL) -> list[str]:
+    "The lexical terms of a question, as `lexical_tokens` made them for an index whose manifest says `lexical`."
+    import bm25s
+    text = lexical_text(question) if lexical == LEXICAL else question
+    stem = lexical in (LEXICAL, "bm25-snowball")
+    return bm25s.tokenize([text], stopwords="en", stemmer=stem_words if stem else None, show_progress=False, return_ids=False)[0]
 
 # %% ../../nbs/18_rag_rank.ipynb #911f3ca1
 def bm25_top(bm, terms: list[str], k: int) -> list:
