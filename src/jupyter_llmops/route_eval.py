@@ -14,7 +14,7 @@ from .errors import UsageError
 from .redaction import redact
 from .route_train import (NO_GAP, ScoreTable, check_fraction, curve_point, oracle_curve, question_keys, read_scores,
                                         route_metrics, routed_curve, table_vectors)
-from .routing import Route, _keywords, _kw_hits, current_route, get_route, load_router, route_lock, router_file, save_route
+from .routing import Route, _keywords, _kw_hits, word_count, current_route, get_route, load_router, route_lock, router_file, save_route
 
 # %% auto #0
 __all__ = ['policy_scores', 'native', 'routed_at', 'current_threshold', 'RouteEval', 'eval_table', 'eval_route',
@@ -31,7 +31,7 @@ def policy_scores(route: Route, t: ScoreTable, s: Settings, vecs=None) -> dict:
         out["learned"] = load_router(route, s).score(t.questions, table_vectors(t.questions, s) if vecs is None else vecs)
     if t.confidence is not None: out["cascade"] = -np.asarray(t.confidence, float)
     kws = _keywords(s)
-    out["rules"] = np.array([len(q.split()) + _BIG * (_kw_hits(q, kws) > 0) for q in t.questions], float)
+    out["rules"] = np.array([word_count(q) + _BIG * (_kw_hits(q, kws) > 0) for q in t.questions], float)
     return out
 
 def native(policy: str, u: float, r) -> float:

@@ -13,12 +13,13 @@ from .config import Settings, load_settings
 from .errors import NotFoundError, UsageError
 from .files import FileLock, atomic_write, check_name
 from .redaction import redact
+from .embeddings import _WIDE
 
 # %% auto #0
 __all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'router_files',
            'router_file', 'save_route', 'route_lock', 'current_route', 'add_route', 'get_route', 'read_route',
-           'list_routes', 'remove_route', 'hand_features', 'rules_choice', 'tfidf_analyzer', 'Router', 'load_router',
-           'question_of', 'learned_choice', 'Candidates', 'choose', 'confident']
+           'list_routes', 'remove_route', 'word_count', 'hand_features', 'rules_choice', 'tfidf_analyzer', 'Router',
+           'load_router', 'question_of', 'learned_choice', 'Candidates', 'choose', 'confident']
 
 # %% ../../nbs/16_routing.ipynb #bc523007
 POLICIES = ("rules", "learned", "cascade")
@@ -148,8 +149,14 @@ HAND = ["log_words", "log_numbers", "percent", "fractions", "sentences", "questi
 def _keywords(s: Settings) -> list[str]: return [k.lower() for k in s.route_keywords]
 
 def _kw_hits(text: str, kws: list[str]) -> int:
+    "How many keywords the text holds: as words, or, for a Chinese, Japanese, Korean or Thai keyword, anywhere (no spaces around words there)."
     low = text.lower()
-    return sum(bool(re.search(rf"\b{re.escape(k)}\b", low)) for k in kws)
+    return sum(bool(k in low if _WIDE.search(k) else re.search(rf"\b{re.escape(k)}\b", low)) for k in kws)
+
+def word_count(text: str) -> int:
+    "The rules' length of a request: its words, a Han, Kana, Hangul or Thai character counting as two thirds of one (a Chinese word is 1.5 characters)."
+    wide = len(_WIDE.findall(text))
+    return sum(bool(re.search(r"\w", w)) for w in _WIDE.sub(" ", text).split()) + -(-2 * wide // 3)
 
 def hand_features(text: str) -> list[float]:
     "The request's cheap features, in the order of `HAND`."
@@ -162,7 +169,7 @@ def hand_features(text: str) -> list[float]:
 def rules_choice(text: str, route: Route, settings: Settings) -> str:
     "The model the rules pick: the largest for long or keyword requests, else the smallest."
     most = settings.route_max_words if route.threshold is None else route.threshold
-    big = len(text.split()) > most or _kw_hits(text, _keywords(settings)) > 0
+    big = word_count(text) > most or _kw_hits(text, _keywords(settings)) > 0  # before, a Chinese request was one word
     return route.models[-1] if big else route.models[0]
 
 # %% ../../nbs/16_routing.ipynb #7a1c0e02
