@@ -112,7 +112,7 @@ def visible(text: str) -> str:
     "`text` NFKC-folded (full-width `＠` is `@`), without invisible format characters (zero-width spaces, direction marks): what a reader sees."
     return "".join(ch for ch in unicodedata.normalize("NFKC", text) if unicodedata.category(ch) != "Cf")
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")  # bidi overrides reorder what a terminal shows
 
 def printable(text: str) -> str:
     "`text` safe for a terminal: control characters but newline and tab (an escape sequence in a file name recolours or rewrites the screen) and lone surrogates (an undecodable file name: printing them raises) shown as escapes, `\\x1b`."
