@@ -187,14 +187,14 @@ def _plain(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).casefold()
     return re.sub(r"\W+", "", "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in t))
 
-def _symbols(text: str) -> list[str]: return sorted(c for c in text if unicodedata.category(c) in ("So", "Sc"))
+def _symbols(text: str) -> list[str]: return sorted(re.findall(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]", text))  # emoji (not *$* / *dollars*, *°F*)
 
 def same_question(query: str, stored: str) -> str | None:
     "None when `query` may take `stored`'s answer; else why not: 'language' (not English, and not written alike), 'symbols', 'numbers', 'negation', 'names', 'opposite' or 'direction'."
     if query == stored: return None
     if not (reads_english(query) and reads_english(stored)):  # the checks below and the embedding model read English: a German
         return None if _plain(query) == _plain(stored) else "language"  # *nicht*, an Arabic city, a Chinese direction were served
-    if _symbols(query) != _symbols(stored): return "symbols"  # emoji, currencies: the embedding model reads every emoji as [UNK]
+    if _symbols(query) != _symbols(stored): return "symbols"  # emoji: the embedding model reads every one as [UNK]
     if numbers(query) != numbers(stored) and numbers(query, True) != numbers(stored, True): return "numbers"
     oq, os_ = _in_order(query), _in_order(stored)
     if len(oq) > 1 and sorted(oq) == sorted(os_) and oq != os_ and (_ORDERED.search(query) or _ORDERED.search(stored)): return "numbers"
