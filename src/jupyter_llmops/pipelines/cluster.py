@@ -119,7 +119,7 @@ def private_workers(client, addr: str, secret: list[str]) -> list[str]:
 def kit_workers(client, among: list[str] | None = None) -> tuple[list[str], list[str]]:
     "(the workers of `client`'s cluster, `among` these, that can import the kit; all of them): a run goes only where it can start."
     def has_kit():  # nested, so sent by value: a worker without the kit unpickles it too
-        try: import jupyter_llmops.pipelines.runner; return True
+        try: import jupyter_llmops.pipelines.cluster; return True
         except ImportError: return False
     seen = list(client.scheduler_info().get("workers", {})) if among is None else among
     told = client.run(has_kit, workers=seen, on_error="return") if seen else {}
