@@ -120,7 +120,7 @@ def _grounded(question, answer, context, settings=None):
 
 def _relevant(question, answer, context, settings=None):
     if not question.strip(): return None  # no question: nothing to be relevant to
-    _english("relevance", question, "the question"); _english("relevance", answer)
+    _english("relevance", question, "the question")  # an answer in another language (or gibberish) to it is scored: it is no answer to it
     return relevance(question, answer, settings)
 
 def _non_toxic(question, answer, context, settings=None):
