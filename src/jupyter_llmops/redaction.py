@@ -7,8 +7,8 @@ from __future__ import annotations
 import json, math, os, re, time, unicodedata
 
 # %% auto #0
-__all__ = ['remember_secret', 'remember_uri_secrets', 'redact', 'redacted', 'redacted_frame', 'redacted_head', 'visible',
-           'printable', 'mask_url', 'show_kit_warnings']
+__all__ = ['remember_secret', 'uri_secrets', 'remember_uri_secrets', 'redact', 'redacted', 'redacted_frame', 'redacted_head',
+           'visible', 'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -25,7 +25,7 @@ _QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|x-amz-signature|code)=)([^&#
 # `Bearer X`; `Basic X` and `token X` only when X looks like one (a digit, a capital inside it, `=`): in prose "the mean
 # token log-probability" or "basic arithmetic" is no secret
 _HEADER = re.compile(r"\b((?i:bearer))(\s+)([A-Za-z0-9._~+/=-]{8,})|\b((?i:basic|token))(\s+)(?=[A-Za-z0-9._~+/=-]*(?:\d|[a-z][A-Z]|=))([A-Za-z0-9._~+/=-]{8,})")
-_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|token|secret|password|passwd|passphrase|pass|pwd|credentials?|auth)(?:_value)?|(?-i:_KEY))\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
+_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|token|secret|password|passwd|passphrase|pwd|credentials?|auth)(?:_value)?|_pass|(?-i:_KEY))\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
 _WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
 _URL = re.compile(r"https?://[^\s'\"]+", re.I)
 # a random token in a URL path: 24+ characters mixing upper case, lower case and digits (not a hex id, not a date-stamped folder)
@@ -35,7 +35,7 @@ _TOKEN_USER = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<tok>[^:/@\s]
 # `user:pw@host` without its scheme, as Python and Dask quote an address in their errors (`invalid address 'u:pw@h:1'`):
 # a password with a digit or a sign in it (`Contact:support@acme.com` is an address, not a password); and http.client's
 # `nonnumeric port: 'pw@host'`, which quotes what follows the user's colon
-_BARE_CRED = re.compile(r"(?<![\w/:.@%+-])(?!(?:openai|hf|local|route|models|gguf):)(?P<user>[A-Za-z0-9._-]{1,64}):(?=[^\s@/'\"]{0,256}[\d!#$%^&*+=~])[^\s@/'\"]{1,256}@(?P<host>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,10}(?::\d{1,5})?)(?![\w.-]|:/)")  # not a model spec's `openai:gpt-4o@https://...`
+_BARE_CRED = re.compile(r"(?<![\w/:.@%+-])(?!(?:openai|hf|local|route|models|gguf):)(?P<user>[A-Za-z0-9._-]{1,64}):(?=[^\s@/'\"]{0,256}[\d!#$%^&*+=~])(?=[^\s@/'\"]{0,256}[A-Za-z])[^\s@/'\"]{1,256}@(?P<host>[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,10}(?::\d{1,5})?)(?![\w.-]|:)")  # not a model spec's `openai:gpt-4o@https://...`, an image's `python:3.11@sha256:...`
 _NONNUMERIC = re.compile(r"(nonnumeric port: ')[^'\n]{0,512}(')")
 _PEM = re.compile(r"-----BEGIN (?:[A-Z]+ ){0,3}PRIVATE KEY-----[A-Za-z0-9+/=\s]{0,16384}")  # the body, up to its END line (kept)
 _GIVEN: set = set()  # secret values the kit was given (`remember_secret`)
@@ -46,13 +46,15 @@ def remember_secret(value) -> None:
     "Hide `value` (a key, a password, a secret parameter the kit was given) wherever `redact` runs in this process, whatever its shape."
     if isinstance(value, str) and len(v := value.strip()) >= 8: _GIVEN.add(v); _known["at"] = -1e9
 
+def uri_secrets(text: str) -> list[str]:
+    "The passwords and tokens in the URIs of `text`, as written and decoded: an error quotes them in either form, without their scheme."
+    from urllib.parse import unquote
+    pws = [m[0][len(m["scheme"]) + len(m["user"]) + 1:m[0].rindex("@")] for m in _URI_CRED.finditer(text)]
+    return [x for p in pws + [m["tok"] for m in _TOKEN_USER.finditer(text)] for x in dict.fromkeys((p, unquote(p)))]
+
 def remember_uri_secrets(text: str) -> None:
     "Remember the passwords and tokens in the URIs of `text` (a setting): an error that quotes them in another form (decoded, without the scheme) hides them too."
-    from urllib.parse import unquote
-    for m in _URI_CRED.finditer(text):
-        pw = m[0][len(m["scheme"]) + len(m["user"]) + 1:m[0].rindex("@")]
-        remember_secret(pw); remember_secret(unquote(pw))
-    for m in _TOKEN_USER.finditer(text): remember_secret(m["tok"]); remember_secret(unquote(m["tok"]))
+    for s in uri_secrets(text): remember_secret(s)
 
 def _env_value(k: str, v: str) -> str | None:
     if k.startswith("LLMOPS_SECRET_"):  # a run's secret parameter, as its kernel gets it (JSON)

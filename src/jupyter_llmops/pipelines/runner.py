@@ -18,7 +18,7 @@ from .glue import GLUE_MIME, glue, read_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
 from .output import ENGINE, register_engine
-from .params import is_secret, param_name, parse_params, parse_value, shown_params  # here too, as before
+from .params import is_secret, param_name, parse_params, parse_value, secret_values, shown_params  # here too, as before
 
 # %% auto #0
 __all__ = ['STATUSES', 'EXPERIMENT', 'KERNEL_START_TIMEOUT', 'shipped_dir', 'project_root', 'shipped_path', 'resolve_notebook',
@@ -266,7 +266,8 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
     secret = [k for k, v in params.items() if is_secret(k, v)]
-    for k in secret: remember_secret(params[k] if isinstance(params[k], str) else json.dumps(params[k]))  # its error, log lines and alerts hide it too
+    hidden = secret_values(params)
+    for v in hidden: remember_secret(v)  # its error, log lines and alerts hide them too; its outputs too (`hidden`, below)
     shown = shown_params(params)  # what the notebook, its metadata and MLflow see
     env = {f"LLMOPS_SECRET_{k.upper()}": json.dumps(params[k]) for k in secret}
     if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
@@ -304,7 +305,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
                                     stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT,
                                     engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20, language="python",
-                                    hidden=[v if isinstance(v, str) else json.dumps(v) for k, v in params.items() if k in secret and len(str(v)) >= 6])  # a notebook without a kernelspec too
+                                    hidden=hidden)  # a notebook without a kernelspec too
                 break
             except RuntimeError as e:
                 why = next((w for k, w in _START_FAILURES.items() if k in str(e)), None)
