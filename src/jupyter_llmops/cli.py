@@ -18,7 +18,9 @@ def _text(res) -> str:
     "A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns); control characters escaped."
     if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"):
         if res.empty: return "(none)"  # not pandas' "Empty DataFrame / Columns: [...] / Index: []"
-        return printable(res.to_string(max_colwidth=None, max_cols=None, max_rows=None))
+        import pandas as pd
+        with pd.option_context("display.unicode.east_asian_width", True):  # a Chinese cell is two columns wide on a terminal
+            return printable(res.to_string(max_colwidth=None, max_cols=None, max_rows=None))
     return printable(str(res))
 
 def _cli_words(text: str) -> str:

@@ -74,7 +74,7 @@ class Schedule:
 
     def __repr__(self):
         state = "paused" if self.paused else f"next run {self.next_run:%Y-%m-%d %H:%M:%S} UTC"
-        extra = "".join([f", params {json.dumps(shown_params(self.params))}" if self.params else "", f", retries {self.retries}" if self.retries else "",
+        extra = "".join([f", params {json.dumps(shown_params(self.params), ensure_ascii=False)}" if self.params else "", f", retries {self.retries}" if self.retries else "",
                          f", timeout {self.timeout:g}s" if self.timeout else "", f", executor {self.executor}" if self.executor != "local" else ""])
         return f"schedule {self.name}: {self.notebook} at cron '{self.cron}' ({self.tz}); {state}{extra}"
 
