@@ -130,7 +130,7 @@ class FeedbackSession:
             self.meta = {"name": name, "mode": mode, "sources": list(sources), "prompts": items, "created": time.time(), "source_file": str(prompts)}
             if mode == "versions": self.meta["pinned"] = [f"{c.name}/{c.version}" for c in compiled]  # an alias moved mid-session mixed versions under one name
             self.folder.mkdir(parents=True, exist_ok=True)
-            if any(redact(x) != x for x in sources): self.folder.chmod(0o700)  # a key in a model's URL: its answers and judgements name it
+            self.folder.chmod(0o700)  # the owner's: prompts and answers may quote a key (before, only a key in a model's URL made it so)
             if not create_new(meta_path, json.dumps(self.meta, indent=1, ensure_ascii=False)):  # another process made it meanwhile:
                 return FeedbackSession.__init__(self, name, prompts, models, versions, settings, max_tokens)  # resume it, or say it differs
         self.sources, self.mode, self.prompts = self.meta["sources"], self.meta["mode"], self.meta["prompts"]
