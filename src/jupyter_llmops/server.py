@@ -84,6 +84,9 @@ def notebook_path(path: str, root: str | Path, allow_hidden: bool = False) -> Pa
         raise e
     if full.suffix != ".ipynb": raise UsageError(f"{path!r} is not a notebook", hint="schedule a .ipynb file")
     if not full.is_file():
+        import unicodedata
+        for alt in {unicodedata.normalize(f, path) for f in ("NFC", "NFD")} - {path}:  # `Résumé` pasted from macOS (NFD) names the file saved NFC
+            if (root / alt).is_file(): return notebook_path(alt, root, allow_hidden)
         from jupyter_llmops.errors import NotFoundError
         raise NotFoundError(f"no notebook {path!r} under the server root")
     return full
