@@ -67,7 +67,8 @@ def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings:
         if "err" in box: raise box["err"]
         out = box["out"]
     new = out[0, ids["input_ids"].shape[1]:]
-    return tok.decode(new, skip_special_tokens=True).strip(), Usage(int(ids["input_ids"].shape[1]), int(new.shape[0])), lp
+    text = tok.decode(new, skip_special_tokens=True).strip().rstrip("\ufffd")  # cut mid-character (a token holds part of its bytes): not half of it
+    return text, Usage(int(ids["input_ids"].shape[1]), int(new.shape[0])), lp
 
 _RETRY = {429, 500, 502, 503, 504}  # tried again, as OpenAI's SDK does: a rate limit, a server that failed or is busy
 _HINTS = {400: "the server refused the request: a parameter it does not take, or a prompt longer than its context?",
