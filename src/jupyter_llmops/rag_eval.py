@@ -13,6 +13,8 @@ from .files import atomic_write, check_name, read_jsonl
 from .redaction import redact, redacted_frame, visible
 from .errors import UsageError, at_least
 from . import rag
+from .embeddings import _WIDE
+from .routing import word_count
 
 # %% auto #0
 __all__ = ['QUESTION_PROMPT', 'SWEEP_METRICS', 'source_matches', 'read_qa', 'RagEvalResult', 'evaluate', 'extractive_question',
@@ -129,19 +131,22 @@ _STOP = frozenset(("a an and are as at be but by can could do does for from had 
                    "was we were what when where which while who why will with would you your").split())
 
 def _prose(text: str) -> list[str]:
-    "The sentences of `text` that read as prose (6 to 40 words, not code, tables or headings)."
+    "The sentences of `text` that read as prose (6 to 40 words, a Chinese or Japanese character two thirds of one; not code, tables or headings)."
     text = re.sub(r"```.*?```", " ", text, flags=re.S)
     out = []
-    for s in re.split(r"(?<=[.!?])\s+|\n\s*\n|\n(?=[#|>*-])", text):
+    for s in re.split(r"(?<=[.!?])\s+|(?<=[。！？])|\n\s*\n|\n(?=[#|>*-])", text):  # Chinese and Japanese end sentences with 。！？ and no space
         s = " ".join(s.split())
-        if 6 <= len(s.split()) <= 40 and not s.startswith(("#", "|", ">>>", "%")) and sum(c.isalpha() for c in s) > 0.6 * len(s): out.append(s)
+        if 6 <= word_count(s) <= 40 and not s.startswith(("#", "|", ">>>", "%")) and sum(c.isalpha() for c in s) > 0.6 * len(s): out.append(s)
     return out
 
 def extractive_question(text: str, rng) -> str | None:
     "A question without an LLM: some of the content words of one sentence of `text`, in order; None if it has no prose."
     sents = _prose(text)
     if not sents: return None
-    words = [w for w in re.findall(r"[A-Za-z][\w\-']*", rng.choice(sents)) if w.lower() not in _STOP]
+    sent = rng.choice(sents)
+    if len(_WIDE.findall(sent)) > len(sent) / 2:  # Chinese, Japanese: the sentence's start, its closing mark made a question's
+        return re.sub(r"[\W_]+$", "", sent[:max(6, min(24, round(0.6 * len(sent))))]) + "？"
+    words = [w for w in re.findall(r"[^\W\d_][\w\-']*", sent) if w.lower() not in _STOP]  # words of any alphabet (Cyrillic, Arabic...)
     if len(words) < 3: return None
     keep = sorted(rng.sample(range(len(words)), min(len(words), max(3, round(0.6 * len(words))), 8)))
     return " ".join(words[i] for i in keep) + "?"
