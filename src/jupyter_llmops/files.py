@@ -278,12 +278,12 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 def check_name(name: str, what: str = "name") -> str:
     "`name` if it is a valid name for a prompt, index, route, schedule or session; else `UsageError` saying what is allowed."
     if not isinstance(name, str) or not NAME.fullmatch(name):
-        raise UsageError(f"bad {what} {name!r}", hint="letters, digits, . _ - (starting with a letter or digit, at most 128)")
+        raise UsageError(f"bad {what} {name!r}", hint="ASCII letters, digits, . _ - (starting with a letter or digit, at most 128)")
     return name
 
 def check_alias(alias: str) -> str:
     "`alias` if it can name a version of a prompt or a registered model (champion, prod...); MLflow keeps `latest` and `v<number>` for itself."
     if not isinstance(alias, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,254}", alias) or re.fullmatch(r"v\d+|latest", alias, re.I):
         raise UsageError(f"bad alias {alias[:40] + '...' if isinstance(alias, str) and len(alias) > 40 else alias!r}",
-                         hint="letters, digits, _ and -, at most 255 (MLflow's limit); not 'latest' or v<number>")
+                         hint="ASCII letters, digits, _ and -, at most 255 (MLflow's limit); not 'latest' or v<number>")
     return alias

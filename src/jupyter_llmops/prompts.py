@@ -38,7 +38,7 @@ def check_template(template: str) -> str:
     except UnicodeEncodeError as e: raise UsageError(f"the prompt template is not valid text: a lone surrogate {t[e.start]!r} at character {e.start}",
                                                      hint="text pasted from a broken source; retype that character") from None
     bad = [m.group(0) for m in re.finditer(r"\{\{.*?\}\}", t) if not VAR.fullmatch(m.group(0))]
-    if bad: raise UsageError(f"malformed variable {bad[0]!r}", hint="variables are {{name}}: letters, digits and _")
+    if bad: raise UsageError(f"malformed variable {bad[0]!r}", hint="variables are {{name}}: ASCII letters, digits and _")
     if (at := re.sub(r"\{\{.*?\}\}", lambda m: "#" * len(m[0]), t).find("{{")) >= 0:  # a variable's closing braces forgotten
         raise UsageError(f"unclosed '{{{{' at character {at}: {t[at:at + 30]!r}", hint="variables are {{name}}")
     return t
