@@ -125,6 +125,7 @@ class EmbeddingCache:
 
 # %% ../../nbs/06_embeddings.ipynb #5b66fbd6
 import re, unicodedata
+from .display import WIDE_CHARS
 _COMMON = {lang: frozenset(words.split()) for lang, words in dict(  # the commonest words of each language, for telling them apart
     en="the of and to a an in is it you that he was for on are with as i his they be at have this from or had by not but what some we can were all "
        "there when your how which do their if will about would so them her has more could who may been than its into only other then now also "
@@ -136,7 +137,7 @@ _COMMON = {lang: frozenset(words.split()) for lang, words in dict(  # the common
     pt="o a os as de do da dos das e é um uma que em para com não se por no na mais como",
     nl="de het een en van is dat op te in niet met voor zijn er aan ook als bij dan maar",
     tr="bir ve bu da de ne için ile mi mı değil çok var olan gibi daha").items()}
-_WIDE = re.compile(r"[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")  # Thai, Hangul, Kana, Han
+_WIDE = re.compile(f"[{WIDE_CHARS}]")
 
 def reads_english(text: str) -> bool:
     "Whether `text` is English as far as the kit can tell (a text without words, or of few Latin words, counts as English): see above."

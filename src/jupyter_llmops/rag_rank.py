@@ -5,6 +5,7 @@
 # %% ../../nbs/18_rag_rank.ipynb #b59862fa
 from __future__ import annotations
 import math, re, unicodedata
+from .display import WIDE_CHARS
 
 # %% auto #0
 __all__ = ['LEXICAL', 'stem_words', 'lexical_text', 'lexical_tokens', 'query_terms', 'bm25_top', 'fuse', 'by_document']
@@ -22,7 +23,7 @@ def stem_words(words: list[str]) -> list[str]:
 
 LEXICAL = "bm25-snowball-unicode"  # how an index's BM25 terms were made (its manifest's `lexical`): "bm25-snowball" without
 # `lexical_text`, an index older still without stemming
-_WIDE_RUN = re.compile(r"[\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]{2,}")
+_WIDE_RUN = re.compile(f"[{WIDE_CHARS}]{{2,}}")
 
 def lexical_text(text: str) -> str:
     """What BM25 reads of `text`: NFKC, case folded (`İstanbul`, `STRASSE`), digits in ASCII, without invisible format
