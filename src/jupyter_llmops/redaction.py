@@ -44,7 +44,7 @@ _known = {"at": -1e9, "vals": frozenset(), "re": None}
 
 def remember_secret(value) -> None:
     "Hide `value` (a key, a password, a secret parameter the kit was given) wherever `redact` runs in this process, whatever its shape."
-    if isinstance(value, str) and len(v := value.strip()) >= 8: _GIVEN.add(v); _known["at"] = -1e9
+    if isinstance(value, str) and len(v := value.strip()) >= 8 and v not in _GIVEN: _GIVEN.add(v); _known["at"] = -1e9  # a new one: the pattern is made again
 
 def uri_secrets(text: str) -> list[str]:
     "The passwords and tokens in the URIs of `text`, as written and decoded: an error quotes them in either form, without their scheme."
