@@ -4,8 +4,9 @@
 
 # %% ../../nbs/13_cache_verify.ipynb #d01a6746
 from __future__ import annotations
-import functools, os, re, unicodedata
+import functools, os, re
 from .embeddings import reads_english
+from .redaction import folded
 
 # %% auto #0
 __all__ = ['numbers', 'names', 'same_question']
@@ -184,8 +185,7 @@ def _roles(text: str, caps: bool) -> dict[str, str]:
 
 def _plain(text: str) -> str:
     "`text` as its words alone: NFKC, case folded, every digit in ASCII (Arabic-Indic too), without spaces or punctuation."
-    t = unicodedata.normalize("NFKC", text).casefold()
-    return re.sub(r"\W+", "", "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in t))
+    return re.sub(r"\W+", "", folded(text))
 
 def _symbols(text: str) -> list[str]: return sorted(re.findall(r"[\U0001F000-\U0001FAFF\u2600-\u27BF]", text))  # emoji (not *$* / *dollars*, *°F*)
 

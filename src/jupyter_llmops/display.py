@@ -10,8 +10,8 @@ from html import escape
 from .redaction import redact
 
 # %% auto #0
-__all__ = ['WIDE_CHARS', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html', 'styled',
-           'mark_terms', 'status_badge', 'ts', 'slug', 'register_view', 'make_view', 'register_display']
+__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html',
+           'styled', 'mark_terms', 'status_badge', 'ts', 'slug', 'register_view', 'make_view', 'register_display']
 
 # %% ../../nbs/04_display.ipynb #ea6e8175
 def figure(width: float = 6.0, height: float = 3.0):
@@ -61,13 +61,13 @@ def styled(df, precision: int = 4, na_rep: str = ""):
     return df.style.format(precision=precision, na_rep=na_rep, escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1)
 
 WIDE_CHARS = "\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"  # Thai, Hangul, Kana, Han: no spaces between words
+WIDE = re.compile(f"[{WIDE_CHARS}]")  # one character of them
 
 def mark_terms(text: str, question: str) -> str:
     "`text` escaped, the question's words of 3+ letters marked where a word starts, its Chinese, Japanese, Korean or Thai character pairs anywhere; a mark never splits an escape (`&amp;`)."
     words = re.findall(r"\w+", question.lower())
-    wide = re.compile(f"[{WIDE_CHARS}]")
-    pats = [r"\b" + re.escape(t) for t in words if len(t) > 2 and not wide.search(t)]
-    pats += sorted({re.escape(w[i:i + 2]) for w in words if wide.search(w) for i in range(len(w) - 1)})  # a Chinese question was one word: nothing marked
+    pats = [r"\b" + re.escape(t) for t in words if len(t) > 2 and not WIDE.search(t)]
+    pats += sorted({re.escape(w[i:i + 2]) for w in words if WIDE.search(w) for i in range(len(w) - 1)})  # a Chinese question was one word: nothing marked
     if not pats: return escape(text)
     return re.sub(r"(?<![&#])(" + "|".join(pats) + r")", r"<mark>\1</mark>", escape(text), flags=re.I)
 

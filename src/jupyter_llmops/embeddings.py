@@ -125,7 +125,7 @@ class EmbeddingCache:
 
 # %% ../../nbs/06_embeddings.ipynb #5b66fbd6
 import re, unicodedata
-from .display import WIDE_CHARS
+from .display import WIDE
 _COMMON = {lang: frozenset(words.split()) for lang, words in dict(  # the commonest words of each language, for telling them apart
     en="the of and to a an in is it you that he was for on are with as i his they be at have this from or had by not but what some we can were all "
        "there when your how which do their if will about would so them her has more could who may been than its into only other then now also "
@@ -137,7 +137,6 @@ _COMMON = {lang: frozenset(words.split()) for lang, words in dict(  # the common
     pt="o a os as de do da dos das e é um uma que em para com não se por no na mais como",
     nl="de het een en van is dat op te in niet met voor zijn er aan ook als bij dan maar",
     tr="bir ve bu da de ne için ile mi mı değil çok var olan gibi daha").items()}
-_WIDE = re.compile(f"[{WIDE_CHARS}]")
 
 def reads_english(text: str) -> bool:
     "Whether `text` is English as far as the kit can tell (a text without words, or of few Latin words, counts as English): see above."
@@ -146,7 +145,7 @@ def reads_english(text: str) -> bool:
         if all("LATIN" in unicodedata.name(c, "") for c in w):
             latin += 1; accented += any(ord(c) > 127 for c in w)
             for lang, words in _COMMON.items(): seen[lang] += w.casefold() in words
-        else: other += len(_WIDE.findall(w)) or 1
+        else: other += len(WIDE.findall(w)) or 1
     if other > latin: return False
     if any(seen.values()): return seen["en"] >= max(v for k, v in seen.items() if k != "en")  # a tie (*Is X taxable in Y?*: Dutch too) reads English
     return latin < 5 and accented < 2

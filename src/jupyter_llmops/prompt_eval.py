@@ -11,8 +11,8 @@ from html import escape
 from pathlib import Path
 from typing import Callable
 from .config import Settings, load_settings
-from .embeddings import _WIDE
-from .redaction import redact, redacted_frame
+from .display import WIDE
+from .redaction import folded, redact, redacted_frame
 from .files import read_jsonl
 from .errors import UsageError, at_least
 from . import prompts
@@ -35,8 +35,7 @@ def _plain(text: str) -> str:
 def normalize(text: str, articles: bool = False) -> str:
     """SQuAD's normalisation (lower case; no punctuation, articles or extra spaces), Unicode-folded (NFKC, case folded, every
     digit in ASCII), numbers kept whole (-5 is not 5, 3.5 not 35, 1,5 is 1.5), a Han, Kana, Hangul or Thai character a word (as MLQA scores them)."""
-    text = unicodedata.normalize("NFKC", str(text)).casefold().replace("\u2212", "-")
-    text = _WIDE.sub(lambda m: f" {m[0]} ", "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in text))
+    text = WIDE.sub(lambda m: f" {m[0]} ", folded(str(text)).replace("\u2212", "-"))
     out, last = [], 0
     for m in _NUMBER.finditer(text):
         out += [_plain(text[last:m.start()]), " " + _number(m[0]) + " "]; last = m.end()

@@ -13,7 +13,7 @@ from .files import atomic_write, check_name, read_jsonl
 from .redaction import redact, redacted_frame, visible
 from .errors import UsageError, at_least
 from . import rag
-from .embeddings import _WIDE
+from .display import WIDE
 from .routing import word_count
 
 # %% auto #0
@@ -144,7 +144,7 @@ def extractive_question(text: str, rng) -> str | None:
     sents = _prose(text)
     if not sents: return None
     sent = rng.choice(sents)
-    if len(_WIDE.findall(sent)) > len(sent) / 2:  # Chinese, Japanese: the sentence's start, its closing mark made a question's
+    if len(WIDE.findall(sent)) > len(sent) / 2:  # Chinese, Japanese: the sentence's start, its closing mark made a question's
         return re.sub(r"[\W_]+$", "", sent[:max(6, min(24, round(0.6 * len(sent))))]) + "？"
     words = [w for w in re.findall(r"[^\W\d_][\w\-']*", sent) if w.lower() not in _STOP]  # words of any alphabet (Cyrillic, Arabic...)
     if len(words) < 3: return None

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, re, unicodedata
 from .display import WIDE_CHARS
+from .redaction import folded
 
 # %% auto #0
 __all__ = ['LEXICAL', 'stem_words', 'lexical_text', 'lexical_tokens', 'query_terms', 'bm25_top', 'fuse', 'by_document']
@@ -31,8 +32,7 @@ def lexical_text(text: str) -> str:
     a Han, Kana, Hangul or Thai run as its overlapping character pairs: those scripts put no space between words, so a
     whole clause was one term (a probe found 1 of 10 Chinese terms)."""
     if text.isascii(): return text
-    t = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in unicodedata.normalize("NFKC", text).casefold()
-                if unicodedata.category(c) not in ("Cf", "Mn", "Mc"))
+    t = "".join(c for c in folded(text) if unicodedata.category(c) not in ("Cf", "Mn", "Mc"))
     return _WIDE_RUN.sub(lambda m: " ".join(m[0][i:i + 2] for i in range(len(m[0]) - 1)), t)
 
 def lexical_tokens(texts: list[str], stem: bool = True):

@@ -8,7 +8,7 @@ import json, math, os, re, time, unicodedata
 
 # %% auto #0
 __all__ = ['remember_secret', 'uri_secrets', 'remember_uri_secrets', 'redact', 'redacted', 'redacted_frame', 'redacted_head',
-           'visible', 'printable', 'mask_url', 'show_kit_warnings']
+           'folded', 'visible', 'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -109,6 +109,10 @@ def redacted_frame(df):
 def redacted_head(text: str, n: int) -> str:
     "The first `n` characters of `text` redacted, without redacting the rest: a 100 MB answer costs what its head costs (a secret cut at the edge is redacted whole before the cut)."
     return redact(text[:n + 4096])[:n] if len(text) > n else redact(text)
+
+def folded(text: str) -> str:
+    "`text` NFKC-folded and case folded, every digit in ASCII (Arabic-Indic, full-width): how the kit compares texts written alike."
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in unicodedata.normalize("NFKC", text).casefold())
 
 def visible(text: str) -> str:
     "`text` NFKC-folded (full-width `＠` is `@`), without invisible format characters (zero-width spaces, direction marks): what a reader sees."

@@ -13,7 +13,7 @@ from .config import Settings, load_settings
 from .errors import NotFoundError, UsageError
 from .files import FileLock, atomic_write, check_name
 from .redaction import redact
-from .embeddings import _WIDE
+from .display import WIDE
 
 # %% auto #0
 __all__ = ['POLICIES', 'KINDS', 'HAND', 'ROUTER_FORMAT', 'BASES', 'Route', 'route_path', 'router_path', 'router_files',
@@ -151,12 +151,12 @@ def _keywords(s: Settings) -> list[str]: return [k.lower() for k in s.route_keyw
 def _kw_hits(text: str, kws: list[str]) -> int:
     "How many keywords the text holds: as words, or, for a Chinese, Japanese, Korean or Thai keyword, anywhere (no spaces around words there)."
     low = text.lower()
-    return sum(bool(k in low if _WIDE.search(k) else re.search(rf"\b{re.escape(k)}\b", low)) for k in kws)
+    return sum(bool(k in low if WIDE.search(k) else re.search(rf"\b{re.escape(k)}\b", low)) for k in kws)
 
 def word_count(text: str) -> int:
     "The rules' length of a request: its words, a Han, Kana, Hangul or Thai character counting as two thirds of one (a Chinese word is 1.5 characters)."
-    wide = len(_WIDE.findall(text))
-    return sum(bool(re.search(r"\w", w)) for w in _WIDE.sub(" ", text).split()) + -(-2 * wide // 3)
+    wide = len(WIDE.findall(text))
+    return sum(bool(re.search(r"\w", w)) for w in WIDE.sub(" ", text).split()) + -(-2 * wide // 3)
 
 def hand_features(text: str) -> list[float]:
     "The request's cheap features, in the order of `HAND`."
