@@ -30,9 +30,11 @@ def param_name(k) -> bool:
 _SECRET_NAME = re.compile(r"(?i)(api[_-]?key|apikey|access[_-]?key|private[_-]?key|secret|passw(or)?d|passphrase|credential)")
 _SECRET_WORDS = {"token", "pwd", "auth", "authorization", "bearer", "key", "pass", "privkey"}  # as words only: `max_tokens`, `author`, `keyword` are not secrets
 
+def _name_words(name: str) -> set[str]: return {w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", name)}  # hf_token, accessToken
+
 def is_secret(name: str, value) -> bool:
     "Whether a notebook parameter must not be written down: its name says it is a secret (`hf_token`, `accessToken`, `db_password`), or its value looks like one, inside a list or a mapping too."
-    words = {w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", name)}
+    words = _name_words(name)
     text = value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (list, tuple, dict)) else None
     return bool(_SECRET_NAME.search(name) or words & _SECRET_WORDS) or (text is not None and redact(text) != text)
 
@@ -45,7 +47,7 @@ def secret_values(params: dict) -> list[str]:
     for k, v in (params or {}).items():
         if not is_secret(k, v): continue
         text = v if isinstance(v, str) else json.dumps(v, default=str)
-        named = bool(_SECRET_NAME.search(k)) or bool({"token", "pwd", "bearer"} & {w.lower() for w in re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", k)})
+        named = bool(_SECRET_NAME.search(k)) or bool({"token", "pwd", "bearer"} & _name_words(k))
         if named or re.search(r"\d", text) or (re.search(r"[a-z]", text) and re.search(r"[A-Z]", text)): out.append(text)
         out += uri_secrets(text)
     return [v for v in dict.fromkeys(out) if len(v) >= 6]
