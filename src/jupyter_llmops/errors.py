@@ -4,11 +4,12 @@
 
 # %% ../../nbs/00_errors.ipynb #f23248d6
 from __future__ import annotations
-import sys
+import sqlite3, sys
 
 # %% auto #0
-__all__ = ['LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError', 'EvaluationFailed',
-           'BusyError', 'at_least', 'valid_text', 'disk_full', 'path_too_long']
+__all__ = ['FAULT_WORDS', 'LLMOpsError', 'UsageError', 'ConfigError', 'AssetMissingError', 'NotFoundError', 'ConflictError',
+           'EvaluationFailed', 'BusyError', 'at_least', 'valid_text', 'disk_full', 'StorageFault', 'storage_fault',
+           'unwritable', 'said', 'path_too_long']
 
 # %% ../../nbs/00_errors.ipynb #50211602
 class LLMOpsError(Exception):
@@ -90,10 +91,61 @@ def disk_full(e: BaseException) -> LLMOpsError | None:
     text = str(e).splitlines()[0] if str(e) else ""
     full = (isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)) or "disk is full" in text or "No space left on device" in text
     m = re.search(r"write error in (\S+?):", str(e)) if isinstance(e, RuntimeError) else None
-    if not (full or m): return None
+    big = isinstance(e, OSError) and e.errno == errno.EFBIG  # a file-size limit (ulimit -f) or the file system's largest file
+    if not (full or m or big): return None
     where = getattr(e, "filename", None) or (m and m[1])
-    return LLMOpsError(f"{'the disk is full' if full else 'a write failed (is the disk full?)'}{f' writing {where}' if where else ''}: {text[:200]}",
-                       hint="free some space, then run it again: what was saved before is kept")
+    said = "the disk is full" if full else "a file grew past the size its file system or this process allows" if big else "a write failed (is the disk full?)"
+    return LLMOpsError(f"{said}{f' writing {where}' if where else ''}: {text[:200]}",
+                       hint="raise the limit (ulimit -f) or write to another file system: what was saved before is kept" if big else
+                       "free some space, then run it again: what was saved before is kept")
+
+FAULT_WORDS = dict(full="the disk holding it is full", readonly="its file system is read-only",
+                   denied="this user may not write its folder or the file")
+
+class StorageFault(sqlite3.OperationalError):
+    """SQLite's vague words for a file system that refused it ("disk I/O error", "unable to open database file"), with
+    the file and the cause: `kind` is full | readonly | denied. An `OperationalError` still: code that goes on without
+    a cache that cannot be opened goes on."""
+    def __init__(self, why: str, path, kind: str):
+        super().__init__(f"{why}: {FAULT_WORDS[kind]} ({path})")
+        self.path, self.kind = str(path), kind
+
+def storage_fault(e: BaseException, path=None) -> str | None:
+    """What refused a write, from error `e` met on file `path`: "full", "readonly" or "denied": by errno, and for
+    SQLite's vaguer words by the free space, flags and mode of the file's folder; None when the file system is not why."""
+    import errno, os
+    from pathlib import Path
+    if isinstance(e, OSError) and e.errno is not None:
+        return {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EROFS: "readonly", errno.EACCES: "denied", errno.EPERM: "denied"}.get(e.errno)
+    text = str(e).split("\n[SQL")[0]
+    if "disk is full" in text or "No space left" in text: return "full"
+    if path is None or not any(w in text for w in ("disk I/O error", "unable to open database file", "readonly database")): return None
+    p = Path(path); d = p.parent
+    while not d.exists() and d != d.parent: d = d.parent
+    try: st = os.statvfs(d)
+    except OSError: return None
+    if st.f_flag & os.ST_RDONLY: return "readonly"
+    if st.f_bavail * st.f_frsize < 1 << 20: return "full"  # less than a MiB: SQLite could not grow its -shm or -wal
+    return "denied" if not os.access(d, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)) else None
+
+def unwritable(e: BaseException, path=None) -> LLMOpsError | None:
+    """The error to show for a write the file system refused, naming the file: a full disk (`disk_full`), a read-only
+    file system, a folder or file this user may not write (EROFS, EACCES, EPERM, a `StorageFault`, or SQLite's words on
+    file `path`); None for any other error."""
+    if isinstance(e, StorageFault): kind, where = e.kind, e.path
+    elif (full := disk_full(e)) is not None: return full
+    elif isinstance(e, OSError) and getattr(e, "filename", None) and (kind := storage_fault(e)) in ("readonly", "denied"): where = e.filename
+    elif isinstance(e, sqlite3.OperationalError) and (kind := storage_fault(e, path)): where = str(path)
+    else: return None
+    if kind == "full": return LLMOpsError(f"the disk is full writing {where}: {e}", hint="free some space, then run it again: what was saved before is kept")
+    if kind == "readonly": return LLMOpsError(f"{where} is on a read-only file system: {e}",
+                                              hint="point the kit at a writable folder (LLMOPS_HOME for its home, or the setting that names this file): what was saved is kept")
+    return LLMOpsError(f"permission denied: {where}: {e}", hint="give this user access to it (chmod, chown), or point the kit at a folder of its own (LLMOPS_HOME, or the setting that names it)")
+
+def said(e: BaseException) -> str:
+    "One line for error `e` in a warning: what `unwritable` says of a refused write, else its type and first line (not the SQL and parameters a database error quotes)."
+    if (w := unwritable(e)) is not None: return str(w).splitlines()[0]
+    return f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0][:200]}"
 
 def path_too_long(path) -> UsageError:
     "The error for a path or name no file system takes (`ENAMETOOLONG`): the user's to fix, said the same wherever it is met."

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools, json, os, re, shutil, sqlite3, tempfile, threading, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
-from .errors import UsageError
+from .errors import StorageFault, UsageError, storage_fault
 
 # %% auto #0
 __all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'Appended', 'sqlite_db',
@@ -25,7 +25,8 @@ def _umask() -> int:
 def _complete_copy(path: Path, data: str | bytes, mode: int) -> str:
     "A temporary file beside `path` holding all of `data`, on disk, with permissions `mode`: its name (none is left on failure)."
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try: fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e: raise OSError(e.errno, e.strerror, str(path)) from None  # the file the user knows, not a temporary name
     try:
         with os.fdopen(fd, "wb") as fh:
             os.fchmod(fh.fileno(), mode)
@@ -160,9 +161,13 @@ def sqlite_db(path: str | Path, timeout: float = 30.0) -> sqlite3.Connection:
     "A connection to the SQLite file `path` (created with its folder), in WAL and autocommit mode, usable from any thread."
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(str(p), timeout=timeout, check_same_thread=False, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    try:
+        db = sqlite3.connect(str(p), timeout=timeout, check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    except sqlite3.OperationalError as e:  # "disk I/O error" on a full disk (the -shm cannot grow), "unable to open" on a read-only one
+        if (kind := storage_fault(e, p)) is None: raise
+        raise StorageFault(str(e), p, kind) from None
     return db
 
 def rollback(db: sqlite3.Connection):

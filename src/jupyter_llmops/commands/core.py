@@ -8,7 +8,7 @@ import argparse, difflib, errno, re, shlex, textwrap
 from dataclasses import dataclass
 from typing import Callable
 from ..config import kit_version
-from ..errors import LLMOpsError, UsageError, disk_full, path_too_long
+from ..errors import LLMOpsError, UsageError, path_too_long, unwritable
 
 # %% auto #0
 __all__ = ['REGISTRY', 'FAMILIES', 'Parser', 'actions', 'HelpText', 'Context', 'Command', 'command', 'split_line', 'build_parser',
@@ -141,7 +141,7 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
     try: return args.run(args, ctx)
     except Exception as e:
         if isinstance(e, OSError) and e.errno == errno.ENAMETOOLONG: raise path_too_long(e.filename) from None  # the user's to fix
-        if (full := disk_full(e)) is not None: raise full from None  # not "unexpected OSError", nor FAISS's C++ words
+        if (full := unwritable(e)) is not None: raise full from None  # a full disk, a read-only home: not "unexpected OSError", nor FAISS's C++ words
         if (jobs := _jobs_down(e, ctx)) is not None: raise jobs from None
         from jupyter_llmops.mlstore import tracking_error
         if (down := tracking_error(e, ctx.settings)) is not None: raise down from None  # the server, or its database, is down
