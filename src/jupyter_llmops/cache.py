@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder
-from .errors import LLMOpsError
+from .errors import LLMOpsError, unwritable
 from .files import immediate, sqlite_db
 from .redaction import redact, visible
 from contextlib import contextmanager
@@ -277,7 +277,12 @@ def cache_stats(settings: Settings | None = None, index_version=None) -> CacheSt
         entries = c.db.execute("SELECT count(*) FROM entries").fetchone()[0]
         return CacheStats(entries, int(n.get("lookups", 0)), int(n.get("hits", 0)), float(n.get("saved", 0.0)), len(_stale_rows(c, s, index_version)), str(c.path))
     except sqlite3.DatabaseError as e:  # a damaged file: said, with the one fix the kit has
+        if isinstance(e, sqlite3.OperationalError): raise _not_damaged(e, p) from None
         raise LLMOpsError(f"the cache file {p} cannot be read ({e})", hint="`llmops cache clear` moves it aside and starts an empty one (it holds only cached answers)") from None
+
+def _not_damaged(e: sqlite3.OperationalError, p) -> LLMOpsError:
+    "The error for cache file `p` that SQLite could not open or write though nothing is wrong with it: a full disk, a read-only or foreign folder, a lock."
+    return unwritable(e, p) or LLMOpsError(f"the cache file {p} cannot be used now ({e})", hint="another process may hold it: try again (the file is kept as it is)")
 
 def cache_clear(settings: Settings | None = None, stale_only: bool = False, index_version=None) -> CacheStats:
     "Remove the stale entries, or every entry and the counters (a file SQLite cannot read is moved aside, and a new one started)."
@@ -292,11 +297,13 @@ def cache_clear(settings: Settings | None = None, stale_only: bool = False, inde
                     c.db.executemany(f"DELETE FROM entries WHERE {' AND '.join(f'{k} IS ?' for k in _STALE_COLS)}", rows)
                 else: c.db.execute("DELETE FROM entries"); c.db.execute("DELETE FROM counters WHERE name != 'next_id'")
     except sqlite3.DatabaseError as e:
+        if isinstance(e, sqlite3.OperationalError): raise _not_damaged(e, p) from None  # a full disk is no reason to throw the cache away
         if stale_only: raise LLMOpsError(f"the cache file {p} cannot be read ({e})", hint="`llmops cache clear` (all entries) moves it aside and starts an empty one") from None
         aside = p.with_name(f"{p.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
         import os
         os.replace(p, aside)
-        for side in ("-wal", "-shm"): Path(f"{p}{side}").unlink(missing_ok=True)
+        for side in ("-wal", "-shm"):  # with it: what its log holds stays with the file
+            if Path(f"{p}{side}").exists(): os.replace(f"{p}{side}", f"{aside}{side}")
         warnings.warn(f"the cache file {p} could not be read ({e}): moved to {aside}, and an empty one started")
         _caches.clear()
     for other in _caches.values(): other._index.clear()  # this process's loaded indexes read the table again

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import hashlib, threading
 from pathlib import Path
+from .errors import StorageFault
 from .files import immediate, sqlite_db
 from .models import LOCAL_EMBED, embed_model_path, quiet_load
 
@@ -95,6 +96,9 @@ class EmbeddingCache:
         self.path = Path(path)
         try: self._open()
         except sqlite3.DatabaseError as e:
+            if isinstance(e, StorageFault):  # a full disk, a read-only home: a read-only command still works, its vectors not kept
+                warnings.warn(f"the embedding cache cannot be opened ({e}): vectors are computed and not kept this time")
+                return self._open(memory=True)
             if isinstance(e, sqlite3.OperationalError): raise  # locked, or a disk error: not the file's fault
             aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
             self.path.replace(aside)
@@ -102,8 +106,9 @@ class EmbeddingCache:
             warnings.warn(f"{self.path} is damaged ({e}): moved to {aside.name}, a new one started; its texts are embedded again")
             self._open()
 
-    def _open(self):
-        self.db = sqlite_db(self.path, timeout=60)
+    def _open(self, memory: bool = False):
+        import sqlite3
+        self.db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None) if memory else sqlite_db(self.path, timeout=60)
         self.db.execute("CREATE TABLE IF NOT EXISTS emb (model TEXT, key TEXT, vec BLOB, PRIMARY KEY (model, key))")
 
     @staticmethod

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import Settings, load_settings
 from ..redaction import redact
 from ..display import status_badge, table_html
-from ..errors import ConfigError, ConflictError, LLMOpsError, NotFoundError, UsageError
+from ..errors import ConfigError, ConflictError, LLMOpsError, NotFoundError, UsageError, unwritable
 from ..files import check_name
 from .cron import check_cron, next_tick, prev_tick  # prev_tick: here too, as before
 from .params import shown_params
@@ -195,10 +195,10 @@ def _engine(url: str):
                     raise ConfigError(f"the jobs database server at {redact(url)} refused: {redact(login[:200])}", hint="check the user, password and database name in jobs_db") from None
                 raise JobsUnavailable(f"the jobs database server at {redact(url)} does not answer: {redact(' '.join(why)[-300:])}",
                                       hint="start it (PostgreSQL), or work locally: `%llmops config set jobs_db \"\"`") from None
-            first = str(getattr(e, "orig", e)).splitlines()[0]
-            raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}",  # a full disk reads "disk I/O error" to a new connection
-                              hint="is its disk full? free space and try again: the database is kept as it is" if "disk" in first else
-                              "it is damaged or not a jobs database: move the file away (a new one is made), or set jobs_db") from None
+            first, orig = str(getattr(e, "orig", e)).splitlines()[0], getattr(e, "orig", e)  # a full disk reads "disk I/O error", a read-only folder "unable to open"
+            if url.startswith("sqlite") and (fault := unwritable(orig, url.split(":///", 1)[-1])) is not None: raise fault from None  # not damage: the file is kept
+            raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}", hint="it is damaged or not a jobs database: move the file away (a new one is made), or set jobs_db"
+                              if "not a database" in first or "malformed" in first else "check that this user may write it and its folder, or set jobs_db") from None
         _engines[url] = (engine, tables)
         return _engines[url]
 
