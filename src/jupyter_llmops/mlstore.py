@@ -4,16 +4,16 @@
 
 # %% ../../nbs/08_mlstore.ipynb #6d54f09f
 from __future__ import annotations
-import json, os, time, warnings
+import json, os, socket, time, warnings
 from pathlib import Path
 from .config import Settings, load_settings
 from .redaction import redact
 from .display import slug
-from .errors import LLMOpsError
+from .errors import LLMOpsError, said
 
 # %% auto #0
 __all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
-           'finish_run', 'finish_pending']
+           'finish_run', 'mark_open', 'unmark', 'finish_pending']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -58,7 +58,8 @@ def connect(settings: Settings | None = None):
     elif uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
     import logging, mlflow
-    for noisy in ("mlflow.store.db.utils", "alembic.runtime.migration"): logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)  # its one error log: a traceback, the SQL and its parameters (questions, answers), of an error it raises anyway
     if mlflow.get_tracking_uri() != uri: mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:///") and uri not in _connected: _init_sqlite_store(uri)
     _connected.add(uri)
@@ -101,6 +102,7 @@ def _pending(s: Settings):
 def _finish(rec: dict, s: Settings):
     from mlflow.entities import Metric, RunTag
     client = connect(s).MlflowClient()
+    if rec.get("if_running") and client.get_run(rec["run_id"]).info.status != "RUNNING": return  # `mark_open`'s: ended meanwhile
     now = int(time.time() * 1000)
     client.log_batch(rec["run_id"], metrics=[Metric(k, float(v), now, 0) for k, v in rec["metrics"].items()],
                      tags=[RunTag(k, v) for k, v in rec["tags"].items()])
@@ -116,15 +118,48 @@ def finish_run(run_id: str, status: str, # FINISHED | FAILED | KILLED
     s = settings or load_settings()
     rec = dict(tracking_uri=s.tracking_uri, run_id=run_id, status=status, metrics=dict(metrics or {}), tags=dict(tags or {}),
                artifacts=[str(a) for a in artifacts])
-    try: _finish(rec, s); return True
+    try: _finish(rec, s); unmark(run_id, s); return True
     except Exception as e:
         from jupyter_llmops.files import atomic_write
-        _pending(s).mkdir(parents=True, exist_ok=True)
-        atomic_write(_pending(s) / f"{run_id}.json", json.dumps(rec))
-        why = (str(e).strip().splitlines() or [""])[0][:200]
-        warnings.warn(redact(f"MLflow run {run_id} not closed ({type(e).__name__}: {why}); kept, it is closed with its results "
+        try:
+            _pending(s).mkdir(parents=True, exist_ok=True)
+            atomic_write(_pending(s) / f"{run_id}.json", json.dumps(rec)); unmark(run_id, s)
+        except OSError as w:  # the disk that refused MLflow's write refuses this one too: `mark_open`'s record, if any, is what is left
+            later = ("it is closed as FAILED by the first notebook run or tracked cell after this process ends" if _mark(s, run_id).exists()
+                     else "it stays RUNNING until ended by hand (MlflowClient().set_terminated)")
+            warnings.warn(redact(f"MLflow run {run_id} not closed ({said(e)}), and its end could not be kept ({said(w)}): {later}"))
+            return False
+        warnings.warn(redact(f"MLflow run {run_id} not closed ({said(e)}); kept, it is closed with its results "
                              "by the next notebook run or tracked cell that reaches the tracking server"))
         return False
+
+def _mark(s: Settings, run_id: str) -> Path:
+    return _pending(s) / f"{run_id}.open-{socket.gethostname()}-{os.getpid()}"
+
+def mark_open(run_id: str, settings: Settings | None = None):
+    """Keep a record that ends run `run_id` as FAILED should this process end before `finish_run` (or `unmark`) does:
+    killed, or its end and the record of it both refused by a full disk. The first `finish_pending` after this process
+    ends writes it, if the run is still RUNNING then. Best effort: a disk full already keeps nothing."""
+    s = settings or load_settings()
+    rec = dict(tracking_uri=s.tracking_uri, run_id=run_id, status="FAILED", metrics={}, artifacts=[], if_running=True,
+               tags={"llmops.error": "its process ended before it could close the run (killed, or its end could not be written: a full disk?)"})
+    try:
+        from jupyter_llmops.files import atomic_write
+        _pending(s).mkdir(parents=True, exist_ok=True); atomic_write(_mark(s, run_id), json.dumps(rec))
+    except OSError: pass
+
+def unmark(run_id: str, settings: Settings | None = None):
+    "Drop `mark_open`'s record of run `run_id`: it was ended, or its end is kept."
+    try: _mark(settings or load_settings(), run_id).unlink(missing_ok=True)
+    except OSError: pass
+
+def _gone(host: str, pid: str) -> bool:
+    "Whether process `pid` of machine `host` has ended (a process of another machine is never known to have)."
+    if host != socket.gethostname(): return False
+    try: os.kill(int(pid), 0)
+    except ProcessLookupError: return True
+    except (ValueError, OSError): pass
+    return False
 
 def finish_pending(settings: Settings | None = None) -> int:
     "End the runs `finish_run` kept for this tracking store while it did not answer; how many. Stops at the first that fails again."
@@ -134,6 +169,11 @@ def finish_pending(settings: Settings | None = None) -> int:
         try: os.kill(int(c.suffix[1:]), 0)
         except ProcessLookupError: c.rename(c.with_suffix(""))
         except (ValueError, OSError): pass
+    for m in d.glob("*.open-*") if d.is_dir() else []:  # `mark_open`'s records of processes that ended without closing their run
+        run, _, who = m.name.partition(".open-")
+        if not _gone(*who.rpartition("-")[::2]): continue
+        try: m.unlink() if (d / f"{run}.json").exists() else os.rename(m, d / f"{run}.json")  # a kept end says more than this
+        except OSError: pass
     for f in sorted(d.glob("*.json")) if d.is_dir() else []:
         mine = f.with_name(f"{f.name}.{os.getpid()}")
         try: rec = json.loads(f.read_text()); os.rename(f, mine)  # claimed: another process finishing it too finds it gone

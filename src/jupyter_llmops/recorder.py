@@ -8,7 +8,7 @@ import atexit, base64, json, queue, re, secrets, sys, threading, time, warnings
 from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, typed
 from .config import Settings, load_settings
 from .redaction import redact, redacted, redacted_head
-from .errors import UsageError
+from .errors import UsageError, said
 
 # %% auto #0
 __all__ = ['WRITER_IMPORTS', 'TRACE_CAP', 'RECORDER', 'import_alone', 'Recorder', 'chat_output', 'answer_of', 'flush', 'since_ms',
@@ -113,7 +113,7 @@ class Recorder:
                 try: self._write(calls)
                 except Exception as e:
                     self.failed += len(calls)
-                    warnings.warn(f"{len(calls)} LLM call(s) were not recorded in MLflow: {type(e).__name__}: {e}")
+                    warnings.warn(redact(f"{len(calls)} LLM call(s) were not recorded in MLflow: {said(e)}"))  # one line: not the SQL with the questions
             for ev in events: ev.set()
 
     def flush(self, timeout: float = 60.0, scores: bool = False) -> bool:

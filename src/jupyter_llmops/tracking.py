@@ -13,7 +13,7 @@ from .redaction import redact
 from .display import figure, img_html, png_b64, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .files import check_alias
-from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, finish_pending, finish_run, list_experiments, tracking_error
+from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, finish_pending, finish_run, list_experiments, mark_open, tracking_error, unmark
 
 # %% auto #0
 __all__ = ['RunView', 'get_run', 'track', 'runs', 'Comparison', 'compare', 'ModelVersionView', 'register_model', 'set_alias']
@@ -101,8 +101,8 @@ def _end_own(mlflow, run_id: str, status: str, s: Settings):
     """End the cell's run (unless the cell ended it). When the tracking store stopped answering during the cell, its end is
     kept and written later (`mlstore.finish_run`): the run is not left RUNNING for good, and the cell's own error, if it
     failed, is the one raised; else the store's (before: its `runs/update` error replaced the cell's)."""
-    if (a := mlflow.active_run()) is None or a.info.run_id != run_id: return
-    try: mlflow.end_run(status)  # leaves the run's context first: later cells do not log into it even if this fails
+    if (a := mlflow.active_run()) is None or a.info.run_id != run_id: return unmark(run_id, s)
+    try: mlflow.end_run(status); unmark(run_id, s)  # leaves the run's context first: later cells do not log into it even if this fails
     except Exception as e:
         finish_run(run_id, status, settings=s)  # warns that it was kept
         if status == "FINISHED": raise (tracking_error(e, s) or e) from None
@@ -127,6 +127,7 @@ def track(body: Callable[[], object], # runs the cell
     except Exception: pass
     try:
         run, status = mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None), "FAILED"
+        mark_open(run.info.run_id, s)  # a kernel killed in the cell, or a full disk at its end: ended FAILED once the kernel is gone
         try:
             if source: mlflow.log_text(redact(source), "cell.py")
             try: body()

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..config import Settings, load_settings, user_settings_path
 from ..redaction import redact, remember_secret
 from ..display import slug as _slug, status_badge
-from ..errors import UsageError
+from ..errors import UsageError, said
 from ..files import atomic_write, pid_tmpdir
 from .glue import GLUE_MIME, glue, read_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
@@ -175,13 +175,14 @@ def check_timeout(timeout: float | None, settings: Settings) -> float:
 _mlflow_lock = threading.Lock()
 
 def _mlflow_start(settings, experiment, name, notebook, params, tags) -> str:
-    from jupyter_llmops.mlstore import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment, mark_open
     from mlflow.entities import Param
     with _mlflow_lock:
         mlflow = connect(settings)
         exp = ensure_experiment(experiment or EXPERIMENT, settings)
         client = mlflow.MlflowClient()
         run = client.create_run(exp, run_name=name, tags={"llmops.kind": "notebook", "llmops.notebook": str(notebook), **(tags or {})})
+        mark_open(run.info.run_id, settings)  # killed, or a disk too full to write its end: ended FAILED after this process, not RUNNING for good
         ps = [Param(k[:250], redact(json.dumps(v) if not isinstance(v, str) else v)[:6000]) for k, v in params.items()]
         if ps: client.log_batch(run.info.run_id, params=ps)
         return run.info.run_id
@@ -332,7 +333,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
         elif state.get("killed"): status, error = "failed", f"the kernel was killed{where}: {state['killed']}"
         else: status, error = "failed", f"interrupted{where}"
     if log: starter.join()
-    if "error" in mlrun: warnings.warn(f"not logged to MLflow: {mlrun['error']}")
+    if "error" in mlrun: warnings.warn(redact(f"not logged to MLflow: {said(mlrun['error'])}"))
     run_id = mlrun.get("id", "")
     try: nb = json.loads(out_nb.read_text(encoding="utf-8"))
     except (OSError, ValueError): nb = None
@@ -349,7 +350,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             except Exception as e: warnings.warn(f"no HTML copy: {e}")
     if run_id:
         try: _mlflow_end(s, run_id, res)
-        except Exception as e: warnings.warn(f"MLflow run {run_id} not closed: {e}")
+        except Exception as e: warnings.warn(redact(f"MLflow run {run_id} not closed: {said(e)}"))
     if interrupted is not None: interrupted.result = res; raise interrupted  # its output notebook and MLflow run say so
     return res
 
