@@ -77,10 +77,12 @@ def faiss_index(kind: str, vecs):
 
 # %% ../../nbs/19_rag_store.ipynb #99bbad4b
 def _swap(d: Path, n: int):
-    "Point `CURRENT` at version `n` (one atomic rename); mark the version it replaces as superseded now."
+    """Point `CURRENT` at version `n` (one atomic rename); mark the version it replaces as superseded now: first, so that a
+    mark the disk refuses fails the build before the pointer moves (after, the build said it failed with the new version
+    current; `prune` only skips the current version, so an early mark removes nothing)."""
     old = current(d)
-    atomic_write(d / "CURRENT", f"{n}\n")
     if old is not None and old != d and old.is_dir(): (old / ".superseded").touch()
+    atomic_write(d / "CURRENT", f"{n}\n")
 
 def before_swap(d: Path, n: int):
     "Called with the lock held, version `n` complete on disk and the pointer not moved yet."
