@@ -97,7 +97,8 @@ def test_a_locked_store_is_said_as_such(project):
     assert run_cli("prompt", "list", cwd=project).returncode == 0  # the store made
     from jupyter_llmops.config import load_settings
     path = load_settings(project).tracking_uri.removeprefix("sqlite:///")
-    holder = sqlite3.connect(path, isolation_level=None); holder.execute("BEGIN EXCLUSIVE")
+    holder = sqlite3.connect(path, isolation_level=None)  # in WAL mode (the store's) only an exclusive locking mode keeps readers out
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE"); holder.execute("BEGIN EXCLUSIVE"); holder.execute("UPDATE experiments SET name = name")
     try: r = run_cli("prompt", "list", cwd=project)
     finally: holder.execute("ROLLBACK"); holder.close()
     assert r.returncode == 1 and "a database is locked: another process is writing to it" in r.stderr and "unexpected" not in r.stderr, r.stderr

@@ -138,6 +138,33 @@ def test_an_interrupt_as_the_writer_thread_starts_does_not_stop_recording(st, mo
     assert rec.flush(timeout=120) and rec.written == 2
 
 
+def test_an_interrupt_inside_an_mlflow_read_leaves_the_store_writable(st):
+    """Jupyter's stop button as MLflow's store reads a result, in a tracked cell: the cursor, kept alive by the traceback
+    (IPython keeps the last one), held SQLite's read lock, and every later write of this kernel and of any other process
+    waited 20 s, then "database is locked" (before: a rollback journal and pooled connections; now WAL, and none reused)."""
+    import subprocess, sys
+    from jupyter_llmops.tracking import track
+    track(lambda: None, settings=st)  # the store exists, as in a kernel that tracked a cell before
+    def tracer(frame, event, arg):
+        if frame.f_code.co_name != "orm_setup_cursor_result": return None
+        def line(frame, event, arg):
+            if event == "line": sys.settrace(None); raise KeyboardInterrupt  # where a SIGINT lands between two lines
+            return line
+        return line
+    sys.settrace(tracer)
+    try:
+        with pytest.raises(KeyboardInterrupt) as kept: track(lambda: None, settings=st)
+    finally: sys.settrace(None)
+    assert any("sqlalchemy/orm" in str(e.path) for e in kept.traceback)  # it landed inside SQLAlchemy's read; its frames are kept
+    db = st.tracking_uri[len("sqlite:///"):]
+    other = subprocess.run([sys.executable, "-c", f"import sqlite3; c = sqlite3.connect({db!r}, timeout=3, isolation_level=None); "
+                            "c.execute('BEGIN IMMEDIATE'); c.execute('UPDATE experiments SET name = name'); c.execute('COMMIT')"],
+                           capture_output=True, text=True, timeout=60)
+    assert other.returncode == 0, other.stderr  # another process writes at once
+    runs = [track(lambda: None, settings=st) for _ in range(3)]  # and this kernel's next cells are tracked
+    assert [r.status for r in runs] == ["FINISHED"] * 3
+
+
 def test_an_alias_moved_then_interrupted_is_never_served_stale(st, monkeypatch):
     import mlflow
     from jupyter_llmops import prompts

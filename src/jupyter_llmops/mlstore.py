@@ -68,14 +68,37 @@ def connect(settings: Settings | None = None):
 def _init_sqlite_store(uri: str):
     """Open (create or migrate) the SQLite store under a file lock beside it. Two processes starting on a new home
     (two notebooks, a notebook and the scheduler) would otherwise race in MLflow's schema migration, and one fails."""
+    import sqlite3
     from mlflow.tracking._model_registry.utils import _get_store as registry_store
     from mlflow.tracking._tracking_service.utils import _get_store as tracking_store
-    with open(uri[len("sqlite:///"):] + ".lock", "a") as fh:
+    path = uri[len("sqlite:///"):]
+    with open(path + ".lock", "a") as fh:
         try:
             import fcntl
             fcntl.flock(fh, fcntl.LOCK_EX)
         except ImportError: pass  # no fcntl (Windows): no lock
-        tracking_store(uri); registry_store(uri)  # the lock is released when the file closes
+        db = sqlite3.connect(path, timeout=30)
+        try: db.execute("PRAGMA journal_mode=WAL")  # kept in the file: a read an interrupt left open blocks no writer
+        except sqlite3.Error: pass  # a read-only home: MLflow says it
+        finally: db.close()
+        for store in (tracking_store(uri), registry_store(uri)): _close_cursors_on_checkin(store.engine)  # the lock is released when the file closes
+
+def _close_cursors_on_checkin(engine):
+    """Close the cursors a pooled connection of `engine` opened as it goes back to the pool. A result an interrupt left
+    half read keeps its cursor alive (in the traceback IPython keeps), and with it SQLite's read snapshot: the next user
+    of that connection read old data and could not write (Python 3.11's sqlite3 no longer resets statements on rollback)."""
+    import weakref
+    from sqlalchemy import event
+    if getattr(engine, "_llmops_cursors", False): return
+    engine._llmops_cursors = True
+    @event.listens_for(engine, "after_cursor_execute")
+    def _opened(conn, cursor, *a):
+        conn.connection.info.setdefault("llmops.cursors", weakref.WeakSet()).add(cursor)
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, record):
+        for c in list(record.info.pop("llmops.cursors", ()) if record is not None else ()):
+            try: c.close()
+            except Exception: pass
 
 # %% ../../nbs/08_mlstore.ipynb #c7df9939
 def ensure_experiment(name: str, settings: Settings | None = None) -> str:
