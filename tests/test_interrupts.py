@@ -165,6 +165,28 @@ def test_an_interrupt_inside_an_mlflow_read_leaves_the_store_writable(st):
     assert [r.status for r in runs] == ["FINISHED"] * 3
 
 
+def test_an_interrupt_as_a_tracked_cell_turns_autologging_on_leaves_it_off(st, monkeypatch):
+    """Jupyter's stop button as `%%llmops track` patches scikit-learn for autologging (most of a short tracked cell's
+    time): before, autologging stayed on for the kernel, and every later untracked `fit` made an MLflow run."""
+    import mlflow, mlflow.sklearn
+    from mlflow.utils.autologging_utils import autologging_is_disabled
+    from jupyter_llmops.tracking import track
+    real = mlflow.sklearn.autolog
+    def enable_then_interrupted(*a, **kw):
+        real(*a, **kw)
+        if not kw.get("disable"): monkeypatch.setattr(mlflow.sklearn, "autolog", real); raise KeyboardInterrupt
+    monkeypatch.setattr(mlflow.sklearn, "autolog", enable_then_interrupted)
+    with pytest.raises(KeyboardInterrupt): track(lambda: None, settings=st)
+    assert autologging_is_disabled("sklearn") and mlflow.active_run() is None
+    import jupyter_llmops.tracking as T  # the stop pressed just as the cell's run started: ended, not the parent of the next cell's
+    mark = T.mark_open
+    monkeypatch.setattr(T, "mark_open", lambda *a: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt): track(lambda: None, settings=st)
+    assert mlflow.active_run() is None
+    monkeypatch.setattr(T, "mark_open", mark)
+    assert "mlflow.parentRunId" not in mlflow.get_run(track(lambda: None, settings=st).run_id).data.tags
+
+
 def test_an_alias_moved_then_interrupted_is_never_served_stale(st, monkeypatch):
     import mlflow
     from jupyter_llmops import prompts

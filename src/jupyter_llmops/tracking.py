@@ -119,13 +119,13 @@ def track(body: Callable[[], object], # runs the cell
     name = experiment or s.experiment
     eid = ensure_experiment(name, s)
     sk = autolog and importlib.util.find_spec("sklearn") is not None
-    if sk:
-        import mlflow.sklearn
-        mlflow.sklearn.autolog(silent=True)
     outer = mlflow.active_run()
     try: finish_pending(s)  # runs an earlier outage left open: closed with their results
     except Exception: pass
     try:
+        if sk:  # inside: an interrupt as it patches scikit-learn still reaches the disable below (before: on for the kernel)
+            import mlflow.sklearn
+            mlflow.sklearn.autolog(silent=True)
         run, status = mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None), "FAILED"
         mark_open(run.info.run_id, s)  # a kernel killed in the cell, or a full disk at its end: ended FAILED once the kernel is gone
         try:
@@ -139,7 +139,12 @@ def track(body: Callable[[], object], # runs the cell
             _end_strays(mlflow, run.info.run_id, outer and outer.info.run_id)
             _end_own(mlflow, run.info.run_id, status, s)
     finally:
-        if sk: mlflow.sklearn.autolog(disable=True)
+        if (a := mlflow.active_run()) is not None and a.info.run_id != (outer and outer.info.run_id):  # started, then interrupted before
+            try: mlflow.end_run("FAILED")  # the cell's own ending was reached: later cells do not nest in it
+            except Exception: pass
+        if sk:
+            import mlflow.sklearn
+            mlflow.sklearn.autolog(disable=True)
     return RunView.from_run(mlflow.get_run(run.info.run_id), name, s.tracking_uri)
 
 # %% ../../nbs/20_tracking.ipynb #184a947e
