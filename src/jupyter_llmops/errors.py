@@ -108,7 +108,7 @@ class StorageFault(sqlite3.OperationalError):
     a cache that cannot be opened goes on."""
     def __init__(self, why: str, path, kind: str):
         super().__init__(f"{why}: {FAULT_WORDS[kind]} ({path})")
-        self.path, self.kind = str(path), kind
+        self.path, self.kind, self.why = str(path), kind, why
 
 def storage_fault(e: BaseException, path=None) -> str | None:
     """What refused a write, from error `e` met on file `path`: "full", "readonly" or "denied": by errno, and for
@@ -132,7 +132,8 @@ def unwritable(e: BaseException, path=None) -> LLMOpsError | None:
     """The error to show for a write the file system refused, naming the file: a full disk (`disk_full`), a read-only
     file system, a folder or file this user may not write (EROFS, EACCES, EPERM, a `StorageFault`, or SQLite's words on
     file `path`); None for any other error."""
-    if isinstance(e, StorageFault): kind, where = e.kind, e.path
+    if isinstance(e, LLMOpsError): return None  # said already (a cache's "the disk is full writing ...")
+    if isinstance(e, StorageFault): kind, where, e = e.kind, e.path, e.why
     elif (full := disk_full(e)) is not None: return full
     elif isinstance(e, OSError) and getattr(e, "filename", None) and (kind := storage_fault(e)) in ("readonly", "denied"): where = e.filename
     elif isinstance(e, sqlite3.OperationalError) and (kind := storage_fault(e, path)): where = str(path)
