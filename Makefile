@@ -59,9 +59,10 @@ test-nbs: install
 # (.ci/run sets it) a skipped test fails the run too (tests/conftest.py lists the reasons).
 # Two processes share the tests (whole files each, so a module's servers start once; each keeps to one core and one
 # thread, see tests/conftest.py), since most tests wait on kernels, servers and subprocesses as much as they compute;
+# the longest files go first (tests/conftest.py, LONGEST_FIRST), so that both processes end together;
 # then the tests marked `solo` (a lease or a deadline of a few seconds, or the browser) run alone, on a quiet machine.
 test-py: install
-	$(SCRATCH) $(PY) -m pytest -n 2 --dist loadfile -m "not solo" && $(PY) -m pytest -m solo
+	$(SCRATCH) $(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder -m "not solo" && $(PY) -m pytest -m solo
 
 test: check-sync lint-ext test-nbs test-py
 

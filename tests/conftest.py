@@ -20,6 +20,19 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 HEAVY = ["torch", "transformers", "trl", "llama_index", "faiss", "mlflow", "papermill", "dask"]
 
 
+# The files whose tests take minutes (the showcase, two daemons racing for ticks, trainings, Dask, the team's servers),
+# longest first, ahead of the rest: with `--no-loadscope-reorder` (Makefile) the two workers take files in this order,
+# so the last file either starts is a short one. xdist's own order (by test count) started the scheduler's four
+# minutes of races, the fourth-longest file, among the last, and one worker waited for the other.
+LONGEST_FIRST = ["test_hostile.py", "test_faults_scheduler.py", "test_train.py", "test_pipelines.py", "test_tracking_team.py",
+                 "test_routing.py", "test_faults_rag.py", "test_rag.py", "test_shipped_pipelines.py", "test_hallucination.py", "test_prompts.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's tests, and the other files, as collected
+
+
 def pytest_unconfigure(config):
     shutil.rmtree(HOME, ignore_errors=True)
 
