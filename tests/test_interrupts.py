@@ -187,6 +187,18 @@ def test_an_interrupt_as_a_tracked_cell_turns_autologging_on_leaves_it_off(st, m
     assert "mlflow.parentRunId" not in mlflow.get_run(track(lambda: None, settings=st).run_id).data.tags
 
 
+def test_an_interrupted_streamed_answer_stops_its_model(st):
+    """The stop button during a streamed answer (`%%llmops ask` prints it as it comes) of the local model: before, the
+    cell returned and the model went on to max_tokens in its thread, about a minute of both cores, the tokens thrown away."""
+    from jupyter_llmops.llm import complete
+    before = set(threading.enumerate())
+    def on_token(piece): raise KeyboardInterrupt  # pressed as the first words show
+    with pytest.raises(KeyboardInterrupt): complete("Tell me a long story about a dragon.", max_tokens=400, on_token=on_token, settings=st)
+    assert [t.name for t in threading.enumerate() if t not in before and "gen" in t.name] == []  # the model's thread has ended
+    pieces = []
+    assert complete("Say hello.", max_tokens=8, on_token=pieces.append, settings=st).text and pieces  # the next stream works
+
+
 def test_an_alias_moved_then_interrupted_is_never_served_stale(st, monkeypatch):
     import mlflow
     from jupyter_llmops import prompts

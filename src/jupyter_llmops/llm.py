@@ -53,17 +53,21 @@ def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings:
                 ts = ts[torch.isfinite(ts)]
                 lp = float(ts.mean()) if len(ts) else None
     else:  # generate in a thread; hand each piece of text to on_token as it is decoded
-        from transformers import TextIteratorStreamer
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
         streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
-        box = {}
+        box, stop = {}, threading.Event()
+        class Stopped(StoppingCriteria):  # the caller stopped reading (the stop button): the model stops at its next token
+            def __call__(self, input_ids, scores, **kw): return torch.full((input_ids.shape[0],), stop.is_set(), dtype=torch.bool)
         def gen():
             try:
-                with torch.inference_mode(): box["out"] = model.generate(**ids, **kw, streamer=streamer)
+                with torch.inference_mode(): box["out"] = model.generate(**ids, **kw, streamer=streamer, stopping_criteria=StoppingCriteriaList([Stopped()]))
             except BaseException as e: box["err"] = e; streamer.end()
-        th = threading.Thread(target=gen, daemon=True); th.start()
-        for piece in streamer:
-            if piece: on_token(piece)
-        th.join()
+        th = threading.Thread(target=gen, daemon=True, name="llmops-generate"); th.start()
+        try:
+            for piece in streamer:
+                if piece: on_token(piece)
+        finally:  # before: an interrupted stream's model went on to max_tokens in its thread, a minute of both cores
+            stop.set(); th.join()
         if "err" in box: raise box["err"]
         out = box["out"]
     new = out[0, ids["input_ids"].shape[1]:]
