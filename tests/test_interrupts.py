@@ -185,6 +185,13 @@ def test_an_interrupt_as_a_tracked_cell_turns_autologging_on_leaves_it_off(st, m
     assert mlflow.active_run() is None
     monkeypatch.setattr(T, "mark_open", mark)
     assert "mlflow.parentRunId" not in mlflow.get_run(track(lambda: None, settings=st).run_id).data.tags
+    real_end, ended = mlflow.MlflowClient.set_terminated, []  # pressed again as the cell's run is ended: it is ended, FAILED
+    def end_interrupted(self, run_id, *a, **kw):
+        if not ended: ended.append(run_id); raise KeyboardInterrupt
+        return real_end(self, run_id, *a, **kw)
+    monkeypatch.setattr(mlflow.MlflowClient, "set_terminated", end_interrupted)
+    with pytest.raises(KeyboardInterrupt): track(lambda: None, settings=st)
+    assert mlflow.active_run() is None and mlflow.get_run(ended[0]).info.status == "FAILED"  # before: RUNNING for good
 
 
 def test_an_interrupted_streamed_answer_stops_its_model(st):

@@ -103,8 +103,9 @@ def _end_own(mlflow, run_id: str, status: str, s: Settings):
     failed, is the one raised; else the store's (before: its `runs/update` error replaced the cell's)."""
     if (a := mlflow.active_run()) is None or a.info.run_id != run_id: return unmark(run_id, s)
     try: mlflow.end_run(status); unmark(run_id, s)  # leaves the run's context first: later cells do not log into it even if this fails
-    except Exception as e:
-        finish_run(run_id, status, settings=s)  # warns that it was kept
+    except BaseException as e:
+        finish_run(run_id, status if isinstance(e, Exception) else "FAILED", settings=s)  # warns that it was kept; an interrupt: ended now
+        if not isinstance(e, Exception): raise  # before: an interrupt as the run ended left it RUNNING for good
         if status == "FINISHED": raise (tracking_error(e, s) or e) from None
 
 def track(body: Callable[[], object], # runs the cell
