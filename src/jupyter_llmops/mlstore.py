@@ -125,7 +125,12 @@ def _pending(s: Settings):
 def _finish(rec: dict, s: Settings):
     from mlflow.entities import Metric, RunTag
     client = connect(s).MlflowClient()
-    if rec.get("if_running") and client.get_run(rec["run_id"]).info.status != "RUNNING": return  # `mark_open`'s: ended meanwhile
+    if rec.get("if_running"):  # `mark_open`'s: only a run still RUNNING is ended by it
+        try:
+            if client.get_run(rec["run_id"]).info.status != "RUNNING": return  # ended meanwhile (a lost lease's, by another process)
+        except Exception as e:
+            if getattr(e, "error_code", "") == "RESOURCE_DOES_NOT_EXIST": return  # deleted for good: nothing to end, and no record to block the rest
+            raise
     now = int(time.time() * 1000)
     client.log_batch(rec["run_id"], metrics=[Metric(k, float(v), now, 0) for k, v in rec["metrics"].items()],
                      tags=[RunTag(k, v) for k, v in rec["tags"].items()])
