@@ -92,13 +92,16 @@ def test_ask_prints_the_answer_and_no_loading_bar(project):
 
 def test_a_locked_store_is_said_as_such(project):
     # a probe held a write lock on mlflow.db: `prompt list` printed "unexpected OperationalError: (sqlite3.OperationalError)
-    # database is locked [SQL: ...]" and a hint to debug, for what is a wait on another process
+    # database is locked [SQL: ...]" and a hint to debug, for what is a wait on another process. The store is in WAL mode
+    # now: a writer no longer holds readers up; a second writer waits, then is told so
     import sqlite3
-    assert run_cli("prompt", "list", cwd=project).returncode == 0  # the store made
     from jupyter_llmops.config import load_settings
+    from jupyter_llmops.prompts import register
+    register("greet", "Hello {{name}}", settings=load_settings(project))
     path = load_settings(project).tracking_uri.removeprefix("sqlite:///")
-    holder = sqlite3.connect(path, isolation_level=None)  # in WAL mode (the store's) only an exclusive locking mode keeps readers out
-    holder.execute("PRAGMA locking_mode=EXCLUSIVE"); holder.execute("BEGIN EXCLUSIVE"); holder.execute("UPDATE experiments SET name = name")
-    try: r = run_cli("prompt", "list", cwd=project)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE"); holder.execute("UPDATE experiments SET name = name")  # another process, mid-write
+    try: read, write = run_cli("prompt", "list", cwd=project), run_cli("prompt", "alias", "greet", "1", "champion", cwd=project)
     finally: holder.execute("ROLLBACK"); holder.close()
-    assert r.returncode == 1 and "a database is locked: another process is writing to it" in r.stderr and "unexpected" not in r.stderr, r.stderr
+    assert read.returncode == 0 and "greet" in read.stdout, read.stderr  # before (a rollback journal): locked too
+    assert write.returncode == 1 and "a database is locked: another process is writing to it" in write.stderr and "unexpected" not in write.stderr, write.stderr
