@@ -94,8 +94,8 @@ def disk_full(e: BaseException) -> LLMOpsError | None:
     big = isinstance(e, OSError) and e.errno == errno.EFBIG  # a file-size limit (ulimit -f) or the file system's largest file
     if not (full or m or big): return None
     where = getattr(e, "filename", None) or (m and m[1])
-    said = "the disk is full" if full else "a file grew past the size its file system or this process allows" if big else "a write failed (is the disk full?)"
-    return LLMOpsError(f"{said}{f' writing {where}' if where else ''}: {text[:200]}",
+    what = "the disk is full" if full else "a file grew past the size its file system or this process allows" if big else "a write failed (is the disk full?)"
+    return LLMOpsError(f"{what}{f' writing {where}' if where else ''}: {text[:200]}",
                        hint="raise the limit (ulimit -f) or write to another file system: what was saved before is kept" if big else
                        "free some space, then run it again: what was saved before is kept")
 
