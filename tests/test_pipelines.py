@@ -142,7 +142,7 @@ def test_a_terminated_cli_run_is_recorded_failed_and_its_kernel_is_gone(proj):
     "`kill PID` (SIGTERM) to `llmops run`: before, it exited at once, its notebook unmarked and its MLflow run RUNNING for ever."
     p = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "run", "slow.ipynb", "--timeout", "300"], cwd=proj,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait(lambda: (proj / "slow.pid").exists(), 120, what="the kernel reached the slow cell")
+    wait(lambda: (proj / "slow.pid").exists() and (proj / "slow.pid").read_text().strip(), 120, what="the kernel reached the slow cell")  # written, not only made
     kernel = int((proj / "slow.pid").read_text())
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=120)
