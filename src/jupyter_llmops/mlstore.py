@@ -194,9 +194,7 @@ def finish_pending(settings: Settings | None = None) -> int:
     s = settings or load_settings()
     done, d = 0, _pending(s)
     for c in d.glob("*.json.*") if d.is_dir() else []:  # claimed by a process that died before it finished (SIGKILL): free again
-        try: os.kill(int(c.suffix[1:]), 0)
-        except ProcessLookupError: c.rename(c.with_suffix(""))
-        except (ValueError, OSError): pass
+        if _gone(socket.gethostname(), c.suffix[1:]): c.rename(c.with_suffix(""))
     for m in d.glob("*.open-*") if d.is_dir() else []:  # `mark_open`'s records of processes that ended without closing their run
         run, _, who = m.name.partition(".open-")
         if not _gone(*who.rpartition("-")[::2]): continue

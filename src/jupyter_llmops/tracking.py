@@ -141,7 +141,7 @@ def track(body: Callable[[], object], # runs the cell
             _end_own(mlflow, run.info.run_id, status, s)
     finally:
         if (a := mlflow.active_run()) is not None and a.info.run_id != (outer and outer.info.run_id):  # started, then interrupted before
-            try: mlflow.end_run("FAILED")  # the cell's own ending was reached: later cells do not nest in it
+            try: mlflow.end_run("FAILED")  # the cell's own ending was not reached: later cells do not nest in it
             except Exception: pass
         if sk:
             import mlflow.sklearn

@@ -195,8 +195,8 @@ def _engine(url: str):
                     raise ConfigError(f"the jobs database server at {redact(url)} refused: {redact(login[:200])}", hint="check the user, password and database name in jobs_db") from None
                 raise JobsUnavailable(f"the jobs database server at {redact(url)} does not answer: {redact(' '.join(why)[-300:])}",
                                       hint="start it (PostgreSQL), or work locally: `%llmops config set jobs_db \"\"`") from None
-            first, orig = str(getattr(e, "orig", e)).splitlines()[0], getattr(e, "orig", e)  # a full disk reads "disk I/O error", a read-only folder "unable to open"
-            if url.startswith("sqlite") and (fault := unwritable(orig, url.split(":///", 1)[-1])) is not None: raise fault from None  # not damage: the file is kept
+            orig = getattr(e, "orig", e); first = str(orig).splitlines()[0]  # a full disk reads "disk I/O error", a read-only folder "unable to open"
+            if url.startswith("sqlite") and (fault := unwritable(orig, path)) is not None: raise fault from None  # not damage: the file is kept
             raise ConfigError(f"the jobs database {redact(url)} cannot be used: {redact(first)}", hint="it is damaged or not a jobs database: move the file away (a new one is made), or set jobs_db"
                               if "not a database" in first or "malformed" in first else "check that this user may write it and its folder, or set jobs_db") from None
         _engines[url] = (engine, tables)
