@@ -4,14 +4,15 @@
 
 # %% ../../nbs/01_files.ipynb #4d77dd87
 from __future__ import annotations
-import functools, json, os, re, shutil, sqlite3, tempfile, threading, time, warnings
+import functools, json, os, re, shutil, socket, sqlite3, tempfile, threading, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 from .errors import StorageFault, UsageError, storage_fault
 
 # %% auto #0
 __all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'Appended', 'sqlite_db',
-           'rollback', 'same_file', 'file_locked', 'immediate', 'FileLock', 'pid_tmpdir', 'check_name', 'check_alias']
+           'rollback', 'same_file', 'file_locked', 'immediate', 'FileLock', 'pid_gone', 'pid_tmpdir', 'check_name',
+           'check_alias']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -260,6 +261,20 @@ class FileLock:
         finally: os.close(fd)
 
 # %% ../../nbs/01_files.ipynb #5b0e1c7b
+def pid_gone(pid: int | str, host: str | None = None) -> bool:
+    """Whether process `pid` of machine `host` (this one if None) is known to have ended; a zombie has. Never for a
+    process of another machine, one this user may not signal, or a `pid` that is not a positive number."""
+    if host is not None and host != socket.gethostname(): return False
+    try: pid = int(pid)
+    except (TypeError, ValueError): return False
+    if pid <= 0: return False  # 0 and negative numbers name process groups
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError): pass  # no such process, or no /proc
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return True
+    except OSError: pass  # another user's: alive
+    return False
+
 def pid_tmpdir(prefix: str, base: str | None = None) -> str:
     "A new folder (mode 0700) `<base>/<prefix><pid>-<random>`; first, once per process, those of dead processes are removed."
     base = base or tempfile.gettempdir()
@@ -273,9 +288,8 @@ def _sweep_pid_dirs(prefix: str, base: str):
         try:
             st = d.lstat()
             if not pid.isdigit() or st.st_uid != os.getuid() or st.st_mtime > time.time() - 600: continue
-            os.kill(int(pid), 0)  # alive: kept
-        except ProcessLookupError: shutil.rmtree(d, ignore_errors=True)
-        except OSError: pass
+        except OSError: continue
+        if pid_gone(pid): shutil.rmtree(d, ignore_errors=True)
 
 # %% ../../nbs/01_files.ipynb #cbca2995
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

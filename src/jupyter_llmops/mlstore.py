@@ -10,6 +10,7 @@ from .config import Settings, load_settings
 from .redaction import redact
 from .display import slug
 from .errors import LLMOpsError, said
+from .files import pid_gone
 
 # %% auto #0
 __all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
@@ -181,23 +182,16 @@ def unmark(run_id: str, settings: Settings | None = None):
     try: _mark(settings or load_settings(), run_id).unlink(missing_ok=True)
     except OSError: pass
 
-def _gone(host: str, pid: str) -> bool:
-    "Whether process `pid` of machine `host` has ended (a process of another machine is never known to have)."
-    if host != socket.gethostname(): return False
-    try: os.kill(int(pid), 0)
-    except ProcessLookupError: return True
-    except (ValueError, OSError): pass
-    return False
-
 def finish_pending(settings: Settings | None = None) -> int:
     "End the runs `finish_run` kept for this tracking store while it did not answer; how many. Stops at the first that fails again."
     s = settings or load_settings()
     done, d = 0, _pending(s)
     for c in d.glob("*.json.*") if d.is_dir() else []:  # claimed by a process that died before it finished (SIGKILL): free again
-        if _gone(socket.gethostname(), c.suffix[1:]): c.rename(c.with_suffix(""))
+        if pid_gone(c.suffix[1:]): c.rename(c.with_suffix(""))
     for m in d.glob("*.open-*") if d.is_dir() else []:  # `mark_open`'s records of processes that ended without closing their run
         run, _, who = m.name.partition(".open-")
-        if not _gone(*who.rpartition("-")[::2]): continue
+        host, _, pid = who.rpartition("-")
+        if not pid_gone(pid, host): continue
         try: m.unlink() if (d / f"{run}.json").exists() else os.rename(m, d / f"{run}.json")  # a kept end says more than this
         except OSError: pass
     for f in sorted(d.glob("*.json")) if d.is_dir() else []:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, re, shutil, time
 from contextlib import contextmanager
 from pathlib import Path
-from .files import FileLock, atomic_write, same_file
+from .files import FileLock, atomic_write, pid_gone, same_file
 
 GRACE = 600.0  # seconds a superseded version is kept for readers that followed the pointer earlier
 
@@ -143,10 +143,4 @@ def drop(d: Path):
     shutil.rmtree(gone, ignore_errors=True)
     for old in d.parent.glob(".*.dropped-*-*"):  # a drop killed before it finished kept its disk space for good
         pid = re.fullmatch(r"\..+\.dropped-(\d+)-\d+", old.name)
-        if pid and not _alive(int(pid[1])): shutil.rmtree(old, ignore_errors=True)
-
-def _alive(pid: int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: pass
-    return True
+        if pid and pid_gone(pid[1]): shutil.rmtree(old, ignore_errors=True)

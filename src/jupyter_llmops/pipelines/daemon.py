@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import Settings, load_settings
 from ..redaction import redact
 from ..errors import LLMOpsError, UsageError
-from ..files import FileLock
+from ..files import FileLock, pid_gone
 from .scheduler import Scheduler, log
 from .store import JobsUnavailable
 
@@ -54,15 +54,7 @@ def _older(pidfile: Path) -> dict | None:
         info = json.loads(pidfile.read_text())
         cmd = Path(f"/proc/{int(info['pid'])}/cmdline").read_bytes()
     except (OSError, ValueError, KeyError, TypeError): return None
-    return info if b"jupyter_llmops.pipelines.scheduler import main" in cmd and not _gone(int(info["pid"])) and FileLock.holder(pidfile) is None else None
-
-def _gone(pid: int) -> bool:
-    "Whether process `pid` has exited (a zombie counts as exited)."
-    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        try: os.kill(pid, 0); return False
-        except ProcessLookupError: return True
-        except PermissionError: return False
+    return info if b"jupyter_llmops.pipelines.scheduler import main" in cmd and not pid_gone(info["pid"]) and FileLock.holder(pidfile) is None else None
 
 def _wait_pid(s: Settings, wait: float, pid: int | None = None) -> SchedulerStatus:
     "The status once the lock holder has written its PID (`pid` if given), or once nobody holds the lock."
@@ -100,7 +92,7 @@ def start(settings: Settings | None = None, poll: float = 1.0, lease: float | No
                              capture_output=True, text=True, timeout=60, pass_fds=(lock.fd,))
         if out.returncode: raise LLMOpsError(f"could not launch the scheduler: {out.stderr.strip()[-500:]}")
         pid, end = int(out.stdout.strip()), time.time() + wait
-        while time.time() < end and not _gone(pid):
+        while time.time() < end and not pid_gone(pid):
             if status(s).pid == pid: return pid
             time.sleep(0.05)
     finally:
