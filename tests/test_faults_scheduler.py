@@ -248,10 +248,13 @@ def test_a_schedule_never_overlaps_itself_with_cron_and_manual_runs(proj, monkey
     store.set_paused("o", True)
     log = proj / "o.log"
     manual = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "schedule", "run", "o"], cwd=proj,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=open(proj / "manual.log", "wb"), stderr=subprocess.STDOUT)
     p = daemon(proj, proj / "home", f"sqlite:///{proj}/jobs.db", lease=3)
     try:
-        wait(lambda: events(log, "start"), 60, what="the manual run to start")
+        try: wait(lambda: events(log, "start"), 60, what="the manual run to start")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the manual run (exit {manual.poll()}) said: {(proj / 'manual.log').read_text()[-3000:]}; "
+                                 f"rows {_attempts(store, 'o')}; daemon log: {daemon_log(proj / 'home')[-3000:]}") from None
         store.set_paused("o", False)  # cron ticks are due now, while the manual run runs
         first = store.running(schedule="o")[0]
         r = run_cli("schedule", "run", "o", cwd=proj)
