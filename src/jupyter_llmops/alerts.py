@@ -70,12 +70,12 @@ def _unsend(alerts: list[dict], s: Settings):
 
 def send_alerts(alerts: list[dict], s: Settings, since: str, dedupe: bool = True) -> bool:
     "Log alerts to MLflow (a run tagged `llmops.kind = monitor-alert`) and POST them to `alert_webhook`, each at most once an hour; failures are warnings."
-    from jupyter_llmops.mlstore import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     if dedupe: alerts = _fresh(alerts, s, since)
     if not alerts: return False
     try:
         mlflow = connect(s)
-        with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name="monitor-alerts", nested=mlflow.active_run() is not None):
+        with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name="monitor-alerts", nested=mlflow.active_run() is not None):
             mlflow.set_tags({"llmops.kind": "monitor-alert"})
             mlflow.log_dict(redacted({"since": since, "alerts": alerts}), "alerts.json")
             mlflow.log_metrics({f"alert.{re.sub(r'[^A-Za-z0-9_.-]', '_', redact(a['group']))}.{a['metric']}": a["value"] for a in alerts})

@@ -286,7 +286,7 @@ def demo_cache(settings: Settings, echo) -> dict:
     import io, json
     from PIL import Image
     from jupyter_llmops.cache_eval import evaluate_cache
-    from jupyter_llmops.mlstore import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     echo(f"\n== 10. cache: {len(DEMO_CACHE)} questions asked again, {sum(d for *_, d in DEMO_CACHE)} reworded (true duplicates) and the rest "
          "about something else; what the semantic cache would answer at each similarity threshold")
     data = settings.path("demo", "cache_pairs.jsonl")
@@ -296,7 +296,7 @@ def demo_cache(settings: Settings, echo) -> dict:
     echo("   " + repr(ev) + "\n" + "\n".join("   " + l for l in ev.table.round(3).to_string(index=False).splitlines()))
     chart = cache_chart(ev, settings.cache_threshold)
     mlflow = connect(settings)
-    with mlflow.start_run(experiment_id=ensure_experiment(settings.experiment, settings), run_name="demo-cache-eval") as run:
+    with kit_run(settings, experiment_id=ensure_experiment(settings.experiment, settings), run_name="demo-cache-eval") as run:
         mlflow.set_tags({"llmops.kind": "cache-eval"})
         mlflow.log_metrics({k: float(v) for k, v in ev.metrics.items() if isinstance(v, (int, float)) and v == v})
         mlflow.log_table(ev.table, "cache_eval/thresholds.json")

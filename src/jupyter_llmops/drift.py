@@ -221,13 +221,13 @@ def _metric_keys(names: list[str]) -> list[str]:
 
 def log_report(rep: DriftReport, test: str, settings: Settings | None = None, run_name: str = "drift") -> str:
     "Log a drift report as an MLflow run (share, a metric per column, the table); return the run id."
-    from jupyter_llmops.mlstore import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     s = settings or load_settings()
     mlflow = connect(s)
     rows = rep.columns
     names = ",".join(map(str, rows.column))
     if len(names) > 500: names = names[:max(names.rfind(",", 0, 480), 0) or 480] + f",... ({len(rows)} columns)"
-    with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=run_name,
+    with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=run_name,
                           nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.kind": "drift"})
         mlflow.log_params(dict(test=test, columns=names, n_reference=rep.n_reference, n_current=rep.n_current))

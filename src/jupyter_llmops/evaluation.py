@@ -184,9 +184,9 @@ def align(name: str, labels: str | Path | list[dict], features: list[str] | None
     atomic_write(path, text)
     run_id = None
     if log:
-        from jupyter_llmops.mlstore import connect, ensure_experiment
+        from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(s)
-        with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=f"eval-align-{name}") as run:
+        with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"eval-align-{name}") as run:
             mlflow.set_tags({"llmops.kind": "eval-align", "llmops.evaluator": name})
             mlflow.log_params({"features": ",".join(keep), "labels": final.meta["labels"], "n_labels": len(y), "holdout": holdout})
             mlflow.log_metrics({f"{k}.{('aligned' if e.endswith('(aligned)') else e)}": float(v) for e, r in agreement.iterrows()

@@ -213,11 +213,11 @@ class FeedbackSession:
         "Log the preference pairs to MLflow as a dataset (with the win counts); the run id."
         import pandas as pd
         judged = self.progress[0]  # counted before the pairs are read: a judgement made meanwhile is logged next time
-        from jupyter_llmops.mlstore import connect, ensure_experiment
+        from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(self.settings)
         eid = ensure_experiment(experiment or self.settings.experiment, self.settings)
         pairs = read_appended(self.pairs_path)
-        with mlflow.start_run(experiment_id=eid, run_name=f"feedback-{self.name}") as run:
+        with kit_run(self.settings, experiment_id=eid, run_name=f"feedback-{self.name}") as run:
             mlflow.set_tags({"llmops.kind": "feedback", "llmops.feedback": self.name})
             mlflow.log_params({"sources": redact(" vs ".join(self.sources)), "mode": self.mode, "prompts": len(self.prompts)})
             mlflow.log_metrics({re.sub(r"[^\w.\- ]", "_", f"wins.{k}"): v for k, v in self.summary().items()} | {"pairs": len(pairs)})  # what MLflow takes in a name

@@ -5,6 +5,7 @@
 # %% ../../nbs/08_mlstore.ipynb #6d54f09f
 from __future__ import annotations
 import json, os, socket, time, warnings
+from contextlib import contextmanager
 from pathlib import Path
 from .config import Settings, load_settings
 from .redaction import redact
@@ -14,7 +15,7 @@ from .files import pid_gone
 
 # %% auto #0
 __all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
-           'finish_run', 'mark_open', 'unmark', 'finish_pending']
+           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'kit_run']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -203,3 +204,31 @@ def finish_pending(settings: Settings | None = None) -> int:
         except Exception: os.rename(mine, f); break  # still down: the next run tries again
         mine.unlink(missing_ok=True); done += 1
     return done
+
+# %% ../../nbs/08_mlstore.ipynb #d3ebdf4a
+@contextmanager
+def kit_run(settings: Settings | None = None, **start_run):
+    """`mlflow.start_run(**start_run)` for a run the kit opens on its own, ended as MLflow's `with` ends it: FINISHED, or
+    FAILED when the block raises. Should this process end first, or a stop land inside the end, a `mark_open` record
+    ends it FAILED later (`finish_pending`). Runs an earlier outage or a killed process left open are closed first."""
+    import mlflow
+    s = settings or load_settings()
+    try: finish_pending(s)
+    except Exception: pass
+    run = mlflow.start_run(**start_run)
+    rid, status = run.info.run_id, "FAILED"
+    mark_open(rid, s)
+    try:
+        yield run
+        status = "FINISHED"
+    finally:
+        if (a := mlflow.active_run()) is not None and a.info.run_id == rid:
+            try: mlflow.end_run(status)
+            except BaseException as e:  # the store refused the end (kept, with a warning), or a second stop: ended FAILED now
+                finish_run(rid, status if isinstance(e, Exception) else "FAILED", settings=s)
+                if not isinstance(e, Exception) or status == "FINISHED": raise
+            else: unmark(rid, s)
+        else:  # the block ended it, or left another run active above it: the record stays unless the run is over
+            try: over = mlflow.MlflowClient().get_run(rid).info.status != "RUNNING"
+            except Exception: over = False
+            if over: unmark(rid, s)

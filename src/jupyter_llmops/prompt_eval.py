@@ -158,7 +158,7 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     "Run every case of `data` through every version of prompt `name`; log the evaluation to MLflow."
     import pandas as pd
     from jupyter_llmops.llm import complete
-    from jupyter_llmops.mlstore import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     s = settings or load_settings()
     scorers = scorers or ["token_f1", "contains", "latency", "cost"]
     bad = [x for x in scorers if scorer(x, s) is None]
@@ -186,7 +186,7 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     rows = []
     from tqdm.auto import tqdm
     bar = tqdm(total=len(versions) * len(cases), desc=f"prompt eval {name}", disable=not progress)
-    with mlflow.start_run(experiment_id=eid, run_name=f"prompt-eval {name}", nested=mlflow.active_run() is not None) as run:
+    with kit_run(s, experiment_id=eid, run_name=f"prompt-eval {name}", nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.prompt_eval": name, "llmops.versions": ",".join(map(str, versions))})
         mlflow.log_params({"prompt": name, "versions": ",".join(map(str, versions)), "llm": redact(llm or s.llm),
                            "max_tokens": max_tokens, "cases": len(cases), "data": str(data), "rag": rag or ""})

@@ -201,9 +201,9 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
 def _log_build(res: BuildResult, m: dict, s: Settings) -> str:
     "Log the build as an MLflow run; a tracking failure is a warning, not a failed build."
     try:
-        from jupyter_llmops.mlstore import connect, ensure_experiment
+        from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(s)
-        with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=f"rag-build {res.name}",
+        with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"rag-build {res.name}",
                               nested=mlflow.active_run() is not None) as run:
             mlflow.set_tags({"llmops.rag_index": res.name, "llmops.kind": "rag-build"})
             mlflow.log_params(dict(index=res.name, version=res.version, index_type=m["index"], model=m["model"],

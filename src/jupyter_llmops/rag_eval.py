@@ -112,9 +112,9 @@ def evaluate(name: str, data: str | Path, k: int = 5, mode: str = "hybrid", sett
     metrics = {"hit@k": float(t.hit.mean()), "mrr": float(t.rr.mean()), "ndcg@k": float(t.ndcg.mean())}
     out = RagEvalResult(name, k, mode, metrics, misses, t)
     if log:
-        from jupyter_llmops.mlstore import connect, ensure_experiment
+        from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(s)
-        with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=f"rag-eval {name}",
+        with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"rag-eval {name}",
                               nested=mlflow.active_run() is not None) as run:
             mlflow.set_tags({"llmops.rag_eval": name, "llmops.kind": "rag-eval"})
             mlflow.log_params(dict(index=name, index_version=idx.manifest["version"], k=k, mode=mode, data=str(data), questions=len(t)))
@@ -264,7 +264,7 @@ def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", ov
     "Build and evaluate every chunk size x overlap x mode on the questions of `data`; child MLflow runs; best first."
     import pandas as pd
     from tqdm.auto import tqdm
-    from jupyter_llmops.mlstore import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     s = settings or load_settings()
     check_name(name, "index name")
     sizes, overs = _int_list(chunk_sizes, "--chunk-size"), _int_list(overlaps, "--overlap")
@@ -276,7 +276,7 @@ def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", ov
     if not grid: raise UsageError("every overlap is at least its chunk size", hint="--overlap must be smaller than --chunk-size")
     mlflow = connect(s)
     rows = []
-    with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=f"rag-sweep {name}",
+    with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"rag-sweep {name}",
                           nested=mlflow.active_run() is not None) as parent:
         mlflow.set_tags({"llmops.rag_sweep": name, "llmops.kind": "rag-sweep"})
         mlflow.log_params(dict(index=name, sources=",".join(map(str, sources))[:500], data=str(data), questions=n_q, k=k,
@@ -292,7 +292,7 @@ def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", ov
                     q_ms = 1e3 * (time.perf_counter() - t0) / max(1, n_q)
                     row = dict(chunk_size=c, overlap=o, mode=m, **r.metrics, chunks=b.chunks, embedded=b.embedded,
                                build_s=round(b.seconds, 2), query_ms=round(q_ms, 1))
-                    with mlflow.start_run(experiment_id=parent.info.experiment_id, run_name=f"{c}/{o} {m}", nested=True):
+                    with kit_run(s, experiment_id=parent.info.experiment_id, run_name=f"{c}/{o} {m}", nested=True):
                         mlflow.set_tags({"llmops.rag_sweep": name, "llmops.kind": "rag-sweep-variant"})
                         mlflow.log_params(dict(chunk_size=c, overlap=o, mode=m, k=k, index_type=index))
                         mlflow.log_metrics({f"hit_at_{k}": r.metrics["hit@k"], "mrr": r.metrics["mrr"], f"ndcg_at_{k}": r.metrics["ndcg@k"],

@@ -139,9 +139,9 @@ def eval_route(name: str, data: str | Path, settings: Settings | None = None, lo
     ev = eval_table(route, t, s)
     _caveats(route, ev, t, data, s)
     if log:
-        from jupyter_llmops.mlstore import connect, ensure_experiment
+        from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(s)
-        with mlflow.start_run(experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-eval-{name}",
+        with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-eval-{name}",
                               nested=mlflow.active_run() is not None) as run:
             mlflow.set_tags({"llmops.kind": "route-eval", "llmops.route": name})
             mlflow.log_params(dict(route=name, models=",".join(ev.models), policy=ev.policy, data=str(data)))

@@ -286,7 +286,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     if method == "head": hp.update(steps=0, lr=None, layers=None)
     check_split(recipe, rows, held_rows, [hp["batch"], *grid.get("batch", [])], eval_share, eval_data, bool(grid))
     from transformers import AutoTokenizer
-    from jupyter_llmops.mlstore import connect, ensure_experiment
+    from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     mlflow = connect(st)
     eid = ensure_experiment(experiment or st.experiment, st)
     spec = teacher if recipe == "distill" else model
@@ -301,7 +301,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     p = _Plan(recipe, spec, base, hw, st, tok, _train_rows(recipe, rows, tok, hp["max_length"], max_new_tokens=max_new_tokens), held, max_new_tokens,
               bool(on_policy), progress=progress, callbacks=list(callbacks or []))
     name = f"{recipe}-{'sweep-' if grid else ''}{time.strftime('%Y%m%d-%H%M%S')}"
-    with sigterm_interrupts(), _quiet_datasets(), tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), cpu_allocator(hw.device == "cpu") as tuned_malloc, mlflow.start_run(experiment_id=eid, run_name=name) as run:
+    with sigterm_interrupts(), _quiet_datasets(), tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), cpu_allocator(hw.device == "cpu") as tuned_malloc, kit_run(st, experiment_id=eid, run_name=name) as run:
         mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": recipe, "llmops.base_model": spec} | ({"llmops.sweep": "parent"} if grid else {}))
         params = dict(recipe=recipe, model=spec, **{k: v for k, v in _resolved(hp, len(rows)).items() if k not in grid}, device=hw.device, threads=hw.threads, bf16=hw.bf16,
                       gradient_checkpointing=False, malloc_tuned=tuned_malloc, data=str(data), rows=len(rows), heldout=len(held_rows),
@@ -333,6 +333,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
 def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str):
     "Every combination of `grid` in a child run; the winner's model saved in its run. (fit, path, comparison, winner's run id, table)"
     import copy, gc, pandas as pd
+    from jupyter_llmops.mlstore import kit_run
     metric, way = PRIMARY[p.recipe]
     combos = [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
     rows, best, best_score, failed = [], None, None, []
@@ -340,7 +341,7 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
     for i, combo in enumerate(combos, 1):
         h = _resolved(hp | combo, len(p.rows))
         label = " ".join(f"{k}={v:g}" for k, v in combo.items())
-        with mlflow.start_run(experiment_id=eid, run_name=f"{p.recipe} {label}", nested=True) as child:
+        with kit_run(p.settings, experiment_id=eid, run_name=f"{p.recipe} {label}", nested=True) as child:
             mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": p.recipe, "llmops.base_model": p.spec, "llmops.sweep": parent})
             mlflow.log_params({"recipe": p.recipe, "model": p.spec, **h, "sweep_index": i})
             if before: mlflow.log_metrics(before)
