@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..redaction import redact
 
 # %% auto #0
-__all__ = ['NONE', 'PanelModel', 'status_html', 'panel_view']
+__all__ = ['NONE', 'PanelModel', 'status_html', 'close_tree', 'panel_view']
 
 # %% ../../../nbs/50_panels_base.ipynb #f06542dd
 class PanelModel(HasTraits):
@@ -58,6 +58,17 @@ def status_html(s: str) -> str:
 
 NONE = (lambda v: v or None, lambda v: v or "")  # link transform: an empty dropdown holds None, a model ""
 
+def close_tree(widget, kind, skip=None, seen=None):
+    "Close `widget` and every widget (of class `kind`) it holds: children, layout, style..., recursively; not `skip`."
+    seen = set() if seen is None else seen
+    if id(widget) in seen: return
+    seen.add(id(widget))
+    for k in widget.keys:
+        v = getattr(widget, k, None)
+        for c in v if isinstance(v, (list, tuple)) else (v,):
+            if isinstance(c, kind): close_tree(c, kind, skip, seen)
+    if widget is not skip: widget.close()
+
 def panel_view(m: PanelModel, title: str, *rows, note: str = ""):
     "End a panel's view: its bold title (and a small note), the rows, the status line bound to the model; the model attached as `.model`."
     import ipywidgets as w
@@ -66,4 +77,8 @@ def panel_view(m: PanelModel, title: str, *rows, note: str = ""):
     dlink((m, "status"), (status, "value"), status_html)
     box = w.VBox([w.HTML(f"<b>{escape(title)}</b>" + (f" <small>{escape(note)}</small>" if note else "")), *rows, status])
     box.model = m
+    close = box.close
+    def closing(tree=close_tree, kind=w.Widget):  # every widget inside too: `close()` alone left them (and, through
+        tree(box, kind, skip=box); close()  # their links, the model) in ipywidgets' registry for good, ~2 MB a monitor panel
+    box.close = closing
     return box
