@@ -12,11 +12,12 @@ from .embeddings import Embedder
 from .errors import LLMOpsError, unwritable
 from .files import immediate, sqlite_db
 from .redaction import redact, visible
+from collections import OrderedDict
 from contextlib import contextmanager
 
 # %% auto #0
-__all__ = ['HNSW_FROM', 'CacheHit', 'model_fingerprint', 'SemanticCache', 'np_bytes', 'cache_for', 'CacheStats', 'cache_stats',
-           'cache_clear']
+__all__ = ['HNSW_FROM', 'KEYS_LOADED', 'CacheHit', 'model_fingerprint', 'SemanticCache', 'np_bytes', 'cache_for', 'CacheStats',
+           'cache_stats', 'cache_clear']
 
 # %% ../../nbs/14_cache.ipynb #25f6639d
 @dataclass
@@ -73,6 +74,7 @@ def _past_window(embed_model: str, q: str) -> bool:
     return len(e.tokenizer(q, verbose=False)["input_ids"]) > e.max_len
 
 HNSW_FROM = 20_000  # a key with this many entries is searched through an HNSW graph (exact search below it)
+KEYS_LOADED = 512  # the indexes a process keeps loaded, the least recently used dropped first (read again when asked)
 
 class SemanticCache:
     "Answers by exact key and question embedding, in SQLite, searched through one FAISS index per key."
@@ -87,7 +89,7 @@ class SemanticCache:
             try: self.db.execute("ALTER TABLE entries ADD COLUMN embed_model TEXT")
             except Exception: pass  # another process added it meanwhile
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
-        self._lock, self._vecs, self._index = threading.RLock(), {}, {}
+        self._lock, self._vecs, self._index = threading.RLock(), {}, OrderedDict()  # a key per retrieved context in `ask`
         self.settings = None  # set by cache_for; used to fingerprint models
 
     def _embed(self, text: str):
@@ -140,7 +142,8 @@ class SemanticCache:
             elif ix is None: ix = faiss.IndexIDMap2(faiss.IndexFlatIP(vecs.shape[1]))
             ix.add_with_ids(vecs, np.array([r[0] for r in rows], dtype="int64"))
             last = rows[-1][0]
-        self._index[key] = (ix, last)
+        self._index[key] = (ix, last); self._index.move_to_end(key)
+        while len(self._index) > KEYS_LOADED: self._index.popitem(last=False)  # before: one more per new context, for good
         return ix
 
     def candidates(self, key: tuple, v, k: int = 5, floor: float = -1.0, again: bool = True) -> list[tuple]:
@@ -204,7 +207,7 @@ class SemanticCache:
             stale = self.db.execute("SELECT count(*) FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1])).fetchone()[0]
             if stale:  # the same model spec with other weights: those entries can never hit again
                 self.db.execute("DELETE FROM entries WHERE model = ? AND model_fp != ?", (key[0], key[1]))
-                self._index = {k: x for k, x in self._index.items() if not (k[0] == key[0] and k[1] != key[1])}
+                self._index = OrderedDict((k, x) for k, x in self._index.items() if not (k[0] == key[0] and k[1] != key[1]))
             self.add(key, [redact(q)], [v], [c.text], c.cost, c.logprob, c.latency_s)  # a key in a question is not kept in the file
 
 def np_bytes(v) -> bytes:
