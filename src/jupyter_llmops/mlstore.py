@@ -15,7 +15,7 @@ from .files import pid_gone
 
 # %% auto #0
 __all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
-           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'kit_run']
+           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'kit_run']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -206,6 +206,16 @@ def finish_pending(settings: Settings | None = None) -> int:
     return done
 
 # %% ../../nbs/08_mlstore.ipynb #d3ebdf4a
+def end_active(mlflow, run_id: str, status: str, s: Settings):
+    """End run `run_id`, this thread's active run, as `status`, and drop its `mark_open` record. When the store refuses,
+    the end is kept for later (`finish_run`, with a warning) and, for a run that succeeded, the store's error raised; a
+    stop inside MLflow's `end_run` (which leaves the run's context before it writes) ends it FAILED at once."""
+    try: mlflow.end_run(status); unmark(run_id, s)
+    except BaseException as e:
+        finish_run(run_id, status if isinstance(e, Exception) else "FAILED", settings=s)  # warns that it was kept; an interrupt: ended now
+        if not isinstance(e, Exception): raise  # before: an interrupt as the run ended left it RUNNING for good
+        if status == "FINISHED": raise (tracking_error(e, s) or e) from None
+
 @contextmanager
 def kit_run(settings: Settings | None = None, **start_run):
     """`mlflow.start_run(**start_run)` for a run the kit opens on its own, ended as MLflow's `with` ends it: FINISHED, or
@@ -222,12 +232,7 @@ def kit_run(settings: Settings | None = None, **start_run):
         yield run
         status = "FINISHED"
     finally:
-        if (a := mlflow.active_run()) is not None and a.info.run_id == rid:
-            try: mlflow.end_run(status)
-            except BaseException as e:  # the store refused the end (kept, with a warning), or a second stop: ended FAILED now
-                finish_run(rid, status if isinstance(e, Exception) else "FAILED", settings=s)
-                if not isinstance(e, Exception) or status == "FINISHED": raise
-            else: unmark(rid, s)
+        if (a := mlflow.active_run()) is not None and a.info.run_id == rid: end_active(mlflow, rid, status, s)
         else:  # the block ended it, or left another run active above it: the record stays unless the run is over
             try: over = mlflow.MlflowClient().get_run(rid).info.status != "RUNNING"
             except Exception: over = False

@@ -13,7 +13,7 @@ from .redaction import redact
 from .display import figure, img_html, png_b64, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .files import check_alias
-from .mlstore import TrackingUnavailable, check_server, connect, ensure_experiment, finish_pending, finish_run, list_experiments, mark_open, tracking_error, unmark
+from .mlstore import TrackingUnavailable, check_server, connect, end_active, ensure_experiment, finish_pending, list_experiments, mark_open, unmark
 
 # %% auto #0
 __all__ = ['RunView', 'get_run', 'track', 'runs', 'Comparison', 'compare', 'ModelVersionView', 'register_model', 'set_alias']
@@ -102,11 +102,7 @@ def _end_own(mlflow, run_id: str, status: str, s: Settings):
     kept and written later (`mlstore.finish_run`): the run is not left RUNNING for good, and the cell's own error, if it
     failed, is the one raised; else the store's (before: its `runs/update` error replaced the cell's)."""
     if (a := mlflow.active_run()) is None or a.info.run_id != run_id: return unmark(run_id, s)
-    try: mlflow.end_run(status); unmark(run_id, s)  # leaves the run's context first: later cells do not log into it even if this fails
-    except BaseException as e:
-        finish_run(run_id, status if isinstance(e, Exception) else "FAILED", settings=s)  # warns that it was kept; an interrupt: ended now
-        if not isinstance(e, Exception): raise  # before: an interrupt as the run ended left it RUNNING for good
-        if status == "FINISHED": raise (tracking_error(e, s) or e) from None
+    end_active(mlflow, run_id, status, s)  # leaves the run's context first: later cells do not log into it even if this fails
 
 def track(body: Callable[[], object], # runs the cell
           source: str | None = None, # the cell's source, logged as the artifact cell.py
