@@ -123,12 +123,15 @@ def track(body: Callable[[], object], # runs the cell
         if sk:  # inside: an interrupt as it patches scikit-learn still reaches the disable below (before: on for the kernel)
             import mlflow.sklearn
             mlflow.sklearn.autolog(silent=True)
-        run, status = mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None), "FAILED"
+        run, status = mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None,
+                                       tags={"llmops.kind": "cell"}), "FAILED"
         mark_open(run.info.run_id, s)  # a kernel killed in the cell, or a full disk at its end: ended FAILED once the kernel is gone
         try:
             if source: mlflow.log_text(redact(source), "cell.py")
             try: body()
             except BaseException as e:
+                try: mlflow.set_tag("llmops.error", redact(f"{type(e).__name__}: {e}")[:5000])  # the reason, on the run as on a failed notebook run's
+                except Exception: pass  # a store that stopped answering: the cell's own error is the one raised
                 e.add_note(f"(MLflow run {run.info.run_id} in experiment {name!r} was marked FAILED)")
                 raise
             status = "FINISHED"
