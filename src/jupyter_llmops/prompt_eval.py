@@ -187,7 +187,7 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     from tqdm.auto import tqdm
     bar = tqdm(total=len(versions) * len(cases), desc=f"prompt eval {name}", disable=not progress)
     with kit_run(s, experiment_id=eid, run_name=f"prompt-eval {name}", nested=mlflow.active_run() is not None) as run:
-        mlflow.set_tags({"llmops.prompt_eval": name, "llmops.versions": ",".join(map(str, versions))})
+        mlflow.set_tags({"llmops.kind": "prompt-eval", "llmops.prompt_eval": name, "llmops.versions": ",".join(map(str, versions))})
         mlflow.log_params({"prompt": name, "versions": ",".join(map(str, versions)), "llm": redact(llm or s.llm),
                            "max_tokens": max_tokens, "cases": len(cases), "data": str(data), "rag": rag or ""})
         for v, c in compiled.items():

@@ -229,7 +229,7 @@ def _write(self, calls):
         eid = self._eids.get((uri, exp)) or self._eids.setdefault((uri, exp), ensure_experiment(exp, s))
         from mlflow.tracking._tracking_service.utils import _get_store
         store, spans = _get_store(uri), [_span_dict(tid, call) for _, tid, call, _ in items]
-        if not (self.bulk and _bulk_write(store, uri, eid, spans, self._locs)):
+        if not (self.bulk and _bulk_write(store, uri, eid, spans, self._locs, [run_id for *_, run_id in items])):
             from mlflow.entities import Span
             store.log_spans(eid, [Span.from_dict(d) for d in spans])
             self.via_log_spans += len(items)
@@ -255,13 +255,15 @@ def _bulk_engine(store):
     ok = isinstance(store, ss.SqlAlchemyStore) and store.db_type in ("sqlite", "postgresql") and not ss.rollups_enabled()
     return store.engine if ok else None
 
-def _bulk_rows(spans: list[dict], eid: str, artifact_location: str) -> dict:
-    "The rows MLflow's `log_spans` writes for new traces of one root span each (`Span.to_dict` form), by table."
+def _bulk_rows(spans: list[dict], eid: str, artifact_location: str, runs: list | None = None) -> dict:
+    """The rows MLflow's `log_spans` writes for new traces of one root span each (`Span.to_dict` form), by table; and, as
+    MLflow's own tracing writes it, the run active at each call (`runs`, None where none) as the trace's source run: the
+    run's Traces tab in the MLflow UI lists it (`log_spans` has no way to say it)."""
     import mlflow.store.tracking.sqlalchemy_store as ss
     from mlflow.entities.span import LazySpan
     K, loads, eid = ss.SpanAttributeKey, ss._try_parse_json_string, int(eid)
     info, tags, meta, rows = [], [], [], []
-    for d in spans:
+    for d, run_id in zip(spans, runs or [None] * len(spans)):
         tid, sid = "tr-" + base64.b64decode(d["trace_id"]).hex(), base64.b64decode(d["span_id"]).hex()
         assert d["parent_span_id"] is None, "one root span per trace"
         sd = ss.translate_span_when_storing(LazySpan({**d}))  # the attributes as log_spans stores them
@@ -301,6 +303,7 @@ def _bulk_rows(spans: list[dict], eid: str, artifact_location: str) -> dict:
                      **{col: ss.finite_float_or_none(cost.get(k)) for k, col in ss.COST_COLUMN_BY_KEY.items()}})
         tags += [{"request_id": tid, "key": k, "value": v} for k, v in trace_tags.items()]
         if user: meta.append({"request_id": tid, "key": ss.TraceMetadataKey.TRACE_USER, "value": user})
+        if run_id: meta.append({"request_id": tid, "key": ss.TraceMetadataKey.SOURCE_RUN, "value": run_id})
         rows.append({"trace_id": tid, "experiment_id": eid, "span_id": sid, "parent_span_id": None, "name": d["name"],
                      "type": json.loads(d["attributes"][K.SPAN_TYPE]) if K.SPAN_TYPE in d["attributes"] else None,
                      "status": status, "start_time_unix_nano": start, "end_time_unix_nano": end,
@@ -310,7 +313,7 @@ def _bulk_rows(spans: list[dict], eid: str, artifact_location: str) -> dict:
                      "model_provider": ss.bounded_model_dimension(loads(a.get(K.MODEL_PROVIDER)))})
     return {"trace_info": info, "spans": rows, "trace_tags": tags, "trace_request_metadata": meta}
 
-def _bulk_write(store, uri: str, eid: str, spans: list[dict], locations: dict) -> bool:
+def _bulk_write(store, uri: str, eid: str, spans: list[dict], locations: dict, runs: list | None = None) -> bool:
     "Insert the batch's rows with a few `executemany` inserts in one transaction; False (nothing written) where it cannot."
     engine = _bulk_engine(store)
     if engine is None: return False
@@ -318,7 +321,7 @@ def _bulk_write(store, uri: str, eid: str, spans: list[dict], locations: dict) -
         import sqlalchemy as sa
         from mlflow.store.tracking.dbmodels.models import Base
         loc = locations.get((uri, eid)) or locations.setdefault((uri, eid), store.get_experiment(eid).artifact_location)
-        tables = _bulk_rows(spans, eid, loc)
+        tables = _bulk_rows(spans, eid, loc, runs)
         with engine.begin() as conn:
             for name, rows in tables.items():
                 if rows: conn.execute(sa.insert(Base.metadata.tables[name]), rows)
