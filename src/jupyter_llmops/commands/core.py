@@ -26,9 +26,19 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(f"{message}\n{self.format_usage().strip()}", hint=f"`{self.prog} -h` lists the options")
     def print_help(self, file=None): raise _HelpShown(self.format_help())
+    def format_help(self):
+        for a in self._actions: _say_default(a)
+        return super().format_help()
     def exit(self, status=0, message=None):
         if status: raise UsageError((message or "bad arguments").strip())
         raise _HelpShown(self.format_help())
+
+def _say_default(a: argparse.Action):
+    "An option's help ends with its default (`--chunk-size N  tokens ... (default: 200)`) unless it has none or names it."
+    d = a.default
+    if not a.option_strings or a.help is argparse.SUPPRESS or "default" in (a.help or "").lower(): return
+    if d is None or d is True or d is False or d is argparse.SUPPRESS or (isinstance(d, (str, list, tuple)) and not d): return
+    a.help = f"{a.help} (default: %(default)s)" if a.help else "default: %(default)s"
 
 def actions(p: Parser, required: bool = True):
     "The sub-actions of command parser `p`: add each with `.add_parser(NAME, help=...).set_defaults(run=fn)`."
@@ -224,5 +234,5 @@ def help_tree(ctx: Context | None = None, width: int = 118) -> HelpText:
             lines.append(f"  {syn:<{col}}{text[0]}".rstrip()); rest = text[1:]
         else: lines += [f"  {s}" for s in syn_lines]; rest = text
         lines += [f"  {'':<{col}}{t}" for t in rest]
-    lines += ["", f"`{ctx.prog} help COMMAND` shows a command's options."]
+    lines += ["", f"`{ctx.prog} help COMMAND [ACTION]` (`{ctx.prog} help rag build`) shows its options and their defaults."]
     return HelpText("\n".join(lines))

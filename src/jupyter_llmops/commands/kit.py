@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/41_commands_kit.ipynb #3971b056
 from __future__ import annotations
-from .core import HelpText, actions, build_parser, command, help_tree
+from .core import HelpText, _HelpShown, actions, build_parser, command, help_tree
 from ..errors import UsageError
 
 PANELS = ("tracking", "prompts", "rag", "monitor", "experiments", "pipelines")  # the views `panel NAME` asks the front end for
@@ -15,9 +15,13 @@ __all__ = ['PANELS']
 # %% ../../../nbs/41_commands_kit.ipynb #18fb9acd
 @command("help", "list the commands, or show one command's options", "kit")
 def _help(p):
-    p.add_argument("name", nargs="?", metavar="COMMAND")
+    p.add_argument("name", nargs="*", metavar="COMMAND", help="a command, and its action if it has actions: help rag build")
     def run(a, ctx):
-        return HelpText(build_parser(a.name, ctx).format_help()) if a.name else help_tree(ctx)
+        if not a.name: return help_tree(ctx)
+        p = build_parser(a.name[0], ctx)
+        try: p.parse_args([*a.name[1:2], "--help"])  # an action's parser shows its own options
+        except _HelpShown as e: return HelpText(e.text)
+        return HelpText(p.format_help())
     p.set_defaults(run=run)
 
 def _config_show(a, ctx):
