@@ -50,10 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in argv
     argv = [a for a in argv if a != "--debug"]
-    if not argv or argv[0] in ("-h", "--help"):
-        print(help_tree()); return 0
-    if argv[0] in ("-V", "--version"):
-        print(f"jupyter-llmops {kit_version()}"); return 0
+    try:  # `llmops --help | head`: the reader gone is no error (before: a BrokenPipeError traceback, one run in three)
+        if not argv or argv[0] in ("-h", "--help"):
+            print(help_tree(), flush=True); return 0
+        if argv[0] in ("-V", "--version"):
+            print(f"jupyter-llmops {kit_version()}", flush=True); return 0
+    except BrokenPipeError: return _reader_gone()
     try:
         try:
             res = dispatch(argv, frontend="cli")
