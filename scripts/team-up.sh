@@ -6,7 +6,12 @@
 set -euo pipefail
 # the servers started below must not hold the caller's files: under `flock LOCK scripts/team-up.sh` they held LOCK until team-down
 for fd in /proc/$$/fd/*; do fd=${fd##*/}; case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" 2>/dev/null || true ;; esac; done
-DIR=$(realpath -m "$1"); PG_PORT=${2:-55432}; MLFLOW_PORT=${3:-5055}; PYTHON=${PYTHON:-python3}
+DIR=$(realpath -m "$1"); PG_PORT=${2:-55432}; MLFLOW_PORT=${3:-5055}
+VENV_PY="$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python"  # the kit's own: a plain python3 has no mlflow
+if [ -z "${PYTHON:-}" ]; then if [ -x "$VENV_PY" ]; then PYTHON=$VENV_PY; else PYTHON=python3; fi; fi
+"$PYTHON" -c "import mlflow, psycopg" 2>/dev/null || {  # said before anything starts, not as "mlflow server exited" after PostgreSQL
+  echo "team-up: $PYTHON cannot import mlflow and psycopg, which the MLflow server needs." >&2
+  echo "  fix: PYTHON=<the python the kit is installed in> scripts/team-up.sh $*  (make install puts it in .venv/bin/python)" >&2; exit 2; }
 port_free() { "$PYTHON" -c "import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); sys.exit(s.connect_ex(('127.0.0.1', $1)) == 0)"; }
 pgbin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -40,6 +40,17 @@ def test_port_in_use_is_refused_with_the_fix(tmp_path):
     assert not (tmp_path / "team").exists()  # nothing was started or written
 
 
+def test_team_up_with_a_python_without_mlflow_starts_nothing(tmp_path):
+    "PYTHON (or python3 outside a checkout) without mlflow: said at once, before PostgreSQL starts (before: 'mlflow server exited')."
+    bare = tmp_path / "python3"  # this interpreter without its site-packages: a python the kit is not installed in
+    bare.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n"); bare.chmod(0o755)
+    assert subprocess.run([bare, "-c", "import mlflow"], capture_output=True).returncode != 0
+    r = subprocess.run(["bash", str(ROOT / "scripts/team-up.sh"), str(tmp_path / "team")], capture_output=True, text=True,
+                       timeout=60, env={**os.environ, "PYTHON": bare})
+    assert r.returncode == 2 and f"{bare} cannot import mlflow" in r.stderr and "fix: PYTHON=" in r.stderr, r.stderr
+    assert not (tmp_path / "team").exists()  # nothing was started or written
+
+
 def test_magic_outside_ipython_says_where_it_works():
     code = "import jupyter_llmops; jupyter_llmops.load_ipython_extension(None)"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
