@@ -4,6 +4,7 @@
 
 # %% ../../../nbs/46_commands_pipelines.ipynb #8a3c0e51
 from __future__ import annotations
+from dataclasses import dataclass
 from .core import actions, command
 
 def _params_arg(p):
@@ -46,8 +47,18 @@ def _schedule_act(fn: str):
     "The runner of a sub-action that calls `scheduler.<fn>(NAME)`."
     def run(a, ctx):
         from jupyter_llmops.pipelines import scheduler
-        return getattr(scheduler, fn)(a.name, settings=ctx.settings)
+        res = getattr(scheduler, fn)(a.name, settings=ctx.settings)
+        return Removed(res) if fn == "remove" else res
     return run
+
+@dataclass
+class Removed:
+    "What `schedule remove` says: the schedule as it was, removed with its history (a server answers its fields, `to_dict`)."
+    schedule: object
+    def to_dict(self) -> dict: return self.schedule.to_dict()
+    def __repr__(self):
+        s = self.schedule
+        return f"removed schedule {s.name} ({s.notebook} at cron '{s.cron}' ({s.tz})) and its history"
 
 def _schedule_run(a, ctx):
     from jupyter_llmops.errors import UsageError
@@ -101,4 +112,4 @@ def _scheduler(p):
     sub.add_parser("status", help="whether it runs, and its PID").set_defaults(run=_scheduler_status)
 
 # %% auto #0
-__all__ = []
+__all__ = ['Removed']
