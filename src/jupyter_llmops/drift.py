@@ -185,7 +185,8 @@ def _report(rows, n_ref: int, n_cur: int) -> DriftReport:
     return DriftReport(rows, share, share >= 0.5, n_ref, n_cur)
 
 def drift(reference, current, columns: list[str] | str | None = None, test: str = "auto", log: bool = True,
-          settings: Settings | None = None) -> DriftReport:
+          settings: Settings | None = None,
+          names: tuple[str, str] | None = None) -> DriftReport: # what the two frames are (files, variables): the run's name and params
     "Compare two DataFrames column by column; log the report to MLflow."
     import pandas as pd
     if test not in TESTS: raise UsageError(f"bad test {test!r}", hint=f"one of {', '.join(TESTS)}")
@@ -208,7 +209,7 @@ def drift(reference, current, columns: list[str] | str | None = None, test: str 
         warnings.warn(f"{test} on {min(len(reference), len(current))} rows: under {DISTANCE_ROWS} rows a side a fixed distance threshold "
                       f"mostly measures sampling noise; ks (numbers) and chi2 (categories) weigh the sample size")
     rep = _report(pd.DataFrame([column_drift(reference[c], current[c], test) for c in cols]), len(reference), len(current))
-    if log: rep.run_id = log_report(rep, test, settings)
+    if log: rep.run_id = log_report(rep, test, settings, names=names)
     return rep
 
 def _metric_keys(names: list[str]) -> list[str]:
@@ -219,20 +220,27 @@ def _metric_keys(names: list[str]) -> list[str]:
     return [f"drift.{k}" if k not in twice and len(k) <= 200 else f"drift.{k[:180]}-{hashlib.sha1(n.encode()).hexdigest()[:8]}"
             for n, k in zip(names, keys)]
 
-def log_report(rep: DriftReport, test: str, settings: Settings | None = None, run_name: str = "drift") -> str:
-    "Log a drift report as an MLflow run (share, a metric per column, the table); return the run id."
+def log_report(rep: DriftReport, test: str, settings: Settings | None = None, run_name: str = "drift",
+               names: tuple[str, str] | None = None) -> str: # the reference and the current data, as the user named them
+    "Log a drift report as an MLflow run (share, a metric per column, the table, the heat-map); return the run id."
+    import base64, io
+    from PIL import Image
     from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
+    names = tuple(redact(str(n))[:200] for n in names) if names else None
+    if names and run_name == "drift": run_name = f"drift {names[0]} vs {names[1]}"
     s = settings or load_settings()
     mlflow = connect(s)
     rows = rep.columns
-    names = ",".join(map(str, rows.column))
-    if len(names) > 500: names = names[:max(names.rfind(",", 0, 480), 0) or 480] + f",... ({len(rows)} columns)"
+    cols = ",".join(map(str, rows.column))
+    if len(cols) > 500: cols = cols[:max(cols.rfind(",", 0, 480), 0) or 480] + f",... ({len(rows)} columns)"
     with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=run_name,
                           nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.kind": "drift"})
-        mlflow.log_params(dict(test=test, columns=names, n_reference=rep.n_reference, n_current=rep.n_current))
+        mlflow.log_params(dict(test=test, columns=cols, n_reference=rep.n_reference, n_current=rep.n_current,
+                               **(dict(reference=names[0], current=names[1]) if names else {})))
         mlflow.log_metrics({"share_drifted": rep.share_drifted, **dict(zip(_metric_keys(list(map(str, rows.column))), map(float, rows.drift)))})
         mlflow.log_table(rows, "drift/columns.json")
+        mlflow.log_image(Image.open(io.BytesIO(base64.b64decode(rep.heatmap_png()))), "drift/heatmap.png")  # as the notebook shows it
     return run.info.run_id
 
 # %% ../../nbs/27_drift.ipynb #b02d1057
@@ -310,5 +318,5 @@ def traffic_drift(reference: str, current: str, test: str = "auto", settings: Se
         dist = float(1 - ma @ mb / (np.linalg.norm(ma) * np.linalg.norm(mb)))
         row.update(statistic=dist, drift=dist >= 0.1, note="; ".join(f"{w}: {n}" for w, n in (("reference", na), ("current", nb)) if n))
     out = _report(pd.concat([rep.columns, pd.DataFrame([row])], ignore_index=True), len(a), len(b))
-    if log: out.run_id = log_report(out, test, s, f"traffic-drift {reference} vs {current}")
+    if log: out.run_id = log_report(out, test, s, f"traffic-drift {reference} vs {current}", (reference, current))
     return out

@@ -72,7 +72,7 @@ def _drift(p):
                 raise UsageError("compare two windows of recorded calls, or two tables", hint="llmops drift calls:48h..24h calls:24h")
             if a.columns: raise UsageError("--columns is for tables: windows of calls compare tokens, latency and the questions")
             return traffic_drift(a.reference, a.current, a.test, ctx.settings)
-        return drift(_frame(a.reference, ctx), _frame(a.current, ctx), a.columns, a.test, settings=ctx.settings)
+        return drift(_frame(a.reference, ctx), _frame(a.current, ctx), a.columns, a.test, settings=ctx.settings, names=(a.reference, a.current))
     p.set_defaults(run=run)
 
 # %% ../../../nbs/44_commands_ops.ipynb #a11c0001
