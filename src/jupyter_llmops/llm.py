@@ -4,7 +4,7 @@
 
 # %% ../../nbs/17_llm.ipynb #f3890167
 from __future__ import annotations
-import dataclasses, http.client, json, math, os, re, socket, threading, time, urllib.error, urllib.request, warnings
+import dataclasses, http.client, json, math, os, re, socket, threading, time, urllib.error, urllib.parse, urllib.request, warnings
 from .budget import estimate_cost, release, reserve, spend
 from .cache import cache_for
 from .config import Settings, load_settings
@@ -181,6 +181,9 @@ def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout:
     "One chat completion from an OpenAI-compatible server: its text and token counts (None when it counted none usable)."
     base = spec.base_url or "https://api.openai.com/v1"
     url, who = base.rstrip("/") + "/chat/completions", redact(spec.text)
+    if "@" in urllib.parse.urlsplit(base).netloc:  # urllib reads "bob:key@host" as a host name: before, "Name or service not known"
+        raise UsageError(f"{who}: the server URL {redact(base)} holds a user name or key before '@', which no request sends",
+                         hint="give the URL without it, and the key in OPENAI_API_KEY or bound to the URL by the openai_keys setting")
     var, key = bound_key(base, list(bindings))
     key = key.strip()  # a key file's or a .env's line break
     if key and not re.fullmatch(r"[\x21-\x7e]+", key):  # http.client would raise with the key in its message
