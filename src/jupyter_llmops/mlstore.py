@@ -79,10 +79,15 @@ def _init_sqlite_store(uri: str):
             import fcntl
             fcntl.flock(fh, fcntl.LOCK_EX)
         except ImportError: pass  # no fcntl (Windows): no lock
+        new = not os.path.exists(path) or os.path.getsize(path) == 0
         db = sqlite3.connect(path, timeout=30)
         try: db.execute("PRAGMA journal_mode=WAL")  # kept in the file: a read an interrupt left open blocks no writer
         except sqlite3.Error: pass  # a read-only home: MLflow says it
         finally: db.close()
+        if new:  # MLflow creates the Default experiment (where a prompt or a run with no experiment lands) with its artifacts
+            # under ./mlruns of whatever folder the first process ran in: here, beside the store, as the kit's experiments
+            from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+            SqlAlchemyStore(uri, (Path(path).parent / "mlruns").as_uri()).engine.dispose()
         for store in (tracking_store(uri), registry_store(uri)): _close_cursors_on_checkin(store.engine)  # the lock is released when the file closes
 
 def _close_cursors_on_checkin(engine):
