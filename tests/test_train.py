@@ -150,7 +150,10 @@ def test_a_training_stopped_by_sigterm_ends_its_run_failed(tmp_path):
     p.send_signal(signal.SIGTERM)  # a `kill`, a job or a container stopping
     p.wait(120)
     out = (tmp_path / "out.log").read_text(errors="replace")
-    assert p.returncode != 0 and mlflow.MlflowClient(f"sqlite:///{db}").get_run(run_id).info.status == "FAILED", out[-2000:]
+    run = mlflow.MlflowClient(f"sqlite:///{db}").get_run(run_id)
+    assert p.returncode != 0 and run.info.status == "FAILED", out[-2000:]
+    from trl import SFTConfig  # no --lr: the run says the rate TRL's SFT trained with, not "None"
+    assert run.data.params["lr"] == str(SFTConfig.__dataclass_fields__["learning_rate"].default), run.data.params
     assert not list(tmp_path.glob("llmops-train-*"))  # its temporary folder went with it
 
 
@@ -168,6 +171,7 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     _generates(r.model_path, st)
     run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
     assert run.info.status == "FINISHED" and run.data.params["bf16"] == "False" and run.data.params["device"] == "cpu"
+    assert run.data.params["lr"] == "0.001" and "None" not in run.data.params.values(), run.data.params  # no "beta=None" for an SFT
     from jupyter_llmops.train.core import _glibc
     assert run.data.params["malloc_tuned"] == str(_glibc() is not None)  # cpu_allocator() was on while it trained
     assert run.data.tags["llmops.recipe"] == "sft" and run.inputs.dataset_inputs

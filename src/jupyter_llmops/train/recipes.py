@@ -189,6 +189,7 @@ def _fit(p: _Plan, hp: dict, model, mlflow, tmp: str, before: dict) -> dict:
     trainer = _build(p.recipe, model, p.dataset, p.tok, args, p.hw, hp["max_length"], hp["lora"], p.teacher, hp["beta"], p.max_new_tokens, p.on_policy, p.ref_cache)
     pre = {"setup_s": time.perf_counter() - t0}  # dpo and kto on a CPU: includes the reference log-probabilities
     if p.recipe in ("dpo", "kto"): mlflow.log_param("precompute_ref_log_probs", trainer.args.precompute_ref_log_probs)  # as _build chose
+    if hp["lr"] is None: mlflow.log_param("lr", trainer.args.learning_rate)  # TRL's default for the recipe: the rate it trained with
     if p.recipe == "distill" and not p.on_policy:
         if p.teacher_cache: trainer._answers, trainer._hidden = dict(p.teacher_cache[0]), dict(p.teacher_cache[1])
         t0 = time.perf_counter()
@@ -303,9 +304,9 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     name = f"{recipe}-{'sweep-' if grid else ''}{time.strftime('%Y%m%d-%H%M%S')}"
     with sigterm_interrupts(), _quiet_datasets(), tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), cpu_allocator(hw.device == "cpu") as tuned_malloc, kit_run(st, experiment_id=eid, run_name=name) as run:
         mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": recipe, "llmops.base_model": spec} | ({"llmops.sweep": "parent"} if grid else {}))
-        params = dict(recipe=recipe, model=spec, **{k: v for k, v in _resolved(hp, len(rows)).items() if k not in grid}, device=hw.device, threads=hw.threads, bf16=hw.bf16,
+        params = dict(recipe=recipe, model=spec, **{k: v for k, v in _resolved(hp, len(rows)).items() if k not in grid and v is not None}, device=hw.device, threads=hw.threads, bf16=hw.bf16,
                       gradient_checkpointing=False, malloc_tuned=tuned_malloc, data=str(data), rows=len(rows), heldout=len(held_rows),
-                      eval_data=str(eval_data) if eval_data else "split", data_sha1=_sha1(rows))
+                      eval_data=str(eval_data) if eval_data else "split" if held_rows else "none", data_sha1=_sha1(rows))  # None: not this recipe's, or TRL's (lr: logged by _fit)
         if held is not None and recipe in ("dpo", "kto"): params["judge"] = held.judge_name
         if recipe == "distill": params.update(student=student, max_new_tokens=max_new_tokens, on_policy=on_policy)
         if grid: params["sweep"] = " ".join(f"{k}={','.join(map(str, v))}" for k, v in grid.items())
@@ -343,7 +344,7 @@ def _sweep(p: _Plan, hp: dict, grid: dict, start, before: dict, mlflow, tmp: str
         label = " ".join(f"{k}={v:g}" for k, v in combo.items())
         with kit_run(p.settings, experiment_id=eid, run_name=f"{p.recipe} {label}", nested=True) as child:
             mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": p.recipe, "llmops.base_model": p.spec, "llmops.sweep": parent})
-            mlflow.log_params({"recipe": p.recipe, "model": p.spec, **h, "sweep_index": i})
+            mlflow.log_params({"recipe": p.recipe, "model": p.spec, **{k: v for k, v in h.items() if v is not None}, "sweep_index": i})
             if before: mlflow.log_metrics(before)
             model = _load(p.recipe, str(p.base), p.hw, h["layers"], h["depth"], method=h.get("method")) if "depth" in combo else copy.deepcopy(start)
             if p.recipe != "distill": _freeze_below(model, h["layers"])
