@@ -99,9 +99,22 @@ def command(name: str, summary: str, family: str, cell: str = "no"):
     return deco
 
 # %% ../../../nbs/40_commands_core.ipynb #a9b9e5ed
+def _uncommented(line: str) -> str:
+    "`line` without its comment: from a `#` that starts a word outside quotes, as a shell reads it (`issue#5` keeps its `#`)."
+    quote, i = None, 0
+    while i < len(line):
+        c = line[i]
+        if quote == "'": quote = None if c == "'" else quote
+        elif c == "\\": i += 1  # the next character is taken as it is (outside quotes and in double quotes)
+        elif quote == '"': quote = None if c == '"' else quote
+        elif c in "'\"": quote = c
+        elif c == "#" and (i == 0 or line[i - 1].isspace()): return line[:i]
+        i += 1
+    return line
+
 def split_line(line: str) -> list[str]:
-    "Split a magic's line like a shell does."
-    try: return shlex.split(line)
+    "Split a magic's line like a shell does: quotes, backslashes, and a trailing `# comment` dropped (IPython passes it on)."
+    try: return shlex.split(_uncommented(line))
     except ValueError as e: raise UsageError(f"cannot parse the line: {e}", hint="close the quote") from None
 
 def _unknown(name: str, ctx: Context) -> UsageError:
