@@ -181,6 +181,10 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     assert r.registered == ("test-sft", 1)
     out = complete("Say hello.", spec="models:/test-sft/1", max_tokens=8, settings=st, record=False)
     assert out.text and out.model == "models:/test-sft/1"
+    import pandas as pd  # MLflow loads the registered version too, through the kit, with its signature
+    pm = mlflow.pyfunc.load_model("models:/test-sft/1")
+    assert pm.metadata.get_input_schema().input_names() == ["prompt"]
+    assert pm.predict(pd.DataFrame({"prompt": ["Say hello."]}), params={"max_new_tokens": 8}) == [out.text]  # the answer the kit gives
 
 
 @pytest.fixture(scope="module")
@@ -211,6 +215,12 @@ def test_reward_model_scores_and_ranks_held_out_pairs(reward_run, st):
     enc = lambda p, a: encode(tok, [{"role": "user", "content": p}], [{"role": "assistant", "content": a}], 64)
     good, bad = reward_scores(model, tok, [enc("Say hi to guest 5.", "Hi, guest 5! Welcome, what can I do for you?"), enc("Say hi to guest 5.", "go away")])
     assert good > bad  # the saved model, read as the kit reads it, ranks a new pair
+    import mlflow, pandas as pd  # and as MLflow loads the registered version: the same scores
+    from jupyter_llmops.mlstore import connect
+    connect(st)
+    pm = mlflow.pyfunc.load_model("models:/test-reward/1")
+    got = pm.predict(pd.DataFrame({"prompt": ["Say hi to guest 5."] * 2, "answer": ["Hi, guest 5! Welcome, what can I do for you?", "go away"]}))
+    assert got == pytest.approx([good, bad], rel=1e-4) and pm.metadata.get_input_schema().input_names() == ["prompt", "answer"]
     import mlflow
     run = mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id)
     assert run.data.params["method"] == "head" and run.data.params["depth"] == "24" and run.data.metrics["eval_accuracy"] == m["eval_accuracy"]

@@ -281,6 +281,18 @@ def check_finite(model):
     if bad: raise LLMOpsError(f"the training diverged: {bad} of {len(ts)} weight tensors hold NaN or infinity; nothing was saved",
                               hint="lower --lr (or check the data), then train again")
 
+def _mlmodel(folder: Path, reward: bool):
+    """The folder's `MLmodel`: MLflow loads it as a pyfunc through the kit (`train.evaluate.TrainedModel`), with its
+    signature: answers to a `prompt` column, or (a reward model) the score of each `prompt` and `answer`."""
+    import mlflow.pyfunc
+    from mlflow.models import Model, ModelSignature
+    from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+    ins = Schema([ColSpec("string", "prompt")] + ([ColSpec("string", "answer")] if reward else []))
+    ps = None if reward else ParamSchema([ParamSpec("max_new_tokens", "long", 128)])
+    m = Model(signature=ModelSignature(ins, Schema([ColSpec("double" if reward else "string")]), ps))
+    mlflow.pyfunc.add_to_model(m, loader_module="jupyter_llmops.train.evaluate", data=".")
+    m.save(str(folder / "MLmodel"))
+
 def save_model(model, tok, mlflow, settings: Settings, name: str = "model") -> Path:
     "Save model + tokenizer as the active run's artifact `name` (a local folder); upload when the store is remote. A diverged model is refused."
     check_finite(model)
@@ -289,7 +301,7 @@ def save_model(model, tok, mlflow, settings: Settings, name: str = "model") -> P
     base.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=base, prefix=f".{name}."))
     try:
-        try: model.save_pretrained(tmp); tok.save_pretrained(tmp)
+        try: model.save_pretrained(tmp); tok.save_pretrained(tmp); _mlmodel(tmp, type(model).__name__.endswith("ForSequenceClassification"))
         except Exception as e:  # safetensors says ENOSPC as "SafetensorError: ... I/O error"
             if "No space left" not in str(e): raise
             raise LLMOpsError(f"the disk of {base} is full: the trained model was not saved ({str(e).splitlines()[0][:200]})", hint="free some space, then train again") from None

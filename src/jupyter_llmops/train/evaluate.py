@@ -12,8 +12,8 @@ from .distill import _generate
 
 # %% auto #0
 __all__ = ['PRIMARY', 'POOLING', 'HEAD_C', 'rank_key', 'worse_than_before', 'split_eval', 'check_split', 'encode', 'fit_prompt',
-           'completion_logps', 'check_diverged', 'answer_means', 'reward_scores', 'generate', 'pairwise_accuracy',
-           'auc', 'fit_bradley_terry', 'fit_reward_head', 'HeldOut']
+           'completion_logps', 'check_diverged', 'answer_means', 'reward_scores', 'generate', 'TrainedModel',
+           'pairwise_accuracy', 'auc', 'fit_bradley_terry', 'fit_reward_head', 'HeldOut']
 
 # %% ../../../nbs/33_train_evaluate.ipynb #b06571a5
 PRIMARY = {"sft": ("eval_loss", "min"), "reward": ("eval_accuracy", "max"), "dpo": ("eval_accuracy", "max"),
@@ -212,6 +212,28 @@ def generate(model, tok, prompts: list[list[dict]], max_new_tokens: int, max_len
     return out
 
 # %% ../../../nbs/33_train_evaluate.ipynb #6769ac55
+class TrainedModel:
+    "A trained model's folder as MLflow serves it: `mlflow.pyfunc.load_model('models:/NAME/1').predict(...)` (its `MLmodel` names this)."
+    def __init__(self, path: str):
+        import torch
+        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+        from jupyter_llmops.models import quiet_load
+        self.reward = "ForSequenceClassification" in " ".join(json.loads((Path(path) / "config.json").read_text()).get("architectures") or [])
+        with quiet_load():
+            cls = AutoModelForSequenceClassification if self.reward else AutoModelForCausalLM
+            self.model, self.tok = cls.from_pretrained(path, dtype=torch.float32), AutoTokenizer.from_pretrained(path)
+        if self.tok.pad_token is None: self.tok.pad_token = self.tok.eos_token
+
+    def predict(self, model_input, params: dict | None = None) -> list:
+        "Greedy answers to the `prompt` column (`params`: max_new_tokens, default 128), or a reward model's score of each `prompt` and `answer`."
+        import pandas as pd
+        df = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame({"prompt": [model_input] if isinstance(model_input, str) else list(model_input)})
+        chats = [[{"role": "user", "content": str(q)}] for q in df["prompt"]]
+        if not self.reward: return generate(self.model, self.tok, chats, int((params or {}).get("max_new_tokens", 128)))
+        return reward_scores(self.model, self.tok, [encode(self.tok, c, [{"role": "assistant", "content": str(a)}], 512) for c, a in zip(chats, df["answer"])])
+
+def _load_pyfunc(path: str) -> TrainedModel: return TrainedModel(path)  # MLflow's loader_module entry point
+
 def pairwise_accuracy(better: list[float], worse: list[float]) -> float:
     "Share of pairs where `better` scores above `worse` (ties count half: equal up to float noise, as one answer batched beside others' padding scores)."
     if not better: return float("nan")
