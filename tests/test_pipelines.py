@@ -608,6 +608,9 @@ def test_shipped_drift_report_fails_on_drift_and_glues_the_share(proj):
     assert r.status == "failed" and "AssertionError" in r.error and "max_share" in r.error
     assert 0.05 < r.glue["share_drifted"] < 0.5 and {"alcohol", "proline"} <= set(r.glue["drifted_columns"])
     assert r.glue["drift_run_id"] and Path(r.notebook).parent.name == "pipelines"
+    own, made = _mlflow_run(r.run_id).data.tags, _mlflow_run(r.glue["drift_run_id"]).data.tags  # the notebook's run and the run it made
+    assert own["llmops.run_folder"] == Path(r.output_path).parent.name == made["llmops.run_folder"], (own, made)
+    assert own["mlflow.source.name"] == made["mlflow.source.name"] == r.notebook and made["mlflow.source.type"] == "NOTEBOOK"
 
 
 def test_pipeline_commands_import_nothing_heavy(proj):

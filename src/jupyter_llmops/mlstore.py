@@ -15,7 +15,7 @@ from .files import pid_gone
 
 # %% auto #0
 __all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
-           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'kit_run']
+           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'run_context_tags', 'kit_run']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -221,6 +221,13 @@ def end_active(mlflow, run_id: str, status: str, s: Settings):
         if not isinstance(e, Exception): raise  # before: an interrupt as the run ended left it RUNNING for good
         if status == "FINISHED": raise (tracking_error(e, s) or e) from None
 
+def run_context_tags() -> dict:
+    """Tags that tie a run to the notebook run (`llmops run`, a schedule, a pipeline step) it is made in, read from the
+    kernel's environment: `llmops.run_folder` (the notebook run's folder under `<home>/runs/`, a tag its own run has too)
+    and the notebook as the run's source (else MLflow names `ipykernel_launcher.py`)."""
+    d, nb = os.environ.get("LLMOPS_RUN_DIR"), os.environ.get("LLMOPS_RUN_NOTEBOOK")
+    return ({"llmops.run_folder": Path(d).name} if d else {}) | ({"mlflow.source.name": nb, "mlflow.source.type": "NOTEBOOK"} if nb else {})
+
 @contextmanager
 def kit_run(settings: Settings | None = None, **start_run):
     """`mlflow.start_run(**start_run)` for a run the kit opens on its own, ended as MLflow's `with` ends it: FINISHED, or
@@ -230,7 +237,7 @@ def kit_run(settings: Settings | None = None, **start_run):
     s = settings or load_settings()
     try: finish_pending(s)
     except Exception: pass
-    run = mlflow.start_run(**start_run)
+    run = mlflow.start_run(**{**start_run, "tags": run_context_tags() | (start_run.get("tags") or {})})
     rid, status = run.info.run_id, "FAILED"
     mark_open(rid, s)
     try:

@@ -13,7 +13,8 @@ from .redaction import redact
 from .display import figure, img_html, png_b64, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .files import check_alias
-from .mlstore import TrackingUnavailable, check_server, connect, end_active, ensure_experiment, finish_pending, list_experiments, mark_open, unmark
+from .mlstore import (TrackingUnavailable, check_server, connect, end_active, ensure_experiment, finish_pending, list_experiments,
+                                    mark_open, run_context_tags, unmark)
 
 # %% auto #0
 __all__ = ['RunView', 'get_run', 'track', 'runs', 'Comparison', 'compare', 'ModelVersionView', 'register_model', 'set_alias']
@@ -124,7 +125,7 @@ def track(body: Callable[[], object], # runs the cell
             import mlflow.sklearn
             mlflow.sklearn.autolog(silent=True)
         run, status = mlflow.start_run(experiment_id=eid, run_name=redact(run_name) if run_name else None, nested=outer is not None,
-                                       tags={"llmops.kind": "cell"}), "FAILED"
+                                       tags={"llmops.kind": "cell", **run_context_tags()}), "FAILED"
         mark_open(run.info.run_id, s)  # a kernel killed in the cell, or a full disk at its end: ended FAILED once the kernel is gone
         try:
             if source: mlflow.log_text(redact(source), "cell.py")

@@ -181,7 +181,11 @@ def _mlflow_start(settings, experiment, name, notebook, params, tags) -> str:
         mlflow = connect(settings)
         exp = ensure_experiment(experiment or EXPERIMENT, settings)
         client = mlflow.MlflowClient()
-        run = client.create_run(exp, run_name=name, tags={"llmops.kind": "notebook", "llmops.notebook": str(notebook), **(tags or {})})
+        import getpass
+        try: user = getpass.getuser()
+        except Exception: user = ""  # no user name for this uid (a container)
+        run = client.create_run(exp, run_name=name, tags={"llmops.kind": "notebook", "llmops.notebook": str(notebook), "mlflow.source.name": str(notebook),
+                                                          "mlflow.source.type": "NOTEBOOK", **({"mlflow.user": user} if user else {}), **(tags or {})})
         mark_open(run.info.run_id, settings)  # killed, or a disk too full to write its end: ended FAILED after this process, not RUNNING for good
         ps = [Param(k[:250], redact(json.dumps(v) if not isinstance(v, str) else v)[:6000]) for k, v in params.items()]
         if ps: client.log_batch(run.info.run_id, params=ps)
@@ -278,12 +282,13 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     out_dir = s.path("runs", f"{_slug(stem)}-{started:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}")
     out_dir.mkdir(parents=True, exist_ok=True)
     env["LLMOPS_RUN_DIR"] = str(out_dir)  # the run's folder: where a notebook keeps its logs beside its output
+    env["LLMOPS_RUN_NOTEBOOK"] = str(path)  # with the folder, tags the runs the notebook makes (`mlstore.run_context_tags`)
     out_nb = out_dir / path.name
     mlrun = {}
     def start_mlflow():  # overlaps the kernel's start
         from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
         import_alone(*WRITER_IMPORTS)  # not racing the caller's imports as it starts the kernel (jupyter_client, zmq)
-        try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, tags)
+        try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, {**(tags or {}), "llmops.run_folder": out_dir.name})
         except Exception as e: mlrun["error"] = e; return
         try:
             from jupyter_llmops.mlstore import finish_pending
