@@ -106,7 +106,7 @@ def cache_part():
         f = Path(d) / "pairs.jsonl"
         f.write_text("".join(json.dumps(dict(stored=m[i]["origin"], query=m[i]["similar"], duplicate=True)) + "\n" for i in range(h))
                      + "".join(json.dumps(dict(stored=m[i - h]["origin"], query=m[i]["similar"], duplicate=False)) + "\n" for i in range(h, 2 * h)))
-        ev = evaluate_cache(f, settings=s)
+        ev = evaluate_cache(f, settings=s, log=False)
     print(f"\ncache, duplicates + strangers ({ev.duplicates} duplicates, {ev.queries - ev.duplicates} strangers whose sentence is not stored):")
     print(ev.table.round(4).to_string(index=False))
     print(ev)
@@ -123,7 +123,7 @@ def cache_part():
         f = Path(d) / "near.jsonl"
         f.write_text("".join(json.dumps(dict(stored=m[i]["origin"], query=m[i]["similar"], duplicate=True)) + "\n" for i in range(h))
                      + "".join(json.dumps(dict(stored=a, query=b, duplicate=False)) + "\n" for a, b in near))
-        nev = evaluate_cache(f, settings=s)
+        nev = evaluate_cache(f, settings=s, log=False)
     print(f"\ncache, duplicates + near misses ({nev.duplicates} duplicates, {nev.queries - nev.duplicates} stored sentences with one number or name changed):")
     print(nev.table.round(4).to_string(index=False))
     nm = nev.queries - nev.duplicates
@@ -145,7 +145,7 @@ def questions_part():
     grid, out = sorted({0.80, 0.82, 0.84, 0.86, 0.88, 0.90, 0.92, 0.95, s.cache_threshold}), {}  # the default is always measured
     for name in ("tune", "noisy", "quora", "heldout", "heldout2", "heldout3"):  # bench/data/README.md: what each set tuned, if anything
         f = Path(__file__).parent / "data" / f"dupq_{name}.jsonl"
-        ev = evaluate_cache(f, thresholds=grid, settings=s)
+        ev = evaluate_cache(f, thresholds=grid, settings=s, log=False)
         t, plain = ev.table, ev.plain_wrong_at()  # plain cosine's wrong-answer rate at the kit's hit rate
         out[name] = (ev, plain)
         print(f"\ncache, questions written for the kit ({name}: {ev.duplicates} duplicates, {ev.queries - ev.duplicates} near misses and related questions):")

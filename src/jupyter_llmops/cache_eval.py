@@ -12,6 +12,7 @@ from .config import Settings, load_settings
 from .display import table_html
 from .errors import UsageError
 from .files import read_jsonl
+from .redaction import redact
 
 THRESHOLDS = (0.80, 0.84, 0.86, 0.88, 0.90, 0.92, 0.95)
 
@@ -28,6 +29,7 @@ class CacheEval:
     target: float
     queries: int
     duplicates: int
+    run_id: str = ""  # the MLflow run it was logged to ("" when not logged)
 
     def __repr__(self):
         m = self.metrics
@@ -56,7 +58,8 @@ def _outcomes(cands: list, own: str | None, query: str, thresholds, verify: bool
 
 # %% ../../nbs/34_cache_eval.ipynb #558c7dc6
 def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01, settings: Settings | None = None,
-                   embed=None) -> CacheEval: # embed(texts) -> vectors; default the settings' embed_model
+                   embed=None, # embed(texts) -> vectors; default the settings' embed_model
+                   log: bool = True) -> CacheEval: # an MLflow run: the table, the metrics at the settings' threshold, the recommendation
     "Hit rate on duplicates, wrong-answer rate and lookup time of the semantic cache per threshold, on pairs in `data`."
     import numpy as np, pandas as pd
     s = settings or load_settings()
@@ -115,4 +118,19 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
     rec = float(ok.threshold.min()) if len(ok) else None
     pick = s.cache_threshold if any(abs(s.cache_threshold - t) < 1e-9 for t in thresholds) else (rec if rec is not None else thresholds[-1])
     m = table[(table.threshold - pick).abs() < 1e-9].iloc[0].to_dict()
-    return CacheEval(table, m, rec, target, len(rows), int(dup.sum()))
+    ev = CacheEval(table, m, rec, target, len(rows), int(dup.sum()))
+    if log: ev.run_id = _log(ev, data, s)
+    return ev
+
+def _log(ev: CacheEval, data, s: Settings) -> str:
+    "Log a cache evaluation as an MLflow run (tag llmops.kind = cache-eval); its id."
+    from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
+    mlflow = connect(s)
+    with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"cache-eval {redact(Path(data).name)}",
+                 nested=mlflow.active_run() is not None) as run:
+        mlflow.set_tags({"llmops.kind": "cache-eval", "llmops.recommended_threshold": "none" if ev.recommended is None else f"{ev.recommended:g}"})
+        mlflow.log_params(dict(data=redact(str(data)), thresholds=" ".join(f"{t:g}" for t in ev.table.threshold), target=ev.target,
+                               queries=ev.queries, duplicates=ev.duplicates, embed_model=s.embed_model))
+        mlflow.log_metrics({k: float(v) for k, v in ev.metrics.items() if isinstance(v, (int, float)) and v == v})
+        mlflow.log_table(ev.table, "cache_eval/thresholds.json")
+    return run.info.run_id

@@ -142,7 +142,7 @@ def _cache_clear(a, ctx):
 
 def _cache_eval(a, ctx):
     from jupyter_llmops.cache_eval import THRESHOLDS, evaluate_cache
-    return evaluate_cache(a.data, a.thresholds or THRESHOLDS, a.target, ctx.settings)
+    return evaluate_cache(a.data, a.thresholds or THRESHOLDS, a.target, ctx.settings, log=not a.no_log)
 
 @command("cache", "the semantic cache (settings: cache = on): hit rate, savings, stale entries; clear it", "ops")
 def _cache(p):
@@ -154,6 +154,7 @@ def _cache(p):
     e.set_defaults(run=_cache_eval); e.add_argument("--data", required=True, metavar="F", help='JSONL: {"stored": ..., "query": ..., "duplicate": true|false}')
     e.add_argument("--thresholds", type=float, nargs="+", metavar="T", help="default 0.80 0.84 0.86 0.88 0.90 0.92 0.95")
     e.add_argument("--target", type=float, default=0.01, metavar="X", help="wrong-answer rate the recommended threshold stays under")
+    e.add_argument("--no-log", action="store_true", help="do not log the evaluation to MLflow")
 
 @command("budget", "cost budgets (budget_daily, budget_monthly): spent and left in this period", "ops")
 def _budget(p):
