@@ -30,9 +30,11 @@ class Answer:
     streamed: bool = False  # the text was already printed as it came: the view shows the rest
     context: list = field(default_factory=list)  # the retrieved passages it was given: [{'n', 'source', 'text'}]
     truncated: bool = False  # the answer used all of --max-tokens: most likely cut short
+    cached: bool = False  # served by the semantic cache (no tokens, no cost)
 
     @property
-    def _cut(self) -> str: return f"cut at {self.usage.completion} tokens: --max-tokens raises it; " if self.truncated else ""
+    def _cut(self) -> str:
+        return ("from the semantic cache; " if self.cached else "") + (f"cut at {self.usage.completion} tokens: --max-tokens raises it; " if self.truncated else "")
 
     def __repr__(self):
         src = "".join(f"\n  [{s['n']}] {s['source']}@{s['start']}" for s in self.sources)
@@ -96,4 +98,4 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
         attrs.update({"llmops.index_version": f"{index}/{index_version(index, s)}", "llmops.question": question})
     out = complete(msg, llm, max_tokens=max_tokens, system=system, settings=s, trace_attrs=attrs or None, on_token=on_token)
     return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None,
-                  attrs.get("llmops.context", []), out.truncated)
+                  attrs.get("llmops.context", []), out.truncated, out.cached)
