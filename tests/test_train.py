@@ -177,6 +177,8 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     assert run.data.tags["llmops.recipe"] == "sft" and run.inputs.dataset_inputs
     hist = mlflow.MlflowClient(st.tracking_uri).get_metric_history(r.run_id, "loss")
     assert [m.step for m in hist] == [1, 2]
+    for name in ("train_loss", "eval_loss"):  # summaries at the last step: a chart draws no line back to step 0
+        assert {m.step for m in mlflow.MlflowClient(st.tracking_uri).get_metric_history(r.run_id, name)} == {2}, name
     assert {a.path for a in mlflow.MlflowClient(st.tracking_uri).list_artifacts(r.run_id)} >= {"model", "loss.png"}
     assert r.registered == ("test-sft", 1)
     out = complete("Say hello.", spec="models:/test-sft/1", max_tokens=8, settings=st, record=False)

@@ -213,7 +213,7 @@ def _fit(p: _Plan, hp: dict, model, mlflow, tmp: str, before: dict) -> dict:
     if p.held is not None:
         t0 = time.perf_counter()
         metrics.update(p.held.after(trained, hp["beta"]), eval_s=time.perf_counter() - t0)
-    mlflow.log_metrics({k: v for k, v in metrics.items() if k != "epoch"})
+    mlflow.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step=int(out.global_step))  # at the last step: no chart line back to 0
     mlflow.log_image(_png_image(loss_chart(cb.history, f"{p.recipe} loss")), "loss.png")
     return dict(metrics={**before, **metrics}, model=trained, history=cb.history, steps=int(out.global_step))
 
