@@ -105,3 +105,19 @@ def test_a_locked_store_is_said_as_such(project):
     finally: holder.execute("ROLLBACK"); holder.close()
     assert read.returncode == 0 and "greet" in read.stdout, read.stderr  # before (a rollback journal): locked too
     assert write.returncode == 1 and "a database is locked: another process is writing to it" in write.stderr and "unexpected" not in write.stderr, write.stderr
+
+
+def test_every_option_says_what_it_does():
+    "`llmops help COMMAND ACTION` is the reference: every option has a line of help (and its default, added by the parser)."
+    import argparse
+    from jupyter_llmops.commands import dispatch  # registers every command
+    from jupyter_llmops.commands.core import REGISTRY, Context, build_parser
+    bare = []
+    def walk(p, where):
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                for name, sub in a.choices.items(): walk(sub, f"{where} {name}")
+            elif a.option_strings and not a.help: bare.append(f"{where} {'/'.join(a.option_strings)}")
+    for name in REGISTRY: walk(build_parser(name, Context()), name)
+    assert bare == [], bare
+    assert "(default: 5)" in str(dispatch(["help", "rag", "query"]))

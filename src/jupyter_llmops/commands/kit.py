@@ -59,7 +59,8 @@ def _status(p):
 @command("demo", "the end-to-end showcase pipeline notebook, run by the kit's runner on the embedded defaults", "kit")
 def _demo(p):
     p.add_argument("--question", default="In two sentences, what is MLOps?", metavar="Q", help="what to ask the local LLM")
-    p.add_argument("--max-tokens", type=int, default=96, metavar="N"); p.add_argument("--distill-steps", type=int, default=30, metavar="N")
+    p.add_argument("--max-tokens", type=int, default=96, metavar="N", help="most tokens of each answer the local LLM writes")
+    p.add_argument("--distill-steps", type=int, default=30, metavar="N", help="steps of the distillation (step 8)")
     def run(a, ctx):
         from jupyter_llmops.demo import run_demo
         return run_demo(ctx.settings, question=a.question, max_tokens=a.max_tokens, distill_steps=a.distill_steps)

@@ -15,7 +15,7 @@ __all__ = []
 @command("monitor", "recorded LLM calls: errors, latency, tokens, cost, scores, groundedness and hallucination rate, flags, alerts", "ops")
 def _monitor(p):
     p.add_argument("--since", default="24h", metavar="24h", help="30m, 24h, 7d")
-    p.add_argument("--by", choices=["model", "prompt", "route"], default="model")
+    p.add_argument("--by", choices=["model", "prompt", "route"], default="model", help="one summary row per model, prompt version or route")
     p.add_argument("--no-eval", action="store_true", help="skip the evaluators (faster on many calls)")
     p.add_argument("--no-alert", action="store_true", help="show the alerts the thresholds raise without sending them")
     p.add_argument("--cached", action="store_true", help="only the scores computed in the background; score no call now")
@@ -64,7 +64,8 @@ def _frame(ref: str, ctx):
 def _drift(p):
     p.add_argument("reference", metavar="REFERENCE"); p.add_argument("current", metavar="CURRENT")
     p.add_argument("--columns", nargs="+", action="extend", metavar="COLUMN", help="the columns to compare (default: every column both have)")
-    p.add_argument("--test", default="auto", choices=["auto", "ks", "wasserstein", "chi2", "js", "psi"])
+    p.add_argument("--test", default="auto", choices=["auto", "ks", "wasserstein", "chi2", "js", "psi"],
+                   help="auto: per column by type and size (KS or Wasserstein for numbers, chi-square or Jensen-Shannon for categories)")
     def run(a, ctx):
         from jupyter_llmops.drift import drift, traffic_drift
         if a.reference.startswith("calls:") or a.current.startswith("calls:"):
@@ -109,18 +110,20 @@ def _route(p):
     sub = actions(p)
     ad = sub.add_parser("add", help="create or replace a route"); ad.set_defaults(run=_route_add); ad.add_argument("name", metavar="NAME")
     ad.add_argument("--models", required=True, metavar="A,B", help="model specs, cheapest first, comma separated: hf:./student,local")
-    ad.add_argument("--policy", choices=["rules", "learned", "cascade"], default="rules")
+    ad.add_argument("--policy", choices=["rules", "learned", "cascade"], default="rules",
+                    help="rules: long or keyword requests to the last model; learned: a router (route train); cascade: the first model, escalated when unsure")
     t = sub.add_parser("train", help="fit the learned router on a score table (or recorded calls); save it as plain data; log it to MLflow")
     t.set_defaults(run=_route_train); t.add_argument("name", metavar="NAME")
     src = t.add_mutually_exclusive_group()
     src.add_argument("--data", metavar="F", help='JSONL: {"question": ..., "scores": {MODEL: 0-1, ...}} per line')
-    src.add_argument("--since", default="7d", metavar="7d", help="recorded calls of both end models, scored by relevance")
+    src.add_argument("--since", default="7d", metavar="7d", help="recorded calls of both end models, scored by route_evaluator (default relevance)")
     t.add_argument("--quality", type=float, default=0.95, metavar="Q", help="starting threshold: this share of the strong model's score")
     e = sub.add_parser("eval", help="every policy at every threshold on a score table: APGR, CPT50, CPT80, strong share at 95 percent quality; a chart")
-    e.set_defaults(run=_route_eval); e.add_argument("name", metavar="NAME"); e.add_argument("--data", required=True, metavar="F")
+    e.set_defaults(run=_route_eval); e.add_argument("name", metavar="NAME")
+    e.add_argument("--data", required=True, metavar="F", help='JSONL: {"question": ..., "scores": {MODEL: 0-1, ...}} per line (questions it was not trained on)')
     e.add_argument("--no-log", action="store_true", help="do not log the evaluation to MLflow")
     c = sub.add_parser("calibrate", help="set the route's threshold from a score table"); c.set_defaults(run=_route_calibrate)
-    c.add_argument("name", metavar="NAME"); c.add_argument("--data", required=True, metavar="F")
+    c.add_argument("name", metavar="NAME"); c.add_argument("--data", required=True, metavar="F", help="a score table, as route eval reads it")
     how = c.add_mutually_exclusive_group(required=True)
     how.add_argument("--strong-share", type=float, metavar="S", help="at most this share of calls to the strong model")
     how.add_argument("--quality", type=float, metavar="Q", help="at least this share of the strong model's mean score")
@@ -149,7 +152,7 @@ def _cache(p):
     sub = actions(p)
     sub.add_parser("stats", help="entries, lookups, hits, USD saved, stale entries").set_defaults(run=_cache_stats)
     c = sub.add_parser("clear", help="remove every entry (or only the stale ones)"); c.set_defaults(run=_cache_clear)
-    c.add_argument("--stale", action="store_true")
+    c.add_argument("--stale", action="store_true", help="only the entries a new prompt version, new weights or a rebuilt index made stale")
     e = sub.add_parser("eval", help="hit rate on duplicates, wrong answers and lookup time per threshold, in a throwaway cache")
     e.set_defaults(run=_cache_eval); e.add_argument("--data", required=True, metavar="F", help='JSONL: {"stored": ..., "query": ..., "duplicate": true|false}')
     e.add_argument("--thresholds", type=float, nargs="+", metavar="T", help="default 0.80 0.84 0.86 0.88 0.90 0.92 0.95")

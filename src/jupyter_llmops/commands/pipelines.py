@@ -77,7 +77,7 @@ def _schedule(p):
     _params_arg(ad)
     ad.add_argument("--retries", type=int, default=0, metavar="N", help="extra attempts after a failure (exponential backoff)")
     ad.add_argument("--timeout", type=float, metavar="S", help="seconds before the kernel is killed")
-    ad.add_argument("--executor", choices=["local", "dask"], default="local")
+    ad.add_argument("--executor", choices=["local", "dask"], default="local", help="dask: each run on the cluster at the dask_scheduler setting")
     ad.add_argument("--cwd", metavar="DIR", help="the kernel's working folder (default: the notebook's own)")
     sub.add_parser("list", help="the schedules and their next run").set_defaults(run=_schedule_list)
     for act, fn, h in [("pause", "pause", "stop claiming new ticks"), ("resume", "resume", "claim ticks again"),
@@ -87,7 +87,7 @@ def _schedule(p):
     rn.add_argument("name", metavar="NAME")
     rn.add_argument("--background", action="store_true", help="return at once; the attempt runs in a thread of this process (a notebook's kernel, the server)")
     h = sub.add_parser("history", help="the attempts: started, finished, status, attempt, output_path"); h.set_defaults(run=_schedule_history)
-    h.add_argument("name", metavar="NAME"); h.add_argument("--limit", type=int, default=50, metavar="N")
+    h.add_argument("name", metavar="NAME"); h.add_argument("--limit", type=int, default=50, metavar="N", help="the newest N attempts")
 
 def _scheduler_start(a, ctx):
     from jupyter_llmops.pipelines.daemon import start, status

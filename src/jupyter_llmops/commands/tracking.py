@@ -13,7 +13,7 @@ __all__ = []
 @command("track", "run the cell inside an MLflow run (scikit-learn autolog on)", "tracking", cell="required")
 def _track(p):
     p.add_argument("--experiment", "-e", metavar="E", help="MLflow experiment (default: the settings' experiment)")
-    p.add_argument("--run-name", "-n", metavar="N")
+    p.add_argument("--run-name", "-n", metavar="N", help="the MLflow run's name")
     p.add_argument("--no-autolog", action="store_true", help="do not autolog scikit-learn fits")
     def run(a, ctx):
         from jupyter_llmops.tracking import track
@@ -22,8 +22,9 @@ def _track(p):
 
 @command("runs", "the runs of an experiment as a DataFrame, best first", "tracking")
 def _runs(p):
-    p.add_argument("--experiment", "-e", metavar="E"); p.add_argument("--metric", "-m", metavar="M", help="sort by this metric")
-    p.add_argument("--top", "-k", type=int, default=20, metavar="K"); p.add_argument("--asc", action="store_true", help="lowest first (losses)")
+    p.add_argument("--experiment", "-e", metavar="E", help="MLflow experiment (default: the settings' experiment)")
+    p.add_argument("--metric", "-m", metavar="M", help="sort by this metric")
+    p.add_argument("--top", "-k", type=int, default=20, metavar="K", help="the first K runs"); p.add_argument("--asc", action="store_true", help="lowest first (losses)")
     def run(a, ctx):
         from jupyter_llmops.tracking import runs
         return runs(a.experiment, a.metric, a.top, a.asc, ctx.settings)
@@ -32,7 +33,7 @@ def _runs(p):
 @command("compare", "params and metrics of runs side by side, differences highlighted, a chart", "tracking")
 def _compare(p):
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids, or run names in the experiment")
-    p.add_argument("--experiment", "-e", metavar="E")
+    p.add_argument("--experiment", "-e", metavar="E", help="where to look up runs given by name (default: the settings' experiment)")
     def run(a, ctx):
         from jupyter_llmops.tracking import compare
         return compare(a.runs, a.experiment, ctx.settings)
@@ -50,7 +51,8 @@ def _model_alias(a, ctx):
 def _model(p):
     sub = actions(p)
     r = sub.add_parser("register", help="register the model a run logged as a new version"); r.set_defaults(run=_model_register)
-    r.add_argument("run_ref", metavar="RUN"); r.add_argument("--name", required=True, metavar="NAME"); r.add_argument("--alias", metavar="A")
+    r.add_argument("run_ref", metavar="RUN"); r.add_argument("--name", required=True, metavar="NAME", help="the registered model (created if new)")
+    r.add_argument("--alias", metavar="A", help="point this alias at the new version: champion, production")
     r.add_argument("--experiment", "-e", metavar="E", help="where to look up RUN given by name")
     al = sub.add_parser("alias", help="point ALIAS at VERSION of registered model NAME"); al.set_defaults(run=_model_alias)
     al.add_argument("name", metavar="NAME"); al.add_argument("version", metavar="VERSION"); al.add_argument("alias", metavar="ALIAS")

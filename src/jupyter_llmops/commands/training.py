@@ -16,12 +16,14 @@ def _train(p):
     p.add_argument("--teacher", default="local", metavar="SPEC", help="distill: the teacher")
     p.add_argument("--student", default="auto", metavar="SPEC", help="distill: auto (every other layer of the teacher) or a spec")
     p.add_argument("--steps", type=int, metavar="N", help="optimizer steps (default: the recipe's)"); p.add_argument("--lora", action="store_true", help="train LoRA adapters (merged into the saved model)")
-    p.add_argument("--batch", type=int, metavar="N"); p.add_argument("--max-length", type=int, metavar="N"); p.add_argument("--lr", type=float, metavar="LR")
+    p.add_argument("--batch", type=int, metavar="N", help="examples per step (default: the hardware's, at most the rows)")
+    p.add_argument("--max-length", type=int, metavar="N", help="tokens of each example, its oldest turns cut first (default: the recipe's)")
+    p.add_argument("--lr", type=float, metavar="LR", help="learning rate (default: the recipe's, else TRL's)")
     p.add_argument("--beta", type=float, metavar="B", help="dpo, kto: KL weight (default 0.1); distill: 0 forward KL (default on a CPU), 0.5 JSD (on a GPU), 1 reverse KL")
     p.add_argument("--layers", type=int, metavar="N", help="train only the top N decoder layers and the head (0: all; default: the recipe's)")
     p.add_argument("--depth", type=int, metavar="N", help="reward: a model of the base model's first N decoder layers (0: all; default: the recipe's)")
     p.add_argument("--method", choices=["head", "trl"], help="reward: head fits the score head on the frozen model in one pass, scoring the answer's mean (a CPU's default); trl trains with TRL's RewardTrainer (--steps, --lr, --layers)")
-    p.add_argument("--max-new-tokens", type=int, default=32, metavar="N")
+    p.add_argument("--max-new-tokens", type=int, default=32, metavar="N", help="most tokens of a generated answer (distill's teacher, the held-out answers)")
     p.add_argument("--on-policy", action=argparse.BooleanOptionalAction, default=None,
                    help="distill: the student generates its answers every step (default on a GPU); --no-on-policy trains on the teacher's answers, generated once (default on a CPU)")
     p.add_argument("--eval-data", metavar="F", help="held-out rows, same format as --data (default: a split of --data)")
@@ -30,7 +32,8 @@ def _train(p):
     p.add_argument("--eval-answers", type=int, default=64, metavar="N", help="held-out prompts answered for the win rate and token F1 (at most)")
     p.add_argument("--sweep", nargs="+", metavar="K=V1,V2", help="train every combination (lr, beta, steps, batch, layers, depth), each a child MLflow run; a table sorted by the held-out metric")
     p.add_argument("--keep", choices=["best"], help="with --sweep: register the winner (under --register, default <recipe>-best)")
-    p.add_argument("--register", metavar="NAME", help="register the trained model in MLflow under NAME"); p.add_argument("--experiment", metavar="E")
+    p.add_argument("--register", metavar="NAME", help="register the trained model in MLflow under NAME")
+    p.add_argument("--experiment", metavar="E", help="MLflow experiment (default: the settings' experiment)")
     p.add_argument("--threads", type=int, metavar="N", help="torch threads (CPU); default the usable cores")
     from jupyter_llmops.train.data import FORMATS  # light: no torch
     p.epilog = "data formats: " + "; ".join(f"{k}: {v}" for k, v in FORMATS.items())
@@ -47,7 +50,8 @@ def _feedback(p):
     p.add_argument("name", metavar="NAME"); p.add_argument("--prompts", metavar="FILE", help="JSONL: {\"prompt\": ...} per line (with --versions: the prompt's variables)")
     p.add_argument("--models", metavar="A,B", help="two model specs, comma separated: local,hf:./student")
     p.add_argument("--versions", metavar="P/1,P/2", help="two prompt versions answered by the settings' llm: qa/1,qa/2")
-    p.add_argument("--max-tokens", type=int, default=96, metavar="N"); p.add_argument("--log", action="store_true", help="log the pairs so far to MLflow as a dataset")
+    p.add_argument("--max-tokens", type=int, default=96, metavar="N", help="most tokens of each model's answer")
+    p.add_argument("--log", action="store_true", help="log the pairs so far to MLflow as a dataset")
     p.add_argument("--label", choices=["grounded", "correct", "acceptable"],
                    help="label mode: one answer at a time, yes or no (keys y/n/s); labels saved for eval align and KTO")
     def run(a, ctx):
