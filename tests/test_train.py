@@ -136,7 +136,7 @@ def test_a_training_stopped_by_sigterm_ends_its_run_failed(tmp_path):
     from faults import wait
     (tmp_path / "settings.ini").write_text("[llmops]\nexperiment = sigterm\n")
     env = {**__import__("os").environ, "LLMOPS_HOME": str(tmp_path / "h"), "TMPDIR": str(tmp_path)}
-    p = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "train", "sft", "--data", str(_jsonl(tmp_path / "c.jsonl", CHATS)),
+    p = subprocess.Popen([str(Path(sys.executable).parent / "llmops"), "train", "sft", "--data", _jsonl(tmp_path / "c.jsonl", CHATS).name,
                           "--steps", "500", "--batch", "2", "--max-length", "64"], cwd=tmp_path, env=env,
                          stdout=open(tmp_path / "out.log", "wb"), stderr=subprocess.STDOUT)
     db = tmp_path / "h" / "mlflow.db"
@@ -154,6 +154,7 @@ def test_a_training_stopped_by_sigterm_ends_its_run_failed(tmp_path):
     assert p.returncode != 0 and run.info.status == "FAILED", out[-2000:]
     from trl import SFTConfig  # no --lr: the run says the rate TRL's SFT trained with, not "None"
     assert run.data.params["lr"] == str(SFTConfig.__dataclass_fields__["learning_rate"].default), run.data.params
+    assert run.data.params["data"] == str(tmp_path.resolve() / "c.jsonl")  # typed relative to the shell's folder: kept absolute
     assert not list(tmp_path.glob("llmops-train-*"))  # its temporary folder went with it
 
 
