@@ -141,7 +141,7 @@ def eval_route(name: str, data: str | Path, settings: Settings | None = None, lo
     if log:
         from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(s)
-        with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-eval-{name}",
+        with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-eval {name}",
                               nested=mlflow.active_run() is not None) as run:
             mlflow.set_tags({"llmops.kind": "route-eval", "llmops.route": name})
             mlflow.log_params(dict(route=name, models=",".join(ev.models), policy=ev.policy, data=str(data)))

@@ -314,7 +314,7 @@ def train_route(name: str, data: str | Path | None = None, since: str = "7d", se
     router, cv = fit_router(t, s, quality=quality)
     router.a["question_keys"] = question_keys(t.questions)  # route eval tells the questions it was trained on
     mlflow = connect(s)
-    with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-{name}",
+    with kit_run(s, experiment_id=ensure_experiment(s.experiment, s), run_name=f"route-train {name}",
                           nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.kind": "router", "llmops.route": name})
         mlflow.log_params(dict(route=name, models=",".join(map(redact, r.models)), source=str(data) if data else f"calls:{since}", rows=len(t),
