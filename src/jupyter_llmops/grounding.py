@@ -29,9 +29,9 @@ OPINION = {"think", "love", "like", "favorite", "favourite", "awesome", "cool", 
 DISCOURSE = {"yes", "yeah", "yep", "no", "well", "oh", "so", "and", "but", "ok", "okay", "sure", "right", "indeed", "actually", "also"}
 
 def sentences(text: str) -> list[str]:
-    "Split text into sentences (on . ! ? and line breaks), dropping citation marks like [1]."
+    "Split text into sentences (on . ! ? and line breaks; on 。！？ and ؟ with no space after), dropping citation marks like [1]."
     text = re.sub(r"\[\d+\]", " ", text or "")
-    return [" ".join(s.split()) for s in re.split(r"(?<=[.!?])\s+|\n+", text) if re.search(r"[A-Za-z0-9]", s)]
+    return [" ".join(s.split()) for s in re.split(r"(?<=[.!?])\s+|(?<=[。！？؟])\s*|\n+", text) if re.search(r"\w", s)]
 
 def tokens(s: str) -> list[str]:
     "Lower-cased words; `n't` split off; detached apostrophes (`it 's`) joined."
@@ -52,7 +52,7 @@ def content(ts: list[str]) -> list[str]:
 def claims(answer: str) -> list[str]:
     "The sentences of `answer` that make a claim (three words or more); a shorter answer is one claim."
     out = [s for s in sentences(answer) if len(tokens(s)) >= 3]
-    return out or ([answer.strip()] if re.search(r"[A-Za-z0-9]", answer or "") else [])
+    return out or ([answer.strip()] if re.search(r"\w", answer or "") else [])
 
 # %% ../../nbs/09_grounding.ipynb #3c039ce0
 def _encode(texts: list[str], settings: Settings | None):
@@ -230,6 +230,7 @@ class GroundednessDetail:
     score: float
     threshold: float
     rows: list  # [{'sentence', 'score', 'supported', 'best_context', 'similarity', 'conflict'}]
+    unscored: str = ""  # why no score was given (the answer or its context is not English): score NaN, no verdict
 
     @property
     def grounded(self) -> bool: return self.score >= self.threshold
@@ -243,12 +244,14 @@ class GroundednessDetail:
         return pd.DataFrame(self.rows, columns=["sentence", "score", "supported", "best_context", "similarity", "conflict"])
 
     def __repr__(self):
+        if self.unscored: return f"groundedness not scored: {self.unscored}"
         lines = [f"groundedness {self.score:.2f} ({'grounded' if self.grounded else 'NOT grounded'} at {self.threshold:.2f})"]
         lines += [f"  {'ok ' if r['supported'] else '!! '}{r['score']:.2f}  {r['sentence']}" + (f"  ({r['conflict']})" if r["conflict"] else "") for r in self.rows]
         return "\n".join(lines)
 
     def _repr_html_(self):
-        body = "".join(f"<tr><td style='text-align:left;{'' if r['supported'] else 'background:#ffebe9'}'>{escape(r['sentence'])}</td>"
+        if self.unscored: return f"<div><b>groundedness not scored</b>: {escape(self.unscored)}</div>"
+        body = "".join(f"<tr><td style='text-align:left;{'' if r['supported'] else 'background:#ffebe9;color:#1f2328'}'>{escape(r['sentence'])}</td>"
                        f"<td>{r['score']:.2f}</td><td>{'yes' if r['supported'] else '<b style=color:#cf222e>no</b>'}</td>"
                        f"<td style='text-align:left'><small>{escape(r['best_context'])}</small></td><td><small>{escape(r['conflict'])}</small></td></tr>" for r in self.rows)
         colour = "#1a7f37" if self.grounded else "#cf222e"
@@ -258,6 +261,10 @@ class GroundednessDetail:
 def groundedness_detail(answer: str, context: str | list[str], settings: Settings | None = None, model: LogisticModel | None = None) -> GroundednessDetail:
     "The answer's groundedness and a row per claim (each scored alone), with the context sentence closest to it."
     m = model or groundedness_model()
+    from jupyter_llmops.embeddings import reads_english
+    for what, text in (("the answer", answer or ""), ("its context", "\n".join([context] if isinstance(context, str) else list(context or [])))):
+        if not reads_english(text):  # as the evaluator says it (before: a Chinese answer copied from its context, 0.00 NOT grounded)
+            return GroundednessDetail(float("nan"), m.threshold, [], f"the groundedness model reads English, and {what} is not in English")
     cs, ks, per = evidence(answer, context, settings)
     if not per: return GroundednessDetail(0.0, m.threshold, [dict(sentence=c, score=0.0, supported=False, best_context="", similarity=0.0, conflict="no context") for c in cs])
     rows = []
