@@ -4,14 +4,15 @@
 
 # %% ../../nbs/04_display.ipynb #3cfe2007
 from __future__ import annotations
-import base64, io, re
+import base64, io, numbers, re
 from datetime import datetime, timezone
 from html import escape
 from .redaction import redact
 
 # %% auto #0
 __all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html',
-           'styled', 'mark_terms', 'status_badge', 'ts', 'slug', 'register_view', 'make_view', 'register_display']
+           'number_text', 'styled', 'mark_terms', 'status_badge', 'ts', 'slug', 'register_view', 'make_view',
+           'register_display']
 
 # %% ../../nbs/04_display.ipynb #ea6e8175
 def figure(width: float = 6.0, height: float = 3.0):
@@ -56,9 +57,17 @@ def table_html(rows: list[dict], columns: list[str] | None = None, # the keys sh
                    + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
+def number_text(v, digits: int = 4) -> str:
+    "A number as a table shows it: `digits` significant digits (1.23e-09, not 0.0000), infinity as inf (MLflow stores it as 1.8e308)."
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or isinstance(v, numbers.Integral): return str(v)
+    v = float(v)
+    return ("-" if v < 0 else "") + "inf" if abs(v) >= 1.7976931348623157e308 else f"{v:.{digits}g}"
+
 def styled(df, precision: int = 4, na_rep: str = ""):
-    "`df.style` with every cell and every label escaped: pandas' Styler writes text as it is, and run names or CSV headers are data."
-    return df.style.format(precision=precision, na_rep=na_rep, escape="html").format_index(escape="html", axis=0).format_index(escape="html", axis=1)
+    """`df.style` with every cell and every label escaped (pandas' Styler writes text as it is, and run names or CSV headers
+    are data), numbers to `precision` significant digits (`number_text`)."""
+    return (df.style.format(lambda v: number_text(v, precision), na_rep=na_rep, escape="html")
+            .format_index(escape="html", axis=0).format_index(escape="html", axis=1))
 
 WIDE_CHARS = "\u0e00-\u0e7f\u1100-\u11ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"  # Thai, Hangul, Kana, Han: no spaces between words
 WIDE = re.compile(f"[{WIDE_CHARS}]")  # one character of them

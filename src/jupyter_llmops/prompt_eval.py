@@ -132,14 +132,14 @@ class EvalResult:
         from jupyter_llmops.display import img_html, styled
         from jupyter_llmops.tracking import _chart_png
         def mark(col):
-            return ["font-weight:bold;background:#dafbe1" if v == self.winners[col.name] else "" for v in col.index]
+            return ["font-weight:bold;background:#dafbe1;color:#1f2328" if v == self.winners[col.name] else "" for v in col.index]
         table = styled(self.summary).apply(mark, axis=0).to_html()
         q = [c for c in self.scorers if c not in LOWER_IS_BETTER]
         chart = ""
         if q:
             df = self.summary[q].T
             df.columns = [f"v{v}" for v in df.columns]
-            chart = img_html(_chart_png(df), "scores by version")
+            chart = img_html(_chart_png(df, "scores by version"), "scores by version")
         promo = f" · promoted to <code>@{escape(self.promoted)}</code>" if self.promoted else ""
         return (f"<div><b>prompt eval {escape(self.name)}</b>: winner <b>v{self.winner}</b>{promo} "
                 f"<small>(MLflow run {self.run_id}; best per scorer in green)</small>{table}{chart}</div>")
