@@ -44,6 +44,14 @@ def register_engine():
         kept, capped = 0, False
 
         def output(self, outs, msg, display_id, cell_index):
+            out = self._output(outs, msg, display_id, cell_index)
+            if (out is not None and out.get("output_type") == "stream" and len(outs) > 1 and outs[-1] is out
+                    and outs[-2].get("output_type") == "stream" and outs[-2].get("name") == out.get("name")):
+                outs[-2]["text"] += out["text"]; outs.pop()  # a streamed answer: one output, not one a token (each its own line in HTML)
+                return outs[-1]
+            return out
+
+        def _output(self, outs, msg, display_id, cell_index):
             if self.hidden: msg = {**msg, "content": hide(msg.get("content") or {}, sorted(self.hidden, key=len, reverse=True))}  # a traceback, a glued value
             if not self.max_output or msg["msg_type"] == "error": return super().output(outs, msg, display_id, cell_index)
             if self.capped: return None
