@@ -17,7 +17,7 @@ from .files import NAME, check_alias, check_name  # check_alias: here too, as be
 # %% auto #0
 __all__ = ['VAR', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered',
            'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts', 'PromptView',
-           'usage', 'show', 'diff_lines', 'PromptDiff', 'diff']
+           'usage', 'show', 'diff_lines', 'PromptDiff', 'diff_html', 'diff']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -318,7 +318,7 @@ class PromptView:
             used = (f"<div><b>used by</b> {len(self.runs)} run(s), {len(self.traces)} trace(s)</div>"
                     + (self.runs.head(10).to_html(index=False) if len(self.runs) else ""))
         return (f"<div><b>{escape(self.name)}</b> version {self.version} {al} <small>{escape(str(self.created))} UTC · {escape(self.message)}</small>"
-                f"<pre style='background:#f6f8fa;padding:6px'>{_hl(self.template)}</pre><small>versions: {vers}</small>{used}</div>")
+                f"<pre style='background:#f6f8fa;color:#1f2328;padding:6px'>{_hl(self.template)}</pre><small>versions: {vers}</small>{used}</div>")
 
 def usage(name: str, version: int, settings: Settings | None = None):
     "Runs (DataFrame) and trace ids that used prompt version `name/version`."
@@ -386,9 +386,17 @@ class PromptDiff:
 
     def __repr__(self): return self.unified or f"{self.name}/{self.a} and /{self.b} are identical"
 
-    def _repr_html_(self):
-        return difflib.HtmlDiff(wrapcolumn=70).make_table(*diff_lines(self.text_a, self.text_b),  # difflib escapes the texts, not the titles
-                                                         escape(f"{self.name}/{self.a}"), escape(f"{self.name}/{self.b}"))
+    def _repr_html_(self): return diff_html(*diff_lines(self.text_a, self.text_b), f"{self.name}/{self.a}", f"{self.name}/{self.b}", 70)
+
+_DIFF_STYLE = {'class="diff_add"': "background:#ccffd8;color:#1f2328", 'class="diff_chg"': "background:#fff3b0;color:#1f2328",
+               'class="diff_sub"': "background:#ffd7d5;color:#1f2328", 'class="diff_next"': "display:none", 'nowrap="nowrap"': "text-align:left"}
+
+def diff_html(a: list[str], b: list[str], title_a: str, title_b: str, wrap: int = 70) -> str:
+    """Lines `a` and `b` side by side, what changed coloured. difflib's table names its marks by CSS classes whose style
+    only its full page carries (in a notebook nothing was marked), and JupyterLab right-aligns cells: styled inline here."""
+    t = difflib.HtmlDiff(wrapcolumn=wrap).make_table(a, b, escape(title_a), escape(title_b))  # difflib escapes the texts, not the titles
+    t = re.sub("|".join(map(re.escape, _DIFF_STYLE)), lambda m: f'{m[0]} style="{_DIFF_STYLE[m[0]]}"', t)
+    return f"<div style='overflow-x:auto'>{t}</div>"
 
 def diff(name: str, a: int | str, b: int | str, settings: Settings | None = None) -> PromptDiff:
     "The difference between versions `a` and `b` of prompt `name`."

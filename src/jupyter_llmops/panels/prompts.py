@@ -70,15 +70,15 @@ class PromptsModel(PanelModel):
         "Versions A and B side by side, changes marked."
         a, b = self.templates.get(self.version_a), self.templates.get(self.version_b)
         if a is None or b is None: return ""
-        from jupyter_llmops.prompts import PromptDiff, diff_lines
+        from jupyter_llmops.prompts import PromptDiff, diff_html, diff_lines
         (la, lb), ta, tb = diff_lines(a, b), f"{self.prompt}/{self.version_a}", f"{self.prompt}/{self.version_b}"  # invisible differences shown
         if len(la) + len(lb) > self.SIDE_BY_SIDE:
             colour = {"+": "#e6ffec", "-": "#ffebe9", "@": "#ddf4ff"}
-            rows = "".join(f"<div style='background:{colour.get(l[:1], 'none')}'>{escape(l) or '&nbsp;'}</div>"
+            rows = "".join(f"<div style='background:{colour.get(l[:1], 'none')}{';color:#1f2328' if l[:1] in colour else ''}'>{escape(l) or '&nbsp;'}</div>"
                            for l in PromptDiff(self.prompt, self.version_a, self.version_b, a, b).lines(n=2))
             return (f"<small>{len(la):,} and {len(lb):,} lines: a line diff</small>"
                     f"<pre style='max-height:400px;overflow:auto'>{rows or escape('no difference')}</pre>")
-        return difflib.HtmlDiff(wrapcolumn=60).make_table(la, lb, escape(ta), escape(tb))  # difflib escapes the texts, not the titles
+        return diff_html(la, lb, ta, tb, 60)
 
     def save(self) -> str:
         "Register the editor's text as a new version (or report the identical one); apply the alias."
