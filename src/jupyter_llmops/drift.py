@@ -159,11 +159,12 @@ class DriftReport:
                                        min((th / max(p, 1e-12)) if p is not None and p == p else s / th, 5.0)
                                        for t, s, p, th, d in zip(self.columns.test, self.columns.statistic, self.columns.p_value,
                                                                  self.columns.threshold, self.columns.drift)])
+        c.loc[c.drift, "score"] = c.loc[c.drift, "score"].clip(lower=2.0)  # drifted for another reason (missing values): red, not green
         shown = c if len(c) <= HEATMAP_COLUMNS else c.sort_values("score", ascending=False, kind="stable").head(HEATMAP_COLUMNS)
-        fig = figure(min(max(4, 0.5 * len(shown) + 2), 12), 2.8)
+        fig = figure(min(max(6, 0.5 * len(shown) + 2), 12), 2.8)
         ax = fig.add_subplot()
         more = f"; the {len(shown)} furthest past their thresholds" if len(shown) < len(c) else ""
-        ax.set_title(f"drift per column: {int(c.drift.sum())} of {int((c.test != 'none').sum())} drifted{more} (1 = at the test's threshold)", fontsize=9)
+        ax.set_title(f"{int(c.drift.sum())} of {int((c.test != 'none').sum())} columns drifted{more}", fontsize=9)
         im = ax.imshow([shown.score.tolist()], cmap="RdYlGn_r", vmin=0, vmax=2, aspect="auto")
         labels = [(n if len(n) <= 30 else n[:29] + "…").replace("$", r"\$") for n in map(str, shown.column)]  # `$` would start mathtext
         ax.set_yticks([]); ax.set_xticks(range(len(shown)), labels, rotation=30, ha="right", fontsize=8)
@@ -173,7 +174,9 @@ class DriftReport:
         return self._png
 
     def _repr_html_(self):
-        sty = styled(self.columns).apply(lambda r: ["background:#ffebe9" if r.drift else "" for _ in r], axis=1)  # column names are CSV headers: escaped
+        first = [c for c in ("column", "drift", "note") if c in self.columns]  # the verdict and its reason where the eye starts
+        table = self.columns[first + [c for c in self.columns if c not in first]]
+        sty = styled(table).apply(lambda r: ["background:#ffebe9;color:#1f2328" if r.drift else "" for _ in r], axis=1)  # column names are CSV headers: escaped
         tested = int((self.columns.test != "none").sum())
         return (f"<div><b>drift</b>: {int(self.columns.drift.sum())} of {tested} tested columns ({self.share_drifted:.0%}) · "
                 f"dataset drift <b>{self.dataset_drift}</b> <small>({self.n_reference} reference rows, {self.n_current} current)</small>"
