@@ -120,19 +120,24 @@ class EvalResult:
     summary: object  # DataFrame, index: version
     cases: object  # DataFrame, one row per (version, case)
     winners: dict
-    winner: int
+    winner: int  # the best version (the first named, when `tied`)
     run_id: str = ""
     promoted: str | None = None
+    tied: bool = False  # another version scored the same on every scorer: no winner
+
+    @property
+    def _verdict(self) -> str: return "no winner: the versions tie on every scorer" if self.tied else f"winner v{self.winner}"
 
     def __repr__(self):
-        head = f"prompt eval {self.name}: versions {self.versions}, winner v{self.winner}" + (f" (promoted to @{self.promoted})" if self.promoted else "")
+        head = f"prompt eval {self.name}: versions {self.versions}, {self._verdict}" + (f" (promoted to @{self.promoted})" if self.promoted else "")
         return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: v{v}" for k, v in self.winners.items())
 
     def _repr_html_(self):
         from jupyter_llmops.display import img_html, styled
         from jupyter_llmops.tracking import _chart_png
         def mark(col):
-            return ["font-weight:bold;background:#dafbe1;color:#1f2328" if v == self.winners[col.name] else "" for v in col.index]
+            alone = (col == col[self.winners[col.name]]).sum() == 1  # a best value another version shares is no win
+            return ["font-weight:bold;background:#dafbe1;color:#1f2328" if alone and v == self.winners[col.name] else "" for v in col.index]
         table = styled(self.summary).apply(mark, axis=0).to_html()
         q = [c for c in self.scorers if c not in LOWER_IS_BETTER]
         chart = ""
@@ -141,7 +146,7 @@ class EvalResult:
             df.columns = [f"v{v}" for v in df.columns]
             chart = img_html(_chart_png(df, "scores by version"), "scores by version")
         promo = f" · promoted to <code>@{escape(self.promoted)}</code>" if self.promoted else ""
-        return (f"<div><b>prompt eval {escape(self.name)}</b>: winner <b>v{self.winner}</b>{promo} "
+        return (f"<div><b>prompt eval {escape(self.name)}</b>: <b>{self._verdict}</b>{promo} "
                 f"<small>(MLflow run {self.run_id}; best per scorer in green)</small>{table}{chart}</div>")
 
 # %% ../../nbs/26_prompt_eval.ipynb #5b8ee7e8
@@ -150,7 +155,8 @@ def _winners(summary, scorers):
     best = {s: int(summary[s].idxmin() if s in LOWER_IS_BETTER else summary[s].idxmax()) for s in scorers}
     val = lambda x: -math.inf if x != x else x  # NaN compares false both ways: it won when it came first
     key = lambda v: tuple(val(summary.loc[v, s] if s not in LOWER_IS_BETTER else -summary.loc[v, s]) for s in scorers)
-    return best, int(max(summary.index, key=key))
+    top = max(summary.index, key=key)
+    return best, int(top), sum(key(v) == key(top) for v in summary.index) > 1  # tied: another version scores the same on every scorer
 
 def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str] | None = None,
              promote: str | None = None, llm: str | None = None, max_tokens: int = 64,
@@ -212,10 +218,12 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
         summary = df.groupby("version")[scorers].mean()
         mlflow.log_metrics({f"{sc}.v{v}": float(summary.loc[v, sc]) for v in summary.index for sc in scorers})
         mlflow.log_table(redacted_frame(df), "prompt_eval/cases.json")  # an expected answer or an answer may quote a key
-        winners, winner = _winners(summary, scorers)
-        mlflow.set_tags({"llmops.winner": str(winner)})
+        winners, winner, tied = _winners(summary, scorers)
+        mlflow.set_tags({"llmops.winner": "tie" if tied else str(winner)})
+    if promote and tied:  # nothing shows one version better: the alias stays where it was
+        warnings.warn(f"versions tie on every scorer ({', '.join(scorers)}): @{promote} was not moved"); promote = None
     if promote: prompts.set_alias(name, winner, promote, s)
-    return EvalResult(name, list(versions), scorers, summary, df, winners, winner, run.info.run_id, promote)
+    return EvalResult(name, list(versions), scorers, summary, df, winners, winner, run.info.run_id, promote, tied)
 
 # %% ../../nbs/26_prompt_eval.ipynb #e0df040f
 def last_evaluation(name: str, settings: Settings | None = None):
