@@ -11,8 +11,8 @@ from .redaction import redact
 
 # %% auto #0
 __all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html',
-           'number_text', 'styled', 'mark_terms', 'status_badge', 'ts', 'slug', 'register_view', 'make_view',
-           'register_display']
+           'scrolled', 'number_text', 'styled', 'mark_terms', 'status_badge', 'ts', 'slug', 'register_view',
+           'make_view', 'register_display']
 
 # %% ../../nbs/04_display.ipynb #ea6e8175
 def figure(width: float = 6.0, height: float = 3.0):
@@ -55,7 +55,11 @@ def table_html(rows: list[dict], columns: list[str] | None = None, # the keys sh
     head = "".join(f"<th>{escape(headers.get(c, c))}</th>" for c in cols)
     body = "".join("<tr>" + "".join(f"<td>{render[c](r.get(c), r) if c in render else escape(redact(cell_text(r.get(c))))}</td>" for c in cols)
                    + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return scrolled(f"<table><tr>{head}</tr>{body}</table>")
+
+def scrolled(html: str) -> str:
+    "HTML (a table) in a box that scrolls sideways when it is wider than the output area, rather than running off its edge."
+    return f"<div style='overflow-x:auto;max-width:100%'>{html}</div>"
 
 def number_text(v, digits: int = 4) -> str:
     "A number as a table shows it: `digits` significant digits (1.23e-09, not 0.0000), infinity as inf (MLflow stores it as 1.8e308)."

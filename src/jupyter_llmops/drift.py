@@ -8,7 +8,7 @@ import hashlib, re, warnings
 from dataclasses import dataclass, field
 import numpy as np
 from .config import Settings, load_settings
-from .display import figure, img_html, png_b64, styled
+from .display import figure, img_html, png_b64, scrolled, styled
 from .errors import UsageError
 from .redaction import redact
 
@@ -180,7 +180,7 @@ class DriftReport:
         tested = int((self.columns.test != "none").sum())
         return (f"<div><b>drift</b>: {int(self.columns.drift.sum())} of {tested} tested columns ({self.share_drifted:.0%}) · "
                 f"dataset drift <b>{self.dataset_drift}</b> <small>({self.n_reference} reference rows, {self.n_current} current)</small>"
-                f"{sty.to_html()}{img_html(self.heatmap_png(), 'drift per column')}</div>")
+                f"{scrolled(sty.to_html())}{img_html(self.heatmap_png(), 'drift per column')}</div>")
 
 def _report(rows, n_ref: int, n_cur: int) -> DriftReport:
     tested = rows.drift[rows.test != "none"]

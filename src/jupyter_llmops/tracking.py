@@ -10,7 +10,7 @@ from html import escape
 from typing import Callable
 from .config import Settings, load_settings
 from .redaction import redact
-from .display import figure, img_html, png_b64, styled, ts as _ts
+from .display import figure, img_html, png_b64, scrolled, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .files import check_alias
 from .mlstore import (TrackingUnavailable, check_server, connect, end_active, ensure_experiment, finish_pending, list_experiments,
@@ -217,7 +217,7 @@ class Comparison:
             if df.empty: return "<i>none</i>"
             cols = [c for c in df.columns if c != "differs"]
             hi = lambda row: ["background:#fff3cd;color:#1f2328" if df.loc[row.name, "differs"] else "" for _ in row]  # readable in a dark theme too
-            return styled(df[cols]).apply(hi, axis=1).to_html()  # run names and param values are anyone's text: escaped
+            return scrolled(styled(df[cols]).apply(hi, axis=1).to_html())  # run names and param values are anyone's text: escaped
         num = self.metrics.drop(columns="differs").apply(lambda c: c.astype(float)) if not self.metrics.empty else None
         chart = img_html(_chart_png(num), "metrics by run") if num is not None and not num.empty else ""
         return (f"<div><b>params</b> <small>(rows that differ are highlighted)</small>{table(self.params)}"

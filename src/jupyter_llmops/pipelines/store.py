@@ -114,10 +114,10 @@ class History:
 
     def __repr__(self):
         if not self.rows: return f"{self.schedule}: no runs yet"
-        return f"{self.schedule}: {len(self.rows)} runs\n" + self.to_frame().drop(columns=["error", "run_id"]).to_string(index=False)
+        return f"{self.schedule}: {len(self.rows)} run{'s' * (len(self.rows) != 1)}\n" + self.to_frame().drop(columns=["error", "run_id"]).to_string(index=False)
 
-    def _repr_html_(self):
-        return f"<div><b>{escape(self.schedule)}</b>: {len(self.rows)} runs{history_html([r.to_dict() for r in self.rows])}</div>"
+    def _repr_html_(self):  # before, with no attempt: "0 runsno runs yet"
+        return f"<div><b>{escape(self.schedule)}</b>: " + (f"{len(self.rows)} run{'s' * (len(self.rows) != 1)}{history_html([r.to_dict() for r in self.rows])}" if self.rows else "<i>no runs yet</i>") + "</div>"
 
 def history_html(rows: list[dict], output=None) -> str: # output(row) -> HTML of the output cell; default the path
     "The table of a schedule's attempts (rows as `HistoryRow.to_dict()`), as the history and the pipelines panel show it."
