@@ -13,6 +13,7 @@ from .display import table_html
 from .errors import UsageError
 from .files import read_jsonl
 from .redaction import redact
+from html import escape
 
 THRESHOLDS = (0.80, 0.84, 0.86, 0.88, 0.90, 0.92, 0.95)
 
@@ -46,7 +47,7 @@ class CacheEval:
         return float(np.interp(self.metrics["hit_rate"] if hit_rate is None else hit_rate, t.plain_hit_rate, t.plain_wrong_rate))
 
     def _repr_html_(self):
-        return f"<pre>{repr(self)}</pre>" + table_html(self.table.round(4).to_dict("records"))
+        return f"<pre>{escape(repr(self))}</pre>" + table_html(self.table.round(4).to_dict("records"))
 
 def _outcomes(cands: list, own: str | None, query: str, thresholds, verify: bool) -> list[str]:
     "Per threshold: 'right', 'wrong' or 'miss' for one query whose candidates are (id, sim, question, answer, ...)."

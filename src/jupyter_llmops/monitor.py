@@ -36,6 +36,7 @@ class MonitorResult:
 
     def __repr__(self):
         al = "".join(f"\nALERT {a['group']}: {a['metric']} {a['value']:.4g} > {a['threshold']:.4g}" for a in self.alerts)
+        if not len(self.calls): return f"monitor, last {self.since}: no LLM call recorded"  # not pandas' "Empty DataFrame / Columns: [...]"
         return f"monitor, last {self.since}, by {self.by}: {len(self.calls)} calls\n{self.summary.to_string()}{al}"
 
     def _rule(self) -> str:
@@ -73,6 +74,7 @@ class MonitorResult:
         al = "".join(f"<li style='color:#cf222e'>{escape(a['group'])}: {escape(a['metric'])} {a['value']:.4g} &gt; {a['threshold']:.4g}</li>" for a in self.alerts)
         chart = img_html(self.chart_png(), "LLM calls and latency over time") if len(self.calls) else ""
         hall = img_html(self.hallucination_chart_png(), "hallucination rate over time")
+        if not len(self.calls): return f"<div><b>LLM monitor</b> <small>last {escape(self.since)}</small>: <i>no LLM call recorded</i></div>"
         return (f"<div><b>LLM monitor</b> <small>last {escape(self.since)}, by {self.by}, {len(self.calls)} calls</small>"
                 f"{self.summary.to_html(float_format='%.4g')}" + (f"<ul>{al}</ul>" if al else "") + f"{chart}{hall}</div>")
 

@@ -279,15 +279,15 @@ class QueryResult:
 
     def __repr__(self):
         q = self.question if len(self.question) <= 300 else f"{self.question[:300]}… ({len(self.question):,} characters)"
-        return "\n".join([f"{self.mode} search of {self.index!r}: {q}"] + [
-            f"{h.rank}. [{h.score:.3f}] {repr(h.source)[1:-1]}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits])  # a file name's line break: no line of its own
+        return "\n".join([f"{self.mode} search of {self.index!r}: {q}"] + ([
+            f"{h.rank}. [{h.score:.3f}] {repr(h.source)[1:-1]}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits] or ["(no chunk matched)"]))  # a file name's line break: no line of its own
 
     def _repr_html_(self):
         from jupyter_llmops.display import mark_terms
         rows = "".join(f"<tr><td>{h.rank}</td><td>{h.score:.3f}</td><td><code>{escape(h.source)}</code>:{escape(str(h.start))}<br>"
-                       f"<small>{escape(h.heading or h.title)}</small></td><td>{mark_terms(h.text[:600], self.question)}</td></tr>" for h in self.hits)
+                       f"<small>{escape(h.heading or h.title)}</small></td><td style='text-align:left' dir='auto'>{mark_terms(h.text[:600], self.question)}</td></tr>" for h in self.hits)
         return (f"<div><b>{escape(self.mode)}</b> search of <code>{escape(self.index)}</code>: <i>{escape(self.question)}</i>"
-                f"<table><tr><th>#</th><th>score</th><th>source</th><th>text</th></tr>{rows}</table></div>")
+                + (f"<table><tr><th>#</th><th>score</th><th>source</th><th>text</th></tr>{rows}</table></div>" if rows else "<br><i>no chunk matched</i></div>"))
 
 LEX_WEIGHT, DOC_WEIGHT, SIBLING = 0.3, 0.5, 0.2  # chosen on three corpora: see rag_rank and bench/rag_quality.py
 
