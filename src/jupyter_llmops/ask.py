@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from html import escape
 from .config import Settings, load_settings
+from .display import money
 from .errors import UsageError, at_least
 
 # %% auto #0
@@ -38,13 +39,13 @@ class Answer:
 
     def __repr__(self):
         src = "".join(f"\n  [{s['n']}] {s['source']}@{s['start']}" for s in self.sources)
-        return f"{'' if self.streamed else self.text + chr(10)}({self._cut}{self.usage.total} tokens, {self.latency_s:.2f} s, ${self.cost:.6f}){src}"
+        return f"{'' if self.streamed else self.text + chr(10)}({self._cut}{self.usage.total} tokens, {self.latency_s:.2f} s, {money(self.cost)}){src}"
 
     def _repr_html_(self):
         src = "".join(f"<li>[{escape(str(s['n']))}] <code>{escape(s['source'])}</code>:{escape(str(s['start']))}</li>" for s in self.sources)
         text = "" if self.streamed else f"<div style='white-space:pre-wrap'>{escape(self.text)}</div>"
         return (f"<div>{text}<small>{escape(self.model)} · "
-                f"{escape(self._cut)}{self.usage.prompt}+{self.usage.completion} tokens · {self.latency_s:.2f} s · ${self.cost:.6f}"
+                f"{escape(self._cut)}{self.usage.prompt}+{self.usage.completion} tokens · {self.latency_s:.2f} s · {money(self.cost)}"
                 + (f" · prompt {escape(str(self.prompt[0]))}/{escape(str(self.prompt[1]))}" if self.prompt else "") + "</small>"
                 + (f"<ol style='list-style:none;padding-left:0'>{src}</ol>" if src else "") + "</div>")
 

@@ -8,6 +8,7 @@ import functools, hashlib, json, sqlite3, threading, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
+from .display import money
 from .embeddings import Embedder
 from .errors import LLMOpsError, unwritable
 from .files import immediate, sqlite_db
@@ -243,7 +244,7 @@ class CacheStats:
 
     def __repr__(self):
         return (f"semantic cache {self.path}: {self.entries} entries ({self.stale} stale), {self.lookups} lookups, "
-                f"{self.hits} hits ({self.hit_rate:.0%}), ${self.saved:.6f} saved")
+                f"{self.hits} hits ({self.hit_rate:.0%}), {money(self.saved)} saved")
 
 _STALE_COLS = ("id", "model", "model_fp", "prompt", "prompt_version", "index_name", "index_version", "embed_model")
 

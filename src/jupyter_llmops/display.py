@@ -10,7 +10,7 @@ from html import escape
 from .redaction import redact
 
 # %% auto #0
-__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'table_html',
+__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'money', 'table_html',
            'scrolled', 'number_text', 'styled', 'mark_terms', 'status_badge', 'ts', 'slug', 'register_view',
            'make_view', 'register_display']
 
@@ -45,6 +45,10 @@ def cell_text(v) -> str:
     if isinstance(v, float): return "" if v != v else f"{v:.4g}"
     if isinstance(v, datetime): return v.strftime("%Y-%m-%d %H:%M:%S")
     return str(v)
+
+def money(usd: float) -> str:
+    "A cost as people read it: $0 for nothing, cents and below to six decimals, more to four (not $0.000000 for a free local call)."
+    return "$0" if usd == 0 else f"${usd:,.6f}" if abs(usd) < 0.01 else f"${usd:,.4f}"
 
 def table_html(rows: list[dict], columns: list[str] | None = None, # the keys shown, in order; default the first row's
                render: dict | None = None, # {column: fn(value, row) -> HTML} for cells that are HTML on purpose
