@@ -4,7 +4,7 @@
 
 # %% ../../nbs/20_tracking.ipynb #0b1527e6
 from __future__ import annotations
-import importlib.util, os, re, warnings
+import contextlib, importlib.util, io, os, re, sys, warnings
 from dataclasses import dataclass, field
 from html import escape
 from typing import Callable
@@ -281,7 +281,10 @@ def register_model(run_ref: str, name: str, alias: str | None = None, experiment
         raise NotFoundError(f"run {run.run_id} logged no model",
                             hint="fit a scikit-learn model inside %%llmops track (autolog logs it), or call mlflow.<flavor>.log_model")
     model = max(logged, key=lambda m: m.creation_timestamp or 0)
-    mv = mlflow.register_model(f"models:/{model.model_id}", name)
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said): mv = mlflow.register_model(f"models:/{model.model_id}", name)
+    rest = [l for l in said.getvalue().splitlines() if not l.startswith(("Successfully registered model", "Created version", "Registered model '"))]
+    if rest: print("\n".join(rest), file=sys.stderr)  # MLflow's own lines on stderr (a red box in a notebook) say what the result says
     if alias: return set_alias(name, mv.version, alias, s)
     return _mv(mv)
 
