@@ -48,7 +48,7 @@ class Status:
     def __repr__(self): return "\n".join(self._lines())
 
     def _repr_html_(self):
-        rows = "".join(f"<tr><td>{'✅' if a.ok else '❌'}</td><td>{escape(a.name)}</td><td><code>{escape(a.detail)}</code></td></tr>" for a in self.assets)
+        rows = "".join(f"<tr><td>{'✅ ok' if a.ok else '❌ missing'}</td><td>{escape(a.name)}</td><td><code>{escape(a.detail)}</code></td></tr>" for a in self.assets)
         s = self.settings
         info = "".join(f"<tr><td>{k}</td><td colspan=2><code>{escape(str(v))}</code></td></tr>" for k, v in
                        [("settings", s.file or "defaults"), ("home", s.home), ("tracking", s.raw("tracking_uri")), ("llm", s.raw("llm"))])
