@@ -96,7 +96,7 @@ class RouteEval:
                 + (f"now {m['share']:.1%} strong, score {m['score']:.3f}, cost {m['cost']:.4g}" if m.get("share") is not None else "no threshold set"))
 
     def _repr_html_(self):
-        rows = self.table.reset_index().to_dict("records") if self.table is not None else []
+        rows = self.table.rename_axis("policy").reset_index().to_dict("records") if self.table is not None else []  # not pandas' "index"
         return f"<b>route {escape(self.route)}</b> ({escape(' -> '.join(self.models))})" + table_html(rows) + img_html(self.chart_png(), "route curve")
 
 # %% ../../nbs/19_route_eval.ipynb #dfadbbef
