@@ -386,7 +386,8 @@ class ConfigView:
 
     def _repr_html_(self):
         from html import escape
-        body = "".join(f"<tr><td><code>{escape(k)}</code></td><td>{escape(v)}</td><td><small>{escape(s)}</small></td></tr>" for k, v, s in self.rows)
+        body = "".join(f"<tr><td><code>{escape(k)}</code></td><td style='text-align:left'>{escape(v) if v else '<i>(not set)</i>'}</td><td><small>{escape(s)}</small></td></tr>"
+                       for k, v, s in self.rows)  # an empty cell read as a display glitch
         why = "".join(f"<br><small>{escape(x)}</small>" for x in [self.settings.found, *self.settings.ignored] if x)
         return (f"<div><b>jupyter-llmops settings</b> <small>{escape(str(self.settings.file or 'defaults'))}</small>{why}"
                 f"<table><tr><th>key</th><th>value</th><th>from</th></tr>{body}</table></div>")
