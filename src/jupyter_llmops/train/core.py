@@ -138,6 +138,12 @@ class TrainResult:
         keys = [k for k in self.metrics if (k.startswith("eval_") or k == "win_rate") and not k.endswith(("_before", "_s"))]
         return [{"metric": k, "before": self.metrics.get(f"{k}_before", 0.5 if k == "win_rate" else None), "after": self.metrics[k]} for k in keys]
 
+    def __repr__(self):  # before: the dataclass's own, the whole loss history on one line
+        fmt = lambda v: "-" if v is None else f"{v:.4g}"
+        head = (f"{self.recipe}: {self.steps} steps, train_loss {fmt(self.metrics.get('train_loss'))}; model {self.model_path}"
+                + (f"; registered as models:/{self.registered[0]}/{self.registered[1]}" if self.registered else "") + f"; MLflow run {self.run_id}")
+        return "\n".join([head] + [f"  {r['metric']}: {fmt(r['before'])} -> {fmt(r['after'])}" for r in self.heldout()])
+
     def _repr_html_(self):
         fmt = lambda v: "" if v is None else f"{v:.4g}"
         held = "".join(f"<tr><td>{escape(r['metric'])}</td><td>{fmt(r['before'])}</td><td><b>{fmt(r['after'])}</b></td></tr>" for r in self.heldout())
