@@ -312,7 +312,7 @@ class PromptView:
 
     def _repr_html_(self):
         al = " ".join(f"<code>@{escape(a)}</code>" for a in self.aliases)
-        vers = " · ".join(f"<b>{v}</b>" if v == self.version else str(v) for v, _, _ in self.versions)
+        vers = " · ".join((f"<b>{v}</b>" if v == self.version else str(v)) + "".join(f"<code>@{escape(a)}</code>" for a in als) for v, _, als in self.versions)
         used = ""
         if self.runs is not None:
             used = (f"<div><b>used by</b> {len(self.runs)} run(s), {len(self.traces)} trace(s)</div>"
