@@ -10,9 +10,9 @@ from html import escape
 from .redaction import redact
 
 # %% auto #0
-__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'money', 'table_html',
-           'scrolled', 'number_text', 'styled', 'mark_terms', 'status_badge', 'ts', 'slug', 'register_view',
-           'make_view', 'register_display']
+__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'diff_html', 'money',
+           'table_html', 'scrolled', 'number_text', 'styled', 'mark_terms', 'status_badge', 'ts', 'slug',
+           'register_view', 'make_view', 'register_display']
 
 # %% ../../nbs/04_display.ipynb #ea6e8175
 def figure(width: float = 6.0, height: float = 3.0):
@@ -45,6 +45,17 @@ def cell_text(v) -> str:
     if isinstance(v, float): return "" if v != v else f"{v:.4g}"
     if isinstance(v, datetime): return v.strftime("%Y-%m-%d %H:%M:%S")
     return str(v)
+
+_DIFF_STYLE = {'class="diff_add"': "background:#ccffd8;color:#1f2328", 'class="diff_chg"': "background:#fff3b0;color:#1f2328",
+               'class="diff_sub"': "background:#ffd7d5;color:#1f2328", 'class="diff_next"': "display:none", 'nowrap="nowrap"': "text-align:left"}
+
+def diff_html(a: list[str], b: list[str], title_a: str, title_b: str, wrap: int = 70) -> str:
+    """Lines `a` and `b` side by side, what changed coloured. difflib's table names its marks by CSS classes whose style
+    only its full page carries (in a notebook nothing was marked), and JupyterLab right-aligns cells: styled inline here."""
+    import difflib
+    t = difflib.HtmlDiff(wrapcolumn=wrap).make_table(a, b, escape(title_a), escape(title_b))  # difflib escapes the texts, not the titles
+    t = re.sub("|".join(map(re.escape, _DIFF_STYLE)), lambda m: f'{m[0]} style="{_DIFF_STYLE[m[0]]}"', t)
+    return f"<div style='overflow-x:auto'>{t}</div>"
 
 def money(usd: float) -> str:
     "A cost as people read it: $0 for nothing, cents and below to six decimals, more to four (not $0.000000 for a free local call)."

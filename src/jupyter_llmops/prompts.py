@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
-from .display import ts
+from .display import diff_html, ts
 from .errors import LLMOpsError, NotFoundError, UsageError
 from .redaction import redact, visible
 from .files import NAME, check_alias, check_name  # check_alias: here too, as before
@@ -17,7 +17,7 @@ from .files import NAME, check_alias, check_name  # check_alias: here too, as be
 # %% auto #0
 __all__ = ['VAR', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered',
            'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts', 'PromptView',
-           'usage', 'show', 'diff_lines', 'PromptDiff', 'diff_html', 'diff']
+           'usage', 'show', 'diff_lines', 'PromptDiff', 'diff']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -387,16 +387,6 @@ class PromptDiff:
     def __repr__(self): return self.unified or f"{self.name}/{self.a} and /{self.b} are identical"
 
     def _repr_html_(self): return diff_html(*diff_lines(self.text_a, self.text_b), f"{self.name}/{self.a}", f"{self.name}/{self.b}", 70)
-
-_DIFF_STYLE = {'class="diff_add"': "background:#ccffd8;color:#1f2328", 'class="diff_chg"': "background:#fff3b0;color:#1f2328",
-               'class="diff_sub"': "background:#ffd7d5;color:#1f2328", 'class="diff_next"': "display:none", 'nowrap="nowrap"': "text-align:left"}
-
-def diff_html(a: list[str], b: list[str], title_a: str, title_b: str, wrap: int = 70) -> str:
-    """Lines `a` and `b` side by side, what changed coloured. difflib's table names its marks by CSS classes whose style
-    only its full page carries (in a notebook nothing was marked), and JupyterLab right-aligns cells: styled inline here."""
-    t = difflib.HtmlDiff(wrapcolumn=wrap).make_table(a, b, escape(title_a), escape(title_b))  # difflib escapes the texts, not the titles
-    t = re.sub("|".join(map(re.escape, _DIFF_STYLE)), lambda m: f'{m[0]} style="{_DIFF_STYLE[m[0]]}"', t)
-    return f"<div style='overflow-x:auto'>{t}</div>"
 
 def diff(name: str, a: int | str, b: int | str, settings: Settings | None = None) -> PromptDiff:
     "The difference between versions `a` and `b` of prompt `name`."

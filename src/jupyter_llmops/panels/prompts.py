@@ -70,7 +70,8 @@ class PromptsModel(PanelModel):
         "Versions A and B side by side, changes marked."
         a, b = self.templates.get(self.version_a), self.templates.get(self.version_b)
         if a is None or b is None: return ""
-        from jupyter_llmops.prompts import PromptDiff, diff_html, diff_lines
+        from jupyter_llmops.display import diff_html
+        from jupyter_llmops.prompts import PromptDiff, diff_lines
         (la, lb), ta, tb = diff_lines(a, b), f"{self.prompt}/{self.version_a}", f"{self.prompt}/{self.version_b}"  # invisible differences shown
         if len(la) + len(lb) > self.SIDE_BY_SIDE:
             colour = {"+": "#e6ffec", "-": "#ffebe9", "@": "#ddf4ff"}
