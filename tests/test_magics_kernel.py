@@ -21,7 +21,7 @@ def test_help_lists_the_tree(kernel):
     k, _ = kernel
     r = k.run("%llmops help")
     assert r.status == "ok"
-    for word in ["help [COMMAND]", "config set KEY VALUE", "status", "%llmops COMMAND", "%%llmops track [--experiment E]"]:
+    for word in ["help [COMMAND...]", "config set KEY VALUE", "status", "%llmops COMMAND", "%%llmops track [--experiment E]"]:
         assert word in r.text
     r = k.run("%llmops help config")
     assert "usage: %llmops config" in r.text and "set" in r.text
