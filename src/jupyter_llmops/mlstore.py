@@ -15,7 +15,8 @@ from .files import pid_gone
 
 # %% auto #0
 __all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
-           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'run_context_tags', 'kit_run']
+           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'notebook_tags', 'run_context_tags',
+           'kit_run']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -221,12 +222,15 @@ def end_active(mlflow, run_id: str, status: str, s: Settings):
         if not isinstance(e, Exception): raise  # before: an interrupt as the run ended left it RUNNING for good
         if status == "FINISHED": raise (tracking_error(e, s) or e) from None
 
+def notebook_tags(run_folder: str | None, notebook: str | None) -> dict:
+    """The tags that tie runs to a notebook run: `llmops.run_folder` (the notebook run's folder under `<home>/runs/`) and
+    the notebook as the run's source (else MLflow names `ipykernel_launcher.py`). The notebook run's own and its runs'."""
+    return ({"llmops.run_folder": run_folder} if run_folder else {}) | ({"mlflow.source.name": notebook, "mlflow.source.type": "NOTEBOOK"} if notebook else {})
+
 def run_context_tags() -> dict:
-    """Tags that tie a run to the notebook run (`llmops run`, a schedule, a pipeline step) it is made in, read from the
-    kernel's environment: `llmops.run_folder` (the notebook run's folder under `<home>/runs/`, a tag its own run has too)
-    and the notebook as the run's source (else MLflow names `ipykernel_launcher.py`)."""
+    "`notebook_tags` of the notebook run (`llmops run`, a schedule, a pipeline step) this kernel runs, read from its environment."
     d, nb = os.environ.get("LLMOPS_RUN_DIR"), os.environ.get("LLMOPS_RUN_NOTEBOOK")
-    return ({"llmops.run_folder": Path(d).name} if d else {}) | ({"mlflow.source.name": nb, "mlflow.source.type": "NOTEBOOK"} if nb else {})
+    return notebook_tags(Path(d).name if d else None, nb)
 
 @contextmanager
 def kit_run(settings: Settings | None = None, **start_run):

@@ -174,8 +174,8 @@ def check_timeout(timeout: float | None, settings: Settings) -> float:
 # %% ../../../nbs/35_pipelines_runner.ipynb #d616898a
 _mlflow_lock = threading.Lock()
 
-def _mlflow_start(settings, experiment, name, notebook, params, tags) -> str:
-    from jupyter_llmops.mlstore import connect, ensure_experiment, mark_open
+def _mlflow_start(settings, experiment, name, notebook, params, tags, run_folder: str) -> str:
+    from jupyter_llmops.mlstore import connect, ensure_experiment, mark_open, notebook_tags
     from mlflow.entities import Param
     with _mlflow_lock:
         mlflow = connect(settings)
@@ -184,8 +184,8 @@ def _mlflow_start(settings, experiment, name, notebook, params, tags) -> str:
         import getpass
         try: user = getpass.getuser()
         except Exception: user = ""  # no user name for this uid (a container)
-        run = client.create_run(exp, run_name=name, tags={"llmops.kind": "notebook", "llmops.notebook": str(notebook), "mlflow.source.name": str(notebook),
-                                                          "mlflow.source.type": "NOTEBOOK", **({"mlflow.user": user} if user else {}), **(tags or {})})
+        run = client.create_run(exp, run_name=name, tags={"llmops.kind": "notebook", "llmops.notebook": str(notebook), **notebook_tags(run_folder, str(notebook)),
+                                                          **({"mlflow.user": user} if user else {}), **(tags or {})})
         mark_open(run.info.run_id, settings)  # killed, or a disk too full to write its end: ended FAILED after this process, not RUNNING for good
         ps = [Param(k[:250], redact(json.dumps(v) if not isinstance(v, str) else v)[:6000]) for k, v in params.items()]
         if ps: client.log_batch(run.info.run_id, params=ps)
@@ -288,7 +288,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     def start_mlflow():  # overlaps the kernel's start
         from jupyter_llmops.recorder import WRITER_IMPORTS, import_alone
         import_alone(*WRITER_IMPORTS)  # not racing the caller's imports as it starts the kernel (jupyter_client, zmq)
-        try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, {**(tags or {}), "llmops.run_folder": out_dir.name})
+        try: mlrun["id"] = _mlflow_start(s, experiment, stem, path, shown, tags, out_dir.name)
         except Exception as e: mlrun["error"] = e; return
         try:
             from jupyter_llmops.mlstore import finish_pending
