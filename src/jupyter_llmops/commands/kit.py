@@ -18,10 +18,8 @@ def _help(p):
     p.add_argument("name", nargs="*", metavar="COMMAND", help="a command, and its action if it has actions: help rag build")
     def run(a, ctx):
         if not a.name: return help_tree(ctx)
-        p = build_parser(a.name[0], ctx)
-        try: p.parse_args([*a.name[1:2], "--help"])  # an action's parser shows its own options
-        except _HelpShown as e: return HelpText(e.text)
-        return HelpText(p.format_help())
+        try: build_parser(a.name[0], ctx).parse_args([*a.name[1:2], "--help"])  # an action's parser shows its own options
+        except _HelpShown as e: return HelpText(e.text)  # always: the kit's parsers raise it for --help
     p.set_defaults(run=run)
 
 def _config_show(a, ctx):
