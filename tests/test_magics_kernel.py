@@ -93,3 +93,16 @@ def test_llm_use_switches_the_backend(kernel):
     r = k.run("%llmops llm use hf:./missing-model")
     assert r.ename == "UsageError" and "no model at" in r.evalue
     assert k.run("%llmops llm use local").status == "ok"
+
+
+@pytest.mark.slow
+def test_a_streamed_answer_shown_again_later_is_whole(kernel):
+    """`%%llmops ask` prints the answer as it comes, so that cell's view leaves the text out; before, the flag stayed
+    set and the same answer shown in a later cell (`a`, `Out[n]`) had no text at all."""
+    k, _ = kernel
+    r = k.run("%%llmops ask --max-tokens 12\nName a colour.")
+    assert r.status == "ok" and r.stdout.strip()
+    streamed = r.stdout.strip()
+    assert all(streamed not in d.get("text/plain", "") + d.get("text/html", "") for d in r.data)  # not printed twice
+    r = k.run("_")
+    assert r.status == "ok" and streamed in r.data[-1]["text/plain"] and streamed in r.data[-1]["text/html"]

@@ -17,6 +17,12 @@ __all__ = ['SYSTEM_RAG', 'Answer', 'parse_cell', 'ask']
 # %% ../../nbs/25_ask.ipynb #8297d1dd
 SYSTEM_RAG = "You answer questions using only the numbered context. Cite the numbers of the sources you used, like [1]. If the context does not contain the answer, say so."
 
+def _cell() -> int | None:
+    "The IPython cell running now (its execution count); None outside IPython."
+    import sys
+    ip = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    return getattr(ip, "execution_count", None)
+
 @dataclass
 class Answer:
     "What `ask` returns."
@@ -28,10 +34,16 @@ class Answer:
     trace_id: str | None = None
     model: str = ""
     prompt: tuple | None = None
-    streamed: bool = False  # the text was already printed as it came: the view shows the rest
+    streamed: bool = False  # the text was already printed as it came: the view of that cell shows the rest
     context: list = field(default_factory=list)  # the retrieved passages it was given: [{'n', 'source', 'text'}]
     truncated: bool = False  # the answer used all of --max-tokens: most likely cut short
     cached: bool = False  # served by the semantic cache (no tokens, no cost)
+    streamed_in: int | None = field(default=None, repr=False)  # the IPython cell that printed it (None: outside IPython)
+
+    @property
+    def _hide(self) -> bool:
+        "The text was printed as it came in this very cell (or outside IPython): the view leaves it out; shown later, it is whole."
+        return self.streamed and _cell() == self.streamed_in
 
     @property
     def _cut(self) -> str:
@@ -39,11 +51,11 @@ class Answer:
 
     def __repr__(self):
         src = "".join(f"\n  [{s['n']}] {s['source']}@{s['start']}" for s in self.sources)
-        return f"{'' if self.streamed else self.text + chr(10)}({self._cut}{self.usage.total} tokens, {self.latency_s:.2f} s, {money(self.cost)}){src}"
+        return f"{'' if self._hide else self.text + chr(10)}({self._cut}{self.usage.total} tokens, {self.latency_s:.2f} s, {money(self.cost)}){src}"
 
     def _repr_html_(self):
         src = "".join(f"<li>[{escape(str(s['n']))}] <code>{escape(s['source'])}</code>:{escape(str(s['start']))}</li>" for s in self.sources)
-        text = "" if self.streamed else f"<div style='white-space:pre-wrap'>{escape(self.text)}</div>"
+        text = "" if self._hide else f"<div style='white-space:pre-wrap'>{escape(self.text)}</div>"
         return (f"<div>{text}<small>{escape(self.model)} · "
                 f"{escape(self._cut)}{self.usage.prompt}+{self.usage.completion} tokens · {self.latency_s:.2f} s · {money(self.cost)}"
                 + (f" · prompt {escape(str(self.prompt[0]))}/{escape(str(self.prompt[1]))}" if self.prompt else "") + "</small>"
@@ -99,4 +111,4 @@ def ask(question: str, index: str | None = None, prompt: str | None = None, valu
         attrs.update({"llmops.index_version": f"{index}/{index_version(index, s)}", "llmops.question": question})
     out = complete(msg, llm, max_tokens=max_tokens, system=system, settings=s, trace_attrs=attrs or None, on_token=on_token)
     return Answer(out.text, out.usage, out.latency_s, out.cost, sources, out.trace_id, out.model, out.prompt, on_token is not None,
-                  attrs.get("llmops.context", []), out.truncated, out.cached)
+                  attrs.get("llmops.context", []), out.truncated, out.cached, _cell())
