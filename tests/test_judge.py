@@ -76,3 +76,20 @@ def test_the_local_model_answers_through_its_next_token():
     v = judge_verdict("Capital of France?", "Paris is the capital of France.", ["Paris is the capital and largest city of France."], settings=s)
     assert v.method == "next-token" and 0.0 <= v.score <= 1.0
     assert judge("Capital of France?", "Lyon.", reference="Paris", criterion="correct", settings=s) is not None
+
+
+def test_the_judge_is_an_evaluator_in_a_process_that_never_imported_it(server, tmp_path):
+    """`hallucination_evaluator = judge` in a script or pipeline notebook that uses the kit's Python API: before, the
+    name was unknown ("the judge needs `import jupyter_llmops.judge`") and the background scorer skipped it in silence;
+    the judge is now an installed evaluator (entry point), found by name in any process."""
+    import subprocess, sys
+    code = ("import sys\n"
+            "from jupyter_llmops.config import load_settings\n"
+            "from jupyter_llmops.evaluators import evaluate_call, monitor_evaluators\n"
+            f"s = load_settings().updated(hallucination_evaluator='judge', judge_llm='openai:word-no@{server}')\n"
+            "before = 'jupyter_llmops.judge' in sys.modules\n"
+            "print(before, evaluate_call('When?', 'Never.', ['Refunds close after 30 days.'], monitor_evaluators(s), s)['judge'])\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "LLMOPS_HOME": str(tmp_path / "home")})
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["False", "0.0"]

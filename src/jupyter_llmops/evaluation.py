@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import EvaluationFailed, UsageError
-from .evaluators import EVALUATORS, aligned_path, evaluate_call, threshold_of
+from .evaluators import aligned_path, evaluate_call, registered, threshold_of
 from .files import atomic_write, check_name, read_appended, read_jsonl
 from .grounding import LogisticModel
 
@@ -141,7 +141,7 @@ def align(name: str, labels: str | Path | list[dict], features: list[str] | None
     import pandas as pd
     s = settings or load_settings()
     check_name(name, "evaluator name")
-    if name in EVALUATORS: raise UsageError(f"{name!r} is a built-in evaluator", hint="pick another name for the aligned one")
+    if registered(name): raise UsageError(f"{name!r} is a built-in evaluator", hint="pick another name for the aligned one")
     if not 0 < holdout < 1: raise UsageError(f"--holdout {holdout:g}: the share of labels held out must be above 0 and below 1", hint="--holdout 0.3")
     if name in (features or []): raise UsageError(f"{name!r} cannot be one of its own features", hint="--features names other evaluators")
     rows = labels if isinstance(labels, list) else read_labels(labels, s)

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_evaluators.ipynb #51fa7a29
 from __future__ import annotations
-import json, math, re, threading, unicodedata, warnings
+import functools, json, math, re, threading, unicodedata, warnings
 from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder, reads_english
@@ -14,9 +14,9 @@ from .grounding import LogisticModel, groundedness, groundedness_detail, grounde
 from .redaction import visible
 
 # %% auto #0
-__all__ = ['EVALUATORS', 'SCORER_IMPORTS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend', 'toxicity', 'Unscorable',
-           'register_evaluator', 'aligned_path', 'aligned', 'threshold_of', 'check_evaluator', 'evaluate_call',
-           'monitor_evaluators', 'score_rows']
+__all__ = ['EVALUATORS', 'PLUGINS', 'SCORER_IMPORTS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend', 'toxicity',
+           'Unscorable', 'register_evaluator', 'aligned_path', 'aligned', 'threshold_of', 'registered',
+           'check_evaluator', 'evaluate_call', 'monitor_evaluators', 'score_rows']
 
 # %% ../../nbs/13_evaluators.ipynb #e45bba34
 def relevance(question: str, answer: str, settings: Settings | None = None) -> float:
@@ -170,12 +170,27 @@ def threshold_of(name: str, settings: Settings | None = None) -> float:
     if name not in EVALUATORS and (a := aligned(name, settings)) is not None: return a["model"].threshold
     return 0.5
 
+PLUGINS = "jupyter_llmops.evaluators"  # the entry-point group through which installed packages (the kit's judge too) offer evaluators
+
+@functools.cache
+def _offered() -> dict:
+    "The evaluators installed packages offer: {name: entry point} (read once a process)."
+    from importlib.metadata import entry_points
+    return {ep.name: ep for ep in entry_points(group=PLUGINS)}
+
+def registered(name: str) -> bool:
+    "Whether `name` is a built-in, registered or installed evaluator (an installed one is loaded and registered here)."
+    if name in EVALUATORS: return True
+    if name not in _offered(): return False
+    register_evaluator(name, _offered()[name].load())
+    return True
+
 def check_evaluator(name: str, settings: Settings | None = None, what: str = "evaluator") -> dict | None:
-    "`UsageError` unless `name` is a built-in (or registered) evaluator or an aligned one; the aligned one's spec."
-    if name in EVALUATORS: return None
+    "`UsageError` unless `name` is a built-in, registered or installed (entry point) evaluator or an aligned one; the aligned one's spec."
+    if registered(name): return None
     if (spec := aligned(name, settings)) is None:
-        raise UsageError(f"unknown {what} {name!r}", hint=f"known: {', '.join(EVALUATORS)}; the judge needs `import jupyter_llmops.judge`; "
-                                                         "aligned ones come from `eval align NAME`")
+        known = ", ".join(dict.fromkeys([*EVALUATORS, *_offered()]))
+        raise UsageError(f"unknown {what} {name!r}", hint=f"known: {known}; aligned ones come from `eval align NAME`")
     return spec
 
 def evaluate_call(question: str, answer: str, context: list[str] | None = None, names: list[str] | None = None,
@@ -185,8 +200,8 @@ def evaluate_call(question: str, answer: str, context: list[str] | None = None, 
     question, answer = visible(question or ""), visible(answer or "")  # a zero-width space hid `id\u200biot` and a key
     context = [c for c in map(visible, context or []) if c.strip()]  # "" or "  " is no context, as [] is
     for n in (names or list(EVALUATORS)):
+        spec = check_evaluator(n, settings)  # None for a built-in (or installed) one, which it registers
         fn = EVALUATORS.get(n)
-        spec = check_evaluator(n, settings)  # None for a built-in one
         try:
             v = fn(question, answer, context or [], settings=settings) if fn else _run_aligned(spec, question, answer, context or [], settings)
             out[n] = None if v is None or not math.isfinite(float(v)) else max(0.0, min(1.0, float(v)))
@@ -214,6 +229,6 @@ def score_rows(settings: Settings, rows: list[dict], names: list[str] | None = N
         for n in names:
             why: dict = {}
             try: v = evaluate_call(r.get("question") or "", r["answer"], ctx, [n], settings, why)[n]
-            except Exception: continue  # cannot run here (e.g. the judge is not loaded in this process): the monitor tries again
+            except Exception: continue  # cannot run here (e.g. the judge's model is not reachable now): the monitor tries again
             out.append((r["trace_id"], n, v, why.get(n, "")))
     return out

@@ -80,10 +80,10 @@ NEEDS_RAG = {"groundedness"}
 LOWER_IS_BETTER = {"latency", "cost"}
 
 def scorer(name: str, settings=None) -> Callable | None:
-    "The scorer `name`: a built-in one, else any evaluator by name (an aligned one, the judge when loaded), else None."
+    "The scorer `name`: a built-in one, else any evaluator by name (an aligned one, an installed one such as the judge), else None."
     if name in SCORERS: return SCORERS[name]
-    from jupyter_llmops.evaluators import EVALUATORS, aligned, evaluate_call
-    if name not in EVALUATORS and aligned(name, settings) is None: return None
+    from jupyter_llmops.evaluators import aligned, evaluate_call, registered
+    if not registered(name) and aligned(name, settings) is None: return None
     def run(answer, case, completion=None, context=None, settings=None):
         why: dict = {}
         v = evaluate_call(case.get("question", ""), answer, context or [], [name], settings, why)[name]

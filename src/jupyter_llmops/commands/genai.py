@@ -50,7 +50,6 @@ def _prompt_render(a, ctx):
     return render(a.ref, ctx.settings, **_kv(a.values))
 
 def _prompt_eval(a, ctx):
-    import jupyter_llmops.judge  # registers the judge evaluator: --scorers judge (or an aligned evaluator that uses it)
     from jupyter_llmops.prompt_eval import evaluate
     return evaluate(a.name, _versions_arg(a.versions), a.data, [x.strip() for x in a.scorers.split(",") if x.strip()],
                     a.promote, a.llm, a.max_tokens, ctx.settings, rag=a.rag, k=a.k)

@@ -20,18 +20,15 @@ def _monitor(p):
     p.add_argument("--no-alert", action="store_true", help="show the alerts the thresholds raise without sending them")
     p.add_argument("--cached", action="store_true", help="only the scores computed in the background; score no call now")
     def run(a, ctx):
-        import jupyter_llmops.judge  # registers the judge evaluator (an aligned evaluator may use it)
         from jupyter_llmops.monitor import monitor
         return monitor(a.since, a.by, ctx.settings, evaluate=not a.no_eval, fill=not a.cached, alert=not a.no_alert)
     p.set_defaults(run=run)
 
 def _eval_check(a, ctx):
-    import jupyter_llmops.judge  # registers the judge evaluator
     from jupyter_llmops.evaluation import check, parse_mins
     return check(a.data, parse_mins(a.min), ctx.settings)
 
 def _eval_align(a, ctx):
-    import jupyter_llmops.judge
     from jupyter_llmops.evaluation import align
     feats = [x.strip() for x in a.features.split(",") if x.strip()] if a.features else None
     return align(a.name, a.labels, feats, a.judge, a.holdout, settings=ctx.settings)

@@ -31,7 +31,6 @@ class MonitorModel(PanelModel):
     def refresh(self):
         "Recompute the summary for the window."
         with self.action("reading recorded calls"):
-            import jupyter_llmops.judge  # registers the judge evaluator (an aligned evaluator may use it)
             from jupyter_llmops.monitor import monitor
             try: m = monitor(self.since, self.by, self.settings, evaluate=self.evaluate, alert=False)
             except Exception:  # the last window's figures would stand beside the new window's name
