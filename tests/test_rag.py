@@ -1,5 +1,5 @@
 "The RAG builder on a small corpus written here: formats, incremental builds, modes, evaluation, failures."
-import json, math, os, warnings
+import hashlib, json, math, os, warnings
 from pathlib import Path
 import mlflow
 import numpy as np
@@ -67,6 +67,10 @@ def test_every_format_is_read_and_queried(corpus):
     assert text[hit.start:hit.start + 30] == hit.text[:30] and hit.score > 0 and hit.title == "Account"
     run = mlflow.get_run(b.run_id)
     assert run.data.metrics["chunks"] == b.chunks and run.data.params["index"] == "hb"
+    listed = mlflow.artifacts.load_dict(f"runs:/{b.run_id}/rag/files.json")  # which files, at which content, went in
+    assert sorted(listed["files"]) == sorted(rag.load("hb", s).manifest["files"]) and len(listed["files"]) == 8
+    assert listed["files"]["handbook/account.md"]["sha256"] == hashlib.sha256((d / "account.md").read_bytes()).hexdigest()
+    assert sum(f["chunks"] for f in listed["files"].values()) == b.chunks and listed["skipped"] == dict(b.skipped)
 
 
 def test_modes_and_scores_higher_is_better(corpus):

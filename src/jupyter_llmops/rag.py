@@ -210,6 +210,7 @@ def _log_build(res: BuildResult, m: dict, s: Settings) -> str:
                                    chunk_size=m["chunk_size"], overlap=m["overlap"], sources=",".join(m["sources"])[:500]))
             mlflow.log_metrics(dict(files=res.files, chunks=res.chunks, embedded=res.embedded, reused=res.reused,
                                     files_read=res.reread, skipped=len(res.skipped), removed=len(res.removed), build_seconds=res.seconds))
+            mlflow.log_dict(dict(files={k: {x: f[x] for x in ("chunks", "size", "sha256")} for k, f in m["files"].items()}, skipped=dict(res.skipped), removed=res.removed), "rag/files.json")
         return run.info.run_id
     except Exception as e:
         warnings.warn(f"the build was not logged to MLflow: {type(e).__name__}: {e}"); return ""
