@@ -10,17 +10,25 @@ from html import escape
 from .alerts import send_alerts
 from .calls import CallTable, typed
 from .config import Settings, load_settings
-from .display import figure, img_html, png_b64
+from .display import figure, img_html, money, number_text, png_b64, scrolled, styled
 from .errors import UsageError
 from .evaluators import check_evaluator, monitor_evaluators, score_rows, threshold_of
 from .recorder import RECORDER, recorded_calls, since_ms
 from .usage import Usage, cost_of
 
 # %% auto #0
-__all__ = ['SCORES', 'MonitorResult', 'scored_calls', 'monitor']
+__all__ = ['SCORES', 'shown_summary', 'MonitorResult', 'scored_calls', 'monitor']
 
 # %% ../../nbs/28_monitor.ipynb #d8bd6243
 SCORES = ["relevance", "no_pii", "non_toxic"]
+
+def shown_summary(summary):
+    "The summary as its views show it: rates in %, costs in dollars, seconds said in the header, n/a where nothing was measured (no call with context)."
+    out = summary.astype(object)
+    for c in summary.columns:
+        f = (lambda v: f"{v:.1%}") if c.endswith("_rate") or c == "cost_share" else money if c.startswith("cost") else number_text
+        out[c] = ["n/a" if isinstance(v, float) and v != v else f(v) if isinstance(v, float) else v for v in summary[c]]
+    return out.rename(columns={c: f"{c} (s)" for c in out.columns if c.startswith("latency")})
 
 @dataclass
 class MonitorResult:
@@ -37,7 +45,7 @@ class MonitorResult:
     def __repr__(self):
         al = "".join(f"\nALERT {a['group']}: {a['metric']} {a['value']:.4g} > {a['threshold']:.4g}" for a in self.alerts)
         if not len(self.calls): return f"monitor, last {self.since}: no LLM call recorded"  # not pandas' "Empty DataFrame / Columns: [...]"
-        return f"monitor, last {self.since}, by {self.by}: {len(self.calls)} calls\n{self.summary.to_string()}{al}"
+        return f"monitor, last {self.since}, by {self.by}: {len(self.calls)} calls\n{shown_summary(self.summary).to_string()}{al}"
 
     def _rule(self) -> str:
         span = (self.calls.time.max() - self.calls.time.min()) if len(self.calls) else None
@@ -76,7 +84,7 @@ class MonitorResult:
         hall = img_html(self.hallucination_chart_png(), "hallucination rate over time")
         if not len(self.calls): return f"<div><b>LLM monitor</b> <small>last {escape(self.since)}</small>: <i>no LLM call recorded</i></div>"
         return (f"<div><b>LLM monitor</b> <small>last {escape(self.since)}, by {self.by}, {len(self.calls)} calls</small>"
-                f"{self.summary.to_html(float_format='%.4g')}" + (f"<ul>{al}</ul>" if al else "") + f"{chart}{hall}</div>")
+                f"{scrolled(styled(shown_summary(self.summary)).to_html())}" + (f"<ul>{al}</ul>" if al else "") + f"{chart}{hall}</div>")
 
 # %% ../../nbs/28_monitor.ipynb #4d8b2724
 _ALERTS = (("latency_p95", "alert_latency_p95"), ("error_rate", "alert_error_rate"), ("cost", "alert_cost"),
