@@ -241,7 +241,7 @@ class SweepResult:
         y = np.arange(len(t))
         for j, (m, lab) in enumerate(zip(SWEEP_METRICS, (f"hit@{self.k}", "MRR", f"nDCG@{self.k}"))):
             ax.barh(y + (j - 1) * 0.27, t[m], height=0.27, label=lab)
-        ax.set_yticks(y, labels); ax.set_xlim(0, 1); ax.set_xlabel("score (chunk size / overlap, mode)")
+        ax.set_yticks(y, labels); ax.set_xlim(0, 1); ax.set_xlabel("score (higher is better)"); ax.set_ylabel("chunk size / overlap, mode")
         ax.set_title(f"rag sweep {self.index}: {len(t)} variants"); ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8)
         return fig_png(fig)
 
@@ -257,6 +257,13 @@ class SweepResult:
         return (f"<div><b>rag sweep</b> <code>{escape(self.index)}</code> <small>(run {self.run_id})</small>"
                 + (f" · kept as <code>{escape(self.kept)}</code>" if self.kept else "")
                 + table_html(rows) + img_html(self.chart_png(), "sweep chart") + "</div>")
+
+def _say_once(caught: list, name: str):
+    "The warnings caught while a sweep's variants ran, each said once, a variant's index named as the sweep's."
+    seen = set()
+    for w in caught:
+        msg = re.sub(re.escape(name) + r"\.sweep-\d+-\d+", name, str(w.message))
+        if (w.category, msg) not in seen: seen.add((w.category, msg)); warnings.warn(msg, w.category, stacklevel=3)
 
 def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", overlaps="32", modes="hybrid", k: int = 5,
           index: str = "auto", keep: str | None = None, # "best": build NAME with the winner's chunking
@@ -282,27 +289,31 @@ def sweep(name: str, sources: list[str], data: str | Path, chunk_sizes="200", ov
         mlflow.log_params(dict(index=name, sources=",".join(map(str, sources))[:500], data=str(data), questions=n_q, k=k,
                                chunk_sizes=",".join(map(str, sizes)), overlaps=",".join(map(str, overs)), modes=",".join(modes)))
         bar = tqdm(total=len(grid) * len(modes), desc=f"rag sweep {name}", disable=not progress)
+        said: list = []
         try:
-            for c, o in grid:
-                vname = f"{name}.sweep-{c}-{o}"
-                b = rag.build(vname, sources, c, o, index, s, progress=False, root=root)
-                for m in modes:
-                    t0 = time.perf_counter()
-                    r = evaluate(vname, data, k, m, s, log=False)
-                    q_ms = 1e3 * (time.perf_counter() - t0) / max(1, n_q)
-                    row = dict(chunk_size=c, overlap=o, mode=m, **r.metrics, chunks=b.chunks, embedded=b.embedded,
-                               build_s=round(b.seconds, 2), query_ms=round(q_ms, 1))
-                    with kit_run(s, experiment_id=parent.info.experiment_id, run_name=f"{c}/{o} {m}", nested=True):
-                        mlflow.set_tags({"llmops.rag_sweep": name, "llmops.kind": "rag-sweep-variant"})
-                        mlflow.log_params(dict(chunk_size=c, overlap=o, mode=m, k=k, index_type=index))
-                        mlflow.log_metrics({f"hit_at_{k}": r.metrics["hit@k"], "mrr": r.metrics["mrr"], f"ndcg_at_{k}": r.metrics["ndcg@k"],
-                                            "chunks": b.chunks, "embedded": b.embedded, "build_seconds": b.seconds, "query_ms": q_ms})
-                    rows.append(row); bar.update(1)
+            with warnings.catch_warnings(record=True) as said:  # every variant warns alike (a source no file matches): said once, below
+                warnings.simplefilter("always")
+                for c, o in grid:
+                    vname = f"{name}.sweep-{c}-{o}"
+                    b = rag.build(vname, sources, c, o, index, s, progress=False, root=root)
+                    for m in modes:
+                        t0 = time.perf_counter()
+                        r = evaluate(vname, data, k, m, s, log=False)
+                        q_ms = 1e3 * (time.perf_counter() - t0) / max(1, n_q)
+                        row = dict(chunk_size=c, overlap=o, mode=m, **r.metrics, chunks=b.chunks, embedded=b.embedded,
+                                   build_s=round(b.seconds, 2), query_ms=round(q_ms, 1))
+                        with kit_run(s, experiment_id=parent.info.experiment_id, run_name=f"{c}/{o} {m}", nested=True):
+                            mlflow.set_tags({"llmops.rag_sweep": name, "llmops.kind": "rag-sweep-variant"})
+                            mlflow.log_params(dict(chunk_size=c, overlap=o, mode=m, k=k, index_type=index))
+                            mlflow.log_metrics({f"hit_at_{k}": r.metrics["hit@k"], "mrr": r.metrics["mrr"], f"ndcg_at_{k}": r.metrics["ndcg@k"],
+                                                "chunks": b.chunks, "embedded": b.embedded, "build_seconds": b.seconds, "query_ms": q_ms})
+                        rows.append(row); bar.update(1)
         finally:
             bar.close()
             for c, o in grid:
                 try: rag.drop(f"{name}.sweep-{c}-{o}", s)
                 except Exception: pass
+            _say_once(said, name)
         t = pd.DataFrame(rows).sort_values(list(SWEEP_METRICS), ascending=False, kind="stable").reset_index(drop=True)
         best = t.iloc[0].to_dict()
         mlflow.log_params({"best_chunk_size": best["chunk_size"], "best_overlap": best["overlap"], "best_mode": best["mode"]})
