@@ -267,6 +267,10 @@ def test_schedule_commands(proj):
     with pytest.raises(UsageError, match="time zone"): dispatch(["schedule", "add", "x", "ok.ipynb", "--cron", "0 2 * * *", "--tz", "Nowhere/X"])
     ls = dispatch(["schedule", "list"])
     assert [x.name for x in ls] == ["nightly-eval"] and "nightly-eval" in repr(ls)
+    shown = ls.shown().iloc[0]  # said as people read it: the UTC time and the schedule's own, words, not False / None / {'k': 5}
+    local = s.next_run.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
+    assert shown.next_run == f"{s.next_run:%Y-%m-%d %H:%M} UTC ({local:%H:%M} Europe/Paris)" and local.hour == 2
+    assert (shown.state, shown.timeout, shown.params) == ("active", "900 s", '{"k": 5}') and shown.next_run in ls._repr_html_()
     assert dispatch(["schedule", "pause", "nightly-eval"]).paused and dispatch(["schedule", "list"]).schedules[0].next_run is None
     assert not dispatch(["schedule", "resume", "nightly-eval"]).paused
     r = dispatch(["schedule", "run", "nightly-eval"])

@@ -4,13 +4,14 @@
 
 # %% ../../../nbs/37_pipelines_scheduler.ipynb #95dac1b9
 from __future__ import annotations
-import logging, os, secrets, threading, time
+import json, logging, os, secrets, threading, time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from ..alerts import notify
 from ..config import Settings, load_settings
+from ..display import scrolled
 from ..redaction import redact
 from ..errors import BusyError, ConflictError, NotFoundError, UsageError, at_least
 from .cluster import import_for_runs
@@ -288,11 +289,21 @@ class ScheduleList:
         cols = ["name", "notebook", "cron", "tz", "paused", "next_run", "retries", "timeout", "executor", "params"]
         return pd.DataFrame([{c: x.to_dict()[c] if c == "params" else getattr(x, c) for c in cols} for x in self.schedules], columns=cols)
 
+    def shown(self):
+        "The table as its views show it: the next run in UTC and in the schedule's own zone, the state in words, blanks for none."
+        from zoneinfo import ZoneInfo
+        f = self.to_frame()
+        at = lambda x: "" if x.next_run is None else f"{x.next_run:%Y-%m-%d %H:%M} UTC" + ("" if x.tz == "UTC" else f" ({x.next_run.astimezone(ZoneInfo(x.tz)):%H:%M} {x.tz})")
+        f["next_run"], f["paused"] = [at(x) for x in self.schedules], ["paused" if p else "active" for p in f.paused]
+        f["timeout"] = ["" if t is None else f"{t:g} s" for t in f.timeout]
+        f["params"] = [json.dumps(p, ensure_ascii=False) if p else "" for p in f.params]
+        return f.rename(columns={"paused": "state"})
+
     def __repr__(self):
-        return self.to_frame().to_string(index=False) if self.schedules else "no schedules (schedule add NAME NOTEBOOK --cron EXPR)"
+        return self.shown().to_string(index=False) if self.schedules else "no schedules (schedule add NAME NOTEBOOK --cron EXPR)"
 
     def _repr_html_(self):
-        return self.to_frame()._repr_html_() if self.schedules else f"<i>{escape(repr(self))}</i>"
+        return scrolled(self.shown().to_html(index=False)) if self.schedules else f"<i>{escape(repr(self))}</i>"
 
 def _store(s: Settings) -> JobStore: return JobStore(settings=s)
 
