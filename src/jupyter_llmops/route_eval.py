@@ -97,7 +97,11 @@ class RouteEval:
 
     def _repr_html_(self):
         rows = self.table.rename_axis("policy").reset_index().to_dict("records") if self.table is not None else []  # not pandas' "index"
-        return f"<b>route {escape(self.route)}</b> ({escape(' -> '.join(self.models))})" + table_html(rows) + img_html(self.chart_png(), "route curve")
+        pct = lambda v, r: "" if v is None or v != v else f"{v:.1%}"  # shares of calls, as the text view says them
+        return (f"<b>route {escape(self.route)}</b> ({escape(' -> '.join(self.models))})"
+                + table_html(rows, render={k: pct for k in ("cpt50", "cpt80", "strong_share_at_95", "share")},
+                             headers={"strong_share_at_95": "strong share for 95%", "share": "strong share now"})
+                + img_html(self.chart_png(), "route curve"))
 
 # %% ../../nbs/19_route_eval.ipynb #dfadbbef
 def eval_table(route: Route, t: ScoreTable, s: Settings, vecs=None) -> RouteEval:
