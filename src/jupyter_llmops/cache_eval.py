@@ -47,7 +47,10 @@ class CacheEval:
         return float(np.interp(self.metrics["hit_rate"] if hit_rate is None else hit_rate, t.plain_hit_rate, t.plain_wrong_rate))
 
     def _repr_html_(self):
-        return f"<pre>{escape(repr(self))}</pre>" + table_html(self.table.round(4).to_dict("records"))
+        pct = lambda v, r: "" if v != v else f"{v:.1%}"  # rates in %, as the summary above says them
+        num = lambda v, r: f"<b>{v:.2f}</b> (recommended)" if self.recommended is not None and abs(v - self.recommended) < 1e-9 else f"{v:.2f}"
+        return f"<pre>{escape(repr(self))}</pre>" + table_html(self.table.to_dict("records"), render={
+            "threshold": num, **{c: pct for c in self.table.columns if c.endswith("_rate")}, **{c: lambda v, r: f"{v:.2f}" for c in self.table.columns if c.endswith("_ms")}})
 
 def _outcomes(cands: list, own: str | None, query: str, thresholds, verify: bool) -> list[str]:
     "Per threshold: 'right', 'wrong' or 'miss' for one query whose candidates are (id, sim, question, answer, ...)."
