@@ -42,7 +42,7 @@ def img_html(png: bytes | str | object, alt: str = "", width: int | None = None)
 def cell_text(v) -> str:
     "One value as table text: floats to 4 significant digits, times to the second, None as empty."
     if v is None: return ""
-    if isinstance(v, float): return "" if v != v else f"{v:.4g}"
+    if isinstance(v, float): return "" if v != v else number_text(v)  # MLflow's 1.8e308 is inf here too
     if isinstance(v, datetime): return v.strftime("%Y-%m-%d %H:%M:%S")
     return str(v)
 
