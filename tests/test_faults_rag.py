@@ -43,7 +43,8 @@ BUILD = textwrap.dedent('''
             note(ev="locked", version=got[0]); yield got
         note(ev="unlocked")
     rag_store.new_version = traced
-    r = rag.build("kb", ["docs"], settings=load_settings(), progress=False)
+    sources = [x for x in os.environ.get("SOURCES", "docs").split(",") if x]  # none: the last build's
+    r = rag.build("kb", sources, settings=load_settings(), progress=False)
     note(ev="built", version=r.version)
 ''')
 
@@ -107,6 +108,20 @@ def test_concurrent_builds_of_one_index_serialise(kb):
     assert sorted([va, vb]) == [2, 3] and rag.index_version("kb", s) == 3
     assert (s.path("indexes", "kb") / "CURRENT").read_text() == "3\n"
     assert "opens at 8" in rag.query("kb", "when is the help desk open?", k=1, settings=s).hits[0].text
+
+
+def test_a_rebuild_that_waited_takes_the_sources_of_the_build_it_waited_for(kb):
+    """`rag build kb` (no sources: the last build's) started while another process builds kb from new sources: before,
+    it read the sources before it took the index's lock, waited, then rebuilt the old ones, undoing the other build."""
+    proj, s = kb
+    (proj / "docs2").mkdir(); (proj / "docs2" / "refunds.md").write_text("# Refunds\n\nRefunds are accepted within 30 days of purchase.\n")
+    out_a, out_b = proj / "a.jsonl", proj / "b.jsonl"
+    a = _build(proj, "never", out_a, SLOW_EMBED="4", SOURCES="docs2")
+    wait(lambda: any(n.get("ev") == "locked" for n in _notes(out_a)) or a.poll() is not None, 120, what="the first build to take the lock")
+    b = _build(proj, "never", out_b, SOURCES="")
+    for p, o in ((a, out_a), (b, out_b)): assert p.wait(300) == 0, o.with_suffix(".err").read_text()[-2000:]
+    assert rag.index_version("kb", s) == 3 and rag.load("kb", s).manifest["sources"] == ["docs2"]
+    assert rag.query("kb", "how long can I ask for a refund?", k=1, settings=s).hits[0].source == "docs2/refunds.md"
 
 
 def test_readers_only_follow_the_pointer(kb):

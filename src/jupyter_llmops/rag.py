@@ -63,8 +63,7 @@ def _current(name: str, s: Settings) -> Path:
 
 def index_version(name: str, settings: Settings | None = None) -> int:
     "The current version of index `name` (what the semantic cache's stale check compares with)."
-    s = settings or load_settings()
-    return int(read_manifest(_current(name, s))["version"])
+    return int(read_manifest(_current(name, settings or load_settings()))["version"])
 
 # %% ../../nbs/23_rag.ipynb #9cbd20a8
 @dataclass
@@ -94,26 +93,29 @@ class BuildResult:
         if self.ignored: s += f"; left out {len(self.ignored)}: " + few(self.ignored, lambda x: f"{x[0]} ({x[1]})")
         return s
 
-def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 32, index: str = "auto",
-          settings: Settings | None = None, progress: bool = True, root: str | Path | None = None,
-          batch_size: int = 64, callback=None) -> BuildResult: # callback(files done, files) reports progress
-    "Build or update index `name` from files, folders and globs (none: the last build's); only new or changed files are read and embedded."
-    import numpy as np
-    from tqdm.auto import tqdm
-    t0 = time.perf_counter()
-    s = settings or load_settings()
-    if index not in INDEX_TYPES: raise UsageError(f"bad index type {index!r}", hint=f"one of {', '.join(INDEX_TYPES)}")
-    at_least("--chunk-size", chunk_size, 16, hint="--chunk-size 512 (tokens per chunk)"); at_least("--overlap", overlap, 0, hint="--overlap 64")
-    d = index_dir(name, s)
-    if not sources:  # the sources of the last build, from where they were given
+def _plan(name: str, d: Path, sources: list[str], root) -> tuple:
+    "(sources, root, files, ignored) of a build: the sources given, else the last build's, from where they were given."
+    if not sources:
         if (cur := rag_store.current(d)) is None: raise UsageError("give SOURCE...", hint=f"index {name!r} has no earlier build to take its sources from")
         last = read_manifest(cur); sources, root = last.get("sources") or [], last.get("root") or root
     files = find_files(sources, root, ignored := [])
     if not files: raise UsageError(f"no documents to index in {', '.join(sources)}", hint="supported: .md .txt .rst .html .py .ipynb .pdf")
-    emb = Embedder.get(s.embed_model)
-    chunker = Chunker(emb.tokenizer, emb.max_len, chunk_size, overlap)
+    return sources, root, files, ignored
+
+def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 32, index: str = "auto",
+          settings: Settings | None = None, progress: bool = True, root: str | Path | None = None,
+          batch_size: int = 64, callback=None) -> BuildResult: # callback(files done, files) reports progress
+    "Build or update index `name` from files, folders and globs (none: the last build's); only new or changed files are read and embedded."
+    import numpy as np; from tqdm.auto import tqdm
+    t0, s, given, root0 = time.perf_counter(), settings or load_settings(), list(sources or []), root
+    if index not in INDEX_TYPES: raise UsageError(f"bad index type {index!r}", hint=f"one of {', '.join(INDEX_TYPES)}")
+    at_least("--chunk-size", chunk_size, 16, hint="--chunk-size 512 (tokens per chunk)"); at_least("--overlap", overlap, 0, hint="--overlap 64")
+    d = index_dir(name, s)
+    sources, root, files, ignored = _plan(name, d, given, root0)  # a bad source fails here, before the model loads
+    emb = Embedder.get(s.embed_model); chunker = Chunker(emb.tokenizer, emb.max_len, chunk_size, overlap)
     cache = EmbeddingCache(s.path("cache", "embeddings.sqlite"))
     with rag_store.new_version(d) as (version, tmp):  # the index's lock: builds of one index run one after the other
+        if not given: sources, root, files, ignored = _plan(name, d, given, root0)  # again: a build this one waited for may have changed them
         old, old_chunks, cur, prev = {}, {}, rag_store.current(d), {}
         if cur is not None:
             try:
@@ -122,8 +124,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                 else:
                     rag_store.check_digests(cur, old, say=False)  # its chunks are reused: another version's or index's are not
                     with open(cur / "chunks.jsonl") as fh:
-                        for line in fh:
-                            c = json.loads(line); old_chunks.setdefault(c["source"], []).append(c)
+                        for c in map(json.loads, fh): old_chunks.setdefault(c["source"], []).append(c)
             except (RagIndexError, OSError, ValueError): old, old_chunks = {}, {}
         manifest_files, skipped, vec_parts, pending, n_chunks, embedded, reused, reread, said = {}, [], [], [], 0, 0, 0, 0, []
         def skip(src, reason, say=True):  # named in the result; the first ten also as warnings while the build goes on
@@ -181,8 +182,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
         if index == "auto": index = "hnsw" if len(vecs) >= AUTO_HNSW else "flat"
         faiss.write_index(rag_store.faiss_index(index, vecs), str(tmp / "index.faiss"))
         with open(tmp / "chunks.jsonl") as fh: texts = [Chunk(c["text"], 0, c["title"], c["heading"]).embed_text for c in map(json.loads, fh)]
-        bm = bm25s.BM25(); bm.index(lexical_tokens(texts), show_progress=False)
-        bm.save(str(tmp / "bm25"))
+        bm = bm25s.BM25(); bm.index(lexical_tokens(texts), show_progress=False); bm.save(str(tmp / "bm25"))
         removed = sorted(set(prev.get("files", {})) - set(manifest_files))
         if removed and sorted(prev.get("sources") or []) != sorted(sources):  # `rag build docs new.md` to add a file would empty the index
             warnings.warn(f"the sources are not the last build's ({' '.join(prev.get('sources') or [])}): {len(removed)} file(s) only "
