@@ -96,6 +96,29 @@ def test_two_scheduler_processes_run_every_tick_once(db, proj, postgres):
     assert len(owners) == 2 and min(owners.values()) > TICKS // 10, owners  # both daemons won claims: a real race
 
 
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_remove_never_deletes_an_attempt_claimed_as_it_removes(db, proj, postgres):
+    """A scheduler claims a tick just before `schedule remove` writes: before, the remove had checked for a running
+    attempt, then deleted the history with the attempt claimed since (its notebook ran on, recorded nowhere), and SQLite
+    gave its id to the next attempt of a schedule added again under the name (two attempts under one id, one's result
+    written as the other's). The remove is refused, the attempt kept; ids are never given out twice."""
+    from sqlalchemy import event
+    from jupyter_llmops.errors import ConflictError
+    url = f"sqlite:///{proj}/jobs.db" if db == "sqlite" else postgres.url("remove_race")
+    store, claimed = JobStore(url), []
+    _add(store, proj, "race")
+    def claim_first(conn, cursor, statement, *_):  # another connection's claim commits just before the remove's first write
+        if statement.lstrip().upper().startswith("DELETE") and not claimed: claimed.append(store.claim_tick("race", None, "other:1", 60))
+    event.listen(store.engine, "before_cursor_execute", claim_first)
+    try:
+        with pytest.raises(ConflictError, match="'race' is running"): store.remove("race")
+    finally: event.remove(store.engine, "before_cursor_execute", claim_first)
+    assert claimed[0] and store.row(claimed[0]).status == "running" and store.get("race").name == "race"
+    assert store.finish(claimed[0], "succeeded", owner="other:1", only_if_running=True)
+    store.remove("race"); _add(store, proj, "race")
+    assert store.claim_tick("race", None, "other:1", 60) > claimed[0]  # not the removed attempt's id again
+
+
 @pytest.mark.solo
 def test_sigkill_of_the_scheduler_mid_run(proj):
     "The daemon is SIGKILLed while a notebook runs: its kernel dies too; a new daemon retries once; one result."

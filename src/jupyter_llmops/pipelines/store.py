@@ -38,7 +38,7 @@ def _tables():
         Column("owner", String(200)), Column("lease_until", Float), Column("host", String(200)), Column("pid", Integer),
         Column("output_path", Text), Column("html_path", Text), Column("run_id", String(64)), Column("error", Text),
         UniqueConstraint("schedule", "tick", "attempt", name="uq_llmops_run_tick"),
-        Index("ix_llmops_runs_status", "status"), Index("ix_llmops_runs_schedule", "schedule", "tick"))
+        Index("ix_llmops_runs_status", "status"), Index("ix_llmops_runs_schedule", "schedule", "tick"), sqlite_autoincrement=True)  # no id given out twice
     running = runs.c.status == "running"  # at most one running attempt per schedule, whoever started it
     Index("uq_llmops_one_running", runs.c.schedule, unique=True, sqlite_where=running, postgresql_where=running)
     return md, sch, runs
@@ -252,14 +252,16 @@ class JobStore:
 
     def remove(self, name: str) -> Schedule:
         "Delete a schedule and its history; refused while an attempt runs (it would lose its record, and a schedule added again would overlap it)."
-        s = self.get(name)
+        from sqlalchemy import exists
+        s, r, sc = self.get(name), self.runs.c, self.schedules.c
+        with self.engine.begin() as c:  # one statement checks and deletes: an attempt claimed between a check and a delete was deleted, running on
+            gone = c.execute(self.schedules.delete().where(sc.name == name, ~exists().where(r.schedule == name, r.status == "running"))).rowcount
+            if gone: c.execute(self.runs.delete().where(r.schedule == name, r.status != "running"))
+        if gone: return s
         if cur := self.running(schedule=name):
             raise ConflictError(f"schedule {name!r} is running: id {cur[0].id} in its history", running_attempt=cur[0].id,
                                 hint=f"wait for it to end (schedule history {name}), then remove it; schedule pause {name} stops new runs")
-        with self.engine.begin() as c:
-            c.execute(self.runs.delete().where(self.runs.c.schedule == name))
-            c.execute(self.schedules.delete().where(self.schedules.c.name == name))
-        return s
+        return self.remove(name)  # the attempt ended meanwhile (or another process removed it: NotFoundError)
 
     # -- claims and leases (every time on the database's clock)
     def claim_tick(self, name: str, tick: float | None, owner: str, lease: float, trigger: str = "cron") -> int | None:
@@ -355,9 +357,7 @@ class JobStore:
         "Running rows, of one `owner` or one `schedule`."
         from sqlalchemy import select
         r = self.runs.c
-        q = select(self.runs).where(r.status == "running")
-        if owner: q = q.where(r.owner == owner)
-        if schedule: q = q.where(r.schedule == schedule)
+        q = select(self.runs).where(r.status == "running", *([r.owner == owner] if owner else []), *([r.schedule == schedule] if schedule else []))
         with self.engine.connect() as c: return c.execute(q).all()
 
     def previous_outcome(self, name: str, before_id: int) -> str | None:
