@@ -11,8 +11,8 @@ from .errors import StorageFault, UsageError, storage_fault
 
 # %% auto #0
 __all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'Appended', 'sqlite_db',
-           'rollback', 'same_file', 'file_locked', 'immediate', 'FileLock', 'pid_gone', 'pid_tmpdir', 'check_name',
-           'check_alias']
+           'rollback', 'same_file', 'file_locked', 'immediate', 'refuse_link', 'FileLock', 'pid_gone', 'pid_tmpdir',
+           'check_name', 'check_alias']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -209,6 +209,13 @@ def immediate(db: sqlite3.Connection):
         rollback(db); raise
 
 # %% ../../nbs/01_files.ipynb #e9328fcb
+def refuse_link(path: str | Path, what: str = "folder") -> Path:
+    "`path`, unless it is a symbolic link: the kit never locks, writes or prunes through one (planted in a shared or cloned home, it would aim the kit at files outside)."
+    if os.path.islink(path):
+        raise UsageError(f"{path} is a symbolic link (to {os.readlink(path)}): the kit never writes through one",
+                         hint=f"remove the link (rm {path}); the kit makes a real {what} in its place")
+    return Path(path)
+
 class FileLock:
     "An exclusive `flock` on `path`: held while the open file lives, released when its process exits or is killed."
     def __init__(self, path: str | Path, fd: int | None = None): # fd: an inherited descriptor of the locked file
@@ -219,7 +226,10 @@ class FileLock:
         import fcntl, time
         if self.fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try: self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)  # truncated on release: never a file a link names
+            except OSError as e:
+                if os.path.islink(self.path): refuse_link(self.path, "file")
+                raise
             os.set_inheritable(self.fd, False)  # kernels and other children must never keep it alive
         end = None if timeout is None else time.monotonic() + timeout
         try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, re, shutil, time
 from contextlib import contextmanager
 from pathlib import Path
-from .files import FileLock, atomic_write, pid_gone, same_file
+from .files import FileLock, atomic_write, pid_gone, refuse_link, same_file
 
 GRACE = 600.0  # seconds a superseded version is kept for readers that followed the pointer earlier
 
@@ -105,6 +105,7 @@ def new_version(d: Path, grace: float = GRACE, timeout: float | None = None):
     "Hold the index's lock; yield (number, staging folder); on success publish it as the current version, then prune."
     d = Path(d)
     while True:
+        refuse_link(d); refuse_link(d / "versions")  # a planted link would aim the prune at another folder's contents
         (d / "versions").mkdir(parents=True, exist_ok=True)
         lock = FileLock(d / "lock")
         if not lock.acquire(timeout=timeout):
