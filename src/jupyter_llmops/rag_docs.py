@@ -38,8 +38,8 @@ def find_files(sources: list[str], root: str | Path | None = None,
                 for m in matches:
                     if not m.is_file(): continue
                     name = os.path.relpath(m, root) if not Path(src).is_absolute() else str(m)
-                    if m.is_symlink() and not m.resolve().is_relative_to(top):  # as in a folder: a link out of it is only read where named
-                        ignored.append((name, f"a link to {m.resolve()}, outside {base} (give it as a source to index it)"))
+                    if not m.resolve().is_relative_to(top):  # as in a folder: a link out of it (the file, or a folder on its way: `*` follows them) is only read where named
+                        ignored.append((name, f"{'a link' if m.is_symlink() else 'behind a folder link'} to {m.resolve()}, outside {base} (give it as a source to index it)"))
                     else: add(m, name)
             elif p.is_dir():
                 top = p.resolve()
