@@ -185,7 +185,10 @@ class _SettingsMethods:
         return redact(KEYS[key].text(getattr(self, key)))
 
     def path(self, *parts) -> Path:
-        "A path under the home folder (created on demand by the services that write there)."
+        "A path under the home folder; a home that does not exist yet is made, owner-only (it holds questions, answers, indexed documents)."
+        if not self.home.is_dir():
+            try: self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
+            except OSError: pass  # a home that cannot be made: the service that writes there says why
         return self.home.joinpath(*parts)
 
     def updated(self, **values) -> "Settings":
