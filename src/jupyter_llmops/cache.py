@@ -62,7 +62,7 @@ def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settin
     rest = [m for i, m in enumerate(msgs) if i != last] + ([{"question_in": msgs[last]["content"]}] if attrs.get("llmops.question") else [])
     ctx = hashlib.sha256(json.dumps([rest, max_tokens], sort_keys=True, default=str).encode()).hexdigest()[:24]
     iname, _, iver = str(attrs.get("llmops.index_version", "")).partition("/")
-    return (model, model_fingerprint(model, settings or load_settings()), pv[0] if pv else "", str(pv[1]) if pv else "", iname, iver, ctx), question
+    return (redact(model), model_fingerprint(model, settings or load_settings()), pv[0] if pv else "", str(pv[1]) if pv else "", iname, iver, ctx), question  # a key in the spec's URL is never stored
 
 # %% ../../nbs/14_cache.ipynb #3f5a0c01
 from .cache_verify import same_question  # the check after the nearest-neighbour match
@@ -90,6 +90,8 @@ class SemanticCache:
             try: self.db.execute("ALTER TABLE entries ADD COLUMN embed_model TEXT")
             except Exception: pass  # another process added it meanwhile
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
+        for (m,) in self.db.execute("SELECT DISTINCT model FROM entries").fetchall():  # entries of older kits kept a spec's URL key in clear
+            if redact(m) != m: self.db.execute("UPDATE entries SET model = ? WHERE model = ?", (redact(m), m))
         self._lock, self._vecs, self._index = threading.RLock(), {}, OrderedDict()  # a key per retrieved context in `ask`
         self.settings = None  # set by cache_for; used to fingerprint models
 
