@@ -1,6 +1,6 @@
 """Hostile and broken input (issue 19): secrets stay bound to their destination and out of every sink; every damaged
 file or bad argument is a clear error that names the file, line or field; the REST API is a Jupyter citizen."""
-import json, os, sqlite3, subprocess, sys, threading, time
+import json, os, shutil, sqlite3, subprocess, sys, threading, time
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -127,6 +127,19 @@ def test_secret_parameters_never_reach_the_output_notebook(st, tmp_path):
         assert KEY not in text and PW not in text and "using 7 rows" in text
     params = connect(st).MlflowClient().get_run(r.run_id).data.params
     assert params["api_key"] == "***" and params["rows"] == "7"
+    # its output notebook run again (a probe: KeyError from the first run's secrets cell, with or without the secret),
+    # and two parameters whose names differ in case only (both read one environment variable)
+    shutil.copy(r.output_path, elsewhere / "again.ipynb")
+    again = run_notebook(str(elsewhere / "again.ipynb"), {"api_key": "other-" + KEY, "password": PW}, settings=st)
+    assert again.status == "succeeded" and again.glue["key_sha"] == hashlib.sha256(("other-" + KEY).encode()).hexdigest()[:12], again.error
+    bare = run_notebook(str(elsewhere / "again.ipynb"), {"password": PW}, settings=st)
+    assert bare.status == "succeeded" and bare.glue["pw_len"] == len(PW), bare.error  # the secret given this time, read from its own cell
+    nbformat.write(nbformat.v4.new_notebook(metadata=KERNEL, cells=[
+        nbformat.v4.new_code_cell("api_key = ''\nAPI_KEY = ''", metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("import hashlib, jupyter_llmops as k; k.glue('both', [hashlib.sha256(x.encode()).hexdigest()[:12] for x in (api_key, API_KEY)])")]),
+        elsewhere / "two.ipynb")
+    two = run_notebook(str(elsewhere / "two.ipynb"), {"api_key": KEY, "API_KEY": PW}, settings=st)
+    assert two.status == "succeeded" and two.glue["both"] == [hashlib.sha256(x.encode()).hexdigest()[:12] for x in (KEY, PW)], two.error
 
 
 FAILING_NB = nbformat.v4.new_notebook(metadata=KERNEL, cells=[nbformat.v4.new_code_cell(

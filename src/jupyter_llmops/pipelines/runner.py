@@ -222,13 +222,17 @@ def to_html(nb_path: str | Path, nb: dict | None = None) -> Path:
 
 # %% ../../../nbs/35_pipelines_runner.ipynb #146f749b
 def _with_secrets(path: Path, names: list[str]):
-    "The notebook with a cell after its parameters that reads the secret parameters from the kernel's environment."
+    "The notebook with a cell after its parameters that reads the secret parameters from the kernel's environment (an earlier run's such cell dropped: an output notebook run again); its path when it needs neither."
     import nbformat
     nb = nbformat.read(str(path), as_version=4)
-    at = next((i + 1 for i, c in enumerate(nb.cells) if "parameters" in c.get("metadata", {}).get("tags", [])), 0)
+    mine = lambda c: "llmops-secrets" in c.get("metadata", {}).get("tags", [])
+    if not names and not any(map(mine, nb.cells)): return str(path)
+    nb.cells = [c for c in nb.cells if not mine(c)]
+    tagged = lambda t: [i + 1 for i, c in enumerate(nb.cells) if t in c.get("metadata", {}).get("tags", [])]
+    at = (tagged("injected-parameters") or tagged("parameters") or [0])[0]  # after papermill's cell (which it replaces in place in an output notebook)
     lines = ["# parameters that look secret: their values reach this kernel through its environment, never this notebook",
              "import json as _llmops_json, os as _llmops_os"]
-    lines += [f"{n} = _llmops_json.loads(_llmops_os.environ.pop({'LLMOPS_SECRET_' + n.upper()!r}))" for n in names]
+    lines += [f"{n} = _llmops_json.loads(_llmops_os.environ.pop('LLMOPS_SECRET_{i}'))" for i, n in enumerate(names)]  # by position: api_key and API_KEY are two
     cell = nbformat.v4.new_code_cell("\n".join(lines)); cell.metadata["tags"] = ["llmops-secrets"]
     nb.cells.insert(at, cell)
     return nb
@@ -274,7 +278,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     hidden = secret_values(params)
     for v in hidden: remember_secret(v)  # its error, log lines and alerts hide them too; its outputs too (`hidden`, below)
     shown = shown_params(params)  # what the notebook, its metadata and MLflow see
-    env = {f"LLMOPS_SECRET_{k.upper()}": json.dumps(params[k]) for k in secret}
+    env = {f"LLMOPS_SECRET_{i}": json.dumps(params[k]) for i, k in enumerate(secret)}  # as _with_secrets names them
     if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
     cwd = Path(cwd) if cwd else (project_root(s) if is_shipped(path) else path.parent)
     stem = redact(name or path.stem)  # the run's folder and MLflow name: a key typed as --name is not kept
@@ -307,7 +311,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     try:
         for start in (1, 2):  # a kernel that dies or stays silent while starting (a crash; on Windows, a TCP port another kernel took) starts once more
             try:
-                pm.execute_notebook(_with_secrets(path, secret) if secret else str(path), _ATOMIC + str(out_nb), parameters=shown, kernel_name=kernel_name,
+                pm.execute_notebook(_with_secrets(path, secret), _ATOMIC + str(out_nb), parameters=shown, kernel_name=kernel_name,
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
                                     stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT,
                                     engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20, language="python",
