@@ -76,6 +76,7 @@ def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
         try: obj = json.loads(raw.decode("utf-8-sig" if i == 1 else "utf-8"))  # a byte-order mark (Windows editors) opens the file
         except UnicodeDecodeError as e: raise UsageError(f"{p}:{i}: not UTF-8 text (byte {raw[e.start]:#04x} at column {e.start + 1})", hint="save the file as UTF-8") from None
         except json.JSONDecodeError as e: raise UsageError(f"{p}:{i}: not JSON ({e.msg})", hint=hint) from None
+        except ValueError as e: raise UsageError(f"{p}:{i}: cannot be read ({str(e).split(';')[0]})", hint=hint) from None  # an integer of 5,000 digits
         except RecursionError: raise UsageError(f"{p}:{i}: nested too deeply to read", hint=hint) from None
         if re.search(rb"\\u[dD][89a-fA-F]", raw):  # an escaped surrogate: text only when it is one half of a pair
             try: json.dumps(obj, ensure_ascii=False).encode("utf-8")
@@ -114,7 +115,7 @@ def _objects(p: Path, data: bytes, first: int = 1):
     for i, raw in enumerate(data.splitlines(), first):  # bytes: a line torn inside a character spoils only itself
         if not raw.strip(): continue
         try: obj = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError): obj = None
+        except (ValueError, RecursionError): obj = None  # not UTF-8, not JSON, a number too long to read
         if not isinstance(obj, dict):
             warnings.warn(f"{p}:{i}: a torn or damaged line was skipped (a writer was interrupted?)"); continue
         yield obj

@@ -120,8 +120,8 @@ def _documents(persist_dir: Path) -> dict[str, str]:
         text = getattr(node, "text", None)
         if not text: continue
         meta = node.metadata or {}
-        key = meta.get("file_path") or meta.get("file_name") or node.ref_doc_id or node.node_id
-        groups.setdefault(str(key), []).append((node.start_char_idx, text))
+        key = meta.get("file_path") or meta.get("file_name") or getattr(node, "ref_doc_id", None) or node.node_id
+        groups.setdefault(str(key), []).append((getattr(node, "start_char_idx", None), text))  # a Document (an ingestion pipeline's docstore) has none
     docs = {}
     for key, parts in groups.items():
         text = ""
