@@ -105,6 +105,7 @@ class Key:
             m = re.fullmatch(r"([0-9.]+(?:e[+-]?\d+)?)\s*([smhd]?)", t.lower())
             if not m: raise ValueError("a duration: seconds, or a number with s, m, h or d (90, 30s, 5m, 2h, 1d)")
             v = float(m[1]) * _UNITS[m[2]]
+            if v > 1e9: raise ValueError("a duration of at most 1e9 seconds (31 years)")  # a clock past year 9999 broke the call with it
         elif self.kind == "int":
             if not re.fullmatch(r"[+-]?\d+", t): raise ValueError("a whole number")
             v = int(t)
@@ -316,6 +317,7 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
     else: home, base = user_settings_path(env).parent, None
     if not home.is_absolute(): home = (base or Path.cwd()) / home
     home = home.resolve()
+    if home.exists() and not home.is_dir(): raise ConfigError(f"home {home} is not a folder ({src['home']})", hint="set home to a folder, or leave it unset (.llmops beside settings.ini)")
     typed.update(home=home, tracking_uri=typed["tracking_uri"] or f"sqlite:///{home / 'mlflow.db'}",
                  jobs_db=typed["jobs_db"] or f"sqlite:///{home / 'jobs.db'}")
     for text, _ in raw.values(): remember_uri_secrets(str(text))  # an error quoting one decoded, or without its scheme, hides it too
@@ -352,7 +354,7 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
     if key not in KEYS: raise UsageError(f"unknown settings key {key!r}", hint=f"known keys: {', '.join(KEYS)}")
     if value.splitlines() not in ([value], []): raise UsageError("a settings value is one line", hint="no line break (\\n, \\r, U+2028...) in it")
     _parse(KEYS[key], value, "config set")
-    f = find_settings_file(start, env) or user_settings_path(env); made = not f.exists()
+    f = Path(os.path.realpath(find_settings_file(start, env) or user_settings_path(env))); made = not f.exists()  # a linked file (dotfiles) is written where it is, the link kept
     with file_locked(f):  # two `config set` at once: the second reads the first's write, and neither is lost
         new = _set_line(f.read_text(encoding="utf-8-sig"), key, value)
         cp = _read_ini(f, new)  # what the file would say: written only if it reads back as meant
