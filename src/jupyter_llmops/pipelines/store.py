@@ -4,7 +4,7 @@
 
 # %% ../../../nbs/36_pipelines_store.ipynb #18ca223f
 from __future__ import annotations
-import json, os, socket, threading, time
+import json, os, socket, threading, time, warnings
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from html import escape
@@ -175,6 +175,7 @@ def _engine(url: str):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
                 try: os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))  # schedules hold their parameters, secret ones too: the owner's alone
                 except OSError: pass  # not ours to create or read: the connection says why
+                if os.path.isfile(path) and os.stat(path).st_mode & 0o077: warnings.warn(f"{path} may be read by other users, and schedules' secret parameters are kept in it: chmod 600 {path}")
             kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
         elif url.startswith("postgresql"): kw.update(connect_args={"connect_timeout": 10}, pool_pre_ping=True)  # seconds, not minutes; a restarted server's dead connections replaced
         if not url.startswith("sqlite") and "@" in (rest := url.split("//", 1)[-1].split("?")[0]) and any(c in rest.rsplit("@", 1)[0] for c in "@/"): raise UsageError(f"the jobs database URL {redact(url)} holds an @ or / in its user or password", hint="write them percent-encoded: @ as %40, / as %2F (: as %3A, % as %25)")
@@ -350,8 +351,7 @@ class JobStore:
     def expired(self) -> list:
         "Running rows whose lease ran out on the database's clock: their scheduler died, stopped or lost the database."
         from sqlalchemy import select
-        r = self.runs.c
-        with self.engine.connect() as c: return c.execute(select(self.runs).where(r.status == "running", r.lease_until < self.NOW)).all()
+        with self.engine.connect() as c: return c.execute(select(self.runs).where(self.runs.c.status == "running", self.runs.c.lease_until < self.NOW)).all()
 
     def running(self, owner: str | None = None, schedule: str | None = None) -> list:
         "Running rows, of one `owner` or one `schedule`."
