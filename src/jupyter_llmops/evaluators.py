@@ -14,8 +14,8 @@ from .grounding import LogisticModel, groundedness, groundedness_detail, grounde
 from .redaction import visible
 
 # %% auto #0
-__all__ = ['EVALUATORS', 'PLUGINS', 'SCORER_IMPORTS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend', 'toxicity',
-           'Unscorable', 'register_evaluator', 'aligned_path', 'aligned', 'threshold_of', 'registered',
+__all__ = ['EVALUATORS', 'PLUGINS', 'KIT_PLUGINS', 'SCORER_IMPORTS', 'relevance', 'pii_findings', 'no_pii', 'toxicity_backend',
+           'toxicity', 'Unscorable', 'register_evaluator', 'aligned_path', 'aligned', 'threshold_of', 'registered',
            'check_evaluator', 'evaluate_call', 'monitor_evaluators', 'score_rows']
 
 # %% ../../nbs/13_evaluators.ipynb #e45bba34
@@ -172,11 +172,13 @@ def threshold_of(name: str, settings: Settings | None = None) -> float:
 
 PLUGINS = "jupyter_llmops.evaluators"  # the entry-point group through which installed packages (the kit's judge too) offer evaluators
 
+KIT_PLUGINS = {"judge": "jupyter_llmops.judge:_judge_evaluator"}  # the kit's own, found also where its package metadata is not installed (src/ on PYTHONPATH)
+
 @functools.cache
 def _offered() -> dict:
-    "The evaluators installed packages offer: {name: entry point} (read once a process)."
-    from importlib.metadata import entry_points
-    return {ep.name: ep for ep in entry_points(group=PLUGINS)}
+    "The evaluators installed packages offer: {name: entry point} (read once a process), the kit's own first."
+    from importlib.metadata import EntryPoint, entry_points
+    return {**{n: EntryPoint(n, v, PLUGINS) for n, v in KIT_PLUGINS.items()}, **{ep.name: ep for ep in entry_points(group=PLUGINS)}}
 
 def registered(name: str) -> bool:
     "Whether `name` is a built-in, registered or installed evaluator (an installed one is loaded and registered here)."
