@@ -186,10 +186,7 @@ class _SettingsMethods:
         return redact(KEYS[key].text(getattr(self, key)))
 
     def path(self, *parts) -> Path:
-        "A path under the home folder; a home that does not exist yet is made, owner-only (it holds questions, answers, indexed documents)."
-        if not self.home.is_dir():
-            try: self.home.mkdir(mode=0o700, parents=True, exist_ok=True)
-            except OSError: pass  # a home that cannot be made: the service that writes there says why
+        "A path under the home folder (which `load_settings` makes, owner-only, when it does not exist)."
         return self.home.joinpath(*parts)
 
     def updated(self, **values) -> "Settings":
@@ -318,6 +315,8 @@ def load_settings(start: str | Path | None = None, # folder to search for settin
     if not home.is_absolute(): home = (base or Path.cwd()) / home
     home = home.resolve()
     if home.exists() and not home.is_dir(): raise ConfigError(f"home {home} is not a folder ({src['home']})", hint="set home to a folder, or leave it unset (.llmops beside settings.ini)")
+    try: home.mkdir(mode=0o700, parents=True); home.chmod(0o700)  # made here, before any service makes it with the umask's mode: it holds questions, answers, documents
+    except OSError: pass  # there already, or it cannot be made: the service that writes there says why
     typed.update(home=home, tracking_uri=typed["tracking_uri"] or f"sqlite:///{home / 'mlflow.db'}",
                  jobs_db=typed["jobs_db"] or f"sqlite:///{home / 'jobs.db'}")
     for text, _ in raw.values(): remember_uri_secrets(str(text))  # an error quoting one decoded, or without its scheme, hides it too
