@@ -53,6 +53,10 @@ def model_fingerprint(spec: str, settings: Settings) -> str:
     _fps[spec] = (time.monotonic(), fp)
     return fp
 
+def _shown(model: str) -> str:
+    "A model spec as the cache stores it: a server's spec with any key in its URL masked; other specs (paths) as they are."
+    return redact(model) if model.startswith("openai:") else model
+
 def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settings: Settings):
     "(exact key fields, question text)."
     attrs = attrs or {}
@@ -62,7 +66,7 @@ def _key(model: str, msgs: list, max_tokens: int, pv, attrs: dict | None, settin
     rest = [m for i, m in enumerate(msgs) if i != last] + ([{"question_in": msgs[last]["content"]}] if attrs.get("llmops.question") else [])
     ctx = hashlib.sha256(json.dumps([rest, max_tokens], sort_keys=True, default=str).encode()).hexdigest()[:24]
     iname, _, iver = str(attrs.get("llmops.index_version", "")).partition("/")
-    return (redact(model), model_fingerprint(model, settings or load_settings()), pv[0] if pv else "", str(pv[1]) if pv else "", iname, iver, ctx), question  # a key in the spec's URL is never stored
+    return (_shown(model), model_fingerprint(model, settings or load_settings()), pv[0] if pv else "", str(pv[1]) if pv else "", iname, iver, ctx), question  # a key in the spec's URL is never stored
 
 # %% ../../nbs/14_cache.ipynb #3f5a0c01
 from .cache_verify import same_question  # the check after the nearest-neighbour match
@@ -91,7 +95,7 @@ class SemanticCache:
             except Exception: pass  # another process added it meanwhile
         self.db.execute("CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value REAL)")
         for (m,) in self.db.execute("SELECT DISTINCT model FROM entries").fetchall():  # entries of older kits kept a spec's URL key in clear
-            if redact(m) != m: self.db.execute("UPDATE entries SET model = ? WHERE model = ?", (redact(m), m))
+            if _shown(m) != m: self.db.execute("UPDATE entries SET model = ? WHERE model = ?", (_shown(m), m))
         self._lock, self._vecs, self._index = threading.RLock(), {}, OrderedDict()  # a key per retrieved context in `ask`
         self.settings = None  # set by cache_for; used to fingerprint models
 
