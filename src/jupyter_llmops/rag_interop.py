@@ -170,7 +170,7 @@ def import_llamaindex(name: str, persist_dir: str | Path, chunk_size: int = 200,
         raise UsageError(f"no persisted llama-index index in {d}", hint="give the folder of index.storage_context.persist(DIR): it holds docstore.json")
     docs = _documents(d)
     if not docs: raise UsageError(f"the llama-index index in {d} has no text nodes in its docstore")
-    stage = refuse_link(s.path("imports", rag.check_name(name, "index name")))  # its old files are deleted: never a link's target's
+    refuse_link(s.path("imports")); stage = refuse_link(s.path("imports", rag.check_name(name, "index name")))  # its old files are deleted: never a link's target's
     names = _file_names(list(docs))
     keep = set(names.values())
     with FileLock(s.path("imports", f".{name}.lock")):  # two imports into one index: the staging folder is one's, then the other's

@@ -92,7 +92,7 @@ def prune(d: Path, grace: float = GRACE):
     cur = current(d)
     v = d / "versions"
     for p in (v.iterdir() if v.is_dir() else []):
-        if p == cur: continue
+        if p == cur or p.is_symlink() or not re.fullmatch(r"\d+|\.building-\d+-\d+", p.name): continue  # only what builds make
         sup = p / ".superseded"
         never = p.name.startswith(".building-") or not sup.exists()  # a dead build's debris, or a version never pointed at
         if never or time.time() - sup.stat().st_mtime > grace: shutil.rmtree(p, ignore_errors=True)
@@ -105,7 +105,7 @@ def new_version(d: Path, grace: float = GRACE, timeout: float | None = None):
     "Hold the index's lock; yield (number, staging folder); on success publish it as the current version, then prune."
     d = Path(d)
     while True:
-        refuse_link(d); refuse_link(d / "versions")  # a planted link would aim the prune at another folder's contents
+        refuse_link(d / "versions")  # a planted link would aim the prune at another folder's contents (an index's own folder may be a link: to a bigger disk)
         (d / "versions").mkdir(parents=True, exist_ok=True)
         lock = FileLock(d / "lock")
         if not lock.acquire(timeout=timeout):
