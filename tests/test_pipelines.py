@@ -271,6 +271,9 @@ def test_schedule_commands(proj):
     local = s.next_run.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Paris"))
     assert shown.next_run == f"{s.next_run:%Y-%m-%d %H:%M} UTC ({local:%H:%M} Europe/Paris)" and local.hour == 2
     assert (shown.state, shown.timeout, shown.params) == ("active", "900 s", '{"k": 5}') and shown.next_run in ls._repr_html_()
+    dispatch(["schedule", "add", "no-limit", "ok.ipynb", "--cron", "0 3 * * *"])  # one without a timeout beside one with: blank, not "nan s"
+    assert dispatch(["schedule", "list"]).shown().set_index("name").timeout.to_dict() == {"nightly-eval": "900 s", "no-limit": ""}
+    dispatch(["schedule", "remove", "no-limit"])
     assert dispatch(["schedule", "pause", "nightly-eval"]).paused and dispatch(["schedule", "list"]).schedules[0].next_run is None
     assert not dispatch(["schedule", "resume", "nightly-eval"]).paused
     r = dispatch(["schedule", "run", "nightly-eval"])

@@ -293,9 +293,9 @@ class ScheduleList:
         "The table as its views show it: the next run in UTC and in the schedule's own zone, the state in words, blanks for none."
         from zoneinfo import ZoneInfo
         f = self.to_frame()
-        at = lambda x: "" if x.next_run is None else f"{x.next_run:%Y-%m-%d %H:%M} UTC" + ("" if x.tz == "UTC" else f" ({x.next_run.astimezone(ZoneInfo(x.tz)):%H:%M} {x.tz})")
-        f["next_run"], f["paused"] = [at(x) for x in self.schedules], ["paused" if p else "active" for p in f.paused]
-        f["timeout"] = ["" if t is None else f"{t:g} s" for t in f.timeout]
+        at = lambda t, tz: "" if t is None else f"{t:%Y-%m-%d %H:%M} UTC" + ("" if tz == "UTC" else f" ({t.astimezone(ZoneInfo(tz)):%H:%M} {tz})")
+        f["next_run"], f["paused"] = [at(x.next_run, x.tz) for x in self.schedules], ["paused" if p else "active" for p in f.paused]  # one tick each
+        f["timeout"] = ["" if x.timeout is None else f"{x.timeout:g} s" for x in self.schedules]  # the frame's column reads a missing one as NaN
         f["params"] = [json.dumps(p, ensure_ascii=False) if p else "" for p in f.params]
         return f.rename(columns={"paused": "state"})
 
