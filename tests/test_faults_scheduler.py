@@ -107,8 +107,9 @@ def test_remove_never_deletes_an_attempt_claimed_as_it_removes(db, proj, postgre
     url = f"sqlite:///{proj}/jobs.db" if db == "sqlite" else postgres.url("remove_race")
     store, claimed = JobStore(url), []
     _add(store, proj, "race")
-    def claim_first(conn, cursor, statement, *_):  # another connection's claim commits just before the remove's first write
-        if statement.lstrip().upper().startswith("DELETE") and not claimed: claimed.append(store.claim_tick("race", None, "other:1", 60))
+    def claim_first(conn, cursor, statement, *_):  # another connection's claim commits just before the remove's first statement that locks or writes
+        if (statement.lstrip().upper().startswith("DELETE") or "FOR UPDATE" in statement) and not claimed:  # PostgreSQL: the remove locks the schedule first
+            claimed.append(store.claim_tick("race", None, "other:1", 60))
     event.listen(store.engine, "before_cursor_execute", claim_first)
     try:
         with pytest.raises(ConflictError, match="'race' is running"): store.remove("race")

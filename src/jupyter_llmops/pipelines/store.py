@@ -253,9 +253,10 @@ class JobStore:
 
     def remove(self, name: str) -> Schedule:
         "Delete a schedule and its history; refused while an attempt runs (it would lose its record, and a schedule added again would overlap it)."
-        from sqlalchemy import exists
+        from sqlalchemy import exists, select
         s, r, sc = self.get(name), self.runs.c, self.schedules.c
         with self.engine.begin() as c:  # one statement checks and deletes: an attempt claimed between a check and a delete was deleted, running on
+            if self.engine.dialect.name == "postgresql": c.execute(select(sc.name).where(sc.name == name).with_for_update())  # claims of it in flight end first; the DELETE then sees them
             gone = c.execute(self.schedules.delete().where(sc.name == name, ~exists().where(r.schedule == name, r.status == "running"))).rowcount
             if gone: c.execute(self.runs.delete().where(r.schedule == name, r.status != "running"))
         if gone: return s
@@ -276,7 +277,7 @@ class JobStore:
         col = self.runs.c
         row = select(*[v if isinstance(v, ClauseElement) else cast(literal(v, col[k].type), col[k].type) for k, v in vals.items()])
         sc = self.schedules.c  # the pause is read by the statement that writes the row: a scheduler that saw the schedule
-        row = row.where(sc.name == name, *([sc.paused == False] if trigger == "cron" else []))  # active before a stop cannot start it after a pause
+        row = row.where(sc.name == name, *([sc.paused == False] if trigger == "cron" else [])).with_for_update(read=True, of=self.schedules)  # active before a stop cannot start it after a pause; PostgreSQL: a remove waits for it
         try:
             with self.engine.begin() as c:
                 return c.execute(self.runs.insert().from_select(list(vals), row).returning(col.id)).scalar()
@@ -364,10 +365,8 @@ class JobStore:
         "The status of the schedule's last finished attempt before row `before_id`."
         from sqlalchemy import select
         r = self.runs.c
-        with self.engine.connect() as c:
-            return c.execute(select(r.status).where(r.schedule == name, r.id != before_id, r.finished.is_not(None),
-                                                    r.status.in_(["succeeded", *FAILED]))
-                             .order_by(r.finished.desc()).limit(1)).scalar()
+        with self.engine.connect() as c: return c.execute(select(r.status).where(r.schedule == name, r.id != before_id, r.finished.is_not(None),
+                                                                   r.status.in_(["succeeded", *FAILED])).order_by(r.finished.desc()).limit(1)).scalar()
 
     def history(self, name: str, limit: int = 50) -> History:
         "The schedule's attempts, newest first."
