@@ -44,6 +44,7 @@ BUILD = textwrap.dedent('''
         note(ev="unlocked")
     rag_store.new_version = traced
     sources = [x for x in os.environ.get("SOURCES", "docs").split(",") if x]  # none: the last build's
+    note(ev="start")
     r = rag.build("kb", sources, settings=load_settings(), progress=False)
     note(ev="built", version=r.version)
 ''')
@@ -116,9 +117,11 @@ def test_a_rebuild_that_waited_takes_the_sources_of_the_build_it_waited_for(kb):
     proj, s = kb
     (proj / "docs2").mkdir(); (proj / "docs2" / "refunds.md").write_text("# Refunds\n\nRefunds are accepted within 30 days of purchase.\n")
     out_a, out_b = proj / "a.jsonl", proj / "b.jsonl"
-    a = _build(proj, "never", out_a, SLOW_EMBED="4", SOURCES="docs2")
+    a = _build(proj, "never", out_a, SLOW_EMBED="12", SOURCES="docs2")  # long enough for the second process to start and read its sources
     wait(lambda: any(n.get("ev") == "locked" for n in _notes(out_a)) or a.poll() is not None, 120, what="the first build to take the lock")
     b = _build(proj, "never", out_b, SOURCES="")
+    wait(lambda: _notes(out_b) or b.poll() is not None, 120, what="the second build to start")
+    assert not any(n["ev"] == "unlocked" for n in _notes(out_a)), "the first build ended before the second started: the test proves nothing"
     for p, o in ((a, out_a), (b, out_b)): assert p.wait(300) == 0, o.with_suffix(".err").read_text()[-2000:]
     assert rag.index_version("kb", s) == 3 and rag.load("kb", s).manifest["sources"] == ["docs2"]
     assert rag.query("kb", "how long can I ask for a refund?", k=1, settings=s).hits[0].source == "docs2/refunds.md"

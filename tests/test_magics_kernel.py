@@ -1,4 +1,5 @@
 "The %llmops magics on a real IPython kernel (ipykernel over ZeroMQ), as a user's notebook runs them."
+import html
 import pytest
 from conftest import HEAVY
 from kernel import project_kernel
@@ -103,6 +104,6 @@ def test_a_streamed_answer_shown_again_later_is_whole(kernel):
     r = k.run("%%llmops ask --max-tokens 12\nName a colour.")
     assert r.status == "ok" and r.stdout.strip()
     streamed = r.stdout.strip()
-    assert all(streamed not in d.get("text/plain", "") + d.get("text/html", "") for d in r.data)  # not printed twice
+    assert all(streamed not in d.get("text/plain", "") and html.escape(streamed) not in d.get("text/html", "") for d in r.data)  # not printed twice
     r = k.run("_")
-    assert r.status == "ok" and streamed in r.data[-1]["text/plain"] and streamed in r.data[-1]["text/html"]
+    assert r.status == "ok" and streamed in r.data[-1]["text/plain"] and html.escape(streamed) in r.data[-1]["text/html"]
