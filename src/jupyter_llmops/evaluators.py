@@ -170,9 +170,9 @@ def threshold_of(name: str, settings: Settings | None = None) -> float:
     if name not in EVALUATORS and (a := aligned(name, settings)) is not None: return a["model"].threshold
     return 0.5
 
-PLUGINS = "jupyter_llmops.evaluators"  # the entry-point group through which installed packages (the kit's judge too) offer evaluators
+PLUGINS = "jupyter_llmops.evaluators"  # the entry-point group through which installed packages offer evaluators
 
-KIT_PLUGINS = {"judge": "jupyter_llmops.judge:_judge_evaluator"}  # the kit's own, found also where its package metadata is not installed (src/ on PYTHONPATH)
+KIT_PLUGINS = {"judge": "jupyter_llmops.judge:_judge_evaluator"}  # the kit's own, in the same form (not in its package metadata: found also from src/ on PYTHONPATH)
 
 @functools.cache
 def _offered() -> dict:
