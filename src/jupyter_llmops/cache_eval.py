@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .cache import SemanticCache, same_question
 from .config import Settings, load_settings
-from .display import table_html
+from .display import percent, table_html
 from .errors import UsageError
 from .files import read_jsonl
 from .redaction import redact
@@ -47,7 +47,7 @@ class CacheEval:
         return float(np.interp(self.metrics["hit_rate"] if hit_rate is None else hit_rate, t.plain_hit_rate, t.plain_wrong_rate))
 
     def _repr_html_(self):
-        pct = lambda v, r: "" if v != v else f"{v:.1%}"  # rates in %, as the summary above says them
+        pct = lambda v, r: percent(v)  # rates in %, as the summary above says them
         num = lambda v, r: f"<b>{v:.2f}</b> (recommended)" if self.recommended is not None and abs(v - self.recommended) < 1e-9 else f"{v:.2f}"
         return f"<pre>{escape(repr(self))}</pre>" + table_html(self.table.to_dict("records"), render={
             "threshold": num, **{c: pct for c in self.table.columns if c.endswith("_rate")}, **{c: lambda v, r: f"{v:.2f}" for c in self.table.columns if c.endswith("_ms")}})

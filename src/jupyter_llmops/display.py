@@ -10,9 +10,9 @@ from html import escape
 from .redaction import redact
 
 # %% auto #0
-__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'diff_html', 'money',
-           'table_html', 'scrolled', 'number_text', 'styled', 'mark_terms', 'status_badge', 'ts', 'slug',
-           'register_view', 'make_view', 'register_display']
+__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'diff_html',
+           'percent', 'money', 'table_html', 'scrolled', 'number_text', 'styled', 'mark_terms', 'status_badge', 'ts',
+           'slug', 'register_view', 'make_view', 'register_display']
 
 # %% ../../nbs/04_display.ipynb #ea6e8175
 def figure(width: float = 6.0, height: float = 3.0):
@@ -56,6 +56,10 @@ def diff_html(a: list[str], b: list[str], title_a: str, title_b: str, wrap: int 
     t = difflib.HtmlDiff(wrapcolumn=wrap).make_table(a, b, escape(title_a), escape(title_b))  # difflib escapes the texts, not the titles
     t = re.sub("|".join(map(re.escape, _DIFF_STYLE)), lambda m: f'{m[0]} style="{_DIFF_STYLE[m[0]]}"', t)
     return f"<div style='overflow-x:auto'>{t}</div>"
+
+def percent(share) -> str:
+    "A share (0-1) as people read it, 65.6%; '' for none (None or NaN)."
+    return "" if share is None or share != share else f"{share:.1%}"
 
 def money(usd: float) -> str:
     "A cost as people read it: $0 for nothing, cents and below to six decimals, more to four (not $0.000000 for a free local call)."

@@ -10,7 +10,7 @@ from html import escape
 from .alerts import send_alerts
 from .calls import CallTable, typed
 from .config import Settings, load_settings
-from .display import figure, img_html, money, number_text, png_b64, scrolled, styled
+from .display import figure, img_html, money, number_text, percent, png_b64, scrolled, styled
 from .errors import UsageError
 from .evaluators import check_evaluator, monitor_evaluators, score_rows, threshold_of
 from .recorder import RECORDER, recorded_calls, since_ms
@@ -26,7 +26,7 @@ def shown_summary(summary):
     "The summary as its views show it: rates in %, costs in dollars, seconds said in the header, n/a where nothing was measured (no call with context)."
     out = summary.astype(object)
     for c in summary.columns:
-        f = (lambda v: f"{v:.1%}") if c.endswith("_rate") or c == "cost_share" else money if c.startswith("cost") else number_text
+        f = percent if c.endswith("_rate") or c == "cost_share" else money if c.startswith("cost") else number_text
         out[c] = ["n/a" if isinstance(v, float) and v != v else f(v) if isinstance(v, float) else v for v in summary[c]]
     return out.rename(columns={c: f"{c} (s)" for c in out.columns if c.startswith("latency")})
 

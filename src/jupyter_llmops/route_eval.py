@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
-from .display import figure, fig_png, img_html, table_html
+from .display import figure, fig_png, img_html, percent, table_html
 from .errors import UsageError
 from .redaction import redact
 from .route_train import (NO_GAP, ScoreTable, check_fraction, curve_point, oracle_curve, question_keys, read_scores,
@@ -97,7 +97,7 @@ class RouteEval:
 
     def _repr_html_(self):
         rows = self.table.rename_axis("policy").reset_index().to_dict("records") if self.table is not None else []  # not pandas' "index"
-        pct = lambda v, r: "" if v is None or v != v else f"{v:.1%}"  # shares of calls, as the text view says them
+        pct = lambda v, r: percent(v)  # shares of calls, as the text view says them
         return (f"<b>route {escape(self.route)}</b> ({escape(' -> '.join(self.models))})"
                 + table_html(rows, render={k: pct for k in ("cpt50", "cpt80", "strong_share_at_95", "share")},
                              headers={"strong_share_at_95": "strong share for 95%", "share": "strong share now"})
