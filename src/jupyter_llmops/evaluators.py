@@ -188,8 +188,12 @@ def registered(name: str) -> bool:
     return True
 
 def check_evaluator(name: str, settings: Settings | None = None, what: str = "evaluator") -> dict | None:
-    "`UsageError` unless `name` is a built-in, registered or installed (entry point) evaluator or an aligned one; the aligned one's spec."
-    if registered(name): return None
+    "`UsageError` unless `name` is a built-in, registered or installed (entry point) evaluator or an aligned one (not both); the aligned one's spec."
+    if registered(name):
+        if (p := aligned_path(name, settings)).exists():  # `eval align` refuses a known name; a package installed later takes it
+            raise UsageError(f"two evaluators are named {name!r}: an installed or registered one, and the one aligned in {p}",
+                             hint=f"align yours again under another name (eval align OTHER ...), then delete {p}")
+        return None
     if (spec := aligned(name, settings)) is None:
         known = ", ".join(dict.fromkeys([*EVALUATORS, *_offered()]))
         raise UsageError(f"unknown {what} {name!r}", hint=f"known: {known}; aligned ones come from `eval align NAME`")
