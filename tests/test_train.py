@@ -89,7 +89,7 @@ def test_cli_bad_data_is_a_usage_error(tmp_path):
     assert r.returncode == 2 and "no model at" in r.stderr and "nojudge" in r.stderr, r.stderr  # before any training
 
 
-def test_damaged_weights_an_empty_name_and_one_distill_prompt_are_refused_before_any_run(tmp_path, st):
+def test_damaged_weights_a_causal_judge_an_empty_name_and_one_distill_prompt_are_refused_before_any_run(tmp_path, st):
     # found by a probe: a truncated model.safetensors (as a judge: after the whole training) was "unexpected SafetensorError",
     # naming no file, after an MLflow run had started; --register '' trained and registered nothing; a single distill
     # prompt was trained on and "held out" at once
@@ -106,6 +106,8 @@ def test_damaged_weights_an_empty_name_and_one_distill_prompt_are_refused_before
     chats, prefs = _jsonl(tmp_path / "chats.jsonl", CHATS), _jsonl(tmp_path / "prefs.jsonl", PREFS)
     with pytest.raises(UsageError, match=f"{cut / 'model.safetensors'} is damaged"): sft(chats, model=f"hf:{cut}", settings=st, **FAST)
     with pytest.raises(UsageError, match=f"{cut / 'model.safetensors'} is damaged"): dpo(prefs, judge_model=f"hf:{cut}", settings=st, **FAST)
+    with pytest.raises(UsageError, match="local is not a reward model: as a judge it would score at random"):  # a causal LM loaded as a
+        dpo(prefs, judge_model="local", settings=st, **FAST)  # sequence classifier got a random head, quietly: the win rate was noise
     (cut / "model.safetensors").unlink()
     with pytest.raises(UsageError, match="holds no weights"): distill(_jsonl(tmp_path / "p.jsonl", PROMPTS), student=f"hf:{cut}", settings=st, **FAST)
     with pytest.raises(UsageError, match="--register '': MLflow's model registry refuses"): sft(chats, register_as="", settings=st, **FAST)

@@ -16,8 +16,8 @@ from ..display import figure, fig_png
 
 # %% auto #0
 __all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'check_options', 'torch_threads', 'sigterm_interrupts',
-           'cpu_allocator', 'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'check_weights', 'check_finite',
-           'save_model', 'register', 'param_count', 'folder_mb']
+           'cpu_allocator', 'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'check_weights', 'is_reward',
+           'judge_folder', 'check_finite', 'save_model', 'register', 'param_count', 'folder_mb']
 
 # %% ../../../nbs/31_train_core.ipynb #9982e1fe
 @dataclass
@@ -271,6 +271,15 @@ def check_weights(p: Path) -> Path:
             with safe_open(str(f), "pt") as h: h.keys()
         except Exception as e: raise UsageError(f"{f} is damaged ({str(e).splitlines()[0][:200]})", hint="save the model again, or copy the file whole") from None
     return p
+
+def is_reward(p: Path) -> bool:
+    "Whether the model folder `p` holds a sequence classifier (a reward model), by its config's architectures."
+    return "ForSequenceClassification" in " ".join(json.loads((Path(p) / "config.json").read_text()).get("architectures") or [])
+
+def judge_folder(spec: str, settings: Settings) -> Path:
+    "`model_folder(spec)`, or a `UsageError` when it is not a reward model (loaded as one, a causal LM gets a random head that scores noise)."
+    if is_reward(p := model_folder(spec, settings)): return p
+    raise UsageError(f"{spec} is not a reward model: as a judge it would score at random", hint="train one (train reward --data PAIRS --register NAME) and pass models:/NAME/VERSION")
 
 def _local_artifact_dir(mlflow) -> Path | None:
     from urllib.parse import urlparse, unquote

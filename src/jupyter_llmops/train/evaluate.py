@@ -8,6 +8,7 @@ import itertools, json, math, random, warnings
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import LLMOpsError, UsageError
+from .core import is_reward, judge_folder
 from .distill import _generate
 
 # %% auto #0
@@ -218,7 +219,7 @@ class TrainedModel:
         import torch
         from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
         from jupyter_llmops.models import quiet_load
-        self.reward = "ForSequenceClassification" in " ".join(json.loads((Path(path) / "config.json").read_text()).get("architectures") or [])
+        self.reward = is_reward(path)
         with quiet_load():
             cls = AutoModelForSequenceClassification if self.reward else AutoModelForCausalLM
             self.model, self.tok = cls.from_pretrained(path, dtype=torch.float32), AutoTokenizer.from_pretrained(path)
@@ -327,14 +328,8 @@ class HeldOut:
             from jupyter_llmops.evaluators import relevance
             q = lambda p: next((m["content"] for m in reversed(p) if m["role"] == "user"), "")
             return [relevance(q(p), a, self.settings) for p, a in zip(self.prompts, answers)]
-        if self._judge_model is None:
-            import torch
-            from transformers import AutoModelForSequenceClassification, AutoTokenizer
-            from jupyter_llmops.models import quiet_load
-            from jupyter_llmops.train.core import model_folder
-            d = str(model_folder(self.judge, self.settings or load_settings()))
-            with quiet_load(): self._judge_model = (AutoModelForSequenceClassification.from_pretrained(d, dtype=torch.float32), AutoTokenizer.from_pretrained(d))
-        m, jt = self._judge_model
+        if self._judge_model is None: self._judge_model = TrainedModel(str(judge_folder(self.judge, self.settings or load_settings())))
+        m, jt = self._judge_model.model, self._judge_model.tok
         return reward_scores(m, jt, [encode(jt, p, [{"role": "assistant", "content": a}], self.max_length) for p, a in zip(self.prompts, answers)])
 
     def _implicit(self, model, beta: float) -> list[float]:
