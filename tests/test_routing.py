@@ -313,10 +313,12 @@ def test_cache_hits_misses_and_invalidation(env, st):
     s = st.updated(cache="on", cache_threshold="0.85")
     cache_clear(s)
     miss = complete("What is the capital of Italy?", small, max_tokens=12, settings=s)
-    hit = complete("What is the capital of Italy?", small, max_tokens=12, settings=s)
-    para = complete("What's the capital city of Italy?", small, max_tokens=12, settings=s)
+    from unittest import mock
+    from jupyter_llmops import llm as llm_mod
+    with mock.patch.object(llm_mod, "_local", side_effect=AssertionError("a cache hit asked the model")):  # served without generating
+        hit = complete("What is the capital of Italy?", small, max_tokens=12, settings=s)
+        para = complete("What's the capital city of Italy?", small, max_tokens=12, settings=s)
     assert not miss.cached and hit.cached and para.cached and hit.text == miss.text and hit.cost == 0
-    assert hit.latency_s * 20 < miss.latency_s
     assert not complete("What is the capital of Italy?", small, max_tokens=13, settings=s).cached  # another max_tokens
     assert not complete("Name a large ocean.", small, max_tokens=12, settings=s).cached             # another meaning
     assert not complete("What is the capital of Italy?", small, max_tokens=12, temperature=0.7, settings=s).cached  # sampling
