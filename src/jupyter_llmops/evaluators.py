@@ -9,7 +9,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .embeddings import Embedder, reads_english
 from .errors import UsageError
-from .files import check_name
+from .files import NAME, check_name
 from .grounding import LogisticModel, groundedness, groundedness_detail, groundedness_model, sentences
 from .redaction import visible
 
@@ -190,7 +190,7 @@ def registered(name: str) -> bool:
 def check_evaluator(name: str, settings: Settings | None = None, what: str = "evaluator") -> dict | None:
     "`UsageError` unless `name` is a built-in, registered or installed (entry point) evaluator or an aligned one (not both); the aligned one's spec."
     if registered(name):
-        if (p := aligned_path(name, settings)).exists():  # `eval align` refuses a known name; a package installed later takes it
+        if NAME.fullmatch(name) and (p := aligned_path(name, settings)).exists():  # `eval align` refuses a known name; a package installed later takes it
             raise UsageError(f"two evaluators are named {name!r}: an installed or registered one, and the one aligned in {p}",
                              hint=f"align yours again under another name (eval align OTHER ...), then delete {p}")
         return None
