@@ -81,8 +81,8 @@ def test_silent_server_times_out_within_bounds(tmp_path):
     assert time.monotonic() - t < 15
 
 
-def test_password_in_tracking_uri_is_never_shown(tmp_path):
-    uri = "postgresql://mlflow:hunter2@127.0.0.1:1/db"
+@pytest.mark.parametrize("uri", ["postgresql://mlflow:hunter2@127.0.0.1:1/db", "postgresql://mlflow:hunter2@/db?host=/nonexistent"])  # host, socket
+def test_password_in_tracking_uri_is_never_shown(tmp_path, uri):
     r = run_cli("config", cwd=tmp_path, env={"LLMOPS_TRACKING_URI": uri})
     assert "hunter2" not in r.stdout and "mlflow:***@" in r.stdout
     r = run_cli("status", cwd=tmp_path, env={"LLMOPS_TRACKING_URI": uri})

@@ -14,7 +14,7 @@ __all__ = ['remember_secret', 'uri_secrets', 'remember_uri_secrets', 'redact', '
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
 # Each part has a bound, so that a try at each position costs a bounded number of steps and the whole is linear in the text: unbounded,
 # 40,000 letters took 8.7 s (a REST answer holding them froze the Jupyter server: `re` holds the GIL).
-_URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):(?P<pw>[^\s]{0,1024})@(?P<host>[^@/\s?#]{1,256}(?:[/?#\s]|$))", re.I)
+_URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):(?P<pw>[^\s]{0,1024})@(?P<host>[^@/\s?#]{0,256}(?:[/?#\s]|$))", re.I)  # no host: libpq's socket form `u:pw@/db?host=/run/postgresql`
 _SECRETS = [re.compile(p) for p in (
     r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
