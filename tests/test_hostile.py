@@ -433,6 +433,23 @@ def test_secrets_of_no_known_shape_stay_out_of_a_failed_run(st, tmp_path, webhoo
     assert webhook.got and "InvalidURL" in sinks["webhook"]
 
 
+def test_a_database_error_as_a_schedule_is_added_quotes_none_of_its_parameters(st, tmp_path):
+    "Found by the team-mode probe: PostgreSQL refused a row (a cron longer than its column) and SQLAlchemy's error quoted the INSERT's parameters, a schedule's API key among them, into --debug's traceback and the Jupyter server's log."
+    import sqlite3, traceback
+    from jupyter_llmops.pipelines import scheduler as S
+    from jupyter_llmops.redaction import redact
+    nbformat.write(LEAKY_NB, tmp_path / "leaky.ipynb")
+    S.add_schedule("first", str(tmp_path / "leaky.ipynb"), "0 3 * * *", settings=st)  # the database and its tables
+    with sqlite3.connect(S._store(st).engine.url.database) as db:  # a database that refuses the next row with an error of its own
+        db.execute("CREATE TRIGGER refuse BEFORE INSERT ON llmops_schedules BEGIN SELECT abs(-9223372036854775808); END")
+    params = {"openai_key": "Zq9RandomVal", "n": 3}  # (not on the line the traceback quotes)
+    with pytest.raises(Exception) as e:
+        S.add_schedule("second", str(tmp_path / "leaky.ipynb"), "0 3 * * *", params=params, settings=st)
+    text = "".join(traceback.format_exception(e.value))
+    assert "integer overflow" in text and "Zq9RandomVal" not in text, text
+    assert redact("the server said Zq9RandomVal") == "the server said ***"  # what this process says next hides it too
+
+
 def test_status_and_llm_show_settings_as_config_does(tmp_path):
     "`llmops status` and `llmops llm` printed the llm spec with its password or token (into notebooks when run as magics); a password in an https tracking URI without a port crashed every command with it in the message."
     proj = tmp_path / "p"; proj.mkdir()

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             if hasattr(res, "run_in_terminal"): res = HelpText(res.run_in_terminal())
         finally: _flush_calls()
     except LLMOpsError as e:
-        if debug: traceback.print_exc()
+        if debug: print(redact(traceback.format_exc()), end="", file=sys.stderr)
         print(f"llmops: {type(e).__name__}: {_cli_words(printable(redact(str(e))))}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return 143 if isinstance(e, _Terminated) else 130
     except BrokenPipeError: return _reader_gone()
     except Exception as e:
-        if debug: traceback.print_exc()
+        if debug: print(redact(traceback.format_exc()), end="", file=sys.stderr)  # secrets hidden there too
         first = (str(e).strip().splitlines() or [""])[0][:300]
         if "database is locked" in str(e):  # SQLite (MLflow's store, the kit's own files) held by another process's write: no bug, a wait
             print("llmops: a database is locked: another process is writing to it (an MLflow store, or one of the kit's files)\n"

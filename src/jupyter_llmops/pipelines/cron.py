@@ -16,6 +16,7 @@ __all__ = ['check_cron', 'next_tick', 'prev_tick']
 def check_cron(cron: str, tz: str = "UTC"):
     "Raise `UsageError` unless `cron` is a valid expression (5 fields, or 6 with seconds last) and `tz` a known time zone."
     from croniter import croniter
+    if len(cron) > 200: raise UsageError(f"cron expression of {len(cron)} characters: at most 200", hint='ranges and steps say it shorter: "0-59 * * * *", "*/5 9-17 * * 1-5"')
     if not croniter.is_valid(cron) or len(cron.split()) not in (5, 6):
         raise UsageError(f"bad cron expression {cron!r}", hint='five fields "min hour day month weekday", e.g. "0 2 * * *" (02:00 every day); a sixth field is seconds')
     try: ZoneInfo(tz)

@@ -311,7 +311,8 @@ def add_schedule(name: str, notebook: str, cron: str, tz: str = "UTC", params: d
                  timeout: float | None = None, executor: str = "local", settings: Settings | None = None,
                  cwd: str | None = None) -> Schedule: # the kernel's working folder; default the notebook's own
     "Add a schedule for `notebook` (found as `run` finds it); its kernel starts in `cwd`, else in the notebook's folder."
-    from jupyter_llmops.pipelines.runner import check_timeout, project_root, resolve_notebook
+    from jupyter_llmops.pipelines.runner import check_timeout, project_root, remember_secret, resolve_notebook, secret_values
+    for v in secret_values(params or {}): remember_secret(v)  # hidden in what this process says next: an error, a server's log
     s = settings or load_settings()
     if timeout is not None: check_timeout(timeout, s)  # finite, at most pipeline_max_timeout
     if cwd is not None and not Path(cwd).is_dir(): raise UsageError(f"--cwd {cwd}: no such folder")

@@ -179,7 +179,7 @@ def _engine(url: str):
             kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
         elif url.startswith("postgresql"): kw.update(connect_args={"connect_timeout": 10}, pool_pre_ping=True)  # seconds, not minutes; a restarted server's dead connections replaced
         if not url.startswith("sqlite") and "@" in (rest := url.split("//", 1)[-1].split("?")[0]) and any(c in rest.rsplit("@", 1)[0] for c in "@/"): raise UsageError(f"the jobs database URL {redact(url)} holds an @ or / in its user or password", hint="write them percent-encoded: @ as %40, / as %2F (: as %3A, % as %25)")
-        try: engine = create_engine(url, future=True, **kw)
+        try: engine = create_engine(url, future=True, hide_parameters=True, **kw)  # an error quotes no row: a schedule's secret parameters
         except Exception as e:
             raise UsageError(f"cannot open the jobs database {redact(url)}: {redact(str(e))}", hint="set jobs_db to a SQLAlchemy URL (sqlite:///... or postgresql+psycopg://...)") from None
         if url.startswith("sqlite"):
