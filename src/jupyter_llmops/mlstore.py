@@ -4,7 +4,7 @@
 
 # %% ../../nbs/08_mlstore.ipynb #6d54f09f
 from __future__ import annotations
-import json, os, socket, time, warnings
+import hashlib, json, os, socket, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 from .config import Settings, load_settings
@@ -152,14 +152,14 @@ def finish_run(run_id: str, status: str, # FINISHED | FAILED | KILLED
     be written is kept under `<home>/runs/.mlflow-pending/` and written by `finish_pending` (a notebook run's start calls
     it): a run is never left RUNNING for good. False, with a warning, when it was kept for later."""
     s = settings or load_settings()
-    rec = dict(tracking_uri=s.tracking_uri, run_id=run_id, status=status, metrics=dict(metrics or {}), tags=dict(tags or {}),
+    rec = dict(store=_store_of(s.tracking_uri), run_id=run_id, status=status, metrics=dict(metrics or {}), tags=dict(tags or {}),
                artifacts=[str(a) for a in artifacts])
     try: _finish(rec, s); unmark(run_id, s); return True
     except Exception as e:
         from jupyter_llmops.files import atomic_write
         try:
             _pending(s).mkdir(parents=True, exist_ok=True)
-            atomic_write(_pending(s) / f"{run_id}.json", json.dumps(rec)); unmark(run_id, s)
+            atomic_write(_pending(s) / f"{run_id}.json", json.dumps(rec), mode=0o600); unmark(run_id, s)
         except OSError as w:  # the disk that refused MLflow's write refuses this one too: `mark_open`'s record, if any, is what is left
             later = ("it is closed as FAILED by the first notebook run or tracked cell after this process ends" if _mark(s, run_id).exists()
                      else "it stays RUNNING until ended by hand (MlflowClient().set_terminated)")
@@ -169,6 +169,10 @@ def finish_run(run_id: str, status: str, # FINISHED | FAILED | KILLED
                              "by the next notebook run or tracked cell that reaches the tracking server"))
         return False
 
+def _store_of(uri: str) -> str:
+    "The tracking store a kept record is for, as a hash: the record holds no URI (nor the password in a team's)."
+    return hashlib.sha256(uri.encode()).hexdigest()
+
 def _mark(s: Settings, run_id: str) -> Path:
     return _pending(s) / f"{run_id}.open-{socket.gethostname()}-{os.getpid()}"
 
@@ -177,11 +181,11 @@ def mark_open(run_id: str, settings: Settings | None = None):
     killed, or its end and the record of it both refused by a full disk. The first `finish_pending` after this process
     ends writes it, if the run is still RUNNING then. Best effort: a disk full already keeps nothing."""
     s = settings or load_settings()
-    rec = dict(tracking_uri=s.tracking_uri, run_id=run_id, status="FAILED", metrics={}, artifacts=[], if_running=True,
+    rec = dict(store=_store_of(s.tracking_uri), run_id=run_id, status="FAILED", metrics={}, artifacts=[], if_running=True,
                tags={"llmops.error": "its process ended before it could close the run (killed, or its end could not be written: a full disk?)"})
     try:
         from jupyter_llmops.files import atomic_write
-        _pending(s).mkdir(parents=True, exist_ok=True); atomic_write(_mark(s, run_id), json.dumps(rec))
+        _pending(s).mkdir(parents=True, exist_ok=True); atomic_write(_mark(s, run_id), json.dumps(rec), mode=0o600)
     except OSError: pass
 
 def unmark(run_id: str, settings: Settings | None = None):
@@ -205,7 +209,7 @@ def finish_pending(settings: Settings | None = None) -> int:
         mine = f.with_name(f"{f.name}.{os.getpid()}")
         try: rec = json.loads(f.read_text()); os.rename(f, mine)  # claimed: another process finishing it too finds it gone
         except (OSError, ValueError): continue
-        if rec.get("tracking_uri") != s.tracking_uri: os.rename(mine, f); continue
+        if (rec.get("store") or _store_of(rec.get("tracking_uri") or "")) != _store_of(s.tracking_uri): os.rename(mine, f); continue  # older records: the URI
         try: _finish(rec, s)
         except Exception: os.rename(mine, f); break  # still down: the next run tries again
         mine.unlink(missing_ok=True); done += 1
