@@ -12,10 +12,20 @@ from typing import Iterator
 from .errors import UsageError, path_too_long
 
 # %% auto #0
-__all__ = ['SUFFIXES', 'SKIP_DIRS', 'find_files', 'Doc', 'read_text', 'read_doc', 'Chunk', 'Chunker']
+__all__ = ['SUFFIXES', 'MAX_FILE_BYTES', 'MAX_DOC_CHARS', 'SKIP_DIRS', 'shown_name', 'find_files', 'Doc', 'read_text', 'read_doc',
+           'Chunk', 'Chunker']
 
 # %% ../../nbs/22_rag_docs.ipynb #734777cb
 SUFFIXES = {".md", ".markdown", ".txt", ".rst", ".html", ".htm", ".py", ".ipynb", ".pdf"}
+MAX_FILE_BYTES = 256 * 2**20  # a bigger file is skipped unread: memory and time stay bounded on one bad file
+MAX_DOC_CHARS = 10_000_000  # about 5,000 pages: a file yielding more text (a PDF whose pages share one huge stream) is skipped
+
+def shown_name(name) -> str:
+    "A file's name as one line of output: a line break or escape in it written as \\n, \\x1b (a name cannot forge a line of the kit's)."
+    return repr(str(name))[1:-1]
+
+def _too_long(n: int) -> ValueError:
+    return ValueError(f"over {MAX_DOC_CHARS:,} characters of text ({n:,} read): split the file, or leave it out of the sources")
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints", ".llmops", ".pytest_cache"}
 
 def find_files(sources: list[str], root: str | Path | None = None,
@@ -121,30 +131,36 @@ def _text_doc(text: str, path: Path) -> Doc:
     return Doc(text, heads[0][1] if heads and path.suffix.lower() != ".py" else _stem(path), heads)
 
 class _HTML(HTMLParser):
+    "An HTML page's text, title and headings; a heading goes into the text as it is listed, its white space folded (one wrapped over lines is found)."
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.parts, self.heads, self.title, self._skip, self._in = [], [], "", 0, None
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style", "noscript"): self._skip += 1
-        elif tag in ("title", "h1", "h2", "h3", "h4"): self._in = (tag, len("".join(self.parts)), [])
+        elif tag in ("title", "h1", "h2", "h3", "h4"): self.end_heading(); self._in = (tag, [])
         if tag in ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "tr", "pre", "section", "article"): self.parts.append("\n")
+    def end_heading(self):
+        "Put the heading read so far into the text and the list (the title only in `title`): at its end tag, where another begins, at the end."
+        if self._in is None: return
+        (tag, got), self._in = self._in, None
+        t = " ".join("".join(got).split())
+        if tag == "title": self.title = t
+        elif t: self.heads.append(t); self.parts.append(t)
     def handle_endtag(self, tag):
         if tag in ("script", "style", "noscript"): self._skip = max(0, self._skip - 1)
-        elif self._in and tag == self._in[0]:
-            t = " ".join("".join(self._in[2]).split())
-            if tag == "title": self.title = t
-            elif t: self.heads.append((self._in[1], t))
-            self._in = None
+        elif self._in and tag == self._in[0]: self.end_heading()
         if tag in ("p", "div", "li", "h1", "h2", "h3", "h4", "tr", "pre", "section", "article"): self.parts.append("\n")
     def handle_data(self, data):
         if self._skip: return
-        if self._in: self._in[2].append(data)
-        if not (self._in and self._in[0] == "title"): self.parts.append(data)
+        if self._in: self._in[1].append(data)
+        else: self.parts.append(data)
 
 def _html_doc(raw: str, path: Path) -> Doc:
-    p = _HTML(); p.feed(raw); p.close()
+    p = _HTML(); p.feed(raw); p.close(); p.end_heading()
     text = re.sub(r"\n\s*\n+", "\n\n", "".join(p.parts)).strip("\n")
-    heads = [(text.find(h), h) for _, h in p.heads if text.find(h) >= 0]
+    heads, at = [], 0
+    for h in p.heads:  # in the text as listed, in order: one pass over it (a find from the start for each was quadratic)
+        if (i := text.find(h, at)) >= 0: heads.append((i, h)); at = i + len(h)
     return Doc(text, p.title or (heads[0][1] if heads else _stem(path)), heads)
 
 def _ipynb_doc(raw: str, path: Path) -> Doc:
@@ -153,8 +169,10 @@ def _ipynb_doc(raw: str, path: Path) -> Doc:
     if not isinstance(nb, dict) or not isinstance(nb.get("cells", []), list) or not all(isinstance(c, dict) for c in nb.get("cells", [])):
         raise ValueError("not a notebook (no list of cells)")
     parts, heads, pos = [], [], 0
-    for c in nb.get("cells", []):
-        src = "".join(c.get("source", [])) if isinstance(c.get("source"), list) else c.get("source", "")
+    for i, c in enumerate(nb.get("cells", []), 1):
+        src = c.get("source", "")
+        src = "".join(src) if isinstance(src, list) and all(isinstance(x, str) for x in src) else src
+        if not isinstance(src, str): raise ValueError(f"not a notebook (the source of cell {i} is not text)")
         if c.get("cell_type") not in ("markdown", "code") or not src.strip(): continue
         block = src if c["cell_type"] == "markdown" else f"```python\n{src}\n```"
         if c["cell_type"] == "markdown": heads += [(pos + m.start(), m.group(2).strip()) for m in _MD_HEAD.finditer(block)]
@@ -166,12 +184,13 @@ def _pdf_doc(path: Path, data: bytes | None = None) -> Doc:
     from pypdf import PdfReader
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # "EOF marker not found" on stderr: a damaged PDF is skipped, named, instead
     r = PdfReader(str(path) if data is None else io.BytesIO(data))
-    pages = [(pg.extract_text() or "").strip() for pg in r.pages]
-    text, heads, pos = "", [], 0
-    for i, t in enumerate(pages, 1):
-        if t: heads.append((len(text), f"page {i}")); text += t + "\n\n"
+    parts, heads, n = [], [], 0
+    for i, pg in enumerate(r.pages, 1):
+        if not (t := (pg.extract_text() or "").strip()): continue
+        if n + len(t) > MAX_DOC_CHARS: raise _too_long(n + len(t))  # pages may share one stream: read again for each
+        heads.append((n, f"page {i}")); parts.append(t); n += len(t) + 2
     title = (r.metadata.title if r.metadata and r.metadata.title else "") or _stem(path)
-    return Doc(text.strip(), title, heads)
+    return Doc("\n\n".join(parts), title, heads)
 
 def read_doc(path: str | Path, data: bytes | None = None) -> Doc: # data: the file's bytes, read already (what a build hashed)
     "Read one supported file; raise ValueError (unsupported) or OSError/UnicodeError (unreadable)."
@@ -180,6 +199,7 @@ def read_doc(path: str | Path, data: bytes | None = None) -> Doc: # data: the fi
     if suf not in SUFFIXES: raise ValueError(f"unsupported file type {suf or '(none)'}")
     if suf == ".pdf": return _pdf_doc(path, data)
     raw, note = read_text(path, data)
+    if len(raw) > MAX_DOC_CHARS: raise _too_long(len(raw))
     doc = _html_doc(raw, path) if suf in (".html", ".htm") else _ipynb_doc(raw, path) if suf == ".ipynb" else _text_doc(raw, path)
     doc.note = note
     return doc
@@ -201,14 +221,14 @@ class Chunk:
 
 # Runs of printable ASCII without a space: Chinese, Japanese and Thai write whole sentences without one (a probe found
 # 40-100% of their text dropped as "data" when any run of 40 non-spaces was)
-_LONG_RUN = re.compile(r"[!-~]{101,}")  # BERT's wordpiece reads a longer word as one [UNK]
+_LONG_RUN = re.compile(r"[^\s\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{101,}")  # BERT's wordpiece reads a longer word as one [UNK]; it splits Chinese characters (a Thai sentence, 'ä' * 10**5: one word)
 _BLOB = re.compile(r"[!-~]{200,}")  # an inline image, a key, a minified file: never text to retrieve
 _DATA_RUN = re.compile(r"[!-~]{40,}")  # no word is this long: a chunk of such runs is data (base64, a hash), not text
 
 class Chunker:
     "llama-index's SentenceSplitter, counting tokens with the embedding model's tokenizer, within its max length."
     HEAD_TOKENS = 24  # budget for the heading line
-    VERSION = 2  # how text is cut (in an index's manifest; a build re-cuts an older one's files): 2 keeps Chinese, Japanese, Thai text
+    VERSION = 3  # how text is cut (in an index's manifest; a build re-cuts an older one's files): 2 keeps Chinese, Japanese, Thai text; 3 cuts a long run of any script
 
     def __init__(self, tokenizer, max_seq_length: int, chunk_size: int = 200, overlap: int = 32):
         from llama_index.core.node_parser import SentenceSplitter
