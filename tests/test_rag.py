@@ -47,15 +47,21 @@ def corpus(tmp_path, monkeypatch):
 
 def test_every_format_is_read_and_queried(corpus):
     d, s = corpus
+    from jupyter_llmops.rag_docs import MAX_FILE_BYTES
     os.mkfifo(d / "pipe.md"); (d / "gone.md").symlink_to("deleted.md")  # never read (a FIFO would block the build for ever)
+    with open(d / "huge.txt", "wb") as f: f.truncate(MAX_FILE_BYTES + 1)  # sparse: skipped unread (memory stays bounded)
+    forged = d / "x\nllmops: index hb v99: 1000 files, 0 skipped.md"; forged.write_text("")  # a name that would print a line
     with pytest.warns(UserWarning) as w:
         b = rag.build("hb", ["handbook"], settings=s, progress=False)
     said = [str(x.message) for x in w]
     assert "handbook/legacy.txt: not UTF-8: read as Windows-1252 (Latin-1)" in said and "skipped handbook/logo.md: ValueError: binary content (NUL bytes), not text" in said
-    (d / "pipe.md").unlink(); (d / "gone.md").unlink()
+    (d / "pipe.md").unlink(); (d / "gone.md").unlink(); (d / "huge.txt").unlink(); forged.unlink()
     assert b.files == 8 and b.run_id
     assert dict(b.skipped) == {"handbook/logo.md": "ValueError: binary content (NUL bytes), not text", "handbook/gone.md": "FileNotFoundError: No such file or directory",
-                               "handbook/pipe.md": "OSError: not a regular file (a FIFO, a socket or a device is never read)"}
+                               "handbook/pipe.md": "OSError: not a regular file (a FIFO, a socket or a device is never read)",
+                               "handbook/huge.txt": f"OSError: {MAX_FILE_BYTES + 1:,} bytes, over the {MAX_FILE_BYTES:,} a file may have (never read)",
+                               f"handbook/{forged.name}": "no text"}
+    assert "\n" not in repr(b) and "handbook/x\\nllmops: index hb v99" in repr(b)  # the name's line break shown, not printed
     for q, src in [("reset link e-mail", "handbook/account.md"), ("pay invoices by bank transfer", "handbook/billing.txt"),
                    ("restart after installer", "handbook/install.rst"), ("maintenance on Sundays", "handbook/status.html"),
                    ("retry connection to the API server", "handbook/client.py"), ("Shift+Enter run a cell", "handbook/notes/tour.ipynb"),

@@ -13,7 +13,7 @@ from .config import Settings, load_settings
 from .embeddings import Embedder, EmbeddingCache
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least, valid_text
 from .files import atomic_write, check_name
-from .rag_docs import Chunk, Chunker, find_files, read_doc
+from .rag_docs import MAX_FILE_BYTES, Chunk, Chunker, find_files, read_doc, shown_name
 from .rag_rank import LEXICAL, bm25_top, by_document, fuse, lexical_tokens, query_terms
 from . import rag_store
 
@@ -88,9 +88,9 @@ class BuildResult:
         s = (f"index {self.name} v{self.version}: {self.files} files, {self.chunks} chunks "
              f"({self.reread} files read, {self.embedded} chunks embedded, {self.reused} from cache) in {self.seconds:.1f} s")
         few = lambda xs, show: ", ".join(map(show, xs[:10])) + (f" and {len(xs) - 10} more" if len(xs) > 10 else "")
-        if self.removed: s += f"; removed {len(self.removed)} file(s): " + few(self.removed, str)
-        if self.skipped: s += f"; skipped {len(self.skipped)}: " + few(self.skipped, lambda x: f"{x[0]} ({x[1]})")
-        if self.ignored: s += f"; left out {len(self.ignored)}: " + few(self.ignored, lambda x: f"{x[0]} ({x[1]})")
+        if self.removed: s += f"; removed {len(self.removed)} file(s): " + few(self.removed, shown_name)  # a name's line break shown as \\n
+        if self.skipped: s += f"; skipped {len(self.skipped)}: " + few(self.skipped, lambda x: f"{shown_name(x[0])} ({x[1]})")
+        if self.ignored: s += f"; left out {len(self.ignored)}: " + few(self.ignored, lambda x: f"{shown_name(x[0])} ({x[1]})")
         return s
 
 def _plan(name: str, d: Path, sources: list[str], root) -> tuple:
@@ -129,7 +129,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
         manifest_files, skipped, vec_parts, pending, n_chunks, embedded, reused, reread, said = {}, [], [], [], 0, 0, 0, 0, []
         def skip(src, reason, say=True):  # named in the result; the first ten also as warnings while the build goes on
             skipped.append((src, reason))
-            if say and len(said) < 10: said.append(src); warnings.warn(f"skipped {src}: {reason}")
+            if say and len(said) < 10: said.append(src); warnings.warn(f"skipped {shown_name(src)}: {reason}")
         def flush():
             nonlocal embedded, reused
             if not pending: return
@@ -150,6 +150,7 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                 try:
                     st = path.stat()
                     if not stat.S_ISREG(st.st_mode): raise OSError("not a regular file (a FIFO, a socket or a device is never read)")
+                    if st.st_size > MAX_FILE_BYTES: raise OSError(f"{st.st_size:,} bytes, over the {MAX_FILE_BYTES:,} a file may have (never read)")
                 except OSError as e:  # a broken link, a file gone since the scan, a FIFO: skipped, named, as unreadable files are
                     skip(src, f"{type(e).__name__}: {e.strerror or e}"[:160]); continue
                 was = old.get("files", {}).get(src) if old else None
@@ -163,11 +164,10 @@ def build(name: str, sources: list[str], chunk_size: int = 200, overlap: int = 3
                         if was and was["sha256"] == sha and src in old_chunks: rows = old_chunks[src]
                         else:
                             doc = read_doc(path, data); reread += 1
-                            if doc.note: warnings.warn(f"{src}: {doc.note}")
+                            if doc.note and len(said) < 10: said.append(src); warnings.warn(f"{shown_name(src)}: {doc.note}")  # ten things said at most
                             rows = [dict(source=src, start=c.start, title=c.title, heading=c.heading, text=c.text) for c in chunker.chunks(doc)]
                     except Exception as e:  # unreadable or unsupported: skip it, say which, go on
-                        reason = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:160]
-                        skip(src, reason); continue
+                        skip(src, f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:160]); continue
                 if not rows: skip(src, "no text", say=False); continue
                 for r in rows:
                     r = {k: r[k] for k in ("source", "start", "title", "heading", "text")}
