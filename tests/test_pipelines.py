@@ -363,6 +363,19 @@ def test_pipeline_dag_glue_flows_downstream_and_independent_steps_run_in_paralle
     assert run.data.tags["llmops.pipeline"] == "flow" and run.data.params["k"] == "7"
 
 
+def test_a_pipeline_secret_handed_to_a_step_under_another_name_stays_hidden(proj):
+    "Found by the team-mode probe: `-p api_key X` given to a step as `x: '{{ params.api_key }}'` was written in clear to the step's output notebook, its HTML and MLflow params (a step's secrecy was judged on its own parameter's name)."
+    mknb(proj / "uses.ipynb", "import hashlib\nassert hashlib.sha256(x.encode()).hexdigest()[:16] == '0e3997efa841705f', 'wrong value'\nprint('got', x)", params="x = ''")
+    (proj / "secret.yaml").write_text("name: sec\nparams: {api_key: null}\nsteps:\n  one: {notebook: uses.ipynb, params: {x: '{{ params.api_key }}'}}\n")
+    r = dispatch(["run", "secret.yaml", "-p", "api_key", "Qw7PipeOnlyVal"])
+    step = r.steps["one"]
+    assert step.ok, step.error  # the notebook got the value
+    run = _mlflow_run(step.run_id)
+    sinks = {"notebook": Path(step.output_path).read_text(), "html": Path(step.html_path).read_text(), "mlflow": json.dumps(run.data.params)}
+    assert {k: "Qw7PipeOnlyVal" in v for k, v in sinks.items()} == {k: False for k in sinks}
+    assert run.data.params["x"] == "***" and "got ***" in sinks["notebook"]
+
+
 def _free_port(host: str = "127.0.0.1"):
     with socket.socket() as so:
         so.bind((host, 0)); return so.getsockname()[1]

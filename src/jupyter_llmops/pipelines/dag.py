@@ -4,14 +4,14 @@
 
 # %% ../../../nbs/38_pipelines_dag.ipynb #5ec1493c
 from __future__ import annotations
-import re, time
+import json, re, time
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
-from .params import param_name
-from ..redaction import redact
+from .params import param_name, secret_values
+from ..redaction import redact, remember_secret
 from .runner import RunResult, kill_kernel, project_root, resolve_notebook, shipped_path, status_badge, submit
 
 # %% auto #0
@@ -228,6 +228,9 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     root = Path(root or project_root(s))
     pl = load_pipeline(path, s, root, set(params or ()))
     pp = {**pl.params, **(params or {})}
+    pv = secret_values(pp)  # the pipeline's secrets: hidden in any step parameter that holds one, whatever its name
+    for v in pv: remember_secret(v)
+    held = lambda v: any(h in (v if isinstance(v, str) else json.dumps(v, default=str)) for h in pv)
     width = max(1, int(parallel or pl.parallel or s.pipeline_parallel))
     results, timings, running, t0 = {}, {}, {}, time.perf_counter()
     waiting, kernels = dict(pl.steps), {}  # kernels: each local step's, so that an interrupt can end it
@@ -241,7 +244,7 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
                 timings[n] = (time.time(), None)
                 try:
                     ps = render(st.params, results, pp)
-                    running[n] = submit(executor, s, st.notebook, params=ps, timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
+                    running[n] = submit(executor, s, st.notebook, params=ps, hide=[k for k, v in ps.items() if held(v)], timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
                                         cwd=root, log=log, tags={"llmops.pipeline": pl.name, "llmops.step": n},
                                         **({"kernel": kernels.setdefault(n, {})} if executor == "local" else {}))
                 except Exception as e:

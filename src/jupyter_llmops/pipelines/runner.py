@@ -263,7 +263,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             name: str | None = None, # names the output folder and the MLflow run; default the notebook's stem
             log: bool = True, # log an MLflow run
             experiment: str | None = None, cwd: str | Path | None = None, # the kernel's working folder (default: the notebook's; shipped ones: the project root)
-            tags: dict | None = None, html: bool = True, kernel_name: str = "python3",
+            tags: dict | None = None, html: bool = True, kernel_name: str = "python3", hide=(), # names of parameters secret whatever they look like
             stdout_file=None, # a file the cells' printed output is copied to live (e.g. sys.stdout)
             kernel: dict | None = None) -> RunResult: # shared with the caller: the kernel's `pid`; `on_start(pid)`; see `kill_kernel`
     "Execute notebook `path` with papermill under the deadline; keep output + HTML under `<home>/runs/`; log to MLflow."
@@ -274,10 +274,10 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     register_engine()  # papermill's, keeping at most pipeline_max_output_mb of outputs
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
-    secret = [k for k, v in params.items() if is_secret(k, v)]
-    hidden = secret_values(params)
+    secret = [k for k, v in params.items() if is_secret(k, v) or k in hide]  # hide: a pipeline's secret, handed to a step under another name
+    hidden = [*secret_values(params), *(v if isinstance(v, str) else json.dumps(v, default=str) for k, v in params.items() if k in hide)]
     for v in hidden: remember_secret(v)  # its error, log lines and alerts hide them too; its outputs too (`hidden`, below)
-    shown = shown_params(params)  # what the notebook, its metadata and MLflow see
+    shown = {k: ("***" if k in secret else v) for k, v in params.items()}  # what the notebook, its metadata and MLflow see (`shown_params`, and `hide`)
     env = {f"LLMOPS_SECRET_{i}": json.dumps(params[k]) for i, k in enumerate(secret)}  # as _with_secrets names them
     if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
     cwd = Path(cwd) if cwd else (project_root(s) if is_shipped(path) else path.parent)
@@ -367,7 +367,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
 def submit(executor: str, settings: Settings, *args, via=None, **kw): # via: dask, what runs `execute` on the worker (the scheduler's lease watch)
     "Start `execute(*args, **kw)` on `executor` (`local` = a thread of this process driving its own kernel, or `dask`): a future."
     if executor == "dask":  # secrets only where nobody reads them on the way (34_pipelines_cluster)
-        return dask_submit(settings, via or execute, *args, secret=[f"parameter {k}" for k, v in (kw.get("params") or {}).items() if is_secret(k, v)], **kw)
+        return dask_submit(settings, via or execute, *args, secret=[f"parameter {k}" for k, v in (kw.get("params") or {}).items() if is_secret(k, v) or k in kw.get("hide", ())], **kw)
     if executor == "local":
         from concurrent.futures import Future
         import_for_runs()  # here, before the threads: two runs (or a run and the caller) would import at once
