@@ -281,7 +281,7 @@ def list_prompts(settings: Settings | None = None):
     for name, (v, count, al) in _catalogue(s).items():
         rows.append(dict(name=name, latest=int(v.version) if v else None, versions=count,
                          aliases=", ".join(f"{a}={n}" for n in sorted(al) for a in sorted(al[n])),
-                         updated=ts(v.creation_timestamp if v else 0, "%Y-%m-%d %H:%M"), message=(v.commit_message or "") if v else ""))
+                         updated=ts(v.creation_timestamp if v else 0), message=(v.commit_message or "") if v else ""))
     return pd.DataFrame(rows, columns=["name", "latest", "versions", "aliases", "updated", "message"])
 
 def _hl(template: str) -> str:
@@ -349,7 +349,7 @@ def show(ref: str, settings: Settings | None = None, with_usage: bool = True) ->
     return view
 
 # %% ../../nbs/21_prompts.ipynb #0c21be27
-_UNSEEN = re.compile(r"[^\S \t\n]|[\u00ad\u200b-\u200f\u2060\ufeff]")  # whitespace but space, tab, newline; zero-width and soft hyphen
+_UNSEEN = re.compile(r"[^\S \t\n]|[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")  # whitespace but space, tab, newline; zero-width, soft hyphen, bidi controls (U+202E draws "evil corp" from "proc live")
 
 def diff_lines(a: str, b: str) -> tuple[list[str], list[str]]:
     """Two texts as lines for a diff, with what a reader cannot see shown, so that versions differing only there do not
