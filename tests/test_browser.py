@@ -291,3 +291,33 @@ def test_label_mode_saves_yes_and_no(page, lab):
     page.wait_for_function("() => document.querySelector('.jp-llmops-label-panel').innerText.includes('all 2 labelled')")
     labels = [json.loads(l) for l in (proj / ".llmops" / "feedback" / "lab" / "labels.jsonl").read_text().splitlines()]
     assert [(r["completion"], r["label"]) for r in labels] == [("MLOps puts models in production.", True), ("MLOps was invented in 1850 in Rome.", False)]
+
+
+def test_an_action_shows_its_result_while_another_section_is_slow(page, lab):
+    "Found by a probe: with MLflow slow to answer, Pause reused the refresh in flight, whose job list predated it: the row offered Pause for a minute, and a removed job stayed listed. Also: a U+202E in a name reversed the rest of its line."
+    _, proj, _ = lab
+    env = {**os.environ, "LLMOPS_HOME": str(proj / ".llmops")}
+    subprocess.run([str(BIN / "llmops"), "schedule", "add", "slowpause", "job.ipynb", "--cron", "0 3 * * *"], cwd=proj, env=env,
+                   check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-c", "import mlflow, sys; mlflow.set_tracking_uri(sys.argv[1]); mlflow.set_experiment('ui');"
+                    "mlflow.start_run(run_name=sys.argv[2]); mlflow.end_run()", f"sqlite:///{proj / '.llmops' / 'mlflow.db'}",
+                    "\u202eevil\u202c.exe"], check=True, capture_output=True, timeout=300)
+    open_sidebar(page)
+    page.click(".jp-llmops-refresh")
+    row = ".jp-llmops-jobs .jp-llmops-row[data-name='slowpause']"
+    page.wait_for_selector(f"{row} button[title='Pause']")
+    page.evaluate("""() => { const f = window.fetch; window.llmopsHeld = [];  // the runs section waits until released
+        window.fetch = (req, ...a) => String(req.url ?? req).includes('/llmops/api/runs') ? new Promise(r => window.llmopsHeld.push(() => r(f(req, ...a)))) : f(req, ...a);
+        window.llmopsRelease = () => { window.fetch = f; window.llmopsHeld.forEach(g => g()); }; }""")
+    try:
+        page.click(".jp-llmops-refresh")  # a refresh held in flight by the runs section
+        page.click(f"{row} button[title='Pause']")
+        page.wait_for_selector(f"{row} button[title='Resume']", timeout=60_000)  # before: after the runs answered
+    finally:
+        stamp = page.get_attribute("#jp-llmops-sidebar", "data-refreshed")
+        page.evaluate("() => window.llmopsRelease()")
+        page.wait_for_function(f"() => document.querySelector('#jp-llmops-sidebar').dataset.refreshed !== '{stamp}'", timeout=120_000)
+    page.click(".jp-llmops-refresh")
+    page.wait_for_selector(".jp-llmops-runs .jp-llmops-row[data-name='\u202eevil\u202c.exe']")
+    assert "⟨U+202E⟩evil⟨U+202C⟩.exe" in page.inner_text(".jp-llmops-runs")  # shown, not obeyed
+    subprocess.run([str(BIN / "llmops"), "schedule", "remove", "slowpause"], cwd=proj, env=env, check=True, capture_output=True, timeout=300)

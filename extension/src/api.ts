@@ -253,6 +253,9 @@ export interface IScheduleRequest {
   timeout?: number;
 }
 
+/** How long a call waits for the server's whole answer (a tracking store waits up to 30 s on a locked database). */
+const ANSWER_MS = 90_000;
+
 /** Call the API; resolve to its JSON, or reject with an ApiError. */
 export async function requestAPI<T>(
   path: string,
@@ -263,12 +266,18 @@ export async function requestAPI<T>(
   const qs = new URLSearchParams(query).toString();
   const url = URLExt.join(settings.baseUrl, 'llmops', 'api', path) + (qs ? `?${qs}` : '');
   let response: Response;
+  let text: string;
+  const abort = new AbortController(); // a server that never answers (stopped, hung) is said, not "refreshing…" for ever
+  const timer = window.setTimeout(() => abort.abort(), ANSWER_MS);
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(url, { ...init, signal: abort.signal }, settings);
+    text = await response.text();
   } catch (error) {
+    if (abort.signal.aborted) throw new ApiError(0, `the Jupyter server did not answer in ${ANSWER_MS / 1000} s`);
     throw new ApiError(0, `the Jupyter server cannot be reached: ${error}`);
+  } finally {
+    window.clearTimeout(timer);
   }
-  const text = await response.text();
   let data: unknown = text;
   try {
     data = text ? JSON.parse(text) : null;

@@ -1,11 +1,15 @@
 // DOM helpers shared by the widgets: elements, buttons, tables, status badges and small formatters.
 import { ApiError } from './api';
 
+/** Bidi embedding, override and isolate controls shown as `⟨U+202E⟩`: one in a name reversed the rest of its line. */
+export const visible = (text: string) =>
+  text.replace(/[\u202a-\u202e\u2066-\u2069]/g, c => `⟨U+${c.charCodeAt(0).toString(16).toUpperCase()}⟩`);
+
 /** Create an element with a class and text (data never goes through innerHTML). */
 export function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls = '', text = ''): HTMLElementTagNameMap[K] {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
-  if (text) e.textContent = text;
+  if (text) e.textContent = visible(text);
   return e;
 }
 
@@ -47,9 +51,9 @@ export function table<T extends object>(
     for (const c of cells(r)) {
       const td = el('td');
       if (typeof c !== 'string') td.appendChild(c);
-      else if ([...c].length <= CELL_CHARS) td.textContent = c;
+      else if ([...c].length <= CELL_CHARS) td.textContent = visible(c);
       else {
-        td.textContent = [...c].slice(0, CELL_CHARS - 1).join('') + '…'; // a 5,000-character run name is no 27,000 px list
+        td.textContent = visible([...c].slice(0, CELL_CHARS - 1).join('') + '…'); // a 5,000-character run name is no 27,000 px list
         td.title = c;
       }
       tr.appendChild(td);

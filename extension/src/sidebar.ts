@@ -99,6 +99,8 @@ export class LLMOpsSidebar extends Widget {
   private bodies = new Map<string, [ISection, HTMLElement]>();
   private timer: number | undefined;
   private refreshing: Promise<void> | null = null;
+  /** Each section's newest load: an older one that ends later (fetched before an action) does not replace it. */
+  private loads = new Map<string, number>();
 
   private sections(): ISection[] {
     return [
@@ -119,19 +121,7 @@ export class LLMOpsSidebar extends Widget {
     this.node.classList.add('jp-mod-refreshing');
     this.stamp.textContent = 'refreshing…';
     this.refreshing = (async () => {
-      await Promise.all(
-        [...this.bodies.values()].map(async ([s, body]) => {
-          let content: HTMLElement;
-          try {
-            content = await s.load();
-          } catch (e) {
-            content = el('div', 'jp-llmops-error', errorText(e));
-          }
-          const focus = this.focusKey(document.activeElement); // where it is as this section is rebuilt, not as the refresh began
-          body.replaceChildren(content);
-          if (focus && !this.node.contains(document.activeElement)) this.refocus(body, focus);
-        })
-      );
+      await Promise.all([...this.bodies.values()].map(([s, body]) => this.load(s, body)));
       this.stamp.textContent = new Date().toLocaleTimeString();
       this.node.dataset.refreshed = String(Date.now());
     })().finally(() => {
@@ -139,6 +129,22 @@ export class LLMOpsSidebar extends Widget {
       this.node.classList.remove('jp-mod-refreshing');
     });
     return this.refreshing;
+  }
+
+  /** Load section `s` into `body`, or its error; dropped when a newer load of it began meanwhile. */
+  private async load(s: ISection, body: HTMLElement): Promise<void> {
+    const seq = (this.loads.get(s.id) ?? 0) + 1;
+    this.loads.set(s.id, seq);
+    let content: HTMLElement;
+    try {
+      content = await s.load();
+    } catch (e) {
+      content = el('div', 'jp-llmops-error', errorText(e));
+    }
+    if (this.loads.get(s.id) !== seq) return;
+    const focus = this.focusKey(document.activeElement); // where it is as this section is rebuilt, not as the refresh began
+    body.replaceChildren(content);
+    if (focus && !this.node.contains(document.activeElement)) this.refocus(body, focus);
   }
 
   /** A control in a section's body as a key that outlives the rebuild: section, row name, kind and tooltip. */
@@ -216,9 +222,7 @@ export class LLMOpsSidebar extends Widget {
       })
     );
     if (rows.length > SHOWN_RUNS)
-      box.appendChild(
-        this.empty(`the newest ${SHOWN_RUNS} of ${rows.length} runs: %llmops runs (or the MLflow UI) lists them all`)
-      );
+      box.appendChild(this.empty(`the newest ${SHOWN_RUNS} runs: %llmops runs (or the MLflow UI) lists them all`));
     return box;
   }
 
@@ -320,7 +324,12 @@ export class LLMOpsSidebar extends Widget {
     if (m.rates.length) box.appendChild(rateChart(m.rates, m.evaluator));
     for (const a of m.alerts)
       box.appendChild(
-        el('div', 'jp-llmops-error', `ALERT ${a.group}: ${a.metric} ${num(a.value)} > ${num(a.threshold)}`)
+        // a value over its threshold that JSON cannot hold (null) is an infinite one: NaN is over no threshold
+        el(
+          'div',
+          'jp-llmops-error',
+          `ALERT ${a.group}: ${a.metric} ${a.value === null ? '∞' : num(a.value)} > ${num(a.threshold)}`
+        )
       );
     return box;
   }
@@ -331,7 +340,9 @@ export class LLMOpsSidebar extends Widget {
     } catch (e) {
       void showDialog({ title: 'LLMOps', body: errorText(e), buttons: [Dialog.okButton()] });
     }
-    await this.refresh();
+    // the jobs section reloaded on its own: a refresh in flight (a slow MLflow holding it) fetched the list before the action
+    const jobs = this.bodies.get('jobs');
+    await Promise.all([jobs ? this.load(...jobs) : null, this.refresh()]);
   }
 
   private async remove(name: string) {
