@@ -10,7 +10,7 @@ from .redaction import mask_url, remember_secret
 from .errors import LLMOpsError
 
 # %% auto #0
-__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'open_url', 'health']
+__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'open_url', 'health', 'db_answers']
 
 # %% ../../nbs/05_net.ipynb #92dc0526
 class InsecureDestination(LLMOpsError):
@@ -70,3 +70,20 @@ def health(uri: str, timeout: float = 5.0) -> str | None:
             return f"HTTP {r.status}"
     except urllib.error.HTTPError as e: return f"HTTP {e.code}"
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e: return str(getattr(e, "reason", e))  # a port that is not a number (InvalidURL)
+
+def db_answers(url: str, timeout: float = 5.0) -> str | None:
+    """None when the database server of a SQLAlchemy URL (postgresql://, mysql://) takes a connection within `timeout` s:
+    its TCP port, or libpq's socket file (`u:pw@/db?host=/run/postgresql&port=5433`, by default Debian's folder); else why
+    not. A URL this cannot read (several hosts) is not judged: None."""
+    import socket
+    from urllib.parse import parse_qs
+    try: u = urlsplit(url); host, port = u.hostname, u.port
+    except ValueError: return None
+    try:
+        if host: socket.create_connection((host, port or (3306 if u.scheme.startswith("mysql") else 5432)), timeout=timeout).close()
+        else:
+            q = parse_qs(u.query)
+            with socket.socket(socket.AF_UNIX) as sk:
+                sk.settimeout(timeout); sk.connect(f"{(q.get('host') or ['/var/run/postgresql'])[0]}/.s.PGSQL.{int((q.get('port') or [5432])[0])}")
+    except (OSError, ValueError) as e: return str(e)
+    return None

@@ -66,20 +66,9 @@ def _version(dist: str):
 
 def _answers(name: str, url: str) -> Asset:
     "Whether the server at `url` answers within 3 s: an MLflow server's `/health`, a database's TCP port."
-    import socket
-    from urllib.parse import parse_qs, urlsplit
-    from jupyter_llmops.net import health
+    from jupyter_llmops.net import db_answers, health
     from jupyter_llmops.redaction import redact
-    if url.startswith(("http://", "https://")): why = health(url, 3)
-    else:
-        try:
-            u, why = urlsplit(url), None
-            if u.hostname: socket.create_connection((u.hostname, u.port or 5432), timeout=3).close()
-            else:  # libpq's socket form (`u:pw@/db?host=/run/postgresql&port=5433`): its socket file in that folder, by default Debian's
-                q = parse_qs(u.query)
-                with socket.socket(socket.AF_UNIX) as sk:
-                    sk.settimeout(3); sk.connect(f"{(q.get('host') or ['/var/run/postgresql'])[0]}/.s.PGSQL.{int((q.get('port') or [5432])[0])}")
-        except (OSError, ValueError) as e: why = str(e)
+    why = health(url, 3) if url.startswith(("http://", "https://")) else db_answers(url, 3)
     return Asset(name, why is None, f"{redact(url)} answers" if why is None else f"{redact(url)} does not answer ({why[:120]})")
 
 def get_status(settings: Settings | None = None) -> Status:
