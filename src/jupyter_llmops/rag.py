@@ -281,7 +281,7 @@ class QueryResult:
     def __repr__(self):
         q = self.question if len(self.question) <= 300 else f"{self.question[:300]}… ({len(self.question):,} characters)"
         return "\n".join([f"{self.mode} search of {self.index!r}: {q}"] + ([
-            f"{h.rank}. [{h.score:.3f}] {repr(h.source)[1:-1]}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits] or ["(no chunk matched)"]))  # a file name's line break: no line of its own
+            f"{h.rank}. [{h.score:.3f}] {shown_name(h.source)}@{h.start} {h.heading or h.title}: {' '.join(h.text.split())[:100]}" for h in self.hits] or ["(no chunk matched)"]))  # a file name's line break: no line of its own
 
     def _repr_html_(self):
         from jupyter_llmops.display import mark_terms

@@ -4,13 +4,13 @@
 
 # %% ../../../nbs/38_pipelines_dag.ipynb #5ec1493c
 from __future__ import annotations
-import json, re, time
+import re, time
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
-from .params import param_name, secret_values
+from .params import param_name, param_text, secret_values
 from ..redaction import redact, remember_secret
 from .runner import RunResult, kill_kernel, project_root, resolve_notebook, shipped_path, status_badge, submit
 
@@ -230,7 +230,7 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     pp = {**pl.params, **(params or {})}
     pv = secret_values(pp)  # the pipeline's secrets: hidden in any step parameter that holds one, whatever its name
     for v in pv: remember_secret(v)
-    held = lambda v: any(h in (v if isinstance(v, str) else json.dumps(v, default=str)) for h in pv)
+    held = lambda v: any(h in param_text(v) for h in pv)
     width = max(1, int(parallel or pl.parallel or s.pipeline_parallel))
     results, timings, running, t0 = {}, {}, {}, time.perf_counter()
     waiting, kernels = dict(pl.steps), {}  # kernels: each local step's, so that an interrupt can end it

@@ -9,7 +9,7 @@ from ..errors import UsageError
 from ..redaction import redact, uri_secrets
 
 # %% auto #0
-__all__ = ['parse_value', 'param_name', 'is_secret', 'secret_values', 'shown_params', 'parse_params']
+__all__ = ['parse_value', 'param_name', 'is_secret', 'param_text', 'secret_values', 'shown_params', 'parse_params']
 
 # %% ../../../nbs/34_pipelines_params.ipynb #578f981c
 def parse_value(text: str):
@@ -38,23 +38,27 @@ def is_secret(name: str, value) -> bool:
     text = value if isinstance(value, str) else json.dumps(value, default=str) if isinstance(value, (list, tuple, dict)) else None
     return bool(_SECRET_NAME.search(name) or words & _SECRET_WORDS) or (text is not None and redact(text) != text)
 
-def secret_values(params: dict) -> list[str]:
+def param_text(value) -> str:
+    "A parameter's value as the text a run hides (a list or a mapping as JSON)."
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+def secret_values(params: dict, hide=()) -> list[str]: # hide: names of parameters secret whatever they look like (a pipeline's secret under another name)
     """The texts a run hides wherever it writes (its outputs, error, log lines, alerts): each secret parameter's value,
     whole when its name says it is a secret (a password, token, API or private key), else only when it looks random (a
     digit, or mixed case: `sort_key = created_at` is no secret, and hiding it hid a column's name), and the passwords and
     tokens of the URLs among them (an error quotes `pw@host`, not the whole URL)."""
     out = []
     for k, v in (params or {}).items():
-        if not is_secret(k, v): continue
-        text = v if isinstance(v, str) else json.dumps(v, default=str)
-        named = bool(_SECRET_NAME.search(k)) or bool({"token", "pwd", "bearer"} & _name_words(k))
+        if not (k in hide or is_secret(k, v)): continue
+        text = param_text(v)
+        named = k in hide or bool(_SECRET_NAME.search(k)) or bool({"token", "pwd", "bearer"} & _name_words(k))
         if named or re.search(r"\d", text) or (re.search(r"[a-z]", text) and re.search(r"[A-Z]", text)): out.append(text)
         out += uri_secrets(text)
     return [v for v in dict.fromkeys(out) if len(v) >= 6]
 
-def shown_params(params: dict) -> dict:
-    "The parameters as they may be written down (a notebook, MLflow, a listing): each secret one `***`."
-    return {k: ("***" if is_secret(k, v) else v) for k, v in (params or {}).items()}
+def shown_params(params: dict, hide=()) -> dict:
+    "The parameters as they may be written down (a notebook, MLflow, a listing): each secret one (and each named in `hide`) `***`."
+    return {k: ("***" if k in hide or is_secret(k, v) else v) for k, v in (params or {}).items()}
 
 def parse_params(pairs) -> dict:
     "`[(KEY, VALUE), ...]` from `-p KEY VALUE` into typed parameters."

@@ -275,9 +275,9 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
     secret = [k for k, v in params.items() if is_secret(k, v) or k in hide]  # hide: a pipeline's secret, handed to a step under another name
-    hidden = [*secret_values(params), *(v if isinstance(v, str) else json.dumps(v, default=str) for k, v in params.items() if k in hide)]
+    hidden = secret_values(params, hide)
     for v in hidden: remember_secret(v)  # its error, log lines and alerts hide them too; its outputs too (`hidden`, below)
-    shown = {k: ("***" if k in secret else v) for k, v in params.items()}  # what the notebook, its metadata and MLflow see (`shown_params`, and `hide`)
+    shown = shown_params(params, hide)  # what the notebook, its metadata and MLflow see
     env = {f"LLMOPS_SECRET_{i}": json.dumps(params[k]) for i, k in enumerate(secret)}  # as _with_secrets names them
     if s.file and "LLMOPS_SETTINGS" not in os.environ: env["LLMOPS_SETTINGS"] = str(s.file)  # the run's settings, wherever it starts
     cwd = Path(cwd) if cwd else (project_root(s) if is_shipped(path) else path.parent)
