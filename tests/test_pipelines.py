@@ -364,16 +364,24 @@ def test_pipeline_dag_glue_flows_downstream_and_independent_steps_run_in_paralle
 
 
 def test_a_pipeline_secret_handed_to_a_step_under_another_name_stays_hidden(proj):
-    "Found by the team-mode probe: `-p api_key X` given to a step as `x: '{{ params.api_key }}'` was written in clear to the step's output notebook, its HTML and MLflow params (a step's secrecy was judged on its own parameter's name)."
+    """Found by the team-mode probe: `-p api_key X` given to a step as `x: '{{ params.api_key }}'` was written in clear to the
+    step's output notebook, its HTML and MLflow params (a step's secrecy was judged on its own parameter's name). Found by
+    the review after it: inside a longer text ('Bearer ...') or a mapping (printed as Python writes it, not as JSON) the
+    outputs still showed the key, and a password under six characters was written down in clear."""
     mknb(proj / "uses.ipynb", "import hashlib\nassert hashlib.sha256(x.encode()).hexdigest()[:16] == '0e3997efa841705f', 'wrong value'\nprint('got', x)", params="x = ''")
-    (proj / "secret.yaml").write_text("name: sec\nparams: {api_key: null}\nsteps:\n  one: {notebook: uses.ipynb, params: {x: '{{ params.api_key }}'}}\n")
-    r = dispatch(["run", "secret.yaml", "-p", "api_key", "Qw7PipeOnlyVal"])
-    step = r.steps["one"]
-    assert step.ok, step.error  # the notebook got the value
-    run = _mlflow_run(step.run_id)
-    sinks = {"notebook": Path(step.output_path).read_text(), "html": Path(step.html_path).read_text(), "mlflow": json.dumps(run.data.params)}
-    assert {k: "Qw7PipeOnlyVal" in v for k, v in sinks.items()} == {k: False for k in sinks}
-    assert run.data.params["x"] == "***" and "got ***" in sinks["notebook"]
+    mknb(proj / "composes.ipynb", "print('token', hdr.split()[1])\nprint('auth', auth)\nassert pw == 'hun7X'", params="hdr = ''\nauth = {}\npw = ''")
+    (proj / "secret.yaml").write_text("name: sec\nparams: {api_key: null, password: null}\nsteps:\n  one: {notebook: uses.ipynb, params: {x: '{{ params.api_key }}'}}\n"
+                                      "  two: {notebook: composes.ipynb, params: {hdr: 'Bearer {{ params.api_key }}', auth: {key: '{{ params.api_key }}'}, pw: '{{ params.password }}'}}\n")
+    r = dispatch(["run", "secret.yaml", "-p", "api_key", "Qw7PipeOnlyVal", "-p", "password", "hun7X"])
+    for name, step in r.steps.items():
+        assert step.ok, step.error  # the notebooks got the values
+        run = _mlflow_run(step.run_id)
+        sinks = {"notebook": Path(step.output_path).read_text(), "html": Path(step.html_path).read_text(), "mlflow": json.dumps(run.data.params)}
+        assert {k: "Qw7PipeOnlyVal" in v for k, v in sinks.items()} == {k: False for k in sinks}, name
+        assert set(run.data.params.values()) == {"***"}, name
+    assert "got ***" in Path(r.steps["one"].output_path).read_text()
+    two = Path(r.steps["two"].output_path).read_text()
+    assert "token ***" in two and "auth {'key': '***'}" in two and 'pw = \\"***\\"' in two
 
 
 def _free_port(host: str = "127.0.0.1"):

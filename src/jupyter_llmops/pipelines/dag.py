@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
-from .params import param_name, param_text, secret_values
+from .params import is_secret, param_name, param_text, secret_values
 from ..redaction import redact, remember_secret
 from .runner import RunResult, kill_kernel, project_root, resolve_notebook, shipped_path, status_badge, submit
 
@@ -230,7 +230,8 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     pp = {**pl.params, **(params or {})}
     pv = secret_values(pp)  # the pipeline's secrets: hidden in any step parameter that holds one, whatever its name
     for v in pv: remember_secret(v)
-    held = lambda v: any(h in param_text(v) for h in pv)
+    sk = {k for k, v in pp.items() if is_secret(k, v)}  # and in any that names one (a password too short to look for)
+    held = lambda v, tpl: any(h in param_text(v) for h in pv) or any(src == "params" and k in sk for src, k in _refs(tpl))
     width = max(1, int(parallel or pl.parallel or s.pipeline_parallel))
     results, timings, running, t0 = {}, {}, {}, time.perf_counter()
     waiting, kernels = dict(pl.steps), {}  # kernels: each local step's, so that an interrupt can end it
@@ -244,7 +245,8 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
                 timings[n] = (time.time(), None)
                 try:
                     ps = render(st.params, results, pp)
-                    running[n] = submit(executor, s, st.notebook, params=ps, hide=[k for k, v in ps.items() if held(v)], timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
+                    running[n] = submit(executor, s, st.notebook, params=ps, hide=[k for k, v in ps.items() if held(v, st.params[k])],
+                                        hide_values=[h for h in pv if any(h in param_text(v) for v in ps.values())], timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
                                         cwd=root, log=log, tags={"llmops.pipeline": pl.name, "llmops.step": n},
                                         **({"kernel": kernels.setdefault(n, {})} if executor == "local" else {}))
                 except Exception as e:

@@ -42,17 +42,26 @@ def param_text(value) -> str:
     "A parameter's value as the text a run hides (a list or a mapping as JSON)."
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
+def _leaves(v) -> list[str]:
+    "The texts of the values inside a list or a mapping, at any depth."
+    if isinstance(v, dict): return [x for i in v.values() for x in _leaves(i)]
+    if isinstance(v, (list, tuple)): return [x for i in v for x in _leaves(i)]
+    return [param_text(v)]
+
 def secret_values(params: dict, hide=()) -> list[str]: # hide: names of parameters secret whatever they look like (a pipeline's secret under another name)
     """The texts a run hides wherever it writes (its outputs, error, log lines, alerts): each secret parameter's value,
     whole when its name says it is a secret (a password, token, API or private key), else only when it looks random (a
     digit, or mixed case: `sort_key = created_at` is no secret, and hiding it hid a column's name), and the passwords and
-    tokens of the URLs among them (an error quotes `pw@host`, not the whole URL)."""
+    tokens of the URLs among them (an error quotes `pw@host`, not the whole URL). In a list or a mapping, each value
+    inside too (all of them when the name says secret, else those the redaction hides): a notebook prints a dict as
+    Python writes it, `{'key': '...'}`, never as the JSON text."""
     out = []
     for k, v in (params or {}).items():
         if not (k in hide or is_secret(k, v)): continue
         text = param_text(v)
         named = k in hide or bool(_SECRET_NAME.search(k)) or bool({"token", "pwd", "bearer"} & _name_words(k))
         if named or re.search(r"\d", text) or (re.search(r"[a-z]", text) and re.search(r"[A-Z]", text)): out.append(text)
+        if isinstance(v, (list, tuple, dict)): out += [x for x in _leaves(v) if named or x not in redact(text)]
         out += uri_secrets(text)
     return [v for v in dict.fromkeys(out) if len(v) >= 6]
 

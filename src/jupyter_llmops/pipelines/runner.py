@@ -263,7 +263,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
             name: str | None = None, # names the output folder and the MLflow run; default the notebook's stem
             log: bool = True, # log an MLflow run
             experiment: str | None = None, cwd: str | Path | None = None, # the kernel's working folder (default: the notebook's; shipped ones: the project root)
-            tags: dict | None = None, html: bool = True, kernel_name: str = "python3", hide=(), # names of parameters secret whatever they look like
+            tags: dict | None = None, html: bool = True, kernel_name: str = "python3", hide=(), hide_values=(), # hide: names of parameters secret whatever they look like; hide_values: more texts to hide
             stdout_file=None, # a file the cells' printed output is copied to live (e.g. sys.stdout)
             kernel: dict | None = None) -> RunResult: # shared with the caller: the kernel's `pid`; `on_start(pid)`; see `kill_kernel`
     "Execute notebook `path` with papermill under the deadline; keep output + HTML under `<home>/runs/`; log to MLflow."
@@ -275,7 +275,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
     secret = [k for k, v in params.items() if is_secret(k, v) or k in hide]  # hide: a pipeline's secret, handed to a step under another name
-    hidden = secret_values(params, hide)
+    hidden = [*secret_values(params, hide), *hide_values]  # hide_values: a pipeline's secrets, inside a step's parameter ('Bearer {{ params.api_key }}')
     for v in hidden: remember_secret(v)  # its error, log lines and alerts hide them too; its outputs too (`hidden`, below)
     shown = shown_params(params, hide)  # what the notebook, its metadata and MLflow see
     env = {f"LLMOPS_SECRET_{i}": json.dumps(params[k]) for i, k in enumerate(secret)}  # as _with_secrets names them
