@@ -162,3 +162,32 @@ def test_a_session_of_prompt_aliases_keeps_the_versions_it_started_with(tmp_path
     (s.folder / "session.json").write_text(json.dumps(meta))
     with pytest.warns(UserWarning, match="'aliases' was started by an older kit, which kept no versions: it renders qa@champion and qa@challenger as they point now"):
         FeedbackSession("aliases", settings=st)
+
+
+def test_a_judgement_corrected_after_the_log_is_logged_again(tmp_path, monkeypatch):
+    """Found by the drift and feedback probe: a session judged to the end was logged to MLflow; a prompt judged again after
+    that (a supported correction: it keeps one pair) never reached MLflow, whose pairs and win counts stayed the old ones,
+    because the end-of-session log compared only the number of prompts judged."""
+    import mlflow
+    from jupyter_llmops.mlstore import connect
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"question {i}?"}) + "\n" for i in range(3)))
+    st = load_settings()
+    s = FeedbackSession("fix", prompts=data, models=["openai:a@http://127.0.0.1:9", "openai:b@http://127.0.0.1:9"], settings=st)
+    with open(s.folder / "answers.jsonl", "w") as f:  # both answers to every prompt, as if generated already
+        for i in range(3):
+            for side in (0, 1): f.write(json.dumps({"index": i, "side": side, "source": s.sources[side], "text": f"answer {side} to {i}"}) + "\n")
+    for i in range(3): s.judge(i, "A")
+    first = s.log_if_needed()
+    assert s.log_if_needed() is None  # nothing new: not logged twice
+    again = FeedbackSession("fix", settings=st)  # the annotator comes back and corrects prompt 0
+    again.judge(0, "B")
+    second = again.log_if_needed()
+    assert second not in (None, first)
+    connect(st)
+    chosen = lambda run: [json.loads(x)["chosen"] for x in mlflow.artifacts.load_text(mlflow.get_run(run).info.artifact_uri + "/pairs.jsonl").splitlines()
+                          if json.loads(x)["index"] == 0]
+    assert len(chosen(first)) == len(chosen(second)) == 1 and chosen(first) != chosen(second)  # the corrected pair, alone
+    wins = lambda run: {k: v for k, v in mlflow.get_run(run).data.metrics.items() if k.startswith("wins.")}
+    assert wins(second) != wins(first) and sum(wins(second).values()) == sum(wins(first).values())  # one win moved to the other model

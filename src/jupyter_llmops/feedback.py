@@ -212,7 +212,7 @@ class FeedbackSession:
     def log_dataset(self, experiment: str | None = None) -> str:
         "Log the preference pairs to MLflow as a dataset (with the win counts); the run id."
         import pandas as pd
-        judged = self.progress[0]  # counted before the pairs are read: a judgement made meanwhile is logged next time
+        judged, made = self.progress[0], len(self._judged.value())  # counted before the pairs are read: a judgement made meanwhile is logged next time
         from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(self.settings)
         eid = ensure_experiment(experiment or self.settings.experiment, self.settings)
@@ -224,7 +224,7 @@ class FeedbackSession:
             if pairs:
                 mlflow.log_input(mlflow.data.from_pandas(pd.DataFrame(pairs), name=f"feedback-{self.name}"), context="feedback")
                 mlflow.log_text("".join(json.dumps(redacted(p), ensure_ascii=False) + "\n" for p in pairs), self.pairs_path.name)  # a prompt may quote a key
-        atomic_write(self.folder / "logged.json", json.dumps({"judged": judged, "run_id": run.info.run_id}))
+        atomic_write(self.folder / "logged.json", json.dumps({"judged": judged, "judgements": made, "run_id": run.info.run_id}))
         return run.info.run_id
 
     def __repr__(self):
@@ -250,9 +250,9 @@ class FeedbackSession:
         return f"{self.summary()}; pairs in {self.pairs_path}"
 
     def needs_log(self) -> bool:
-        "Whether judgements were made since the pairs were last logged to MLflow."
-        f = self.folder / "logged.json"
-        return self.progress[0] > (json.loads(f.read_text())["judged"] if f.is_file() else 0)
+        "Whether judgements were made since the pairs were last logged to MLflow: a prompt judged again too (it changes its pair)."
+        was = json.loads(f.read_text()) if (f := self.folder / "logged.json").is_file() else {}
+        return len(self._judged.value()) > was["judgements"] if "judgements" in was else self.progress[0] > was.get("judged", 0)  # an older log: prompts judged
 
 # %% ../../nbs/29_feedback.ipynb #a6b4fee0
 CRITERIA = {"grounded": "Is this answer supported by its context?", "correct": "Is this answer correct?",
