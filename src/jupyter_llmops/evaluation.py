@@ -39,6 +39,7 @@ def parse_mins(pairs: list[str]) -> dict[str, float]:
         k, sep, v = p.partition("=")
         try:
             if not sep or not k.strip(): raise ValueError
+            if k.strip() in out: raise UsageError(f"--min {k.strip()} is given twice ({out[k.strip()]:g} and {v.strip()}): which gate holds?", hint=f"give each metric once, e.g. --min {k.strip()}={max(out[k.strip()], float(v)):g}")
             out[k.strip()] = float(v)
             if not 0.0 <= out[k.strip()] <= 1.0: raise ValueError
         except ValueError: raise UsageError(f"bad --min {p!r}", hint="METRIC=VALUE with VALUE in [0, 1], e.g. --min groundedness=0.8 relevance=0.6") from None
