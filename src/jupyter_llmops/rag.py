@@ -385,7 +385,7 @@ def list_indexes(settings: Settings | None = None):
         try:
             m = read_manifest(_current(name, s))
             rows.append(dict(name=name, version=m["version"], files=m["counts"]["files"], chunks=m["counts"]["chunks"],
-                             index=m["index"], model=m["model"], built=m["built_at"]))
+                             index=m["index"], model=m["model"], built=m["built_at"].replace("T", " ").removesuffix("+00:00")))  # UTC, as every other listing writes a time
         except (RagIndexError, NotFoundError) as e:  # one damaged index is listed as damaged; the others are listed as usual
             rows.append(dict(name=name, version=None, files=None, chunks=None, index="damaged", model="", built="", problem=e.message))
     return pd.DataFrame(rows, columns=["name", "version", "files", "chunks", "index", "model", "built", "problem"]).fillna({"problem": ""})
