@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib, json, os, socket, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import urlsplit
 from .config import Settings, load_settings
 from .redaction import redact
 from .display import slug
@@ -61,9 +60,9 @@ def connect(settings: Settings | None = None):
         if uri not in _connected: check_server(uri)
     elif uri.startswith("sqlite:///"):
         os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
-    elif uri.startswith(("postgresql", "mysql")) and uri not in _connected and urlsplit(uri).hostname:  # (a socket's form: MLflow says)
-        from jupyter_llmops.net import db_answers
-        if why := db_answers(uri):  # MLflow's engine retries a server that is down for minutes, in a notebook cell
+    elif uri.startswith(("postgresql", "mysql")) and uri not in _connected:
+        from jupyter_llmops.net import db_address, db_answers
+        if db_address(uri) and (why := db_answers(uri)):  # only a URL whose address is plain; any other (several hosts, a socket): MLflow says  # MLflow's engine retries a server that is down for minutes, in a notebook cell
             raise TrackingUnavailable(f"the tracking database at {redact(uri)} does not answer ({why})",
                                       hint="start it (scripts/team-up.sh), or work locally: `%llmops config set tracking_uri \"\"`")
     import logging, mlflow

@@ -10,7 +10,8 @@ from .redaction import mask_url, remember_secret
 from .errors import LLMOpsError
 
 # %% auto #0
-__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'open_url', 'health', 'db_answers']
+__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'open_url', 'health', 'db_address',
+           'db_answers']
 
 # %% ../../nbs/05_net.ipynb #92dc0526
 class InsecureDestination(LLMOpsError):
@@ -70,6 +71,22 @@ def health(uri: str, timeout: float = 5.0) -> str | None:
             return f"HTTP {r.status}"
     except urllib.error.HTTPError as e: return f"HTTP {e.code}"
     except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e: return str(getattr(e, "reason", e))  # a port that is not a number (InvalidURL)
+
+_ADDRESS_KEYS = {"host", "hostaddr", "port", "service", "unix_socket", "unix_sock", "read_default_file", "read_default_group"}
+
+def db_address(url: str) -> tuple[str, int] | None:
+    """The one TCP (host, port) a database URL (postgresql://, mysql://) reaches, when its address is that simply; None
+    when it cannot be judged simply: several hosts (libpq tries each), an address in its query (libpq's host, hostaddr,
+    port or service; PyMySQL's unix_socket; an option file, which may name a socket), a host that is a socket folder
+    (`%2Frun%2F...`), libpq's PGHOSTADDR / PGPORT / PGSERVICE set, or MySQL's `localhost` (libmysqlclient's socket)."""
+    from urllib.parse import parse_qs
+    try: u = urlsplit(url); host, port = u.hostname, u.port
+    except ValueError: return None  # `h1:5432,h2:5432`
+    mysql = u.scheme.startswith("mysql")
+    if (not host or "," in host or "%" in host or _ADDRESS_KEYS & set(parse_qs(u.query, keep_blank_values=True))
+            or (not mysql and any(os.environ.get(v) for v in ("PGHOSTADDR", "PGSERVICE", "PGPORT" if port is None else "")))
+            or (mysql and host == "localhost" and u.scheme in ("mysql", "mysql+mysqldb"))): return None
+    return host, port or (3306 if mysql else 5432)
 
 def db_answers(url: str, timeout: float = 5.0) -> str | None:
     """None when the database server of a SQLAlchemy URL (postgresql://, mysql://) takes a connection within `timeout` s:
