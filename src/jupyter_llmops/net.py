@@ -88,19 +88,40 @@ def db_address(url: str) -> tuple[str, int] | None:
             or (mysql and host == "localhost" and u.scheme in ("mysql", "mysql+mysqldb"))): return None
     return host, port or (3306 if mysql else 5432)
 
+def _db_targets(url: str) -> list:
+    "Where the server of a database URL may be reached, as libpq (or PyMySQL) tries them: (host, port) pairs and socket files."
+    from urllib.parse import parse_qs, unquote
+    u = urlsplit(url); q = parse_qs(u.query)
+    mysql, split = u.scheme.startswith("mysql"), lambda vs: [x for v in vs for x in v.split(",")]
+    if mysql and q.get("unix_socket"): return [q["unix_socket"][0]]  # PyMySQL: the socket, whatever the host
+    # libpq: hostaddr over host, a query's over the URL's; SQLAlchemy's `?host=h1:5432&host=h2:5433` too
+    items, ports = split(q.get("hostaddr") or q.get("host") or []) or unquote(u.netloc.rpartition("@")[2]).split(","), split(q.get("port", []))
+    if len(ports) > 1 and len(ports) != len(items): raise ValueError(f"{len(items)} hosts but {len(ports)} ports")
+    out = []
+    for i, item in enumerate(items):
+        h, p = item, ""
+        if item.startswith("["): h, _, p = item[1:].partition("]"); p = p[1:]  # [::1]:5432
+        elif item.count(":") == 1: h, _, p = item.partition(":")
+        p = int(ports[i if len(ports) > 1 else 0] if ports else p or (3306 if mysql else 5432))
+        if h.startswith("/"): out.append(f"{h}/.s.PGSQL.{p}")  # a socket folder
+        elif h or mysql: out.append((h or "localhost", p))
+        else: out += [f"{d}/.s.PGSQL.{p}" for d in ("/var/run/postgresql", "/tmp")]  # libpq's default folder: Debian's, or upstream's
+    return out
+
 def db_answers(url: str, timeout: float = 5.0) -> str | None:
-    """None when the database server of a SQLAlchemy URL (postgresql://, mysql://) takes a connection within `timeout` s:
-    its TCP port, or libpq's socket file (`u:pw@/db?host=/run/postgresql&port=5433`, by default Debian's folder); else why
-    not. A URL this cannot read (several hosts) is not judged: None."""
+    """None when the database server of a SQLAlchemy URL (postgresql://, mysql://) takes a connection within `timeout` s
+    at any of its addresses: a host's TCP port (`@h1,h2:5433/db`, `?host=db.example.com`, `?hostaddr=`), a socket
+    file (`@/db?host=/run/postgresql&port=5433`; with no host, in /var/run/postgresql or /tmp; PyMySQL's `?unix_socket=`);
+    else why not (each address's reason)."""
     import socket
-    from urllib.parse import parse_qs
-    try: u = urlsplit(url); host, port = u.hostname, u.port
-    except ValueError: return None
-    try:
-        if host: socket.create_connection((host, port or (3306 if u.scheme.startswith("mysql") else 5432)), timeout=timeout).close()
-        else:
-            q = parse_qs(u.query)
-            with socket.socket(socket.AF_UNIX) as sk:
-                sk.settimeout(timeout); sk.connect(f"{(q.get('host') or ['/var/run/postgresql'])[0]}/.s.PGSQL.{int((q.get('port') or [5432])[0])}")
-    except (OSError, ValueError) as e: return str(e)
-    return None
+    try: targets = _db_targets(url)
+    except ValueError as e: return str(e)  # a port that is not a number
+    why = []
+    for t in targets:
+        try:
+            if isinstance(t, tuple): socket.create_connection(t, timeout=timeout).close()
+            else:
+                with socket.socket(socket.AF_UNIX) as sk: sk.settimeout(timeout); sk.connect(t)
+            return None
+        except OSError as e: why.append(str(e) if len(targets) == 1 else f"{t if isinstance(t, str) else '%s:%s' % t}: {e}")
+    return "; ".join(why)
