@@ -165,6 +165,28 @@ def test_evaluation_figures_a_probe_found_wrong(corpus):
         evaluate("hb", qa, k=2.5, settings=s)
 
 
+def test_the_text_bound_counts_text_not_saved_outputs_or_inline_images(corpus):
+    "A notebook of two short cells whose saved plot makes the file 10 MB (and a page with an inline image) is indexed; a text file over the bound is not."
+    d, s = corpus
+    from jupyter_llmops.rag_docs import MAX_DOC_CHARS
+    png = "iVBORw0KGgo" * (MAX_DOC_CHARS // 10)  # about 11 M characters of image data, as a few saved plots are
+    (d / "churn.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+        {"cell_type": "markdown", "metadata": {}, "source": "# Churn analysis\nWe plot customer churn by month."},
+        {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "monthly_churn.plot()",
+         "outputs": [{"output_type": "display_data", "metadata": {}, "data": {"image/png": png}}]}]}))
+    (d / "logo.html").write_text(f'<h1>Brand colours</h1><p>The teal logo is used on dark backgrounds.</p><img src="data:image/png;base64,{png}">')
+    (d / "dump.txt").write_text("y" * (MAX_DOC_CHARS + 1))
+    with pytest.warns(UserWarning):
+        b = rag.build("hb", ["handbook"], settings=s, progress=False)
+    assert dict(b.skipped)["handbook/dump.txt"] == f"ValueError: over {MAX_DOC_CHARS:,} characters of text ({MAX_DOC_CHARS + 1:,} read): split the file, or leave it out of the sources"
+    assert "handbook/churn.ipynb" not in dict(b.skipped) and "handbook/logo.html" not in dict(b.skipped)
+    for q, src, words in [("customer churn by month", "handbook/churn.ipynb", "We plot customer churn by month."),
+                          ("monthly_churn.plot", "handbook/churn.ipynb", "monthly_churn.plot()"),
+                          ("teal logo dark backgrounds", "handbook/logo.html", "The teal logo is used on dark backgrounds.")]:
+        hits = [h for h in rag.query("hb", q, k=3, mode="lexical", settings=s).hits if h.source == src]
+        assert hits and words in hits[0].text and "iVBOR" not in hits[0].text, (q, hits)
+
+
 def test_bad_input_and_damage(corpus, monkeypatch):
     d, s = corpus
     (d.parent / "empty").mkdir()

@@ -199,8 +199,11 @@ def read_doc(path: str | Path, data: bytes | None = None) -> Doc: # data: the fi
     if suf not in SUFFIXES: raise ValueError(f"unsupported file type {suf or '(none)'}")
     if suf == ".pdf": return _pdf_doc(path, data)
     raw, note = read_text(path, data)
-    if len(raw) > MAX_DOC_CHARS: raise _too_long(len(raw))
+    # the bound is on the text a file holds: a notebook's saved plots and a page's inline images or scripts are not text
+    # (the raw size has its own bound, MAX_FILE_BYTES); a plain text file is refused before any work on it
+    if suf not in (".html", ".htm", ".ipynb") and len(raw) > MAX_DOC_CHARS: raise _too_long(len(raw))
     doc = _html_doc(raw, path) if suf in (".html", ".htm") else _ipynb_doc(raw, path) if suf == ".ipynb" else _text_doc(raw, path)
+    if len(doc.text) > MAX_DOC_CHARS: raise _too_long(len(doc.text))
     doc.note = note
     return doc
 
