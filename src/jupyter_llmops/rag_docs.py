@@ -130,26 +130,43 @@ def _text_doc(text: str, path: Path) -> Doc:
         heads = [(m.start(), m.group(2)) for m in re.finditer(r"^(class|def)\s+(\w+)", text, re.M)]
     return Doc(text, heads[0][1] if heads and path.suffix.lower() != ".py" else _stem(path), heads)
 
+_HEADS = ("h1", "h2", "h3", "h4")
+_BLOCKS = {"p", "div", "li", "tr", "pre", "section", "article", "ul", "ol", "table", "blockquote", "dl", "dt", "dd", "hr",
+           "header", "footer", "nav", "main", "aside", "figure", "h5", "h6"}
+
 class _HTML(HTMLParser):
-    "An HTML page's text, title and headings; a heading goes into the text as it is listed, its white space folded (one wrapped over lines is found)."
+    """An HTML page's text, title and headings; a heading goes into the text as it is listed, its white space folded (one
+    wrapped over lines is found). A line break or block inside a heading is a space in it (`Getting<br>Started`); a
+    heading never closed ends where the first block inside it starts (what follows is text, not one glued heading)."""
     def __init__(self):
         super().__init__(convert_charrefs=True)
-        self.parts, self.heads, self.title, self._skip, self._in = [], [], "", 0, None
+        self.parts, self.heads, self.title, self._skip, self._in = [], [], "", 0, None  # _in: [tag, text read, where its first block starts]
+    def _break(self, block: bool):
+        "A line break in the text; inside a heading kept with it (white space in the heading), and its first block's start noted."
+        if self._in is None: self.parts.append("\n"); return
+        if block and self._in[2] is None: self._in[2] = len(self._in[1])
+        self._in[1].append("\n")
     def handle_starttag(self, tag, attrs):
         if tag in ("script", "style", "noscript"): self._skip += 1
-        elif tag in ("title", "h1", "h2", "h3", "h4"): self.end_heading(); self._in = (tag, [])
-        if tag in ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "tr", "pre", "section", "article"): self.parts.append("\n")
-    def end_heading(self):
-        "Put the heading read so far into the text and the list (the title only in `title`): at its end tag, where another begins, at the end."
+        elif tag == "title" or tag in _HEADS:
+            self.end_heading()
+            if tag != "title": self.parts.append("\n")
+            self._in = [tag, [], None]
+        elif tag in _BLOCKS or tag == "br": self._break(tag != "br")
+    def end_heading(self, closed: bool = False):
+        """Put the heading read so far into the text and the list (the title only in `title`): at its end tag (`closed`),
+        or, never closed, where another begins or the page ends: then only up to its first block, the rest is text."""
         if self._in is None: return
-        (tag, got), self._in = self._in, None
-        t = " ".join("".join(got).split())
+        (tag, got, cut), self._in = self._in, None
+        if closed or cut is None: cut = len(got)
+        t = " ".join("".join(got[:cut]).split())
         if tag == "title": self.title = t
         elif t: self.heads.append(t); self.parts.append(t)
+        self.parts += got[cut:]
     def handle_endtag(self, tag):
         if tag in ("script", "style", "noscript"): self._skip = max(0, self._skip - 1)
-        elif self._in and tag == self._in[0]: self.end_heading()
-        if tag in ("p", "div", "li", "h1", "h2", "h3", "h4", "tr", "pre", "section", "article"): self.parts.append("\n")
+        elif self._in and tag == self._in[0]: self.end_heading(closed=True)
+        if tag in _BLOCKS or tag in _HEADS: self._break(False)
     def handle_data(self, data):
         if self._skip: return
         if self._in: self._in[1].append(data)
