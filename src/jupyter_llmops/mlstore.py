@@ -200,8 +200,13 @@ def unmark(run_id: str, settings: Settings | None = None):
 
 def finish_pending(settings: Settings | None = None) -> int:
     "End the runs `finish_run` kept for this tracking store while it did not answer; how many. Stops at the first that fails again."
+    from jupyter_llmops.files import atomic_write
     s = settings or load_settings()
     done, d = 0, _pending(s)
+    for f in d.iterdir() if d.is_dir() else []:  # older versions' records held the URI (a team's password) in clear, mode 644
+        try:
+            if f.stat().st_mode & 0o077: os.chmod(f, 0o600)  # private at once, whichever store and process they are for
+        except OSError: pass
     for c in d.glob("*.json.*") if d.is_dir() else []:  # claimed by a process that died before it finished (SIGKILL): free again
         if pid_gone(c.suffix[1:]): c.rename(c.with_suffix(""))
     for m in d.glob("*.open-*") if d.is_dir() else []:  # `mark_open`'s records of processes that ended without closing their run
@@ -214,7 +219,11 @@ def finish_pending(settings: Settings | None = None) -> int:
         mine = f.with_name(f"{f.name}.{os.getpid()}")
         try: rec = json.loads(f.read_text()); os.rename(f, mine)  # claimed: another process finishing it too finds it gone
         except (OSError, ValueError): continue
-        if (rec.get("store") or _store_of(rec.get("tracking_uri") or "")) != _store_of(s.tracking_uri): os.rename(mine, f); continue  # older records: the URI
+        if "tracking_uri" in rec:  # an older version's: kept (another store's, or one still down) as the store's hash, not the URI
+            rec["store"] = _store_of(rec.pop("tracking_uri") or "")
+            try: atomic_write(mine, json.dumps(rec), mode=0o600)
+            except OSError: pass
+        if rec.get("store") != _store_of(s.tracking_uri): os.rename(mine, f); continue
         try: _finish(rec, s)
         except Exception: os.rename(mine, f); break  # still down: the next run tries again
         mine.unlink(missing_ok=True); done += 1
