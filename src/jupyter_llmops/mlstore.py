@@ -62,7 +62,7 @@ def connect(settings: Settings | None = None):
         os.makedirs(os.path.dirname(uri[len("sqlite:///"):]) or ".", exist_ok=True)
     elif uri.startswith(("postgresql", "mysql")) and uri not in _connected:
         from jupyter_llmops.net import db_address, db_answers
-        if db_address(uri) and (why := db_answers(uri)):  # only a URL whose address is plain; any other (several hosts, a socket): MLflow says  # MLflow's engine retries a server that is down for minutes, in a notebook cell
+        if db_address(uri) and (why := db_answers(uri)):  # MLflow's engine retries a server that is down for minutes, in a cell; an address not plain (hosts, a socket): MLflow says
             raise TrackingUnavailable(f"the tracking database at {redact(uri)} does not answer ({why})",
                                       hint="start it (scripts/team-up.sh), or work locally: `%llmops config set tracking_uri \"\"`")
     import logging, mlflow
