@@ -83,3 +83,19 @@ def test_magic_on_dataframes_in_the_namespace(tmp_path_factory):
         assert r.ename == "UsageError" and "neither a DataFrame" in r.evalue
     finally:
         k.close()
+
+
+def test_auto_weighs_a_small_current_batch_against_a_large_reference():
+    # probe r1: 50 current rows against 5,000 got Wasserstein's fixed threshold, 20 of 20 same-distribution batches "drift"
+    g = np.random.default_rng(7)
+    same = [column_drift(pd.Series(g.normal(100, 15, 5000), name="amount"), pd.Series(g.normal(100, 15, 50), name="amount"))
+            for _ in range(20)]
+    assert {r["test"] for r in same} == {"ks"} and sum(r["drift"] for r in same) <= 3
+    assert column_drift(pd.Series(g.normal(100, 15, 5000), name="a"), pd.Series(g.normal(115, 15, 50), name="a"))["drift"]
+    c = lambda n, p: pd.Series(g.choice(["a", "b", "c"], size=n, p=p), name="c")
+    same = [column_drift(c(5000, [.5, .3, .2]), c(50, [.5, .3, .2])) for _ in range(20)]
+    assert {r["test"] for r in same} == {"chi2"} and sum(r["drift"] for r in same) <= 3
+    assert column_drift(c(5000, [.5, .3, .2]), c(50, [.1, .2, .7]))["drift"]
+    # NaN rows do not count: 5,000 rows of which 4,990 missing on both sides are a small sample
+    nan = lambda n: pd.Series(np.r_[g.normal(0, 1, 10), [np.nan] * (n - 10)], name="n")
+    assert column_drift(nan(5000), nan(5000))["test"] == "ks"

@@ -99,11 +99,13 @@ def column_drift(ref, cur, test: str = "auto") -> dict:
     cat = is_categorical(ref)
     if not cat and not _numeric(cur):
         raise UsageError(f"{name}: numbers in the reference, {cur.dtype} values in the current data", hint="convert the column first, or leave it out with --columns")
-    if test == "auto": test = ("chi2" if len(ref) <= 1000 else "js") if cat else ("ks" if len(ref) <= 1000 else "wasserstein")
+    (n_r, n_c), (f_r, f_c) = (len(ref), len(cur)), (_finite(ref), _finite(cur))
+    if test == "auto":  # the smaller side's values decide: 50 current rows against 5,000 are a small sample
+        small = min(len(f_r), len(f_c)) <= DISTANCE_ROWS
+        test = ("chi2" if small else "js") if cat else ("ks" if small else "wasserstein")
     if test in ("ks", "wasserstein") and cat:
         why = " (whole numbers with at most 5 distinct values are categories)" if _numeric(ref) else ""
         raise UsageError(f"{name}: {test} compares numbers, and this column holds categories{why}", hint="use chi2, js or psi")
-    (n_r, n_c), (f_r, f_c) = (len(ref), len(cur)), (_finite(ref), _finite(cur))
     out = dict(column=name, test=test, statistic=float("nan"), p_value=None, threshold=THRESHOLDS[test], drift=False,
                missing_ref=1 - len(f_r) / max(n_r, 1), missing_cur=1 - len(f_c) / max(n_c, 1), note="")
     if f_r.empty or f_c.empty:  # a column gone empty is drift, not calm; empty on both sides, nothing to test
