@@ -99,3 +99,15 @@ def test_auto_weighs_a_small_current_batch_against_a_large_reference():
     # NaN rows do not count: 5,000 rows of which 4,990 missing on both sides are a small sample
     nan = lambda n: pd.Series(np.r_[g.normal(0, 1, 10), [np.nan] * (n - 10)], name="n")
     assert column_drift(nan(5000), nan(5000))["test"] == "ks"
+
+
+def test_psi_and_js_count_a_few_valued_number_column_by_value():
+    # probe r5: decile edges at the values themselves put 19.99 and 29.99 in one bin; two values scored 0 whatever moved
+    g = np.random.default_rng(0)
+    price = lambda p: pd.Series(g.choice([9.99, 19.99, 29.99], 5000, p=p), name="price")
+    ref, cur = price([.6, .3, .1]), price([.6, .05, .35])
+    assert [column_drift(ref, cur, t)["drift"] for t in ("psi", "js", "chi2")] == [True] * 3
+    assert psi(ref, cur, False) > 0.5 and not column_drift(ref, price([.6, .3, .1]), "psi")["drift"]
+    dose = pd.Series([0.5] * 1800 + [1.5] * 201, name="dose")
+    r = column_drift(dose, pd.Series([1.5] * 2001, name="dose"), "psi")
+    assert r["drift"] and r["statistic"] > 1

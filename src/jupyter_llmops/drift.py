@@ -13,9 +13,9 @@ from .errors import UsageError
 from .redaction import redact
 
 # %% auto #0
-__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'MISSING_SHIFT', 'ID_SHARE', 'DISTANCE_ROWS', 'HEATMAP_COLUMNS', 'QUESTION_SAMPLE',
-           'is_categorical', 'psi', 'column_drift', 'DriftReport', 'drift', 'log_report', 'read_frame', 'calls_window',
-           'traffic_drift']
+__all__ = ['TESTS', 'THRESHOLDS', 'EPS', 'MISSING_SHIFT', 'ID_SHARE', 'DISTANCE_ROWS', 'VALUE_BINS', 'HEATMAP_COLUMNS',
+           'QUESTION_SAMPLE', 'is_categorical', 'psi', 'column_drift', 'DriftReport', 'drift', 'log_report',
+           'read_frame', 'calls_window', 'traffic_drift']
 
 # %% ../../nbs/27_drift.ipynb #9567d40a
 TESTS = ("auto", "ks", "wasserstein", "chi2", "js", "psi")
@@ -24,6 +24,7 @@ EPS = 1e-4
 MISSING_SHIFT = 0.05  # a change in the share of missing values this large, and significant, is drift
 ID_SHARE = 0.5  # a text column with more distinct values than this share of its rows names things: not tested
 DISTANCE_ROWS = 1000  # under this many rows a side, a distance's fixed threshold mostly measures sampling noise
+VALUE_BINS = 10  # numbers with at most this many distinct values in the reference count by value, not in bins
 
 def _numeric(s) -> bool:
     import pandas as pd
@@ -56,8 +57,10 @@ def _counts(ref, cur, numeric: bool):
 
 def _binned(ref, cur):
     """Counts in the reference's decile bins, the outer ones open. When ties collapse them into one bin (a column
-    mostly one value), three bins: under the reference's minimum, within its range, above its maximum."""
+    mostly one value), three bins: under the reference's minimum, within its range, above its maximum. A reference of
+    few distinct values counts by value: its deciles are the values themselves, and the bins merged 19.99 with 29.99."""
     a, b = _finite(ref).astype(float).to_numpy(), _finite(cur).astype(float).to_numpy()
+    if len(np.unique(a)) <= VALUE_BINS: return _counts(ref, cur, True)
     q = np.unique(np.quantile(a, np.linspace(0, 1, 11)))
     edges = np.r_[-np.inf, q[1:-1], np.inf] if len(q) > 2 else np.r_[-np.inf, q[0], np.nextafter(q[-1], np.inf), np.inf]
     return np.histogram(a, edges)[0].astype(float), np.histogram(b, edges)[0].astype(float)
