@@ -111,3 +111,21 @@ def test_psi_and_js_count_a_few_valued_number_column_by_value():
     dose = pd.Series([0.5] * 1800 + [1.5] * 201, name="dose")
     r = column_drift(dose, pd.Series([1.5] * 2001, name="dose"), "psi")
     assert r["drift"] and r["statistic"] > 1
+
+
+def test_numbers_read_as_text_on_one_side_are_numbers_or_a_clear_error():
+    # probe r3: the same 1-5 ratings, text on one side (a stray cell) and floats on the other, were "drift, p=2e-165"
+    from jupyter_llmops.errors import UsageError
+    g = np.random.default_rng(0)
+    text, nums = pd.Series([str(v) for v in g.integers(1, 6, 400)], name="rating"), pd.Series(g.integers(1, 6, 400), name="rating").astype(float)
+    for a, b in ((text, nums), (nums, text), (pd.Series(["0.5", "1.25"] * 100, name="f"), pd.Series([0.5, 1.25] * 100, name="f"))):
+        r = column_drift(a, b)
+        assert r["p_value"] > 0.05 and not r["drift"], r  # compared as numbers: the ratings as categories, 0.5/1.25 by KS
+    assert drift(pd.DataFrame({"r": text}), pd.DataFrame({"r": text.astype(float) + 2}), log=False).columns.drift.tolist() == [True]
+    stray = pd.concat([text, pd.Series(["unknown"])], ignore_index=True).rename("rating")
+    for a, b, side in ((stray, nums, "the reference"), (nums, stray, "the current data")):
+        with pytest.raises(UsageError, match=f"rating: numbers in the .*; in {side}, 1 of 401 values are not numbers: 'unknown'") as e:
+            column_drift(a, b)
+        assert "na_values=['unknown']" in e.value.hint
+    with pytest.raises(UsageError, match="c: numbers in the current data, str values in the reference"):
+        column_drift(pd.Series(["a", "b"] * 50, name="c"), pd.Series([1.5, 2.5] * 50, name="c"))

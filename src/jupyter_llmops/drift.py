@@ -87,6 +87,23 @@ def _noise(r, c, stat, draws: int = 100) -> float:
         return stat(x, pool - x)
     return float(np.quantile([split() for _ in range(draws)], 0.95))
 
+def _as_numbers(ref, cur, name: str):
+    """A column of numbers on one side and text on the other (one stray cell makes pandas read a CSV column as text):
+    the text as numbers when every value parses, so "1" and 1.0 are one; else a UsageError naming what does not parse."""
+    import pandas as pd
+    num, text = (lambda s: _numeric(s) and not pd.api.types.is_bool_dtype(s)), (lambda s: pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s))
+    if not (num(ref) and text(cur) or text(ref) and num(cur)): return ref, cur
+    t, sides = (cur, ("reference", "current data")) if num(ref) else (ref, ("current data", "reference"))
+    v = t.dropna()
+    bad = v[pd.to_numeric(v, errors="coerce").isna()]
+    if bad.empty: return (ref, pd.to_numeric(cur, errors="coerce")) if num(ref) else (pd.to_numeric(ref, errors="coerce"), cur)
+    if len(bad) > 0.1 * len(v):  # text, not numbers with a few stray cells
+        raise UsageError(f"{name}: numbers in the {sides[0]}, {t.dtype} values in the {sides[1]}", hint="convert the column first, or leave it out with --columns")
+    odd = list(dict.fromkeys(redact(str(x)) for x in bad))
+    raise UsageError(f"{name}: numbers in the {sides[0]}; in the {sides[1]}, {len(bad)} of {len(v)} values are not numbers: "
+                     f"{', '.join(map(repr, odd[:5]))}{', ...' if len(odd) > 5 else ''}",
+                     hint=f"if they mean no value, read them as missing (pd.read_csv(..., na_values={odd[:5]!r})) or set them to NaN; or leave the column out with --columns")
+
 def column_drift(ref, cur, test: str = "auto") -> dict:
     """One column's test, statistic, p-value (None when the test has none), threshold and verdict, the share of values
     missing on each side, and a note when the verdict needs one."""
@@ -99,6 +116,7 @@ def column_drift(ref, cur, test: str = "auto") -> dict:
     if any(pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s) for s in (ref, cur)):
         raise UsageError(f"{name}: dates and times are not compared (a later window always holds later dates)",
                          hint="leave the column out (--columns), or compare a part of it: the hour, the weekday")
+    ref, cur = _as_numbers(ref, cur, name)
     cat = is_categorical(ref)
     if not cat and not _numeric(cur):
         raise UsageError(f"{name}: numbers in the reference, {cur.dtype} values in the current data", hint="convert the column first, or leave it out with --columns")
