@@ -129,3 +129,14 @@ def test_numbers_read_as_text_on_one_side_are_numbers_or_a_clear_error():
         assert "na_values=['unknown']" in e.value.hint
     with pytest.raises(UsageError, match="c: numbers in the current data, str values in the reference"):
         column_drift(pd.Series(["a", "b"] * 50, name="c"), pd.Series([1.5, 2.5] * 50, name="c"))
+
+
+def test_wasserstein_on_a_constant_reference_is_unit_free():
+    # probe r2: the reference's std of 0 fell back to 1.0, a raw distance: 0.01 -> 0.05 on every row (5x) was 0.04, no drift
+    const = lambda v, n=2000: pd.Series([v] * n, name="fee_rate")
+    r = column_drift(const(0.01), const(0.05))
+    assert r["test"] == "wasserstein" and r["drift"]
+    assert column_drift(const(10.5), const(52.5))["statistic"] == pytest.approx(r["statistic"])  # units do not matter
+    assert not column_drift(const(0.01), const(0.01))["drift"]
+    g = np.random.default_rng(1)
+    assert column_drift(const(0.01), pd.Series(0.01 + g.normal(0, 0.001, 2000), name="fee_rate"))["drift"]

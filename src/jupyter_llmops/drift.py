@@ -143,7 +143,8 @@ def column_drift(ref, cur, test: str = "auto") -> dict:
     p, note = None, ""
     if test in ("ks", "wasserstein"): a, b = f_r.astype(float), f_c.astype(float)
     if test == "ks": stat, p = stats.ks_2samp(a, b)
-    elif test == "wasserstein": stat = stats.wasserstein_distance(a, b) / (float(np.std(a)) or 1.0)
+    elif test == "wasserstein":  # a constant reference has no spread: both sides' together, in the column's units too (not 1.0: 0.01 -> 0.05 was 0.04, calm)
+        stat = stats.wasserstein_distance(a, b) / (float(np.std(a)) or float(np.std(np.r_[a, b])) or 1.0)
     elif test == "chi2": stat, p = (0.0, 1.0) if len(r) < 2 else stats.chi2_contingency(np.vstack([r, c]))[:2]
     else: stat = (_js if test == "js" else _psi)(r, c)
     thr = THRESHOLDS[test]
