@@ -140,3 +140,17 @@ def test_wasserstein_on_a_constant_reference_is_unit_free():
     assert not column_drift(const(0.01), const(0.01))["drift"]
     g = np.random.default_rng(1)
     assert column_drift(const(0.01), pd.Series(0.01 + g.normal(0, 0.001, 2000), name="fee_rate"))["drift"]
+
+
+def test_a_time_column_is_not_tested_unless_named():
+    # probe r4: one timestamp column refused the whole `%llmops drift ref cur`, where ids are marked "not tested"
+    from jupyter_llmops.errors import UsageError
+    g = np.random.default_rng(0)
+    frame = lambda start, mu: pd.DataFrame({"ts": pd.date_range(start, periods=300, freq="h"), "x": g.normal(mu, 1, 300),
+                                            "took": pd.to_timedelta(g.integers(1, 9, 300), unit="s")})
+    rep = drift(frame("2024-01-01", 0), frame("2024-02-01", 2), log=False)
+    rows = rep.columns.set_index("column")
+    assert rows.test.to_dict() == {"ts": "none", "x": "ks", "took": "none"} and rows.drift.to_dict() == {"ts": False, "x": True, "took": False}
+    assert rows.note["ts"].startswith("dates and times, not tested") and rep.share_drifted == 1.0
+    with pytest.raises(UsageError, match="ts: dates and times are not compared"):
+        drift(frame("2024-01-01", 0), frame("2024-02-01", 2), ["ts", "x"], log=False)

@@ -235,7 +235,12 @@ def drift(reference, current, columns: list[str] | str | None = None, test: str 
     if test in ("wasserstein", "js", "psi") and min(len(reference), len(current)) < DISTANCE_ROWS:
         warnings.warn(f"{test} on {min(len(reference), len(current))} rows: under {DISTANCE_ROWS} rows a side a fixed distance threshold "
                       f"mostly measures sampling noise; ks (numbers) and chi2 (categories) weigh the sample size")
-    rep = _report(pd.DataFrame([column_drift(reference[c], current[c], test) for c in cols]), len(reference), len(current))
+    dated = lambda c: any(pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s) for s in (reference[c], current[c]))
+    skip = lambda c: dict(column=redact(str(c)), test="none", statistic=float("nan"), p_value=None, threshold=float("nan"), drift=False,
+                          missing_ref=float(reference[c].isna().mean()), missing_cur=float(current[c].isna().mean()),
+                          note="dates and times, not tested: a later window always holds later dates")
+    rows = [skip(c) if not columns and dated(c) else column_drift(reference[c], current[c], test) for c in cols]  # a time column in every logged frame: not a refusal of the report
+    rep = _report(pd.DataFrame(rows), len(reference), len(current))
     if log: rep.run_id = log_report(rep, test, settings, names=names)
     return rep
 
