@@ -154,3 +154,14 @@ def test_a_time_column_is_not_tested_unless_named():
     assert rows.note["ts"].startswith("dates and times, not tested") and rep.share_drifted == 1.0
     with pytest.raises(UsageError, match="ts: dates and times are not compared"):
         drift(frame("2024-01-01", 0), frame("2024-02-01", 2), ["ts", "x"], log=False)
+
+
+def test_columns_named_as_text_find_integer_column_names():
+    # probe r4: `%llmops drift a b --columns 0` on frames from numpy arrays said "column(s) not in both frames: 0"
+    from jupyter_llmops.errors import UsageError
+    g = np.random.default_rng(0)
+    a, b = pd.DataFrame(g.normal(0, 1, (300, 3))), pd.DataFrame(g.normal(1, 1, (300, 3)))
+    rep = drift(a, b, ["0", "2"], log=False)
+    assert rep.columns.column.tolist() == ["0", "2"] and rep.columns.drift.tolist() == [True, True]
+    with pytest.raises(UsageError, match="not in both frames: 5"):
+        drift(a, b, ["5"], log=False)

@@ -220,6 +220,8 @@ def drift(reference, current, columns: list[str] | str | None = None, test: str 
     if not isinstance(reference, pd.DataFrame) or not isinstance(current, pd.DataFrame):
         raise UsageError("drift compares two pandas DataFrames")
     if isinstance(columns, str): columns = [columns]
+    if columns:  # names typed after --columns are text: "0" names the column 0 of a frame made from a numpy array
+        columns = [c if c in reference.columns else next((l for l in reference.columns if str(l) == str(c)), c) for c in columns]
     cols = list(dict.fromkeys(columns)) if columns else [c for c in reference.columns if c in current.columns]
     missing = [c for c in cols if c not in reference.columns or c not in current.columns]
     if missing: raise UsageError(f"column(s) not in both frames: {', '.join(redact(str(c)) for c in missing)}")
