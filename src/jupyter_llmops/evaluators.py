@@ -102,9 +102,10 @@ def toxicity(text: str, settings: Settings | None = None) -> float:
 
 # %% ../../nbs/13_evaluators.ipynb #c13c6a90
 class Unscorable(Exception):
-    "An evaluator could not score this call; `reason` says why, `final` whether trying again would not help."
-    def __init__(self, reason: str, final: bool = True):
-        super().__init__(reason); self.reason, self.final = reason, final
+    """An evaluator could not score this call; `reason` says why, `final` whether trying again would not help, `failed`
+    whether it failed (its judge's server down) rather than found that it does not apply."""
+    def __init__(self, reason: str, final: bool = True, failed: bool = False):
+        super().__init__(reason); self.reason, self.final, self.failed = reason, final, failed
 
 def _english(name: str, text, what: str = "this answer"):
     """`Unscorable` when `text` (or its passages) is not English (`embeddings.reads_english`): the groundedness model, the
@@ -200,8 +201,9 @@ def check_evaluator(name: str, settings: Settings | None = None, what: str = "ev
     return spec
 
 def evaluate_call(question: str, answer: str, context: list[str] | None = None, names: list[str] | None = None,
-                  settings: Settings | None = None, reasons: dict | None = None) -> dict:
-    "Every (or the named) evaluator's score of one call; None where an evaluator does not apply or cannot score (why: in `reasons`)."
+                  settings: Settings | None = None, reasons: dict | None = None, strict: bool = False) -> dict:
+    """Every (or the named) evaluator's score of one call; None where an evaluator does not apply or cannot score (why: in `reasons`).
+    `strict`: an evaluator that failed (`Unscorable(failed=True)`: its judge's server down) raises instead of scoring None."""
     out = {}
     question, answer = visible(question or ""), visible(answer or "")  # a zero-width space hid `id\u200biot` and a key
     context = [c for c in map(visible, context or []) if c.strip()]  # "" or "  " is no context, as [] is
@@ -212,6 +214,7 @@ def evaluate_call(question: str, answer: str, context: list[str] | None = None, 
             v = fn(question, answer, context or [], settings=settings) if fn else _run_aligned(spec, question, answer, context or [], settings)
             out[n] = None if v is None or not math.isfinite(float(v)) else max(0.0, min(1.0, float(v)))
         except Unscorable as e:
+            if strict and e.failed: raise
             out[n] = None
             if reasons is not None: reasons[n] = e.reason
     return out

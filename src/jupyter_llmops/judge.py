@@ -33,6 +33,7 @@ class Verdict:
     score: float | None
     method: str  # next-token | logprobs | word | none
     reason: str = ""
+    failed: bool = False  # no verdict because the judge could not be asked (its server failed, unreachable): not "does not apply"
 
 def judge_prompt(question: str, answer: str, context=None, reference: str | None = None, criterion: str = "grounded") -> str:
     "The yes/no question put to the judge."
@@ -89,17 +90,20 @@ def _openai(spec, msgs, timeout: float = 60, bindings=()) -> Verdict:
     var, key = bound_key(base, list(bindings))  # the key bound to this server, never sent in clear text elsewhere
     if key:
         try: check_destination(url, f"the API key in {var}")
-        except InsecureDestination as e: return Verdict(None, "none", e.message)
+        except InsecureDestination as e: return Verdict(None, "none", e.message, failed=True)
     body = dict(model=spec.name, messages=msgs, max_tokens=2, temperature=0, logprobs=True, top_logprobs=20)
     req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})})
     try:
         with open_url(req, timeout=timeout) as r: raw = r.read()
-    except urllib.error.HTTPError as e: return Verdict(None, "none", f"the server answered HTTP {e.code}")
-    except (urllib.error.URLError, TimeoutError, OSError) as e: return Verdict(None, "none", f"cannot reach {mask_url(url)}: {getattr(e, 'reason', e)}")
+    except urllib.error.HTTPError as e:
+        from jupyter_llmops.llm import _server_says  # its words: "maximum context length" says why, "HTTP 400" alone does not
+        says = _server_says(e)
+        return Verdict(None, "none", f"the server answered HTTP {e.code}" + (f": {says}" if says else ""), failed=True)
+    except (urllib.error.URLError, TimeoutError, OSError) as e: return Verdict(None, "none", f"cannot reach {mask_url(url)}: {getattr(e, 'reason', e)}", failed=True)
     try: data = json.loads(raw)  # the server's envelope (OpenAI's protocol), never the model's answer
-    except ValueError: return Verdict(None, "none", "the server's reply is not JSON")
+    except ValueError: return Verdict(None, "none", "the server's reply is not JSON", failed=True)
     ch = (data.get("choices") or [None])[0] if isinstance(data, dict) else None
-    if not isinstance(ch, dict): return Verdict(None, "none", "the server's reply has no choice")
+    if not isinstance(ch, dict): return Verdict(None, "none", "the server's reply has no choice", failed=True)
     try:
         top = ch["logprobs"]["content"][0]["top_logprobs"]
         v = _verdict(*_p_yes((t["token"], math.exp(t["logprob"])) for t in top if isinstance(t.get("logprob"), (int, float))), "logprobs")
@@ -116,7 +120,7 @@ def judge_verdict(question: str, answer: str, context=None, reference: str | Non
     spec = parse_spec(s.judge_llm or s.llm)
     if spec.kind == "route": spec = parse_spec(s.llm if s.judge_llm else "local")
     try: v = _openai(spec, msgs, bindings=s.openai_keys) if spec.kind == "openai" else _local(spec, msgs, s)
-    except Exception as e: v = Verdict(None, "none", f"{type(e).__name__}: {e}")
+    except Exception as e: v = Verdict(None, "none", f"{type(e).__name__}: {e}", failed=True)
     if v.score is not None and not math.isfinite(v.score): v = Verdict(None, v.method, "not a finite probability")
     return v
 
@@ -127,7 +131,7 @@ def judge(question: str, answer: str, context=None, reference: str | None = None
 
 def _judge_evaluator(question, answer, context, settings=None):
     v = judge_verdict(question, answer, context or None, None, "grounded" if context else "relevant", settings)
-    if v.score is None: raise Unscorable(f"judge: {v.reason}")
+    if v.score is None: raise Unscorable(f"judge: {v.reason}", final=not v.failed, failed=v.failed)  # a failed call is no "cannot score": asked again, it may
     return v.score
 
 register_evaluator("judge", _judge_evaluator)

@@ -86,7 +86,7 @@ def scorer(name: str, settings=None) -> Callable | None:
     if not registered(name) and aligned(name, settings) is None: return None
     def run(answer, case, completion=None, context=None, settings=None):
         why: dict = {}
-        v = evaluate_call(case.get("question", ""), answer, context or [], [name], settings, why)[name]
+        v = evaluate_call(case.get("question", ""), answer, context or [], [name], settings, why, strict=True)[name]  # a failure raises
         if v is None and name in why: run.reasons.append(why[name])  # said if it scores no case at all
         return v
     run.reasons = []
@@ -124,18 +124,22 @@ class EvalResult:
     run_id: str = ""
     promoted: str | None = None
     tied: bool = False  # another version scored the same on every scorer: no winner
+    compared: dict = field(default_factory=dict)  # scorer: how many cases its means are over (those every version has a score for)
 
     @property
     def _verdict(self) -> str: return "no winner: the versions tie on every scorer" if self.tied else f"winner v{self.winner}"
 
     def __repr__(self):
         head = f"prompt eval {self.name}: versions {self.versions}, {self._verdict}" + (f" (promoted to @{self.promoted})" if self.promoted else "")
-        return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: v{v}" for k, v in self.winners.items())
+        n = self.cases.case.nunique() if self.cases is not None else 0
+        over = f"\ncases compared: " + ", ".join(f"{k} {c} of {n}" for k, c in self.compared.items()) if self.compared else ""
+        return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: v{v}" for k, v in self.winners.items()) + over
 
     def _repr_html_(self):
         from jupyter_llmops.display import img_html, styled
         from jupyter_llmops.tracking import _chart_png
         def mark(col):
+            if col.name not in self.winners: return [""] * len(col)  # no case every version has: no best
             alone = (col == col[self.winners[col.name]]).sum() == 1  # a best value another version shares is no win
             return ["font-weight:bold;background:#dafbe1;color:#1f2328" if alone and v == self.winners[col.name] else "" for v in col.index]
         table = styled(self.summary).apply(mark, axis=0).to_html()
@@ -152,17 +156,35 @@ class EvalResult:
 # %% ../../nbs/26_prompt_eval.ipynb #5b8ee7e8
 def _winners(summary, scorers):
     "The best version per scorer, and overall (by the scorers in order); a version a scorer could not score (NaN) never wins on it."
-    best = {s: int(summary[s].idxmin() if s in LOWER_IS_BETTER else summary[s].idxmax()) for s in scorers}
+    best = {s: int(summary[s].idxmin() if s in LOWER_IS_BETTER else summary[s].idxmax()) for s in scorers if summary[s].notna().any()}
     val = lambda x: -math.inf if x != x else x  # NaN compares false both ways: it won when it came first
     key = lambda v: tuple(val(summary.loc[v, s] if s not in LOWER_IS_BETTER else -summary.loc[v, s]) for s in scorers)
     top = max(summary.index, key=key)
     return best, int(top), sum(key(v) == key(top) for v in summary.index) > 1  # tied: another version scores the same on every scorer
+
+def _compare(df, versions, scorers, n_cases):
+    """Each scorer's mean per version over the cases every version has a score for (like for like: before, a judge that failed
+    on three of v2's long wrong answers left v2's mean over its one right answer, and v2 won), how many those are, and for
+    each scorer whose versions were scored on different cases, what each got."""
+    import pandas as pd
+    summary = pd.DataFrame(math.nan, index=pd.Index(versions, name="version"), columns=scorers, dtype=float)
+    compared, uneven = {}, {}
+    for sc in scorers:
+        have = {v: set(df.case[(df.version == v) & df[sc].notna()]) for v in versions}
+        common = set.intersection(*have.values())
+        compared[sc] = len(common)
+        for v in versions:
+            if common: summary.loc[v, sc] = df[(df.version == v) & df.case.isin(common)][sc].mean()
+        if any(h != common for h in have.values()):
+            uneven[sc] = f"{sc} scored " + ", ".join(f"{len(have[v])} of {n_cases} cases of v{v}" for v in versions)
+    return summary, compared, uneven
 
 def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str] | None = None,
              promote: str | None = None, llm: str | None = None, max_tokens: int = 64,
              settings: Settings | None = None, progress: bool = True, rag: str | None = None, k: int = 4) -> EvalResult:
     "Run every case of `data` through every version of prompt `name`; log the evaluation to MLflow."
     import pandas as pd
+    from jupyter_llmops.evaluators import Unscorable
     from jupyter_llmops.llm import complete
     from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     s = settings or load_settings()
@@ -201,29 +223,36 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
                 ctx = contexts.get(i, [])
                 vals = {x: ("\n\n".join(f"[{j + 1}] {t}" for j, t in enumerate(ctx)) if x == "context" and rag else case[x]) for x in c.variables}
                 out = complete(c.render(vals), llm or s.llm, max_tokens=max_tokens, settings=s)
-                rows.append({"version": v, "case": i, "answer": out.text, "expected": str(case.get("expected", "")),
-                             **{sc: fns[sc](out.text, case, completion=out, context=ctx, settings=s) for sc in scorers}})
+                row = {"version": v, "case": i, "answer": out.text, "expected": str(case.get("expected", "")), "error": ""}
+                for sc in scorers:
+                    try: row[sc] = fns[sc](out.text, case, completion=out, context=ctx, settings=s)
+                    except Unscorable as e:  # it failed (its judge's server), which "does not apply" (None) is not: said, with why
+                        row[sc] = None; row["error"] += ("; " if row["error"] else "") + redact(e.reason)
+                rows.append(row)
                 bar.update()
         bar.close()
         df = pd.DataFrame(rows)
+        for sc in scorers: df[sc] = pd.to_numeric(df[sc], errors="coerce")  # None: NaN, in a column of floats
         scored = df.groupby("version")[scorers].count()
         if none := [sc for sc in scorers if not scored[sc].any()]:
-            why = next((r for sc in none for r in getattr(fns[sc], "reasons", [])), "")
+            why = next((r for sc in none for r in getattr(fns[sc], "reasons", [])), "") or next((e for e in df.error if e), "")
             raise UsageError(f"{', '.join(none)} scored none of the cases" + (f": {redact(why)}" if why else ""),
                              hint="is judge_llm reachable? groundedness needs --rag; or leave it out of --scorers")
-        for sc in scorers:
-            if (scored[sc] < len(cases)).any():
-                warnings.warn(f"{sc} scored " + ", ".join(f"{scored.loc[v, sc]} of {len(cases)} cases of v{v}" for v in scored.index)
-                              + ": each mean is over the cases it scored")
-        summary = df.groupby("version")[scorers].mean()
+        if (failed := df.error != "").any():
+            warnings.warn(f"{failed.sum()} of {len(df)} answers have a scorer that failed, first: {df.error[failed].iloc[0]}")
+        summary, compared, uneven = _compare(df, versions, scorers, len(cases))
+        for sc, what in uneven.items(): warnings.warn(f"{what}: each version's {sc} is over the {compared[sc]} case(s) every version has")
         mlflow.log_metrics({f"{sc}.v{v}": float(summary.loc[v, sc]) for v in summary.index for sc in scorers})
+        mlflow.log_metrics({f"compared.{sc}": n for sc, n in compared.items()})
         mlflow.log_table(redacted_frame(df), "prompt_eval/cases.json")  # an expected answer or an answer may quote a key
         winners, winner, tied = _winners(summary, scorers)
         mlflow.set_tags({"llmops.winner": "tie" if tied else str(winner)})
     if promote and tied:  # nothing shows one version better: the alias stays where it was
         warnings.warn(f"versions tie on every scorer ({', '.join(scorers)}): @{promote} was not moved"); promote = None
+    if promote and uneven:  # a case one version lacks may be the one it would lose on: no like-for-like comparison, no promotion
+        warnings.warn(f"@{promote} was not moved: the versions were not scored on the same cases ({'; '.join(uneven.values())})"); promote = None
     if promote: prompts.set_alias(name, winner, promote, s)
-    return EvalResult(name, list(versions), scorers, summary, df, winners, winner, run.info.run_id, promote, tied)
+    return EvalResult(name, list(versions), scorers, summary, df, winners, winner, run.info.run_id, promote, tied, compared)
 
 # %% ../../nbs/26_prompt_eval.ipynb #e0df040f
 def last_evaluation(name: str, settings: Settings | None = None):

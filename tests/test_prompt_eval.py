@@ -1,0 +1,84 @@
+"`prompt eval` around the model call: like-for-like comparisons, failures said and kept, against fake OpenAI-compatible servers on loopback."
+import json, threading, warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import pytest
+from jupyter_llmops import prompts
+from jupyter_llmops.prompt_eval import evaluate
+
+CAP = {"France": "Paris", "Peru": "Lima", "Chile": "Santiago", "Spain": "Madrid"}
+
+
+@pytest.fixture
+def serve():
+    "serve(answer) -> base URL of a server whose reply to a prompt is answer(prompt, body) -> (status, text or bytes)."
+    servers = []
+    def start(answer):
+        class H(BaseHTTPRequestHandler):
+            def log_message(self, *a): pass
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                status, text = answer(body["messages"][-1]["content"], body)
+                out = text if isinstance(text, bytes) else json.dumps(
+                    {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                     "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text.split()))}}).encode()
+                self.send_response(status); self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
+        srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+        return f"http://127.0.0.1:{srv.server_port}/v1"
+    yield start
+    for s in servers: s.shutdown()
+
+
+@pytest.fixture
+def st(tmp_path, monkeypatch):
+    from jupyter_llmops.config import load_settings
+    (tmp_path / "settings.ini").write_text("[llmops]\nexperiment = prompt-eval\neval_on_record = off\n")
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    return load_settings(tmp_path)
+
+
+def capitals(tmp_path, names=CAP):
+    p = tmp_path / "cases.jsonl"
+    p.write_text("\n".join(json.dumps({"question": f"Capital of {c}?", "expected": CAP[c]}) for c in names) + "\n")
+    return p
+
+
+def country(prompt): return next(c for c in CAP if c in prompt)
+
+
+def test_a_judge_that_fails_on_some_rows_makes_no_winner_of_the_worse_version(st, tmp_path, serve):
+    "Found by the prompt probe (H1): the judge's server refused v2's long wrong answers (HTTP 400); v2's judge mean was over its one right answer, and v2 was promoted."
+    def model(p, body):
+        if p.startswith("Kindly") and country(p) != "France": return 200, "Well, that is a very interesting question. " * 40
+        return 200, "Barcelona" if country(p) == "Spain" else CAP[country(p)]
+    def judge(p, body):
+        if len(p) > 1500: return 400, b'{"error": {"message": "maximum context length is 512 tokens"}}'
+        a = p.split("Answer:\n")[1].split("\n")[0]
+        return 200, "yes" if a in CAP.values() and a != "Barcelona" else "no"
+    m, j = serve(model), serve(judge)
+    prompts.register("qa", "Answer: {{question}}", settings=st); prompts.register("qa", "Kindly answer: {{question}}", settings=st)
+    s = st.updated(judge_llm=f"openai:judge@{j}")
+    with pytest.warns(UserWarning) as w:
+        r = evaluate("qa", [1, 2], capitals(tmp_path), ["judge", "token_f1"], llm=f"openai:m@{m}", promote="production", settings=s, progress=False)
+    said = " ".join(str(x.message) for x in w)
+    assert r.promoted is None and prompts._aliases("qa", s) == {}
+    assert "@production was not moved" in said and "judge scored 4 of 4 cases of v1, 1 of 4 cases of v2" in said
+    assert r.compared == {"judge": 1, "token_f1": 4}  # the judge's means are over the one case both versions have
+    assert r.summary.loc[1, "judge"] == r.summary.loc[2, "judge"] == 1.0
+    bad = r.cases[(r.cases.version == 2) & (r.cases.case > 0)]
+    assert bad.judge.isna().all() and bad.error.str.contains("judge: the server answered HTTP 400: maximum context length").all()
+
+
+def test_a_judge_that_does_not_apply_is_no_failure():
+    "A judge reply that reads as neither yes nor no is 'cannot score' (None); a judge whose server failed is a failure, said."
+    from jupyter_llmops.evaluators import Unscorable, evaluate_call
+    from jupyter_llmops.judge import Verdict
+    import jupyter_llmops.judge as J
+    from unittest import mock
+    with mock.patch.object(J, "judge_verdict", return_value=Verdict(None, "word", "not a yes/no answer: 'maybe'")):
+        assert evaluate_call("q", "a", [], ["judge"], strict=True)["judge"] is None
+    with mock.patch.object(J, "judge_verdict", return_value=Verdict(None, "none", "the server answered HTTP 500", failed=True)):
+        assert evaluate_call("q", "a", [], ["judge"])["judge"] is None  # the monitor's way: unscored, asked again later
+        with pytest.raises(Unscorable, match="judge: the server answered HTTP 500"): evaluate_call("q", "a", [], ["judge"], strict=True)
