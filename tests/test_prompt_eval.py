@@ -82,3 +82,29 @@ def test_a_judge_that_does_not_apply_is_no_failure():
     with mock.patch.object(J, "judge_verdict", return_value=Verdict(None, "none", "the server answered HTTP 500", failed=True)):
         assert evaluate_call("q", "a", [], ["judge"])["judge"] is None  # the monitor's way: unscored, asked again later
         with pytest.raises(Unscorable, match="judge: the server answered HTTP 500"): evaluate_call("q", "a", [], ["judge"], strict=True)
+
+
+class RecordingCache:
+    "A semantic cache that holds an answer for every question, and counts what it was asked."
+    def __init__(self): self.lookups, self.stores = 0, 0
+    def lookup(self, *a):
+        from types import SimpleNamespace
+        self.lookups += 1
+        return SimpleNamespace(text="Paris", logprob=None, cost=0.01, similarity=1.0)
+    def store(self, *a): self.stores += 1
+
+
+def test_an_evaluation_measures_the_model_not_the_cache(st, tmp_path, serve, monkeypatch):
+    "Found by the prompt probe (H2): with cache = on, a version evaluated before was answered from the cache (1 ms, $0), won on latency and cost, and was promoted."
+    import jupyter_llmops.llm as L
+    cache, asked = RecordingCache(), []
+    monkeypatch.setattr(L, "cache_for", lambda settings, temperature=0.0: cache)
+    url = serve(lambda p, body: (asked.append(p), (200, CAP[country(p)]))[1])
+    s = st.updated(cache="on")
+    prompts.register("qa", "Answer: {{question}}", settings=s); prompts.register("qa", "Answer briefly: {{question}}", settings=s)
+    r = evaluate("qa", [1, 2], capitals(tmp_path, ["Peru", "Chile"]), llm=f"openai:m@{url}", settings=s, progress=False)
+    assert (cache.lookups, cache.stores, len(asked)) == (0, 0, 4)  # every answer is the model's, and none is kept for later
+    assert list(r.cases.answer) == ["Lima", "Santiago"] * 2
+    assert L.complete("Capital of Peru?", f"openai:m@{url}", settings=s, record=False).text == "Paris"  # elsewhere the cache answers
+    assert L.complete("Capital of Peru?", f"openai:m@{url}", settings=s, record=False, cache=False).text == "Lima"
+    assert (cache.lookups, cache.stores) == (1, 0)

@@ -233,7 +233,7 @@ def _record(settings: Settings, model: str, msgs, c: Completion | None, start_ns
 
 # %% ../../nbs/17_llm.ipynb #db830985
 def _routed(name: str, prompt, max_tokens: int, temperature: float, system: str | None, settings: Settings, record: bool,
-            trace_attrs: dict | None, on_token) -> Completion:
+            trace_attrs: dict | None, on_token, cache: bool = True) -> Completion:
     """Answer through route `name`: its candidates in turn (one, or a cascade until `confident`); cost and latency add up.
     A model that fails (unreachable, an error, a broken answer) hands over: before any answer, to the next candidate or
     the route's other model; after one (a cascade's escalation), the answer kept is the one paid for."""
@@ -247,7 +247,7 @@ def _routed(name: str, prompt, max_tokens: int, temperature: float, system: str 
     while i < len(queue):
         m, last = queue[i], i == len(queue) - 1
         attrs = {**(trace_attrs or {}), **cands.attrs, "llmops.route_model": m, **({"llmops.route_step": i} if len(queue) > 1 else {})}
-        try: nxt = complete(prompt, m, max_tokens, temperature, system, settings, record, attrs, on_token if last else None)
+        try: nxt = complete(prompt, m, max_tokens, temperature, system, settings, record, attrs, on_token if last else None, cache)
         except LLMOpsError as e:
             if isinstance(e, (UsageError, BudgetExceeded)): raise  # the same for every model
             if c is not None:
@@ -279,18 +279,19 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
              settings: Settings | None = None,
              record: bool = True, # record the call as an MLflow trace
              trace_attrs: dict | None = None, # more attributes for the trace (e.g. retrieved sources)
-             on_token=None) -> Completion: # called with each piece of text as it is generated (streaming)
+             on_token=None, # called with each piece of text as it is generated (streaming)
+             cache: bool = True) -> Completion: # False: the model answers, and its answer is not stored (an evaluation measures the model)
     "Ask an LLM and return its text, token usage, latency and cost: cache, budget, route choice, backend, cascade, record."
     settings = settings or load_settings()
     s = parse_spec(spec or settings.llm)
     at_least("max_tokens", max_tokens, hint="max_tokens=128")
-    if s.kind == "route": return _routed(s.name, prompt, max_tokens, temperature, system, settings, record, trace_attrs, on_token)
+    if s.kind == "route": return _routed(s.name, prompt, max_tokens, temperature, system, settings, record, trace_attrs, on_token, cache)
     msgs = _messages(prompt, system)
     pv = getattr(prompt, "prompt_version", None)
     t0, ns0 = time.perf_counter(), time.time_ns()
-    cache = hit = None
+    wanted, cache, hit = cache, None, None
     try:
-        cache = cache_for(settings, temperature)  # None when the cache is off or the call samples
+        cache = cache_for(settings, temperature) if wanted else None  # None when the cache is off, the call samples, or the caller measures the model
         if cache is not None: hit = cache.lookup(s.text, msgs, max_tokens, pv, trace_attrs)
     except Exception as e:
         warnings.warn(f"the semantic cache could not be read ({type(e).__name__}: {e}); the model answers")

@@ -153,7 +153,8 @@ def extractive_question(text: str, rng) -> str | None:
 
 def _llm_question(text: str, spec: str | None, s: Settings) -> str | None:
     from jupyter_llmops.llm import complete
-    reply = complete(QUESTION_PROMPT.format(text=text[:1500]), spec, max_tokens=48, settings=s, record=False).text.strip()
+    reply = complete(QUESTION_PROMPT.format(text=text[:1500]), spec, max_tokens=48, settings=s, record=False,
+                     cache=False).text.strip()  # a similar chunk's cached question would be labelled with this chunk as its source
     q = reply.splitlines()[0].strip(' "*-') if reply else ""
     q = re.sub(r"^(question|q)\s*[:.]\s*", "", q, flags=re.I)
     return q if len(q.split()) >= 4 and q.endswith("?") and q.lower() not in text.lower() else None
