@@ -108,3 +108,35 @@ def test_an_evaluation_measures_the_model_not_the_cache(st, tmp_path, serve, mon
     assert L.complete("Capital of Peru?", f"openai:m@{url}", settings=s, record=False).text == "Paris"  # elsewhere the cache answers
     assert L.complete("Capital of Peru?", f"openai:m@{url}", settings=s, record=False, cache=False).text == "Lima"
     assert (cache.lookups, cache.stores) == (1, 0)
+
+
+def test_a_failed_call_is_a_row_that_says_why_and_the_rest_are_kept(st, tmp_path, serve):
+    "Found by the prompt probe (M3): one HTTP 500 aborted the eval, the answers paid for were lost, and the error named no case or version."
+    def model(p, body):
+        if p.startswith("Kindly") and country(p) == "Peru": return 500, b'{"error": {"message": "overloaded"}}'
+        return 200, CAP[country(p)]
+    url = serve(model)
+    s = st.updated(llm_retries=0)
+    prompts.register("qa", "Answer: {{question}}", settings=s); prompts.register("qa", "Kindly answer: {{question}}", settings=s)
+    with pytest.warns(UserWarning) as w:
+        r = evaluate("qa", [1, 2], capitals(tmp_path, ["France", "Peru", "Chile"]), ["contains"], llm=f"openai:m@{url}",
+                     promote="production", settings=s, progress=False)
+    said = " ".join(str(x.message) for x in w)
+    assert "failed calls: 1 of 3 of v2" in said and "HTTP 500" in said and "@production was not moved" in said
+    assert r.failed == {1: 0, 2: 1} and r.compared == {"contains": 2} and r.promoted is None
+    row = r.cases[(r.cases.version == 2) & (r.cases.case == 1)].iloc[0]
+    assert r.cases.answer.isna().tolist() == [False] * 4 + [True, False] and "HTTP 500: overloaded" in row.error and row.contains != row.contains  # NaN
+    assert list(r.cases[r.cases.answer.notna()].answer) == ["Paris", "Lima", "Santiago", "Paris", "Santiago"]
+
+
+def test_a_version_whose_every_call_failed_is_an_error_naming_it(st, tmp_path, serve):
+    from jupyter_llmops.errors import LLMOpsError
+    from jupyter_llmops.mlstore import connect
+    url = serve(lambda p, body: (500, b'{"error": {"message": "overloaded"}}') if p.startswith("Kindly") else (200, CAP[country(p)]))
+    s = st.updated(llm_retries=0)
+    prompts.register("qa", "Answer: {{question}}", settings=s); prompts.register("qa", "Kindly answer: {{question}}", settings=s)
+    with pytest.raises(LLMOpsError, match=r"every call of qa/2 failed \(2 case\(s\)\), the first: .*HTTP 500: overloaded"):
+        evaluate("qa", [1, 2], capitals(tmp_path, ["France", "Peru"]), ["contains"], llm=f"openai:m@{url}", settings=s, progress=False)
+    ml = connect(s)
+    run = ml.search_runs(search_all_experiments=True, filter_string="tags.`llmops.prompt_eval` = 'qa'", output_format="list")[0]
+    assert "Paris" in ml.artifacts.load_text(f"runs:/{run.info.run_id}/prompt_eval/cases.json")  # v1's answers, paid for, are kept

@@ -14,7 +14,7 @@ from .config import Settings, load_settings
 from .display import WIDE
 from .redaction import folded, redact, redacted_frame
 from .files import read_jsonl
-from .errors import UsageError, at_least
+from .errors import LLMOpsError, UsageError, at_least
 from . import prompts
 
 # %% auto #0
@@ -125,6 +125,7 @@ class EvalResult:
     promoted: str | None = None
     tied: bool = False  # another version scored the same on every scorer: no winner
     compared: dict = field(default_factory=dict)  # scorer: how many cases its means are over (those every version has a score for)
+    failed: dict = field(default_factory=dict)  # version: how many of its calls failed (their `error` in `.cases`)
 
     @property
     def _verdict(self) -> str: return "no winner: the versions tie on every scorer" if self.tied else f"winner v{self.winner}"
@@ -133,6 +134,7 @@ class EvalResult:
         head = f"prompt eval {self.name}: versions {self.versions}, {self._verdict}" + (f" (promoted to @{self.promoted})" if self.promoted else "")
         n = self.cases.case.nunique() if self.cases is not None else 0
         over = f"\ncases compared: " + ", ".join(f"{k} {c} of {n}" for k, c in self.compared.items()) if self.compared else ""
+        if any(self.failed.values()): over += "\nfailed calls: " + ", ".join(f"v{v} {k} of {n}" for v, k in self.failed.items() if k)
         return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: v{v}" for k, v in self.winners.items()) + over
 
     def _repr_html_(self):
@@ -169,13 +171,14 @@ def _compare(df, versions, scorers, n_cases):
     import pandas as pd
     summary = pd.DataFrame(math.nan, index=pd.Index(versions, name="version"), columns=scorers, dtype=float)
     compared, uneven = {}, {}
+    answered = set.intersection(*({*df.case[(df.version == v) & df.answer.notna()]} for v in versions))  # failed calls: said on their own
     for sc in scorers:
         have = {v: set(df.case[(df.version == v) & df[sc].notna()]) for v in versions}
         common = set.intersection(*have.values())
         compared[sc] = len(common)
         for v in versions:
             if common: summary.loc[v, sc] = df[(df.version == v) & df.case.isin(common)][sc].mean()
-        if any(h != common for h in have.values()):
+        if any(h & answered != common for h in have.values()):
             uneven[sc] = f"{sc} scored " + ", ".join(f"{len(have[v])} of {n_cases} cases of v{v}" for v in versions)
     return summary, compared, uneven
 
@@ -184,6 +187,7 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
              settings: Settings | None = None, progress: bool = True, rag: str | None = None, k: int = 4) -> EvalResult:
     "Run every case of `data` through every version of prompt `name`; log the evaluation to MLflow."
     import pandas as pd
+    from jupyter_llmops.budget import BudgetExceeded
     from jupyter_llmops.evaluators import Unscorable
     from jupyter_llmops.llm import complete
     from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
@@ -222,8 +226,12 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
             for i, case in enumerate(cases):
                 ctx = contexts.get(i, [])
                 vals = {x: ("\n\n".join(f"[{j + 1}] {t}" for j, t in enumerate(ctx)) if x == "context" and rag else case[x]) for x in c.variables}
-                out = complete(c.render(vals), llm or s.llm, max_tokens=max_tokens, settings=s, cache=False)  # the model measured, not the cache: a hit took 1 ms and $0, and won
-                row = {"version": v, "case": i, "answer": out.text, "expected": str(case.get("expected", "")), "error": ""}
+                row = {"version": v, "case": i, "answer": None, "expected": str(case.get("expected", "")), "error": ""}
+                try: out = complete(c.render(vals), llm or s.llm, max_tokens=max_tokens, settings=s, cache=False)  # the model measured, not the cache: a hit took 1 ms and $0, and won
+                except (UsageError, BudgetExceeded): raise  # the same for every case
+                except LLMOpsError as e:  # said in its row, the case left out of every version's comparison (before: the eval, and every answer paid for, lost)
+                    rows.append({**row, "error": redact(e.message), **dict.fromkeys(scorers)}); bar.update(); continue
+                row["answer"] = out.text
                 for sc in scorers:
                     try: row[sc] = fns[sc](out.text, case, completion=out, context=ctx, settings=s)
                     except Unscorable as e:  # it failed (its judge's server), which "does not apply" (None) is not: said, with why
@@ -233,26 +241,35 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
         bar.close()
         df = pd.DataFrame(rows)
         for sc in scorers: df[sc] = pd.to_numeric(df[sc], errors="coerce")  # None: NaN, in a column of floats
+        mlflow.log_table(redacted_frame(df), "prompt_eval/cases.json")  # what was measured, kept whatever follows; an answer may quote a key
+        failed = {v: int(df.answer[df.version == v].isna().sum()) for v in versions}
+        mlflow.log_metrics({f"v{v}.failed_calls": n for v, n in failed.items()})
+        if dead := [v for v in versions if failed[v] == len(cases)]:
+            raise LLMOpsError(f"every call of {name}/{dead[0]} failed ({len(cases)} case(s)), the first: {df.error[df.version == dead[0]].iloc[0]}",
+                              hint="check --llm and its server; the answers that came are in the run's prompt_eval/cases.json")
+        if any(failed.values()):
+            warnings.warn("failed calls: " + ", ".join(f"{n} of {len(cases)} of v{v}" for v, n in failed.items() if n) + f" (the first: "
+                          f"{df.error[df.answer.isna()].iloc[0]}): each such case is left out of every version's comparison")
         scored = df.groupby("version")[scorers].count()
         if none := [sc for sc in scorers if not scored[sc].any()]:
             why = next((r for sc in none for r in getattr(fns[sc], "reasons", [])), "") or next((e for e in df.error if e), "")
             raise UsageError(f"{', '.join(none)} scored none of the cases" + (f": {redact(why)}" if why else ""),
                              hint="is judge_llm reachable? groundedness needs --rag; or leave it out of --scorers")
-        if (failed := df.error != "").any():
-            warnings.warn(f"{failed.sum()} of {len(df)} answers have a scorer that failed, first: {df.error[failed].iloc[0]}")
+        if (bad := (df.error != "") & df.answer.notna()).any():
+            warnings.warn(f"{bad.sum()} of {len(df)} answers have a scorer that failed, the first: {df.error[bad].iloc[0]}")
         summary, compared, uneven = _compare(df, versions, scorers, len(cases))
         for sc, what in uneven.items(): warnings.warn(f"{what}: each version's {sc} is over the {compared[sc]} case(s) every version has")
         mlflow.log_metrics({f"{sc}.v{v}": float(summary.loc[v, sc]) for v in summary.index for sc in scorers})
         mlflow.log_metrics({f"compared.{sc}": n for sc, n in compared.items()})
-        mlflow.log_table(redacted_frame(df), "prompt_eval/cases.json")  # an expected answer or an answer may quote a key
         winners, winner, tied = _winners(summary, scorers)
         mlflow.set_tags({"llmops.winner": "tie" if tied else str(winner)})
     if promote and tied:  # nothing shows one version better: the alias stays where it was
         warnings.warn(f"versions tie on every scorer ({', '.join(scorers)}): @{promote} was not moved"); promote = None
-    if promote and uneven:  # a case one version lacks may be the one it would lose on: no like-for-like comparison, no promotion
-        warnings.warn(f"@{promote} was not moved: the versions were not scored on the same cases ({'; '.join(uneven.values())})"); promote = None
+    if promote and (why := [f"{n} call(s) of v{v} failed" for v, n in failed.items() if n] + list(uneven.values())):
+        # a case one version lacks may be the one it would lose on: no like-for-like comparison, no promotion
+        warnings.warn(f"@{promote} was not moved: the versions were not scored on the same cases ({'; '.join(why)})"); promote = None
     if promote: prompts.set_alias(name, winner, promote, s)
-    return EvalResult(name, list(versions), scorers, summary, df, winners, winner, run.info.run_id, promote, tied, compared)
+    return EvalResult(name, list(versions), scorers, summary, df, winners, winner, run.info.run_id, promote, tied, compared, failed)
 
 # %% ../../nbs/26_prompt_eval.ipynb #e0df040f
 def last_evaluation(name: str, settings: Settings | None = None):
