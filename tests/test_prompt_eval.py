@@ -140,3 +140,20 @@ def test_a_version_whose_every_call_failed_is_an_error_naming_it(st, tmp_path, s
     ml = connect(s)
     run = ml.search_runs(search_all_experiments=True, filter_string="tags.`llmops.prompt_eval` = 'qa'", output_format="list")[0]
     assert "Paris" in ml.artifacts.load_text(f"runs:/{run.info.run_id}/prompt_eval/cases.json")  # v1's answers, paid for, are kept
+
+
+def test_answers_alike_tie_whatever_the_latency_noise(st, tmp_path, serve, monkeypatch):
+    "Found by the prompt probe (M2): answers alike, 0.058 s against 0.008 s a call; latency picked v2, moved the alias, and `winner per scorer` named v1 on scorers both shared."
+    import jupyter_llmops.prompt_eval as P
+    took = {1: 0.058, 2: 0.008}  # what each version's calls took, set here: the server's own timing would be noise
+    monkeypatch.setitem(P.SCORERS, "latency", lambda answer, case, completion, **_: took[completion.prompt[1]])
+    url = serve(lambda p, body: (200, "Paris" if "France" in p else "I do not know"))
+    prompts.register("qa", "Answer: {{question}}", settings=st); prompts.register("qa", "Kindly answer: {{question}}", settings=st)
+    data = capitals(tmp_path, ["France", "Peru"])
+    with pytest.warns(UserWarning, match="tie on every scorer"):
+        r = evaluate("qa", [1, 2], data, llm=f"openai:m@{url}", promote="production", settings=st, progress=False)
+    assert r.tied and r.promoted is None and prompts._aliases("qa", st) == {}
+    assert "no winner" in repr(r) and "winner per scorer: token_f1: tie, contains: tie, latency: tie, cost: tie" in repr(r)
+    took[1] = 1.5  # 1.5 s against 0.008 s a call: past noise, so latency breaks the tie on quality
+    r = evaluate("qa", [1, 2], data, llm=f"openai:m@{url}", promote="production", settings=st, progress=False)
+    assert (r.tied, r.winner, r.promoted, r.winners["latency"], r.winners["token_f1"]) == (False, 2, "production", 2, None)

@@ -18,8 +18,8 @@ from .errors import LLMOpsError, UsageError, at_least
 from . import prompts
 
 # %% auto #0
-__all__ = ['SCORERS', 'NEEDS_RAG', 'LOWER_IS_BETTER', 'NEEDS_EXPECTED', 'normalize', 'exact_match', 'contains', 'token_f1',
-           'scorer', 'read_cases', 'EvalResult', 'evaluate', 'last_evaluation']
+__all__ = ['SCORERS', 'NEEDS_RAG', 'LOWER_IS_BETTER', 'NOISE', 'NEEDS_EXPECTED', 'normalize', 'exact_match', 'contains',
+           'token_f1', 'scorer', 'read_cases', 'EvalResult', 'evaluate', 'last_evaluation']
 
 # %% ../../nbs/26_prompt_eval.ipynb #98af4422
 _NUMBER = re.compile(r"(?<![\d.])-?\d+(?:[.,]\d+)*")  # after a letter too: *は3776メートル* as *3776メートル*
@@ -78,6 +78,7 @@ SCORERS: dict[str, Callable] = {"exact_match": exact_match, "contains": contains
                                 "groundedness": _grounded}
 NEEDS_RAG = {"groundedness"}
 LOWER_IS_BETTER = {"latency", "cost"}
+NOISE = {"latency": (0.2, 0.1), "cost": (0.2, 1e-6)}  # a mean beats another only when lower by more than 20% and by more than 0.1 s / $0.000001 a case
 
 def scorer(name: str, settings=None) -> Callable | None:
     "The scorer `name`: a built-in one, else any evaluator by name (an aligned one, an installed one such as the judge), else None."
@@ -135,15 +136,14 @@ class EvalResult:
         n = self.cases.case.nunique() if self.cases is not None else 0
         over = f"\ncases compared: " + ", ".join(f"{k} {c} of {n}" for k, c in self.compared.items()) if self.compared else ""
         if any(self.failed.values()): over += "\nfailed calls: " + ", ".join(f"v{v} {k} of {n}" for v, k in self.failed.items() if k)
-        return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: v{v}" for k, v in self.winners.items()) + over
+        return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: " + ("tie" if v is None else f"v{v}") for k, v in self.winners.items()) + over
 
     def _repr_html_(self):
         from jupyter_llmops.display import img_html, styled
         from jupyter_llmops.tracking import _chart_png
         def mark(col):
-            if col.name not in self.winners: return [""] * len(col)  # no case every version has: no best
-            alone = (col == col[self.winners[col.name]]).sum() == 1  # a best value another version shares is no win
-            return ["font-weight:bold;background:#dafbe1;color:#1f2328" if alone and v == self.winners[col.name] else "" for v in col.index]
+            w = self.winners.get(col.name)  # None: a tie (a best value another version shares, or latency within noise), no win
+            return ["font-weight:bold;background:#dafbe1;color:#1f2328" if v == w else "" for v in col.index]
         table = styled(self.summary).apply(mark, axis=0).to_html()
         q = [c for c in self.scorers if c not in LOWER_IS_BETTER]
         chart = ""
@@ -156,13 +156,29 @@ class EvalResult:
                 f"<small>(MLflow run {self.run_id}; best per scorer in green)</small>{table}{chart}</div>")
 
 # %% ../../nbs/26_prompt_eval.ipynb #5b8ee7e8
+def _beats(sc: str, a: float, b: float) -> bool:
+    "Whether mean `a` is better than `b` on scorer `sc`: higher (past float noise), or for latency and cost, lower past `NOISE`."
+    if a != a: return False  # NaN: a version a scorer could not score never wins on it
+    if b != b: return True
+    if sc not in LOWER_IS_BETTER: return a > b + 1e-9
+    rel, floor = NOISE.get(sc, (0.0, 0.0))
+    return b - a > floor and a < (1 - rel) * b
+
 def _winners(summary, scorers):
-    "The best version per scorer, and overall (by the scorers in order); a version a scorer could not score (NaN) never wins on it."
-    best = {s: int(summary[s].idxmin() if s in LOWER_IS_BETTER else summary[s].idxmax()) for s in scorers if summary[s].notna().any()}
-    val = lambda x: -math.inf if x != x else x  # NaN compares false both ways: it won when it came first
-    key = lambda v: tuple(val(summary.loc[v, s] if s not in LOWER_IS_BETTER else -summary.loc[v, s]) for s in scorers)
-    top = max(summary.index, key=key)
-    return best, int(top), sum(key(v) == key(top) for v in summary.index) > 1  # tied: another version scores the same on every scorer
+    """The best version per scorer (None: a tie, the best value shared), and overall: the quality scorers in the order named
+    decide, the next ones breaking a tie; latency and cost only break a tie on every one of them, and only past `NOISE`
+    (before, latency noise of answers alike picked the winner and moved the alias). Returns (best, winner, tied)."""
+    vs = list(summary.index)
+    def top(sc, among):  # the versions no other beats on `sc`
+        return [v for v in among if not any(_beats(sc, summary.loc[o, sc], summary.loc[v, sc]) for o in among if o != v)]
+    best = {}
+    for sc in scorers:
+        if summary[sc].notna().any(): best[sc] = int(t[0]) if len(t := top(sc, vs)) == 1 and (len(vs) == 1 or all(_beats(sc, summary.loc[t[0], sc], summary.loc[o, sc]) for o in vs if o != t[0])) else None
+    among = vs
+    for sc in [x for x in scorers if x not in LOWER_IS_BETTER] + [x for x in scorers if x in LOWER_IS_BETTER]:
+        if len(among) == 1: break
+        among = top(sc, among) or among
+    return best, int(among[0]), len(among) > 1  # tied: no scorer tells the remaining versions apart
 
 def _compare(df, versions, scorers, n_cases):
     """Each scorer's mean per version over the cases every version has a score for (like for like: before, a judge that failed
