@@ -157,3 +157,17 @@ def test_answers_alike_tie_whatever_the_latency_noise(st, tmp_path, serve, monke
     took[1] = 1.5  # 1.5 s against 0.008 s a call: past noise, so latency breaks the tie on quality
     r = evaluate("qa", [1, 2], data, llm=f"openai:m@{url}", promote="production", settings=st, progress=False)
     assert (r.tied, r.winner, r.promoted, r.winners["latency"], r.winners["token_f1"]) == (False, 2, "production", 2, None)
+
+
+def test_answers_cut_at_max_tokens_are_said_per_version(st, tmp_path, serve):
+    "Found by the prompt probe (M4): v2 reasoned first and was cut at --max-tokens on every case, scored 0, and nothing said so."
+    def model(p, body):
+        if "step by step" not in p: return 200, CAP[country(p)]
+        mt = body["max_tokens"]
+        return 200, json.dumps({"choices": [{"index": 0, "message": {"content": " ".join(["Let"] * mt)}, "finish_reason": "length"}],
+                                "usage": {"prompt_tokens": 10, "completion_tokens": mt}}).encode()
+    url = serve(model)
+    prompts.register("qa", "Answer: {{question}}", settings=st); prompts.register("qa", "Think step by step, then answer: {{question}}", settings=st)
+    with pytest.warns(UserWarning, match=r"2 answer\(s\) of v2 used all 16 max tokens, most likely cut short: raise --max-tokens"):
+        r = evaluate("qa", [1, 2], capitals(tmp_path, ["France", "Peru"]), ["contains"], llm=f"openai:m@{url}", max_tokens=16, settings=st, progress=False)
+    assert r.cases.truncated.tolist() == [False, False, True, True]

@@ -242,12 +242,12 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
             for i, case in enumerate(cases):
                 ctx = contexts.get(i, [])
                 vals = {x: ("\n\n".join(f"[{j + 1}] {t}" for j, t in enumerate(ctx)) if x == "context" and rag else case[x]) for x in c.variables}
-                row = {"version": v, "case": i, "answer": None, "expected": str(case.get("expected", "")), "error": ""}
+                row = {"version": v, "case": i, "answer": None, "expected": str(case.get("expected", "")), "error": "", "truncated": False}
                 try: out = complete(c.render(vals), llm or s.llm, max_tokens=max_tokens, settings=s, cache=False)  # the model measured, not the cache: a hit took 1 ms and $0, and won
                 except (UsageError, BudgetExceeded): raise  # the same for every case
                 except LLMOpsError as e:  # said in its row, the case left out of every version's comparison (before: the eval, and every answer paid for, lost)
                     rows.append({**row, "error": redact(e.message), **dict.fromkeys(scorers)}); bar.update(); continue
-                row["answer"] = out.text
+                row["answer"], row["truncated"] = out.text, out.truncated  # cut at --max-tokens: scored as written, so said below
                 for sc in scorers:
                     try: row[sc] = fns[sc](out.text, case, completion=out, context=ctx, settings=s)
                     except Unscorable as e:  # it failed (its judge's server), which "does not apply" (None) is not: said, with why
@@ -259,7 +259,10 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
         for sc in scorers: df[sc] = pd.to_numeric(df[sc], errors="coerce")  # None: NaN, in a column of floats
         mlflow.log_table(redacted_frame(df), "prompt_eval/cases.json")  # what was measured, kept whatever follows; an answer may quote a key
         failed = {v: int(df.answer[df.version == v].isna().sum()) for v in versions}
-        mlflow.log_metrics({f"v{v}.failed_calls": n for v, n in failed.items()})
+        cut = {v: int(df.truncated[df.version == v].sum()) for v in versions}
+        mlflow.log_metrics({**{f"v{v}.failed_calls": n for v, n in failed.items()}, **{f"v{v}.truncated": n for v, n in cut.items()}})
+        for v, n in cut.items():  # before: v2's answers cut before the answer came scored 0, and nothing said why
+            if n: warnings.warn(f"{n} answer(s) of v{v} used all {max_tokens} max tokens, most likely cut short: raise --max-tokens")
         if dead := [v for v in versions if failed[v] == len(cases)]:
             raise LLMOpsError(f"every call of {name}/{dead[0]} failed ({len(cases)} case(s)), the first: {df.error[df.version == dead[0]].iloc[0]}",
                               hint="check --llm and its server; the answers that came are in the run's prompt_eval/cases.json")
