@@ -171,3 +171,12 @@ def test_answers_cut_at_max_tokens_are_said_per_version(st, tmp_path, serve):
     with pytest.warns(UserWarning, match=r"2 answer\(s\) of v2 used all 16 max tokens, most likely cut short: raise --max-tokens"):
         r = evaluate("qa", [1, 2], capitals(tmp_path, ["France", "Peru"]), ["contains"], llm=f"openai:m@{url}", max_tokens=16, settings=st, progress=False)
     assert r.cases.truncated.tolist() == [False, False, True, True]
+
+
+def test_a_scorer_named_twice_is_scored_once(st, tmp_path, serve):
+    "Found by the prompt probe (L1): --scorers token_f1,token_f1 raised 'The truth value of a Series is ambiguous' after every call."
+    url = serve(lambda p, body: (200, CAP[country(p)]))
+    prompts.register("qa", "Answer: {{question}}", settings=st)
+    with pytest.warns(UserWarning, match="names a scorer twice: each is scored once"):
+        r = evaluate("qa", [1], capitals(tmp_path, ["Peru"]), ["token_f1", "token_f1"], llm=f"openai:m@{url}", settings=st, progress=False)
+    assert r.scorers == ["token_f1"] and list(r.summary.columns) == ["token_f1"] and r.summary.loc[1, "token_f1"] == 1.0

@@ -208,7 +208,10 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
     from jupyter_llmops.llm import complete
     from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
     s = settings or load_settings()
-    scorers = scorers or ["token_f1", "contains", "latency", "cost"]
+    scorers = list(scorers or ["token_f1", "contains", "latency", "cost"])
+    if len(set(scorers)) < len(scorers):  # before: "The truth value of a Series is ambiguous", after every call was paid for
+        warnings.warn(f"--scorers {','.join(scorers)} names a scorer twice: each is scored once")
+        scorers = list(dict.fromkeys(scorers))
     bad = [x for x in scorers if scorer(x, s) is None]
     if bad: raise UsageError(f"unknown scorer(s) {', '.join(bad)}", hint=f"scorers: {', '.join(SCORERS)}, or any evaluator (relevance, an aligned one)")
     fns = {sc: scorer(sc, s) for sc in scorers}
