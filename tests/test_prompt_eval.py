@@ -180,3 +180,22 @@ def test_a_scorer_named_twice_is_scored_once(st, tmp_path, serve):
     with pytest.warns(UserWarning, match="names a scorer twice: each is scored once"):
         r = evaluate("qa", [1], capitals(tmp_path, ["Peru"]), ["token_f1", "token_f1"], llm=f"openai:m@{url}", settings=st, progress=False)
     assert r.scorers == ["token_f1"] and list(r.summary.columns) == ["token_f1"] and r.summary.loc[1, "token_f1"] == 1.0
+
+
+def test_a_scorer_no_case_of_every_version_has_logs_no_nan(st, tmp_path, serve):
+    "Found by the prompt probe (L2): a version a scorer scored no case of logged metric NaN, shown as NaN and read back by last_evaluation."
+    from jupyter_llmops.evaluators import EVALUATORS
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.prompt_eval import last_evaluation
+    url = serve(lambda p, body: (200, "Je ne sais pas" if p.startswith("Kindly") else CAP[country(p)]))
+    prompts.register("qa", "Answer: {{question}}", settings=st); prompts.register("qa", "Kindly answer: {{question}}", settings=st)
+    EVALUATORS["english_only"] = lambda q, a, c, settings=None: None if "sais" in a else 1.0
+    try:
+        with pytest.warns(UserWarning, match="english_only scored 2 of 2 cases of v1, 0 of 2 cases of v2"):
+            r = evaluate("qa", [1, 2], capitals(tmp_path, ["France", "Peru"]), ["english_only", "token_f1"], llm=f"openai:m@{url}", settings=st, progress=False)
+    finally: del EVALUATORS["english_only"]
+    metrics = connect(st).get_run(r.run_id).data.metrics
+    assert "english_only.v1" not in metrics and "english_only.v2" not in metrics and metrics["token_f1.v1"] == 1.0
+    assert "n/a" in repr(r) and "nan" not in repr(r).lower() and "n/a" in r._repr_html_() and "nan" not in r._repr_html_().lower()
+    summary, run_id = last_evaluation("qa", st)
+    assert run_id == r.run_id and list(summary.columns) == ["token_f1"]

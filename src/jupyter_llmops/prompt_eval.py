@@ -136,7 +136,7 @@ class EvalResult:
         n = self.cases.case.nunique() if self.cases is not None else 0
         over = f"\ncases compared: " + ", ".join(f"{k} {c} of {n}" for k, c in self.compared.items()) if self.compared else ""
         if any(self.failed.values()): over += "\nfailed calls: " + ", ".join(f"v{v} {k} of {n}" for v, k in self.failed.items() if k)
-        return f"{head}\n{self.summary.to_string()}\nwinner per scorer: " + ", ".join(f"{k}: " + ("tie" if v is None else f"v{v}") for k, v in self.winners.items()) + over
+        return f"{head}\n{self.summary.to_string(na_rep='n/a')}\nwinner per scorer: " + ", ".join(f"{k}: " + ("tie" if v is None else f"v{v}") for k, v in self.winners.items()) + over
 
     def _repr_html_(self):
         from jupyter_llmops.display import img_html, styled
@@ -144,7 +144,7 @@ class EvalResult:
         def mark(col):
             w = self.winners.get(col.name)  # None: a tie (a best value another version shares, or latency within noise), no win
             return ["font-weight:bold;background:#dafbe1;color:#1f2328" if v == w else "" for v in col.index]
-        table = styled(self.summary).apply(mark, axis=0).to_html()
+        table = styled(self.summary, na_rep="n/a").apply(mark, axis=0).to_html()  # n/a: no case every version has a score for
         q = [c for c in self.scorers if c not in LOWER_IS_BETTER]
         chart = ""
         if q:
@@ -281,7 +281,7 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
             warnings.warn(f"{bad.sum()} of {len(df)} answers have a scorer that failed, the first: {df.error[bad].iloc[0]}")
         summary, compared, uneven = _compare(df, versions, scorers, len(cases))
         for sc, what in uneven.items(): warnings.warn(f"{what}: each version's {sc} is over the {compared[sc]} case(s) every version has")
-        mlflow.log_metrics({f"{sc}.v{v}": float(summary.loc[v, sc]) for v in summary.index for sc in scorers})
+        mlflow.log_metrics({f"{sc}.v{v}": float(x) for v in summary.index for sc in scorers if math.isfinite(x := summary.loc[v, sc])})  # NaN is no measurement
         mlflow.log_metrics({f"compared.{sc}": n for sc, n in compared.items()})
         winners, winner, tied = _winners(summary, scorers)
         mlflow.set_tags({"llmops.winner": "tie" if tied else str(winner)})

@@ -63,7 +63,7 @@ class PromptsModel(PanelModel):
             self.editor = self.templates[self.version_b]
             from jupyter_llmops.prompt_eval import last_evaluation
             summary, run_id = last_evaluation(self.prompt, self.settings)
-            self.evaluation = [] if summary is None else summary.reset_index().to_dict("records")
+            self.evaluation = [] if summary is None else summary.astype(object).where(summary.notna(), "n/a").reset_index().to_dict("records")  # a cell not measured
             self.evaluation_run = run_id or ""
 
     def diff_html(self) -> str:
