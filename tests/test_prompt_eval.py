@@ -199,3 +199,19 @@ def test_a_scorer_no_case_of_every_version_has_logs_no_nan(st, tmp_path, serve):
     assert "n/a" in repr(r) and "nan" not in repr(r).lower() and "n/a" in r._repr_html_() and "nan" not in r._repr_html_().lower()
     summary, run_id = last_evaluation("qa", st)
     assert run_id == r.run_id and list(summary.columns) == ["token_f1"]
+
+
+def test_an_eval_that_failed_does_not_hide_the_last_one(st, tmp_path, serve):
+    "Found by the prompt probe (L3): after an interrupted eval, last_evaluation (the panel's) read the FAILED run: an empty table."
+    from jupyter_llmops.errors import LLMOpsError
+    from jupyter_llmops.prompt_eval import last_evaluation
+    down = []
+    url = serve(lambda p, body: (500, b'{"error": {"message": "down"}}') if down else (200, CAP[country(p)]))
+    s = st.updated(llm_retries=0)
+    prompts.register("qa", "Answer: {{question}}", settings=s)
+    data = capitals(tmp_path, ["Peru"])
+    r = evaluate("qa", [1], data, ["contains"], llm=f"openai:m@{url}", settings=s, progress=False)
+    down.append(True)
+    with pytest.raises(LLMOpsError): evaluate("qa", [1], data, ["contains"], llm=f"openai:m@{url}", settings=s, progress=False)
+    summary, run_id = last_evaluation("qa", s)
+    assert run_id == r.run_id and summary.loc[1, "contains"] == 1.0

@@ -295,11 +295,11 @@ def evaluate(name: str, versions: list[int], data: str | Path, scorers: list[str
 
 # %% ../../nbs/26_prompt_eval.ipynb #e0df040f
 def last_evaluation(name: str, settings: Settings | None = None):
-    "The summary (version x scorer DataFrame) and run id of the latest evaluation of prompt `name`, or (None, None)."
+    "The summary (version x scorer DataFrame) and run id of the latest finished evaluation of prompt `name`, or (None, None)."
     import pandas as pd
     from jupyter_llmops.mlstore import connect
     mlflow = connect(settings or load_settings())
-    runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.`llmops.prompt_eval` = '{name}'",
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.`llmops.prompt_eval` = '{name}' and attributes.status = 'FINISHED'",  # an interrupted one measured nothing whole
                               order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
     if not runs: return None, None
     cells = {}
