@@ -215,3 +215,17 @@ def test_an_eval_that_failed_does_not_hide_the_last_one(st, tmp_path, serve):
     with pytest.raises(LLMOpsError): evaluate("qa", [1], data, ["contains"], llm=f"openai:m@{url}", settings=s, progress=False)
     summary, run_id = last_evaluation("qa", s)
     assert run_id == r.run_id and summary.loc[1, "contains"] == 1.0
+
+
+@pytest.mark.parametrize("value", [["Capital of France?", "x"], {"q": "Peru"}, True])
+def test_a_case_value_that_is_not_text_is_refused_before_any_call(st, tmp_path, serve, value):
+    "Found by the prompt probe (L5): a list, an object or true was sent as Python writes it (['a', 'x'], True), with no error."
+    from jupyter_llmops.errors import UsageError
+    asked = []
+    url = serve(lambda p, body: (asked.append(p), (200, "Paris"))[1])
+    prompts.register("qa", "Answer: {{question}}", settings=st)
+    (tmp_path / "c.jsonl").write_text(json.dumps({"question": "Capital of Peru?", "expected": "Lima"}) + "\n"
+                                      + json.dumps({"question": value, "expected": "Paris"}) + "\n")
+    with pytest.raises(UsageError, match=r"c.jsonl:2: missing field\(s\) question \(a text or a number"):
+        evaluate("qa", [1], tmp_path / "c.jsonl", ["contains"], llm=f"openai:m@{url}", settings=st, progress=False)
+    assert asked == []

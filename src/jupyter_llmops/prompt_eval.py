@@ -99,6 +99,8 @@ def read_cases(path: str | Path, needed: set[str], scorers: list[str]) -> list[d
     "Read JSONL cases; an error names the line and the field missing or of a form the scorers cannot read, before any call."
     def missing(case):
         bad = sorted(needed - set(case)) + [f"{v} (not null)" for v in sorted(needed & set(case)) if case[v] is None]
+        bad += [f"{v} (a text or a number: write a list, an object or true/false as the text to send)" for v in sorted(needed & set(case))
+                if case[v] is not None and (isinstance(case[v], bool) or not isinstance(case[v], (str, int, float)))]  # before: sent as Python wrote it, ['a', 'b'] and True
         mc = case.get("must_contain")
         if "contains" in scorers and mc and not (isinstance(mc, str) or isinstance(mc, list) and all(isinstance(x, str) for x in mc)):
             bad.append("must_contain (a text or a list of texts)")
