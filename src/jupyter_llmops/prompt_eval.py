@@ -116,7 +116,9 @@ def read_cases(path: str | Path, needed: set[str], scorers: list[str]) -> list[d
 # %% ../../nbs/26_prompt_eval.ipynb #9e8a8e27
 @dataclass
 class EvalResult:
-    "A prompt evaluation: `.summary` (version x scorer means), `.cases`, `.winners` per scorer, `.winner`, `.run_id`."
+    """A prompt evaluation: `.summary` (version x scorer means over the cases every version has a score for, `.compared` how
+    many), `.cases` (one row per call, its `error` and `truncated`), `.winners` per scorer (None: a tie), `.winner`, `.failed`
+    calls per version, `.run_id`."""
     name: str
     versions: list
     scorers: list
