@@ -20,7 +20,7 @@ def _piece(t, finish=None) -> dict: return {"choices": [{"delta": {"content": t}
 @pytest.fixture(scope="module")
 def server():
     "A server whose path names how it misbehaves: http://127.0.0.1:PORT/MODE/v1. `.hits` counts the requests per mode."
-    hits = {}
+    hits, paths = {}, []
 
     class H(BaseHTTPRequestHandler):
         def reply(self, code, body: bytes, ctype="application/json", headers=()):
@@ -35,7 +35,7 @@ def server():
         def do_POST(self):
             req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             mode = self.path.split("/")[1]
-            hits[mode] = hits.get(mode, 0) + 1
+            hits[mode] = hits.get(mode, 0) + 1; paths.append((self.path, self.headers.get("Authorization")))
             if mode == "ok": return self.reply(200, json.dumps(ANSWER).encode())
             if mode == "notjson": return self.reply(200, b"<html><body>Welcome to nginx!</body></html>", "text/html")
             if mode == "nochoices": return self.reply(200, b'{"object": "list", "data": []}')
@@ -65,7 +65,7 @@ def server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     from types import SimpleNamespace
-    yield SimpleNamespace(spec=lambda mode: f"openai:m@http://127.0.0.1:{srv.server_port}/{mode}/v1", hits=hits)
+    yield SimpleNamespace(spec=lambda mode: f"openai:m@http://127.0.0.1:{srv.server_port}/{mode}/v1", hits=hits, paths=paths)
     srv.shutdown()
 
 
@@ -209,3 +209,14 @@ def test_a_server_that_quotes_a_key_of_no_known_shape_never_has_it_written(st, s
     assert flush()
     stored = b"".join(f.read_bytes() for f in (s.home).rglob("*") if f.is_file())
     assert shapeless not in str(e.value) + str(e.value.hint) and shapeless.encode() not in stored and b"Incorrect API key provided: ***" in stored
+
+
+def test_a_spec_with_a_query_keeps_it_after_the_path_and_its_bound_key(st, server, monkeypatch):
+    "`openai:m@https://h/v1?api-version=X` (Azure): the path was glued after the query, `/v1?api-version=X/chat/completions`, so such a spec never worked; the judge built its URL alike (probe M1)."
+    from jupyter_llmops.judge import judge_verdict
+    monkeypatch.setenv("AZ_KEY", "az-" + "K9" * 10)
+    base = server.spec("ok").split("@", 1)[1]
+    s = st.updated(openai_keys=f"{base}=AZ_KEY")  # bound to the URL without its query: still this server's key
+    assert complete("Capital?", server.spec("ok") + "/?api-version=2024-06-01", max_tokens=8, settings=s, record=False).text == "Paris."
+    judge_verdict("Capital?", "Paris.", criterion="relevant", settings=s.updated(judge_llm=server.spec("ok") + "?api-version=2024-06-01"))
+    assert server.paths[-2:] == [("/ok/v1/chat/completions?api-version=2024-06-01", "Bearer az-" + "K9" * 10)] * 2

@@ -6,7 +6,7 @@
 from __future__ import annotations
 import json, math, os, re, urllib.error, urllib.request
 from dataclasses import dataclass
-from .net import InsecureDestination, bound_key, check_destination, open_url
+from .net import InsecureDestination, api_url, bound_key, check_destination, open_url
 from .config import Settings, load_settings
 from .redaction import mask_url
 from .errors import UsageError
@@ -86,7 +86,7 @@ def _local(spec, msgs, settings: Settings) -> Verdict:
 
 def _openai(spec, msgs, timeout: float = 60, bindings=()) -> Verdict:
     base = spec.base_url or "https://api.openai.com/v1"
-    url = base.rstrip("/") + "/chat/completions"
+    url = api_url(base, "/chat/completions")
     var, key = bound_key(base, list(bindings))  # the key bound to this server, never sent in clear text elsewhere
     if key:
         try: check_destination(url, f"the API key in {var}")

@@ -5,12 +5,12 @@
 # %% ../../nbs/05_net.ipynb #3aa54b18
 from __future__ import annotations
 import http.client, ipaddress, os, urllib.error, urllib.request, warnings
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 from .redaction import mask_url, remember_secret
 from .errors import LLMOpsError
 
 # %% auto #0
-__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'open_url', 'health', 'db_address',
+__all__ = ['InsecureDestination', 'is_loopback', 'check_destination', 'bound_key', 'api_url', 'open_url', 'health', 'db_address',
            'db_answers']
 
 # %% ../../nbs/05_net.ipynb #92dc0526
@@ -41,7 +41,7 @@ def check_destination(url: str, what: str):
 def bound_key(base_url: str, bindings: list[tuple[str, str]], environ=None) -> tuple[str, str]:
     "(environment variable, key) for a request to `base_url`: the longest matching binding, else OPENAI_API_KEY unless bound elsewhere."
     env = os.environ if environ is None else environ
-    base = base_url.rstrip("/")
+    base = urlunsplit(urlsplit(base_url)._replace(query="", fragment="")).rstrip("/")  # `?api-version=` (Azure) names no other server
     match = [(u, v) for u, v in bindings if base == u or base.startswith(u + "/")]
     if match:
         var = max(match, key=lambda b: len(b[0]))[1]
@@ -50,6 +50,11 @@ def bound_key(base_url: str, bindings: list[tuple[str, str]], environ=None) -> t
         if any(v == var for _, v in bindings): return var, ""  # bound to another server: not sent here
     remember_secret(env.get(var, ""))  # a server's 401 that quotes it is hidden wherever the kit writes it
     return var, env.get(var, "")
+
+def api_url(base: str, path: str) -> str:
+    "`path` (`/chat/completions`) appended to the path of server URL `base`, its query kept: glued after the text, `/v1?api-version=X` became `/v1?api-version=X/chat/completions`."
+    u = urlsplit(base)
+    return urlunsplit(u._replace(path=u.path.rstrip("/") + path, fragment=""))
 
 # %% ../../nbs/05_net.ipynb #633e96a5
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
