@@ -8,7 +8,9 @@ import importlib.util, os, shutil, sys, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 from .errors import AssetMissingError, UsageError
+from .redaction import query_secrets, remember_secret
 
 # %% auto #0
 __all__ = ['LOCAL_LLM', 'LOCAL_EMBED', 'SPEC_HELP', 'ModelSpec', 'parse_spec', 'package_dir', 'local_gguf', 'embed_model_path',
@@ -44,6 +46,7 @@ def parse_spec(spec: str) -> ModelSpec:
     if sep and kind == "openai" and rest.strip():
         model, _, url = rest.partition("@")
         if model.strip():
+            for v in query_secrets(urlsplit(url.strip()).query): remember_secret(v); remember_secret(unquote(v))  # a key there (`?tenant=`) is hidden wherever quoted
             return ModelSpec("openai", model.strip(), (url.strip().rstrip("/") or None), text=spec)
     raise UsageError(f"bad model spec {spec!r}", hint=SPEC_HELP)
 

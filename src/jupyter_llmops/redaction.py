@@ -7,8 +7,8 @@ from __future__ import annotations
 import json, math, os, re, time, unicodedata
 
 # %% auto #0
-__all__ = ['remember_secret', 'uri_secrets', 'remember_uri_secrets', 'redact', 'redacted', 'redacted_frame', 'redacted_head',
-           'folded', 'visible', 'printable', 'mask_url', 'show_kit_warnings']
+__all__ = ['remember_secret', 'uri_secrets', 'remember_uri_secrets', 'query_secrets', 'redact', 'redacted', 'redacted_frame',
+           'redacted_head', 'folded', 'visible', 'printable', 'mask_url', 'show_kit_warnings']
 
 # %% ../../nbs/01_redaction.ipynb #c848cc70
 # scheme://[user]:password@host — the password may hold / or @: the host is what follows the last @ before a / or space.
@@ -20,12 +20,19 @@ _SECRETS = [re.compile(p) for p in (
     r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
     r"\bAIza[0-9A-Za-z_-]{35}",  # Google's API keys
     r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}", r"\bglpat-[A-Za-z0-9_-]{20,}", r"\bbot\d{6,}:[A-Za-z0-9_-]{30,}")]  # Stripe, GitLab, Telegram
-# a key in a URL's query: `?key=` (Google's APIs), `&sig=` / `signature=` (signed URLs), `code=` (OAuth)
-_QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|x-amz-signature|code)=)([^&#\s'\"]+)")
+# a key in a URL's query: `?key=` (Google's APIs), `&sig=` / `signature=` / `sas=` (signed URLs), `code=` (OAuth, Azure
+# Functions), `subscription-key=` (Azure API Management), `jwt=`, `pass=`
+_QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|x-amz-signature|code|sas|jwt|pass|passwd|password|pwd|[\w.~-]{0,64}subscription[-_]?key)=)([^&#\s'\"]+)")
+# any other `*-key` / `*_key` name (`x-functions-key`, `?my_key=`) when its value looks like a key: `sort_key=created_at` is no secret
+_NAMED_KEY = re.compile(r"""(?i)((?<![/\\.\w-])[a-z][\w.~-]{0,64}[-_]key['"]?\s*[:=]\s*['"]?)([^'"\s,;)&#]+)""")
+# a model spec's URL query (`openai:m@https://gw/v1?tenant=...`): a server reads no prose there, so every value with a digit
+# and a letter is taken for a key, but a version (`api-version=2024-06-01-preview`)
+_SPEC_QUERY = re.compile(r"(?i)(\bopenai:[^\s@'\"]{1,256}@[a-z][a-z0-9+.-]{0,31}://[^\s?#'\"]{1,1024}\?)([^\s#'\"]{1,4096})")
+_VERSION = re.compile(r"v?\d{1,4}(?:[.-]\d{1,4}){0,3}(?:-[A-Za-z]{1,16})?")
 # `Bearer X`; `Basic X` and `token X` only when X looks like one (a digit, a capital inside it, `=`): in prose "the mean
 # token log-probability" or "basic arithmetic" is no secret
 _HEADER = re.compile(r"\b((?i:bearer))(\s+)([A-Za-z0-9._~+/=-]{8,})|\b((?i:basic|token))(\s+)(?=[A-Za-z0-9._~+/=-]*(?:\d|[a-z][A-Z]|=))([A-Za-z0-9._~+/=-]{8,})")
-_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|token|secret|password|passwd|passphrase|pwd|credentials?|auth)(?:_value)?|_pass|(?-i:_KEY))\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
+_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|token|secret|password|passwd|passphrase|pwd|credentials?|auth)(?:_value)?|subscription[_-]?key|_pass|(?-i:_KEY))\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
 _WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
 _URL = re.compile(r"https?://[^\s'\"]+", re.I)
 # a random token in a URL path: 24+ characters mixing upper case, lower case and digits (not a hex id, not a date-stamped folder)
@@ -76,6 +83,15 @@ def _known_re():
 
 def _random(tok: str) -> bool: return len(tok) >= 20 or (bool(re.search(r"\d", tok)) and bool(re.search(r"[A-Za-z]", tok)))
 
+def query_secrets(query: str) -> list[str]:
+    "The values of a model spec URL's query (`a=1&b=2`) taken for keys: 8+ characters with a digit and a letter, not a version."
+    vals = [v for _, _, v in (p.partition("=") for p in query.split("&"))]
+    return [v for v in vals if len(v) >= 8 and _random(v) and not _VERSION.fullmatch(v)]
+
+def _spec_query(m) -> str:
+    hide = set(query_secrets(m[2]))
+    return m[1] + "&".join(f"{k}=***" if s and v in hide else p for p in m[2].split("&") for k, s, v in [p.partition("=")])
+
 def redact(text: str) -> str:
     "Hide the secrets the kit knows (`remember_secret`, the environment's keys), passwords in URIs, API keys and tokens, authorization headers, secret webhook paths and long random URL segments."
     if (known := _known_re()) is not None: text = known.sub("***", text)
@@ -88,7 +104,9 @@ def redact(text: str) -> str:
     text = _WEBHOOK.sub(lambda m: m[1] + "/***", text)
     text = _URL.sub(lambda m: _LONG_SEGMENT.sub("***", m[0]), text)
     text = _HEADER.sub(lambda m: (m[1] or m[4]) + (m[2] or m[5]) + "***", text)
+    text = _SPEC_QUERY.sub(_spec_query, text)
     text = _QUERY.sub(lambda m: m[1] + "***", text)
+    text = _NAMED_KEY.sub(lambda m: m[1] + "***" if _random(m[2]) else m[0], text)
     return _ASSIGNED.sub(lambda m: m[1] + "***", text)
 
 def redacted(obj):

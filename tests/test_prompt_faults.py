@@ -1,0 +1,62 @@
+"""Prompts, `prompt eval` and `ask` against a fake OpenAI-compatible server on loopback (no model loaded): what the prompt
+probe found (/tmp/probe-prompt), each a test."""
+import json, threading, warnings
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import pytest
+from jupyter_llmops import prompts
+from jupyter_llmops.config import load_settings
+
+
+@pytest.fixture(scope="module")
+def server():
+    "A server that answers `Paris` to a question about France, else `Lima`; `.seen` holds (path, prompt) of every request."
+    seen = []
+
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body["messages"][-1]["content"]))
+            text = "Paris" if "France" in body["messages"][-1]["content"] else "Lima"
+            out = json.dumps({"choices": [{"message": {"content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}).encode()
+            self.send_response(200); self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(out))); self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *a): pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    from types import SimpleNamespace
+    yield SimpleNamespace(url=f"http://127.0.0.1:{srv.server_port}/v1", seen=seen)
+    srv.shutdown()
+
+
+@pytest.fixture
+def st(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    return load_settings().updated(eval_on_record="off")
+
+
+def _cases(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_a_key_in_a_specs_query_is_in_no_file_and_no_mlflow_param(st, server, tmp_path):
+    "`?subscription-key=KEY` (Azure API Management) was kept in clear in the MLflow `llm` param and calls.db (probe M1, e5)."
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.prompt_eval import evaluate
+    from jupyter_llmops.recorder import flush
+    key = "QwErTy0987zxcv55"
+    prompts.register("qa", "Answer: {{question}}", settings=st)
+    data = _cases(tmp_path / "c.jsonl", [{"question": "Capital of France?", "expected": "Paris"}])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        evaluate("qa", [1], data, llm=f"openai:m@{server.url}?subscription-key={key}", settings=st, progress=False)
+    assert flush()
+    assert server.seen[-1] == (f"/v1/chat/completions?subscription-key={key}", "Answer: Capital of France?")  # the key did reach the server
+    params = [r.data.params.get("llm") for r in connect(st).search_runs(search_all_experiments=True, output_format="list")]
+    assert params == [f"openai:m@{server.url}?subscription-key=***"]
+    holding = [str(f) for f in st.home.rglob("*") if f.is_file() and key.encode() in f.read_bytes()]
+    assert holding == []
