@@ -60,3 +60,21 @@ def test_a_key_in_a_specs_query_is_in_no_file_and_no_mlflow_param(st, server, tm
     assert params == [f"openai:m@{server.url}?subscription-key=***"]
     holding = [str(f) for f in st.home.rglob("*") if f.is_file() and key.encode() in f.read_bytes()]
     assert holding == []
+
+
+def test_a_chat_prompt_registered_with_mlflow_is_shown_and_diffed_and_refused_to_render(st, server, tmp_path):
+    "A list of messages registered with MLflow's own API crashed show, render, diff and eval with a TypeError or AttributeError (probe M6, e9)."
+    from jupyter_llmops.ask import ask
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.prompt_eval import evaluate
+    ml = prompts._mlflow(st)
+    for system in ("Be brief.", "Be very brief."):
+        ml.genai.register_prompt("chatqa", [{"role": "system", "content": system}, {"role": "user", "content": "{{question}}"}])
+    v = prompts.show("chatqa/1", st)
+    assert "[system] Be brief.\n[user] {{question}}" in repr(v) and v.variables == ["question"] and "[system] Be brief." in v._repr_html_()
+    assert prompts.diff("chatqa", 1, 2, st).lines(0)[2:] == ["@@ -1 +1 @@", "-[system] Be brief.", "+[system] Be very brief."]
+    data, llm = _cases(tmp_path / "c.jsonl", [{"question": "Capital of France?", "expected": "Paris"}]), f"openai:m@{server.url}"
+    for use in (lambda: prompts.render("chatqa/1", st, question="hi"), lambda: ask("hi", prompt="chatqa", llm=llm, settings=st),
+                lambda: evaluate("chatqa", [1, 2], data, llm=llm, settings=st, progress=False)):
+        with pytest.raises(UsageError, match=r"chatqa/\d is a chat prompt \(a list of messages.*text prompts only") as e: use()
+        assert "mlflow.genai.load_prompt('prompts:/chatqa/" in e.value.hint

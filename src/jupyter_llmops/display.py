@@ -10,9 +10,9 @@ from html import escape
 from .redaction import redact
 
 # %% auto #0
-__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'diff_html',
-           'percent', 'money', 'table_html', 'scrolled', 'number_text', 'styled', 'mark_terms', 'status_badge', 'ts',
-           'slug', 'register_view', 'make_view', 'register_display']
+__all__ = ['WIDE_CHARS', 'WIDE', 'STATUS_COLOURS', 'figure', 'fig_png', 'png_b64', 'img_html', 'cell_text', 'diff_lines',
+           'diff_html', 'percent', 'money', 'table_html', 'scrolled', 'number_text', 'styled', 'mark_terms',
+           'status_badge', 'ts', 'slug', 'register_view', 'make_view', 'register_display']
 
 # %% ../../nbs/04_display.ipynb #ea6e8175
 def figure(width: float = 6.0, height: float = 3.0):
@@ -48,6 +48,25 @@ def cell_text(v) -> str:
 
 _DIFF_STYLE = {'class="diff_add"': "background:#ccffd8;color:#1f2328", 'class="diff_chg"': "background:#fff3b0;color:#1f2328",
                'class="diff_sub"': "background:#ffd7d5;color:#1f2328", 'class="diff_next"': "display:none", 'nowrap="nowrap"': "text-align:left"}
+
+_UNSEEN = re.compile(r"[^\S \t\n]|[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")  # whitespace but space, tab, newline; zero-width, soft hyphen, bidi controls (U+202E draws "evil corp" from "proc live")
+
+def diff_lines(a: str, b: str) -> tuple[list[str], list[str]]:
+    """Two texts as lines for a diff, with what a reader cannot see shown, so that versions differing only there do not
+    diff as "identical" or as two lines that look the same: a tab as `→`, spaces at a line's end as `·`, a carriage
+    return as `␍`, other invisible characters as `⟨U+00A0⟩`, and a missing last newline where one text has it."""
+    def lines(t: str, mark_end: bool) -> list[str]:
+        out = t.split("\n")
+        if out[-1] == "": out.pop()  # the text ends with a newline
+        elif mark_end: out[-1] += "  ⟨no newline at the end⟩"
+        def show(l):
+            cr = l.endswith("\r"); l = l[:-1] if cr else l
+            l = _UNSEEN.sub(lambda m: f"⟨U+{ord(m[0]):04X}⟩", l).replace("\t", "→")
+            body = l.rstrip(" ")
+            return body + "·" * (len(l) - len(body)) + ("␍" if cr else "")
+        return [show(l) for l in out]
+    ends = a.endswith("\n") != b.endswith("\n")
+    return lines(a, ends), lines(b, ends)
 
 def diff_html(a: list[str], b: list[str], title_a: str, title_b: str, wrap: int = 70) -> str:
     """Lines `a` and `b` side by side, what changed coloured. difflib's table names its marks by CSS classes whose style

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 from .config import Settings, load_settings
-from .display import diff_html, ts
+from .display import diff_html, diff_lines, ts  # diff_lines: here too, as before
 from .errors import LLMOpsError, NotFoundError, UsageError
 from .redaction import redact, visible
 from .files import NAME, check_alias, check_name  # check_alias: here too, as before
@@ -17,7 +17,7 @@ from .files import NAME, check_alias, check_name  # check_alias: here too, as be
 # %% auto #0
 __all__ = ['VAR', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered',
            'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts', 'PromptView',
-           'usage', 'show', 'diff_lines', 'PromptDiff', 'diff']
+           'usage', 'show', 'PromptDiff', 'diff']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -120,6 +120,11 @@ def _load(ref: str, settings: Settings):
         raise NotFoundError(f"no prompt {ref!r}", hint=f"registered prompts: {listed or '(none yet: %%llmops prompt NAME)'}")
     return pv
 
+def _text(template) -> str:
+    "A template as text: a chat prompt's messages (MLflow's `register_prompt(name, [{'role': ..., 'content': ...}])`) a line each."
+    if isinstance(template, str): return template
+    return "\n".join(f"[{m.get('role', '?')}] {m.get('content', '')}" if isinstance(m, dict) else str(m) for m in template)
+
 def get_compiled(ref: str, settings: Settings | None = None, ttl: float = DEFAULT_TTL) -> Compiled:
     "The compiled prompt for `ref`, from the in-process cache when fresh (a version never goes stale)."
     s = settings or load_settings()
@@ -128,6 +133,9 @@ def get_compiled(ref: str, settings: Settings | None = None, ttl: float = DEFAUL
     now = time.monotonic()
     if hit is not None and hit[0] > now: return hit[1]
     pv = _load(ref, s)
+    if not isinstance(pv.template, str):  # before, a TypeError from deep inside: `show` and `diff` read it as text (`_text`)
+        raise UsageError(f"{pv.name}/{pv.version} is a chat prompt (a list of messages, registered with MLflow's API): the kit renders, asks and evaluates text prompts only",
+                         hint=f"register it as a text prompt (%%llmops prompt NAME), or format it with mlflow.genai.load_prompt('prompts:/{pv.name}/{pv.version}').format(...)")
     c = Compiled.of(pv.name, pv.version, pv.template)
     _cache[key] = (float("inf") if parse_ref(ref)[1] else now + ttl, c)
     return c
@@ -343,31 +351,12 @@ def show(ref: str, settings: Settings | None = None, with_usage: bool = True) ->
     versions = _versions(pv.name, s)
     al = _aliases(pv.name, s, versions)
     vs = [(int(v.version), v.commit_message or "", al.get(int(v.version), [])) for v in versions]
-    view = PromptView(pv.name, int(pv.version), pv.template, pv.commit_message or "", al.get(int(pv.version), []),
+    view = PromptView(pv.name, int(pv.version), _text(pv.template), pv.commit_message or "", al.get(int(pv.version), []),
                       ts(pv.creation_timestamp, "%Y-%m-%d %H:%M"), vs)
     if with_usage: view.runs, view.traces = usage(pv.name, int(pv.version), s)
     return view
 
 # %% ../../nbs/21_prompts.ipynb #0c21be27
-_UNSEEN = re.compile(r"[^\S \t\n]|[\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")  # whitespace but space, tab, newline; zero-width, soft hyphen, bidi controls (U+202E draws "evil corp" from "proc live")
-
-def diff_lines(a: str, b: str) -> tuple[list[str], list[str]]:
-    """Two texts as lines for a diff, with what a reader cannot see shown, so that versions differing only there do not
-    diff as "identical" or as two lines that look the same: a tab as `→`, spaces at a line's end as `·`, a carriage
-    return as `␍`, other invisible characters as `⟨U+00A0⟩`, and a missing last newline where one text has it."""
-    def lines(t: str, mark_end: bool) -> list[str]:
-        out = t.split("\n")
-        if out[-1] == "": out.pop()  # the text ends with a newline
-        elif mark_end: out[-1] += "  ⟨no newline at the end⟩"
-        def show(l):
-            cr = l.endswith("\r"); l = l[:-1] if cr else l
-            l = _UNSEEN.sub(lambda m: f"⟨U+{ord(m[0]):04X}⟩", l).replace("\t", "→")
-            body = l.rstrip(" ")
-            return body + "·" * (len(l) - len(body)) + ("␍" if cr else "")
-        return [show(l) for l in out]
-    ends = a.endswith("\n") != b.endswith("\n")
-    return lines(a, ends), lines(b, ends)
-
 @dataclass
 class PromptDiff:
     "Two versions of a prompt, as a unified diff and side by side."
@@ -393,5 +382,5 @@ def diff(name: str, a: int | str, b: int | str, settings: Settings | None = None
     s = settings or load_settings()
     for v in (a, b):
         if not str(v).strip().isdigit(): raise UsageError(f"version must be a number, not {v!r}", hint=f"`%llmops prompt show {name}` lists its versions")
-    ta, tb = (_load(f"{name}/{int(v)}", s).template for v in (a, b))
+    ta, tb = (_text(_load(f"{name}/{int(v)}", s).template) for v in (a, b))
     return PromptDiff(name, int(a), int(b), ta, tb)
