@@ -78,3 +78,16 @@ def test_a_chat_prompt_registered_with_mlflow_is_shown_and_diffed_and_refused_to
                 lambda: evaluate("chatqa", [1, 2], data, llm=llm, settings=st, progress=False)):
         with pytest.raises(UsageError, match=r"chatqa/\d is a chat prompt \(a list of messages.*text prompts only") as e: use()
         assert "mlflow.genai.load_prompt('prompts:/chatqa/" in e.value.hint
+
+
+def test_a_single_brace_template_is_warned_about_at_registration_and_at_eval(st, server, tmp_path):
+    "`Answer the question: {question}` was evaluated with the literal `{question}` in every case, and no warning (probe M5, e7)."
+    from jupyter_llmops.errors import UsageError
+    from jupyter_llmops.prompt_eval import evaluate
+    data = _cases(tmp_path / "c.jsonl", [{"question": "Capital of France?", "expected": "Paris"}])
+    with pytest.warns(UserWarning, match=r"the template has no \{\{variables\}\}: \{question\} is sent as written; write \{\{question\}\}"):
+        prompts.register("fmt", "Answer the question: {question}", settings=st)
+    with pytest.warns(UserWarning, match=r"fmt/1 has no \{\{variables\}\}: \{question\} is sent as written"):
+        evaluate("fmt", [1], data, llm=f"openai:m@{server.url}", settings=st, progress=False)
+    with pytest.raises(UsageError, match=r"unknown variable\(s\) question(.|\n)*its \{question\} as \{\{question\}\} in a new version"):
+        prompts.render("fmt/1", st, question="Capital of France?")

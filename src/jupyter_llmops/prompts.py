@@ -4,7 +4,7 @@
 
 # %% ../../nbs/21_prompts.ipynb #c3c75cc8
 from __future__ import annotations
-import contextlib, difflib, fcntl, hashlib, json, re, time
+import contextlib, difflib, fcntl, hashlib, json, re, time, warnings
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -15,9 +15,9 @@ from .redaction import redact, visible
 from .files import NAME, check_alias, check_name  # check_alias: here too, as before
 
 # %% auto #0
-__all__ = ['VAR', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled', 'Rendered',
-           'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts', 'PromptView',
-           'usage', 'show', 'PromptDiff', 'diff']
+__all__ = ['VAR', 'SINGLE', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled',
+           'Rendered', 'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts',
+           'PromptView', 'usage', 'show', 'PromptDiff', 'diff']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -25,6 +25,14 @@ VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 def variables(template: str) -> list[str]:
     "The template's variables, in order of first use."
     return list(dict.fromkeys(VAR.findall(template)))
+
+SINGLE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")  # `{question}`: Python's format, literal text in a kit template
+
+def _warn_single(template: str, what: str = "the template"):
+    "Warn when `template` has `{name}` placeholders and no `{{variables}}`: every call would send `{name}` as written."
+    if (names := list(dict.fromkeys(SINGLE.findall(template)))) and not VAR.search(template):
+        warnings.warn(f"{what} has no {{{{variables}}}}: {', '.join('{' + n + '}' for n in names)} is sent as written; "
+                      f"write {{{{{names[0]}}}}} for a variable", stacklevel=3)
 
 MAX_TEMPLATE = 100_000  # MLflow keeps a prompt's text in a registry tag of at most this many characters
 
@@ -41,6 +49,7 @@ def check_template(template: str) -> str:
     if bad: raise UsageError(f"malformed variable {bad[0]!r}", hint="variables are {{name}}: ASCII letters, digits and _")
     if (at := re.sub(r"\{\{.*?\}\}", lambda m: "#" * len(m[0]), t).find("{{")) >= 0:  # a variable's closing braces forgotten
         raise UsageError(f"unclosed '{{{{' at character {at}: {t[at:at + 30]!r}", hint="variables are {{name}}")
+    _warn_single(t)
     return t
 
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
@@ -73,7 +82,9 @@ class Compiled:
             missing, unknown = [v for v in self.variables if v not in values], sorted(set(values) - self.need)
             msg = "; ".join(filter(None, [missing and f"missing variable(s) {', '.join(missing)}",
                                            unknown and f"unknown variable(s) {', '.join(unknown)}"]))
-            raise UsageError(f"{self.name}/{self.version}: {msg}", hint=f"the template takes: {', '.join(self.variables) or '(no variables)'}")
+            meant = [f"{{{n}}} as {{{{{n}}}}}" for n in unknown if n in SINGLE.findall(self.template)]  # `{question}`, literal text here
+            raise UsageError(f"{self.name}/{self.version}: {msg}", hint=f"the template takes: {', '.join(self.variables) or '(no variables)'}"
+                             + (f"; its {', '.join(meant)} in a new version" if meant else ""))
         return Rendered(self.fmt.format_map(values), self.name, self.version, values)
 
 @dataclass
@@ -137,6 +148,7 @@ def get_compiled(ref: str, settings: Settings | None = None, ttl: float = DEFAUL
         raise UsageError(f"{pv.name}/{pv.version} is a chat prompt (a list of messages, registered with MLflow's API): the kit renders, asks and evaluates text prompts only",
                          hint=f"register it as a text prompt (%%llmops prompt NAME), or format it with mlflow.genai.load_prompt('prompts:/{pv.name}/{pv.version}').format(...)")
     c = Compiled.of(pv.name, pv.version, pv.template)
+    _warn_single(c.template, f"{c.name}/{c.version}")  # registered before the check, or with MLflow's API
     _cache[key] = (float("inf") if parse_ref(ref)[1] else now + ttl, c)
     return c
 
