@@ -91,3 +91,17 @@ def test_a_single_brace_template_is_warned_about_at_registration_and_at_eval(st,
         evaluate("fmt", [1], data, llm=f"openai:m@{server.url}", settings=st, progress=False)
     with pytest.raises(UsageError, match=r"unknown variable\(s\) question(.|\n)*its \{question\} as \{\{question\}\} in a new version"):
         prompts.render("fmt/1", st, question="Capital of France?")
+
+
+def test_ask_reads_a_value_that_goes_on_over_lines(st, server):
+    "`ask --prompt` with a value over several lines said `missing variable(s) audience` though `audience:` was given, and a `context:` over lines asked for --rag (probe L4, e8)."
+    from jupyter_llmops.ask import ask, parse_cell
+    prompts.register("summ", "Summarise for {{audience}}:\n{{question}}", settings=st)
+    prompts.register("rq", "Context: {{context}}\nQ: {{question}}", settings=st)
+    llm = f"openai:m@{server.url}"
+    q, values = parse_cell("audience: managers\nquestion: the text below\nLine one of the report.\nLine two.", "summ")
+    ask(q, prompt="summ", values=values, llm=llm, settings=st)
+    assert server.seen[-1][1] == "Summarise for managers:\nthe text below\nLine one of the report.\nLine two."
+    q, values = parse_cell("question: What changed?\ncontext: Release notes:\n- faster builds", "rq")
+    ask(q, prompt="rq", values=values, llm=llm, settings=st)
+    assert server.seen[-1][1] == "Context: Release notes:\n- faster builds\nQ: What changed?"

@@ -61,14 +61,20 @@ class Answer:
                 + (f" · prompt {escape(str(self.prompt[0]))}/{escape(str(self.prompt[1]))}" if self.prompt else "") + "</small>"
                 + (f"<ol style='list-style:none;padding-left:0'>{src}</ol>" if src else "") + "</div>")
 
+_KV = re.compile(r"\s*([A-Za-z_]\w*)\s*:\s?(.*)")
+
 def parse_cell(cell: str, prompt: str | None = None) -> tuple[str, dict]:
-    "With a `prompt`, a cell of `key: value` lines gives its variables; any other cell, and every cell without one, is the question."
-    lines = [l for l in cell.strip().splitlines() if l.strip()]
-    kv = [re.fullmatch(r"\s*([A-Za-z_]\w*)\s*:\s?(.*)", l) for l in lines]
-    if prompt and lines and all(kv):
-        values = {m[1]: m[2] for m in kv}
-        return values.get("question", ""), values
-    return cell.strip(), {}
+    """With a `prompt`, a cell that starts with a `key: value` line gives its variables, and a line that is no `key:` continues
+    the value above it (a report, a list: before, one such line made the whole cell the question, and the error said a
+    variable given was missing); any other cell, and every cell without a prompt, is the question."""
+    lines = cell.strip().splitlines()
+    if not (prompt and lines and _KV.fullmatch(lines[0])): return cell.strip(), {}
+    values, key = {}, None
+    for l in lines:
+        if m := _KV.fullmatch(l): key = m[1]; values[key] = [m[2]]
+        else: values[key].append(l)
+    values = {k: "\n".join(v).rstrip() for k, v in values.items()}
+    return values.get("question", ""), values
 
 # %% ../../nbs/25_ask.ipynb #fe872338
 def ask(question: str, index: str | None = None, prompt: str | None = None, values: dict | None = None,
