@@ -138,3 +138,26 @@ def webhook():
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     yield SimpleNamespace(url=f"http://127.0.0.1:{srv.server_port}", got=got)
     srv.shutdown()
+
+
+def chat_server(answer):
+    """A fake OpenAI-compatible chat server on loopback, for tests of the plumbing around a model call: `answer(prompt,
+    body)` gives (status, text, or bytes sent as they are) for the last message. Returns (base URL .../v1, the list of
+    (path, prompt) of every request, the server to shut down)."""
+    import json, threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    seen = []
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a): pass
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body["messages"][-1]["content"]))
+            status, text = answer(body["messages"][-1]["content"], body)
+            out = text if isinstance(text, bytes) else json.dumps(
+                {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                 "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text.split()))}}).encode()
+            self.send_response(status); self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{srv.server_port}/v1", seen, srv

@@ -1,7 +1,7 @@
 "`prompt eval` around the model call: like-for-like comparisons, failures said and kept, against fake OpenAI-compatible servers on loopback."
-import json, threading, warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, warnings
 import pytest
+from conftest import chat_server
 from jupyter_llmops import prompts
 from jupyter_llmops.prompt_eval import evaluate
 
@@ -13,20 +13,9 @@ def serve():
     "serve(answer) -> base URL of a server whose reply to a prompt is answer(prompt, body) -> (status, text or bytes)."
     servers = []
     def start(answer):
-        class H(BaseHTTPRequestHandler):
-            def log_message(self, *a): pass
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, text = answer(body["messages"][-1]["content"], body)
-                out = text if isinstance(text, bytes) else json.dumps(
-                    {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                     "usage": {"prompt_tokens": 10, "completion_tokens": max(1, len(text.split()))}}).encode()
-                self.send_response(status); self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out))); self.end_headers(); self.wfile.write(out)
-        srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        url, _, srv = chat_server(answer)
         servers.append(srv)
-        return f"http://127.0.0.1:{srv.server_port}/v1"
+        return url
     yield start
     for s in servers: s.shutdown()
 

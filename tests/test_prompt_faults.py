@@ -1,8 +1,8 @@
 """Prompts, `prompt eval` and `ask` against a fake OpenAI-compatible server on loopback (no model loaded): what the prompt
 probe found (/tmp/probe-prompt), each a test."""
-import json, threading, warnings
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import json, warnings
 import pytest
+from conftest import chat_server
 from jupyter_llmops import prompts
 from jupyter_llmops.config import load_settings
 
@@ -10,23 +10,9 @@ from jupyter_llmops.config import load_settings
 @pytest.fixture(scope="module")
 def server():
     "A server that answers `Paris` to a question about France, else `Lima`; `.seen` holds (path, prompt) of every request."
-    seen = []
-
-    class H(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append((self.path, body["messages"][-1]["content"]))
-            text = "Paris" if "France" in body["messages"][-1]["content"] else "Lima"
-            out = json.dumps({"choices": [{"message": {"content": text}, "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}).encode()
-            self.send_response(200); self.send_header("Content-Type", "application/json"); self.send_header("Content-Length", str(len(out))); self.end_headers()
-            self.wfile.write(out)
-
-        def log_message(self, *a): pass
-
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
     from types import SimpleNamespace
-    yield SimpleNamespace(url=f"http://127.0.0.1:{srv.server_port}/v1", seen=seen)
+    url, seen, srv = chat_server(lambda prompt, body: (200, "Paris" if "France" in prompt else "Lima"))
+    yield SimpleNamespace(url=url, seen=seen)
     srv.shutdown()
 
 
