@@ -191,3 +191,27 @@ def test_a_judgement_corrected_after_the_log_is_logged_again(tmp_path, monkeypat
     assert len(chosen(first)) == len(chosen(second)) == 1 and chosen(first) != chosen(second)  # the corrected pair, alone
     wins = lambda run: {k: v for k, v in mlflow.get_run(run).data.metrics.items() if k.startswith("wins.")}
     assert wins(second) != wins(first) and sum(wins(second).values()) == sum(wins(first).values())  # one win moved to the other model
+
+
+def test_answers_to_judge_come_from_the_model_never_the_semantic_cache(tmp_path, monkeypatch):
+    """A judged pair or a label is training data (DPO, a reward model, an aligned evaluator): with cache = on, an answer
+    stored for a like question (another country, another product) was served and judged as this question's answer."""
+    from types import SimpleNamespace
+    import jupyter_llmops.llm as L
+    from conftest import chat_server
+    from jupyter_llmops.feedback import LabelSession
+    lookups = []
+    monkeypatch.setattr(L, "cache_for", lambda settings, temperature=0.0: SimpleNamespace(
+        lookup=lambda *a: (lookups.append(a), SimpleNamespace(text="Lima", logprob=None, cost=0.0, similarity=0.9))[1], store=lambda *a: None))
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    url, seen, srv = chat_server(lambda prompt, body: (200, "Paris"))
+    try:
+        st = load_settings().updated(cache="on", eval_on_record="off")
+        (tmp_path / "p.jsonl").write_text(json.dumps({"prompt": "Capital of France?"}) + "\n")
+        rank = FeedbackSession("pairs", prompts=tmp_path / "p.jsonl", models=[f"openai:a@{url}", f"openai:b@{url}"], settings=st)
+        label = LabelSession("labels", items=tmp_path / "p.jsonl", criterion="correct", model=f"openai:a@{url}", settings=st)
+        assert (rank.answer(0, 0), rank.answer(0, 1), label.answer(0)) == ("Paris",) * 3
+        assert (len(seen), lookups) == (3, [])  # every answer asked of the model; the cache never looked at
+        assert L.complete("Capital of France?", f"openai:a@{url}", settings=st, record=False).text == "Lima"  # elsewhere it serves
+    finally:
+        srv.shutdown()

@@ -155,16 +155,17 @@ class FeedbackSession:
         return p if isinstance(p, str) else "\n".join(f"{k}: {v}" for k, v in p.items())
 
     def answer(self, index: int, side: int) -> str:
-        "Source `side`'s answer to prompt `index`: from the cache, else generated (and recorded as an LLM call)."
+        """Source `side`'s answer to prompt `index`: the session's own, else generated (and recorded as an LLM call), never
+        from the semantic cache: a judged pair is training data, and a stored answer to a like question is not this one's."""
         def generate() -> dict:
             from jupyter_llmops.llm import complete
             attrs = {"llmops.feedback": self.name}
             if self.mode == "models":
-                out = complete(self.prompts[index], spec=self.sources[side], max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
+                out = complete(self.prompts[index], spec=self.sources[side], max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs, cache=False)
             else:
                 from jupyter_llmops.prompts import render
                 ref = self.meta.get("pinned", self.sources)[side]  # the version the session started with, wherever its alias points now
-                out = complete(render(ref, self.settings, **self.prompts[index]), max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs)
+                out = complete(render(ref, self.settings, **self.prompts[index]), max_tokens=self.max_tokens, settings=self.settings, trace_attrs=attrs, cache=False)
             return {"source": self.sources[side], "text": out.text}
         return _answer_once(self.folder, self._answers, {"index": index, "side": side}, generate)
 
@@ -324,7 +325,7 @@ class LabelSession:
         def generate() -> dict:
             from jupyter_llmops.llm import complete
             msg = (f"Context:\n" + "\n\n".join(it["context"]) + f"\n\nQuestion: {it['question']}") if it["context"] else it["question"]
-            out = complete(msg, spec=self.meta.get("model"), max_tokens=self.max_tokens, settings=self.settings, trace_attrs={"llmops.feedback": self.name})
+            out = complete(msg, spec=self.meta.get("model"), max_tokens=self.max_tokens, settings=self.settings, trace_attrs={"llmops.feedback": self.name}, cache=False)  # a label is of this question's answer
             return {"side": 0, "text": out.text, "trace_id": out.trace_id}
         return _answer_once(self.folder, self._answers, {"index": index}, generate)
 
