@@ -304,7 +304,7 @@ def read_frame(ref: str):
 # %% ../../nbs/27_drift.ipynb #0fe5756d
 def _ago(d: str) -> int:
     from jupyter_llmops.recorder import since_ms
-    try: return since_ms(d)
+    try: return since_ms(d, zero=True)  # calls:24h..0h ends now
     except UsageError: raise UsageError(f"bad window part {d!r}", hint="calls:24h (the last 24 hours) or calls:48h..24h (from 48 to 24 hours ago); m, h or d") from None
 
 def calls_window(ref: str, settings: Settings | None = None):

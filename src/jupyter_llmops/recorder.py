@@ -331,10 +331,11 @@ def _bulk_write(store, uri: str, eid: str, spans: list[dict], locations: dict, r
         return False
 
 # %% ../../nbs/12_recorder.ipynb #bdca81e1
-def since_ms(since: str) -> int:
+def since_ms(since: str, zero: bool = False) -> int: # zero: `0h` (now) allowed, as the end of a window
     "The epoch milliseconds `since` ago: 30m, 24h, 7d."
     m = re.fullmatch(r"(\d+)\s*([mhd])", (since or "").strip())
     if not m: raise UsageError(f"bad --since {since!r}", hint="a number and m, h or d: 30m, 24h, 7d")
+    if not (zero or int(m[1])): raise UsageError(f"--since {since.strip()} is no time: no call was recorded in it", hint="a length above 0: 30m, 24h, 7d")
     return max(0, int(time.time() * 1000) - int(m[1]) * {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[m[2]])  # before 1970: every call
 
 def recorded_calls(since: str = "24h", settings: Settings | None = None, texts: bool = True, source: str = "table"):
