@@ -104,7 +104,7 @@ def _as_numbers(ref, cur, name: str):
                      f"{', '.join(map(repr, odd[:5]))}{', ...' if len(odd) > 5 else ''}",
                      hint=f"if they mean no value, read them as missing (pd.read_csv(..., na_values={odd[:5]!r})) or set them to NaN; or leave the column out with --columns")
 
-def column_drift(ref, cur, test: str = "auto") -> dict:
+def column_drift(ref, cur, test: str = "auto", dates: bool = False) -> dict: # dates: a date or time column is marked not tested (not refused)
     """One column's test, statistic, p-value (None when the test has none), threshold and verdict, the share of values
     missing on each side, and a note when the verdict needs one."""
     from scipy import stats
@@ -114,6 +114,9 @@ def column_drift(ref, cur, test: str = "auto") -> dict:
     if test not in TESTS: raise UsageError(f"bad test {test!r}", hint=f"one of {', '.join(TESTS)}")
     name = redact(str(ref.name))
     if any(pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s) for s in (ref, cur)):
+        if dates: return dict(column=name, test="none", statistic=float("nan"), p_value=None, threshold=float("nan"), drift=False,
+                              missing_ref=float(ref.isna().mean()), missing_cur=float(cur.isna().mean()),
+                              note="dates and times, not tested: a later window always holds later dates")
         raise UsageError(f"{name}: dates and times are not compared (a later window always holds later dates)",
                          hint="leave the column out (--columns), or compare a part of it: the hour, the weekday")
     ref, cur = _as_numbers(ref, cur, name)
@@ -237,11 +240,7 @@ def drift(reference, current, columns: list[str] | str | None = None, test: str 
     if test in ("wasserstein", "js", "psi") and min(len(reference), len(current)) < DISTANCE_ROWS:
         warnings.warn(f"{test} on {min(len(reference), len(current))} rows: under {DISTANCE_ROWS} rows a side a fixed distance threshold "
                       f"mostly measures sampling noise; ks (numbers) and chi2 (categories) weigh the sample size")
-    dated = lambda c: any(pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s) for s in (reference[c], current[c]))
-    skip = lambda c: dict(column=redact(str(c)), test="none", statistic=float("nan"), p_value=None, threshold=float("nan"), drift=False,
-                          missing_ref=float(reference[c].isna().mean()), missing_cur=float(current[c].isna().mean()),
-                          note="dates and times, not tested: a later window always holds later dates")
-    rows = [skip(c) if not columns and dated(c) else column_drift(reference[c], current[c], test) for c in cols]  # a time column in every logged frame: not a refusal of the report
+    rows = [column_drift(reference[c], current[c], test, dates=not columns) for c in cols]  # a time column in every logged frame: not a refusal of the report; named, it is
     rep = _report(pd.DataFrame(rows), len(reference), len(current))
     if log: rep.run_id = log_report(rep, test, settings, names=names)
     return rep
