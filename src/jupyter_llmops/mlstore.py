@@ -4,7 +4,7 @@
 
 # %% ../../nbs/08_mlstore.ipynb #6d54f09f
 from __future__ import annotations
-import hashlib, json, os, socket, time, warnings
+import hashlib, json, os, socket, threading, time, warnings
 from contextlib import contextmanager
 from pathlib import Path
 from .config import Settings, load_settings
@@ -73,14 +73,17 @@ def connect(settings: Settings | None = None):
     _connected.add(uri)
     return mlflow
 
+_INIT = threading.Lock()  # one store opened at a time in a process: alembic keeps its migration context in module globals
+
 def _init_sqlite_store(uri: str):
     """Open (create or migrate) the SQLite store under a file lock beside it. Two processes starting on a new home
-    (two notebooks, a notebook and the scheduler) would otherwise race in MLflow's schema migration, and one fails."""
+    (two notebooks, a notebook and the scheduler) would otherwise race in MLflow's schema migration, and one fails; two
+    threads of one process on two new homes (a notebook's and the recorder's) too, each removing the other's alembic context."""
     import sqlite3
     from mlflow.tracking._model_registry.utils import _get_store as registry_store
     from mlflow.tracking._tracking_service.utils import _get_store as tracking_store
     path = uri[len("sqlite:///"):]
-    with open(path + ".lock", "a") as fh:
+    with _INIT, open(path + ".lock", "a") as fh:
         try:
             import fcntl
             fcntl.flock(fh, fcntl.LOCK_EX)
