@@ -133,7 +133,8 @@ def test_openai_streaming_plumbing(settings):
 
 
 def test_backend_error_is_recorded_and_raised(settings):
-    import mlflow
+    from jupyter_llmops.mlstore import connect
+    mlflow = connect(settings)  # MLflow's own API reads the store it is pointed at (the recorder's thread never moves it)
     with pytest.raises(LLMOpsError, match="cannot reach"):
         complete("ping", "openai:m@http://127.0.0.1:9/v1", settings=settings)
     from jupyter_llmops.recorder import flush

@@ -271,3 +271,19 @@ def test_a_background_import_waits_for_a_thread_inside_pyarrows_pandas_shim(tmp_
           lock="pl._pandas_api._lock",  # the user's thread inside the shim's first use (a DataFrame of strings)
           bg="import time, pyarrow.lib\ntime.sleep(0.1)\npyarrow.lib._pandas_api.have_pandas\n",  # as pyarrow.dataset does
           fg="X = 1\n")
+
+
+def test_writing_a_call_leaves_the_users_tracking_uri(tmp_path):
+    """The recorder's thread wrote a call of another home by pointing MLflow's one tracking URI at that home's store: the
+    cells of the notebook working on this home then read and wrote there (and a CI run's notebook failed beside a thread
+    left by the one before it)."""
+    import mlflow
+    from jupyter_llmops.mlstore import connect
+    mine, other = (load_settings(tmp_path / n, environ={"LLMOPS_HOME": str(tmp_path / n), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "rec"})
+                   for n in ("mine", "other"))
+    connect(mine)
+    now = time.time_ns()
+    tid = RECORDER.submit(other, dict(model="local", messages=[{"role": "user", "content": "hi"}], text="hello", start_ns=now, end_ns=now + 10**6))
+    assert recorder.flush()
+    assert mlflow.get_tracking_uri() == mine.tracking_uri
+    assert list(recorded_calls("1h", other, source="traces").trace_id) == [tid]  # written where it belongs

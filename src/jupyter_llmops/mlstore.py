@@ -45,8 +45,9 @@ def tracking_error(e: BaseException, settings: Settings | None = None) -> Tracki
     return TrackingUnavailable(f"the MLflow tracking server at {redact(uri)} {why}",
                                hint="start it (and the database behind it: scripts/team-up.sh), or work locally: `%llmops config set tracking_uri \"\"`")
 
-def connect(settings: Settings | None = None):
-    "Point MLflow at the settings' tracking store and return the `mlflow` module."
+def connect(settings: Settings | None = None, point: bool = True):
+    """Point MLflow at the settings' tracking store and return the `mlflow` module. `point=False` (a background thread):
+    the store is checked and opened, but MLflow's one tracking URI, which the user's cells read, is left as it is."""
     s = settings or load_settings()
     uri = s.tracking_uri
     if uri.startswith(("http://", "https://")):
@@ -68,7 +69,7 @@ def connect(settings: Settings | None = None):
     import logging, mlflow
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)  # its one error log: a traceback, the SQL and its parameters (questions, answers), of an error it raises anyway
-    if mlflow.get_tracking_uri() != uri: mlflow.set_tracking_uri(uri)
+    if point and mlflow.get_tracking_uri() != uri: mlflow.set_tracking_uri(uri)
     if uri.startswith("sqlite:///") and uri not in _connected: _init_sqlite_store(uri)
     _connected.add(uri)
     return mlflow
@@ -117,10 +118,10 @@ def _close_cursors_on_checkin(engine):
             except Exception: pass
 
 # %% ../../nbs/08_mlstore.ipynb #c7df9939
-def ensure_experiment(name: str, settings: Settings | None = None) -> str:
-    "The id of experiment `name`, created (artifacts under `<home>/mlruns/`) if it does not exist."
+def ensure_experiment(name: str, settings: Settings | None = None, point: bool = True) -> str:
+    "The id of experiment `name`, created (artifacts under `<home>/mlruns/`) if it does not exist; `point` as `connect`'s."
     s = settings or load_settings()
-    mlflow = connect(s)
+    mlflow = connect(s, point).MlflowClient(s.tracking_uri)  # this store's, whatever the tracking URI another thread set
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None: return exp.experiment_id
     kw = {} if s.tracking_uri.startswith("http") else {"artifact_location": (s.home / "mlruns" / slug(name, "experiment")).as_uri()}

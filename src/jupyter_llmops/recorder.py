@@ -225,8 +225,9 @@ def _write(self, calls):
             rows = _add_rows(CallTable.at(s), [call_row("tr-" + tid.hex(), exp, call) for _, tid, call, _ in items])
             if self.scorer is not None and s.eval_on_record: self._score_later(s, rows)
         except Exception as e: warnings.warn(f"{len(items)} LLM call(s) missing from the call table {s.path('calls.db')}: {type(e).__name__}: {e}")
-        mlflow = connect(s)
-        eid = self._eids.get((uri, exp)) or self._eids.setdefault((uri, exp), ensure_experiment(exp, s))
+        import mlflow  # MLflow pointed at this home when nothing has pointed it yet (a call a notebook's first act), as a cell would;
+        connect(s, point=not mlflow.is_tracking_uri_set())  # never moved from where a cell pointed it (before: to this store, under a notebook on another)
+        eid = self._eids.get((uri, exp)) or self._eids.setdefault((uri, exp), ensure_experiment(exp, s, point=False))
         from mlflow.tracking._tracking_service.utils import _get_store
         store, spans = _get_store(uri), [_span_dict(tid, call) for _, tid, call, _ in items]
         if not (self.bulk and _bulk_write(store, uri, eid, spans, self._locs, [run_id for *_, run_id in items])):
