@@ -115,12 +115,12 @@ def test_eval_through_the_magic_promotes_the_winner(kernel, tmp_path):
     data = tmp_path / "cases.jsonl"
     data.write_text("\n".join(json.dumps(c) for c in [{"country": "France", "expected": "Paris"},
                                                       {"country": "Germany", "expected": "Berlin"}]))
-    ok(kernel.run("%%llmops prompt cap-k\nWhat is the capital of {{country}}?"))
-    ok(kernel.run("%%llmops prompt cap-k\nReply with the city only. Capital of {{country}}:"))
+    ok(kernel.run("%%llmops prompt cap-k\nName a famous food from {{country}}."))  # v2 answers the question; v1 does not
+    ok(kernel.run("%%llmops prompt cap-k\nWhat is the capital of {{country}}?"))  # (two that gave the same answers tied, and latency noise picked)
     r = ok(kernel.run(f"res = %llmops prompt eval cap-k --versions 1,2 --data {data} --scorers contains,token_f1,latency "
                       "--promote production --max-tokens 16\nprint(res.winner, res.promoted, sorted(res.summary.index))\nres"))
     winner, promoted, *_ = r.stdout.split()
-    assert promoted == "production" and "[1, 2]" in r.stdout
+    assert (winner, promoted) == ("2", "production") and "[1, 2]" in r.stdout
     assert any("data:image/png" in d.get("text/html", "") for d in r.data)
     s = load_settings()
     assert prompts.show("cap-k@production", s, with_usage=False).version == int(winner)
