@@ -34,3 +34,21 @@ def test_summary_flags_and_webhook_alert(tmp_path, webhook):
         monitor("1h", settings=s.updated(hallucination_evaluator="groundednes"))
     r = run_cli("monitor", "--since", "1h", "--no-eval", "--by", "prompt", cwd=tmp_path, env={**env, "LLMOPS_ALERT_WEBHOOK": ""})
     assert r.returncode == 0 and "cap/1" in r.stdout and "ALERT (none): error_rate" in r.stdout
+
+
+def _rows(*calls):
+    "Call-table rows (trace id, stamp in ms, prompt and completion tokens or None: not reported, cost)."
+    return [dict(trace_id=t, ts_ms=ts, experiment="e", model="m", error=0, cached=0, latency_s=0.1, cost=c, prompt_tokens=p,
+                 completion_tokens=k) for t, ts, p, k, c in calls]
+
+
+def test_calls_stamped_in_the_future_are_said_not_counted(tmp_path):
+    import time
+    from jupyter_llmops.calls import CallTable
+    s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path)})
+    now = int(time.time() * 1000)  # another host's clock a day ahead stamped "tomorrow": it was in every window, for ever
+    CallTable.at(s).add(_rows(("recent", now - 60_000, 10, 5, 0.0), ("tomorrow", now + 86_400_000, 10, 5, 0.0)))
+    with pytest.warns(UserWarning, match="1 recorded calls are stamped after now"):
+        m = monitor("1h", settings=s, evaluate=False, alert=False)
+    assert m.calls.trace_id.tolist() == ["recent"] and m.summary.calls.to_dict() == {"m": 1} and m.ahead == 1
+    assert "1 calls stamped after now (a clock ahead?) are left out" in repr(m) and "stamped after now" in m._repr_html_()

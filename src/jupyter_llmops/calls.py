@@ -103,31 +103,35 @@ class CallTable:
             for n in {n for _, n, _, _ in scores}:
                 self.db.executemany(f'UPDATE calls SET "score:{n}" = ? WHERE trace_id = ?', [(-1.0 if v is None else v, t) for t, m, v, _ in scores if m == n])
 
-    def window(self, since_ms: int, columns: list[str] | None = None):
-        "The calls since `since_ms` (epoch ms), newest first, as a DataFrame of `columns` (default: no texts)."
+    def window(self, since_ms: int, columns: list[str] | None = None, until_ms: int = 2**62):
+        "The calls since `since_ms` and up to `until_ms` (epoch ms), newest first, as a DataFrame of `columns` (default: no texts)."
         import pandas as pd
         cols = columns or LIGHT
-        with self.lock: cur = self.db.execute(f"SELECT {','.join(cols)} FROM calls WHERE ts_ms > ? ORDER BY ts_ms DESC", (since_ms,))
+        with self.lock: cur = self.db.execute(f"SELECT {','.join(cols)} FROM calls WHERE ts_ms > ? AND ts_ms <= ? ORDER BY ts_ms DESC", (since_ms, until_ms))
         return pd.DataFrame.from_records(cur.fetchall(), columns=cols)
 
-    def scores(self, since_ms: int, names: list[str]):
-        "Cached scores of the calls since `since_ms` for evaluators `names`: a DataFrame (trace_id, name, value, reason)."
+    def scores(self, since_ms: int, names: list[str], until_ms: int = 2**62):
+        "Cached scores of the calls since `since_ms` (up to `until_ms`) for evaluators `names`: a DataFrame (trace_id, name, value, reason)."
         import pandas as pd
         q = (f"SELECT s.trace_id, s.name, s.value, s.reason FROM scores s JOIN calls c ON c.trace_id = s.trace_id "
-             f"WHERE c.ts_ms > ? AND s.name IN ({','.join('?' * len(names))})")
-        with self.lock: cur = self.db.execute(q, (since_ms, *names))
+             f"WHERE c.ts_ms > ? AND c.ts_ms <= ? AND s.name IN ({','.join('?' * len(names))})")
+        with self.lock: cur = self.db.execute(q, (since_ms, until_ms, *names))
         return pd.DataFrame.from_records(cur.fetchall(), columns=["trace_id", "name", "value", "reason"])
 
-    def window_scored(self, since_ms: int, names: list[str]):
-        "The calls since `since_ms` (no texts), newest first, with each evaluator's cached score as a column and `_unscored` (how many are missing)."
+    def window_scored(self, since_ms: int, names: list[str], until_ms: int = 2**62):
+        "The calls since `since_ms` up to `until_ms` (no texts), newest first, with each evaluator's cached score as a column and `_unscored` (how many are missing)."
         import pandas as pd
         self._score_columns(names)
         sc = [f'"score:{n}"' for n in names]
         cols = [*LIGHT, *sc, "+".join(f"({c} IS NULL)" for c in sc) or "0"]
-        with self.lock: cur = self.db.execute(f"SELECT {','.join(cols)} FROM calls WHERE ts_ms > ? ORDER BY ts_ms DESC", (since_ms,))
+        with self.lock: cur = self.db.execute(f"SELECT {','.join(cols)} FROM calls WHERE ts_ms > ? AND ts_ms <= ? ORDER BY ts_ms DESC", (since_ms, until_ms))
         df = pd.DataFrame.from_records(cur.fetchall(), columns=[*LIGHT, *names, "_unscored"])
         for n in names: df[n] = df[n].astype(float).where(df[n].astype(float) >= 0)  # -1: scored, no score
         return df
+
+    def ahead(self, now_ms: int) -> int:
+        "How many calls are stamped after `now_ms`: a host's clock ahead; no window up to now holds them, so its reader says them."
+        with self.lock: return self.db.execute("SELECT count(*) FROM calls WHERE ts_ms > ?", (now_ms,)).fetchone()[0]
 
     def texts(self, trace_ids: list[str]) -> dict:
         "{trace_id: (question, answer, context texts or [])} of the given calls."

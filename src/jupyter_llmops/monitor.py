@@ -4,7 +4,7 @@
 
 # %% ../../nbs/28_monitor.ipynb #66c37d95
 from __future__ import annotations
-import time
+import time, warnings
 from dataclasses import dataclass, field
 from html import escape
 from .alerts import send_alerts
@@ -41,11 +41,17 @@ class MonitorResult:
     sent: bool = False  # whether the alerts were posted (not when only shown, or already sent this hour)
     rates: object = None  # DataFrame: time, group, with_context, hallucinated, hallucination_rate
     evaluator: str = "groundedness"  # the evaluator behind the groundedness column
+    ahead: int = 0  # calls stamped after now (a host's clock ahead): in no window, said here
+
+    def _notes(self) -> list[str]:
+        "What the numbers leave out, said under them."
+        return [f"{self.ahead:,} calls stamped after now (a clock ahead?) are left out"] if self.ahead else []
 
     def __repr__(self):
         al = "".join(f"\nALERT {a['group']}: {a['metric']} {a['value']:.4g} > {a['threshold']:.4g}" for a in self.alerts)
-        if not len(self.calls): return f"monitor, last {self.since}: no LLM call recorded"  # not pandas' "Empty DataFrame / Columns: [...]"
-        return f"monitor, last {self.since}, by {self.by}: {len(self.calls)} calls\n{shown_summary(self.summary).to_string()}{al}"
+        notes = "".join(f"\n({n})" for n in self._notes())
+        if not len(self.calls): return f"monitor, last {self.since}: no LLM call recorded{notes}"  # not pandas' "Empty DataFrame / Columns: [...]"
+        return f"monitor, last {self.since}, by {self.by}: {len(self.calls)} calls\n{shown_summary(self.summary).to_string()}{al}{notes}"
 
     def _rule(self) -> str:
         span = (self.calls.time.max() - self.calls.time.min()) if len(self.calls) else None
@@ -82,9 +88,10 @@ class MonitorResult:
         al = "".join(f"<li style='color:#cf222e'>{escape(a['group'])}: {escape(a['metric'])} {a['value']:.4g} &gt; {a['threshold']:.4g}</li>" for a in self.alerts)
         chart = img_html(self.chart_png(), "LLM calls and latency over time") if len(self.calls) else ""
         hall = img_html(self.hallucination_chart_png(), "hallucination rate over time")
-        if not len(self.calls): return f"<div><b>LLM monitor</b> <small>last {escape(self.since)}</small>: <i>no LLM call recorded</i></div>"
+        notes = "".join(f"<br><small>{escape(n)}</small>" for n in self._notes())
+        if not len(self.calls): return f"<div><b>LLM monitor</b> <small>last {escape(self.since)}</small>: <i>no LLM call recorded</i>{notes}</div>"
         return (f"<div><b>LLM monitor</b> <small>last {escape(self.since)}, by {self.by}, {len(self.calls)} calls</small>"
-                f"{scrolled(styled(shown_summary(self.summary)).to_html())}" + (f"<ul>{al}</ul>" if al else "") + f"{chart}{hall}</div>")
+                f"{scrolled(styled(shown_summary(self.summary)).to_html())}" + (f"<ul>{al}</ul>" if al else "") + f"{notes}{chart}{hall}</div>")
 
 # %% ../../nbs/28_monitor.ipynb #4d8b2724
 _ALERTS = (("latency_p95", "alert_latency_p95"), ("error_rate", "alert_error_rate"), ("cost", "alert_cost"),
@@ -116,21 +123,21 @@ def _by_route(calls, summary, s: Settings, evaluate: bool):
                         **({"score": rc.relevance.mean(), "score_top": tc.relevance.mean()} if evaluate and "relevance" in calls else {})}
     return summary.join(pd.DataFrame.from_dict(extra, orient="index")) if extra else summary
 
-def scored_calls(since: str, names: list[str], s: Settings, fill: bool = True):
-    "The window's calls with a column per evaluator from the score cache; with `fill`, the calls missing a score are scored first (once)."
-    table, t0 = CallTable.at(s), since_ms(since)
-    df = table.window_scored(t0, names)
+def scored_calls(since: str, names: list[str], s: Settings, fill: bool = True, until_ms: int | None = None):
+    "The window's calls (up to now, `until_ms`) with a column per evaluator from the score cache; with `fill`, the calls missing a score are scored first (once)."
+    table, t0, t1 = CallTable.at(s), since_ms(since), until_ms or int(time.time() * 1000)
+    df = table.window_scored(t0, names, t1)
     todo = df.trace_id[(df._unscored > 0) & (df.error == 0)].tolist() if fill else []
     if todo:
         from tqdm.auto import tqdm
-        have = table.scores(t0, names)
+        have = table.scores(t0, names, t1)
         have = set(zip(have.trace_id.tolist(), have.name.tolist()))
         texts, new = table.texts(todo), []
         for i, t in enumerate(tqdm(todo, desc="scoring calls", disable=len(todo) < 20, mininterval=1), 1):
             q, a, ctx = texts.get(t, ("", "", []))
             new += score_rows(s, [dict(trace_id=t, question=q, answer=a, context=ctx)], [n for n in names if (t, n) not in have])
             if i % 16 == 0 or i == len(todo): table.put_scores(new); new = []  # kept as it goes: an interrupt after an hour kept nothing
-        df = table.window_scored(t0, names)
+        df = table.window_scored(t0, names, t1)
     return typed(df.drop(columns="_unscored")).astype({n: float for n in names})
 
 def _rates(calls, by: str, rule: str):
@@ -151,10 +158,13 @@ def monitor(since: str = "24h", by: str = "model", settings: Settings | None = N
     if by not in ("model", "prompt", "route"): raise UsageError(f"bad --by {by!r}", hint="model, prompt or route")
     ev, names = s.hallucination_evaluator, monitor_evaluators(s)
     if evaluate: check_evaluator(ev, s, "hallucination_evaluator")  # a misspelt name would blank the column and its alert
+    now = int(time.time() * 1000)  # a window is [now - since, now]
     if evaluate:
         RECORDER.flush(scores=fill)  # written, and (with fill) what the background scorer is doing now is not done twice
-        calls = scored_calls(since, names, s, fill)
-    else: calls = recorded_calls(since, s, texts=False)
+        calls = scored_calls(since, names, s, fill, now)
+    else: calls = recorded_calls(since, s, texts=False, until_ms=now)
+    if ahead := CallTable.at(s).ahead(now):  # once counted in every window, for ever
+        warnings.warn(f"{ahead:,} recorded calls are stamped after now (a host's clock ahead?): no --since window counts them")
     if evaluate and len(calls):
         calls["groundedness"] = calls[ev]
         calls["hallucinated"] = calls.groundedness < threshold_of(ev, s)
@@ -172,6 +182,6 @@ def monitor(since: str = "24h", by: str = "model", settings: Settings | None = N
     if by == "route": summary = _by_route(calls, summary, s, evaluate)
     alerts = _alerts(summary, s) if len(summary) else []
     sent = bool(alerts) and alert and send_alerts(alerts, s, since)
-    res = MonitorResult(summary, calls, alerts, by, since, sent, None, ev)
+    res = MonitorResult(summary, calls, alerts, by, since, sent, None, ev, ahead)
     res.rates = _rates(calls, by, res._rule()) if scored else None
     return res

@@ -339,13 +339,13 @@ def since_ms(since: str, zero: bool = False) -> int: # zero: `0h` (now) allowed,
     if not (zero or int(m[1])): raise UsageError(f"--since {since.strip()} is no time: no call was recorded in it", hint="a length above 0: 30m, 24h, 7d")
     return max(0, int(time.time() * 1000) - int(m[1]) * {"m": 60_000, "h": 3_600_000, "d": 86_400_000}[m[2]])  # before 1970: every call
 
-def recorded_calls(since: str = "24h", settings: Settings | None = None, texts: bool = True, source: str = "table"):
-    "The LLM calls recorded since then, one row each, newest first: from the call table (or, `source='traces'`, from MLflow's traces)."
+def recorded_calls(since: str = "24h", settings: Settings | None = None, texts: bool = True, source: str = "table", until_ms: int | None = None):
+    "The LLM calls recorded since then and up to now (`until_ms`), one row each, newest first: from the call table (or, `source='traces'`, from MLflow's traces)."
     import pandas as pd
     s = settings or load_settings()
     flush()
     if source == "traces": return _from_traces(since, s)
-    df = CallTable.at(s).window(since_ms(since), COLUMNS if texts else LIGHT)
+    df = CallTable.at(s).window(since_ms(since), COLUMNS if texts else LIGHT, until_ms or int(time.time() * 1000))  # a call stamped tomorrow is in no window
     if texts: df["context"] = [[c["text"] for c in json.loads(x)] if isinstance(x, str) and x else [] for x in df.context]  # NULL may read as NaN
     return typed(df)
 
