@@ -52,3 +52,24 @@ def test_calls_stamped_in_the_future_are_said_not_counted(tmp_path):
         m = monitor("1h", settings=s, evaluate=False, alert=False)
     assert m.calls.trace_id.tolist() == ["recent"] and m.summary.calls.to_dict() == {"m": 1} and m.ahead == 1
     assert "1 calls stamped after now (a clock ahead?) are left out" in repr(m) and "stamped after now" in m._repr_html_()
+
+
+def test_calls_without_token_counts_are_unknown_not_zero(tmp_path):
+    import json, warnings
+    from conftest import chat_server
+    s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path), "HOME": str(tmp_path), "LLMOPS_EXPERIMENT": "mon-u", "LLMOPS_CACHE": "off"})
+    def answer(prompt, body):  # a server that reports usage for some calls and none for the others
+        out = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "four words of answer"}, "finish_reason": "stop"}]}
+        if prompt.startswith("counted"): out["usage"] = {"prompt_tokens": 100, "completion_tokens": 4}
+        return 200, json.dumps(out).encode()
+    url, _, srv = chat_server(answer)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "reported no usable token counts: the call is charged its estimate"
+            for q in ("counted 1", "counted 2", "not counted 1", "not counted 2"):
+                complete(q, f"openai:m@{url}", settings=s, cache=False)
+    finally: srv.shutdown()
+    m = monitor("1h", settings=s, evaluate=False, alert=False)
+    assert m.calls.prompt_tokens.isna().sum() == 2 and "tokens known for 2 of 4 calls" in repr(m)  # they read as 0 tokens
+    row = m.summary.iloc[0]  # 0 tokens for the calls without counts made it 208 over 4 calls (52 a call)
+    assert (row.calls, row.tokens, row.tokens_per_call) == (4, 208, 104.0)

@@ -11,7 +11,7 @@ from .redaction import redact, redacted_head
 from .files import immediate, sqlite_db
 
 # %% auto #0
-__all__ = ['SCHEMA', 'COLUMNS', 'LIGHT', 'CAP', 'CONTEXT_CAP', 'typed', 'context_of', 'call_row', 'CallTable']
+__all__ = ['SCHEMA', 'COLUMNS', 'LIGHT', 'CAP', 'CONTEXT_CAP', 'typed', 'context_of', 'tokens_of', 'call_row', 'CallTable']
 
 # %% ../../nbs/08_calls.ipynb #e92739c1
 SCHEMA = """
@@ -33,14 +33,17 @@ def typed(df):
     "A window of calls as the readers get it: `time` (from `ts_ms`) first, flags as bools, numbers as numbers."
     import pandas as pd
     df.insert(0, "time", pd.to_datetime(df.pop("ts_ms"), unit="ms"))
-    df[["prompt_tokens", "completion_tokens"]] = df[["prompt_tokens", "completion_tokens"]].fillna(0)  # unknown counts (NULL): 0, as Usage reads them
-    return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": int,
-                      "completion_tokens": int, "cost": float})
+    return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": float,
+                      "completion_tokens": float, "cost": float})  # an unknown count (NULL) is NaN: taken as 0, it understated means
 
 def context_of(chunks) -> list[dict] | None:
     "Retrieved chunks as kept with a call: `{source, text}` each, the text redacted and capped at 4,000 characters."
     if not chunks: return None
     return [{"source": str(c.get("source", "")), "text": redacted_head(str(c.get("text", "")), CONTEXT_CAP)} for c in chunks if isinstance(c, dict)]
+
+def tokens_of(a: dict) -> dict:
+    "A call's prompt and completion tokens from its attributes: None each when the server reported none (`llmops.usage.unknown`)."
+    return {k: None if a.get("llmops.usage.unknown") else a.get(f"llmops.usage.{k}", 0) for k in ("prompt_tokens", "completion_tokens")}
 
 def call_row(trace_id: str, experiment: str, call: dict) -> dict:
     "The table row of a call as the recorder queues it (model, messages, text, timing, prompt, error, attrs)."
@@ -51,7 +54,7 @@ def call_row(trace_id: str, experiment: str, call: dict) -> dict:
                 prompt="/".join(map(str, call["prompt"])) if call.get("prompt") else "", route=a.get("llmops.route") or "",
                 error=int(bool(call.get("error"))), cached=int(bool(a.get("llmops.cached"))),
                 latency_s=a.get("llmops.latency_s", (call["end_ns"] - call["start_ns"]) / 1e9), cost=a.get("llmops.cost", 0.0),
-                prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
+                **tokens_of(a),
                 question=redacted_head(str(q), CAP), answer=redacted_head(str(call.get("text") or ""), CAP),
                 context=json.dumps(ctx, ensure_ascii=False) if ctx else None)
 

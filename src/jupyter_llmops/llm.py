@@ -326,5 +326,6 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         try: cache.store(s.text, msgs, max_tokens, pv, trace_attrs, dataclasses.replace(c, text=redact(c.text)))
         except Exception as e: warnings.warn(f"the answer was not cached ({type(e).__name__}: {e})")
     if record: c.trace_id = _record(settings, s.text, msgs, c, ns0, time.time_ns(), pv, None,
-                                    {**(trace_attrs or {}), **({"llmops.logprob": lp} if lp is not None else {}), **({"llmops.truncated": True} if c.truncated else {})})
+                                    {**(trace_attrs or {}), **({"llmops.logprob": lp} if lp is not None else {}), **({"llmops.truncated": True} if c.truncated else {}),
+                                     **({"llmops.usage.unknown": True} if usage is None else {})})  # no counts: not 0 tokens
     return c

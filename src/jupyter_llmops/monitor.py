@@ -45,7 +45,9 @@ class MonitorResult:
 
     def _notes(self) -> list[str]:
         "What the numbers leave out, said under them."
-        return [f"{self.ahead:,} calls stamped after now (a clock ahead?) are left out"] if self.ahead else []
+        known = int((self.calls.prompt_tokens.notna() & self.calls.completion_tokens.notna()).sum()) if len(self.calls) else 0
+        return ([f"{self.ahead:,} calls stamped after now (a clock ahead?) are left out"] if self.ahead else []) + (
+            [f"tokens known for {known:,} of {len(self.calls):,} calls: tokens and tokens_per_call count those"] if known < len(self.calls) else [])
 
     def __repr__(self):
         al = "".join(f"\nALERT {a['group']}: {a['metric']} {a['value']:.4g} > {a['threshold']:.4g}" for a in self.alerts)
@@ -116,10 +118,11 @@ def _by_route(calls, summary, s: Settings, evaluate: bool):
             from jupyter_llmops.routing import get_route
             top = get_route(route, s).models[-1]
         except Exception: top = max(rc.model.unique(), key=lambda m: sum(s.costs.get(m, (0, 0))))
-        all_top = sum(cost_of(top, Usage(int(p), int(c)), s.costs) for p, c in zip(rc.prompt_tokens, rc.completion_tokens))
+        kc = rc[rc.prompt_tokens.notna() & rc.completion_tokens.notna()]  # the top model's price needs tokens: the calls that have them, on both sides
+        all_top = sum(cost_of(top, Usage(int(p), int(c)), s.costs) for p, c in zip(kc.prompt_tokens, kc.completion_tokens))
         tc = calls[(calls.model == top) & ~calls.cached]
         extra[route] = {"per_model": ", ".join(f"{m}: {n}" for m, n in rc.model.value_counts().items()), "top_model": top,
-                        "cost_all_top": all_top, "cost_share": (rc.cost.sum() / all_top) if all_top else float("nan"),
+                        "cost_all_top": all_top, "cost_share": (kc.cost.sum() / all_top) if all_top else float("nan"),
                         **({"score": rc.relevance.mean(), "score_top": tc.relevance.mean()} if evaluate and "relevance" in calls else {})}
     return summary.join(pd.DataFrame.from_dict(extra, orient="index")) if extra else summary
 
@@ -174,7 +177,8 @@ def monitor(since: str = "24h", by: str = "model", settings: Settings | None = N
     g = calls.groupby(calls[by].replace("", "(none)"))
     scored = evaluate and len(calls)
     summary = pd.DataFrame({"calls": g.size(), "error_rate": g.error.mean(), "latency_p50": g.latency_s.median(),
-                            "latency_p95": g.latency_s.quantile(0.95), "tokens": g.prompt_tokens.sum() + g.completion_tokens.sum(),
+                            "latency_p95": g.latency_s.quantile(0.95), "tokens": (g.prompt_tokens.sum() + g.completion_tokens.sum()).astype(int),
+                            "tokens_per_call": (calls.prompt_tokens + calls.completion_tokens).groupby(calls[by].replace("", "(none)")).mean(),  # unknown left out
                             "cost": g.cost.sum(), **({k: g[k].mean() for k in SCORES} if scored else {}),
                             **({"groundedness": g.groundedness.mean(), "with_context": g.groundedness.count(),
                                 "hallucination_rate": g.hallucinated.sum() / g.groundedness.count()} if scored else {}),

@@ -5,7 +5,7 @@
 # %% ../../nbs/12_recorder.ipynb #8daeb208
 from __future__ import annotations
 import atexit, base64, json, queue, re, secrets, sys, threading, time, warnings
-from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, typed
+from .calls import COLUMNS, LIGHT, CallTable, call_row, context_of, tokens_of, typed
 from .config import Settings, load_settings
 from .redaction import redact, redacted, redacted_head
 from .errors import UsageError, said
@@ -367,10 +367,10 @@ def _from_traces(since: str, s: Settings):
                          model=tags["llmops.model"], prompt=tags.get("llmops.prompt", ""), route=a.get("llmops.route") or "",
                          error=tr.info.state.value == "ERROR", cached=bool(a.get("llmops.cached", False)),
                          latency_s=a.get("llmops.latency_s", (tr.info.execution_duration or 0) / 1000), cost=a.get("llmops.cost", 0.0),
-                         prompt_tokens=a.get("llmops.usage.prompt_tokens", 0), completion_tokens=a.get("llmops.usage.completion_tokens", 0),
+                         **tokens_of(a),
                          question=a.get("llmops.question") or next((m["content"] for m in reversed(msgs) if m.get("role") == "user"), ""),
                          answer=answer_of(sp.outputs),
                          context=[c.get("text", "") for c in a.get("llmops.context") or []]))
     df = pd.DataFrame(rows, columns=["time", *COLUMNS[:1], *COLUMNS[2:]])
-    return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": int,
-                      "completion_tokens": int, "cost": float})
+    return df.astype({"time": "datetime64[ms]", "error": bool, "cached": bool, "latency_s": float, "prompt_tokens": float,
+                      "completion_tokens": float, "cost": float})
