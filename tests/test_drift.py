@@ -165,3 +165,15 @@ def test_columns_named_as_text_find_integer_column_names():
     assert rep.columns.column.tolist() == ["0", "2"] and rep.columns.drift.tolist() == [True, True]
     with pytest.raises(UsageError, match="not in both frames: 5"):
         drift(a, b, ["5"], log=False)
+
+
+def test_a_heavily_tied_value_has_its_own_bin():
+    # 75% zeros and a spread tail: the deciles' edges tie at 0, and the zeros' bin took in the small values beside
+    # them, so a quarter of the rows turning from 0 to small amounts (a fee where there was none) scored PSI 0.0
+    n, g = 20000, np.random.default_rng(7)  # its own draws: the same whatever ran before
+    ref = pd.Series(np.r_[np.zeros(15000), g.exponential(10, 5000)], name="amount")
+    cur = pd.Series(np.r_[np.zeros(10000), g.uniform(0.1, 2, 5000), g.exponential(10, 5000)], name="amount")
+    assert [column_drift(ref, cur, t)["drift"] for t in ("psi", "js", "chi2")] == [True] * 3
+    assert psi(ref, cur, False) > 0.2
+    same = pd.Series(np.r_[np.zeros(15000), g.exponential(10, 5000)], name="amount")  # the same distribution: calm
+    assert [column_drift(ref, same, t)["drift"] for t in ("psi", "js", "chi2")] == [False] * 3 and len(ref) == len(cur) == n

@@ -56,14 +56,21 @@ def _counts(ref, cur, numeric: bool):
     return r.reindex(keys, fill_value=0).to_numpy(float), c.reindex(keys, fill_value=0).to_numpy(float)
 
 def _binned(ref, cur):
-    """Counts in the reference's decile bins, the outer ones open. When ties collapse them into one bin (a column
-    mostly one value), three bins: under the reference's minimum, within its range, above its maximum. A reference of
-    few distinct values counts by value: its deciles are the values themselves, and the bins merged 19.99 with 29.99."""
+    """Counts in a bin of its own for each value holding a tenth of the reference or more (the 0 of a column mostly
+    zeros: its tied decile edges merged it with the small values beside it, and a quarter of the rows turning from 0
+    to small amounts scored PSI 0), and in the other values' decile bins, the outer ones open. When those collapse
+    into one bin, three: under their minimum, within their range, above their maximum. A reference of few distinct
+    values counts by value: its deciles are the values themselves, and the bins merged 19.99 with 29.99."""
     a, b = _finite(ref).astype(float).to_numpy(), _finite(cur).astype(float).to_numpy()
-    if len(np.unique(a)) <= VALUE_BINS: return _counts(ref, cur, True)
-    q = np.unique(np.quantile(a, np.linspace(0, 1, 11)))
+    v, k = np.unique(a, return_counts=True)
+    if len(v) <= VALUE_BINS: return _counts(ref, cur, True)
+    heavy = v[k * VALUE_BINS >= len(a)]  # at most 10 of more than 10 values: some are left for the deciles
+    q = np.unique(np.quantile(a[~np.isin(a, heavy)], np.linspace(0, 1, 11)))
     edges = np.r_[-np.inf, q[1:-1], np.inf] if len(q) > 2 else np.r_[-np.inf, q[0], np.nextafter(q[-1], np.inf), np.inf]
-    return np.histogram(a, edges)[0].astype(float), np.histogram(b, edges)[0].astype(float)
+    def count(x):
+        h = np.isin(x, heavy)
+        return np.r_[np.histogram(x[~h], edges)[0], [np.sum(x == t) for t in heavy]].astype(float)
+    return count(a), count(b)
 
 def _psi(r, c) -> float:
     r, c = np.clip(r / r.sum(), EPS, None), np.clip(c / c.sum(), EPS, None)
