@@ -177,3 +177,18 @@ def test_a_heavily_tied_value_has_its_own_bin():
     assert psi(ref, cur, False) > 0.2
     same = pd.Series(np.r_[np.zeros(15000), g.exponential(10, 5000)], name="amount")  # the same distribution: calm
     assert [column_drift(ref, same, t)["drift"] for t in ("psi", "js", "chi2")] == [False] * 3 and len(ref) == len(cur) == n
+
+
+def test_explicit_wasserstein_on_a_small_sample_is_not_drift_from_noise():
+    # --test wasserstein, 50 rows against 5,000 of the same distribution: the fixed 0.1 threshold measured sampling
+    # noise, and 49 of 50 draws were "drift" (only a warning said so); random splits of the pooled rows now set the floor
+    same = shifted = 0
+    for seed in range(20):
+        g = np.random.default_rng(seed)
+        ref = pd.DataFrame({"x": g.normal(0, 1, 5000)})
+        with pytest.warns(UserWarning, match="wasserstein on 50 rows"):
+            same += bool(drift(ref, pd.DataFrame({"x": g.normal(0, 1, 50)}), test="wasserstein", log=False).columns.drift[0])
+            shifted += bool(drift(ref, pd.DataFrame({"x": g.normal(1, 1, 50)}), test="wasserstein", log=False).columns.drift[0])
+    assert same <= 3 and shifted == 20
+    calm = column_drift(pd.Series(np.random.default_rng(0).normal(0, 1, 5000), name="x"), pd.Series(np.random.default_rng(1).normal(0, 1, 50), name="x"), "wasserstein")
+    assert not calm["drift"] and calm["note"].startswith("within sampling noise")
