@@ -503,3 +503,12 @@ def test_the_showcase_leaks_no_secret(tmp_path, webhook):
     assert list(out.parent.glob("logs/step-*.log"))  # the libraries' chatter went to the steps' logs
     assert "ALERT payload (POSTed to alert_webhook)" in out.read_text()  # the alert the report shows as sent reached the webhook
     assert any(g.get("alerts") for g in webhook.got)
+
+
+def test_keys_that_name_data_are_not_hidden_and_secret_keys_are():
+    from jupyter_llmops.redaction import redact
+    # a log line's `cache_key=abc123def` was hidden as if a secret: the one thing that said what the cache looked up
+    for line in ("cache hit: cache_key=abc123def", "sort_key=col2", "primary_key: user_id42", "partition_key='tenant7'"):
+        assert redact(line) == line
+    assert redact("api_key=abc123def secret_key=abc123def access_key: abc123def private_key='abc123def'") == \
+        "api_key=*** secret_key=*** access_key: *** private_key='***'"

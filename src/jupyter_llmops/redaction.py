@@ -25,6 +25,10 @@ _SECRETS = [re.compile(p) for p in (
 _QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|x-amz-signature|code|sas|jwt|pass|passwd|password|pwd|[\w.~-]{0,64}subscription[-_]?key)=)([^&#\s'\"]+)")
 # any other `*-key` / `*_key` name (`x-functions-key`, `?my_key=`) when its value looks like a key: `sort_key=created_at` is no secret
 _NAMED_KEY = re.compile(r"""(?i)((?<![/\\.\w-])[a-z][\w.~-]{0,64}[-_]key['"]?\s*[:=]\s*['"]?)([^'"\s,;)&#]+)""")
+# ... but a key that names data, not a secret (`cache_key=abc123def` in a log hid what the cache looked up): these stay,
+# whatever their value; `api_key`, `secret_key`, `access_key`, `private_key` are never among them
+_DATA_KEY = re.compile(r"(?i)(?:^|[-_.~])(?:cache|sort|order|primary|partition|foreign|unique|composite|compound|secondary|"
+                       r"surrogate|natural|candidate|range|row|shard|cluster|group|join|lookup|index|dedup|routing|object)[-_]key\b")
 # a model spec's URL query (`openai:m@https://gw/v1?tenant=...`): a server reads no prose there, so every value with a digit
 # and a letter is taken for a key, but a version (`api-version=2024-06-01-preview`)
 _SPEC_QUERY = re.compile(r"(?i)(\bopenai:[^\s@'\"]{1,256}@[a-z][a-z0-9+.-]{0,31}://[^\s?#'\"]{1,1024}\?)([^\s#'\"]{1,4096})")
@@ -106,7 +110,7 @@ def redact(text: str) -> str:
     text = _HEADER.sub(lambda m: (m[1] or m[4]) + (m[2] or m[5]) + "***", text)
     text = _SPEC_QUERY.sub(_spec_query, text)
     text = _QUERY.sub(lambda m: m[1] + "***", text)
-    text = _NAMED_KEY.sub(lambda m: m[1] + "***" if _random(m[2]) else m[0], text)
+    text = _NAMED_KEY.sub(lambda m: m[1] + "***" if _random(m[2]) and not _DATA_KEY.search(m[1]) else m[0], text)
     return _ASSIGNED.sub(lambda m: m[1] + "***", text)
 
 def redacted(obj):
