@@ -391,3 +391,26 @@ def test_timeouts_are_finite_and_capped(proj):
         with pytest.raises(UsageError, match=says): dispatch(["schedule", "add", "t", "ev.ipynb", "--cron", "* * * * *", "--timeout", t])
         with pytest.raises(UsageError, match=says): dispatch(["run", "ev.ipynb", "--timeout", t])
     assert dispatch(["schedule", "list"]).schedules == []
+
+
+def test_an_old_jobs_database_gets_autoincrement_and_keeps_its_history(tmp_path):
+    """A jobs.db made before AUTOINCREMENT (INTEGER PRIMARY KEY alone): SQLite gave a removed newest attempt's id to the
+    next attempt, and the daemon, which keys attempts by id, took the new one for the old (a lost id stays lost). Opened
+    now, its runs table is copied into one with AUTOINCREMENT: the history kept, the indexes made again, no id reused."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateTable
+    from jupyter_llmops.errors import ConflictError
+    from jupyter_llmops.pipelines.store import _tables
+    db = tmp_path / "jobs.db"
+    with sqlite3.connect(db) as con:  # the runs table as an older version made it
+        con.execute(str(CreateTable(_tables()[2]).compile(dialect=sqlite.dialect())).replace(" AUTOINCREMENT", ""))
+        con.execute("INSERT INTO llmops_job_runs (id, schedule, tick, attempt, \"trigger\", status, due) VALUES (1, 'kept', 5.0, 1, 'cron', 'succeeded', 5.0)")
+    store = JobStore(f"sqlite:///{db}")
+    store.add("kept", str(tmp_path / "nb.ipynb"), str(tmp_path), "0 * * * *"); store.add("a", str(tmp_path / "nb.ipynb"), str(tmp_path), "0 * * * *")
+    assert [r.status for r in store.history("kept")] == ["succeeded"]  # the old history is there
+    assert store.claim_tick("kept", None, "me", 60, trigger="manual") is not None and store.claim_tick("kept", None, "me", 60, trigger="manual") is None
+    old = store.claim_tick("a", None, "me", 60, trigger="manual")  # the newest attempt
+    with pytest.raises(ConflictError): store.remove("a")  # the one-running-attempt rules hold on the copied table
+    store.finish(old, "failed"); store.remove("a")
+    store.add("b", str(tmp_path / "nb.ipynb"), str(tmp_path), "0 * * * *")
+    assert store.claim_tick("b", None, "me", 60, trigger="manual") > old  # was `old` again: the removed attempt's id

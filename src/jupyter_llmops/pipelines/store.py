@@ -141,9 +141,10 @@ def _now_sql(dialect: str):
     raise UsageError(f"the jobs database must be SQLite or PostgreSQL, not {dialect}", hint="jobs_db = sqlite:///... or postgresql+psycopg://...")
 
 def _create(engine, md, runs):
-    "Create the tables, and add what older versions lacked (columns, the one-running-attempt index); safe when processes race."
+    "Create the tables, and add what older versions lacked (columns, the one-running-attempt index, AUTOINCREMENT); safe when processes race."
     from sqlalchemy import inspect, text
     from sqlalchemy.exc import OperationalError
+    from sqlalchemy.schema import CreateTable
     for attempt in range(20):
         try:
             with engine.begin() as c:
@@ -152,6 +153,10 @@ def _create(engine, md, runs):
                 have = {col["name"] for col in inspect(c).get_columns("llmops_job_runs")}
                 for col, typ in (("host", "VARCHAR(200)"), ("pid", "INTEGER")):
                     if col not in have: c.execute(text(f"ALTER TABLE llmops_job_runs ADD COLUMN {col} {typ}"))
+                if engine.dialect.name == "sqlite" and "AUTOINCREMENT" not in c.execute(text("SELECT sql FROM sqlite_master WHERE name = 'llmops_job_runs'")).scalar().upper():
+                    new, cols = str(CreateTable(runs).compile(c)).replace("llmops_job_runs", "llmops_job_runs_new", 1), ", ".join(f'"{k}"' for k in runs.c.keys())
+                    for q in ("DROP TABLE IF EXISTS llmops_job_runs_new", new, f"INSERT INTO llmops_job_runs_new ({cols}) SELECT {cols} FROM llmops_job_runs", "DROP TABLE llmops_job_runs",
+                              "ALTER TABLE llmops_job_runs_new RENAME TO llmops_job_runs"): c.execute(text(q))  # without it a removed newest attempt's id was given again (the daemon took the new attempt for the old): copied into a table with it; indexes made again below
                 for ix in runs.indexes: ix.create(c, checkfirst=True)
             return
         except OperationalError as e:  # another process creating or migrating at the same moment
@@ -231,15 +236,13 @@ class JobStore:
                    retries=retries, timeout=timeout, executor=executor, paused=False, created=self.NOW)
         try:
             with self.engine.begin() as c: c.execute(self.schedules.insert().values(**row))
-        except IntegrityError:
-            raise ConflictError(f"a schedule named {name!r} exists", hint=f"remove it first (schedule remove {name}) or pick another name") from None
+        except IntegrityError: raise ConflictError(f"a schedule named {name!r} exists", hint=f"remove it first (schedule remove {name}) or pick another name") from None
         return self.get(name)
 
     def get(self, name: str) -> Schedule:
         from sqlalchemy import select
         with self.engine.connect() as c: r = c.execute(select(self.schedules).where(self.schedules.c.name == name)).first()
-        if r is None:
-            raise NotFoundError(f"no schedule named {name!r}", hint="`schedule list` shows them; `schedule add NAME NOTEBOOK --cron EXPR` adds one")
+        if r is None: raise NotFoundError(f"no schedule named {name!r}", hint="`schedule list` shows them; `schedule add NAME NOTEBOOK --cron EXPR` adds one")
         return self._schedule(r)
 
     def list(self) -> list[Schedule]:
@@ -279,10 +282,8 @@ class JobStore:
         sc = self.schedules.c  # the pause is read by the statement that writes the row: a scheduler that saw the schedule
         row = row.where(sc.name == name, *([sc.paused == False] if trigger == "cron" else [])).with_for_update(read=True, of=self.schedules)  # active before a stop cannot start it after a pause; PostgreSQL: a remove waits for it
         try:
-            with self.engine.begin() as c:
-                return c.execute(self.runs.insert().from_select(list(vals), row).returning(col.id)).scalar()
-        except IntegrityError:
-            return None
+            with self.engine.begin() as c: return c.execute(self.runs.insert().from_select(list(vals), row).returning(col.id)).scalar()
+        except IntegrityError: return None
 
     def claim_queued(self, owner: str, lease: float, limit: int = 1) -> list[int]:
         "Claim up to `limit` queued attempts that are due: their ids (a conditional UPDATE: one scheduler wins each)."
