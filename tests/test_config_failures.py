@@ -60,3 +60,17 @@ def test_two_config_sets_at_once_lose_neither(tmp_path):
     assert [p.returncode for p in procs] == [0, 0], errs
     vals = {k: v.strip() for k, (v, _) in _ini_values(f).items()}
     assert vals == {"experiment": "shared", "route_max_words": "40", "pipeline_parallel": "40"}
+
+
+def test_config_set_through_a_dangling_link_is_refused(tmp_path):
+    # ~/.llmops/settings.ini a link to a file that does not exist: `config set` made the target's folders and file
+    # wherever the link pointed (outside the home; run as root, under /etc), and said nothing
+    home, target = tmp_path / "home", tmp_path / "elsewhere" / "deep" / "settings.ini"
+    (home / ".llmops").mkdir(parents=True)
+    (home / ".llmops" / "settings.ini").symlink_to(target)
+    proj = tmp_path / "proj"; proj.mkdir(); (proj / "pyproject.toml").write_text("")
+    with pytest.raises(ConfigError, match="is a link to .*elsewhere/deep/settings.ini, which does not exist") as e:
+        set_setting("experiment", "x1", proj, {"HOME": str(home)})
+    assert "create that file" in e.value.hint and not (tmp_path / "elsewhere").exists() and (home / ".llmops" / "settings.ini").is_symlink()
+    target.parent.mkdir(parents=True); target.write_text("")  # as the hint says: then it is written where the link points
+    assert set_setting("experiment", "x1", proj, {"HOME": str(home)}).experiment == "x1" and "experiment = x1" in target.read_text()

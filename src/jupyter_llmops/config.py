@@ -353,7 +353,10 @@ def set_setting(key: str, value: str, start: str | Path | None = None,
     if key not in KEYS: raise UsageError(f"unknown settings key {key!r}", hint=f"known keys: {', '.join(KEYS)}")
     if value.splitlines() not in ([value], []): raise UsageError("a settings value is one line", hint="no line break (\\n, \\r, U+2028...) in it")
     _parse(KEYS[key], value, "config set")
-    f = Path(os.path.realpath(find_settings_file(start, env) or user_settings_path(env))); made = not f.exists()  # a linked file (dotfiles) is written where it is, the link kept
+    link = find_settings_file(start, env) or user_settings_path(env)
+    if link.is_symlink() and not link.exists():  # a dangling link: the write made its target's folders and file wherever it pointed (as root, under /etc), unsaid
+        raise ConfigError(f"{link} is a link to {os.path.realpath(link)}, which does not exist: not written", hint="create that file (an empty one will do), or remove the link, then run config set again")
+    f = Path(os.path.realpath(link)); made = not f.exists()  # a linked file (dotfiles) is written where it is, the link kept
     with file_locked(f):  # two `config set` at once: the second reads the first's write, and neither is lost
         new = _set_line(f.read_text(encoding="utf-8-sig"), key, value)
         cp = _read_ini(f, new)  # what the file would say: written only if it reads back as meant
