@@ -4,7 +4,7 @@
 
 # %% ../../nbs/13_cache_verify.ipynb #d01a6746
 from __future__ import annotations
-import functools, os, re
+import functools, os, re, unicodedata
 from .embeddings import reads_english
 from .redaction import folded
 
@@ -91,11 +91,34 @@ _ORDERED = re.compile(r"\b(?:minus|subtract(?:ed)?|divided|over|from|to|than|int
 
 def _in_order(text: str) -> list[str]: return [x.replace(",", "") for x in _DIGITS.findall(text)]
 
+_SCALES = dict(hundred=100, thousand=1000, million=10**6, billion=10**9, trillion=10**12)
+_SCALES |= {w + "s": v for w, v in _SCALES.items()}  # *millions of years*
+
+def _spelled(text: str) -> set[str]:
+    """The numbers written in words, a compound read as one: *twenty-one* is 21 (not 20 and 1, which *twenty-two*
+    shares), *two million* 2000000, *a billion* 1000000000, *twenty-first* 21."""
+    out, cur, room = set(), None, 0  # room: a number word below it adds to `cur` (after *twenty*: 10; after *thousand*: 1000)
+    for w in _words(text) + [""]:
+        if w in _SCALES:
+            cur = cur * _SCALES[w] if cur is not None else _SCALES[w]  # *twenty-one million*: 21000000
+            room = _SCALES[w]
+        elif w in _NUM_WORDS and cur is not None and int(_NUM_WORDS[w]) < room:
+            n = int(_NUM_WORDS[w]); cur += n; room = 10 if n >= 20 and n % 10 == 0 else -1
+        elif w in _NUM_WORDS:
+            if cur is not None: out.add(str(cur))
+            cur = int(_NUM_WORDS[w]); room = 10 if 20 <= cur < 100 and cur % 10 == 0 else 0
+        else:
+            if cur is not None: out.add(str(cur))
+            cur, room = None, 0
+    return out
+
 @functools.lru_cache(maxsize=4096)  # a lookup verifies up to five candidates against the same question
 def numbers(text: str, spelled: bool = False) -> frozenset[str]:
-    "The numbers written in digits (`1,000` as `1000`) or Roman numerals in `text`; with `spelled`, also number words as digits."
+    """The numbers written in digits (`1,000` as `1000`; `½`, `x²` as their digits) or Roman numerals in `text`; with
+    `spelled`, also number words as digits."""
+    text = unicodedata.normalize("NFKC", text)  # ½ is 1⁄2, ² is 2: *½ a pint* was served *¼ of a pint*'s answer
     out = set(_in_order(_TWO_TO.sub(r"\1 to ", text))) | set(_romans(text).values())
-    return frozenset(out | {_NUM_WORDS[w] for w in _words(text) if w in _NUM_WORDS} if spelled else out)
+    return frozenset(out | _spelled(text) if spelled else out)
 
 def _titled(text: str) -> bool:
     "Written Like A Title or IN CAPITALS: 70% of its (4 or more) words Capitalised, or all of them in capitals (an acronym, *U.S.*, *GDP*, is no title word)."
@@ -199,7 +222,7 @@ def same_question(query: str, stored: str) -> str | None:
     oq, os_ = _in_order(query), _in_order(stored)
     if len(oq) > 1 and sorted(oq) == sorted(os_) and oq != os_ and (_ORDERED.search(query) or _ORDERED.search(stored)): return "numbers"
     sq, ss = numbers(query, True) - numbers(query), numbers(stored, True) - numbers(stored)  # spelled: *one meal*, *six meals*
-    if sq and ss and not sq & ss: return "numbers"  # (not *two dicts into one* / *two dictionaries*: they share the two)
+    if sq and ss and not (sq <= ss or ss <= sq): return "numbers"  # (not *two dicts into one* / *two dictionaries*: one holds the other)
     if bool(_NEG.search(query)) != bool(_NEG.search(stored)): return "negation"
     a, b = set(_words(query)), set(_words(stored))
     if any(w[len(p):] in (b - a if w in a else a - b) for w in a ^ b for p in _NEG_PREFIX if w.startswith(p) and len(w) - len(p) >= 4):
