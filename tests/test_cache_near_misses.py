@@ -34,3 +34,14 @@ def test_numbers_in_words_or_signs_are_never_served_for_others(cache, stored, qu
 
 def test_the_same_number_written_otherwise_is_still_served(cache):
     assert _served(cache, "How old is a twenty-one year old?", "How old is a 21 year old?") == "answer to: How old is a twenty-one year old?"
+
+
+@pytest.mark.parametrize("stored,query", [
+    ("Can children under 12 take ibuprofen?", "Can children over 12 take ibuprofen?"),  # 0.99
+    ("How do I turn left at a roundabout?", "How do I turn right at a roundabout?"),  # 0.96
+    ("Is coffee good for you?", "Is coffee bad for you?"),  # 0.94
+    ("How do I convert a string to lowercase in Python?", "How do I convert a string to uppercase in Python?"),
+    ("What is the average salary of a nurse?", "What is the median salary of a nurse?"),
+    ("Is 7 an odd number?", "Is 7 an even number?")])
+def test_a_question_the_other_way_round_is_never_served(cache, stored, query):
+    assert _served(cache, stored, query) is None
