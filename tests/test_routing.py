@@ -357,3 +357,28 @@ def test_budget_alert_then_hard_refusal(env, st, webhook):
         for i in range(20): complete(prompts.render("bq/1", s, q=f"what is {i} times {i}?"), "local", max_tokens=8, settings=hard)
     complete("not under the prompt's budget", small, max_tokens=4, settings=hard)  # the project has no budget
     assert budget_status(hard).rows[0]["share"] >= 1
+
+
+@pytest.fixture
+def bare(tmp_path, monkeypatch):
+    "A project of its own, no model loaded: routes over openai: specs that are never called."
+    monkeypatch.chdir(tmp_path)
+    for k in [k for k in os.environ if k.startswith("LLMOPS_")]: monkeypatch.delenv(k)
+    (tmp_path / "settings.ini").write_text("[llmops]\nhome = home\nexperiment = bare\n")
+    return tmp_path
+
+
+def test_route_eval_embeds_as_the_router_does_after_embed_model_changes(bare):
+    "The project's embed_model changed after training (for RAG): routing still embeds with the router's model, and so must route eval."
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.routing import get_route, learned_choice
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    data = _table(bare / "t.jsonl", _score_rows(60, weak, strong))
+    dispatch(["route", "add", "e1", "--models", f"{weak},{strong}", "--policy", "learned"])
+    dispatch(["route", "train", "e1", "--data", data])
+    before = dispatch(["route", "eval", "e1", "--data", data, "--no-log"]).metrics
+    (bare / "settings.ini").write_text("[llmops]\nhome = home\nexperiment = bare\nembed_model = hf:/nowhere/another-embedder\n")
+    learned_choice("What is 2 plus 2?", get_route("e1", load_settings()), load_settings())  # routing: the router's model
+    assert dispatch(["route", "eval", "e1", "--data", data, "--no-log"]).metrics == before
+

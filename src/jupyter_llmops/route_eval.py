@@ -28,7 +28,8 @@ def policy_scores(route: Route, t: ScoreTable, s: Settings, vecs=None) -> dict:
     import numpy as np
     out = {}
     if router_file(route, s) is not None:
-        out["learned"] = load_router(route, s).score(t.questions, table_vectors(t.questions, s) if vecs is None else vecs)
+        router = load_router(route, s)  # its questions embedded as when it routes: by the model it was trained with, not the settings' now
+        out["learned"] = router.score(t.questions, table_vectors(t.questions, s, router.meta.get("embed_model")) if vecs is None else vecs)
     if t.confidence is not None: out["cascade"] = -np.asarray(t.confidence, float)
     kws = _keywords(s)
     out["rules"] = np.array([word_count(q) + _BIG * (_kw_hits(q, kws) > 0) for q in t.questions], float)

@@ -184,16 +184,17 @@ def question_keys(questions: list[str]):
     import hashlib, numpy as np
     return np.array([int(hashlib.sha1(q.strip().encode("utf-8", "replace")).hexdigest()[:15], 16) for q in questions], dtype=np.uint64)
 
-def table_vectors(questions: list[str], s: Settings):
-    "MiniLM (the settings' `embed_model`) vectors of `questions`, through the kit's embedding cache."
+def table_vectors(questions: list[str], s: Settings, embed_model: str | None = None):
+    "MiniLM (`embed_model`, by default the settings') vectors of `questions`, through the kit's embedding cache."
     import numpy as np
     from jupyter_llmops.embeddings import Embedder, EmbeddingCache
-    cache, mid = EmbeddingCache(s.path("cache", "embeddings.sqlite")), Embedder.id_for(s.embed_model)
+    embed_model = embed_model or s.embed_model
+    cache, mid = EmbeddingCache(s.path("cache", "embeddings.sqlite")), Embedder.id_for(embed_model)
     keys = [EmbeddingCache.key(q) for q in questions]
     have = cache.get_many(mid, list(dict.fromkeys(keys)))
     todo = list(dict.fromkeys(q for q, k in zip(questions, keys) if k not in have))
     if todo:
-        new = Embedder.get(s.embed_model).encode(todo)
+        new = Embedder.get(embed_model).encode(todo)
         cache.put_many(mid, {EmbeddingCache.key(q): v for q, v in zip(todo, new)})
         have.update({EmbeddingCache.key(q): v for q, v in zip(todo, new)})
     return np.stack([have[k] for k in keys]).astype("float32")
