@@ -382,3 +382,17 @@ def test_route_eval_embeds_as_the_router_does_after_embed_model_changes(bare):
     learned_choice("What is 2 plus 2?", get_route("e1", load_settings()), load_settings())  # routing: the router's model
     assert dispatch(["route", "eval", "e1", "--data", data, "--no-log"]).metrics == before
 
+
+
+def test_route_eval_of_a_cascade_of_three_says_its_middle_model_is_not_measured(bare):
+    "A cascade asks every model in turn: a table of its first and last model's scores cannot show what the middle one answers or costs."
+    import warnings
+    from jupyter_llmops.commands import dispatch
+    weak, mid, strong = "openai:cheap@http://127.0.0.1:9", "openai:mid@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    data = _table(bare / "t.jsonl", _score_rows(40, weak, strong))
+    dispatch(["route", "add", "c3", "--models", f"{weak},{mid},{strong}", "--policy", "cascade"])
+    for argv in (["route", "eval", "c3", "--data", data, "--no-log"], ["route", "calibrate", "c3", "--data", data, "--strong-share", "0.4"]):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            dispatch(argv)
+        assert any("what openai:mid@http://127.0.0.1:9 answers and costs on the way is not measured" in str(x.message) for x in w), (argv, [str(x.message) for x in w])

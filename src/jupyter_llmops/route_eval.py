@@ -131,6 +131,9 @@ def _caveats(route: Route, ev: RouteEval, t: ScoreTable, data, s: Settings):
         warnings.warn(f"route {route.name} is a {route.policy} route, and {data} does not allow evaluating that policy: "
                       f"the figures are the {ev.policy} policy's" + (' (a cascade needs "confidence" in each line)' if route.policy == "cascade" else ""))
     if len(t) < 30: warnings.warn(f"{data}: {len(t)} questions: APGR and the shares measured on so few move a lot from sample to sample")
+    if ev.policy == "cascade" and len(route.models) > 2:  # a cascade asks each model in turn: the figures go from the first straight to the last
+        warnings.warn(f"route {route.name} is a cascade of {len(route.models)} models, and its figures are of {redact(route.models[0])} escalating "
+                      f"straight to {redact(route.models[-1])}: what {', '.join(map(redact, route.models[1:-1]))} answers and costs on the way is not measured")
     if "learned" in ev.curves and router_file(route, s) is not None and "question_keys" in (a := load_router(route, s).a):
         seen = int(np.isin(question_keys(t.questions), a["question_keys"]).sum())
         if seen: warnings.warn(f"{data}: {seen} of {len(t)} questions were in the router's training table: the learned figures on them are optimistic; evaluate on questions it has not seen")
@@ -175,4 +178,7 @@ def calibrate_route(name: str, data: str | Path, strong_share: float | None = No
         route = current_route(route, s, "calibrated", same=("models", "policy", "model_uri"))
         route.threshold = float(row.threshold)
         save_route(route, s)
-    return eval_table(route, read_scores(data, route.models, s.costs), s)
+    t = read_scores(data, route.models, s.costs)
+    ev = eval_table(route, t, s)
+    _caveats(route, ev, t, data, s)  # the threshold rests on these figures: what they cannot show is said here too
+    return ev
