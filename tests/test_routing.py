@@ -396,3 +396,21 @@ def test_route_eval_of_a_cascade_of_three_says_its_middle_model_is_not_measured(
             warnings.simplefilter("always")
             dispatch(argv)
         assert any("what openai:mid@http://127.0.0.1:9 answers and costs on the way is not measured" in str(x.message) for x in w), (argv, [str(x.message) for x in w])
+
+
+def test_cache_eval_counts_a_labelled_duplicate_found_from_another_line_as_right(bare):
+    """Strangers made the usual way (each pair's query against the next pair's stored question, GPTCache's mock data)
+    ask queries whose own duplicates sit in the same cache: finding them is a right answer, not a wrong one."""
+    import numpy as np
+    from jupyter_llmops.cache_eval import evaluate_cache
+    from jupyter_llmops.config import load_settings
+    words = ["capital", "france", "printer", "reset", "python", "install"]
+    def bag(texts):  # a toy embedding: the words above
+        v = np.array([[t.lower().count(w) + 0.01 for w in words] for t in texts], dtype="float32")
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    pairs = [("What is the capital of France?", "Which city is the capital of France?"), ("How do I reset a printer?", "How can I reset my printer?"),
+             ("How do I install Python?", "How can I install Python?")]
+    rows = [dict(stored=a, query=b, duplicate=True) for a, b in pairs]
+    rows += [dict(stored=pairs[(i + 1) % 3][0], query=b, duplicate=False) for i, (a, b) in enumerate(pairs)]
+    ev = evaluate_cache(_table(bare / "pairs.jsonl", rows), thresholds=[0.8], settings=load_settings(), embed=bag, log=False)
+    assert ev.table.hit_rate.tolist() == [1.0] and ev.table.wrong_rate.tolist() == [0.0] and ev.recommended == 0.8

@@ -52,12 +52,12 @@ class CacheEval:
         return f"<pre>{escape(repr(self))}</pre>" + table_html(self.table.to_dict("records"), render={
             "threshold": num, **{c: pct for c in self.table.columns if c.endswith("_rate")}, **{c: lambda v, r: f"{v:.2f}" for c in self.table.columns if c.endswith("_ms")}})
 
-def _outcomes(cands: list, own: str | None, query: str, thresholds, verify: bool) -> list[str]:
+def _outcomes(cands: list, own: set, query: str, thresholds, verify: bool) -> list[str]:
     "Per threshold: 'right', 'wrong' or 'miss' for one query whose candidates are (id, sim, question, answer, ...)."
     out, ok = [], [not verify or same_question(query, c[2]) is None for c in cands]  # each candidate checked once, not once per threshold
     for t in thresholds:
         hit = next((c for c, good in zip(cands, ok) if c[1] >= t and good), None)
-        out.append("miss" if hit is None else "right" if own is not None and hit[3] == own else "wrong")
+        out.append("miss" if hit is None else "right" if hit[3] in own else "wrong")
     return out
 
 # %% ../../nbs/34_cache_eval.ipynb #558c7dc6
@@ -96,9 +96,12 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
         c = SemanticCache(Path(d) / "semantic.db", s.embed_model, thresholds[0])
         c.add(key, stored, sv, [str(i) for i in range(len(stored))])
         index = {q: str(i) for i, q in enumerate(stored)}
+        own_of: dict = {}  # a query's right answers: those of every stored question the file labels a duplicate of it, on any line
+        for r in rows:     # (a stranger line's query found its own duplicate's answer, and it counted as a wrong answer)
+            if r["duplicate"]: own_of.setdefault(str(r["query"]), set()).add(index[str(r["stored"])])
         res, times = {"v": [], "p": []}, []
         for r, v in zip(rows, qv):
-            own = index[str(r["stored"])] if r["duplicate"] else None
+            own = own_of.get(str(r["query"]), set())
             t1 = time.perf_counter()
             cands = c.candidates(key, v, 5, thresholds[0])
             _outcomes(cands, own, str(r["query"]), [s.cache_threshold], True)
