@@ -414,3 +414,20 @@ def test_cache_eval_counts_a_labelled_duplicate_found_from_another_line_as_right
     rows += [dict(stored=pairs[(i + 1) % 3][0], query=b, duplicate=False) for i, (a, b) in enumerate(pairs)]
     ev = evaluate_cache(_table(bare / "pairs.jsonl", rows), thresholds=[0.8], settings=load_settings(), embed=bag, log=False)
     assert ev.table.hit_rate.tolist() == [1.0] and ev.table.wrong_rate.tolist() == [0.0] and ev.recommended == 0.8
+
+
+def test_cache_entries_of_another_embedding_size_never_block_new_ones(tmp_path):
+    "The folder behind embed_model = hf:./emb now holds a model of another size: its old entries are passed over, its new ones served."
+    import numpy as np
+    from jupyter_llmops.cache import SemanticCache
+    key, rng = ("openai:m@http://127.0.0.1:9", "m", "", "", "", "", "ctx"), np.random.default_rng(0)
+    unit = lambda n: (lambda v: v / np.linalg.norm(v))(rng.normal(size=n).astype("float32"))
+    old = SemanticCache(tmp_path / "semantic.db", "hf:./emb")
+    old.add(key, ["q1", "q2"], [unit(384), unit(384)], ["a1", "a2"])
+    old.candidates(key, unit(384))  # that process's index is loaded at the old size
+    v = unit(768)
+    for c in (old, SemanticCache(tmp_path / "semantic.db", "hf:./emb")):  # the process that was running, and a new one
+        assert c.candidates(key, v, 5, 0.9) == []
+    old.add(key, ["q new"], [v], ["a new"])
+    for c in (old, SemanticCache(tmp_path / "semantic.db", "hf:./emb")):
+        assert [x[3] for x in c.candidates(key, v, 5, 0.9)] == ["a new"]

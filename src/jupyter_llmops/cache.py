@@ -128,17 +128,17 @@ class SemanticCache:
     _WHERE = ("model = ? AND model_fp = ? AND prompt = ? AND prompt_version = ? AND index_name = ? AND index_version = ? AND ctx = ? "
               "AND embed_model = ?")  # vectors of two embedding models never meet
 
-    def _faiss(self, key: tuple):
-        "The FAISS index of `key`, brought up to date with rows added since it was last read."
+    def _faiss(self, key: tuple, dim: int):
+        "The FAISS index of `key` for vectors of `dim` numbers, brought up to date with rows added since it was last read."
         import faiss, numpy as np
         ix, last = self._index.get(key, (None, 0))
+        if ix is not None and ix.d != dim: ix, last = None, 0  # the embedding model behind the spec changed size: read again
         rows = self.db.execute(f"SELECT id, vec FROM entries WHERE {self._WHERE} AND id > ? ORDER BY id", (*key, self.embed_model, last)).fetchall()
-        if rows:  # a vector of another length (a damaged row) would fail every lookup of the key: it is left out
-            from collections import Counter
-            dim = 4 * ix.d if ix is not None else Counter(len(r[1]) for r in rows).most_common(1)[0][0]
-            rows = [r for r in rows if len(r[1]) == dim]
+        # a vector of another length than the question's (a damaged row; a row of the model a folder held before, the
+        # same spec: every lookup failed, and no new answer was ever served) is no entry for it: left out
+        rows = [r for r in rows if len(r[1]) == 4 * dim]
         if rows and ix is not None and ix.ntotal < HNSW_FROM <= ix.ntotal + len(rows):
-            self._index.pop(key); return self._faiss(key)  # grown large: read the key again into a graph index
+            self._index.pop(key); return self._faiss(key, dim)  # grown large: read the key again into a graph index
         if rows:
             self._index.pop(key, None)  # grown in place below: an interrupt midway must not leave a half-grown index here
             vecs = np.stack([np.frombuffer(r[1], dtype="float32") for r in rows])
@@ -157,7 +157,7 @@ class SemanticCache:
         "The `k` nearest entries of `key` to vector `v` with similarity >= `floor`: (id, similarity, question, answer, cost, logprob, latency_s)."
         import numpy as np
         with self._lock:
-            ix = self._faiss(key)
+            ix = self._faiss(key, len(v))
             if ix is None or ix.ntotal == 0: return []
             sims, ids = ix.search(np.asarray(v, dtype="float32").reshape(1, -1), min(k, ix.ntotal))
             out = []
