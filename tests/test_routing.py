@@ -431,3 +431,26 @@ def test_cache_entries_of_another_embedding_size_never_block_new_ones(tmp_path):
     old.add(key, ["q new"], [v], ["a new"])
     for c in (old, SemanticCache(tmp_path / "semantic.db", "hf:./emb")):
         assert [x[3] for x in c.candidates(key, v, 5, 0.9)] == ["a new"]
+
+
+def test_route_train_on_recorded_calls_judges_the_models_answers_not_the_caches(bare, monkeypatch):
+    """Calls come newest first, and a question asked again is served by the cache: its answer is a like question's
+    (Madrid for *Spain's capital*, served *Portugal's*), not what the model answers; judged as the model's, it taught the router."""
+    import pandas as pd
+    from jupyter_llmops import evaluators, recorder
+    from jupyter_llmops.route_train import scores_from_calls
+    from jupyter_llmops.routing import Route
+    from jupyter_llmops.config import load_settings
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    rows = []
+    for i in range(4):
+        q = f"What is the capital of country {i}?"
+        rows += [dict(model=weak, question=q, answer="served from the cache", cached=True),  # newest first
+                 dict(model=weak, question=q, answer=f"the model's answer {i}", cached=False),
+                 dict(model=strong, question=q, answer=f"the strong answer {i}", cached=False)]
+    calls = pd.DataFrame([{**r, "error": False, "context": []} for r in rows])
+    monkeypatch.setattr(recorder, "recorded_calls", lambda since, s: calls)
+    judged = []
+    monkeypatch.setattr(evaluators, "evaluate_call", lambda q, a, ctx, evs, s: (judged.append(a), {evs[0]: 1.0})[1])
+    scores_from_calls(Route("r", [weak, strong], "learned"), "7d", load_settings())
+    assert "served from the cache" not in judged and len(judged) == 8
