@@ -454,3 +454,14 @@ def test_route_train_on_recorded_calls_judges_the_models_answers_not_the_caches(
     monkeypatch.setattr(evaluators, "evaluate_call", lambda q, a, ctx, evs, s: (judged.append(a), {evs[0]: 1.0})[1])
     scores_from_calls(Route("r", [weak, strong], "learned"), "7d", load_settings())
     assert "served from the cache" not in judged and len(judged) == 8
+
+
+def test_rules_route_keywords_ending_in_a_sign_send_requests_up(bare):
+    "route_keywords = c++, c#: a word boundary after a sign needs a letter next, so *fix a c++ segfault* went to the cheap model."
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.routing import rules_choice
+    (bare / "settings.ini").write_text("[llmops]\nhome = home\nroute_keywords = c++,c#,code\n")
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    r, s = dispatch(["route", "add", "kw", "--models", f"{weak},{strong}"]), load_settings()
+    assert [rules_choice(q, r, s) for q in ("How do I fix a c++ segfault?", "Explain C# delegates", "Where is the codec?", "Name a fruit.")] == [strong, strong, weak, weak]

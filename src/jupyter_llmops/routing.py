@@ -151,7 +151,8 @@ def _keywords(s: Settings) -> list[str]: return [k.lower() for k in s.route_keyw
 def _kw_hits(text: str, kws: list[str]) -> int:
     "How many keywords the text holds: as words, or, for a Chinese, Japanese, Korean or Thai keyword, anywhere (no spaces around words there)."
     low = text.lower()
-    return sum(bool(k in low if WIDE.search(k) else re.search(rf"\b{re.escape(k)}\b", low)) for k in kws)
+    edge = lambda k: (r"(?<!\w)" if re.match(r"\w", k) else "") + re.escape(k) + (r"(?!\w)" if re.search(r"\w$", k) else "")  # a word's edges only:
+    return sum(bool(k in low if WIDE.search(k) else re.search(edge(k), low)) for k in kws)  # \b after *c++* or *c#* never matched
 
 def word_count(text: str) -> int:
     "The rules' length of a request: its words, a Han, Kana, Hangul or Thai character counting as two thirds of one (a Chinese word is 1.5 characters)."
