@@ -465,3 +465,17 @@ def test_rules_route_keywords_ending_in_a_sign_send_requests_up(bare):
     weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
     r, s = dispatch(["route", "add", "kw", "--models", f"{weak},{strong}"]), load_settings()
     assert [rules_choice(q, r, s) for q in ("How do I fix a c++ segfault?", "Explain C# delegates", "Where is the codec?", "Name a fruit.")] == [strong, strong, weak, weak]
+
+
+def test_rules_calibrated_below_its_keyword_share_says_so(bare):
+    "Every rules threshold sends a keyword question up: --strong-share 0.1 on a table where half hold *why* cannot be met, and is said."
+    import warnings
+    from jupyter_llmops.commands import dispatch
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    rows = [{"question": ("why " if i % 2 else "") + "is the sky blue" + " today" * (i % 7), "scores": {weak: 0.5, strong: 1.0}} for i in range(40)]
+    dispatch(["route", "add", "rk", "--models", f"{weak},{strong}", "--policy", "rules"])
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        ev = dispatch(["route", "calibrate", "rk", "--data", _table(bare / "t.jsonl", rows), "--strong-share", "0.1"])
+    assert ev.metrics["share"] == 0.5
+    assert any("no threshold sends only 10%" in str(x.message) and "the least is 50%" in str(x.message) for x in w), [str(x.message) for x in w]

@@ -32,7 +32,7 @@ def policy_scores(route: Route, t: ScoreTable, s: Settings, vecs=None) -> dict:
         out["learned"] = router.score(t.questions, table_vectors(t.questions, s, router.meta.get("embed_model")) if vecs is None else vecs)
     if t.confidence is not None: out["cascade"] = -np.asarray(t.confidence, float)
     kws = _keywords(s)
-    out["rules"] = np.array([word_count(q) + _BIG * (_kw_hits(q, kws) > 0) for q in t.questions], float)
+    out["rules"] = np.array([_BIG if _kw_hits(q, kws) else word_count(q) for q in t.questions], float)  # keyword questions go up together, at any limit
     return out
 
 def native(policy: str, u: float, r) -> float:
@@ -45,7 +45,7 @@ def native(policy: str, u: float, r) -> float:
 def routed_at(policy: str, threshold: float, route: Route, t: ScoreTable, r) -> dict:
     "Share, mean score and mean cost of routing table `t` with `policy` at its route threshold."
     import numpy as np
-    up = (-r < threshold) if policy == "cascade" else (r > threshold) if policy == "rules" else (r >= threshold)
+    up = (-r < threshold) if policy == "cascade" else (r > threshold) | (r >= _BIG) if policy == "rules" else (r >= threshold)
     score = np.where(up, t.strong, t.weak).mean()
     cost = (t.cost_weak + up * t.cost_strong) if policy == "cascade" else np.where(up, t.cost_strong, t.cost_weak)
     return dict(share=float(up.mean()), score=float(score), cost=float(cost.mean()))
@@ -174,6 +174,10 @@ def calibrate_route(name: str, data: str | Path, strong_share: float | None = No
     if route.policy not in ev.curves:
         raise UsageError(f"route {name} is a {route.policy} route, and {data} does not allow evaluating it", hint='a cascade needs "confidence" in each line')
     row = curve_point(ev.curves[route.policy], strong_share, quality, ev.strong_mean)
+    if strong_share is not None and row.strong_share > strong_share + 1e-12:  # rules: a keyword goes up at any word limit
+        warnings.warn(f"route {name}: no threshold sends only {strong_share:.0%} of {data}'s questions to {redact(route.models[-1])}; the least "
+                      f"is {row.strong_share:.0%}" + (" (the questions with a route keyword: fewer keywords, see route_keywords, send fewer)" if route.policy == "rules" else "")
+                      + ", and the threshold is set there")
     with route_lock(name, s):  # a threshold is only meant for the models, policy and router it was measured on
         route = current_route(route, s, "calibrated", same=("models", "policy", "model_uri"))
         route.threshold = float(row.threshold)
