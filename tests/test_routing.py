@@ -479,3 +479,21 @@ def test_rules_calibrated_below_its_keyword_share_says_so(bare):
         ev = dispatch(["route", "calibrate", "rk", "--data", _table(bare / "t.jsonl", rows), "--strong-share", "0.1"])
     assert ev.metrics["share"] == 0.5
     assert any("no threshold sends only 10%" in str(x.message) and "the least is 50%" in str(x.message) for x in w), [str(x.message) for x in w]
+
+
+def test_cache_eval_measures_the_cache_as_it_runs_without_verification(bare):
+    "cache_verify = off serves the nearest entry above the threshold: its wrong answers, and the threshold recommended, are plain cosine's."
+    import numpy as np
+    from jupyter_llmops.cache_eval import evaluate_cache
+    from jupyter_llmops.config import load_settings
+    words = ["reset", "laserjet", "hotel", "best", "capital", "france"]
+    def bag(texts):  # a toy embedding: the printer models and the states look alike
+        v = np.array([[t.lower().count(w) + 0.01 for w in words] for t in texts], dtype="float32")
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    rows = [dict(stored="How do I reset an HP LaserJet 1020?", query="How do I reset an HP LaserJet 1018?", duplicate=False),
+            dict(stored="What is the capital of France?", query="Which city is the capital of France?", duplicate=True)]
+    f = _table(bare / "pairs.jsonl", rows)
+    assert evaluate_cache(f, thresholds=[0.8], settings=load_settings(), embed=bag, log=False).table.wrong_rate.tolist() == [0.0]
+    (bare / "settings.ini").write_text("[llmops]\nhome = home\ncache_verify = off\n")
+    ev = evaluate_cache(f, thresholds=[0.8], settings=load_settings(), embed=bag, log=False)
+    assert ev.table.wrong_rate.tolist() == [0.5] and ev.recommended is None and "without verification" in repr(ev)

@@ -31,12 +31,14 @@ class CacheEval:
     queries: int
     duplicates: int
     run_id: str = ""  # the MLflow run it was logged to ("" when not logged)
+    verify: bool = True  # the settings' cache_verify: the rates (and the recommendation) are those of the cache as it runs
 
     def __repr__(self):
         m = self.metrics
         rec = f"{self.recommended:.2f}" if self.recommended is not None else f"none of {list(self.table.threshold)}"
         hit = lambda x: "no duplicates to answer" if x != x else f"{x:.1%} of duplicates answered"  # NaN: no duplicate in the file
-        return (f"cache on {self.queries} queries ({self.duplicates} duplicates) at threshold {m['threshold']:.2f}: "
+        return (f"cache on {self.queries} queries ({self.duplicates} duplicates) at threshold {m['threshold']:.2f}"
+                f"{'' if self.verify else ' without verification (cache_verify = off)'}: "
                 f"{hit(m['hit_rate'])}, {m['wrong_rate']:.1%} wrong answers (plain cosine: {hit(m['plain_hit_rate'])}, "
                 f"{m['plain_wrong_rate']:.1%}); lookup p50 {m['lookup_p50_ms']:.2f} ms; threshold for <= {self.target:.0%} wrong: {rec}")
 
@@ -91,7 +93,7 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
     queries = list(dict.fromkeys(str(r["query"]) for r in rows))  # each text embedded once: 5,000 lines of 1,000 texts took 66 s
     sv, uv = embed(stored), embed(queries)
     qv = [uv[i] for i in pd.Index(queries).get_indexer([str(r["query"]) for r in rows])]
-    key = ("eval", "", "", "", "", "", "")
+    key, verify = ("eval", "", "", "", "", "", ""), bool(s.cache_verify)
     with tempfile.TemporaryDirectory() as d:
         c = SemanticCache(Path(d) / "semantic.db", s.embed_model, thresholds[0])
         c.add(key, stored, sv, [str(i) for i in range(len(stored))])
@@ -104,9 +106,9 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
             own = own_of.get(str(r["query"]), set())
             t1 = time.perf_counter()
             cands = c.candidates(key, v, 5, thresholds[0])
-            _outcomes(cands, own, str(r["query"]), [s.cache_threshold], True)
+            _outcomes(cands, own, str(r["query"]), [s.cache_threshold], verify)
             times.append(time.perf_counter() - t1)
-            res["v"].append(_outcomes(cands, own, str(r["query"]), thresholds, True))
+            res["v"].append(_outcomes(cands, own, str(r["query"]), thresholds, verify))  # as the cache runs: cache_verify = off serves the nearest
             res["p"].append(_outcomes(cands[:1], own, str(r["query"]), thresholds, False))
         c.db.close()
     dup = np.array([bool(r["duplicate"]) for r in rows])
@@ -125,7 +127,7 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
     rec = float(ok.threshold.min()) if len(ok) else None
     pick = s.cache_threshold if any(abs(s.cache_threshold - t) < 1e-9 for t in thresholds) else (rec if rec is not None else thresholds[-1])
     m = table[(table.threshold - pick).abs() < 1e-9].iloc[0].to_dict()
-    ev = CacheEval(table, m, rec, target, len(rows), int(dup.sum()))
+    ev = CacheEval(table, m, rec, target, len(rows), int(dup.sum()), verify=verify)
     if log: ev.run_id = _log(ev, data, s)
     return ev
 
@@ -137,7 +139,7 @@ def _log(ev: CacheEval, data, s: Settings) -> str:
                  nested=mlflow.active_run() is not None) as run:
         mlflow.set_tags({"llmops.kind": "cache-eval", "llmops.recommended_threshold": "none" if ev.recommended is None else f"{ev.recommended:g}"})
         mlflow.log_params(dict(data=redact(str(data)), thresholds=" ".join(f"{t:g}" for t in ev.table.threshold), target=ev.target,
-                               queries=ev.queries, duplicates=ev.duplicates, embed_model=s.embed_model))
+                               queries=ev.queries, duplicates=ev.duplicates, embed_model=s.embed_model, verify=ev.verify))
         mlflow.log_metrics({k: float(v) for k, v in ev.metrics.items() if isinstance(v, (int, float)) and v == v})
         mlflow.log_table(ev.table, "cache_eval/thresholds.json")
     return run.info.run_id
