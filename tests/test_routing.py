@@ -497,3 +497,23 @@ def test_cache_eval_measures_the_cache_as_it_runs_without_verification(bare):
     (bare / "settings.ini").write_text("[llmops]\nhome = home\ncache_verify = off\n")
     ev = evaluate_cache(f, thresholds=[0.8], settings=load_settings(), embed=bag, log=False)
     assert ev.table.wrong_rate.tolist() == [0.5] and ev.recommended is None and "without verification" in repr(ev)
+
+
+def test_a_rag_call_is_routed_by_its_question_not_its_retrieved_context(bare):
+    """ask --rag sends "Context: <chunks> Question: <q>" with the question in llmops.question (what the cache and the
+    recorder, and so route train --since, read): the rules counted the context's words, so every RAG call went to the
+    strong model."""
+    from conftest import chat_server
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.llm import complete
+    url, seen, srv = chat_server(lambda prompt, body: (200, "an answer"))
+    try:
+        weak, strong = f"openai:cheap@{url}", f"openai:capable@{url}"
+        dispatch(["route", "add", "rag", "--models", f"{weak},{strong}", "--policy", "rules"])
+        context = " ".join(f"Chunk {i} of the handbook says the office opens at nine." for i in range(20))  # 200 words
+        c = complete(f"Context:\n{context}\n\nQuestion: When does the office open?", "route:rag", max_tokens=8, settings=load_settings(),
+                     record=False, trace_attrs={"llmops.question": "When does the office open?"})
+        assert c.model == weak
+        assert complete("When does the office open? " + context, "route:rag", max_tokens=8, settings=load_settings(), record=False).model == strong
+    finally: srv.shutdown()

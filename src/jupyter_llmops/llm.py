@@ -239,7 +239,7 @@ def _routed(name: str, prompt, max_tokens: int, temperature: float, system: str 
     the route's other model; after one (a cascade's escalation), the answer kept is the one paid for."""
     from jupyter_llmops.budget import BudgetExceeded
     route = get_route(name, settings)
-    q = question_of(prompt)
+    q = str((trace_attrs or {}).get("llmops.question") or question_of(prompt))  # a RAG call's question, not the context retrieved for it
     cands = choose(route, q, settings)
     queue, spare = list(cands), [m for m in route.models if m not in cands]
     spent = took = 0.0
