@@ -45,3 +45,11 @@ def test_the_same_number_written_otherwise_is_still_served(cache):
     ("Is 7 an odd number?", "Is 7 an even number?")])
 def test_a_question_the_other_way_round_is_never_served(cache, stored, query):
     assert _served(cache, stored, query) is None
+
+
+@pytest.mark.parametrize("stored,query", [
+    ("how to install python on windows", "how to install python on linux"),  # 0.90: typed in lower case, no names
+    ("how many meters in a mile", "how many feet in a mile"),  # 0.88
+    ("how to center a div horizontally", "how to center a div vertically")])  # 0.87
+def test_another_system_unit_or_axis_is_never_served(cache, stored, query):
+    assert _served(cache, stored, query) is None

@@ -63,7 +63,9 @@ _GROUPS = [g.split() for g in (
     "adult adults child children kid kids teen teens teenager teenagers infant infants baby babies toddler toddlers",
     "dog dogs puppy puppies", "cat cats kitten kittens", "time space", "process thread", "processes threads",
     "dollars euros pounds yen rupees", "dollar euro pound rupee", "celsius fahrenheit kelvin", "miles kilometers kilometres",
-    "pounds kilograms kg lbs", "inches centimeters centimetres cm")]
+    "pounds kilograms kg lbs", "inches centimeters centimetres cm",
+    # typed in lower case they are no names: *python on windows* is not *python on linux* (0.90), *meters* not *feet* (0.88)
+    "windows linux macos ubuntu android ios", "feet foot meters metres yards", "mph kph", "horizontally vertically", "horizontal vertical")]
 _OPPOSITES += [[x, y] for g in _GROUPS for i, x in enumerate(g) for y in g[i + 1:]]
 _OPPOSITE_OF: dict[str, set] = {}  # each word: the words it excludes (a lookup, not a pass over the list)
 for _x, _y in _OPPOSITES: _OPPOSITE_OF.setdefault(_x, set()).add(_y); _OPPOSITE_OF.setdefault(_y, set()).add(_x)
