@@ -517,3 +517,19 @@ def test_a_rag_call_is_routed_by_its_question_not_its_retrieved_context(bare):
         assert c.model == weak
         assert complete("When does the office open? " + context, "route:rag", max_tokens=8, settings=load_settings(), record=False).model == strong
     finally: srv.shutdown()
+
+
+def test_route_train_on_recorded_calls_finds_a_model_whose_url_holds_a_key(bare, monkeypatch):
+    "The recorder keeps a model spec with its URL's key masked: the route's own spec (key in clear) matched none of its calls."
+    import pandas as pd
+    from jupyter_llmops import evaluators, recorder
+    from jupyter_llmops.redaction import redact
+    from jupyter_llmops.route_train import scores_from_calls
+    from jupyter_llmops.routing import Route
+    from jupyter_llmops.config import load_settings
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@https://bob:s3cretPW1234@llm.example.com/v1"
+    calls = pd.DataFrame([dict(model=redact(m), question=f"What is {i} plus {i}?", answer="an answer", cached=False, error=False, context=[])
+                          for i in range(3) for m in (weak, strong)])
+    monkeypatch.setattr(recorder, "recorded_calls", lambda since, s: calls)
+    monkeypatch.setattr(evaluators, "evaluate_call", lambda q, a, ctx, evs, s: {evs[0]: 1.0})
+    assert len(scores_from_calls(Route("r", [weak, strong], "learned"), "7d", load_settings())) == 3

@@ -120,7 +120,7 @@ def scores_from_calls(route: Route, since: str, s: Settings) -> ScoreTable:
     from jupyter_llmops.recorder import recorded_calls
     calls = recorded_calls(since, s)
     calls = calls[~calls.error & ~calls.cached & (calls.answer != "")]  # a cached answer is a like question's, not the model's to this one
-    by = {m: calls[calls.model == m].groupby("question").first() for m in (route.models[0], route.models[-1])}
+    by = {m: calls[calls.model == redact(m)].groupby("question").first() for m in (route.models[0], route.models[-1])}  # recorded masked: a key in a URL
     qs = [q for q in by[route.models[0]].index if q in by[route.models[-1]].index]
     ev = s.route_evaluator  # relevance by default, or one aligned to your labels with `eval align`
     score = lambda q, row: evaluate_call(q, row.answer, row.context, [ev], s)[ev]
