@@ -533,3 +533,16 @@ def test_route_train_on_recorded_calls_finds_a_model_whose_url_holds_a_key(bare,
     monkeypatch.setattr(recorder, "recorded_calls", lambda since, s: calls)
     monkeypatch.setattr(evaluators, "evaluate_call", lambda q, a, ctx, evs, s: {evs[0]: 1.0})
     assert len(scores_from_calls(Route("r", [weak, strong], "learned"), "7d", load_settings())) == 3
+
+
+def test_a_score_table_error_shows_no_key_of_a_models_url(bare, tmp_path):
+    "A notebook cell shows a UsageError as its text (the CLI masks keys, a cell did not): a table that misses a model named the spec, key in clear."
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.errors import UsageError
+    key = "s3cretPW1234"
+    weak, strong = "openai:cheap@http://127.0.0.1:9", f"openai:capable@https://bob:{key}@llm.example.com/v1"
+    dispatch(["route", "add", "k2", "--models", f"{weak},{strong}", "--policy", "learned"])
+    for rows in ([{"question": "q", "scores": {weak: 1}}], [{"question": f"q{i}", "scores": {weak: 1, strong: "high"}} for i in range(3)]):
+        with pytest.raises(UsageError) as e:
+            dispatch(["route", "train", "k2", "--data", _table(tmp_path / "t.jsonl", rows)])
+        assert key not in e.value._render_traceback_()[0] and "bob:***@" in e.value._render_traceback_()[0]

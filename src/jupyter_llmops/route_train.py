@@ -68,6 +68,11 @@ def _table_key(rows: list[dict], model: str) -> str:
 
 def make_table(rows: list[dict], models: list[str], costs: dict | None = None, where: str = "the table") -> ScoreTable:
     "A `ScoreTable` of the route's first and last model from rows `{question, scores: {spec: score}, [confidence], [tokens]}`."
+    try: return _make_table(rows, models, costs, where)
+    except UsageError as e:  # its text names the models: a key in a URL stays out of the notebook (the CLI masks it, a cell did not)
+        raise UsageError(redact(e.message), hint=e.hint and redact(e.hint)) from None
+
+def _make_table(rows: list[dict], models: list[str], costs: dict | None, where: str) -> ScoreTable:
     import numpy as np
     weak, strong, costs = models[0], models[-1], costs or {}
     odd = next((r for r in rows if not (isinstance(r.get("question"), str) and isinstance(r.get("scores"), dict) and isinstance(r.get("tokens") or {}, dict))), None)
