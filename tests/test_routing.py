@@ -546,3 +546,18 @@ def test_a_score_table_error_shows_no_key_of_a_models_url(bare, tmp_path):
         with pytest.raises(UsageError) as e:
             dispatch(["route", "train", "k2", "--data", _table(tmp_path / "t.jsonl", rows)])
         assert key not in e.value._render_traceback_()[0] and "bob:***@" in e.value._render_traceback_()[0]
+
+
+def test_cache_eval_counts_a_query_finding_itself_stored_as_right(bare):
+    "Pairs that chain (A~B, B~C, as Quora's duplicates do) store B, and query B finds it word for word: served its own answer, not a wrong one."
+    import numpy as np
+    from jupyter_llmops.cache_eval import evaluate_cache
+    from jupyter_llmops.config import load_settings
+    words = ["capital", "france", "city", "printer"]
+    def bag(texts):
+        v = np.array([[t.lower().count(w) + 0.01 for w in words] for t in texts], dtype="float32")
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+    rows = [dict(stored="What is the capital of France?", query="Which city is the capital of France?", duplicate=True),
+            dict(stored="Which city is the capital of France?", query="France's capital city?", duplicate=True)]
+    ev = evaluate_cache(_table(bare / "chain.jsonl", rows), thresholds=[0.8], settings=load_settings(), embed=bag, log=False)
+    assert ev.table.wrong_rate.tolist() == [0.0] and ev.table.hit_rate.tolist() == [1.0]

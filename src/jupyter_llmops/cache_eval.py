@@ -101,6 +101,9 @@ def evaluate_cache(data: str | Path, thresholds=THRESHOLDS, target: float = 0.01
         own_of: dict = {}  # a query's right answers: those of every stored question the file labels a duplicate of it, on any line
         for r in rows:     # (a stranger line's query found its own duplicate's answer, and it counted as a wrong answer)
             if r["duplicate"]: own_of.setdefault(str(r["query"]), set()).add(index[str(r["stored"])])
+        strange = {(str(r["stored"]), str(r["query"])) for r in rows if not r["duplicate"]}
+        for q in {str(r["query"]) for r in rows} & set(index):  # a query stored word for word (a chain: A~B, B~C) finds itself
+            if (q, q) not in strange: own_of.setdefault(q, set()).add(index[q])  # unless a line says it is not itself (said above)
         res, times = {"v": [], "p": []}, []
         for r, v in zip(rows, qv):
             own = own_of.get(str(r["query"]), set())
