@@ -561,3 +561,21 @@ def test_cache_eval_counts_a_query_finding_itself_stored_as_right(bare):
             dict(stored="Which city is the capital of France?", query="France's capital city?", duplicate=True)]
     ev = evaluate_cache(_table(bare / "chain.jsonl", rows), thresholds=[0.8], settings=load_settings(), embed=bag, log=False)
     assert ev.table.wrong_rate.tolist() == [0.0] and ev.table.hit_rate.tolist() == [1.0]
+
+
+def test_a_damaged_cache_file_names_its_fix_at_every_call(bare):
+    "A cache file cut short: the model answers, and the warning says how to get the cache back (it said only that it could not be read)."
+    import warnings
+    from conftest import chat_server
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.llm import complete
+    (bare / "settings.ini").write_text("[llmops]\nhome = home\ncache = on\n")
+    s = load_settings()
+    p = s.path("cache", "semantic.db"); p.parent.mkdir(parents=True, exist_ok=True); p.write_bytes(b"SQLite format 3\x00" + b"\x07" * 5000)
+    url, seen, srv = chat_server(lambda prompt, body: (200, "Paris"))
+    try:
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            assert complete("What is the capital of France?", f"openai:m@{url}", max_tokens=8, settings=s, record=False).text == "Paris"
+    finally: srv.shutdown()
+    assert any("could not be read" in str(x.message) and "`%llmops cache clear` moves the damaged file aside" in str(x.message) for x in w), [str(x.message) for x in w]

@@ -294,7 +294,9 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
         cache = cache_for(settings, temperature) if wanted else None  # None when the cache is off, the call samples, or the caller measures the model
         if cache is not None: hit = cache.lookup(s.text, msgs, max_tokens, pv, trace_attrs)
     except Exception as e:
-        warnings.warn(f"the semantic cache could not be read ({type(e).__name__}: {e}); the model answers")
+        import sqlite3  # a damaged file (not a locked one, or a full disk) fails every call until it is moved aside: said how
+        fix = "; `%llmops cache clear` moves the damaged file aside" if isinstance(e, sqlite3.DatabaseError) and not isinstance(e, sqlite3.OperationalError) else ""
+        warnings.warn(f"the semantic cache could not be read ({type(e).__name__}: {e}); the model answers{fix}")
     if hit is not None:
         c = Completion(hit.text, s.text, Usage(), time.perf_counter() - t0, 0.0, pv, logprob=hit.logprob, cached=True)
         attrs = {**(trace_attrs or {}), "llmops.cached": True, "llmops.cache_saved": hit.cost, "llmops.cache_similarity": hit.similarity}
