@@ -53,3 +53,11 @@ def test_a_question_the_other_way_round_is_never_served(cache, stored, query):
     ("how to center a div horizontally", "how to center a div vertically")])  # 0.87
 def test_another_system_unit_or_axis_is_never_served(cache, stored, query):
     assert _served(cache, stored, query) is None
+
+
+@pytest.mark.parametrize("stored,query", [
+    ("how many ounces in a pound", "how many pounds in an ounce"),  # 0.94
+    ("how many teaspoons in a tablespoon", "how many tablespoons in a teaspoon"),  # 0.95
+    ("what is 100 usd in eur", "what is 100 eur in usd")])  # 0.98
+def test_a_conversion_the_other_way_round_around_in_is_never_served(cache, stored, query):
+    assert _served(cache, stored, query) is None

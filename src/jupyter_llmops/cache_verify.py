@@ -188,8 +188,10 @@ def _terms(text: str) -> set[str]:
     return set(w) | {f"{x}_{y}" for x, y in zip(w, w[1:]) if y in ("on", "off", "in", "out")}
 
 def _legs(text: str) -> set[tuple[str, str]]:
-    "The (word, word) pairs around *to* / *into* (`list` and `string` in *convert a list to a string*): swapped, the other way round."
-    return {(x, y) for x, y in re.findall(r"\b(\w{1,40})\s+(?:to|into)\s+(?:(?:a|an|the)\s+)?(\w+)", text.lower())}  # bounded: a 40 kB token took a minute
+    """The (word, word) pairs around *to* / *into* / *in* (`list` and `string` in *convert a list to a string*; `ounce` and
+    `pound` in *how many ounces in a pound*), in the singular: swapped, the other way round."""
+    one = lambda w: w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w  # *pounds in an ounce*: *pound*, *ounce*
+    return {(one(x), one(y)) for x, y in re.findall(r"\b(\w{1,40})\s+(?:to|into|in)\s+(?:(?:a|an|the)\s+)?(\w+)", text.lower())}  # bounded: a 40 kB token took a minute
 
 def _superlatives(text: str) -> set[str]:
     "What a question ranks by: *the cheapest*, *the most popular* (*greatest* reads as *best*, *quickest* as *fastest*...)."
