@@ -192,6 +192,23 @@ def test_sft_lora_registers_a_model_that_serves(tmp_path, st):
     assert pm.predict(pd.DataFrame({"prompt": ["Say hello."]}), params={"max_new_tokens": 8}) == [out.text]  # the answer the kit gives
 
 
+
+def test_sft_learns_the_answers_not_the_system_prompt_and_question(tmp_path, st):
+    # found by a probe: sft rows reached TRL as whole chats, so its loss was on every token of the chat template (the
+    # default system prompt and the question: 40 of the 45 tokens of a probe's row answered "Paris.") and the model was
+    # taught to write users' questions; the held-out eval_loss measured the answers alone
+    from transformers import TrainerCallback
+    from jupyter_llmops.train import sft
+    seen = []
+    class Peek(TrainerCallback):  # the tokens that carry the loss in a batch of what the trainer trains on
+        def on_train_begin(self, args, state, control, train_dataloader=None, processing_class=None, **kw):
+            b = next(iter(train_dataloader))
+            seen.extend(processing_class.decode([t for t, l in zip(ids, lab) if l != -100]) for ids, lab in zip(b["input_ids"].tolist(), b["labels"].tolist()))
+    r = sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=1, callbacks=[Peek()], settings=st, **SHORT, **FAST)
+    assert r.steps == 1 and len(seen) == 2, seen
+    assert all(re.fullmatch(r"\d plus \d is \d+\.<\|im_end\|>\n?", s) for s in seen), seen  # the answer and its end of turn, nothing else
+
+
 @pytest.fixture(scope="module")
 def reward_run(proj, tmp_path_factory):
     "A reward model fitted on the greeting pairs (the default: the head on the frozen model), measured on other greetings, registered as test-reward."

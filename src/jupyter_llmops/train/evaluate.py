@@ -158,7 +158,7 @@ def check_diverged(model, tok, recipe: str, rows: list[dict], max_length: int, n
     """`LLMOpsError` when a trained language model reads its own training answers no better than a uniform guess over its
     vocabulary: its weights finite, its language gone (`--lr 1e6` does it in one step, and the mean training loss, taken
     before the last update, looks fine). sft's, dpo's chosen and kto's approved answers; up to `n` of them."""
-    pick = {"sft": lambda r: (r["messages"][:-1], r["messages"][-1:]), "dpo": lambda r: (r["prompt"], r["chosen"]),
+    pick = {"sft": lambda r: (r["prompt"], r["completion"]) if "prompt" in r else (r["messages"][:-1], r["messages"][-1:]), "dpo": lambda r: (r["prompt"], r["chosen"]),
             "kto": lambda r: (r["prompt"], r["completion"]) if r["label"] else None}.get(recipe)
     pairs = [x for x in map(pick, rows) if x][:n] if pick else []
     if not pairs: return

@@ -115,11 +115,11 @@ def _train_rows(recipe: str, rows: list[dict], tok, max_length: int, seed: int =
     room = {"dpo": lambda r: [r["chosen"], r["rejected"]], "kto": lambda r: [r["completion"]], "distill": lambda r: max_new_tokens}  # what a prompt leaves room for
     if recipe in room: out = [dict(r, prompt=fit_prompt(tok, r["prompt"], room[recipe](r), max_length)) for r in rows]
     if recipe == "kto": random.Random(seed).shuffle(out)
-    if recipe == "sft": return [{"messages": fit_prompt(tok, r["messages"][:-1], [r["messages"][-1:]], max_length) + r["messages"][-1:]} for r in rows]
+    if recipe == "sft": return [{"prompt": fit_prompt(tok, r["messages"][:-1], [r["messages"][-1:]], max_length), "completion": r["messages"][-1:]} for r in rows]
     return out if recipe in room else rows
 
-KEEP = {"reward": ("chosen_ids", "rejected_ids"), "distill": ("prompt",), "sft": ("messages",), "kto": ("prompt", "completion", "label"),
-        "dpo": ("prompt", "chosen", "rejected")}  # the columns each trainer takes
+KEEP = {"reward": ("chosen_ids", "rejected_ids"), "distill": ("prompt",), "sft": ("prompt", "completion"), "kto": ("prompt", "completion", "label"),
+        "dpo": ("prompt", "chosen", "rejected")}  # the columns each trainer takes (sft's prompt apart: TRL's loss on the answer alone, not the question)
 
 def _ref_cached(cls, cache: dict | None):
     """`cls` (TRL's DPO or KTO trainer) keeping the reference log-probs it precomputes in `cache`, keyed by the tokenised
