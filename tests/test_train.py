@@ -117,6 +117,19 @@ def test_damaged_weights_a_causal_judge_an_empty_name_and_one_distill_prompt_are
     assert runs() == n  # no run was started for any of them
 
 
+def test_a_prompt_holding_most_rows_is_not_held_out_whole(tmp_path):
+    # found by a probe: 50 preference pairs, 45 of them on one question and 5 on others; the default split (a tenth)
+    # took whole prompts in shuffled order until it held 5 rows, and when the big prompt came first it held it out whole:
+    # dpo trained on 2 of the 50 pairs, with no word said
+    from jupyter_llmops.train.data import load_data
+    from jupyter_llmops.train.evaluate import split_eval
+    pair = lambda q, a: {"prompt": q, "chosen": f"Yes: {a}.", "rejected": "No."}
+    rows = load_data("dpo", _jsonl(tmp_path / "p.jsonl", [pair("Is it on?", i) for i in range(45)] + [pair(f"Question {i}?", i) for i in range(5)]))
+    for seed in range(3):
+        train, held = split_eval(rows, seed=seed)
+        assert (len(train), len(held)) == (45, 5), (seed, len(train), len(held))
+
+
 @pytest.mark.parametrize("lr, why", [(1e10, "not finite|diverged"), (1e6, "no better than a uniform guess")])
 def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st, lr, why):
     # 1e10: NaN weights after a step. 1e6: finite weights and a normal-looking mean loss, but a model that reads its own

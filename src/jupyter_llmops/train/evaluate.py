@@ -56,9 +56,13 @@ def split_eval(rows: list[dict], share: float | None = None, # the held-out shar
         keys = [k for ks in itertools.zip_longest(*by.values()) for k in ks if k is not None]
         if share and len(by) > 1: want = max(want, 2)
     held = set()
-    for k in keys:
-        if len(held) >= want or len(held) + len(groups[k]) >= len(rows): break
-        held.update(groups[k])
+    for k in keys:  # a prompt whose rows would take the held-out set further from its share than leaving them out is passed over
+        if len(held) >= want: break
+        n = len(held) + len(groups[k])
+        if n < len(rows) and abs(n - want) <= abs(len(held) - want): held.update(groups[k])
+    if want and not held:  # every prompt holds more rows than the share: the smallest that leaves rows to train on
+        g = min((groups[k] for k in keys), key=len)
+        if len(g) < len(rows): held.update(g)
     return [r for i, r in enumerate(rows) if i not in held], [r for i, r in enumerate(rows) if i in held]
 
 def check_split(recipe: str, train: list[dict], held: list[dict], batches: list[int], eval_share: float | None, eval_data, sweep: bool):
