@@ -130,6 +130,16 @@ def test_a_prompt_holding_most_rows_is_not_held_out_whole(tmp_path):
         assert (len(train), len(held)) == (45, 5), (seed, len(train), len(held))
 
 
+def test_eval_data_that_repeats_training_prompts_is_refused(tmp_path, st):
+    # found by a probe: --eval-data naming the training file itself trained, and reported a "held-out" eval_loss
+    # (1.09 -> 0.81) measured on the very rows it trained on
+    from jupyter_llmops.train import dpo, sft
+    chats = _jsonl(tmp_path / "chats.jsonl", CHATS)
+    with pytest.raises(UsageError, match="chats.jsonl: 6 of its 6 held-out prompts are in the training data too"): sft(chats, eval_data=chats, settings=st, **FAST)
+    held = _jsonl(tmp_path / "held.jsonl", HELD_PREFS + PREFS[:1])  # one greeting of the training pairs slipped in
+    with pytest.raises(UsageError, match="held.jsonl: 1 of its 4 held-out prompts"): dpo(_jsonl(tmp_path / "p.jsonl", PREFS), eval_data=held, settings=st, **FAST)
+
+
 @pytest.mark.parametrize("lr, why", [(1e10, "not finite|diverged"), (1e6, "no better than a uniform guess")])
 def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st, lr, why):
     # 1e10: NaN weights after a step. 1e6: finite weights and a normal-looking mean loss, but a model that reads its own

@@ -70,6 +70,8 @@ def check_split(recipe: str, train: list[dict], held: list[dict], batches: list[
     fix = "pass --eval-data FILE, or leave --eval-share out"
     if eval_data is None and eval_share and not held:
         raise UsageError(f"--eval-share {eval_share:g} holds out whole prompts, and all {len(train)} rows share one prompt: nothing can be held out", hint=f"{fix} (or --eval-share 0)")
+    if eval_data is not None and (both := {_key(r) for r in train} & (asked := {_key(r) for r in held})):
+        raise UsageError(f"{eval_data}: {len(both)} of its {len(asked)} held-out prompts are in the training data too: its metrics would be measured on rows the model trained on", hint="take them out of one of the files, or leave --eval-data out for a split of --data (whole prompts)")
     if sweep and not held: raise UsageError("a sweep ranks its runs on held-out rows, and there are none",
                                              hint="pass --eval-data FILE or --eval-share 0.2 (the automatic split starts at 50 rows)")
     if recipe == "distill" and not held:
@@ -308,9 +310,7 @@ class HeldOut:
         self._judge_model = self._base_scores = None
         p = lambda r: r.get("prompt") or [m for m in r["messages"][:-1]]
         self.prompts = list({json.dumps(p(r)): p(r) for r in rows}.values())[:answers]
-        if recipe == "reward":
-            self.items = [encode(tok, r["prompt"], r[k], max_length) for r in rows for k in ("chosen", "rejected")]
-        elif recipe == "dpo":
+        if recipe in ("reward", "dpo"):
             self.items = [encode(tok, r["prompt"], r[k], max_length) for r in rows for k in ("chosen", "rejected")]
         elif recipe == "kto":
             self.items = [encode(tok, r["prompt"], r["completion"], max_length) for r in rows]
