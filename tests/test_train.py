@@ -53,6 +53,8 @@ def test_bad_data_names_the_line_and_field(tmp_path, st):
     with pytest.raises(UsageError, match=r"chats.jsonl:1: missing field\(s\) completion"): load_data("sft", f)
     f.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n')
     with pytest.raises(UsageError, match="assistant turn"): load_data("sft", f)
+    f.write_text(json.dumps({"prompt": "hi", "completion": [{"role": "user", "content": "and you?"}]}) + "\n")  # was trained as the answer
+    with pytest.raises(UsageError, match=r"chats.jsonl:1: missing field\(s\) completion \(an answer: the assistant's turns"): load_data("sft", f)
     f.write_text('{"prompt": "a"}\nnot json\n')
     with pytest.raises(UsageError, match=r"chats.jsonl:2: not JSON"): load_data("distill", f)
     with pytest.raises(UsageError, match="unknown recipe"): load_data("ppo", f)

@@ -94,6 +94,7 @@ def _missing(recipe: str):
                 ok = _is_chat(ms) and ms[-1]["role"] == "assistant" and _asks(ms[:-1])
                 return [] if ok else [f"messages (a list of {{role, content}}, roles {'/'.join(ROLES)}, each with text, ending with an assistant turn after a user turn)"]
             lack = lacks(o, ("prompt", "completion"))
+            if not lack and not _answers(o["completion"]): lack = ["completion (an answer: the assistant's turns, no user turn)"]  # else a user's turn is learnt as the answer
             return lack if len(lack) < 2 else ["messages (or prompt and completion)"]
         if recipe in ("reward", "dpo") or (recipe == "kto" and "label" not in o and ("chosen" in o or "rejected" in o)):
             lack = lacks(o, ("prompt", "chosen", "rejected") if "prompt" in o else ("chosen", "rejected"))
