@@ -142,6 +142,25 @@ def test_eval_data_that_repeats_training_prompts_is_refused(tmp_path, st):
     with pytest.raises(UsageError, match="held.jsonl: 1 of its 4 held-out prompts"): dpo(_jsonl(tmp_path / "p.jsonl", PREFS), eval_data=held, settings=st, **FAST)
 
 
+def test_a_reward_model_is_not_trained_or_distilled_as_a_language_model(tmp_path, st):
+    # found by a probe: a reward model (a sequence classifier of the base model's first layers) passed to sft as --model
+    # loaded as a language model, trained in an MLflow run, and only then failed "the training diverged ... lower --lr"
+    import mlflow
+    from jupyter_llmops.train import distill, sft
+    from jupyter_llmops.train.core import model_folder
+    good, rw = model_folder("local", st), tmp_path / "reward"
+    rw.mkdir()
+    for f in good.iterdir():
+        if f.name != "config.json": (rw / f.name).symlink_to(f)
+    (rw / "config.json").write_text(json.dumps(json.loads((good / "config.json").read_text()) | {"architectures": ["LlamaForSequenceClassification"]}))
+    c = mlflow.MlflowClient(st.tracking_uri)
+    runs = lambda: len(c.search_runs([e.experiment_id for e in c.search_experiments()]))
+    n = runs()
+    with pytest.raises(UsageError, match=f"hf:{rw} is a reward model"): sft(_jsonl(tmp_path / "chats.jsonl", CHATS), model=f"hf:{rw}", settings=st, **FAST)
+    with pytest.raises(UsageError, match=f"hf:{rw} is a reward model"): distill(_jsonl(tmp_path / "p.jsonl", PROMPTS), student=f"hf:{rw}", settings=st, **FAST)
+    assert runs() == n  # refused before any run
+
+
 @pytest.mark.parametrize("lr, why", [(1e10, "not finite|diverged"), (1e6, "no better than a uniform guess")])
 def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st, lr, why):
     # 1e10: NaN weights after a step. 1e6: finite weights and a normal-looking mean loss, but a model that reads its own

@@ -17,7 +17,7 @@ from ..display import figure, fig_png
 # %% auto #0
 __all__ = ['Hardware', 'cpu_threads', 'hardware', 'trainer_args', 'check_options', 'torch_threads', 'sigterm_interrupts',
            'cpu_allocator', 'TrainResult', 'loss_chart', 'sweep_chart', 'model_folder', 'check_weights', 'is_reward',
-           'judge_folder', 'check_finite', 'save_model', 'register', 'param_count', 'folder_mb']
+           'judge_folder', 'lm_folder', 'check_finite', 'save_model', 'register', 'param_count', 'folder_mb']
 
 # %% ../../../nbs/31_train_core.ipynb #9982e1fe
 @dataclass
@@ -280,6 +280,12 @@ def judge_folder(spec: str, settings: Settings) -> Path:
     "`model_folder(spec)`, or a `UsageError` when it is not a reward model (loaded as one, a causal LM gets a random head that scores noise)."
     if is_reward(p := model_folder(spec, settings)): return p
     raise UsageError(f"{spec} is not a reward model: as a judge it would score at random", hint="train one (train reward --data PAIRS --register NAME) and pass models:/NAME/VERSION")
+
+def lm_folder(spec: str, settings: Settings) -> Path:
+    "`model_folder(spec)`, or a `UsageError` when it is a reward model (loaded as a language model, its body lost its last layers and its head answers nothing)."
+    if not is_reward(p := model_folder(spec, settings)): return p
+    raise UsageError(f"{spec} is a reward model (it scores answers): it cannot be trained or distilled as a language model",
+                     hint="a language model: local, hf:<folder> or models:/NAME/VERSION of an sft, dpo, kto or distill run")
 
 def _local_artifact_dir(mlflow) -> Path | None:
     from urllib.parse import urlparse, unquote

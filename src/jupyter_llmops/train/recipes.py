@@ -13,7 +13,7 @@ from ..config import Settings, load_settings
 from ..errors import LLMOpsError, UsageError
 from ..files import read_jsonl
 from .core import (Hardware, TrainResult, _callback, check_options, _log_dataset, _png_image, _quiet_datasets, _resumed, _sha1, cpu_allocator,
-                                       hardware, loss_chart, judge_folder, model_folder, register, save_model, sigterm_interrupts, sweep_chart, torch_threads, trainer_args)
+                                       hardware, loss_chart, judge_folder, lm_folder, model_folder, register, save_model, sigterm_interrupts, sweep_chart, torch_threads, trainer_args)
 from .data import data_path, load_data
 from .distill import distill_report, load_pair, split_heldout, teacher_answer_trainer
 from .evaluate import (POOLING, PRIMARY, HeldOut, _key, check_diverged, check_split, encode, fit_prompt, fit_reward_head, rank_key,
@@ -291,9 +291,9 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     mlflow = connect(st)
     eid = ensure_experiment(experiment or st.experiment, st)
     spec = teacher if recipe == "distill" else model
-    base = model_folder(spec, st)
+    base = (model_folder if recipe == "reward" else lm_folder)(spec, st)  # a reward model trains on as one; the others take a language model
     for m in (judge_model, student if recipe == "distill" and student != "auto" else None):  # a judge or student not there (or damaged) is named now, not after the training
-        if m: (judge_folder if m is judge_model else model_folder)(m, st)
+        if m: (judge_folder if m is judge_model else lm_folder)(m, st)
     tok = AutoTokenizer.from_pretrained(str(base), padding_side="left" if recipe == "distill" else "right")
     if tok.pad_token is None: tok.pad_token = tok.eos_token
     if recipe in ("dpo", "kto", "distill"): held_rows = _train_rows(recipe, held_rows, tok, hp["max_length"], max_new_tokens=max_new_tokens)
