@@ -161,6 +161,20 @@ def test_a_reward_model_is_not_trained_or_distilled_as_a_language_model(tmp_path
     assert runs() == n  # refused before any run
 
 
+def test_a_feedback_session_counting_none_of_its_pairs_trains_on_none(st):
+    # found by a probe: a session restarted under its name with other models (nothing judged yet) kept the old session's
+    # pairs.jsonl; the kit warned that those rows "were left out", then read the raw file instead and trained on all of them
+    from jupyter_llmops.train.data import feedback_pairs_path, load_data
+    p = feedback_pairs_path("restarted", st)
+    p.parent.mkdir(parents=True)
+    (p.parent / "session.json").write_text(json.dumps({"mode": "models", "sources": ["hf:./new-a", "hf:./new-b"], "prompts": ["p0", "p1"]}))
+    p.write_text("".join(json.dumps({"prompt": f"p{i}", "chosen": "old good", "rejected": "old bad", "chosen_by": "hf:./old-a",
+                                     "rejected_by": "hf:./old-b", "index": i}) + "\n" for i in range(2)))
+    with pytest.warns(UserWarning, match="2 row\\(s\\) the session does not count were left out"), \
+         pytest.raises(UsageError, match="feedback session 'restarted' has nothing to train on yet"):
+        load_data("dpo", "feedback:restarted", st)
+
+
 @pytest.mark.parametrize("lr, why", [(1e10, "not finite|diverged"), (1e6, "no better than a uniform guess")])
 def test_a_diverged_training_saves_nothing_and_its_run_fails(tmp_path, st, lr, why):
     # 1e10: NaN weights after a step. 1e6: finite weights and a normal-looking mean loss, but a model that reads its own

@@ -180,8 +180,9 @@ def _rows(recipe: str, data, settings) -> list[dict]:
     if str(data).startswith("feedback:") and p.is_file():  # the kit's own append-only file: a line cut by a full disk or a kill is skipped, with a warning
         rows = [r for r in {("item", r["index"]) if "index" in r else ("line", i): r for i, r in enumerate(read_appended(p))}.values()
                 if not r.get("withdrawn")]  # a label given again: the last; a skip after it: none
-        rows = _counted(p, rows)
-        if rows and not any(_missing(recipe)(r) for r in rows): return rows
+        rows = _counted(p, rows)  # none counted: said, never the raw file's rows (which are those left out)
+        if not rows: raise UsageError(f"feedback session {str(data)[9:]!r} has nothing to train on yet: no judgement it counts in {p}", hint=f"judge some: %llmops feedback {str(data)[9:]}")
+        if not any(_missing(recipe)(r) for r in rows): return rows
     return read_jsonl(p, hint=hint, missing=_missing(recipe))  # a user's file, or a damaged session: the error names the line
 
 def load_data(recipe: str, # sft | reward | dpo | kto | distill
