@@ -370,6 +370,27 @@ def test_kto_takes_recorded_calls_labelled_yes_or_no(st):
         ("Say hello.", good.text, True), ("Say goodbye.", bad.text, False)]
 
 
+def test_kto_leaves_out_recorded_calls_that_are_not_text_chats(st):
+    # found by a probe: calls:SINCE reads every experiment's traces, and a call of another client (OpenAI-style content
+    # parts, a "developer" role) labelled yes was trained on unchecked: the chat template failed on it with a TypeError
+    # traceback (a "developer" turn alone would have been rendered as written)
+    import mlflow
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.train import load_data
+    ml = connect(st)
+    ml.set_experiment("another-app")
+    for msgs in ([{"role": "developer", "content": "be terse"}, {"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]}],
+                 [{"role": "user", "content": "Say hi to the probe."}]):
+        with ml.start_span(name="chat", span_type="CHAT_MODEL") as sp:
+            sp.set_inputs({"messages": msgs}); sp.set_outputs({"choices": [{"message": {"content": "Hi!"}}]})
+        ml.flush_trace_async_logging()
+        ml.log_feedback(trace_id=sp.trace_id, name="thumbs", value=True)
+    with pytest.warns(UserWarning, match=r"1 of the \d+ labelled calls of calls:1h are not chats the kit trains on .*: they were left out"):
+        rows = load_data("kto", "calls:1h", st)
+    assert [{"role": "user", "content": "Say hi to the probe."}] in [r["prompt"] for r in rows]
+    assert all(m["role"] in ("system", "user", "assistant") and isinstance(m["content"], str) for r in rows for m in r["prompt"]), rows
+
+
 def test_dpo_sweep_child_runs_table_and_best_registered(tmp_path, st, monkeypatch):
     import mlflow, trl
     calls = []

@@ -175,7 +175,12 @@ def _rows(recipe: str, data, settings) -> list[dict]:
     "The raw objects of a data argument, validated."
     if str(data).startswith("calls:"):
         if recipe != "kto": raise UsageError("calls:SINCE holds single labelled answers: it feeds train kto", hint=f"{recipe} takes a file: {FORMATS[recipe]}")
-        return labelled_calls(str(data)[6:], settings)
+        calls = labelled_calls(str(data)[6:], settings)  # any client's traces: held to a file's checks (a chat template renders a list of content parts as garbage, or fails)
+        if bad := [r["trace_id"] for r in calls if _missing(recipe)(r)]:
+            msg = f"{len(bad)} of the {len(calls)} labelled calls of {data} are not chats the kit trains on (roles {'/'.join(ROLES)}, each a text), e.g. trace {bad[0]}"
+            if len(bad) == len(calls): raise UsageError(msg, hint="label calls whose messages are text, or pass a JSONL file")
+            import warnings; warnings.warn(f"{msg}: they were left out")
+        return [r for r in calls if r["trace_id"] not in bad]
     p, hint = data_path(data, settings, recipe), f"{recipe} takes one JSON object per line: {FORMATS[recipe]}"
     if str(data).startswith("feedback:") and p.is_file():  # the kit's own append-only file: a line cut by a full disk or a kill is skipped, with a warning
         rows = [r for r in {("item", r["index"]) if "index" in r else ("line", i): r for i, r in enumerate(read_appended(p))}.values()
