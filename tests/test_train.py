@@ -67,6 +67,19 @@ def test_bad_data_names_the_line_and_field(tmp_path, st):
     with pytest.raises(UsageError, match="no data file"): load_data("sft", tmp_path / "none.jsonl")
 
 
+def test_hh_text_prompts_are_turns_in_every_recipe(tmp_path):
+    # found by a probe: an HH-RLHF text prompt ("\n\nHuman: ...\n\nAssistant:") became chat turns in a preference pair,
+    # but kto, sft and distill rows kept it as one user turn holding the "Human:" and "Assistant:" markers, which the chat
+    # template then wrapped as the user's words
+    from jupyter_llmops.train import load_data
+    hh = "\n\nHuman: My door is stuck.\n\nAssistant: Which door?\n\nHuman: The front one.\n\nAssistant:"
+    turns = [("user", "My door is stuck."), ("assistant", "Which door?"), ("user", "The front one.")]
+    for recipe, row in [("dpo", {"prompt": hh, "chosen": "Call a locksmith.", "rejected": "Kick it."}), ("kto", {"prompt": hh, "completion": "Call a locksmith.", "label": True}),
+                        ("sft", {"prompt": hh, "completion": "Call a locksmith."}), ("distill", {"prompt": hh})]:
+        r = load_data(recipe, _jsonl(tmp_path / f"{recipe}.jsonl", [row]))[0]
+        assert [(m["role"], m["content"]) for m in r.get("prompt") or r["messages"][:-1]] == turns, (recipe, r)
+
+
 def test_cli_bad_data_is_a_usage_error(tmp_path):
     f = _jsonl(tmp_path / "p.jsonl", [{"prompt": "x"}])
     r = run_cli("train", "reward", "--data", str(f), cwd=tmp_path)

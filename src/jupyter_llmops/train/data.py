@@ -74,11 +74,15 @@ def split_dialogues(chosen, rejected) -> dict | None:
     if not prompt or not chosen[k:].strip() or not rejected[k:].strip(): return None
     return {"prompt": _chat(prompt, "user"), "chosen": _chat(chosen[k:].strip(), "assistant"), "rejected": _chat(rejected[k:].strip(), "assistant")}
 
+def _ask(v) -> list[dict]:
+    "A prompt as chat messages: a chat as it is, HH-RLHF text as its turns (every recipe alike), other text as one user turn."
+    t = hh_turns(v, open_end=True) if isinstance(v, str) else None
+    return t if t and _asks(t) else _chat(v, "user")
+
 def _pair(o: dict) -> dict | None:
     "A preference row in TRL's conversational form (explicit or implicit prompt); None when the implicit prompt is empty."
     if "prompt" in o:
-        p = hh_turns(o["prompt"], open_end=True) if isinstance(o["prompt"], str) else None
-        return {"prompt": p or _chat(o["prompt"], "user"), "chosen": _chat(o["chosen"], "assistant"), "rejected": _chat(o["rejected"], "assistant")}
+        return {"prompt": _ask(o["prompt"]), "chosen": _chat(o["chosen"], "assistant"), "rejected": _chat(o["rejected"], "assistant")}
     return split_dialogues(o["chosen"], o["rejected"])
 
 # %% ../../../nbs/30_train_data.ipynb #2354403a
@@ -198,16 +202,16 @@ def load_data(recipe: str, # sft | reward | dpo | kto | distill
     out, same = [], 0
     for o in _rows(recipe, data, settings):
         if recipe == "sft":
-            out.append({"messages": o["messages"] if "messages" in o else _chat(o["prompt"], "user") + _chat(o["completion"], "assistant")})
+            out.append({"messages": o["messages"] if "messages" in o else _ask(o["prompt"]) + _chat(o["completion"], "assistant")})
         elif recipe in ("reward", "dpo"):
             out.append(_pair(o)); same += out[-1]["chosen"] == out[-1]["rejected"]
         elif recipe == "kto":
-            if "label" in o: out.append({"prompt": _chat(o["prompt"], "user"), "completion": _chat(o["completion"], "assistant"), "label": o["label"]})
+            if "label" in o: out.append({"prompt": _ask(o["prompt"]), "completion": _chat(o["completion"], "assistant"), "label": o["label"]})
             else:
                 p = _pair(o); same += p["chosen"] == p["rejected"]
                 out += [{"prompt": p["prompt"], "completion": p["chosen"], "label": True}, {"prompt": p["prompt"], "completion": p["rejected"], "label": False}]
         else:
-            msgs, ref = (o["messages"] if "prompt" not in o else _chat(o["prompt"], "user")), o.get("completion")
+            msgs, ref = (o["messages"] if "prompt" not in o else _ask(o["prompt"])), o.get("completion")
             if "prompt" not in o and msgs[-1]["role"] == "assistant":  # a chat's last answer is its reference (it was dropped, unsaid)
                 msgs, last = msgs[:-1], msgs[-1]["content"]
                 ref = last if ref is None else ref
