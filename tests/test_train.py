@@ -155,6 +155,13 @@ def test_eval_data_that_repeats_training_prompts_is_refused(tmp_path, st):
     with pytest.raises(UsageError, match="held.jsonl: 1 of its 4 held-out prompts"): dpo(_jsonl(tmp_path / "p.jsonl", PREFS), eval_data=held, settings=st, **FAST)
 
 
+def test_eval_share_beside_eval_data_is_refused(tmp_path):
+    # found by a probe: --eval-share 0.3 with --eval-data trained with the file's rows held out and the share unused, no word said
+    r = run_cli("train", "sft", "--data", str(_jsonl(tmp_path / "chats.jsonl", CHATS)), "--eval-data", str(_jsonl(tmp_path / "held.jsonl", HELD_CHATS)),
+                "--eval-share", "0.3", cwd=tmp_path)
+    assert r.returncode == 2 and "--eval-share 0.3 splits --data, and --eval-data" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
 def test_a_reward_model_is_not_trained_or_distilled_as_a_language_model(tmp_path, st):
     # found by a probe: a reward model (a sequence classifier of the base model's first layers) passed to sft as --model
     # loaded as a language model, trained in an MLflow run, and only then failed "the training diverged ... lower --lr"

@@ -68,6 +68,7 @@ def split_eval(rows: list[dict], share: float | None = None, # the held-out shar
 def check_split(recipe: str, train: list[dict], held: list[dict], batches: list[int], eval_share: float | None, eval_data, sweep: bool):
     "`UsageError` before any work for training and held-out rows that `recipe` cannot train on or be measured on."
     fix = "pass --eval-data FILE, or leave --eval-share out"
+    if eval_data is not None and eval_share is not None: raise UsageError(f"--eval-share {eval_share:g} splits --data, and --eval-data {eval_data} is the held-out rows: one or the other", hint=fix)
     if eval_data is None and eval_share and not held:
         raise UsageError(f"--eval-share {eval_share:g} holds out whole prompts, and all {len(train)} rows share one prompt: nothing can be held out", hint=f"{fix} (or --eval-share 0)")
     if eval_data is not None and (both := {_key(r) for r in train} & (asked := {_key(r) for r in held})):
