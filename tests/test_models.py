@@ -143,3 +143,22 @@ def test_backend_error_is_recorded_and_raised(settings):
     traces = mlflow.search_traces(locations=[exp.experiment_id], return_type="list", max_results=5,
                                   order_by=["timestamp_ms DESC"])
     assert traces[0].info.state.value == "ERROR" and "cannot reach" in json.dumps(traces[0].data.spans[0].attributes)
+
+
+def test_an_alias_moved_to_a_retrained_version_loads_that_version(settings, home, tmp_path):
+    # found by a probe: a loaded model was cached per process by its spec's text, so after `models:/support@champion`
+    # moved to a retrained version the kernel kept answering with the old one (llm use, ask, feedback, judges)
+    from mlflow import MlflowClient
+    from jupyter_llmops.mlstore import connect
+    models.load_causal_lm("local", home)
+    v1, v2 = models.local_llm_dir(home), tmp_path / "retrained"
+    v2.mkdir()
+    for f in v1.iterdir(): (v2 / f.name).symlink_to(f)
+    connect(settings)
+    c = MlflowClient(settings.tracking_uri)
+    c.create_registered_model("alias-moves")
+    for src in (v1, v2): c.create_model_version("alias-moves", str(src))
+    c.set_registered_model_alias("alias-moves", "champion", "1")
+    assert models.load_causal_lm("models:/alias-moves@champion", home)[0].name_or_path == str(v1)
+    c.set_registered_model_alias("alias-moves", "champion", "2")
+    assert models.load_causal_lm("models:/alias-moves@champion", home)[0].name_or_path == str(v2)

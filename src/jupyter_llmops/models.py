@@ -203,13 +203,15 @@ def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id>
     "Load `(model, tokenizer)` for a local or hf: spec, once per process."
     s = parse_spec(spec) if isinstance(spec, str) else spec
     if s.kind == "openai": raise UsageError(f"{s.text} is served remotely; it has no local weights to load")
-    key = (s.kind, s.name, str(home))
+    # an alias is looked up at each load, and the model cached by the folder of its version: moved to a retrained version, it loads that one
+    folder = registry_folder(s.name) if s.kind == "mlflow" and "@" in s.name else None
+    key = (s.kind, str(folder or s.name), str(home))
     with _lock:
         if key in _cache: return _cache[key]
         if s.kind == "local":
             dest, res = _local_copy(home)
             res = res or _load_hf(str(dest))
-        elif s.kind == "mlflow": res = _load_hf(str(registry_folder(s.name)))
+        elif s.kind == "mlflow": res = _load_hf(str(folder or registry_folder(s.name)))
         else:
             p = Path(s.name).expanduser()
             looks_local = s.name.startswith((".", "/", "~")) or p.exists()
