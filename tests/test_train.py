@@ -162,6 +162,16 @@ def test_eval_share_beside_eval_data_is_refused(tmp_path):
     assert r.returncode == 2 and "--eval-share 0.3 splits --data, and --eval-data" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
+def test_an_option_the_recipe_does_not_use_is_refused(tmp_path, st):
+    # found by a probe: train sft --beta 0.3 trained and logged beta=0.3 as the run's parameter, though SFT has no beta;
+    # --sweep beta=0.1,0.2 on sft trained the same run twice and ranked the copies; --layers on distill did nothing
+    from jupyter_llmops.train import distill, sft
+    chats = _jsonl(tmp_path / "chats.jsonl", CHATS)
+    with pytest.raises(UsageError, match="--beta: train sft does not use it"): sft(chats, beta=0.3, settings=st, **FAST)
+    with pytest.raises(UsageError, match="--sweep beta: train sft does not use it"): sft(chats, sweep=["beta=0.1,0.2"], eval_share=0.3, settings=st, **FAST)
+    with pytest.raises(UsageError, match="--layers: train distill does not use it"): distill(_jsonl(tmp_path / "p.jsonl", PROMPTS), layers=2, settings=st, **FAST)
+
+
 def test_a_reward_model_is_not_trained_or_distilled_as_a_language_model(tmp_path, st):
     # found by a probe: a reward model (a sequence classifier of the base model's first layers) passed to sft as --model
     # loaded as a language model, trained in an MLflow run, and only then failed "the training diverged ... lower --lr"

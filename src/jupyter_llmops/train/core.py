@@ -55,9 +55,14 @@ _RANGES = {  # option: (lowest allowed, in words); NaN and infinities are refuse
     "lr": (0, "a number above 0"), "beta": (0, "0 or more"), "layers": (0, "0 (all) or more"), "depth": (0, "0 (all) or more"),
     "threads": (0, "0 (the usable cores) or more"), "max_new_tokens": (1, "at least 1"), "eval_answers": (1, "at least 1")}
 
+_USED_BY = {"beta": ("dpo", "kto", "distill"), "depth": ("reward",), "layers": ("sft", "reward", "dpo", "kto")}  # the others' trainers never read them
+
 def check_options(recipe: str, register_as: str | None = None, grid: dict | None = None, **given):
-    "`UsageError` before any work for a number out of its range (in `given` or a sweep's `grid`), or a name MLflow's registry refuses."
+    "`UsageError` before any work for a number out of its range (in `given` or a sweep's `grid`), an option `recipe` does not use, or a name MLflow's registry refuses."
     for k, vs in [*((k, [v]) for k, v in given.items()), *(grid or {}).items()]:
+        if recipe not in _USED_BY.get(k, (recipe,)) and any(v is not None and (k == "beta" or v) for v in vs):  # was logged, and swept: the same run again (0 layers, depth: all, as unused)
+            flag = f"--sweep {k}" if k in (grid or {}) else "--" + k
+            raise UsageError(f"{flag}: train {recipe} does not use it (an option of train {' and '.join(_USED_BY[k])})", hint=f"leave {flag} out")
         lo, words = _RANGES[k]
         hi = 1 if k == "beta" and recipe == "distill" else math.inf  # distill's beta: 0 forward KL, 0.5 JSD, 1 reverse KL
         for v in vs:
