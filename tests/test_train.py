@@ -132,6 +132,17 @@ def test_damaged_weights_a_causal_judge_an_empty_name_and_one_distill_prompt_are
     assert runs() == n  # no run was started for any of them
 
 
+def test_a_data_path_under_home_is_logged_as_the_file_read(tmp_path, st, monkeypatch):
+    # found by a probe: `%llmops train sft --data ~/chats.jsonl` (no shell to expand ~) read ~/chats.jsonl, and logged the
+    # run's data parameter as <working folder>/~/chats.jsonl, a file that does not exist
+    import mlflow
+    from jupyter_llmops.train import sft
+    monkeypatch.setenv("HOME", str(tmp_path))
+    _jsonl(tmp_path / "chats.jsonl", CHATS)
+    r = sft("~/chats.jsonl", steps=1, settings=st, **SHORT, **FAST)
+    assert mlflow.MlflowClient(st.tracking_uri).get_run(r.run_id).data.params["data"] == str(tmp_path.resolve() / "chats.jsonl")
+
+
 def test_a_prompt_holding_most_rows_is_not_held_out_whole(tmp_path):
     # found by a probe: 50 preference pairs, 45 of them on one question and 5 on others; the default split (a tenth)
     # took whole prompts in shuffled order until it held 5 rows, and when the big prompt came first it held it out whole:

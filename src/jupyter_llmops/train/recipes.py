@@ -305,7 +305,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     with sigterm_interrupts(), _quiet_datasets(), tempfile.TemporaryDirectory(prefix="llmops-train-") as tmp, torch_threads(hw.threads), cpu_allocator(hw.device == "cpu") as tuned_malloc, kit_run(st, experiment_id=eid, run_name=name) as run:
         mlflow.set_tags({"llmops.kind": "train", "llmops.recipe": recipe, "llmops.base_model": spec} | ({"llmops.sweep": "parent"} if grid else {}))
         params = dict(recipe=recipe, model=spec, **{k: v for k, v in _resolved(hp, len(rows)).items() if k not in grid and v is not None}, device=hw.device, threads=hw.threads, bf16=hw.bf16,
-                      gradient_checkpointing=False, malloc_tuned=tuned_malloc, data=str(data) if str(data).startswith(("calls:", "feedback:")) else str(Path(data).resolve()), rows=len(rows), heldout=len(held_rows),
+                      gradient_checkpointing=False, malloc_tuned=tuned_malloc, data=str(data) if str(data).startswith(("calls:", "feedback:")) else str(Path(data).expanduser().resolve()), rows=len(rows), heldout=len(held_rows),
                       eval_data=str(eval_data) if eval_data else "split" if held_rows else "none", data_sha1=_sha1(rows))  # None: not this recipe's, or TRL's (lr: logged by _fit)
         if held is not None and recipe in ("dpo", "kto"): params["judge"] = held.judge_name
         if recipe == "distill": params.update(student=student, max_new_tokens=max_new_tokens, on_policy=on_policy)
