@@ -183,6 +183,21 @@ def test_an_option_the_recipe_does_not_use_is_refused(tmp_path, st):
     with pytest.raises(UsageError, match="--layers: train distill does not use it"): distill(_jsonl(tmp_path / "p.jsonl", PROMPTS), layers=2, settings=st, **FAST)
 
 
+def test_register_under_a_prompts_name_is_refused_before_training(tmp_path, st):
+    # found by a probe: MLflow 3 keeps prompts and models in one registry and refuses a model named as a prompt; --register
+    # with a prompt's name trained the whole run and then failed with MLflow's MlflowException, registering nothing
+    import mlflow
+    from jupyter_llmops.mlstore import connect
+    from jupyter_llmops.train import sft
+    connect(st).genai.register_prompt("support-answer", "Answer: {{question}}")
+    c = mlflow.MlflowClient(st.tracking_uri)
+    runs = lambda: len(c.search_runs([e.experiment_id for e in c.search_experiments()]))
+    n = runs()
+    with pytest.raises(UsageError, match="--register 'support-answer': a prompt of MLflow's registry has that name"):
+        sft(_jsonl(tmp_path / "chats.jsonl", CHATS), steps=1, register_as="support-answer", settings=st, **FAST)
+    assert runs() == n
+
+
 def test_a_reward_model_is_not_trained_or_distilled_as_a_language_model(tmp_path, st):
     # found by a probe: a reward model (a sequence classifier of the base model's first layers) passed to sft as --model
     # loaded as a language model, trained in an MLflow run, and only then failed "the training diverged ... lower --lr"

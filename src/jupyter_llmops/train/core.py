@@ -57,8 +57,8 @@ _RANGES = {  # option: (lowest allowed, in words); NaN and infinities are refuse
 
 _USED_BY = {"beta": ("dpo", "kto", "distill"), "depth": ("reward",), "layers": ("sft", "reward", "dpo", "kto")}  # the others' trainers never read them
 
-def check_options(recipe: str, register_as: str | None = None, grid: dict | None = None, **given):
-    "`UsageError` before any work for a number out of its range (in `given` or a sweep's `grid`), an option `recipe` does not use, or a name MLflow's registry refuses."
+def check_options(recipe: str, register_as: str | None = None, grid: dict | None = None, settings: Settings | None = None, **given):
+    "`UsageError` before any work for a number out of its range (in `given` or a sweep's `grid`), an option `recipe` does not use, or a name MLflow's registry refuses (`settings`: its prompts' names too)."
     for k, vs in [*((k, [v]) for k, v in given.items()), *(grid or {}).items()]:
         if recipe not in _USED_BY.get(k, (recipe,)) and any(v is not None and (k == "beta" or v) for v in vs):  # was logged, and swept: the same run again (0 layers, depth: all, as unused)
             flag = f"--sweep {k}" if k in (grid or {}) else "--" + k
@@ -74,6 +74,11 @@ def check_options(recipe: str, register_as: str | None = None, grid: dict | None
         from mlflow.utils.validation import _validate_model_name
         try: _validate_model_name(register_as)
         except MlflowException: raise UsageError(f"--register {register_as!r}: MLflow's model registry refuses that name (no '/' or ':', not empty, not a path such as '..')", hint="--register support-sft") from None
+        if settings is not None:  # prompts and models share MLflow's registry: a prompt's name refused the model only after the training
+            from jupyter_llmops.mlstore import connect
+            try: prompt = connect(settings).MlflowClient(settings.tracking_uri).get_prompt(register_as)
+            except MlflowException: prompt = None
+            if prompt is not None: raise UsageError(f"--register {register_as!r}: a prompt of MLflow's registry has that name, and a model cannot share it", hint=f"--register {register_as}-model")
 
 @contextmanager
 def torch_threads(n: int):
