@@ -426,6 +426,22 @@ def test_kto_takes_recorded_calls_labelled_yes_or_no(st):
         ("Say hello.", good.text, True), ("Say goodbye.", bad.text, False)]
 
 
+def test_feedback_log_records_the_pairs_training_reads(st):
+    # found by a probe: `feedback NAME --log` logged the raw pairs file to MLflow (dataset, artifact, "pairs" metric),
+    # an earlier, longer session's item and another model's pair included: 4 pairs logged, 2 trained on
+    import mlflow
+    from jupyter_llmops.feedback import FeedbackSession
+    from jupyter_llmops.train.data import feedback_pairs_path, load_data
+    p = feedback_pairs_path("logged-duel", st)
+    p.parent.mkdir(parents=True)
+    (p.parent / "session.json").write_text(json.dumps({"name": "logged-duel", "mode": "models", "sources": ["local", "hf:./b"], "prompts": ["p0", "p1"], "created": 0}))
+    pair = lambda i, by: {"prompt": f"p{i}", "chosen": "good", "rejected": "bad", "chosen_by": by, "rejected_by": "local", "index": i}
+    _jsonl(p, [pair(5, "hf:./b"), pair(4, "hf:./old"), pair(0, "hf:./b"), pair(1, "hf:./b")])
+    with pytest.warns(UserWarning, match="2 row"): trained = load_data("dpo", "feedback:logged-duel", st)
+    run = mlflow.MlflowClient(st.tracking_uri).get_run(FeedbackSession("logged-duel", settings=st).log_dataset())
+    assert run.data.metrics["pairs"] == len(trained) == 2
+
+
 def test_kto_leaves_out_recorded_calls_that_are_not_text_chats(st):
     # found by a probe: calls:SINCE reads every experiment's traces, and a call of another client (OpenAI-style content
     # parts, a "developer" role) labelled yes was trained on unchecked: the chat template failed on it with a TypeError

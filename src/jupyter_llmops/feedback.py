@@ -217,7 +217,8 @@ class FeedbackSession:
         from jupyter_llmops.mlstore import connect, ensure_experiment, kit_run
         mlflow = connect(self.settings)
         eid = ensure_experiment(experiment or self.settings.experiment, self.settings)
-        pairs = read_appended(self.pairs_path)
+        srcs = {redact(s) for s in self.sources}  # the pairs it counts, as train --data feedback:NAME reads them: not an earlier, longer session's
+        pairs = [p for p in read_appended(self.pairs_path) if isinstance(p.get("index"), int) and 0 <= p["index"] < len(self.prompts) and {p.get("chosen_by"), p.get("rejected_by")} <= srcs]
         with kit_run(self.settings, experiment_id=eid, run_name=f"feedback-{self.name}") as run:
             mlflow.set_tags({"llmops.kind": "feedback", "llmops.feedback": self.name})
             mlflow.log_params({"sources": redact(" vs ".join(self.sources)), "mode": self.mode, "prompts": len(self.prompts)})
