@@ -198,6 +198,17 @@ def test_register_under_a_prompts_name_is_refused_before_training(tmp_path, st):
     assert runs() == n
 
 
+def test_a_model_option_the_recipe_does_not_use_is_refused(tmp_path, st):
+    # found by a probe: `train distill --model hf:./big` distilled the default teacher (local) without a word, its model
+    # being --teacher; --judge-model on sft was checked but never used, --on-policy on dpo ignored
+    from jupyter_llmops.train import dpo, run_recipe, sft
+    with pytest.raises(UsageError, match="--judge-model: train sft does not use it"): sft(_jsonl(tmp_path / "c.jsonl", CHATS), judge_model="models:/rm/1", settings=st, **FAST)
+    with pytest.raises(UsageError, match="--model: train distill does not use it") as e:
+        run_recipe("distill", _jsonl(tmp_path / "p.jsonl", PROMPTS), model=f"hf:{tmp_path}", settings=st, **FAST)
+    assert "--teacher" in e.value.hint
+    with pytest.raises(UsageError, match="--on-policy: train dpo does not use it"): dpo(_jsonl(tmp_path / "d.jsonl", PREFS), on_policy=True, settings=st, **FAST)
+
+
 def test_a_reward_model_is_not_trained_or_distilled_as_a_language_model(tmp_path, st):
     # found by a probe: a reward model (a sequence classifier of the base model's first layers) passed to sft as --model
     # loaded as a language model, trained in an MLflow run, and only then failed "the training diverged ... lower --lr"

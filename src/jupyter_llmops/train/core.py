@@ -57,7 +57,8 @@ _RANGES = {  # option: (lowest allowed, in words); NaN and infinities are refuse
 
 _USED_BY = {"beta": ("dpo", "kto", "distill"), "depth": ("reward",), "layers": ("sft", "reward", "dpo", "kto")}  # the others' trainers never read them
 
-def check_options(recipe: str, register_as: str | None = None, grid: dict | None = None, settings: Settings | None = None, **given):
+def check_options(recipe: str, register_as: str | None = None, grid: dict | None = None, settings: Settings | None = None,
+                  model="local", teacher="local", student="auto", judge_model=None, on_policy=None, **given): # the models: refused off their defaults where unused
     "`UsageError` before any work for a number out of its range (in `given` or a sweep's `grid`), an option `recipe` does not use, or a name MLflow's registry refuses (`settings`: its prompts' names too)."
     for k, vs in [*((k, [v]) for k, v in given.items()), *(grid or {}).items()]:
         if recipe not in _USED_BY.get(k, (recipe,)) and any(v is not None and (k == "beta" or v) for v in vs):  # was logged, and swept: the same run again (0 layers, depth: all, as unused)
@@ -69,6 +70,10 @@ def check_options(recipe: str, register_as: str | None = None, grid: dict | None
             if v is None or (math.isfinite(v) and lo <= v <= hi and (k != "lr" or v > 0)): continue
             flag = "--" + k.replace("_", "-")
             raise UsageError(f"{flag} {v:g}: must be {'from 0 to 1 in train distill' if hi == 1 else words}", hint=f"leave {flag} out for the recipe's default")
+    for flag, v, default, uses in (("--model", model, "local", "sft reward dpo kto"), ("--teacher", teacher, "local", "distill"), ("--student", student, "auto", "distill"),
+                                   ("--on-policy", on_policy, None, "distill"), ("--judge-model", judge_model, None, "dpo kto")):  # distill --model X distilled local, silently
+        if v != default and recipe not in uses.split():
+            raise UsageError(f"{flag}: train {recipe} does not use it (an option of train {' and '.join(uses.split())})", hint="--teacher SPEC" if flag == "--model" else f"leave {flag} out")
     if register_as is not None:  # checked as MLflow's registry checks it, before any training
         from mlflow.exceptions import MlflowException
         from mlflow.utils.validation import _validate_model_name

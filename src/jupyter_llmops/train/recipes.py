@@ -265,7 +265,7 @@ def run_recipe(recipe: str, # sft | reward | dpo | kto | distill
     grid = parse_sweep(sweep)
     if keep and not grid: raise UsageError("--keep best chooses among the runs of a sweep", hint="add --sweep K=V1,V2, or use --register NAME")
     check_options(recipe, register_as if register_as is not None else (f"{recipe}-best" if keep else None), grid, steps=steps, batch=batch, max_length=max_length, lr=lr,
-                  beta=beta, layers=layers, depth=depth, threads=threads, max_new_tokens=max_new_tokens, eval_answers=eval_answers, settings=st)
+                  beta=beta, layers=layers, depth=depth, threads=threads, max_new_tokens=max_new_tokens, eval_answers=eval_answers, settings=st, model=model, teacher=teacher, student=student, judge_model=judge_model, on_policy=on_policy)
     hw = hardware(threads)
     d = recipe_defaults(recipe, hw)
     if method is not None and recipe != "reward": raise UsageError(f"--method is an option of train reward, not of train {recipe}")
