@@ -16,7 +16,7 @@ from jupyter_llmops.pipelines.runner import KERNEL_START_TIMEOUT
 from jupyter_llmops.pipelines.cron import next_tick, prev_tick
 from jupyter_llmops.pipelines.store import JobStore
 
-TICKS = 50  # claimed ticks per database in the exactly-once test (8 schedules, two daemons: ~25 claims each)
+TICKS = 24  # claimed ticks per database in the exactly-once test (8 schedules, two daemons: ~12 claims each; 50 took 70 s a database)
 
 
 @pytest.fixture(scope="module", autouse=True)
