@@ -84,25 +84,29 @@ def psi(ref, cur, categorical: bool) -> float:
     "Population Stability Index: sum((c - r) * ln(c / r)) over bins (reference deciles) or categories."
     return _psi(*(_counts(ref, cur, _numeric(ref) and _numeric(cur)) if categorical else _binned(ref, cur)))
 
-def _noise(r, c, stat, draws: int = 100) -> float:
+def _noise(stat, split, draws: int = 100) -> float:
     """The 95th percentile of `stat` over random splits of the pooled rows into sides of these sizes (a permutation
-    test): what sampling noise alone reaches. Draws from the pooled shares instead fall short with many rare values."""
+    test): what sampling noise alone reaches. `split(rng)`: one split, as `_count_split` or `_value_split` makes them."""
     rng = np.random.default_rng(0)
+    return float(np.quantile([stat(*split(rng)) for _ in range(draws)], 0.95))
+
+def _count_split(r, c):
+    "Splits of binned counts, drawn without replacement from the pooled counts (draws from the pooled shares fall short with many rare values)."
     pool = (r + c).astype(np.int64)
-    def split():
+    def split(rng):
         x = rng.multivariate_hypergeometric(pool, int(r.sum())).astype(float)
-        return stat(x, pool - x)
-    return float(np.quantile([split() for _ in range(draws)], 0.95))
+        return x, pool - x
+    return split
+
+def _value_split(a, b):
+    "Splits of the pooled values themselves."
+    pool = np.r_[a, b]
+    return lambda rng: np.split(rng.permutation(pool), [len(a)])
 
 def _wasserstein(a, b) -> float:
     "Wasserstein distance in units of the reference's spread; a constant reference has none: both sides' together, in the column's units too (not 1.0: 0.01 -> 0.05 was 0.04, calm)."
     from scipy import stats
     return stats.wasserstein_distance(a, b) / (float(np.std(a)) or float(np.std(np.r_[a, b])) or 1.0)
-
-def _split_noise(a, b, stat, draws: int = 100) -> float:
-    "The 95th percentile of `stat` over random splits of the pooled values into sides of these sizes: what sampling noise alone reaches."
-    rng, pool = np.random.default_rng(0), np.r_[a, b]
-    return float(np.quantile([stat(*np.split(rng.permutation(pool), [len(a)])) for _ in range(draws)], 0.95))
 
 def _as_numbers(ref, cur, name: str):
     """A column of numbers on one side and text on the other (one stray cell makes pandas read a CSV column as text):
@@ -169,10 +173,10 @@ def column_drift(ref, cur, test: str = "auto", dates: bool = False) -> dict: # d
     thr = THRESHOLDS[test]
     drift = bool(p < thr) if p is not None else bool(stat >= thr)
     drift |= not np.isfinite(stat) or (p is not None and not np.isfinite(p))  # a test that measured nothing is not "no drift"
-    if drift and test in ("js", "psi") and np.isfinite(stat) and stat <= (floor := _noise(r, c, _js if test == "js" else _psi)):
+    split = (_count_split(r, c) if test in ("js", "psi") else  # a distance on a small sample (50 rows of one distribution: 49 of 50 were drift)
+             _value_split(a.to_numpy(), b.to_numpy()) if test == "wasserstein" and min(len(a), len(b)) <= DISTANCE_ROWS else None)
+    if drift and split and np.isfinite(stat) and stat <= (floor := _noise({"js": _js, "psi": _psi}.get(test, _wasserstein), split)):
         drift, note = False, f"within sampling noise: random splits of both sides' rows reach {floor:.3g}"
-    if drift and test == "wasserstein" and min(len(a), len(b)) <= DISTANCE_ROWS and np.isfinite(stat) and stat <= (floor := _split_noise(a.to_numpy(), b.to_numpy(), _wasserstein)):
-        drift, note = False, f"within sampling noise: random splits of both sides' rows reach {floor:.3g}"  # 50 rows of the same distribution: 49 of 50 were drift
     m_r, m_c = n_r - len(f_r), n_c - len(f_c)
     if abs(m_c / n_c - m_r / n_r) >= MISSING_SHIFT and stats.chi2_contingency([[m_r, n_r - m_r], [m_c, n_c - m_c]])[1] < 0.05:
         drift, note = True, f"missing values {m_r / n_r:.0%} -> {m_c / n_c:.0%}"
