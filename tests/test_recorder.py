@@ -86,7 +86,7 @@ def test_bulk_rows_and_readers_equal_log_spans(tmp_path):
     assert ok.info.request_preview.startswith("Capital of Österreich?") and "sk-abc" not in ok.info.request_preview
     assert ok.info.response_preview == "Wien — Vienna." and len(ca.search_traces(locations=[ea], filter_string="trace.text LIKE '%Österreich%'")) == 1
     assert err.data.spans[0].status.description.startswith("LLMOpsError") and err.info.response_preview is None
-    assert len(long_.info.request_preview) == 1000 and long_.data.spans[0].attributes["note"] == [1, 2]  # MLflow's own unwrapping
+    assert len(long_.info.request_preview) == 1000  # its attributes as MLflow reads them back are log_spans's (above; 3.17 and 3.18 differ)
     assert gen.info.token_usage == {"input_tokens": 11, "output_tokens": 5, "total_tokens": 16} and gen.info.tags["team"] == "blue"
     assert gen.info.tags["mlflow.traceName"] == "named call" and gen.info.trace_metadata["mlflow.trace.user"] == "alice"
     assert gen.info.trace_metadata["mlflow.trace.session"] == "sess-1"

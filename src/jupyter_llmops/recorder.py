@@ -261,13 +261,13 @@ def _bulk_rows(spans: list[dict], eid: str, artifact_location: str, runs: list |
     MLflow's own tracing writes it, the run active at each call (`runs`, None where none) as the trace's source run: the
     run's Traces tab in the MLflow UI lists it (`log_spans` has no way to say it)."""
     import mlflow.store.tracking.sqlalchemy_store as ss
-    from mlflow.entities.span import LazySpan
+    from mlflow.entities import Span
     K, loads, eid = ss.SpanAttributeKey, ss._try_parse_json_string, int(eid)
     info, tags, meta, rows = [], [], [], []
     for d, run_id in zip(spans, runs or [None] * len(spans)):
         tid, sid = "tr-" + base64.b64decode(d["trace_id"]).hex(), base64.b64decode(d["span_id"]).hex()
         assert d["parent_span_id"] is None, "one root span per trace"
-        sd = ss.translate_span_when_storing(LazySpan({**d}))  # the attributes as log_spans stores them
+        sd = ss.translate_span_when_storing(Span.from_dict(d))  # the span as log_spans stores it, through the same Span (3.18 adds its kind)
         a = sd.get("attributes", {})
         status = d["status"]["code"].removeprefix("STATUS_CODE_")
         start, end = d["start_time_unix_nano"], d["end_time_unix_nano"]
