@@ -40,7 +40,8 @@ fi
 as_pg "$PGBIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U mlflow -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='mlflow'" | grep -q 1 \
   || as_pg "$PGBIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U mlflow mlflow
 mkdir -p "$DIR/artifacts"
-setsid "$PYTHON" -m mlflow server --backend-store-uri "postgresql://mlflow@127.0.0.1:$PG_PORT/mlflow" \
+# offline: MLflow 3.18 otherwise fetches model prices from GitHub for each span it is sent with a model and tokens
+MLFLOW_MODEL_CATALOG_URI="${MLFLOW_MODEL_CATALOG_URI-}" setsid "$PYTHON" -m mlflow server --backend-store-uri "postgresql://mlflow@127.0.0.1:$PG_PORT/mlflow" \
   --artifacts-destination "$DIR/artifacts" --host 127.0.0.1 --port "$MLFLOW_PORT" --workers 1 \
   >"$DIR/mlflow.log" 2>&1 < /dev/null &
 echo $! > "$DIR/mlflow.pid"

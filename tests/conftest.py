@@ -7,6 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HOME = Path(tempfile.mkdtemp(prefix="llmops-test-home-"))
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["MLFLOW_MODEL_CATALOG_URI"] = ""  # offline, as the kit sets it (mlstore.connect): tests call MLflow directly too
 os.environ["LLMOPS_HOME"] = str(HOME)
 if os.environ.get("PYTEST_XDIST_WORKER"):
     # `make test` runs two pytest workers side by side: each, with every kernel, daemon and server it starts, keeps to

@@ -38,8 +38,9 @@ _DOWN = (("too many 503 error responses", "answers 503 (unavailable): is its dat
 def tracking_error(e: BaseException, settings: Settings | None = None) -> TrackingUnavailable | None:
     "A tracking server's failure (it does not answer, or answers 503 when its database is down) as `TrackingUnavailable`; None for any other error."
     text = str(e)
-    if isinstance(e, LLMOpsError) or (type(e).__name__ != "MlflowException" and "/mlflow/" not in text): return None  # an LLM server refusing is not this
-    why = next((w for k, w in _DOWN if k in text), None)
+    if isinstance(e, LLMOpsError) or (type(e).__name__ not in ("MlflowException", "RestException") and "/mlflow/" not in text): return None  # an LLM server refusing is not this
+    if type(e).__name__ == "RestException" and getattr(e, "error_code", "") == "TEMPORARILY_UNAVAILABLE": why = _DOWN[0][1]  # MLflow 3.18 raises the 503 at once
+    else: why = next((w for k, w in _DOWN if k in text), None)
     if why is None: return None
     uri = (settings or load_settings()).tracking_uri
     return TrackingUnavailable(f"the MLflow tracking server at {redact(uri)} {why}",
@@ -50,6 +51,7 @@ def connect(settings: Settings | None = None, point: bool = True):
     the store is checked and opened, but MLflow's one tracking URI, which the user's cells read, is left as it is."""
     s = settings or load_settings()
     uri = s.tracking_uri
+    os.environ.setdefault("MLFLOW_MODEL_CATALOG_URI", "")  # offline: MLflow 3.18 fetches prices from GitHub for a span's model (the kit's are `costs`)
     if uri.startswith(("http://", "https://")):
         secret = next((v for v in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_PASSWORD") if os.environ.get(v)), None)
         if secret:  # MLflow sends it with every request: only over https, or to this machine
