@@ -111,9 +111,9 @@ def kit_docs(settings: Settings) -> list[str]:
     nbdev's generated symbol index (`_modidx.py`: names and URLs) is left out. A file is rewritten only when it changed."""
     from pathlib import Path
     from jupyter_llmops.files import atomic_write
-    import jupyter_llmops
+    import jupyter_llmops.config as config  # its folder is the package's (not `jupyter_llmops`: its __init__ loads the magics)
     from jupyter_llmops.rag_docs import find_files
-    pkg, out = Path(jupyter_llmops.__file__).parent, settings.path("demo", "kit-docs")
+    pkg, out = Path(config.__file__).parent, settings.path("demo", "kit-docs")
     for p, _ in find_files([str(pkg)]):
         if p.suffix != ".py" or p.name == "_modidx.py": continue
         name = p.relative_to(pkg.parent).as_posix()
