@@ -453,14 +453,20 @@ def test_feedback_log_records_the_pairs_training_reads(st):
     assert run.data.metrics["pairs"] == len(trained) == 2
 
 
-def test_kto_leaves_out_recorded_calls_that_are_not_text_chats(st):
+def test_kto_leaves_out_recorded_calls_that_are_not_text_chats(st, monkeypatch):
     # found by a probe: calls:SINCE reads every experiment's traces, and a call of another client (OpenAI-style content
     # parts, a "developer" role) labelled yes was trained on unchecked: the chat template failed on it with a TypeError
     # traceback (a "developer" turn alone would have been rendered as written)
     import mlflow
     from jupyter_llmops.mlstore import connect
     from jupyter_llmops.train import load_data
+    import mlflow.tracking.fluent as fluent
     ml = connect(st)
+    # set_experiment sets MLflow's active experiment and MLFLOW_EXPERIMENT_ID for the whole process: both are undone after
+    # this test (left set, a later test's subprocesses inherited the id of an experiment their store lacks, and MLflow 3.18
+    # failed their prompt registration on it)
+    monkeypatch.setattr(fluent, "_active_experiment_id", fluent._active_experiment_id)
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "")
     ml.set_experiment("another-app")
     for msgs in ([{"role": "developer", "content": "be terse"}, {"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]}],
                  [{"role": "user", "content": "Say hi to the probe."}]):
