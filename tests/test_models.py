@@ -162,3 +162,23 @@ def test_an_alias_moved_to_a_retrained_version_loads_that_version(settings, home
     assert models.load_causal_lm("models:/alias-moves@champion", home)[0].name_or_path == str(v1)
     c.set_registered_model_alias("alias-moves", "champion", "2")
     assert models.load_causal_lm("models:/alias-moves@champion", home)[0].name_or_path == str(v2)
+
+
+def test_a_registered_model_is_found_in_the_store_of_the_home_it_is_asked_for(home, tmp_path):
+    # found by a probe: `models:/NAME@ALIAS` was looked up in the working folder's tracking store, whatever settings the
+    # call was made with: a notebook working on another home (or a team's server) got "no registered model"
+    from mlflow import MlflowClient
+    from jupyter_llmops.mlstore import connect
+    models.load_causal_lm("local", home)
+    other = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path / "home"), "HOME": str(tmp_path)})
+    assert other.tracking_uri != load_settings().tracking_uri
+    connect(other, point=False)
+    c = MlflowClient(other.tracking_uri)
+    c.create_registered_model("elsewhere")
+    c.create_model_version("elsewhere", str(models.local_llm_dir(home)))
+    c.set_registered_model_alias("elsewhere", "champion", "1")
+    a = complete("Say hi.", "models:/elsewhere@champion", max_tokens=4, settings=other)
+    b = complete("Say hi.", "models:/elsewhere/1", max_tokens=4, settings=other)
+    assert a.text and a.text == b.text  # the same registered weights, by alias and by version
+    with pytest.raises(LLMOpsError, match="no registered model models:/elsewhere@champion"):
+        models.load_causal_lm("models:/elsewhere@champion", home)  # the working folder's store has none

@@ -71,7 +71,7 @@ def _verdict(y: float, n: float, method: str) -> Verdict | None:
 
 def _local(spec, msgs, settings: Settings) -> Verdict:
     import torch
-    model, tok = load_causal_lm(spec, settings.home)
+    model, tok = load_causal_lm(spec, settings.home, settings)
     ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with torch.inference_mode(): logits = model(**ids).logits[0, -1].float()
     probs = torch.softmax(logits, -1)

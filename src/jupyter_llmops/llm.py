@@ -35,7 +35,7 @@ def _messages(prompt, system: str | None):
 
 def _local(spec: ModelSpec, msgs, max_tokens: int, temperature: float, settings: Settings, on_token=None):
     import threading, torch
-    model, tok = load_causal_lm(spec, settings.home)
+    model, tok = load_causal_lm(spec, settings.home, settings)
     ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     n, limit = int(ids["input_ids"].shape[1]), getattr(model.config, "max_position_embeddings", None)
     if limit and n + max_tokens > limit:  # beyond it the model reads noise, slowly: 40,000 tokens took 6 minutes to answer ",,,,"
@@ -309,7 +309,7 @@ def complete(prompt, # a question, or chat messages [{'role', 'content'}, ...]
     est = estimate_cost(s.text, msgs, max_tokens, settings.costs)
     held = reserve(settings, est, pv, model=s.text)  # BudgetExceeded when a hard budget is spent
     try:
-        if s.kind != "openai": load_causal_lm(s, settings.home)  # a one-time load is not the call's latency
+        if s.kind != "openai": load_causal_lm(s, settings.home, settings)  # a one-time load is not the call's latency
         t0, ns0, lp = time.perf_counter(), time.time_ns(), None
         if s.kind == "openai":
             text, usage = _openai(s, msgs, max_tokens, temperature, settings.llm_timeout, on_token, settings.openai_keys, settings.llm_retries)

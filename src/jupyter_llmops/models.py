@@ -198,20 +198,24 @@ def _local_copy(home) -> tuple[Path, tuple | None]:
     else: _save_local_copy(model, tok, dest)
     return dest, (model.eval(), tok)
 
-def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id>
-                   home: str | Path): # the kit's home (holds the local model's copy)
-    "Load `(model, tokenizer)` for a local or hf: spec, once per process."
+def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id> | models:/NAME/VERSION or @ALIAS
+                   home: str | Path, # the kit's home (holds the local model's copy)
+                   settings=None): # whose tracking store a models:/ spec is looked up in (default: the working folder's)
+    "Load `(model, tokenizer)` for a local, hf: or models:/ spec, once per process."
     s = parse_spec(spec) if isinstance(spec, str) else spec
     if s.kind == "openai": raise UsageError(f"{s.text} is served remotely; it has no local weights to load")
+    if s.kind == "mlflow":  # the caller's store (before: the working folder's, whichever home the call was made for)
+        from .config import load_settings
+        settings = settings or load_settings()
     # an alias is looked up at each load, and the model cached by the folder of its version: moved to a retrained version, it loads that one
-    folder = registry_folder(s.name) if s.kind == "mlflow" and "@" in s.name else None
-    key = (s.kind, str(folder or s.name), str(home))
+    folder = registry_folder(s.name, settings) if s.kind == "mlflow" and "@" in s.name else None
+    key = (s.kind, str(folder or s.name), str(home), settings.tracking_uri if s.kind == "mlflow" else None)
     with _lock:
         if key in _cache: return _cache[key]
         if s.kind == "local":
             dest, res = _local_copy(home)
             res = res or _load_hf(str(dest))
-        elif s.kind == "mlflow": res = _load_hf(str(folder or registry_folder(s.name)))
+        elif s.kind == "mlflow": res = _load_hf(str(folder or registry_folder(s.name, settings)))
         else:
             p = Path(s.name).expanduser()
             looks_local = s.name.startswith((".", "/", "~")) or p.exists()
