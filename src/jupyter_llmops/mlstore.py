@@ -69,6 +69,7 @@ def connect(settings: Settings | None = None, point: bool = True):
             raise TrackingUnavailable(f"the tracking database at {redact(uri)} does not answer ({why})",
                                       hint="start it (scripts/team-up.sh), or work locally: `%llmops config set tracking_uri \"\"`")
     import logging, mlflow
+    _serialise_migrations()
     logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)  # its one error log: a traceback, the SQL and its parameters (questions, answers), of an error it raises anyway
     if point and mlflow.get_tracking_uri() != uri: mlflow.set_tracking_uri(uri)
@@ -76,7 +77,19 @@ def connect(settings: Settings | None = None, point: bool = True):
     _connected.add(uri)
     return mlflow
 
-_INIT = threading.Lock()  # one store opened at a time in a process: alembic keeps its migration context in module globals
+_INIT = threading.RLock()  # one store opened at a time in a process: alembic keeps its migration context in module globals
+
+def _serialise_migrations():
+    """Every MLflow schema migration of this process under `_INIT`: also those of stores the kit does not open itself
+    (MLflow's trace export thread, a user's own `MlflowClient`), which otherwise delete the kit's alembic context mid-way
+    (a CI run failed so: `KeyError 'script'` while a test's store was created beside a thread of an earlier one)."""
+    import mlflow.store.db.utils as u
+    if getattr(u._upgrade_db, "llmops_serialised", False): return
+    real = u._upgrade_db
+    def _upgrade_db(engine):
+        with _INIT: return real(engine)
+    _upgrade_db.llmops_serialised = True
+    u._upgrade_db = _upgrade_db  # `_initialize_tables` looks it up in its module at each call
 
 def _init_sqlite_store(uri: str):
     """Open (create or migrate) the SQLite store under a file lock beside it. Two processes starting on a new home
