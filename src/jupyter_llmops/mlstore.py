@@ -77,29 +77,30 @@ def connect(settings: Settings | None = None, point: bool = True):
     _connected.add(uri)
     return mlflow
 
-_INIT = threading.RLock()  # one store opened at a time in a process: alembic keeps its migration context in module globals
+_INIT = threading.Lock()  # one schema migration at a time in a process: alembic keeps its migration context in module globals
 
 def _serialise_migrations():
     """Every MLflow schema migration of this process under `_INIT`: also those of stores the kit does not open itself
     (MLflow's trace export thread, a user's own `MlflowClient`), which otherwise delete the kit's alembic context mid-way
     (a CI run failed so: `KeyError 'script'` while a test's store was created beside a thread of an earlier one)."""
     import mlflow.store.db.utils as u
-    if getattr(u._upgrade_db, "llmops_serialised", False): return
-    real = u._upgrade_db
-    def _upgrade_db(engine):
-        with _INIT: return real(engine)
-    _upgrade_db.llmops_serialised = True
-    u._upgrade_db = _upgrade_db  # `_initialize_tables` looks it up in its module at each call
+    with _INIT:  # two first connects at once: wrapped once (a wrapper of the wrapper would wait on itself)
+        if getattr(u._upgrade_db, "llmops_serialised", False): return
+        real = u._upgrade_db
+        def _upgrade_db(engine):
+            with _INIT: return real(engine)
+        _upgrade_db.llmops_serialised = True
+        u._upgrade_db = _upgrade_db  # `_initialize_tables` looks it up in its module at each call
 
 def _init_sqlite_store(uri: str):
     """Open (create or migrate) the SQLite store under a file lock beside it. Two processes starting on a new home
-    (two notebooks, a notebook and the scheduler) would otherwise race in MLflow's schema migration, and one fails; two
-    threads of one process on two new homes (a notebook's and the recorder's) too, each removing the other's alembic context."""
+    (two notebooks, a notebook and the scheduler) would otherwise race in MLflow's schema migration, and one fails. Two
+    threads of one process on two new homes (a notebook's and the recorder's) migrate one at a time: `_serialise_migrations`."""
     import sqlite3
     from mlflow.tracking._model_registry.utils import _get_store as registry_store
     from mlflow.tracking._tracking_service.utils import _get_store as tracking_store
     path = uri[len("sqlite:///"):]
-    with _INIT, open(path + ".lock", "a") as fh:
+    with open(path + ".lock", "a") as fh:
         try:
             import fcntl
             fcntl.flock(fh, fcntl.LOCK_EX)
