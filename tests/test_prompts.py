@@ -1,5 +1,5 @@
 "Prompt versioning on a real kernel, concurrent registration, lineage on a real local-model call, evaluation."
-import json, os, subprocess, sys
+import json, os, subprocess, sys, threading
 import mlflow
 import pytest
 from kernel import project_kernel
@@ -147,3 +147,21 @@ def test_eval_with_rag_context_and_groundedness(tmp_path):
     assert mlflow.get_run(res.run_id).data.params["rag"] == "kb"
     cases = res.cases[res.cases.version == 1]
     assert len(cases) == 2 and all(cases.answer.str.len() > 0)
+
+
+def test_a_foreign_active_experiment_neither_fails_nor_takes_the_prompt(tmp_path, monkeypatch):
+    # MLflow links a new prompt version to its active experiment: an `MLFLOW_EXPERIMENT_ID` exported for another server
+    # (or a `set_experiment` on another store) made `register` raise after the version was created
+    from mlflow.tracking import fluent
+    s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path / "h"), "LLMOPS_EXPERIMENT": "notes"})
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "42")
+    monkeypatch.setattr(fluent, "_active_experiment_id", None)
+    r = prompts.register("greet", "Hello {{name}}", settings=s)
+    monkeypatch.setattr(fluent, "_active_experiment_id", "77")
+    r2 = prompts.register("greet", "Hi {{name}}", settings=s)
+    assert (r.version, r2.version) == (1, 2) and fluent._active_experiment_id == "77"
+    for t in threading.enumerate():  # MLflow tags the prompt with its experiments in a thread
+        if t.name.startswith("link_prompt_to_experiment"): t.join(30)
+    client = mlflow.MlflowClient(s.tracking_uri)
+    kit = client.get_experiment_by_name("notes").experiment_id
+    assert client.get_prompt("greet").tags["_mlflow_experiment_ids"] == f",{kit},"

@@ -14,9 +14,9 @@ from .errors import LLMOpsError, said
 from .files import pid_gone
 
 # %% auto #0
-__all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'list_experiments',
-           'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'notebook_tags', 'run_context_tags',
-           'kit_run']
+__all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'experiment_active',
+           'list_experiments', 'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'notebook_tags',
+           'run_context_tags', 'kit_run']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -146,6 +146,17 @@ def ensure_experiment(name: str, settings: Settings | None = None, point: bool =
         exp = mlflow.get_experiment_by_name(name)
         if exp is None: raise
         return exp.experiment_id
+
+@contextmanager
+def experiment_active(eid: str | None):
+    """MLflow's active experiment is `eid` (None: none chosen) inside, and the one before it after. MLflow links what some
+    calls create (a prompt version) to its active experiment, which a `set_experiment` on another store, or an
+    `MLFLOW_EXPERIMENT_ID` exported for another server, may name: a registration failed so, after its version was made.
+    Process-wide while it lasts, as MLflow's own choice is."""
+    from mlflow.tracking import fluent
+    prev, fluent._active_experiment_id = getattr(fluent, "_active_experiment_id", None), eid
+    try: yield
+    finally: fluent._active_experiment_id = prev
 
 def list_experiments(settings: Settings | None = None) -> list[str]:
     "Names of the active experiments, newest first."

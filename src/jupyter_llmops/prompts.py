@@ -13,6 +13,7 @@ from .display import diff_html, diff_lines, ts  # diff_lines: here too, as befor
 from .errors import LLMOpsError, NotFoundError, UsageError
 from .redaction import redact, visible
 from .files import NAME, check_alias, check_name  # check_alias: here too, as before
+from .mlstore import ensure_experiment, experiment_active
 
 # %% auto #0
 __all__ = ['VAR', 'SINGLE', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled',
@@ -274,8 +275,9 @@ def register(name: str, template: str, message: str | None = None, alias: str | 
             if same: version, created = int(same[0].version), False
             else:
                 _not_a_model(name)
-                pv = mlflow.genai.register_prompt(name, template, commit_message=redact(message) if message else None,
-                                                  tags={"llmops.created_by": "jupyter-llmops"})
+                with experiment_active(ensure_experiment(s.experiment, s)):  # linked to the kit's experiment, not to one MLflow's environment names
+                    pv = mlflow.genai.register_prompt(name, template, commit_message=redact(message) if message else None,
+                                                      tags={"llmops.created_by": "jupyter-llmops"})
                 version, created = int(pv.version), True
             if alias: mlflow.genai.set_prompt_alias(name, alias, version)
     finally: invalidate(name)  # even when it stopped half way (an error, an interrupt): this process never serves a moved alias stale

@@ -228,11 +228,8 @@ def _quiet_datasets():
 def _resumed(mlflow, run_id: str):
     "Resume run `run_id` as a nested run, whatever experiment an earlier `set_experiment` of this process chose."
     # MLflow refuses to resume a run of another experiment than that choice (a notebook's own, say): set it aside meanwhile
-    from mlflow.tracking import fluent
-    prev, fluent._active_experiment_id = getattr(fluent, "_active_experiment_id", None), None
-    try:
-        with mlflow.start_run(run_id=run_id, nested=True) as run: yield run
-    finally: fluent._active_experiment_id = prev
+    from jupyter_llmops.mlstore import experiment_active
+    with experiment_active(None), mlflow.start_run(run_id=run_id, nested=True) as run: yield run
 
 def _sha1(rows: list[dict]) -> str:
     return hashlib.sha1(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()[:12]
