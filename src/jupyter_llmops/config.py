@@ -91,9 +91,8 @@ class Key:
         if self.kind == "list": return [x.strip() for x in t.split(",") if x.strip()]
         if self.kind == "bindings": return parse_bindings(t)
         if self.kind == "timezone": return parse_zone(t or self.default)
-        if self.kind == "onoff":
-            if t.lower() not in _ONOFF: raise ValueError("on or off")
-            return _ONOFF[t.lower()]
+        if self.kind == "onoff" and t.lower() in _ONOFF: return _ONOFF[t.lower()]
+        if self.kind == "onoff": raise ValueError("on or off")
         if self.kind == "url":
             if t and not re.match(r"https?://[^\s/]+", t): raise ValueError("an http:// or https:// URL")
             return t
@@ -259,6 +258,7 @@ def settings_discovery(start: str | Path | None = None, # folder to search from;
     ignored, stop = [], "the search reached /"
     for folder in [d, *d.parents]:
         f = folder / FILENAME
+        if f.is_symlink() and not f.exists(): ignored.append(f"{f}: ignored, a link to {os.readlink(f)}, which does not exist"); warnings.warn(f"settings file {ignored[-1]}")
         if f.is_file() and _has_section(f):
             why = _distrust(f)
             if why is None: return f, ("in the working folder" if folder == d else f"the nearest above {d}"), ignored
