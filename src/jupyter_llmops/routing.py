@@ -268,9 +268,9 @@ def load_router(route: Route, settings: Settings) -> Router:
         old = route.model_uri.startswith("models:/")
         raise UsageError(f"route {route.name} has no trained router" + (" in this kit's format (it was a pickled model)" if old else " yet"),
                          hint=f"train it: %llmops route train {route.name} --data SCORES.jsonl (or --since 7d)")
-    key = (str(p), p.stat().st_mtime_ns)
-    if key not in _routers: _routers[key] = Router.load(p)
-    return _routers[key]
+    key, slot = (str(p), p.stat().st_mtime_ns), (str(p.parent), route.name)  # one a route: a retrained one replaces the last, not beside it
+    if _routers.get(slot, (None,))[0] != key: _routers[slot] = (key, Router.load(p))
+    return _routers[slot][1]
 
 def question_of(prompt) -> str:
     "The question of a prompt: its text, or the last user message of chat messages."
