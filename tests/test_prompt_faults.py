@@ -48,10 +48,9 @@ def test_a_key_in_a_specs_query_is_in_no_file_and_no_mlflow_param(st, server, tm
     assert holding == []
 
 
-def test_a_chat_prompt_registered_with_mlflow_is_shown_and_diffed_and_refused_to_render(st, server, tmp_path):
-    "A list of messages registered with MLflow's own API crashed show, render, diff and eval with a TypeError or AttributeError (probe M6, e9)."
+def test_a_chat_prompt_registered_with_mlflow_is_shown_diffed_rendered_asked_and_evaluated(st, server, tmp_path):
+    "A list of messages registered with MLflow's own API crashed show, render, diff and eval (probe M6, e9), then was refused; now it is used."
     from jupyter_llmops.ask import ask
-    from jupyter_llmops.errors import UsageError
     from jupyter_llmops.prompt_eval import evaluate
     ml = prompts._mlflow(st)
     for system in ("Be brief.", "Be very brief."):
@@ -59,11 +58,12 @@ def test_a_chat_prompt_registered_with_mlflow_is_shown_and_diffed_and_refused_to
     v = prompts.show("chatqa/1", st)
     assert "[system] Be brief.\n[user] {{question}}" in repr(v) and v.variables == ["question"] and "[system] Be brief." in v._repr_html_()
     assert prompts.diff("chatqa", 1, 2, st).lines(0)[2:] == ["@@ -1 +1 @@", "-[system] Be brief.", "+[system] Be very brief."]
+    assert prompts.render("chatqa/1", st, question="hi").messages == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
     data, llm = _cases(tmp_path / "c.jsonl", [{"question": "Capital of France?", "expected": "Paris"}]), f"openai:m@{server.url}"
-    for use in (lambda: prompts.render("chatqa/1", st, question="hi"), lambda: ask("hi", prompt="chatqa", llm=llm, settings=st),
-                lambda: evaluate("chatqa", [1, 2], data, llm=llm, settings=st, progress=False)):
-        with pytest.raises(UsageError, match=r"chatqa/\d is a chat prompt \(a list of messages.*text prompts only") as e: use()
-        assert "mlflow.genai.load_prompt('prompts:/chatqa/" in e.value.hint
+    a = ask("Capital of France?", prompt="chatqa", llm=llm, settings=st)
+    assert (a.text, a.prompt, server.seen[-1][1]) == ("Paris", ("chatqa", 2), "Capital of France?")
+    res = evaluate("chatqa", [1, 2], data, llm=llm, settings=st, progress=False)
+    assert list(res.cases.answer) == ["Paris", "Paris"] and sorted(res.summary.index) == [1, 2]
 
 
 def test_a_single_brace_template_is_warned_about_at_registration_and_at_eval(st, server, tmp_path):

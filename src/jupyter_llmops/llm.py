@@ -26,7 +26,7 @@ __all__ = ['MAX_ANSWER_BYTES', 'complete']
 
 # %% ../../nbs/17_llm.ipynb #8115fe06
 def _messages(prompt, system: str | None):
-    if hasattr(prompt, "prompt_version"): prompt = prompt.text  # a rendered registry prompt
+    if hasattr(prompt, "prompt_version"): prompt = getattr(prompt, "messages", None) or prompt.text  # a rendered registry prompt: a chat one's messages
     if isinstance(prompt, str): msgs = [{"role": "user", "content": prompt}]
     else: msgs = [dict(m) for m in prompt]
     if not msgs or any(set(m) < {"role", "content"} for m in msgs):

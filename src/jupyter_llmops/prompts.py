@@ -11,95 +11,24 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .display import diff_html, diff_lines, ts  # diff_lines: here too, as before
 from .errors import LLMOpsError, NotFoundError, UsageError
-from .redaction import redact, visible
+from .redaction import redact
 from .files import NAME, check_alias, check_name  # check_alias: here too, as before
 from .mlstore import ensure_experiment, experiment_active
+from .prompt_render import MAX_TEMPLATE, SINGLE, VAR, Compiled, Rendered, _text, _warn_single, check_chat, check_template, variables  # here too, as before
+_all_ = ["VAR", "SINGLE", "MAX_TEMPLATE", "variables", "check_template", "check_chat", "Compiled", "Rendered"]
 
 # %% auto #0
-__all__ = ['VAR', 'SINGLE', 'MAX_TEMPLATE', 'DEFAULT_TTL', 'IS_PROMPT', 'variables', 'check_template', 'parse_ref', 'Compiled',
-           'Rendered', 'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias', 'list_prompts',
-           'PromptView', 'usage', 'show', 'PromptDiff', 'diff']
+__all__ = ['DEFAULT_TTL', 'IS_PROMPT', 'parse_ref', 'get_compiled', 'invalidate', 'render', 'Registered', 'register', 'set_alias',
+           'list_prompts', 'PromptView', 'usage', 'show', 'PromptDiff', 'diff', 'VAR', 'SINGLE', 'MAX_TEMPLATE',
+           'variables', 'check_template', 'check_chat', 'Compiled', 'Rendered']
 
 # %% ../../nbs/21_prompts.ipynb #80b2e5ec
-VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
-
-def variables(template: str) -> list[str]:
-    "The template's variables, in order of first use."
-    return list(dict.fromkeys(VAR.findall(template)))
-
-SINGLE = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)\}(?!\})")  # `{question}`: Python's format, literal text in a kit template
-
-def _warn_single(template: str, what: str = "the template"):
-    "Warn when `template` has `{name}` placeholders and no `{{variables}}`: every call would send `{name}` as written."
-    if (names := list(dict.fromkeys(SINGLE.findall(template)))) and not VAR.search(template):
-        warnings.warn(f"{what} has no {{{{variables}}}}: {', '.join('{' + n + '}' for n in names)} is sent as written; "
-                      f"write {{{{{names[0]}}}}} for a variable", stacklevel=3)
-
-MAX_TEMPLATE = 100_000  # MLflow keeps a prompt's text in a registry tag of at most this many characters
-
-def check_template(template: str) -> str:
-    "The template without surrounding blank lines; an error for an empty one or a malformed `{{...}}`."
-    t = template.strip("\n").rstrip()
-    if not visible(t).strip(): raise UsageError("the prompt template is empty", hint="write the template in the cell body")  # zero-width characters are nothing
-    if len(t) > MAX_TEMPLATE: raise UsageError(f"the prompt template has {len(t):,} characters: MLflow's registry keeps at most {MAX_TEMPLATE:,}",
-                                               hint="keep long material (documents, examples) out of the template: pass it in a {{variable}}")
-    try: t.encode("utf-8")
-    except UnicodeEncodeError as e: raise UsageError(f"the prompt template is not valid text: a lone surrogate {t[e.start]!r} at character {e.start}",
-                                                     hint="text pasted from a broken source; retype that character") from None
-    bad = [m.group(0) for m in re.finditer(r"\{\{.*?\}\}", t) if not VAR.fullmatch(m.group(0))]
-    if bad: raise UsageError(f"malformed variable {bad[0]!r}", hint="variables are {{name}}: ASCII letters, digits and _")
-    if (at := re.sub(r"\{\{.*?\}\}", lambda m: "#" * len(m[0]), t).find("{{")) >= 0:  # a variable's closing braces forgotten
-        raise UsageError(f"unclosed '{{{{' at character {at}: {t[at:at + 30]!r}", hint="variables are {{name}}")
-    _warn_single(t)
-    return t
-
 def parse_ref(ref: str) -> tuple[str, int | None, str | None]:
     "`NAME`, `NAME/3` or `NAME@alias` -> (name, version, alias)."
     m = re.fullmatch(rf"({NAME.pattern})(?:/(\d+)|@([A-Za-z][A-Za-z0-9_-]*))?", ref or "")
     if not m: raise UsageError(f"bad prompt reference {ref!r}", hint="NAME, NAME/VERSION or NAME@ALIAS")
     if m[2] is not None and int(m[2]) < 1: raise UsageError(f"bad prompt reference {ref!r}: versions start at 1", hint=f"{m[1]}/1, or {m[1]} for the latest")
     return m[1], int(m[2]) if m[2] else None, m[3]
-
-# %% ../../nbs/21_prompts.ipynb #30fd4417
-@dataclass(frozen=True)
-class Compiled:
-    "A prompt version ready to render: its variables, and a format string made only of validated names."
-    name: str
-    version: int
-    template: str
-    variables: tuple  # in order of first use
-    need: frozenset
-    fmt: str  # literal braces doubled, each {{var}} turned into {var}: format_map never re-reads the values
-
-    @classmethod
-    def of(cls, name, version, template):
-        parts = VAR.split(template)
-        fmt = "".join(p.replace("{", "{{").replace("}", "}}") if i % 2 == 0 else "{" + p + "}" for i, p in enumerate(parts))
-        vs = tuple(dict.fromkeys(parts[1::2]))
-        return cls(name, int(version), template, vs, frozenset(vs), fmt)
-
-    def render(self, values: dict) -> "Rendered":
-        if values.keys() != self.need:
-            missing, unknown = [v for v in self.variables if v not in values], sorted(set(values) - self.need)
-            msg = "; ".join(filter(None, [missing and f"missing variable(s) {', '.join(missing)}",
-                                           unknown and f"unknown variable(s) {', '.join(unknown)}"]))
-            meant = [f"{{{n}}} as {{{{{n}}}}}" for n in unknown if n in SINGLE.findall(self.template)]  # `{question}`, literal text here
-            raise UsageError(f"{self.name}/{self.version}: {msg}", hint=f"the template takes: {', '.join(self.variables) or '(no variables)'}"
-                             + (f"; its {', '.join(meant)} in a new version" if meant else ""))
-        return Rendered(self.fmt.format_map(values), self.name, self.version, values)
-
-@dataclass
-class Rendered:
-    "A rendered prompt, remembering which prompt version it came from (for lineage)."
-    text: str
-    name: str
-    version: int
-    values: dict = field(default_factory=dict)
-
-    @property
-    def prompt_version(self) -> tuple[str, int]: return (self.name, self.version)
-    def __str__(self): return self.text
-    def __repr__(self): return f"<{self.name}/{self.version}>\n{self.text}"
 
 # %% ../../nbs/21_prompts.ipynb #51bcc3e6
 _cache: dict = {}  # (tracking_uri, ref) -> (expires_at, Compiled)
@@ -132,11 +61,6 @@ def _load(ref: str, settings: Settings):
         raise NotFoundError(f"no prompt {ref!r}", hint=f"registered prompts: {listed or '(none yet: %%llmops prompt NAME)'}")
     return pv
 
-def _text(template) -> str:
-    "A template as text: a chat prompt's messages (MLflow's `register_prompt(name, [{'role': ..., 'content': ...}])`) a line each."
-    if isinstance(template, str): return template
-    return "\n".join(f"[{m.get('role', '?')}] {m.get('content', '')}" if isinstance(m, dict) else str(m) for m in template)
-
 def get_compiled(ref: str, settings: Settings | None = None, ttl: float = DEFAULT_TTL) -> Compiled:
     "The compiled prompt for `ref`, from the in-process cache when fresh (a version never goes stale)."
     s = settings or load_settings()
@@ -145,10 +69,7 @@ def get_compiled(ref: str, settings: Settings | None = None, ttl: float = DEFAUL
     now = time.monotonic()
     if hit is not None and hit[0] > now: return hit[1]
     pv = _load(ref, s)
-    if not isinstance(pv.template, str):  # before, a TypeError from deep inside: `show` and `diff` read it as text (`_text`)
-        raise UsageError(f"{pv.name}/{pv.version} is a chat prompt (a list of messages, registered with MLflow's API): the kit renders, asks and evaluates text prompts only",
-                         hint=f"register it as a text prompt (%%llmops prompt NAME), or format it with mlflow.genai.load_prompt('prompts:/{pv.name}/{pv.version}').format(...)")
-    c = Compiled.of(pv.name, pv.version, pv.template)
+    c = Compiled.of(pv.name, pv.version, pv.template)  # a chat prompt (a list of messages, registered with MLflow's API) too
     _warn_single(c.template, f"{c.name}/{c.version}")  # registered before the check, or with MLflow's API
     _cache[key] = (float("inf") if parse_ref(ref)[1] else now + ttl, c)
     return c
@@ -261,12 +182,12 @@ def _not_a_model(name: str):
     except Exception: return
     raise UsageError(f"{name!r} is the name of a registered model", hint="prompts and models share one set of names in MLflow: give the prompt another name")
 
-def register(name: str, template: str, message: str | None = None, alias: str | None = None,
+def register(name: str, template: str | list, message: str | None = None, alias: str | None = None,
              settings: Settings | None = None) -> Registered:
-    "Register `template` as a new version of prompt `name`, unless a version with the same text exists."
+    "Register `template` (text, or chat messages) as a new version of prompt `name`, unless a version with the same text exists."
     s = settings or load_settings()
     check_name(name, "prompt name")
-    template = check_template(template)
+    template = check_template(template) if isinstance(template, str) else check_chat(template)
     if alias: check_alias(alias)
     mlflow = _mlflow(s)
     try:

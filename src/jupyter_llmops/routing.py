@@ -274,7 +274,7 @@ def load_router(route: Route, settings: Settings) -> Router:
 
 def question_of(prompt) -> str:
     "The question of a prompt: its text, or the last user message of chat messages."
-    if hasattr(prompt, "prompt_version"): prompt = prompt.text
+    if hasattr(prompt, "prompt_version"): prompt = getattr(prompt, "messages", None) or prompt.text  # a rendered chat prompt: its messages
     if isinstance(prompt, str): return prompt
     return next((str(m.get("content", "")) for m in reversed(list(prompt)) if m.get("role") == "user"), "")
 
