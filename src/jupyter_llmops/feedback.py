@@ -4,7 +4,7 @@
 
 # %% ../../nbs/29_feedback.ipynb #7db8b59c
 from __future__ import annotations
-import hashlib, json, os, re, time
+import hashlib, json, os, re, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
@@ -14,7 +14,9 @@ from .redaction import printable, redact, redacted
 
 def _shown(text: str) -> str:
     "Text from a model or a file as a terminal shows it: control codes as escapes, each line indented (an answer cannot draw a `--- B ---` of its own)."
-    return "\n".join("  " + line for line in printable(text).split("\n"))
+    return "\n".join("  " + line for line in printable(redact(text)).split("\n"))  # a key quoted in a prompt or an answer, as everywhere the kit shows text
+
+def _kept(path: Path, what: str, writes: str) -> str: return f"{what} in {path}" if path.is_file() else f"no {what} yet ({writes} writes one)"  # skips, ties: none
 
 # %% auto #0
 __all__ = ['CHOICES', 'CRITERIA', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session']
@@ -76,7 +78,6 @@ def _answer_once(folder: Path, answers: Appended, key: dict, generate) -> str:
 
 def _judgements(folder: Path, choices, size: int, sources=None) -> Appended:
     "The judgements saved in `folder`, in order; a line of another shape (hand-edited, another version's) is skipped with a warning."
-    import warnings
     def fold(out: list, j: dict):
         ok = isinstance(j.get("index"), int) and 0 <= j["index"] < size and j.get("choice") in choices  # `size` items: a hand-added 999 is none
         if ok and sources is not None and j["choice"] in ("A", "B"): ok = j.get("source_a") in sources and j.get("source_b") in sources
@@ -231,7 +232,7 @@ class FeedbackSession:
 
     def __repr__(self):
         n, total = self.progress
-        return f"feedback {self.name}: {n} of {total} judged ({redact(' vs '.join(self.sources))}); pairs in {self.pairs_path}"
+        return f"feedback {self.name}: {n} of {total} judged ({redact(' vs '.join(self.sources))}); {_kept(self.pairs_path, 'pairs', 'A or B')}"
 
     def to_dict(self) -> dict:
         "The session's state as plain data (what the REST server answers)."
@@ -249,7 +250,7 @@ class FeedbackSession:
             except EOFError: break  # the end of piped input: as q
             if k == "q": break
             if k in keys: self.judge(it.index, keys[k])
-        return f"{self.summary()}; pairs in {self.pairs_path}"
+        return f"{self.summary()}; {_kept(self.pairs_path, 'pairs', 'A or B')}"
 
     def needs_log(self) -> bool:
         "Whether judgements were made since the pairs were last logged to MLflow: a prompt judged again too (it changes its pair)."
@@ -376,7 +377,7 @@ class LabelSession:
 
     def __repr__(self):
         n, total = self.progress
-        return f"feedback {self.name}: {n} of {total} labelled ({self.criterion}: {self.summary()}); labels in {self.labels_path}"
+        return f"feedback {self.name}: {n} of {total} labelled ({self.criterion}: {self.summary()}); {_kept(self.labels_path, 'labels', 'yes or no')}"
 
     def run_in_terminal(self, ask=input, say=print) -> str:
         "Label in a terminal: the question, context and answer, then y, n, s(kip) or q(uit)."
@@ -389,7 +390,7 @@ class LabelSession:
             except EOFError: break
             if k == "q": break
             if k in keys: self.judge(it.index, keys[k])
-        return f"{self.summary()}; labels in {self.labels_path}"
+        return f"{self.summary()}; {_kept(self.labels_path, 'labels', 'yes or no')}"
 
 def open_session(name: str, settings: Settings | None = None):
     "An existing feedback session by name: a `LabelSession` or a ranking `FeedbackSession`."

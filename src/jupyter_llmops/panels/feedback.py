@@ -7,7 +7,7 @@ from __future__ import annotations
 from html import escape
 from traitlets import Bool, Int, Unicode
 from ..config import Settings
-from ..feedback import FeedbackSession, LabelSession
+from ..feedback import FeedbackSession, LabelSession, _kept
 from .base import PanelModel, panel_view
 from ..redaction import redact
 
@@ -38,9 +38,9 @@ class FeedbackModel(PanelModel):
                 self.done, self.index, self.prompt, self.answer_a, self.answer_b = True, -1, "", "", ""
                 rid = self.session.log_if_needed()  # two annotators finishing together: logged once
                 logged = f"; logged to MLflow run {rid}" if rid else ""
-                self.status = f"all {total} prompts judged: {self.session.summary()}; pairs in {self.session.pairs_path}{logged}"
+                self.status = f"all {total} prompts judged: {self.session.summary()}; {_kept(self.session.pairs_path, 'pairs', 'A or B')}{logged}"
             else:
-                self.done, self.index, self.prompt, self.answer_a, self.answer_b = False, it.index, it.prompt, it.answer_a, it.answer_b
+                self.done, self.index, self.prompt, self.answer_a, self.answer_b = False, it.index, *map(redact, (it.prompt, it.answer_a, it.answer_b))  # a key quoted in them: widget state a notebook saves
         return self
 
     def choose(self, choice: str):
@@ -125,9 +125,9 @@ class LabelModel(PanelModel):
             self.progress = f"{n} of {total} labelled"
             if it is None:
                 self.done, self.index, self.question, self.answer, self.context = True, -1, "", "", ""
-                self.status = f"all {total} labelled: {self.session.summary()}; labels in {self.session.labels_path}"
+                self.status = f"all {total} labelled: {self.session.summary()}; {_kept(self.session.labels_path, 'labels', 'yes or no')}"
             else:
-                self.done, self.index, self.question, self.answer, self.context = False, it.index, it.question, it.answer, "\n\n".join(it.context)
+                self.done, self.index, self.question, self.answer, self.context = False, it.index, *map(redact, (it.question, it.answer, "\n\n".join(it.context)))
         return self
 
     def choose(self, choice: str):
