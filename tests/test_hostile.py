@@ -217,6 +217,8 @@ def test_broken_files_and_arguments_are_explained(tmp_path, project):
     (project / "bad.db").write_bytes(b"this is not a database " * 200)
     r = _cli_error(["schedule", "list"], project, env={"LLMOPS_JOBS_DB": f"sqlite:///{project / 'bad.db'}"})
     assert r.returncode == 2 and "cannot be used" in r.stderr and "bad.db" in r.stderr and "damaged or not a jobs database" in r.stderr
+    r = _cli_error(["runs"], project, env={"LLMOPS_TRACKING_URI": f"sqlite:///{project / 'bad.db'}"})  # was "unexpected DatabaseError"
+    assert r.returncode == 2 and f"the MLflow store {project / 'bad.db'} is damaged, or not an SQLite file" in r.stderr, r.stderr
     r = _cli_error(["schedule", "add", "a b'c", "a.ipynb", "--cron", "0 2 * * *"], project)
     assert r.returncode == 2 and "bad schedule name" in r.stderr
     (project / "empty.csv").write_text(""); (project / "ok.csv").write_text("x\n1\n2\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .redaction import redact
 from .display import slug
-from .errors import LLMOpsError, said
+from .errors import ConfigError, LLMOpsError, said
 from .files import pid_gone
 
 # %% auto #0
@@ -108,7 +108,10 @@ def _init_sqlite_store(uri: str):
         new = not os.path.exists(path) or os.path.getsize(path) == 0
         db = sqlite3.connect(path, timeout=30)
         try: db.execute("PRAGMA journal_mode=WAL")  # kept in the file: a read an interrupt left open blocks no writer
-        except sqlite3.Error: pass  # a read-only home: MLflow says it
+        except sqlite3.OperationalError: pass  # a read-only home: MLflow says it
+        except sqlite3.DatabaseError as e:  # "file is not a database": an unexpected DatabaseError from deep in MLflow before
+            raise ConfigError(f"the MLflow store {path} is damaged, or not an SQLite file: {e}",
+                              hint="restore it from a backup; or move it away (its runs, prompts and models stay in it) and a new, empty store is made here; or set tracking_uri") from None
         finally: db.close()
         if new:  # MLflow creates the Default experiment (where a prompt or a run with no experiment lands) with its artifacts
             # under ./mlruns of whatever folder the first process ran in: here, beside the store, as the kit's experiments
