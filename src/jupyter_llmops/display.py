@@ -140,8 +140,8 @@ def ts(when, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
     return d.astimezone(timezone.utc).strftime(fmt)
 
 def slug(text: str, default: str = "run") -> str:
-    "`text` made safe as a file or folder name."
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-") or default
+    "`text` made safe as a file or folder name: not hidden, not `..` (a run `--name ../x` made `runs/..-x-...`, an experiment `..` kept its artifacts in the home itself)."
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or default
 
 # %% ../../nbs/04_display.ipynb #90d20be3
 _VIEWS: dict = {}
