@@ -2,6 +2,7 @@
 grammar (what `%%llmops ask` and `%llmops prompt eval` run) on the real local model: the kit refused it before."""
 import json
 import mlflow
+import pytest
 from jupyter_llmops import prompts
 from jupyter_llmops.commands.core import dispatch
 from jupyter_llmops.config import load_settings
@@ -35,3 +36,19 @@ def test_a_chat_prompt_is_asked_with_its_messages_and_evaluated_against_a_text_v
     assert res.cases.answer.notna().all() and (res.cases.answer.str.len() > 0).all() and res.failed == {1: 0, 2: 0, 3: 0}
     assert len(prompts.show("capital-chat/1", s).traces) == 2  # each evaluated call of the chat version keeps its lineage
     assert mlflow.get_run(res.run_id).data.tags["llmops.prompt_eval"] == "capital-chat"
+
+
+def test_a_chat_prompt_is_registered_from_a_cell_as_prompt_show_writes_it(tmp_path):
+    from jupyter_llmops.errors import UsageError
+    s = load_settings(tmp_path, environ={"LLMOPS_HOME": str(tmp_path / "h"), "HOME": str(tmp_path)})
+    cell = "[system] You answer as {{style}}.\nKeep it short.\n[user] What is the capital of {{country}}?\n"
+    r = dispatch(["prompt", "trip", "--chat"], cell=cell, frontend="magic", settings=s)
+    assert (r.version, r.created) == (1, True)
+    assert prompts.render("trip/1", s, style="a poet", country="Peru").messages == [
+        {"role": "system", "content": "You answer as a poet.\nKeep it short."}, {"role": "user", "content": "What is the capital of Peru?"}]
+    shown = prompts.show("trip/1", s).template  # what `prompt show` prints, registered again: the same version
+    again = dispatch(["prompt", "trip", "--chat"], cell=shown, frontend="magic", settings=s)
+    assert (again.version, again.created) == (1, False)
+    with pytest.raises(UsageError, match="first line names a role") as e:
+        dispatch(["prompt", "trip", "--chat"], cell="You answer briefly.\n[user] {{q}}", frontend="magic", settings=s)
+    assert "[system]" in e.value.hint

@@ -10,7 +10,8 @@ from .errors import UsageError
 from .redaction import visible
 
 # %% auto #0
-__all__ = ['VAR', 'SINGLE', 'MAX_TEMPLATE', 'variables', 'check_template', 'check_messages', 'check_chat', 'Compiled', 'Rendered']
+__all__ = ['VAR', 'SINGLE', 'MAX_TEMPLATE', 'variables', 'check_template', 'check_messages', 'check_chat', 'parse_chat',
+           'Compiled', 'Rendered']
 
 # %% ../../nbs/20_prompt_render.ipynb #9badea98
 VAR = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -68,6 +69,20 @@ def check_chat(messages) -> list[dict]:
         raise UsageError(f"the chat prompt is {n:,} characters as JSON: MLflow's registry keeps at most {MAX_TEMPLATE:,}",
                          hint="keep long material (documents, examples) out of the template: pass it in a {{variable}}")
     _warn_single(_text(msgs))
+    return msgs
+
+_ROLE_LINE = re.compile(r"\[(system|developer|user|assistant)\] ?(.*)")
+
+def parse_chat(text: str) -> list[dict]:
+    """Chat messages written as `prompt show` shows them: a `[system]`, `[developer]`, `[user]` or `[assistant]` line starts
+    each message, and the lines after it, up to the next such line, go on with its content."""
+    msgs = []
+    for line in text.strip("\n").split("\n"):
+        if (m := _ROLE_LINE.fullmatch(line)): msgs.append({"role": m[1], "content": m[2]})
+        elif msgs: msgs[-1]["content"] += "\n" + line
+        elif line.strip(): raise UsageError(f"a chat prompt's first line names a role, not {line[:40]!r}",
+                                            hint="[system] You answer in one sentence.\n[user] {{question}}")
+    if not msgs: raise UsageError("the chat prompt is empty", hint="[system] You answer in one sentence.\n[user] {{question}}")
     return msgs
 
 # %% ../../nbs/20_prompt_render.ipynb #7ed696fe

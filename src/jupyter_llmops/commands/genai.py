@@ -27,7 +27,8 @@ def _versions_arg(text: str) -> list[int]:
 
 def _prompt_register(a, ctx):
     from jupyter_llmops.prompts import register
-    return register(a.name, ctx.cell, a.message, a.alias, ctx.settings)
+    from jupyter_llmops.prompt_render import parse_chat
+    return register(a.name, parse_chat(ctx.cell) if a.chat else ctx.cell, a.message, a.alias, ctx.settings)
 
 def _prompt_list(a, ctx):
     from jupyter_llmops.prompts import list_prompts
@@ -60,6 +61,7 @@ def _prompt(p):
         p.set_defaults(run=_prompt_register)
         p.add_argument("name", metavar="NAME"); p.add_argument("-m", "--message", metavar="MSG", help="what changed")
         p.add_argument("--alias", metavar="A", help="point this alias at the new (or identical) version")
+        p.add_argument("--chat", action="store_true", help="the body is chat messages, as `prompt show` shows them: a [system], [user] or [assistant] line starts each")
         return
     sub = actions(p)
     sub.add_parser("list", help="registered prompts with their aliases").set_defaults(run=_prompt_list)
