@@ -579,3 +579,25 @@ def test_a_damaged_cache_file_names_its_fix_at_every_call(bare):
             assert complete("What is the capital of France?", f"openai:m@{url}", max_tokens=8, settings=s, record=False).text == "Paris"
     finally: srv.shutdown()
     assert any("could not be read" in str(x.message) and "`%llmops cache clear` moves the damaged file aside" in str(x.message) for x in w), [str(x.message) for x in w]
+
+
+def test_a_damaged_route_is_removed_or_added_again(bare):
+    "A route file holding `[]`: remove and add both read it and refused, and the hint named them as the fix (a probe found it)."
+    import warnings
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.errors import NotFoundError
+    from jupyter_llmops.routing import get_route, route_path, router_path
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    s = load_settings()
+    for name in ("d1", "d2"):
+        dispatch(["route", "add", name, "--models", f"{weak},{strong}"])
+        route_path(name, s).write_text("[]"); router_path(name, s).write_bytes(b"old router")
+    assert "route d1 removed" in str(dispatch(["route", "remove", "d1"]))
+    assert not route_path("d1", s).exists() and not router_path("d1", s).exists()
+    with pytest.raises(NotFoundError): get_route("d1", s)
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        dispatch(["route", "add", "d2", "--models", f"{weak},{strong}", "--policy", "cascade"])
+    assert get_route("d2", s).models == [weak, strong] and get_route("d2", s).policy == "cascade"
+    assert any("a route file holds a JSON object: replaced by the new route" in str(x.message) for x in w), [str(x.message) for x in w]

@@ -90,7 +90,9 @@ def add_route(name: str, models: list[str], policy: str = "rules", settings: Set
     p = route_path(name, s)
     with route_lock(name, s):
         if p.exists():  # keep a trained router (same models) and a calibrated threshold (same policy) across a re-add
-            old = read_route(p)
+            try: old = read_route(p)
+            except UsageError as e:  # a damaged file is replaced, as its hint says (before, the add refused it: no way back but by hand)
+                warnings.warn(f"{e.message}: replaced by the new route"); old = Route(name, [])
             if old.models == models: r.model_uri = old.model_uri
             if old.models == models and old.policy == policy: r.threshold = old.threshold
         return save_route(r, s)
@@ -127,11 +129,11 @@ def list_routes(settings: Settings | None = None) -> list[Route]:
     return out
 
 def remove_route(name: str, settings: Settings | None = None) -> str:
-    "Delete route `name` and its trained router (the MLflow copy stays)."
+    "Delete route `name` and its trained router (the MLflow copy stays); a damaged route's file too, unread (before, reading it refused the removal)."
     s = settings or load_settings()
     with route_lock(name, s):
-        get_route(name, s)
-        route_path(name, s).unlink()
+        if not (p := route_path(name, s)).is_file(): get_route(name, s)  # no route: NotFoundError
+        p.unlink()
         for p in router_files(name, s): p.unlink(missing_ok=True)
     return f"route {name} removed"
 
