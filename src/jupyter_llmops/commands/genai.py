@@ -159,8 +159,8 @@ def _llm_show(a, ctx):
 
 def _llm_use(a, ctx):
     from jupyter_llmops.config import set_setting
-    from jupyter_llmops.models import parse_spec
-    s = parse_spec(a.spec)
+    from jupyter_llmops.models import check_server_url, parse_spec
+    s = check_server_url(parse_spec(a.spec))  # a key before '@': refused, not written into settings.ini
     if s.kind == "hf" and s.name.startswith((".", "/", "~")) and not (Path(s.name).expanduser() / "config.json").is_file():
         raise UsageError(f"no model at {s.name}", hint="hf: takes a folder saved with save_pretrained (config.json + weights)")
     if s.kind == "route":

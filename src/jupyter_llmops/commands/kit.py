@@ -30,8 +30,8 @@ def _check_model_setting(key: str, value: str) -> None:
     "Refuse a model setting that no call could use when it is written, not at the first call that reads it."
     v = value.strip()
     if key == "llm" or (key == "judge_llm" and v):  # an empty judge_llm means: ask the llm setting's model
-        from jupyter_llmops.models import parse_spec
-        parse_spec(v)
+        from jupyter_llmops.models import check_server_url, parse_spec
+        check_server_url(parse_spec(v))
     fixed = {"embed_model": ("local",), "toxicity_model": ("auto", "lexicon")}.get(key)
     if fixed is not None and v not in fixed and not (v.startswith("hf:") and v[3:].strip()):
         raise UsageError(f"bad {key} {v!r}", hint=f"{' | '.join(fixed)} | hf:<folder>")
