@@ -619,3 +619,17 @@ def test_a_model_spec_with_a_key_before_the_host_is_refused_before_it_is_written
         assert "holds a user name or key before '@'" in shown and "user:***@host" in shown and key not in shown, (argv, shown)
     assert (bare / "settings.ini").read_text() == before and not list(bare.rglob("r2.json"))
     assert key not in "".join(p.read_text(errors="replace") for p in bare.rglob("*") if p.is_file())
+
+
+def test_a_score_table_of_one_question_is_said_as_such_after_its_values_are_checked(bare, tmp_path):
+    "One line with both models' scores was said as a table missing them ('it scores hf:gpt2, local'), a NaN or a 5 on it too (a probe found it)."
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.errors import UsageError
+    weak, strong = "openai:cheap@http://127.0.0.1:9", "openai:capable@http://127.0.0.1:9"
+    dispatch(["route", "add", "one", "--models", f"{weak},{strong}"])
+    want = {0.5: "only 1 question scores both", float("nan"): "is NaN, not a number", 5: "is 5; scores are numbers in [0, 1]"}
+    for v, said in want.items():
+        data = _table(tmp_path / "one.jsonl", [{"question": "q1", "scores": {weak: v, strong: 0.9}}])
+        for argv in (["route", "eval", "one", "--data", data, "--no-log"], ["route", "train", "one", "--data", data]):
+            with pytest.raises(UsageError) as e: dispatch(argv)
+            assert said in e.value.message and "needs both models' scores" not in e.value.message, (argv, e.value.message)

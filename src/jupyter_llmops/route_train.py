@@ -87,7 +87,7 @@ def _make_table(rows: list[dict], models: list[str], costs: dict | None, where: 
         raise UsageError(f"{where}: {blank} of {len(keep)} question(s) are empty: a router reads the question", hint="fill in the questions, or leave those lines out")
     if 2 <= len(keep) < len(rows):  # a misspelled model key drops its lines: said, not silent
         warnings.warn(f"{where}: {len(rows) - len(keep)} of {len(rows)} line(s) lack a score of {weak} or {strong}: left out")
-    if len(keep) < 2:
+    if not keep:
         seen = sorted({str(k) for r in rows for k in r["scores"]})
         has = f"; it scores {', '.join(seen[:6])}{' ...' if len(seen) > 6 else ''}" if seen else ""
         raise UsageError(f"{where}: {len(keep)} question(s) score both {weak} and {strong}; a route needs both models' scores{has}",
@@ -109,6 +109,9 @@ def _make_table(rows: list[dict], models: list[str], costs: dict | None, where: 
     if conf is not None and conf.max() > 0:  # a probability here would set a cascade threshold the route never meets
         raise UsageError(f"{where}: a confidence of {weak} is {conf.max():g}: it is the mean token log-probability, 0 or less",
                          hint="write a probability p as its log, math.log(p): 0.8 is -0.22")
+    if len(keep) < 2:  # after the values' checks: a NaN or a 5 on the one line is said as such (before, all three said the keys were wrong)
+        raise UsageError(f"{where}: only 1 question scores both {weak} and {strong}" + (f" ({len(rows) - 1} other line(s) lack one of them)" if len(rows) > 1 else "")
+                         + "; a route needs at least 2 to learn from and be measured on", hint="add questions with both models' scores (tens of them, for a router worth training)")
     tok = lambda r, m, k: num((r.get("tokens") or {}).get(k, (r.get("tokens") or {}).get(m, 1000)), f"the tokens of {m}", r) / 1000
     return ScoreTable([str(r["question"]) for r in keep], sc[:, 0], sc[:, 1], (weak, strong), conf,
                       np.array([_unit_cost(weak, costs) * tok(r, weak, kw) for r in keep]), np.array([_unit_cost(strong, costs) * tok(r, strong, ks) for r in keep]))
