@@ -140,3 +140,22 @@ def test_readers_only_follow_the_pointer(kb):
     for f in ("manifest.json", "index.faiss", "chunks.jsonl"): (legacy / f).write_bytes((d / "versions" / "1" / f).read_bytes())
     import shutil; shutil.copytree(d / "versions" / "1" / "bm25", legacy / "bm25")
     assert rag.query("old", "reset password", k=1, settings=s).hits[0].source.endswith("reset.md")
+
+
+def test_a_refused_first_build_leaves_no_folder_and_drop_removes_a_dead_builds_leftover(kb):
+    "A refused build of a new index left an empty `indexes/NAME/` that `rag drop` said did not exist (a probe found it)."
+    from jupyter_llmops.commands import dispatch
+    from jupyter_llmops.errors import NotFoundError, UsageError
+    proj, s = kb
+    (proj / "empty.md").write_text("")
+    for name in ("idx2", "kb"):  # a new index, and a rebuild of one that exists
+        with pytest.raises(UsageError, match="no text found"): rag.build(name, ["empty.md"], settings=s, progress=False)
+    assert not s.path("indexes", "idx2").exists() and rag.index_version("kb", s) == 1
+    assert sorted(p.name for p in s.path("indexes").iterdir()) == ["kb"]
+    left = s.path("indexes", "idx3")  # what a build killed before its first version left
+    (left / "versions" / ".building-1-4194999").mkdir(parents=True); (left / "lock").write_text("")
+    assert str(dispatch(["rag", "drop", "idx3"])) == "dropped index idx3" and not left.exists()
+    (proj / "home" / "indexes" / "notes").mkdir(); (proj / "home" / "indexes" / "notes" / "mine.txt").write_text("keep")
+    for name in ("idx3", "notes"):  # nothing there, or a folder the kit did not make: still no index
+        with pytest.raises(NotFoundError): dispatch(["rag", "drop", name])
+    assert (proj / "home" / "indexes" / "notes" / "mine.txt").read_text() == "keep"

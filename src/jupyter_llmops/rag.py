@@ -394,7 +394,7 @@ def drop(name: str, settings: Settings | None = None) -> str:
     "Delete index `name` (under its lock: a build in progress ends first)."
     s = settings or load_settings()
     d = index_dir(name, s)
-    if name not in rag_store.names(d.parent): raise NotFoundError(f"no index {name!r}")  # a damaged one is dropped too
+    if name not in rag_store.names(d.parent) and not rag_store.leftover(d): raise NotFoundError(f"no index {name!r}")  # a damaged one is dropped too, a dead build's leftover folder too
     rag_store.drop(d)
     for k in [k for k in _loaded if Path(k).is_relative_to(d)]: _loaded.pop(k, None)
     return f"dropped index {name}"

@@ -5,14 +5,15 @@
 # %% ../../nbs/19_rag_store.ipynb #13ff2987
 from __future__ import annotations
 import os, re, shutil, time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from .files import FileLock, atomic_write, pid_gone, refuse_link, same_file
 
 GRACE = 600.0  # seconds a superseded version is kept for readers that followed the pointer earlier
 
 # %% auto #0
-__all__ = ['GRACE', 'current', 'names', 'digests', 'check_digests', 'faiss_index', 'before_swap', 'prune', 'new_version', 'drop']
+__all__ = ['GRACE', 'current', 'names', 'leftover', 'digests', 'check_digests', 'faiss_index', 'before_swap', 'prune',
+           'new_version', 'drop']
 
 # %% ../../nbs/19_rag_store.ipynb #90566eab
 def current(d: Path) -> Path | None:
@@ -27,6 +28,12 @@ def names(root: Path) -> list[str]:
     "The indexes under `root` (folders with a pointer, or an index of the older layout)."
     root = Path(root)
     return sorted(p.name for p in root.glob("[!.]*") if p.is_dir() and ((p / "CURRENT").is_file() or (p / "manifest.json").is_file())) if root.is_dir() else []
+
+def leftover(d: Path) -> bool:
+    "Whether `d` is no index but what a build that never finished its first version left: its lock and the debris of builds alone."
+    d, v = Path(d), Path(d) / "versions"
+    try: return d.is_dir() and {p.name for p in d.iterdir()} <= {"lock", "versions"} and all(re.fullmatch(r"\d+|\.building-\d+-\d+", p.name) for p in (v.iterdir() if v.is_dir() else []))
+    except OSError: return False
 
 def _numbers(d: Path) -> list[int]:
     "The numbers of the version folders in `d`, staging folders (`.building-N-PID`) included."
@@ -105,6 +112,7 @@ def new_version(d: Path, grace: float = GRACE, timeout: float | None = None):
     "Hold the index's lock; yield (number, staging folder); on success publish it as the current version, then prune."
     d = Path(d)
     while True:
+        made = not os.path.lexists(d)  # this build makes the index's folder: if it fails, it takes the folder with it
         refuse_link(d / "versions")  # a planted link would aim the prune at another folder's contents (an index's own folder may be a link: to a bigger disk)
         (d / "versions").mkdir(parents=True, exist_ok=True)
         lock = FileLock(d / "lock")
@@ -130,7 +138,11 @@ def new_version(d: Path, grace: float = GRACE, timeout: float | None = None):
             before_swap(d, n)
             _swap(d, n)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
+            shutil.rmtree(tmp, ignore_errors=True)
+            if made and current(d) is None:  # a refused first build leaves no empty folder (`rag drop` said no such index); a build waiting on its lock starts anew
+                gone = d.with_name(f".{d.name}.dropped-{os.getpid()}-{time.time_ns()}")
+                with suppress(OSError): os.rename(d, gone); shutil.rmtree(gone, ignore_errors=True)
+            raise
         prune(d, grace)
     finally:
         lock.release()
