@@ -705,3 +705,13 @@ def test_run_magic_in_a_kernel_returns_the_typed_result(proj):
         assert bad.ename == "UsageError" and "no notebook" in bad.evalue
     finally:
         k.close()
+
+
+def test_a_missing_notebook_names_each_folder_looked_in_once(proj, monkeypatch):
+    "Run from the project's root, the error said `looked in ROOT and ROOT` (a probe found it)."
+    real = os.path.realpath(proj)
+    with pytest.raises(UsageError) as e: dispatch(["schedule", "add", "j", "nope.ipynb", "--cron", "0 * * * *"])
+    assert f"no notebook nope.ipynb (looked in {real})" in e.value.message, e.value.message
+    (proj / "sub").mkdir(); monkeypatch.chdir(proj / "sub")
+    with pytest.raises(UsageError) as e: dispatch(["schedule", "add", "j", "nope.ipynb", "--cron", "0 * * * *"])
+    assert f"(looked in {real}/sub and {real})" in e.value.message, e.value.message

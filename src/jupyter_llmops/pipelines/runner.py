@@ -61,7 +61,8 @@ def resolve_notebook(path: str | Path, settings: Settings | None = None, root: P
     cand = next((c.resolve() for c in cands if c.is_file()), None)
     if cand is None:
         shipped = ", ".join(sorted(q.stem for q in shipped_dir().glob("*.ipynb")))
-        raise UsageError(f"no notebook {path} (looked in {Path.cwd()} and {root})", hint=f"give the notebook's path, or a shipped pipeline: {shipped}")
+        where = [str(p.parent)] if p.is_absolute() else list(dict.fromkeys(map(str, (Path.cwd(), root))))  # the project's root is often the working folder: said once
+        raise UsageError(f"no notebook {path} (looked in {' and '.join(where)})", hint=f"give the notebook's path, or a shipped pipeline: {shipped}")
     if cand.suffix != ".ipynb": raise UsageError(f"{path} is not a notebook", hint="give an .ipynb file (or a pipeline .yaml to `run`)")
     if not os.access(cand, os.R_OK): raise UsageError(f"{path} cannot be read", hint="check the file's permissions")
     try:  # papermill would fail with no output to keep
