@@ -121,3 +121,11 @@ def test_every_option_says_what_it_does():
     for name in REGISTRY: walk(build_parser(name, Context()), name)
     assert bare == [], bare
     assert "(default: 5)" in str(dispatch(["help", "rag", "query"]))
+
+
+def test_a_panel_asked_for_in_a_terminal_names_the_magic_to_run_in_jupyter(project):
+    # found by a probe: the hint said "run it as llmops ... in Jupyter": the CLI's rewrite of %llmops into llmops
+    # reached a hint about Jupyter, where only the magic runs
+    for args, magic in [(["panel"], "%llmops panel"), (["panel", "tracking"], "%llmops panel tracking")]:
+        r = run_cli(*args, cwd=project)
+        assert r.returncode == 2 and r.stderr.splitlines()[-1] == f"Hint: run {magic} in Jupyter, after %load_ext jupyter_llmops", r.stderr

@@ -24,8 +24,9 @@ def _text(res) -> str:
     return printable(str(res))
 
 def _cli_words(text: str) -> str:
-    "A message's commands as a shell types them: `%llmops config set ...` is `llmops config set ...` here (`%%llmops`, a cell magic, has no shell form)."
-    return re.sub(r"(?<![%\w])%llmops\b", "llmops", text)
+    """A message's commands as a shell types them: `%llmops config set ...` is `llmops config set ...` here (`%%llmops`, a
+    cell magic, has no shell form), but not on a line that says it is for Jupyter (`run %llmops panel in Jupyter`)."""
+    return re.sub(r"(?<![%\w])%llmops\b(?![^\n]*\bin Jupyter\b)", "llmops", text)
 
 def _reader_gone() -> int:
     "`llmops runs | head`: the reader left; what is left to print goes nowhere, quietly, and the status says so as a shell's tools do (128 + SIGPIPE)."

@@ -154,7 +154,8 @@ def make_view(name: str, **kw):
     "The view `name` built by the factory a front end registered; a `UsageError` where none was (a terminal)."
     from jupyter_llmops.errors import UsageError
     if name not in _VIEWS:
-        raise UsageError(f"{name} needs a notebook: it is an interactive widget", hint="run it as %llmops ... in Jupyter after %load_ext jupyter_llmops")
+        cmd = name.removesuffix(":all").replace(":", " ")  # panel:all is `%llmops panel`, panel:rag `%llmops panel rag`
+        raise UsageError(f"{name} needs a notebook: it is an interactive widget", hint=f"run %llmops {cmd} in Jupyter, after %load_ext jupyter_llmops")
     return _VIEWS[name](**kw)
 
 def register_display(cls: type, show):
