@@ -129,3 +129,16 @@ def test_a_panel_asked_for_in_a_terminal_names_the_magic_to_run_in_jupyter(proje
     for args, magic in [(["panel"], "%llmops panel"), (["panel", "tracking"], "%llmops panel tracking")]:
         r = run_cli(*args, cwd=project)
         assert r.returncode == 2 and r.stderr.splitlines()[-1] == f"Hint: run {magic} in Jupyter, after %load_ext jupyter_llmops", r.stderr
+
+
+def test_results_and_warnings_name_commands_as_a_shell_types_them(project):
+    # found by a probe: errors said `llmops route add ...`, but a result (`no routes: %llmops route add ...`) and a
+    # warning (a damaged route's `add the route again: %llmops route add rr ...`) kept the magic's words
+    env = {"LLMOPS_HOME": str(project / "h")}
+    r = run_cli("route", "list", cwd=project, env=env)
+    assert r.returncode == 0 and r.stdout == "no routes: llmops route add NAME --models CHEAP,CAPABLE\n", r
+    (project / "h" / "routes").mkdir(parents=True)
+    (project / "h" / "routes" / "rr.json").write_text("{not json")
+    r = run_cli("route", "list", cwd=project, env=env)
+    assert r.returncode == 0 and "(or add the route again: llmops route add rr --models CHEAP,CAPABLE)" in r.stderr, r
+    assert "%llmops" not in r.stdout + r.stderr and r.stderr.startswith("llmops: warning: "), r

@@ -15,13 +15,14 @@ __all__ = ['main']
 
 # %% ../../nbs/59_cli.ipynb #dc7a8d81
 def _text(res) -> str:
-    "A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns); control characters escaped."
+    """A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns);
+    control characters escaped; the commands a result names as a shell types them (a table's cells are data, left as they are)."""
     if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"):
         if res.empty: return "(none)"  # not pandas' "Empty DataFrame / Columns: [...] / Index: []"
         import pandas as pd
         with pd.option_context("display.unicode.east_asian_width", True):  # a Chinese cell is two columns wide on a terminal
             return printable(res.to_string(max_colwidth=None, max_cols=None, max_rows=None))
-    return printable(str(res))
+    return _cli_words(printable(str(res)))
 
 def _cli_words(text: str) -> str:
     """A message's commands as a shell types them: `%llmops config set ...` is `llmops config set ...` here (`%%llmops`, a
@@ -45,7 +46,7 @@ def _flush_calls():
 
 def main(argv: list[str] | None = None) -> int:
     "Entry point of `llmops`."
-    show_kit_warnings()
+    show_kit_warnings(_cli_words)  # a warning's hint (`add the route again: llmops route add ...`) as a shell types it
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_term)  # a daemon started here sets its own
     argv = sys.argv[1:] if argv is None else list(argv)

@@ -155,7 +155,7 @@ def mask_url(url: str) -> str:
         return f"{m[1]}***"  # user:pass@host with a / ? or # in the password: no telling where the host starts
     return f"{m[1]}{auth.rpartition('@')[2]}" + ("/***" if rest not in ("", "/") else rest)  # the host follows the last @ (a password may hold @)
 
-def show_kit_warnings():
+def show_kit_warnings(words=None): # the front end's way of writing a command: the CLI's says `llmops route add`, not `%llmops route add`
     "The kit's own warnings as one redacted line, `llmops: warning: ...` (a spec may hold a key; the source line helps nobody); every other warning as before. Once per process: the CLI and `%load_ext` call it."
     import warnings
     from pathlib import Path
@@ -163,9 +163,9 @@ def show_kit_warnings():
     plain = warnings.formatwarning
     if getattr(plain, "llmops", False): return
     pkg = str(Path(find_spec("jupyter_llmops").submodule_search_locations[0]).resolve())
-    def fmt(message, category, filename, lineno, line=None):
+    def fmt(message, category, filename, lineno, line=None, words=words or (lambda text: text)):
         if issubclass(category, UserWarning) and str(Path(filename).resolve()).startswith(pkg + "/"):
-            return f"llmops: warning: {printable(redact(str(message)))}\n"
+            return f"llmops: warning: {words(printable(redact(str(message))))}\n"
         return plain(message, category, filename, lineno, line)
     fmt.llmops = True
     warnings.formatwarning = fmt
