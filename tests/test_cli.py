@@ -142,3 +142,8 @@ def test_results_and_warnings_name_commands_as_a_shell_types_them(project):
     r = run_cli("route", "list", cwd=project, env=env)
     assert r.returncode == 0 and "(or add the route again: llmops route add rr --models CHEAP,CAPABLE)" in r.stderr, r
     assert "%llmops" not in r.stdout + r.stderr and r.stderr.startswith("llmops: warning: "), r
+    from jupyter_llmops.config import load_settings
+    from jupyter_llmops.prompts import register
+    register("tip", "Say: run %llmops rag build {{name}} first.", settings=load_settings(project, environ={"LLMOPS_HOME": str(project / "h")}))
+    r = run_cli("prompt", "render", "tip/1", "name=kb", cwd=project, env=env)  # a prompt's text is data: printed as written
+    assert r.returncode == 0 and "Say: run %llmops rag build kb first." in r.stdout, r

@@ -16,13 +16,14 @@ __all__ = ['main']
 # %% ../../nbs/59_cli.ipynb #dc7a8d81
 def _text(res) -> str:
     """A result as the terminal shows it: a table in full (pandas' own text cuts cells at 50 characters and hides columns);
-    control characters escaped; the commands a result names as a shell types them (a table's cells are data, left as they are)."""
+    control characters escaped; the commands the kit's own text names (help, a "none yet" line) as a shell types them. Any
+    other result (an answer, a prompt, a table) may quote `%llmops` as data: printed as it is."""
     if type(res).__name__ == "DataFrame" and hasattr(res, "to_string"):
         if res.empty: return "(none)"  # not pandas' "Empty DataFrame / Columns: [...] / Index: []"
         import pandas as pd
         with pd.option_context("display.unicode.east_asian_width", True):  # a Chinese cell is two columns wide on a terminal
             return printable(res.to_string(max_colwidth=None, max_cols=None, max_rows=None))
-    return _cli_words(printable(str(res)))
+    return _cli_words(printable(str(res))) if type(res).__name__ == "HelpText" else printable(str(res))
 
 def _cli_words(text: str) -> str:
     """A message's commands as a shell types them: `%llmops config set ...` is `llmops config set ...` here (`%%llmops`, a
