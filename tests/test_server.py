@@ -113,7 +113,10 @@ async def test_writes_are_validated(api):
                        ({**ok, "notebook": "nb\0.ipynb"}, 400), ({**ok, "notebook": "\ud800.ipynb"}, 400),
                        ({**ok, "notebook": "a/" * 2100 + "nb.ipynb"}, 400), ({**ok, "notebook": "x" * 300 + ".ipynb"}, 400),
                        ({**ok, "notebook": ".x/../nb.ipynb"}, 403), ({**ok, "params": {"class": 1}}, 400),
-                       ({**ok, "cron": "0 0 31 2 *"}, 400), ({**ok, "params": {"x": "a" * 1_100_000}}, 400)]:
+                       ({**ok, "cron": "0 0 31 2 *"}, 400), ({**ok, "params": {"x": "a" * 1_100_000}}, 400),
+                       # a server probe: a 500 (OverflowError), a NaN kept as the text "NaN", minutes in a server thread
+                       ({**ok, "timeout": 10 ** 400}, 400), ({**ok, "params": {"a": float("nan")}}, 400),
+                       ({**ok, "params": {f"p{i}": i for i in range(501)}}, 400)]:
         got, err = await api("POST", "schedules", body=body)
         assert got == code, (body, got, err)
         assert err["message"] and "Traceback" not in json.dumps(err)

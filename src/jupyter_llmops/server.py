@@ -19,8 +19,8 @@ from .files import check_name
 from .recorder import WRITER_IMPORTS, import_alone
 
 # %% auto #0
-__all__ = ['MAX_BODY', 'MAX_TOP', 'SCHEDULE_FIELDS', 'jsonable', 'notebook_path', 'LLMOpsHandler', 'StatusHandler', 'RunsHandler',
-           'PromptsHandler', 'PromptHandler', 'PromptDiffHandler', 'IndexesHandler', 'MonitorHandler',
+__all__ = ['MAX_BODY', 'MAX_TOP', 'SCHEDULE_FIELDS', 'MAX_PARAMS', 'jsonable', 'notebook_path', 'LLMOpsHandler', 'StatusHandler',
+           'RunsHandler', 'PromptsHandler', 'PromptHandler', 'PromptDiffHandler', 'IndexesHandler', 'MonitorHandler',
            'MonitorAlertsHandler', 'schedule_argv', 'SchedulesHandler', 'ScheduleHandler', 'ScheduleActionHandler',
            'ScheduleHistoryHandler', 'SchedulerHandler', 'NoSuchEndpoint', 'setup_handlers']
 
@@ -258,6 +258,7 @@ class MonitorAlertsHandler(LLMOpsHandler):
 
 # %% ../../nbs/60_server.ipynb #9a40c00f
 SCHEDULE_FIELDS = {"name": str, "notebook": str, "cron": str, "tz": str, "params": dict, "retries": int, "timeout": (int, float)}
+MAX_PARAMS = 500
 
 def _quoted(v: str) -> str:
     "A JSON string as a quoted scalar that `-p` reads back as that string: '-v' is not taken for an option, '3' stays text."
@@ -268,16 +269,19 @@ def schedule_argv(d: dict, root: str | Path, allow_hidden: bool = False) -> list
     from jupyter_llmops.pipelines.params import param_name
     argv = ["schedule", "add", check_name(d["name"], "schedule name"), str(notebook_path(d["notebook"], root, allow_hidden)), f"--cron={d['cron']}"]
     if d.get("tz"): argv.append(f"--tz={d['tz']}")
+    if len(d.get("params") or {}) > MAX_PARAMS:  # 60,000 of them (a 1 MB body) held a server thread for minutes in the parsing of their words
+        raise UsageError(f"{len(d['params']):,} parameters: a schedule takes at most {MAX_PARAMS}", hint="pass bulk data in a file the notebook reads, and its path as a parameter")
     for k, v in (d.get("params") or {}).items():
         if not param_name(k): raise UsageError(f"bad parameter name {k!r}", hint="a Python identifier that is not a keyword")
         if not isinstance(v, str | int | float | bool) or v is None: raise UsageError(f"parameter {k} must be a string, number or boolean")
+        if isinstance(v, float) and not math.isfinite(v): raise UsageError(f"parameter {k} is {v}: give a finite number")  # before: the text "NaN"
         argv += ["-p", k, _quoted(v) if isinstance(v, str) else json.dumps(v)]
     if d.get("retries") is not None:
         if not 0 <= d["retries"] <= 20: raise UsageError("retries must be between 0 and 20")
         argv.append(f"--retries={d['retries']}")
     if d.get("timeout") is not None:
         if not d["timeout"] > 0: raise UsageError("timeout must be positive (seconds)")
-        argv.append(f"--timeout={d['timeout']:g}")
+        argv.append(f"--timeout={d['timeout']:g}" if abs(d["timeout"]) < 1e308 else "--timeout=inf")  # a 400-digit integer: no float holds it (an OverflowError, a 500)
     return argv
 
 def _schedules(res, s) -> list[dict]:
