@@ -150,15 +150,15 @@ async def test_schedules_lifecycle(api, srv):
     assert (await api("GET", "schedules"))[1][0]["next_run"] == ""
     assert (await api("POST", "schedules", "n1", "resume"))[1]["paused"] is False
     code, r = await api("POST", "schedules", "n1", "run")
-    assert code == 202 and r == {"schedule": "n1", "attempt": r["attempt"], "started": True} and r["attempt"] > 0
+    assert code == 202 and r == {"schedule": "n1", "id": r["id"], "started": True} and r["id"] > 0  # its row's id in the history
     code, err = await api("POST", "schedules", "n1", "run")  # while it runs: refused, naming the running attempt
-    assert code == 409 and err["running_attempt"] == r["attempt"] and "already running" in err["message"], err
+    assert code == 409 and err["running_attempt"] == r["id"] and "already running" in err["message"], err
     for _ in range(240):
         code, hist = await api("GET", "schedules", "n1", "history")
         if hist and hist[0]["status"] not in ("running", "queued"): break
         await asyncio.sleep(0.5)
     assert code == 200 and hist[0]["status"] == "succeeded", hist
-    assert hist[0]["attempt"] == 1 and hist[0]["trigger"] == "manual" and hist[0]["started"] and hist[0]["finished"]
+    assert (hist[0]["id"], hist[0]["attempt"]) == (r["id"], 1) and hist[0]["trigger"] == "manual" and hist[0]["started"] and hist[0]["finished"]
     assert Path(hist[0]["output_path"]).is_file()
     assert (await api("GET", "schedules"))[1][0]["last"]["status"] == "succeeded"
     for method, parts in [("POST", ("nope", "run")), ("POST", ("nope", "pause")), ("GET", ("nope", "history")), ("DELETE", ("nope",))]:

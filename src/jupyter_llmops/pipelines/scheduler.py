@@ -349,8 +349,8 @@ class ManualRun:
     future: Future = field(repr=False)
 
     def result(self, timeout: float | None = None) -> RunResult: return self.future.result(timeout)
-    def to_dict(self) -> dict: return {"schedule": self.schedule, "attempt": self.attempt_id, "started": True}
-    def __repr__(self): return f"schedule {self.schedule}: attempt {self.attempt_id} runs in the background (schedule history {self.schedule})"
+    def to_dict(self) -> dict: return {"schedule": self.schedule, "id": self.attempt_id, "started": True}  # the `id` of its row in the history
+    def __repr__(self): return f"schedule {self.schedule}: runs in the background, id {self.attempt_id} in its history (schedule history {self.schedule})"
 
 _bg = {"waiting": 0, "slots": {}}  # slots: pipeline_parallel -> a semaphore of that many
 _bg_lock = threading.Lock()
