@@ -715,3 +715,15 @@ def test_a_missing_notebook_names_each_folder_looked_in_once(proj, monkeypatch):
     (proj / "sub").mkdir(); monkeypatch.chdir(proj / "sub")
     with pytest.raises(UsageError) as e: dispatch(["schedule", "add", "j", "nope.ipynb", "--cron", "0 * * * *"])
     assert f"(looked in {real}/sub and {real})" in e.value.message, e.value.message
+
+
+def test_a_scheduled_notebook_swapped_for_a_link_is_not_run(proj, tmp_path_factory):
+    "A server probe: a schedule's notebook (checked inside the server's root when added) replaced later by a link to a notebook elsewhere ran that notebook."
+    out = tmp_path_factory.mktemp("outside")
+    mknb(out / "evil.ipynb", f"open({str(out / 'PWNED')!r}, 'w').write('ran outside')")
+    mknb(proj / "swap.ipynb", "x = 1")
+    dispatch(["schedule", "add", "swap", "swap.ipynb", "--cron", "0 2 * * *"])
+    (proj / "swap.ipynb").unlink(); (proj / "swap.ipynb").symlink_to(out / "evil.ipynb")
+    with pytest.raises(UsageError, match=f"its notebook {proj / 'swap.ipynb'} now leads to {out / 'evil.ipynb'}"):
+        dispatch(["schedule", "run", "swap"])
+    assert not (out / "PWNED").exists() and dispatch(["schedule", "history", "swap"])[0].status == "failed"

@@ -82,6 +82,9 @@ def end_lost_run(settings: Settings, row) -> list[str]:
 def default_runner(schedule: Schedule, row, settings: Settings, kernel: dict | None = None):
     "Run one attempt of `schedule` with the notebook runner (locally, or on Dask): a `RunResult`. `kernel` is shared with `execute`."
     from jupyter_llmops.pipelines.runner import execute, submit
+    if (now := Path(schedule.notebook).resolve()) != Path(schedule.notebook):  # kept resolved: a link put in its way since leads elsewhere
+        raise UsageError(f"schedule {schedule.name}: its notebook {schedule.notebook} now leads to {now}, through a link made after the schedule was added",
+                         hint=f"to run that notebook, add the schedule again (schedule remove {schedule.name}, then schedule add)")
     kw = dict(params=schedule.params, timeout=schedule.timeout and min(schedule.timeout, settings.pipeline_max_timeout), name=schedule.name,
               cwd=schedule.root or None, tags={"llmops.schedule": schedule.name, "llmops.attempt": str(row.attempt), "llmops.trigger": row.trigger,
                                                "llmops.job_run": f"{row.id}@{row.owner}"})  # what ends its MLflow run if the attempt is lost
