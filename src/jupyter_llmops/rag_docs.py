@@ -28,6 +28,22 @@ def _too_long(n: int) -> ValueError:
     return ValueError(f"over {MAX_DOC_CHARS:,} characters of text ({n:,} read): split the file, or leave it out of the sources")
 SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints", ".llmops", ".pytest_cache"}
 
+def _walk(top):
+    """`os.walk(top)` (top-down; a folder link listed, not entered; an unreadable folder passed over) without recursion:
+    Python 3.11's calls itself once a folder level, and a source with 1,000 nested folders failed the build (RecursionError)."""
+    def isdir(e):
+        try: return e.is_dir()
+        except OSError: return False
+    stack = [os.fspath(top)]
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it: entries = list(it)
+        except OSError: continue
+        dirs = [e.name for e in entries if isdir(e)]
+        yield d, dirs, [e.name for e in entries if not isdir(e)]
+        stack += [os.path.join(d, x) for x in reversed(dirs) if not os.path.islink(os.path.join(d, x))]  # the caller's order, as it left `dirs`
+
 def find_files(sources: list[str], root: str | Path | None = None,
                ignored: list | None = None) -> list[tuple[Path, str]]: # gets (name, reason) of what a folder holds that is left out
     "Expand folders and globs into (absolute path, name as given or found under its folder), sorted, unique."
@@ -53,7 +69,7 @@ def find_files(sources: list[str], root: str | Path | None = None,
                     else: add(m, name)
             elif p.is_dir():
                 top = p.resolve()
-                for dirpath, dirs, files in os.walk(p):
+                for dirpath, dirs, files in _walk(p):
                     dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
                     name = lambda x: str(Path(src) / (Path(dirpath) / x).relative_to(p))
                     ignored += [(name(x), "a folder link: not followed (give its target as a source)") for x in dirs if os.path.islink(Path(dirpath) / x)]
@@ -68,6 +84,8 @@ def find_files(sources: list[str], root: str | Path | None = None,
             elif p.is_symlink() and not p.exists(): raise UsageError(f"{src} is a broken link (to {os.readlink(p)})")
             elif p.exists(): raise UsageError(f"{src} is not a file or a folder", hint="give files (a FIFO or a device is never read), folders or globs")
             else: raise UsageError(f"no such file or folder: {src}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"")
+        except RecursionError:  # a glob's `**` (pathlib's walk calls itself once a level)
+            raise UsageError(f"{src[:100]}: its folders nest too deep to search with a glob (about 1,000 levels)", hint="give the folder itself as the source: it is walked to any depth") from None
         except OSError as e:  # a name too long for the file system (as the commands say it), a folder that cannot be read
             if e.errno == errno.ENAMETOOLONG: raise path_too_long(src) from None
             raise UsageError(f"cannot read source {src[:100]!r}: {e.strerror or e}", hint="give files, folders or quoted globs like \"./notes/**/*.md\"") from None
