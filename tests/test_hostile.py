@@ -226,6 +226,9 @@ def test_broken_files_and_arguments_are_explained(tmp_path, project):
     for bad in ("empty.csv", "fake.parquet"):  # pandas' and pyarrow's errors: the file named, not an unexpected error
         r = _cli_error(["drift", bad, "ok.csv"], project)
         assert r.returncode == 2 and f"{bad}: cannot be read as" in r.stderr, r.stderr
+    os.mkfifo(project / "ff.csv")  # a probe: "ff.csv: no such file" for a FIFO that is there
+    r = _cli_error(["drift", "ff.csv", "ok.csv"], project)
+    assert r.returncode == 2 and "ff.csv: not a regular file (a FIFO" in r.stderr, r.stderr
     for argv in (["run", "x" * 5000], ["cache", "eval", "--data", "q" * 300 + ".jsonl"], ["rag", "build", "kb", "d" * 300]):
         r = _cli_error(argv, project)  # a name no file system takes: the fix, not OSError's traceback
         assert r.returncode == 2 and "path is too long for the file system" in r.stderr and "Traceback" not in r.stderr, r.stderr

@@ -10,9 +10,9 @@ from pathlib import Path
 from .errors import StorageFault, UsageError, storage_fault
 
 # %% auto #0
-__all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'read_jsonl', 'append_jsonl', 'read_appended', 'Appended', 'sqlite_db',
-           'rollback', 'same_file', 'file_locked', 'immediate', 'refuse_link', 'FileLock', 'pid_gone', 'pid_tmpdir',
-           'check_name', 'check_alias']
+__all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'why_not_a_file', 'read_jsonl', 'append_jsonl', 'read_appended',
+           'Appended', 'sqlite_db', 'rollback', 'same_file', 'file_locked', 'immediate', 'refuse_link', 'FileLock',
+           'pid_gone', 'pid_tmpdir', 'check_name', 'check_alias']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -65,11 +65,16 @@ def create_new(path: str | Path, data: str | bytes) -> bool:
     finally: Path(tmp).unlink(missing_ok=True)
 
 # %% ../../nbs/01_files.ipynb #10a5de32
+def why_not_a_file(p: str | Path) -> str:
+    "Why path `p` is no file to read: missing, a folder, or not a regular file (a FIFO would block the read for good)."
+    p = Path(p)
+    return "a folder, not a file" if p.is_dir() else "not a regular file (a FIFO, a socket or a device is never read)" if p.exists() else "no such file"
+
 def read_jsonl(path: str | Path, hint: str = "one JSON object per line",
                missing=None) -> list[dict]: # missing(obj) -> names of required fields obj lacks
     "The objects of a JSONL file; an error names the file and line of what is wrong (bad JSON, a missing field)."
     p = Path(path).expanduser()
-    if not p.is_file(): raise UsageError(f"no data file {p}", hint=hint)
+    if not p.is_file(): raise UsageError(f"{p}: {why_not_a_file(p)}" if p.exists() else f"no data file {p}", hint=hint)
     out = []
     for i, raw in enumerate(p.read_bytes().splitlines(), 1):
         if not raw.strip(): continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from .core import HelpText, actions, command
 from ..errors import UsageError
+from ..files import why_not_a_file
 
 # %% auto #0
 __all__ = []
@@ -53,7 +54,7 @@ def _frame(ref: str, ctx):
         from jupyter_llmops.drift import read_frame
         return read_frame(ref)
     if ctx.ns is None:  # a shell: there is no notebook to name a DataFrame in
-        raise UsageError(f"{ref}: {'a folder, not a file' if Path(ref).is_dir() else 'no such file'}", hint="give two CSV, JSON Lines or Parquet files")
+        raise UsageError(f"{ref}: {why_not_a_file(ref)}", hint="give two CSV, JSON Lines or Parquet files")
     raise UsageError(f"{ref!r} is neither a DataFrame in the notebook nor a file", hint="name two DataFrames: %llmops drift ref_df cur_df")
 
 @command("drift", "data drift per column (KS, chi-square, Wasserstein, Jensen-Shannon, PSI), logged to MLflow; "
