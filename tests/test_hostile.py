@@ -226,6 +226,9 @@ def test_broken_files_and_arguments_are_explained(tmp_path, project):
     for bad in ("empty.csv", "fake.parquet"):  # pandas' and pyarrow's errors: the file named, not an unexpected error
         r = _cli_error(["drift", bad, "ok.csv"], project)
         assert r.returncode == 2 and f"{bad}: cannot be read as" in r.stderr, r.stderr
+    (project / "dup.csv").write_text("x,x,y\n1,2,3\n4,5,6\n")  # a probe: pandas read the second x as x.1, "only in the current data"
+    r = _cli_error(["drift", "ok.csv", "dup.csv"], project)
+    assert r.returncode == 2 and "dup.csv: the column name(s) 'x' appear more than once in its header" in r.stderr, r.stderr
     os.mkfifo(project / "ff.csv")  # a probe: "ff.csv: no such file" for a FIFO that is there
     r = _cli_error(["drift", "ff.csv", "ok.csv"], project)
     assert r.returncode == 2 and "ff.csv: not a regular file (a FIFO" in r.stderr, r.stderr

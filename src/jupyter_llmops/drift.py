@@ -313,7 +313,14 @@ def read_frame(ref: str):
     kind = "Parquet" if low.endswith(".parquet") else "JSON" if low.endswith((".json", ".jsonl", ".ndjson")) else "CSV"
     try:
         if kind == "Parquet": return pd.read_parquet(ref)
-        if kind == "CSV": return pd.read_csv(ref, sep=_delimiter(ref))
+        if kind == "CSV":
+            df = pd.read_csv(ref, sep=(sep := _delimiter(ref)))
+            import csv  # pandas reads a second `a` as `a.1`: a column the file does not have, compared with nothing
+            with open(ref, newline="", encoding="utf-8-sig", errors="replace") as fh:
+                head = [] if ref.lower().endswith((".gz", ".bz2", ".zip", ".xz", ".zst")) else next(csv.reader(fh, delimiter=sep), [])
+            if dup := sorted({c for c in head if head.count(c) > 1}):
+                raise UsageError(f"{ref}: the column name(s) {', '.join(map(repr, dup))} appear more than once in its header", hint="give each column a name of its own")
+            return df
         try: return pd.read_json(ref, lines=not low.endswith(".json"))
         except ValueError:
             if not low.endswith(".json"): raise
