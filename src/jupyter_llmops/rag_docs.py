@@ -4,7 +4,7 @@
 
 # %% ../../nbs/22_rag_docs.ipynb #9a0d75af
 from __future__ import annotations
-import errno, hashlib, json, os, re, warnings
+import bisect, errno, hashlib, json, os, re, warnings
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -293,17 +293,15 @@ class Chunker:
 
     def chunks(self, doc: Doc) -> list[Chunk]:
         "Split `doc`; each chunk knows its offset and nearest preceding heading."
-        out, cursor = [], 0
+        out, cursor, offs = [], 0, [off for off, _ in doc.headings]  # in order: a chunk's heading is found by bisection
         for piece in (p for seg in _BLOB.split(doc.text) for p in self.splitter.split_text(seg)):  # blobs out first: cutting them is slow
             piece = piece.strip()
             if not piece or sum(map(len, _DATA_RUN.findall(piece))) > 0.9 * len(piece): continue  # empty, or data (base64) rather than text
             at = doc.text.find(piece[:80], max(0, cursor - 4 * len(piece)))
             start = at if at >= 0 else cursor
             cursor = start + 1
-            heading = ""
-            for off, h in doc.headings:
-                if off <= start + 1: heading = h
-                else: break
+            i = bisect.bisect_right(offs, start + 1) - 1  # a pass over every heading for each chunk: 100,000 headings took minutes
+            heading = doc.headings[i][1] if i >= 0 else ""
             out.append(Chunk(piece, start, self._head(doc.title), self._head(heading) if heading != doc.title else ""))
         return out
 
