@@ -91,3 +91,27 @@ def test_ask_reads_a_value_that_goes_on_over_lines(st, server):
     q, values = parse_cell("question: What changed?\ncontext: Release notes:\n- faster builds", "rq")
     ask(q, prompt="rq", values=values, llm=llm, settings=st)
     assert server.seen[-1][1] == "Context: Release notes:\n- faster builds\nQ: What changed?"
+
+
+KILLED_FIRST = """
+import os
+from mlflow.store.model_registry import sqlalchemy_store
+sqlalchemy_store.SqlAlchemyStore.create_model_version = lambda *a, **k: os.kill(os.getpid(), 9)  # killed between the two writes
+from jupyter_llmops.prompts import register
+register("fresh", "Q: {{question}}")
+"""
+
+
+def test_a_first_registration_killed_before_its_version_leaves_no_prompt_to_contradict(st, tmp_path):
+    "A fault probe: `prompt list` showed `fresh` (latest NaN, 0 versions) while `prompt show fresh` said there is no such prompt, naming it in its hint."
+    import os, subprocess, sys
+    from jupyter_llmops.errors import NotFoundError
+    prompts.register("kept", "K: {{x}}", settings=st)
+    r = subprocess.run([sys.executable, "-c", KILLED_FIRST], cwd=tmp_path, env={**os.environ, "LLMOPS_HOME": str(st.home)}, timeout=300)
+    assert r.returncode == -9
+    df = prompts.list_prompts(st)
+    assert df.name.tolist() == ["kept"] and df.latest.tolist() == [1]  # whole numbers, not 1.0 beside a NaN
+    with pytest.raises(NotFoundError, match="no prompt 'fresh'") as e: prompts.show("fresh", st)
+    assert "fresh" not in e.value.hint and "kept" in e.value.hint
+    assert prompts.register("fresh", "Q: {{question}}", settings=st).version == 1  # the next registration makes it whole
+    assert prompts.list_prompts(st).name.tolist() == ["fresh", "kept"]

@@ -56,7 +56,7 @@ def _load(ref: str, settings: Settings):
         if there:
             raise NotFoundError(f"prompt {name!r} has no {f'version {version}' if version else f'alias {alias!r}'}",
                                 hint=f"`%llmops prompt show {name}` lists its versions and aliases")
-        known = [p.name for p in mlflow.genai.search_prompts(max_results=11)]
+        known = [n for n, (_, count, _) in _catalogue(settings).items() if count]  # not a prompt whose first registration was killed
         listed = ", ".join(known[:10]) + (" ..." if len(known) > 10 else "")  # a store of 200 prompts is no hint: `prompt list` has them all
         raise NotFoundError(f"no prompt {ref!r}", hint=f"registered prompts: {listed or '(none yet: %%llmops prompt NAME)'}")
     return pv
@@ -222,6 +222,7 @@ def list_prompts(settings: Settings | None = None):
     s = settings or load_settings()
     rows = []
     for name, (v, count, al) in _catalogue(s).items():
+        if not count: continue  # a first registration killed before its version 1: nothing to show or use (the next one makes it)
         rows.append(dict(name=name, latest=int(v.version) if v else None, versions=count,
                          aliases=", ".join(f"{a}={n}" for n in sorted(al) for a in sorted(al[n])),
                          updated=ts(v.creation_timestamp if v else 0), message=(v.commit_message or "") if v else ""))
