@@ -299,9 +299,11 @@ def log_report(rep: DriftReport, test: str, settings: Settings | None = None, ru
     return run.info.run_id
 
 # %% ../../nbs/27_drift.ipynb #b02d1057
+_PACKED = (".gz", ".bz2", ".zip", ".xz", ".zst")  # compressed CSVs: pandas reads them, the kit's looks at the header line do not
+
 def _delimiter(ref: str) -> str:
     "The CSV's delimiter: the one of , ; tab | its header line holds most often (a comma when it holds none)."
-    if ref.lower().endswith((".gz", ".bz2", ".zip", ".xz", ".zst")): return ","
+    if ref.lower().endswith(_PACKED): return ","
     with open(ref, encoding="utf-8", errors="replace") as f: head = f.readline(65536)
     n = {d: head.count(d) for d in ",;\t|"}
     return max(n, key=n.get) if max(n.values()) else ","
@@ -316,8 +318,9 @@ def read_frame(ref: str):
         if kind == "CSV":
             df = pd.read_csv(ref, sep=(sep := _delimiter(ref)))
             import csv  # pandas reads a second `a` as `a.1`: a column the file does not have, compared with nothing
-            with open(ref, newline="", encoding="utf-8-sig", errors="replace") as fh:
-                head = [] if ref.lower().endswith((".gz", ".bz2", ".zip", ".xz", ".zst")) else next(csv.reader(fh, delimiter=sep), [])
+            if low.endswith(_PACKED): head = []
+            else:
+                with open(ref, newline="", encoding="utf-8-sig", errors="replace") as fh: head = next(csv.reader(fh, delimiter=sep), [])
             if dup := sorted({c for c in head if head.count(c) > 1}):
                 raise UsageError(f"{ref}: the column name(s) {', '.join(map(repr, dup))} appear more than once in its header", hint="give each column a name of its own")
             return df
