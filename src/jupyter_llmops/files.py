@@ -11,8 +11,8 @@ from .errors import StorageFault, UsageError, storage_fault
 
 # %% auto #0
 __all__ = ['NAME', 'named', 'atomic_write', 'create_new', 'why_not_a_file', 'read_jsonl', 'append_jsonl', 'read_appended',
-           'Appended', 'sqlite_db', 'rollback', 'same_file', 'file_locked', 'immediate', 'refuse_link', 'FileLock',
-           'pid_gone', 'pid_tmpdir', 'check_name', 'check_alias']
+           'Appended', 'journaled', 'replay', 'sqlite_db', 'rollback', 'same_file', 'file_locked', 'immediate',
+           'refuse_link', 'FileLock', 'pid_gone', 'pid_tmpdir', 'check_name', 'check_alias']
 
 # %% ../../nbs/01_files.ipynb #f9ef7992
 def _umask() -> int:
@@ -162,6 +162,24 @@ class Appended:
             self.lines += len(whole.splitlines())
             self.offset, self.mark = self.offset + len(whole), (self.mark + whole)[-self.MARK:]
             return self._value
+
+# %% ../../nbs/01_files.ipynb #307e15bf
+def journaled(path: str | Path, record: dict, apply):
+    "Do `apply(record)`'s writes so that a kill midway is finished by the next `replay(path, apply)`: the record is saved first and removed after."
+    atomic_write(path, json.dumps(record, ensure_ascii=False))
+    apply(record)
+    Path(path).unlink()
+
+def replay(path: str | Path, apply) -> bool:
+    "Finish the writes that a process killed inside `journaled` left undone (`apply` skips those made); whether there were any."
+    p = Path(path)
+    try: record = json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError: return False
+    except ValueError: record = None  # not the kit's (atomic_write leaves none torn): dropped, said
+    if isinstance(record, dict): apply(record)
+    else: warnings.warn(f"{p}: a damaged record of unfinished writes was dropped")
+    p.unlink(missing_ok=True)
+    return True
 
 # %% ../../nbs/01_files.ipynb #84eab6d1
 def sqlite_db(path: str | Path, timeout: float = 30.0) -> sqlite3.Connection:
