@@ -4,22 +4,18 @@
 
 # %% ../../nbs/29_feedback.ipynb #7db8b59c
 from __future__ import annotations
-import hashlib, json, os, re, time, warnings
+import hashlib, json, re, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
 from .files import Appended, FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
-from .redaction import printable, redact, redacted
-
-def _shown(text: str) -> str:
-    "Text from a model or a file as a terminal shows it: control codes as escapes, each line indented (an answer cannot draw a `--- B ---` of its own)."
-    return "\n".join("  " + line for line in printable(redact(text)).split("\n"))  # a key quoted in a prompt or an answer, as everywhere the kit shows text
-
-def _kept(path: Path, what: str, writes: str) -> str: return f"{what} in {path}" if path.is_file() else f"no {what} yet ({writes} writes one)"  # skips, ties: none
+from .feedback_store import CRITERIA, _answer_once, _answers, _judgements, _kept, _label_items, _read_meta, _same_items, _shown
+from .redaction import redact, redacted
+_all_ = ["CRITERIA"]
 
 # %% auto #0
-__all__ = ['CHOICES', 'CRITERIA', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session']
+__all__ = ['CHOICES', 'LABELS', 'Item', 'FeedbackSession', 'LabelItem', 'LabelSession', 'open_session', 'CRITERIA']
 
 # %% ../../nbs/29_feedback.ipynb #f753457c
 CHOICES = ("A", "B", "tie", "skip")
@@ -35,56 +31,6 @@ class Item:
     source_b: str
 
 # %% ../../nbs/29_feedback.ipynb #b9fb382a
-def _read_meta(p: Path) -> dict:
-    "A session's session.json; a `UsageError` naming the file and what is wrong when it is damaged."
-    hint = f"restore {p} from a backup, or start a new session under another name (the judgements beside it stay readable)"
-    try: m = json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e: raise UsageError(f"{p}: damaged ({type(e).__name__}: {e})", hint=hint) from None
-    label = isinstance(m, dict) and m.get("mode") == "label"
-    need = {"mode": str, "criterion": str, "items": list} if label else {"mode": str, "sources": list, "prompts": list}
-    bad = [k for k, t in need.items() if not isinstance(m, dict) or not isinstance(m.get(k), t)]
-    if not bad and label:  # the values too: what every later read relies on
-        bad = (["criterion"] if m["criterion"] not in CRITERIA else []) + (["items"] if not all(isinstance(i, dict) and isinstance(i.get("question"), str) for i in m["items"]) else [])
-    elif not bad:
-        kind = str if m["mode"] == "models" else dict
-        bad = (["mode"] if m["mode"] not in ("models", "versions") else []) + (["sources"] if len(m["sources"]) != 2 or not all(isinstance(x, str) and x for x in m["sources"]) else []) \
-              + (["prompts"] if not all(isinstance(x, kind) for x in m["prompts"]) else [])
-    if bad: raise UsageError(f"{p}: damaged (field(s) {', '.join(bad)} missing or of the wrong type)", hint=hint)
-    return m
-
-def _same_items(name: str, meta: dict, key: str, given: list | None):
-    "A session resumed with its file given again: the file must still hold the session's prompts (a corrected file was silently ignored)."
-    if given is not None and given != meta[key]:
-        raise UsageError(f"feedback session {name!r} holds other {key} ({len(meta[key])}, from {meta.get('source_file')}) than the file given ({len(given)})",
-                         hint=f"resume it without --prompts (%llmops feedback {name}), or give these another session name")
-
-def _answers(folder: Path, *fields) -> Appended:
-    "`folder`'s answers.jsonl as {(the answer's `fields`): its text}, the first answer of each."
-    def fold(v: dict, a: dict):
-        if isinstance(a.get("text"), str):
-            try: v.setdefault(tuple(a.get(k) for k in fields), a["text"])
-            except TypeError: pass  # a hand-edited key of a list: no item's
-    return Appended(folder / "answers.jsonl", fold, dict)
-
-def _answer_once(folder: Path, answers: Appended, key: dict, generate) -> str:
-    "The answer of `key` cached in `folder`'s answers.jsonl, else `generate()`'s, cached: under the session's lock, so two annotators opening one item pay for one answer and judge the same text."
-    cached = lambda: answers.value().get(tuple(key.values()))
-    if (text := cached()) is not None: return text
-    with FileLock(folder / ".answer.lock"):
-        if (text := cached()) is not None: return text  # the other annotator generated it while this one waited
-        rec = generate()
-        append_jsonl(folder / "answers.jsonl", {**key, **rec})
-        return rec["text"]
-
-def _judgements(folder: Path, choices, size: int, sources=None) -> Appended:
-    "The judgements saved in `folder`, in order; a line of another shape (hand-edited, another version's) is skipped with a warning."
-    def fold(out: list, j: dict):
-        ok = isinstance(j.get("index"), int) and 0 <= j["index"] < size and j.get("choice") in choices  # `size` items: a hand-added 999 is none
-        if ok and sources is not None and j["choice"] in ("A", "B"): ok = j.get("source_a") in sources and j.get("source_b") in sources
-        if ok: out.append(j)
-        else: warnings.warn(f"{folder / 'judgements.jsonl'}: a judgement of another shape was skipped: {json.dumps(j)[:120]}")
-    return Appended(folder / "judgements.jsonl", fold)
-
 class FeedbackSession:
     "A ranking session: prompts, two sources (models or prompt versions), judgements saved as they are made."
     def __init__(self, name: str, # the session; its folder is <home>/feedback/NAME
@@ -112,7 +58,7 @@ class FeedbackSession:
                 rows = read_jsonl(prompts, hint='one JSON object per line: {"prompt": "..."} (or the prompt variables with --versions)')
                 _same_items(name, self.meta, "prompts", [r.get("prompt") if mode == "models" else r.get("vars", r) for r in rows])
             if self.meta["mode"] == "versions" and "pinned" not in self.meta and any("@" in x for x in self.meta["sources"]):  # an older kit's
-                __import__("warnings").warn(f"feedback session {name!r} was started by an older kit, which kept no versions: it renders "
+                warnings.warn(f"feedback session {name!r} was started by an older kit, which kept no versions: it renders "
                                             f"{' and '.join(self.meta['sources'])} as they point now; if an alias moved, its answers mix versions")
         elif prompts is None:
             raise UsageError(f"no feedback session {name!r}", hint="start one: %llmops feedback NAME --prompts FILE --models A,B")
@@ -258,8 +204,6 @@ class FeedbackSession:
         return len(self._judged.value()) > was["judgements"] if "judgements" in was else self.progress[0] > was.get("judged", 0)  # an older log: prompts judged
 
 # %% ../../nbs/29_feedback.ipynb #a6b4fee0
-CRITERIA = {"grounded": "Is this answer supported by its context?", "correct": "Is this answer correct?",
-            "acceptable": "Is this answer acceptable?"}
 LABELS = ("yes", "no", "skip")
 
 @dataclass
@@ -269,17 +213,6 @@ class LabelItem:
     question: str
     answer: str
     context: list
-
-def _label_items(items) -> list[dict]:
-    "The items of a label session's file, checked before the session is saved (a passage that is not text made every later open fail)."
-    def need(o):
-        c, bad = o.get("context"), [] if isinstance(o.get("question", o.get("prompt")), str) else ["question"]
-        if o.get("answer") is not None and not isinstance(o["answer"], str): bad.append("answer (text)")
-        if c is not None and not (isinstance(c, str) or (isinstance(c, list) and all(isinstance(x, str) for x in c))): bad.append("context (text or a list of texts)")
-        return bad
-    rows = read_jsonl(items, hint='one JSON object per line: {"question": ..., "answer": ..., "context": ...}', missing=need)
-    return [{"question": r.get("question", r.get("prompt")), "answer": r.get("answer"), "trace_id": r.get("trace_id"),
-             "context": [r["context"]] if isinstance(r.get("context"), str) else list(r.get("context") or [])} for r in rows]
 
 class LabelSession:
     "A labelling session: one answer per item and a yes/no question about it; labels saved at once in `labels.jsonl`."
