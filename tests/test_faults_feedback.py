@@ -6,7 +6,7 @@ import json, os, subprocess, sys, textwrap
 from pathlib import Path
 from jupyter_llmops.config import load_settings
 from jupyter_llmops.feedback import FeedbackSession
-from jupyter_llmops.files import read_appended
+from jupyter_llmops.files import append_jsonl, read_appended
 
 PROMPTS, ROUNDS = 24, 6
 
@@ -215,3 +215,52 @@ def test_answers_to_judge_come_from_the_model_never_the_semantic_cache(tmp_path,
         assert L.complete("Capital of France?", f"openai:a@{url}", settings=st, record=False).text == "Lima"  # elsewhere it serves
     finally:
         srv.shutdown()
+
+
+KILLED = textwrap.dedent("""
+    import os, signal, sys
+    import jupyter_llmops.feedback as fb
+    from jupyter_llmops.config import load_settings
+    kind, index, first, then = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    s = (fb.FeedbackSession if kind == "rank" else fb.LabelSession)("cut", settings=load_settings())
+    s.judge(index, first)
+    append = fb.append_jsonl
+    def dying(path, obj):  # SIGKILL right before the second judgement's own line: its pair (or label) is written
+        if path.name == "judgements.jsonl": os.kill(os.getpid(), signal.SIGKILL)
+        append(path, obj)
+    fb.append_jsonl = dying
+    s.judge(index, then)
+""")
+
+
+def _killed(home, *argv) -> int:
+    return subprocess.run([sys.executable, "-c", KILLED, *argv], env={**os.environ, "LLMOPS_HOME": str(home)}, capture_output=True).returncode
+
+
+def test_a_judgement_killed_between_its_pair_and_itself_is_finished_at_the_next_open(tmp_path, monkeypatch):
+    "Judged A, then again as a tie by a process killed between the two writes: before, the pair was gone and the summary still said A, for good."
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    data = tmp_path / "prompts.jsonl"
+    data.write_text("".join(json.dumps({"prompt": f"question {i}?"}) + "\n" for i in range(2)))
+    s = FeedbackSession("cut", prompts=data, models=["openai:a@http://127.0.0.1:9", "openai:b@http://127.0.0.1:9"], settings=load_settings())
+    for i in range(2):
+        for side in (0, 1): append_jsonl(s.folder / "answers.jsonl", {"index": i, "side": side, "text": f"answer {side} to {i}"})
+    assert _killed(tmp_path / "home", "rank", "0", "A", "tie") == -9
+    again = FeedbackSession("cut", settings=load_settings())
+    assert (read_appended(again.pairs_path), again.summary()["tie"], again.progress) == ([], 1, (1, 2))  # the tie, in both files
+    assert not (again.folder / ".judging.json").exists()
+    again.judge(1, "B")  # and the session goes on
+    assert [p["index"] for p in read_appended(again.pairs_path)] == [1] and again.progress == (2, 2)
+
+
+def test_a_label_killed_between_its_line_and_its_judgement_is_finished_at_the_next_open(tmp_path, monkeypatch):
+    "Labelled yes, then no by a process killed between the two writes: before, KTO read no while the summary said yes."
+    from jupyter_llmops.feedback import LabelSession
+    monkeypatch.setenv("LLMOPS_HOME", str(tmp_path / "home"))
+    data = tmp_path / "items.jsonl"
+    data.write_text(json.dumps({"question": "When do refunds close?", "answer": "After 30 days.", "context": "Refunds: within 30 days."}) + "\n")
+    LabelSession("cut", data, "grounded", settings=load_settings())
+    assert _killed(tmp_path / "home", "label", "0", "yes", "no") == -9
+    again = LabelSession("cut", settings=load_settings())
+    assert ([r["label"] for r in again.labels()], again.summary()) == ([False], {"yes": 0, "no": 1, "skip": 0})
+    assert len(read_appended(again.labels_path)) == 2  # the line written before the kill is not written twice

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
-from .files import Appended, FileLock, append_jsonl, atomic_write, check_name, create_new, read_appended, read_jsonl
+from .files import Appended, FileLock, append_jsonl, atomic_write, check_name, create_new, journaled, read_appended, read_jsonl, replay
 from .feedback_store import CRITERIA, _answer_once, _answers, _judgements, _kept, _label_items, _read_meta, _same_items, _shown
 from .redaction import redact, redacted
 _all_ = ["CRITERIA"]
@@ -84,6 +84,9 @@ class FeedbackSession:
         # the session's files, read as they grow: a key press reads what was appended since the last, not every file whole
         self._answers, self._judged = _answers(self.folder, "index", "side"), _judgements(self.folder, CHOICES, len(self.prompts), self.sources)
         self._paired = Appended(self.pairs_path, lambda v, p: v.add(p.get("index")) if isinstance(p.get("index"), int) else None, set)
+        self._journal = self.folder / ".judging.json"
+        if self._journal.exists():
+            with FileLock(self.folder / ".judge.lock"): replay(self._journal, self._write)  # a judgement a kill cut short: its pair and itself agree
 
     @property
     def pairs_path(self) -> Path: return self.folder / "pairs.jsonl"
@@ -133,17 +136,23 @@ class FeedbackSession:
         it = self.item(index)
         rec = {"index": index, "choice": choice, "source_a": it.source_a, "source_b": it.source_b, "ts": time.time()}
         with FileLock(self.folder / ".judge.lock"):  # another annotator's pair, appended meanwhile, is never rewritten away
+            replay(self._journal, self._write)  # an earlier judgement a kill cut short, finished before this later one
             pair = []
             if choice in ("A", "B"):
                 win, lose = ((it.answer_a, it.source_a), (it.answer_b, it.source_b))[:: 1 if choice == "A" else -1]
                 pair = [{"prompt": it.prompt, "chosen": win[0], "rejected": lose[0], "chosen_by": redact(win[1]), "rejected_by": redact(lose[1]),
                          "session": self.name, "index": index}]
-            if index in self._paired.value():  # judged again: one pair per prompt, the old one replaced in one write
-                old = read_appended(self.pairs_path)
-                atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in [*(p for p in old if p.get("index") != index), *pair]))
-            elif pair: append_jsonl(self.pairs_path, pair[0])
-            append_jsonl(self.folder / "judgements.jsonl", rec)
+            journaled(self._journal, {"judgement": rec, "pair": pair}, self._write)  # killed between the pair and the judgement: the next open finishes
         return rec
+
+    def _write(self, w: dict):
+        "A judgement's pair (judged again: the prompt's pair replaced), then the judgement; replayed after a kill, what is missing."
+        index, pair = w["judgement"]["index"], w["pair"]
+        if index in self._paired.value():  # judged again: one pair per prompt, the old one replaced in one write
+            old = read_appended(self.pairs_path)
+            atomic_write(self.pairs_path, "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in [*(p for p in old if p.get("index") != index), *pair]))
+        elif pair: append_jsonl(self.pairs_path, pair[0])
+        if w["judgement"] not in self._judged.value(): append_jsonl(self.folder / "judgements.jsonl", w["judgement"])
 
     def summary(self) -> dict:
         "Wins per source (a key in a source's URL shown as ***), ties and skips."
@@ -243,6 +252,9 @@ class LabelSession:
                 return LabelSession.__init__(self, name, items, criterion, model, settings, max_tokens)
         self.criterion, self.items = self.meta["criterion"], self.meta["items"]
         self._answers, self._judged = _answers(self.folder, "index"), _judgements(self.folder, LABELS, len(self.items))  # read as they grow
+        self._journal = self.folder / ".judging.json"
+        if self._journal.exists():
+            with FileLock(self.folder / ".judge.lock"): replay(self._journal, lambda w: self._write(w, again=True))  # a label a kill cut short
 
     mode = "label"
     @property
@@ -280,17 +292,21 @@ class LabelSession:
         if not 0 <= index < len(self.items): raise UsageError(f"no item {index} in session {self.name!r}")
         it = self.item(index)
         with FileLock(self.folder / ".judge.lock"):  # the label and the judgement together: two kernels labelling one item agree
-            self._save(index, choice, it)
+            replay(self._journal, lambda w: self._write(w, again=True))  # an earlier label a kill cut short, finished first
+            journaled(self._journal, {"label": self._label(index, choice, it), "judgement": {"index": index, "choice": choice, "ts": time.time()}}, self._write)
         return {"index": index, "choice": choice}
 
-    def _save(self, index: int, choice: str, it: LabelItem):
-        if choice != "skip":
-            prompt = (f"Context:\n" + "\n\n".join(it.context) + f"\n\nQuestion: {it.question}") if it.context and self.criterion == "grounded" else it.question
-            append_jsonl(self.labels_path, {"prompt": prompt, "completion": it.answer, "label": choice == "yes", "question": it.question,
-                                            "answer": it.answer, "context": it.context, "criterion": self.criterion, "session": self.name,
-                                            "index": index, "trace_id": self.items[index].get("trace_id"), "ts": time.time()})
-        else: append_jsonl(self.labels_path, {"index": index, "withdrawn": True, "ts": time.time()})  # a skip takes a yes or no back
-        append_jsonl(self.folder / "judgements.jsonl", {"index": index, "choice": choice, "ts": time.time()})
+    def _label(self, index: int, choice: str, it: LabelItem) -> dict:
+        "The line of labels.jsonl that a label writes (a skip: the item's yes or no taken back)."
+        if choice == "skip": return {"index": index, "withdrawn": True, "ts": time.time()}
+        prompt = (f"Context:\n" + "\n\n".join(it.context) + f"\n\nQuestion: {it.question}") if it.context and self.criterion == "grounded" else it.question
+        return {"prompt": prompt, "completion": it.answer, "label": choice == "yes", "question": it.question, "answer": it.answer, "context": it.context,
+                "criterion": self.criterion, "session": self.name, "index": index, "trace_id": self.items[index].get("trace_id"), "ts": time.time()}
+
+    def _write(self, w: dict, again: bool = False):
+        "The label's line, then the judgement; `again` (replayed after a kill): only what is missing."
+        if not again or w["label"] not in read_appended(self.labels_path): append_jsonl(self.labels_path, w["label"])
+        if w["judgement"] not in self._judged.value(): append_jsonl(self.folder / "judgements.jsonl", w["judgement"])
 
     def labels(self) -> list[dict]:
         "The labels, the last one per item (an item skipped after its label has none)."
