@@ -100,7 +100,7 @@ class Compiled:
     template: str  # a chat prompt's: its messages as text, a `[role] content` line each
     variables: tuple  # in order of first use (over every message of a chat prompt)
     need: frozenset
-    fmt: str  # literal braces doubled, each {{var}} turned into {var}: format_map never re-reads the values
+    fmt: str  # literal braces doubled, each {{var}} turned into {var}: format_map never re-reads the values ("" for a chat prompt)
     chat: tuple = ()  # a chat prompt's messages: ((role, fmt), ...); () for a text prompt
 
     @classmethod
@@ -111,7 +111,7 @@ class Compiled:
         msgs = check_messages(template, f"{name}/{version}")
         parts = [(m["role"], *_compile(m["content"])) for m in msgs]
         vs = tuple(dict.fromkeys(v for _, _, names in parts for v in names))
-        return cls(name, int(version), _text(msgs), vs, frozenset(vs), _compile(_text(msgs))[0], tuple((r, f) for r, f, _ in parts))
+        return cls(name, int(version), _text(msgs), vs, frozenset(vs), "", tuple((r, f) for r, f, _ in parts))  # each message renders its own
 
     def render(self, values: dict) -> "Rendered":
         if values.keys() != self.need:
