@@ -387,9 +387,13 @@ def test_manual_runs_in_the_background_are_bounded(proj, monkeypatch):
 @pytest.mark.solo
 def test_timeouts_are_finite_and_capped(proj):
     from jupyter_llmops.commands import dispatch
-    for t, says in [("1e400", "finite"), ("inf", "finite"), ("nan", "finite"), ("-5", "positive"), ("100000", "longer than pipeline_max_timeout")]:
+    for t, says in [("1e400", "finite"), ("inf", "finite"), ("nan", "finite"), ("-5", "positive"), ("100000", "longer than pipeline_max_timeout"),
+                    ("1e-300", "under a second"), ("0.5", "under a second")]:  # a REST probe: 1e-300 was stored, and every run timed out at once
         with pytest.raises(UsageError, match=says): dispatch(["schedule", "add", "t", "ev.ipynb", "--cron", "* * * * *", "--timeout", t])
         with pytest.raises(UsageError, match=says): dispatch(["run", "ev.ipynb", "--timeout", t])
+    (proj / "p.yaml").write_text("steps: {a: {notebook: ev.ipynb}}\n")  # a pipeline's default step timeout: refused before any step, not by each
+    with pytest.raises(UsageError, match="under a second") as e: dispatch(["run", "p.yaml", "--timeout", "0.5"])
+    assert e.value.hint == "--timeout 600 (seconds, at least 1)"
     assert dispatch(["schedule", "list"]).schedules == []
 
 

@@ -116,10 +116,14 @@ async def test_writes_are_validated(api):
                        ({**ok, "cron": "0 0 31 2 *"}, 400), ({**ok, "params": {"x": "a" * 1_100_000}}, 400),
                        # a server probe: a 500 (OverflowError), a NaN kept as the text "NaN", minutes in a server thread
                        ({**ok, "timeout": 10 ** 400}, 400), ({**ok, "params": {"a": float("nan")}}, 400),
-                       ({**ok, "params": {f"p{i}": i for i in range(501)}}, 400)]:
+                       ({**ok, "params": {f"p{i}": i for i in range(501)}}, 400),
+                       # a REST probe: a schedule whose every run timed out at once (`schedule add`'s check, as the CLI's)
+                       ({**ok, "timeout": 0.9999999}, 400), ({**ok, "timeout": float("nan")}, 400)]:
         got, err = await api("POST", "schedules", body=body)
         assert got == code, (body, got, err)
         assert err["message"] and "Traceback" not in json.dumps(err)
+    got, err = await api("POST", "schedules", body={**ok, "timeout": 1e-300})  # the fix named, as the CLI names it
+    assert (got, err["message"], err["hint"]) == (400, "--timeout 1e-300 is under a second: every run would time out at once", "--timeout 600 (seconds, at least 1)")
     for raw in ["not json", "[1, 2]", '"x"', '{"a":' * 10000 + '1' + '}' * 10000]:
         got, err = await api("POST", "schedules", raw=raw)
         assert got == 400, (raw, err)

@@ -280,8 +280,8 @@ def schedule_argv(d: dict, root: str | Path, allow_hidden: bool = False) -> list
         if not 0 <= d["retries"] <= 20: raise UsageError("retries must be between 0 and 20")
         argv.append(f"--retries={d['retries']}")
     if d.get("timeout") is not None:
-        if not d["timeout"] > 0: raise UsageError("timeout must be positive (seconds)")
-        argv.append(f"--timeout={d['timeout']:g}" if abs(d["timeout"]) < 1e308 else "--timeout=inf")  # a 400-digit integer: no float holds it (an OverflowError, a 500)
+        t = d["timeout"]  # checked by `schedule add` (at least 1 s), as the CLI's and the magic's; in full (:g made 0.9999999 "1")
+        argv.append(f"--timeout={t!r}" if isinstance(t, float) or abs(t) < 1e308 else f"--timeout={'-' if t < 0 else ''}inf")  # a 400-digit integer: no float holds it (an OverflowError, a 500)
     return argv
 
 def _schedules(res, s) -> list[dict]:

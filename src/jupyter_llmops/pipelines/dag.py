@@ -12,7 +12,7 @@ from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
 from .params import is_secret, param_name, param_text, secret_values
 from ..redaction import redact, remember_secret
-from .runner import RunResult, kill_kernel, project_root, resolve_notebook, shipped_path, status_badge, submit
+from .runner import RunResult, check_timeout, kill_kernel, project_root, resolve_notebook, shipped_path, status_badge, submit
 
 # %% auto #0
 __all__ = ['REF', 'Step', 'Pipeline', 'load_pipeline', 'render', 'PipelineResult', 'run_pipeline']
@@ -131,6 +131,8 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
         if isinstance(timeout, str) and re.fullmatch(r"\s*[0-9.]+[eE][+-]?[0-9]+\s*", timeout): timeout = float(timeout)  # YAML 1.1 reads 1e3 as text
         if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")):
             raise UsageError(f"{p}: step {name}: timeout must be a positive number of seconds, not {timeout!r}", hint="timeout: 600")
+        if timeout is not None and timeout < 1:  # as `--timeout`: a step given 1e-300 s timed out before its kernel started
+            raise UsageError(f"{p}: step {name}: timeout {timeout:g} s is under a second: the step would time out at once", hint="timeout: 600 (seconds, at least 1)")
         if timeout is not None and timeout > s.pipeline_max_timeout:  # here, not when the step starts, after others have run
             raise UsageError(f"{p}: step {name}: timeout {f'{float(timeout):g} s' if timeout < 1e300 else 'of over 300 digits'} is longer than "
                              f"pipeline_max_timeout ({s.pipeline_max_timeout:g} s)", hint=f"timeout: {s.pipeline_max_timeout:g} at most, or raise pipeline_max_timeout")
@@ -225,6 +227,7 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     "Run the steps of a pipeline file in dependency order, independent ones in parallel (local kernels or Dask)."
     s = settings or load_settings()
     if parallel is not None: at_least("--parallel", parallel, hint="--parallel 2 (steps at once)")  # was read as 1, or 0 as unset
+    if timeout is not None: check_timeout(timeout, s)  # refused here, not once per step as each one started
     root = Path(root or project_root(s))
     pl = load_pipeline(path, s, root, set(params or ()))
     pp = {**pl.params, **(params or {})}

@@ -162,12 +162,13 @@ def kill_kernel(state: dict, # the `kernel` dict given to `execute`
     _kill(state)
 
 def check_timeout(timeout: float | None, settings: Settings) -> float:
-    "The deadline of a run in seconds: `timeout` (positive, finite, at most `pipeline_max_timeout`), or that maximum when None."
+    "The deadline of a run in seconds: `timeout` (finite, 1 s or more, at most `pipeline_max_timeout`), or that maximum when None."
     top = settings.pipeline_max_timeout
     if timeout is None: return top
     import math
     if not (isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0):
         raise UsageError(f"--timeout {timeout!r}: a timeout must be a positive, finite number of seconds", hint=f"at most pipeline_max_timeout ({top:g} s)")
+    if timeout < 1: raise UsageError(f"--timeout {timeout:g} is under a second: every run would time out at once", hint="--timeout 600 (seconds, at least 1)")  # 1e-300 was taken
     if timeout > top:
         raise UsageError(f"--timeout {timeout:g} is longer than pipeline_max_timeout ({top:g} s)", hint="give a shorter timeout, or raise pipeline_max_timeout in settings.ini")
     return float(timeout)
