@@ -248,6 +248,7 @@ def test_one_damaged_index_does_not_hide_the_others(project):
         (s.path("indexes", name, "manifest.json")).write_text(manifest)
     df = rag.list_indexes(s).set_index("name")
     assert df.loc["good", "index"] == "flat" and df.loc["good", "chunks"] == 1
+    assert "<td>1</td>" in df._repr_html_() and "1.0" not in df._repr_html_() + df.to_string()  # a notebook's table, the CLI's: beside the damaged rows' NaN, every count read 1.0
     assert df.loc["listy", "index"] == "damaged" and "unknown format" in df.loc["listy", "problem"]
     assert df.loc["countless", "index"] == "damaged" and "field 'counts'" in df.loc["countless", "problem"]
     r = run_cli("rag", "list", cwd=project)

@@ -379,8 +379,7 @@ def query(name: str, question: str, k: int = 5, mode: str = "hybrid", settings: 
 def list_indexes(settings: Settings | None = None):
     "The indexes under the home: name, version, files, chunks, type, model, built."
     import pandas as pd
-    s = settings or load_settings()
-    rows = []
+    s, rows = settings or load_settings(), []
     for name in rag_store.names(s.path("indexes")):
         try:
             m = read_manifest(_current(name, s))
@@ -388,7 +387,8 @@ def list_indexes(settings: Settings | None = None):
                              index=m["index"], model=m["model"], built=m["built_at"].replace("T", " ").removesuffix("+00:00")))  # UTC, as every other listing writes a time
         except (RagIndexError, NotFoundError) as e:  # one damaged index is listed as damaged; the others are listed as usual
             rows.append(dict(name=name, version=None, files=None, chunks=None, index="damaged", model="", built="", problem=e.message))
-    return pd.DataFrame(rows, columns=["name", "version", "files", "chunks", "index", "model", "built", "problem"]).fillna({"problem": ""})
+    return pd.DataFrame(rows, columns=["name", "version", "files", "chunks", "index", "model", "built", "problem"]).fillna({"problem": ""}).astype(
+        dict.fromkeys(["version", "files", "chunks"], "Int64"))  # whole numbers with a damaged row's <NA> (JSON null): its NaN made them all 1.0
 
 def drop(name: str, settings: Settings | None = None) -> str:
     "Delete index `name` (under its lock: a build in progress ends first)."
