@@ -169,6 +169,11 @@ def list_experiments(settings: Settings | None = None) -> list[str]:
 def _pending(s: Settings):
     return s.path("runs", ".mlflow-pending")
 
+def _metric(v) -> float | None:
+    "`v` as a metric's float; None for a number no float holds (a notebook's `glue('n', 10**400)`): left out, not the run's whole end."
+    try: return float(v)
+    except (OverflowError, TypeError, ValueError): return None  # before: the end was kept, failed again at every later run, the run RUNNING for good
+
 def _finish(rec: dict, s: Settings):
     from mlflow.entities import Metric, RunTag
     client = connect(s).MlflowClient()
@@ -179,7 +184,7 @@ def _finish(rec: dict, s: Settings):
             if getattr(e, "error_code", "") == "RESOURCE_DOES_NOT_EXIST": return  # deleted for good: nothing to end, and no record to block the rest
             raise
     now = int(time.time() * 1000)
-    client.log_batch(rec["run_id"], metrics=[Metric(k, float(v), now, 0) for k, v in rec["metrics"].items()],
+    client.log_batch(rec["run_id"], metrics=[Metric(k, f, now, 0) for k, v in rec["metrics"].items() if (f := _metric(v)) is not None],
                      tags=[RunTag(k, v) for k, v in rec["tags"].items()])
     for p in rec["artifacts"]:
         if Path(p).is_file(): client.log_artifact(rec["run_id"], p)
