@@ -23,9 +23,11 @@ def glue(name: str, # an identifier: downstream steps refer to it as steps.STEP.
     except (TypeError, ValueError):
         raise UsageError(f"glue {name!r}: {type(value).__name__} is not JSON-serialisable",
                          hint="glue numbers, strings, booleans, lists or dicts (e.g. float(x), df.to_dict())") from None
+    try: json.dumps(value, allow_nan=False); sent = {"name": name, "value": value}
+    except ValueError: sent = json.dumps({"name": name, "value": value})  # NaN, inf: the kernel's strict JSON made them the text 'nan'; as text, `read_glue` reads the float
     try: from IPython.display import display
     except ImportError: return
-    display({GLUE_MIME: {"name": name, "value": value}, "text/plain": f"glue: {name} = {value!r}"}, raw=True)
+    display({GLUE_MIME: sent, "text/plain": f"glue: {name} = {value!r}"}, raw=True)
 
 def read_glue(nb: dict | str | Path) -> dict:
     "The values glued in an executed notebook (a path or its JSON), the last one winning per name."
