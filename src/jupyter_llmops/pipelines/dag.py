@@ -143,14 +143,14 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     for st in steps.values():
         for n in st.needs:
             if n not in steps: raise UsageError(f"{p}: step {st.name} needs unknown step {n!r}", hint=f"steps: {', '.join(steps)}")
-    state = {}
-    def visit(n, trail):
-        if state.get(n) == 1: raise UsageError(f"{p}: dependency cycle {' -> '.join(trail + [n])}", hint="remove one of these needs")
-        if state.get(n) == 2: return
-        state[n] = 1
-        for m in steps[n].needs: visit(m, trail + [n])
-        state[n] = 2
-    for n in steps: visit(n, [])
+    state = {}  # 1: on the path walked, 2: done; walked with a stack, not recursion (a chain of 1,000 steps was a RecursionError)
+    for start in (n for n in steps if n not in state):
+        trail, todo, state[start] = [start], [iter(steps[start].needs)], 1
+        while todo:
+            m = next(todo[-1], None)
+            if m is None: state[trail.pop()] = 2; todo.pop()
+            elif state.get(m) == 1: raise UsageError(f"{p}: dependency cycle {' -> '.join(trail[trail.index(m):] + [m])}", hint="remove one of these needs")
+            elif m not in state: state[m] = 1; trail.append(m); todo.append(iter(steps[m].needs))
     params = dict(doc.get("params") or {})
     typo = sorted(set(given or ()) - set(params) - {k for st in steps.values() for src, k in _refs(st.params) if src == "params"})
     if typo: raise UsageError(f"{p}: -p {', '.join(typo)}: the pipeline has no such parameter", hint=f"its params: {', '.join(params) or '(none)'}")
