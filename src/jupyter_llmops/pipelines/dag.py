@@ -94,6 +94,8 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     except RecursionError: raise UsageError(f"{p}: values nested too deeply", hint="a parameter of a few levels of lists and mappings") from None
     except yaml.YAMLError as e: raise UsageError(f"{p}: not YAML ({e})", hint="check the indentation and quotes at the line named") from None
     except UsageError as e: raise UsageError(f"{p}:{e.message}", hint=e.hint) from None
+    except ValueError as e: raise UsageError(f"{p}: a whole number of over 4,300 digits, more than Python reads ({str(e).split(';')[0]})",
+                                             hint="quote it to pass it as text: x: '123...'") from None  # YAML's int(); before: "unexpected ValueError"
     if not isinstance(doc, dict) or not isinstance(doc.get("steps"), (dict, list)) or not doc["steps"]:
         raise UsageError(f"{p}: no steps", hint="steps: {prep: {notebook: prep.ipynb}, eval: {notebook: eval.ipynb, needs: [prep]}}")
     bad = sorted(set(doc) - {"name", "steps", "params", "parallel"})

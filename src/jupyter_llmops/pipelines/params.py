@@ -74,5 +74,8 @@ def parse_params(pairs) -> dict:
     out = {}
     for k, v in pairs or []:
         if not param_name(k): raise UsageError(f"bad parameter name {k!r}", hint="-p NAME VALUE, NAME a Python identifier that is not a keyword")
-        out[k] = parse_value(v) if isinstance(v, str) else v
+        try: out[k] = parse_value(v) if isinstance(v, str) else v
+        except ValueError:  # YAML's int(): Python reads no whole number of over 4,300 digits (before: "unexpected ValueError")
+            raise UsageError(f"-p {k}: a whole number of {len(v.strip().lstrip('+-'))} digits, more than Python reads (4,300)",
+                             hint=f"quote it to pass it as text: -p {k} \"'{v.strip()[:6]}...'\"") from None
     return out
