@@ -229,7 +229,7 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     "Run the steps of a pipeline file in dependency order, independent ones in parallel (local kernels or Dask)."
     s = settings or load_settings()
     if parallel is not None: at_least("--parallel", parallel, hint="--parallel 2 (steps at once)")  # was read as 1, or 0 as unset
-    if timeout is not None: check_timeout(timeout, s)  # refused here, not once per step as each one started
+    if timeout is not None: check_timeout(timeout, s)  # here, not as each step starts: it failed them, each leaving an empty run folder
     root = Path(root or project_root(s))
     pl = load_pipeline(path, s, root, set(params or ()))
     pp = {**pl.params, **(params or {})}

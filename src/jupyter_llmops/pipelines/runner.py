@@ -276,6 +276,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     register_engine()  # papermill's, keeping at most pipeline_max_output_mb of outputs
     s = settings or load_settings()
     path, params = Path(path), dict(params or {})
+    timeout = check_timeout(timeout, s)  # before its folder and MLflow run: a refused timeout leaves neither behind
     secret = [k for k, v in params.items() if is_secret(k, v) or k in hide]  # hide: a pipeline's secret, handed to a step under another name
     hidden = [*secret_values(params, hide), *hide_values]  # hide_values: a pipeline's secrets, inside a step's parameter ('Bearer {{ params.api_key }}')
     for v in hidden: remember_secret(v)  # its error, log lines and alerts hide them too; its outputs too (`hidden`, below)
@@ -304,7 +305,6 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     if log: import_for_runs(); starter.start()  # the kernel's imports (IPython.paths...) done before the thread imports MLflow's: racing, one failed (KeyError: 'IPython')
     state, done = (kernel if kernel is not None else {}), threading.Event()
     state["env"], state["output_path"] = env, str(out_nb)  # `on_start` may record where the output goes (a lost attempt's is kept)
-    timeout = check_timeout(timeout, s)
     def watchdog():
         if not done.wait(timeout): state["deadline_passed"] = True; _kill(state)
     threading.Thread(target=watchdog, daemon=True, name="llmops-run-deadline").start()
