@@ -384,6 +384,28 @@ def test_a_pipeline_secret_handed_to_a_step_under_another_name_stays_hidden(proj
     assert "token ***" in two and "auth {'key': '***'}" in two and 'pw = \\"***\\"' in two
 
 
+
+def test_a_glued_secret_reaches_the_next_step_and_is_written_nowhere(proj):
+    """Found by the pipelines probe: a glued password (a secret by its name) was written in clear into its step's notebook,
+    HTML and MLflow copy, and into the next step's notebook and MLflow params; a glued value holding the pipeline's
+    secret parameter was written '***' into the notebook, and so reached the next step as 'Bearer ***'."""
+    mknb(proj / "up.ipynb", "from jupyter_llmops import glue\nglue('db_password', 'hun7Y' + 'Q'); glue('hdr', 'Bearer ' + api); glue('n', 3)", params="api = ''")
+    mknb(proj / "down.ipynb", "assert (pw, hdr, n) == ('hun7Y' + 'Q', 'Bearer Qw7' + 'PipeOnlyVal', 3), 'wrong values'\nprint('got', pw, hdr, n)",
+         params="pw = ''\nhdr = ''\nn = 0")
+    (proj / "gs.yaml").write_text("name: gs\nparams: {api_key: null}\nsteps:\n  up: {notebook: up.ipynb, params: {api: '{{ params.api_key }}'}}\n"
+                                  "  down: {notebook: down.ipynb, needs: [up], params: {pw: '{{ steps.up.glue.db_password }}', "
+                                  "hdr: '{{ steps.up.glue.hdr }}', n: '{{ steps.up.glue.n }}'}}\n")
+    r = dispatch(["run", "gs.yaml", "-p", "api_key", "Qw7PipeOnlyVal"])
+    for name, step in r.steps.items():
+        assert step.ok, (name, step.error)
+        run = _mlflow_run(step.run_id)
+        sinks = {"notebook": Path(step.output_path).read_text(), "html": Path(step.html_path).read_text(), "mlflow": json.dumps(run.data.params)}
+        assert {k: [s for s in ("hun7YQ", "Qw7PipeOnlyVal") if s in v] for k, v in sinks.items()} == {k: [] for k in sinks}, name
+    assert r.steps["up"].glue == {"db_password": "hun7YQ", "hdr": "Bearer Qw7PipeOnlyVal", "n": 3}  # the caller gets the values
+    assert _mlflow_run(r.steps["down"].run_id).data.params == {"pw": "***", "hdr": "***", "n": "3"}
+    assert "got *** *** 3" in Path(r.steps["down"].output_path).read_text()
+    assert "hun7YQ" not in repr(r) + r._repr_html_() + repr(r.steps["up"]) + r.steps["up"]._repr_html_()
+
 def _free_port(host: str = "127.0.0.1"):
     with socket.socket() as so:
         so.bind((host, 0)); return so.getsockname()[1]

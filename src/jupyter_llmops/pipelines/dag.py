@@ -10,7 +10,7 @@ from html import escape
 from pathlib import Path
 from ..config import Settings, load_settings
 from ..errors import UsageError, at_least
-from .params import is_secret, param_name, param_text, secret_values
+from .params import is_secret, param_name, param_text, secret_values, shown_params
 from ..redaction import redact, remember_secret
 from .runner import RunResult, check_timeout, kill_kernel, project_root, resolve_notebook, shipped_path, status_badge, submit
 
@@ -193,7 +193,7 @@ def render(value, results: dict, params: dict):
 # %% ../../../nbs/38_pipelines_dag.ipynb #dbc92b7c
 def _shown(glue: dict, width: int = 120) -> str:
     "Glued values as a table shows them: keys in URLs and tokens redacted (as in the notebooks they reach), long ones cut."
-    text = redact(str(glue or ""))
+    text = redact(str(shown_params(glue or {})))
     return text if len(text) <= width else text[:width - 1] + "…"
 
 @dataclass
@@ -236,7 +236,8 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
     pv = secret_values(pp)  # the pipeline's secrets: hidden in any step parameter that holds one, whatever its name
     for v in pv: remember_secret(v)
     sk = {k for k, v in pp.items() if is_secret(k, v)}  # and in any that names one (a password too short to look for)
-    held = lambda v, tpl: any(h in param_text(v) for h in pv) or any(src == "params" and k in sk for src, k in _refs(tpl))
+    gs = lambda src, k: src != "params" and k in results[src].glue and is_secret(k, results[src].glue[k])  # a glued secret (its name or value says so)
+    held = lambda v, tpl: any(h in param_text(v) for h in pv) or any(src == "params" and k in sk or gs(src, k) for src, k in _refs(tpl))
     width = max(1, int(parallel or pl.parallel or s.pipeline_parallel))
     results, timings, running, t0 = {}, {}, {}, time.perf_counter()
     waiting, kernels = dict(pl.steps), {}  # kernels: each local step's, so that an interrupt can end it
@@ -251,7 +252,9 @@ def run_pipeline(path: str | Path, params: dict | None = None, executor: str = "
                 try:
                     ps = render(st.params, results, pp)
                     running[n] = submit(executor, s, st.notebook, params=ps, hide=[k for k, v in ps.items() if held(v, st.params[k])],
-                                        hide_values=[h for h in pv if any(h in param_text(v) for v in ps.values())], timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
+                                        hide_values=[h for h in pv if any(h in param_text(v) for v in ps.values())]
+                                                    + [t for src, k in _refs(st.params) if gs(src, k) and len(t := param_text(results[src].glue[k])) >= 6],
+                                        timeout=st.timeout or timeout, name=f"{pl.name}.{n}",
                                         cwd=root, log=log, tags={"llmops.pipeline": pl.name, "llmops.step": n},
                                         **({"kernel": kernels.setdefault(n, {})} if executor == "local" else {}))
                 except Exception as e:

@@ -9,7 +9,7 @@ from pathlib import Path
 from ..errors import UsageError
 
 # %% auto #0
-__all__ = ['GLUE_MIME', 'glue', 'read_glue']
+__all__ = ['GLUE_MIME', 'glue', 'read_glue', 'take_glue']
 
 # %% ../../../nbs/34_pipelines_glue.ipynb #4ae713e9
 GLUE_MIME = "application/vnd.llmops.glue+json"
@@ -41,3 +41,13 @@ def read_glue(nb: dict | str | Path) -> dict:
                 except ValueError: continue
             if isinstance(d, dict) and "name" in d: out[d["name"]] = d.get("value")
     return out
+
+def take_glue(content: dict, into: dict, secret) -> dict: # secret(name, value): whether a value must not be written down
+    """A display output's `content` with the value it glues put `into`, as the kernel sent it; in what the notebook keeps,
+    `***` for a secret one: the notebook, its HTML and MLflow copy never hold it, while the run's result, and the next
+    steps of a pipeline, get the value itself (before: written in clear, or, holding a secret parameter that the run
+    hides in its outputs, passed on as 'Bearer ***')."""
+    got = read_glue({"cells": [{"outputs": [content]}]})
+    into.update(got)
+    if not (k := next((k for k, v in got.items() if secret(k, v)), None)): return content  # an output glues one value
+    return {**content, "data": {GLUE_MIME: {"name": k, "value": "***"}, "text/plain": f"glue: {k} = '***'"}}

@@ -36,11 +36,12 @@ def register_engine():
     from papermill.clientwrap import PapermillNotebookClient
     from papermill.log import logger
     from papermill.utils import merge_kwargs, remove_args
-    from traitlets import Integer, List, Unicode
+    from traitlets import Any, Integer, List, Unicode
 
     class Client(PapermillNotebookClient):
         max_output = Integer(0, help="bytes of outputs a run keeps; past them, one note and nothing more (errors always)").tag(config=True)
         hidden = List(Unicode(), help="values the outputs never show (a run's secret parameters): each written ***").tag(config=True)
+        on_display = Any(None, allow_none=True, help="content -> content, of each display output as sent (the runner's: `take_glue`)").tag(config=True)
         kept, capped = 0, False
 
         def output(self, outs, msg, display_id, cell_index):
@@ -52,6 +53,7 @@ def register_engine():
             return out
 
         def _output(self, outs, msg, display_id, cell_index):
+            if self.on_display is not None and msg["msg_type"] in ("display_data", "execute_result"): msg = {**msg, "content": self.on_display(msg.get("content") or {})}
             if self.hidden: msg = {**msg, "content": hide(msg.get("content") or {}, sorted(self.hidden, key=len, reverse=True))}  # a traceback, a glued value
             if not self.max_output or msg["msg_type"] == "error": return super().output(outs, msg, display_id, cell_index)
             if self.capped: return None

@@ -14,7 +14,7 @@ from ..redaction import redact, remember_secret
 from ..display import slug as _slug, status_badge
 from ..errors import UsageError, said
 from ..files import atomic_write, pid_tmpdir
-from .glue import GLUE_MIME, glue, read_glue  # here too, as before
+from .glue import GLUE_MIME, glue, read_glue, take_glue  # here too, as before
 from .cluster import RUN_IMPORTS, dask_client, dask_submit, import_for_runs  # RUN_IMPORTS, dask_client: here too, as before
 from .lease import kernel_of, kill_group
 from .output import ENGINE, register_engine
@@ -108,14 +108,14 @@ class RunResult:
         lines = [f"{Path(self.notebook).name}: {self.status} in {self.duration:.1f}s", f"output: {self.output_path}"]
         if self.html_path: lines.append(f"html:   {self.html_path}")
         if self.run_id: lines.append(f"MLflow run: {self.run_id}")
-        if self.glue: lines.append("glue: " + ", ".join(f"{k}={v!r}" for k, v in self.glue.items()))
+        if self.glue: lines.append("glue: " + ", ".join(f"{k}={v!r}" for k, v in shown_params(self.glue).items()))  # a secret one ***
         if self.error: lines.append(f"error: {self.error}")
         return "\n".join(lines)
 
     def _repr_html_(self):
         rows = [("output", f"<code>{escape(self.output_path)}</code>"), ("html", f"<code>{escape(self.html_path)}</code>"),
                 ("MLflow run", f"<code>{escape(self.run_id)}</code>"), ("params", escape(json.dumps(self.params)[:300])),
-                ("glue", escape(json.dumps(self.glue)[:300])), ("error", f"<pre style='color:#cf222e'>{escape(self.error)}</pre>")]
+                ("glue", escape(json.dumps(shown_params(self.glue))[:300])), ("error", f"<pre style='color:#cf222e'>{escape(self.error)}</pre>")]
         body = "".join(f"<tr><td>{k}</td><td style='text-align:left'>{v}</td></tr>" for k, v in rows if not v.startswith(("<code></code>", "{}", "<pre style='color:#cf222e'></pre>")))
         return f"<div><b>{escape(Path(self.notebook).name)}</b>: {status_badge(self.status)} in {self.duration:.1f}s<table>{body}</table></div>"
 
@@ -308,7 +308,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     def watchdog():
         if not done.wait(timeout): state["deadline_passed"] = True; _kill(state)
     threading.Thread(target=watchdog, daemon=True, name="llmops-run-deadline").start()
-    status, error, cell, interrupted = "succeeded", "", None, None
+    status, error, cell, interrupted, glued = "succeeded", "", None, None, {}  # glued: the values as the kernel sent them (the notebook may show them ***)
     t0 = time.perf_counter()
     try:
         for start in (1, 2):  # a kernel that dies or stays silent while starting (a crash; on Windows, a TCP port another kernel took) starts once more
@@ -317,7 +317,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
                                     progress_bar=False, log_output=False, kernel_manager_class=_kernel_manager_class(state),
                                     stdout_file=stdout_file, cwd=str(cwd), start_timeout=KERNEL_START_TIMEOUT,
                                     engine_name=ENGINE, max_output=s.pipeline_max_output_mb * 2**20, language="python",
-                                    hidden=hidden)  # a notebook without a kernelspec too
+                                    hidden=hidden, on_display=lambda c: take_glue(c, glued, is_secret))  # a notebook without a kernelspec too
                 break
             except RuntimeError as e:
                 why = next((w for k, w in _START_FAILURES.items() if k in str(e)), None)
@@ -352,7 +352,7 @@ def execute(path: str | Path, # an already resolved notebook (see `run_notebook`
     if status == "succeeded" and skipped:  # sys.exit(0) is papermill's success: said, since the cells after it never ran
         warnings.warn(f"{path.name} stopped early (sys.exit(0)?): {len(skipped)} cell(s) did not run, from cell {skipped[0]}")
     res = RunResult(str(path), status, str(out_nb), "", run_id, redact(error), cell, time.perf_counter() - t0, shown,
-                    read_glue(nb) if nb else {}, started.isoformat(timespec="seconds"), state.get("kernel_started"))
+                    {**(read_glue(nb) if nb else {}), **glued}, started.isoformat(timespec="seconds"), state.get("kernel_started"))
     if nb:
         try: _annotate(out_nb, nb, res)
         except OSError as e: warnings.warn(f"the run's result was not written into {out_nb}: {e}")  # a full disk: the result still returns
