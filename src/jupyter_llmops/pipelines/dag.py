@@ -76,7 +76,7 @@ def _yaml_unique(text: str):
     todo.append(doc)
     while todo:  # an alias is a shared object: one that contains itself, or a "billion laughs" of them, would never be walked out
         x = todo.pop(); walked += 1
-        if walked > 100_000: raise UsageError("over 100,000 values: aliases (*name) that contain themselves or multiply", hint="write the values out")
+        if walked > 100_000: raise UsageError("over 100,000 values: a data file, or aliases (*name) that contain themselves or multiply", hint="write the values out")
         if isinstance(x, (dict, list)): todo += list(x.values()) if isinstance(x, dict) else x
     return doc
 
@@ -89,6 +89,9 @@ def load_pipeline(path: str | Path, settings: Settings | None = None, root: Path
     p = Path(path).expanduser()
     p = (p if p.is_absolute() else next((c for c in (Path.cwd() / p, root / p) if c.is_file()), root / p)).resolve()
     if not p.is_file(): raise UsageError(f"no pipeline file {path}", hint="a YAML file with steps: {NAME: {notebook: ..., needs: [...], params: {...}}}")
+    if (size := p.stat().st_size) > 2**20:  # a data file run by mistake (3 MB: 14 s and 240 MB to parse, then "aliases" blamed)
+        raise UsageError(f"{p} is {size / 2**20:.1f} MB, over the 1 MB a pipeline file may be: is it a data file?",
+                         hint="a pipeline names its notebooks and their parameters; pass large inputs as files (-p data rows.jsonl)")
     try: doc = _yaml_unique(p.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e: raise UsageError(f"{p}: not UTF-8 text (byte {e.object[e.start]:#04x} at {e.start})", hint="save it as UTF-8") from None
     except RecursionError: raise UsageError(f"{p}: values nested too deeply", hint="a parameter of a few levels of lists and mappings") from None
