@@ -192,7 +192,7 @@ def _arg(a) -> str:
             m = a.metavar or ("|".join(map(str, a.choices)) if a.choices else a.dest.upper())
             body = f"{opt} {' '.join(m) if isinstance(m, tuple) else m}" + (" ..." if a.nargs in ("+", "*") else "")
         body = body if a.required else f"[{body}]"
-        return body + ("..." if isinstance(a, argparse._AppendAction) else "")
+        return body + ("..." if isinstance(a, argparse._AppendAction) and not body.endswith("...") else "")  # `--min M=V ...` given again adds up: said once
     m = a.metavar or ("|".join(map(str, a.choices)) if a.choices else a.dest.upper())
     return {None: m, "?": f"[{m}]", "*": f"[{m}...]", "+": f"{m}..."}.get(a.nargs, m)
 

@@ -39,7 +39,7 @@ def _eval(p):
     sub = actions(p)
     c = sub.add_parser("check", help="fail (EvaluationFailed, exit status 3) when a mean score falls under its threshold"); c.set_defaults(run=_eval_check)
     c.add_argument("--data", required=True, metavar="F", help='JSONL: {"question", "answer", "context"} per line')
-    c.add_argument("--min", required=True, nargs="+", metavar="METRIC=VALUE", help="e.g. groundedness=0.8 relevance=0.6")
+    c.add_argument("--min", required=True, nargs="+", action="extend", metavar="METRIC=VALUE", help="e.g. groundedness=0.8 relevance=0.6")  # `--min a=0.8 --min b=0.6` is two gates (before: the first dropped, unsaid)
     al = sub.add_parser("align", help="fit the evaluators (and the judge) to labels; held-out agreement before/after; register NAME")
     al.set_defaults(run=_eval_align); al.add_argument("name", metavar="NAME")
     al.add_argument("--labels", required=True, metavar="feedback:SESSION", help="a label session (feedback NAME --label ...) or a JSONL of question, answer, context, label")
