@@ -10,13 +10,13 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .redaction import redact
 from .display import slug
-from .errors import ConfigError, LLMOpsError, said
+from .errors import ConfigError, LLMOpsError, UsageError, said
 from .files import pid_gone
 
 # %% auto #0
-__all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'experiment_active',
-           'list_experiments', 'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active', 'notebook_tags',
-           'run_context_tags', 'kit_run']
+__all__ = ['TrackingUnavailable', 'check_server', 'tracking_error', 'connect', 'ensure_experiment', 'deleted_experiment',
+           'experiment_active', 'list_experiments', 'finish_run', 'mark_open', 'unmark', 'finish_pending', 'end_active',
+           'notebook_tags', 'run_context_tags', 'kit_run']
 
 # %% ../../nbs/08_mlstore.ipynb #852ca9ca
 class TrackingUnavailable(LLMOpsError):
@@ -142,6 +142,7 @@ def ensure_experiment(name: str, settings: Settings | None = None, point: bool =
     s = settings or load_settings()
     mlflow = connect(s, point).MlflowClient(s.tracking_uri)  # this store's, whatever the tracking URI another thread set
     exp = mlflow.get_experiment_by_name(name)
+    if exp is not None and exp.lifecycle_stage == "deleted": raise deleted_experiment(exp)  # before: MLflow's "must be in the 'active' state" as a run started
     if exp is not None: return exp.experiment_id
     kw = {} if s.tracking_uri.startswith("http") else {"artifact_location": (s.home / "mlruns" / slug(name, "experiment")).as_uri()}
     try: return mlflow.create_experiment(name, **kw)
@@ -149,6 +150,12 @@ def ensure_experiment(name: str, settings: Settings | None = None, point: bool =
         exp = mlflow.get_experiment_by_name(name)
         if exp is None: raise
         return exp.experiment_id
+
+def deleted_experiment(exp) -> UsageError:
+    "The error for experiment `exp`, deleted in MLflow (kept, with its runs, until `mlflow gc`): no run starts in it, nor takes its name."
+    return UsageError(f"experiment {exp.name!r} was deleted (MLflow keeps it, and its runs, until `mlflow gc`)",
+                      hint=f"restore it (the MLflow UI, or MlflowClient().restore_experiment({exp.experiment_id!r})), or use another: --experiment E, "
+                           "or `%llmops config set experiment E`")
 
 @contextmanager
 def experiment_active(eid: str | None):

@@ -13,8 +13,8 @@ from .redaction import redact
 from .display import figure, img_html, png_b64, scrolled, styled, ts as _ts
 from .errors import LLMOpsError, NotFoundError, UsageError, at_least
 from .files import check_alias
-from .mlstore import (TrackingUnavailable, check_server, connect, end_active, ensure_experiment, finish_pending, list_experiments,
-                                    mark_open, run_context_tags, unmark)
+from .mlstore import (TrackingUnavailable, check_server, connect, deleted_experiment, end_active, ensure_experiment, finish_pending,
+                                    list_experiments, mark_open, run_context_tags, unmark)
 
 # %% auto #0
 __all__ = ['RunView', 'get_run', 'track', 'runs', 'Comparison', 'compare', 'ModelVersionView', 'register_model', 'set_alias']
@@ -85,6 +85,7 @@ def get_run(ref: str, # a run id, or a run name in `experiment`
     else:
         name = experiment or s.experiment
         exp = mlflow.get_experiment_by_name(name)
+        if exp is not None and exp.lifecycle_stage == "deleted": raise deleted_experiment(exp)  # before: "no run named" a run it holds
         found = [] if exp is None else _named(mlflow, exp.experiment_id, ref)
         if not found: raise NotFoundError(f"no run named {ref!r} in experiment {name!r}", hint="give a run id, or --experiment")
         run = found[0]
@@ -158,6 +159,7 @@ def runs(experiment: str | None = None, metric: str | None = None, top: int = 20
     mlflow = connect(s)
     name = experiment or s.experiment
     exp = mlflow.get_experiment_by_name(name)
+    if exp is not None and exp.lifecycle_stage == "deleted": raise deleted_experiment(exp)  # before: an empty table, as if it held no run
     if exp is None:
         known = list_experiments(s)  # 500 experiments are no hint
         raise NotFoundError(f"no experiment {name!r}", hint=f"experiments: {', '.join(known[:10]) + (f' ... ({len(known)} in all)' if len(known) > 10 else '') or '(none yet)'}")
