@@ -15,7 +15,9 @@ __all__ = ['remember_secret', 'uri_secrets', 'remember_uri_secrets', 'query_secr
 # Each part has a bound, so that a try at each position costs a bounded number of steps and the whole is linear in the text: unbounded,
 # 40,000 letters took 8.7 s (a REST answer holding them froze the Jupyter server: `re` holds the GIL).
 _URI_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]{0,31}://)(?P<user>[^:/@\s]{0,256}):(?P<pw>[^\s]{0,1024})@(?P<host>[^@/\s?#]{0,256}(?:[/?#\s]|$))", re.I)  # no host: libpq's socket form `u:pw@/db?host=/run/postgresql`
-_SECRETS = [re.compile(p) for p in (
+# Word edges are ASCII ones (`re.ASCII`): a key right after Chinese, Japanese or Arabic text, written without a space
+# (`密钥是sk-...`), is a key too (before: Unicode's \b saw no edge between two letters and left it in clear)
+_SECRETS = [re.compile(p, re.ASCII) for p in (
     r"\bsk-[A-Za-z0-9_-]{16,}", r"\bhf_[A-Za-z0-9]{20,}", r"\bgh[pousr]_[A-Za-z0-9]{20,}", r"\bgithub_pat_[A-Za-z0-9_]{20,}",
     r"\bAKIA[0-9A-Z]{16}\b", r"\bxox[abprs]-[A-Za-z0-9-]{10,}", r"\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}",
     r"\bAIza[0-9A-Za-z_-]{35}",  # Google's API keys
@@ -24,7 +26,7 @@ _SECRETS = [re.compile(p) for p in (
 # Functions), `subscription-key=` (Azure API Management), `jwt=`, `pass=`
 _QUERY = re.compile(r"(?i)([?&](?:key|sig|signature|x-amz-signature|code|sas|jwt|pass|passwd|password|pwd|[\w.~-]{0,64}subscription[-_]?key)=)([^&#\s'\"]+)")
 # any other `*-key` / `*_key` name (`x-functions-key`, `?my_key=`) when its value looks like a key: `sort_key=created_at` is no secret
-_NAMED_KEY = re.compile(r"""(?i)((?<![/\\.\w-])[a-z][\w.~-]{0,64}[-_]key['"]?\s*[:=]\s*['"]?)([^'"\s,;)&#]+)""")
+_NAMED_KEY = re.compile(r"""(?i)((?<![/\\.A-Za-z0-9_-])[a-z][\w.~-]{0,64}[-_]key['"]?\s*[:=]\s*['"]?)([^'"\s,;)&#]+)""")
 # ... but a key that names data, not a secret (`cache_key=abc123def` in a log hid what the cache looked up): these stay,
 # whatever their value; `api_key`, `secret_key`, `access_key`, `private_key` are never among them
 _DATA_KEY = re.compile(r"(?i)(?:^|[-_.~])(?:cache|sort|order|primary|partition|foreign|unique|composite|compound|secondary|"
@@ -35,8 +37,8 @@ _SPEC_QUERY = re.compile(r"(?i)(\bopenai:[^\s@'\"]{1,256}@[a-z][a-z0-9+.-]{0,31}
 _VERSION = re.compile(r"v?\d{1,4}(?:[.-]\d{1,4}){0,3}(?:-[A-Za-z]{1,16})?")
 # `Bearer X`; `Basic X` and `token X` only when X looks like one (a digit, a capital inside it, `=`): in prose "the mean
 # token log-probability" or "basic arithmetic" is no secret
-_HEADER = re.compile(r"\b((?i:bearer))(\s+)([A-Za-z0-9._~+/=-]{8,})|\b((?i:basic|token))(\s+)(?=[A-Za-z0-9._~+/=-]*(?:\d|[a-z][A-Z]|=))([A-Za-z0-9._~+/=-]{8,})")
-_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:(?:\b|_)(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|token|secret|password|passwd|passphrase|pwd|credentials?|auth)(?:_value)?|subscription[_-]?key|_pass|(?-i:_KEY))\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
+_HEADER = re.compile(r"(?<![A-Za-z0-9_])((?i:bearer))(\s+)([A-Za-z0-9._~+/=-]{8,})|(?<![A-Za-z0-9_])((?i:basic|token))(\s+)(?=[A-Za-z0-9._~+/=-]*(?:\d|[a-z][A-Z]|=))([A-Za-z0-9._~+/=-]{8,})")
+_ASSIGNED = re.compile(r"""(?i)((?<![/\\.])(?:(?:(?<![A-Za-z0-9_])|_)(?:api[_-]?key|apikey|access[_-]?key|private[_-]?key|token|secret|password|passwd|passphrase|pwd|credentials?|auth)(?:_value)?|subscription[_-]?key|_pass|(?-i:_KEY))\b['"]?\s*[:=]\s*['"]?)([^'"\s,;)&]+)""")
 _WEBHOOK = re.compile(r"(?i)(https?://(?:hooks\.slack\.com|discord(?:app)?\.com/api/webhooks|[\w.-]*webhook\.office\.com|outlook\.office\.com/webhook)[^\s/]*)(/[^\s'\"]*)")
 _URL = re.compile(r"https?://[^\s'\"]+", re.I)
 # a random token in a URL path: 24+ characters mixing upper case, lower case and digits (not a hex id, not a date-stamped folder)
