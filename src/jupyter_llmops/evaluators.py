@@ -26,11 +26,13 @@ def relevance(question: str, answer: str, settings: Settings | None = None) -> f
     return float(max(0.0, min(1.0, v[0] @ v[1])))
 
 # %% ../../nbs/13_evaluators.ipynb #5b77d767
+# Edges are ASCII ones: PII right after Chinese or Arabic text, with no space (`电话13800138000`), is found (before: Unicode's
+# \b saw no edge between a Han letter and a digit, and the answer scored clean)
 _PII = {
-    "email": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b"),
-    "api_key": re.compile(r"\b(?:sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})\b"),
-    "card": re.compile(r"\b(?:\d[ -]?){12,18}\d\b"),
-    "phone": re.compile(r"(?<![\w.])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{2,4}\)?){2,5}(?![\w.])"),
+    "email": re.compile(r"(?<![A-Za-z0-9_])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![A-Za-z0-9_])"),
+    "api_key": re.compile(r"(?<![A-Za-z0-9_])(?:sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})(?![A-Za-z0-9_])"),
+    "card": re.compile(r"(?<![\dA-Za-z_])(?:\d[ -]?){12,18}\d(?![\dA-Za-z_])"),
+    "phone": re.compile(r"(?<![\dA-Za-z_.])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{2,4}\)?){2,5}(?![\dA-Za-z_.])"),
 }
 
 def _luhn(digits: str) -> bool:
