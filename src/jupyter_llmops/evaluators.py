@@ -27,9 +27,10 @@ def relevance(question: str, answer: str, settings: Settings | None = None) -> f
 
 # %% ../../nbs/13_evaluators.ipynb #5b77d767
 # Edges are ASCII ones: PII right after Chinese or Arabic text, with no space (`电话13800138000`), is found (before: Unicode's
-# \b saw no edge between a Han letter and a digit, and the answer scored clean)
+# \b saw no edge between a Han letter and a digit, and the answer scored clean). The e-mail's parts are bounded (a local part
+# of 64 characters, a domain of 253, as RFC 5321 has them): unbounded, a 1 MB answer of `1-1-1-...` took half an hour.
 _PII = {
-    "email": re.compile(r"(?<![A-Za-z0-9_])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![A-Za-z0-9_])"),
+    "email": re.compile(r"(?<![A-Za-z0-9_])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}(?![A-Za-z0-9_])"),
     "api_key": re.compile(r"(?<![A-Za-z0-9_])(?:sk-[A-Za-z0-9_-]{16,}|hf_[A-Za-z0-9]{20,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16})(?![A-Za-z0-9_])"),
     "card": re.compile(r"(?<![\dA-Za-z_])(?:\d[ -]?){12,18}\d(?![\dA-Za-z_])"),
     "phone": re.compile(r"(?<![\dA-Za-z_.])\+?\(?\d{1,4}\)?(?:[ .-]?\(?\d{2,4}\)?){2,5}(?![\dA-Za-z_.])"),
@@ -44,14 +45,14 @@ def _luhn(digits: str) -> bool:
 
 def pii_findings(text: str) -> dict[str, list[str]]:
     "PII-like strings in `text`, by kind."
-    out, taken = {}, []
+    out, taken = {}, bytearray(len(text))  # where a finding already is: one look per match (a list of spans was searched per match)
     for kind, pat in _PII.items():
         for m in pat.finditer(text):
-            if any(a <= m.start() < b for a, b in taken): continue
+            if taken[m.start()]: continue
             digits = re.sub(r"\D", "", m.group(0))
             if kind == "card" and not (13 <= len(digits) <= 19 and _luhn(digits)): continue
             if kind == "phone" and not 9 <= len(digits) <= 15: continue
-            out.setdefault(kind, []).append(m.group(0)); taken.append(m.span())
+            out.setdefault(kind, []).append(m.group(0)); taken[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     return out
 
 def no_pii(text: str) -> float:
