@@ -73,6 +73,10 @@ def _local(spec, msgs, settings: Settings) -> Verdict:
     import torch
     model, tok = load_causal_lm(spec, settings.home, settings)
     ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    n, limit = int(ids["input_ids"].shape[1]), getattr(model.config, "max_position_embeddings", None)
+    if limit and n + 4 > limit:  # beyond it the model reads noise, slowly: a 41,000-character answer took 125 s and 4 GB; one of 1 MB, for ever
+        return Verdict(None, "none", f"the question put to the judge is {n:,} tokens; {spec.text or 'the local model'} reads at most {limit:,} "
+                                     "(a shorter answer, or a judge_llm that reads more)")
     with torch.inference_mode(): logits = model(**ids).logits[0, -1].float()
     probs = torch.softmax(logits, -1)
     cands = {i[0] for w in ("yes", "Yes", "YES", " yes", " Yes", "no", "No", "NO", " no", " No") if len(i := tok.encode(w, add_special_tokens=False)) == 1}
