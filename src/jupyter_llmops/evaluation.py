@@ -56,11 +56,17 @@ class CheckResult:
     counts: dict = field(default_factory=dict)  # rows each metric scored
 
     @property
-    def failures(self) -> dict: return {k: v for k, v in self.means.items() if v is None or v < self.mins[k]}
+    def failures(self) -> dict: return {k: v for k, v in self.means.items() if v is None or v < self.mins[k] - 1e-9}  # at the threshold passes, float sums aside
+
+    def shown(self, k: str) -> str:
+        "Metric `k`'s mean, to as many digits as tell it from its threshold (a mean of 0.4999996 is no `0.500 < 0.5`)."
+        v, m = self.means[k], self.mins[k]
+        if v is None: return "—"
+        return next((f"{v:.{d}f}" for d in range(3, 10) if f"{v:.{d}f}" != f"{m:.{d}f}" or abs(v - m) <= 1e-9), f"{v:.3f}")
 
     def __repr__(self):
         on = lambda k: f", on {self.counts[k]} of {len(self.rows)} rows" if self.counts.get(k, len(self.rows)) < len(self.rows) else ""
-        return f"eval check {self.data}: " + ", ".join(f"{k} {'—' if v is None else f'{v:.3f}'} (min {self.mins[k]:g}{on(k)}) {'FAIL' if k in self.failures else 'ok'}"
+        return f"eval check {self.data}: " + ", ".join(f"{k} {self.shown(k)} (min {self.mins[k]:g}{on(k)}) {'FAIL' if k in self.failures else 'ok'}"
                                                     for k, v in self.means.items())
 
 def check(data: str | Path, mins: dict[str, float], settings: Settings | None = None, raise_on_failure: bool = True) -> CheckResult:
@@ -77,7 +83,7 @@ def check(data: str | Path, mins: dict[str, float], settings: Settings | None = 
     res = CheckResult(means, dict(mins), scored, str(data), counts)
     if res.failures and raise_on_failure:
         raise EvaluationFailed(f"quality gate failed on {data}: " + ", ".join(
-            f"{k} {'has no score (no row it applies to: groundedness needs a context, relevance a question)' if v is None else f'{v:.3f} < {mins[k]:g}'}" for k, v in res.failures.items()),
+            f"{k} {'has no score (no row it applies to: groundedness needs a context, relevance a question)' if v is None else f'{res.shown(k)} < {mins[k]:g}'}" for k, v in res.failures.items()),
             hint="see which rows score low: check(..., raise_on_failure=False).rows")
     return res
 
