@@ -140,6 +140,9 @@ def _close_cursors_on_checkin(engine):
 def ensure_experiment(name: str, settings: Settings | None = None, point: bool = True) -> str:
     "The id of experiment `name`, created (artifacts under `<home>/mlruns/`) if it does not exist; `point` as `connect`'s."
     s = settings or load_settings()
+    if not name.strip() or len(name) > 500:  # MLflow's own rule, said as the user's to fix (before: its MlflowException, after the cell was parsed)
+        raise UsageError(f"bad experiment name {name[:40]!r}{'...' if len(name) > 40 else ''}: " + (f"{len(name):,} characters" if name.strip() else "blank"),
+                         hint="an experiment name of 1 to 500 characters: --experiment NAME")
     mlflow = connect(s, point).MlflowClient(s.tracking_uri)  # this store's, whatever the tracking URI another thread set
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None and exp.lifecycle_stage == "deleted": raise deleted_experiment(exp)  # before: MLflow's "must be in the 'active' state" as a run started
