@@ -168,6 +168,11 @@ def dispatch(argv: list[str], # the words after `%llmops` / `llmops`
         if (jobs := _jobs_down(e, ctx)) is not None: raise jobs from None
         from jupyter_llmops.mlstore import tracking_error
         if (down := tracking_error(e, ctx.settings)) is not None: raise down from None  # the server, or its database, is down
+        if type(e).__name__ == "MlflowException" and "database is locked" in str(e):  # a wait on another process's write, said as one
+            from jupyter_llmops.mlstore import TrackingUnavailable  # (before, in a notebook: 60 lines of traceback, MLflow's SQL and its parameters)
+            from jupyter_llmops.redaction import redact
+            raise TrackingUnavailable(f"a database is locked: another process is writing to it (the MLflow store at {redact(ctx.settings.tracking_uri)})",
+                                      hint="let it finish, then run again") from None
         raise
 
 # %% ../../../nbs/40_commands_core.ipynb #c887a317
