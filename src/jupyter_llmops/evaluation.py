@@ -73,7 +73,9 @@ def check(data: str | Path, mins: dict[str, float], settings: Settings | None = 
     "Score every row of `data` with the evaluators named in `mins`; `EvaluationFailed` when a mean is under its threshold."
     s = settings or load_settings()
     rows = read_jsonl(data, hint='one JSON object per line: {"question", "answer", "context"}', missing=_wrong)
-    scored = [evaluate_call(r.get("question") or "", r["answer"], _context(r), list(mins), s) for r in rows]
+    whys = [{} for _ in rows]  # why an evaluator did not score a row (an answer not in English, for one)
+    scored = [evaluate_call(r.get("question") or "", r["answer"], _context(r), list(mins), s, why) for r, why in zip(rows, whys)]
+    unscored = {k: next((w[k] for w in whys if k in w), "no row it applies to: groundedness needs a context, relevance a question") for k in mins}
     means, counts = {}, {}
     for k in mins:
         vals = [x[k] for x in scored if x[k] is not None]
@@ -83,7 +85,7 @@ def check(data: str | Path, mins: dict[str, float], settings: Settings | None = 
     res = CheckResult(means, dict(mins), scored, str(data), counts)
     if res.failures and raise_on_failure:
         raise EvaluationFailed(f"quality gate failed on {data}: " + ", ".join(
-            f"{k} {'has no score (no row it applies to: groundedness needs a context, relevance a question)' if v is None else f'{res.shown(k)} < {mins[k]:g}'}" for k, v in res.failures.items()),
+            f"{k} {f'has no score ({unscored[k]})' if v is None else f'{res.shown(k)} < {mins[k]:g}'}" for k, v in res.failures.items()),
             hint="see which rows score low: check(..., raise_on_failure=False).rows")
     return res
 
