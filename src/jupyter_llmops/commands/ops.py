@@ -153,7 +153,7 @@ def _cache(p):
     c.add_argument("--stale", action="store_true", help="only the entries a new prompt version, new weights or a rebuilt index made stale")
     e = sub.add_parser("eval", help="hit rate on duplicates, wrong answers and lookup time per threshold, in a throwaway cache")
     e.set_defaults(run=_cache_eval); e.add_argument("--data", required=True, metavar="F", help='JSONL: {"stored": ..., "query": ..., "duplicate": true|false}')
-    e.add_argument("--thresholds", type=float, nargs="+", metavar="T", help="default 0.80 0.84 0.86 0.88 0.90 0.92 0.95")
+    e.add_argument("--thresholds", type=float, nargs="+", action="extend", metavar="T", help="default 0.80 0.84 0.86 0.88 0.90 0.92 0.95")
     e.add_argument("--target", type=float, default=0.01, metavar="X", help="wrong-answer rate the recommended threshold stays under")
     e.add_argument("--no-log", action="store_true", help="do not log the evaluation to MLflow")
 

@@ -30,7 +30,7 @@ def _train(p):
     p.add_argument("--eval-share", type=float, metavar="S", help="share of --data held out (default 0.1 from 50 rows on; distill 0.2)")
     p.add_argument("--judge-model", metavar="SPEC", help="dpo, kto: the reward model judging the win rate against the base model (default: the relevance evaluator)")
     p.add_argument("--eval-answers", type=int, default=64, metavar="N", help="held-out prompts answered for the win rate and token F1 (at most)")
-    p.add_argument("--sweep", nargs="+", metavar="K=V1,V2", help="train every combination (lr, beta, steps, batch, layers, depth), each a child MLflow run; a table sorted by the held-out metric")
+    p.add_argument("--sweep", nargs="+", action="extend", metavar="K=V1,V2", help="train every combination (lr, beta, steps, batch, layers, depth), each a child MLflow run; a table sorted by the held-out metric")
     p.add_argument("--keep", choices=["best"], help="with --sweep: register the winner (under --register, default <recipe>-best)")
     p.add_argument("--register", metavar="NAME", help="register the trained model in MLflow under NAME")
     p.add_argument("--experiment", metavar="E", help="MLflow experiment (default: the settings' experiment)")

@@ -51,8 +51,8 @@ def parse_sweep(spec) -> dict[str, list]:
     items = spec.items() if isinstance(spec, dict) else [s.split("=", 1) if "=" in s else (s, "") for s in spec]
     out = {}
     for k, v in items:
-        k = k.strip().replace("-", "_")
-        if k not in SWEEPABLE: raise UsageError(f"--sweep cannot vary {k!r}", hint=f"sweep one of {', '.join(SWEEPABLE)}: --sweep beta=0.05,0.1 lr=5e-6,2e-5")
+        if (k := k.strip().replace("-", "_")) not in SWEEPABLE: raise UsageError(f"--sweep cannot vary {k!r}", hint=f"sweep one of {', '.join(SWEEPABLE)}: --sweep beta=0.05,0.1 lr=5e-6,2e-5")
+        if k in out: raise UsageError(f"--sweep {k} is given twice: which values hold?", hint=f"give each key once, all its values together: --sweep {k}=V1,V2,V3")  # the last held, unsaid
         vals = v if isinstance(v, (list, tuple)) else [x for x in str(v).split(",") if x.strip()]
         try: out[k] = [float(x) for x in vals]
         except ValueError: raise UsageError(f"--sweep {k}: {v!r} is not a list of numbers", hint=f"--sweep {k}=V1,V2") from None
