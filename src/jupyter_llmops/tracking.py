@@ -106,6 +106,25 @@ def _end_own(mlflow, run_id: str, status: str, s: Settings):
     if (a := mlflow.active_run()) is None or a.info.run_id != run_id: return unmark(run_id, s)
     end_active(mlflow, run_id, status, s)  # leaves the run's context first: later cells do not log into it even if this fails
 
+@contextlib.contextmanager
+def _redacted_writes():
+    """Params, tags and text artifacts MLflow's client writes while a tracked cell runs pass through `redact`: the autologging
+    the kit turns on logs an estimator's parameters as they are (a `FunctionTransformer(kw_args={"api_key": "sk-..."})` put
+    the key in three params and `estimator.html`), as does a cell's own `mlflow.log_param`. The pickled model keeps what it holds."""
+    from mlflow import MlflowClient as C
+    from mlflow.entities import Param, RunTag
+    real = {n: C.__dict__[n] for n in ("log_batch", "log_param", "set_tag", "log_text")}
+    def log_batch(self, run_id, metrics=(), params=(), tags=(), *a, **k):
+        return real["log_batch"](self, run_id, metrics, [Param(p.key, redact(str(p.value))) for p in params or ()],
+                                 [RunTag(t.key, redact(str(t.value))) for t in tags or ()], *a, **k)
+    C.log_batch = log_batch
+    C.log_param = lambda self, run_id, key, value, *a, **k: real["log_param"](self, run_id, key, redact(str(value)), *a, **k)
+    C.set_tag = lambda self, run_id, key, value, *a, **k: real["set_tag"](self, run_id, key, redact(str(value)), *a, **k)
+    C.log_text = lambda self, run_id, text, *a, **k: real["log_text"](self, run_id, redact(text) if isinstance(text, str) else text, *a, **k)
+    try: yield
+    finally:
+        for n, f in real.items(): setattr(C, n, f)
+
 def track(body: Callable[[], object], # runs the cell
           source: str | None = None, # the cell's source, logged as the artifact cell.py
           experiment: str | None = None, # default: the settings' experiment
@@ -130,7 +149,8 @@ def track(body: Callable[[], object], # runs the cell
         mark_open(run.info.run_id, s)  # a kernel killed in the cell, or a full disk at its end: ended FAILED once the kernel is gone
         try:
             if source: mlflow.log_text(redact(source), "cell.py")
-            try: body()
+            try:
+                with _redacted_writes(): body()
             except BaseException as e:
                 try: mlflow.set_tag("llmops.error", redact(f"{type(e).__name__}: {e}")[:5000])  # the reason, on the run as on a failed notebook run's
                 except Exception: pass  # a store that stopped answering: the cell's own error is the one raised
