@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from .alerts import send_alerts
 from .config import Settings, parse_budget
 from .errors import LLMOpsError
-from .files import immediate, sqlite_db
+from .files import immediate, sqlite_db, why_not_a_file
 
 # %% auto #0
 __all__ = ['RESERVATION_TTL', 'BudgetExceeded', 'spent', 'estimate_cost', 'check_budget', 'Reservation', 'reserve', 'release',
@@ -61,7 +61,9 @@ def _ledger(fn):
             if "not a database" in why or "malformed" in why:
                 raise LLMOpsError(f"the budget ledger {p} is damaged ({why})",
                                   hint=f"move it aside to start a new ledger (this period's spend restarts at $0): mv {p} {p}.damaged") from None
-            raise LLMOpsError(f"the budget ledger {p} cannot be used ({why})", hint="a full disk, or a file made read-only?") from None
+            odd = p.exists() and not p.is_file()  # a folder made by hand or a mistaken copy: no disk or mode is at fault
+            raise LLMOpsError(f"the budget ledger {p} cannot be used ({why}{'; it is ' + why_not_a_file(p) if odd else ''})",
+                              hint=f"move it aside (mv {p} {p}.aside); the next call starts a new ledger" if odd else "a full disk, or a file made read-only?") from None
     return run
 
 @_ledger
