@@ -10,7 +10,7 @@ from pathlib import Path
 from .config import Settings, load_settings
 from .errors import UsageError, at_least
 from .files import Appended, FileLock, append_jsonl, atomic_write, check_name, create_new, journaled, read_appended, read_jsonl, replay
-from .feedback_store import CRITERIA, _answer_once, _answers, _judgements, _kept, _label_items, _read_meta, _same_items, _shown
+from .feedback_store import CRITERIA, _answer_once, _answers, _journal, _judgements, _kept, _label_items, _read_meta, _same_items, _shown
 from .redaction import redact, redacted
 _all_ = ["CRITERIA"]
 
@@ -84,9 +84,7 @@ class FeedbackSession:
         # the session's files, read as they grow: a key press reads what was appended since the last, not every file whole
         self._answers, self._judged = _answers(self.folder, "index", "side"), _judgements(self.folder, CHOICES, len(self.prompts), self.sources)
         self._paired = Appended(self.pairs_path, lambda v, p: v.add(p.get("index")) if isinstance(p.get("index"), int) else None, set)
-        self._journal = self.folder / ".judging.json"
-        if self._journal.exists():
-            with FileLock(self.folder / ".judge.lock"): replay(self._journal, self._write)  # a judgement a kill cut short: its pair and itself agree
+        self._journal = _journal(self.folder, self._write)  # a judgement a kill cut short: its pair and itself agree
 
     @property
     def pairs_path(self) -> Path: return self.folder / "pairs.jsonl"
@@ -252,9 +250,7 @@ class LabelSession:
                 return LabelSession.__init__(self, name, items, criterion, model, settings, max_tokens)
         self.criterion, self.items = self.meta["criterion"], self.meta["items"]
         self._answers, self._judged = _answers(self.folder, "index"), _judgements(self.folder, LABELS, len(self.items))  # read as they grow
-        self._journal = self.folder / ".judging.json"
-        if self._journal.exists():
-            with FileLock(self.folder / ".judge.lock"): replay(self._journal, lambda w: self._write(w, again=True))  # a label a kill cut short
+        self._journal = _journal(self.folder, lambda w: self._write(w, again=True))  # a label a kill cut short: its line and its judgement agree
 
     mode = "label"
     @property

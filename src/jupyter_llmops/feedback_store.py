@@ -7,7 +7,7 @@ from __future__ import annotations
 import json, warnings
 from pathlib import Path
 from .errors import UsageError
-from .files import Appended, FileLock, append_jsonl, read_jsonl
+from .files import Appended, FileLock, append_jsonl, read_jsonl, replay
 from .redaction import printable, redact
 
 def _shown(text: str) -> str:
@@ -63,6 +63,13 @@ def _answer_once(folder: Path, answers: Appended, key: dict, generate) -> str:
         rec = generate()
         append_jsonl(folder / "answers.jsonl", {**key, **rec})
         return rec["text"]
+
+def _journal(folder: Path, write) -> Path:
+    "A session's record of a judgement's two writes (`files.journaled`); one that a killed process left is finished now, under the judge lock."
+    p = folder / ".judging.json"
+    if p.exists():
+        with FileLock(folder / ".judge.lock"): replay(p, write)
+    return p
 
 def _judgements(folder: Path, choices, size: int, sources=None) -> Appended:
     "The judgements saved in `folder`, in order; a line of another shape (hand-edited, another version's) is skipped with a warning."
