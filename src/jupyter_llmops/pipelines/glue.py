@@ -19,12 +19,12 @@ def glue(name: str, # an identifier: downstream steps refer to it as steps.STEP.
     "Publish `value` under `name` from a notebook run by the runner (it is read back from the output notebook)."
     if not isinstance(name, str) or not name.isidentifier():
         raise UsageError(f"bad glue name {name!r}", hint="use an identifier, e.g. glue('accuracy', 0.93)")
-    try: json.dumps(value)
+    try: json.dumps(value, allow_nan=False); sent = {"name": name, "value": value}  # one pass over the value: a big one is not written twice
     except (TypeError, ValueError):
-        raise UsageError(f"glue {name!r}: {type(value).__name__} is not JSON-serialisable",
-                         hint="glue numbers, strings, booleans, lists or dicts (e.g. float(x), df.to_dict())") from None
-    try: json.dumps(value, allow_nan=False); sent = {"name": name, "value": value}
-    except ValueError: sent = json.dumps({"name": name, "value": value})  # NaN, inf: the kernel's strict JSON made them the text 'nan'; as text, `read_glue` reads the float
+        try: sent = json.dumps({"name": name, "value": value})  # NaN, inf: the kernel's strict JSON made them the text 'nan'; as text, `read_glue` reads the float
+        except (TypeError, ValueError):
+            raise UsageError(f"glue {name!r}: {type(value).__name__} is not JSON-serialisable",
+                             hint="glue numbers, strings, booleans, lists or dicts (e.g. float(x), df.to_dict())") from None
     try: from IPython.display import display
     except ImportError: return
     display({GLUE_MIME: sent, "text/plain": f"glue: {name} = {value!r}"}, raw=True)
